@@ -1,0 +1,172 @@
+-- Who may read whom: the security definer helpers that RLS policies call.
+--
+-- They are definer because they read users and coach_athletes, whose own policies would
+-- otherwise apply (and recurse) inside a policy. They are plpgsql so that they can be created
+-- before the tables they read. Policies call them wrapped in a scalar subquery, e.g.
+-- `user_id = any (array(select private.readable_user_ids()))`, so each runs once per statement
+-- (an initPlan) and the (user_id, ...) indexes stay usable.
+
+create function private.is_admin()
+returns boolean
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+    return exists (
+        select 1
+        from public.users as u
+        where u.id = auth.uid() and u.role = 'admin' and u.is_active
+    );
+end;
+$$;
+comment on function private.is_admin() is
+    'True when the caller (auth.uid()) is an active admin. Security definer: it reads '
+    'public.users, whose RLS would otherwise apply inside the policies that call it.';
+
+create function private.has_role(p_user_id uuid, p_role public.user_role)
+returns boolean
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+    return exists (
+        select 1
+        from public.users as u
+        where u.id = p_user_id and u.role = p_role and u.is_active
+    );
+end;
+$$;
+comment on function private.has_role(uuid, public.user_role) is
+    'True when the given user is active and has the given role (used to check that a grant '
+    'names a real coach). Security definer: the caller cannot read that user''s row yet.';
+
+create function private.own_user_ids()
+returns setof uuid
+rows 10
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+    if private.is_admin() then
+        return query select u.id from public.users as u;
+    else
+        return query select auth.uid() where auth.uid() is not null;
+    end if;
+end;
+$$;
+comment on function private.own_user_ids() is
+    'The user ids whose private records (connections, sync history, audit events) the caller '
+    'may read: the caller alone, or every user for an admin. Security definer: reads '
+    'public.users to decide admin rights.';
+
+create function private.readable_user_ids()
+returns setof uuid
+rows 10
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+    if private.is_admin() then
+        return query select u.id from public.users as u;
+    else
+        return query
+            select auth.uid() where auth.uid() is not null
+            union
+            select ca.athlete_id
+            from public.coach_athletes as ca
+            where ca.coach_id = auth.uid() and ca.status = 'active';
+    end if;
+end;
+$$;
+comment on function private.readable_user_ids() is
+    'The user ids whose training data (activities, workouts) the caller may read: the caller, '
+    'the athletes who granted the caller active coach access, or every user for an admin. '
+    'Policies add the per-row limits for coaches (no private, no Strava-sourced rows). '
+    'Security definer: reads coach_athletes and users without their RLS.';
+
+create function private.visible_profile_ids()
+returns setof uuid
+rows 10
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+    if private.is_admin() then
+        return query select u.id from public.users as u;
+    else
+        return query
+            select auth.uid() where auth.uid() is not null
+            union
+            select ca.athlete_id
+            from public.coach_athletes as ca
+            where ca.coach_id = auth.uid() and ca.status <> 'revoked'
+            union
+            select ca.coach_id
+            from public.coach_athletes as ca
+            where ca.athlete_id = auth.uid() and ca.status <> 'revoked';
+    end if;
+end;
+$$;
+comment on function private.visible_profile_ids() is
+    'The user ids whose profile row (public.users) the caller may read: the caller, both sides '
+    'of any pending or active coach grant the caller is part of, or every user for an admin. '
+    'Security definer: reads coach_athletes and users without their RLS.';
+
+create function private.coached_athlete_ids()
+returns setof uuid
+rows 10
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+    return query
+        select ca.athlete_id
+        from public.coach_athletes as ca
+        where ca.coach_id = auth.uid() and ca.status = 'active';
+end;
+$$;
+comment on function private.coached_athlete_ids() is
+    'The athletes who granted the caller active coach access (the caller may plan their '
+    'workouts). Security definer: reads coach_athletes without its RLS.';
+
+-- Generic trigger function: keeps updated_at current. Not a policy helper.
+create function private.set_updated_at()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+    new.updated_at := now();
+    return new;
+end;
+$$;
+comment on function private.set_updated_at() is
+    'Trigger function: sets updated_at to now() on every update.';
+
+revoke all on function private.is_admin() from public, anon;
+revoke all on function private.has_role(uuid, public.user_role) from public, anon;
+revoke all on function private.own_user_ids() from public, anon;
+revoke all on function private.readable_user_ids() from public, anon;
+revoke all on function private.visible_profile_ids() from public, anon;
+revoke all on function private.coached_athlete_ids() from public, anon;
+revoke all on function private.set_updated_at() from public, anon, authenticated;
+
+-- Policies run as the caller, so the caller must be allowed to execute the helpers.
+grant execute on function private.is_admin() to authenticated, service_role;
+grant execute on function private.has_role(uuid, public.user_role) to authenticated, service_role;
+grant execute on function private.own_user_ids() to authenticated, service_role;
+grant execute on function private.readable_user_ids() to authenticated, service_role;
+grant execute on function private.visible_profile_ids() to authenticated, service_role;
+grant execute on function private.coached_athlete_ids() to authenticated, service_role;
