@@ -43,9 +43,13 @@ alter role anon set statement_timeout = '3s';
 alter role authenticated set statement_timeout = '8s';
 alter role supabase_auth_admin set search_path = 'auth';
 
-grant anon, authenticated, service_role to authenticator;
+grant anon to authenticator;
+grant authenticated to authenticator;
+grant service_role to authenticator;
 -- Supabase's postgres can act as the API roles (the dashboard's "impersonate" does this).
-grant anon, authenticated, service_role to trainlytics_owner;
+grant anon to trainlytics_owner;
+grant authenticated to trainlytics_owner;
+grant service_role to trainlytics_owner;
 
 -- The database and public schema as Supabase's postgres role sees them -------------------
 do $$
@@ -104,7 +108,9 @@ create table auth.users (
     phone_change text default '',
     phone_change_token varchar(255) default '',
     phone_change_sent_at timestamptz,
-    confirmed_at timestamptz generated always as (least(email_confirmed_at, phone_confirmed_at)) stored,
+    confirmed_at timestamptz generated always as (
+        least(email_confirmed_at, phone_confirmed_at)
+    ) stored,
     email_change_token_current varchar(255) default '',
     email_change_confirm_status smallint default 0,
     banned_until timestamptz,
@@ -167,7 +173,8 @@ alter function auth.uid() owner to supabase_auth_admin;
 alter function auth.role() owner to supabase_auth_admin;
 alter function auth.email() owner to supabase_auth_admin;
 alter function auth.jwt() owner to supabase_auth_admin;
-grant execute on all functions in schema auth to anon, authenticated, service_role, trainlytics_owner;
+grant execute on all functions in schema auth
+to anon, authenticated, service_role, trainlytics_owner;
 
 -- PostgREST's exposed schemas, read by Supabase's linter (splinter).
 do $$

@@ -3,7 +3,7 @@
 -- They are definer because they read users and coach_athletes, whose own policies would
 -- otherwise apply (and recurse) inside a policy. They are plpgsql so that they can be created
 -- before the tables they read. Policies call them wrapped in a scalar subquery, e.g.
--- `user_id = any (array(select private.readable_user_ids()))`, so each runs once per statement
+-- `user_id = any(array(select private.readable_user_ids()))`, so each runs once per statement
 -- (an initPlan) and the (user_id, ...) indexes stay usable.
 
 create function private.is_admin()

@@ -159,7 +159,7 @@ grant all on table public.users to service_role;
 
 create policy users_select on public.users
 for select to authenticated
-using (id = any (array(select private.visible_profile_ids())));
+using (id = any(array(select private.visible_profile_ids())));
 comment on policy users_select on public.users is
     'A user reads their own profile, both sides of their pending or active coach grants, and an '
     'admin reads every profile.';

@@ -12,7 +12,7 @@ create table public.provider_connections (
     provider_user_id text not null,
     provider_username text,
     provider_profile jsonb not null default '{}'::jsonb,
-    scopes text [] not null default '{}',
+    scopes text[] not null default '{}',
     status public.connection_status not null default 'active',
     is_active boolean generated always as (status in ('active', 'error')) stored,
     token_expires_at timestamptz,
@@ -87,7 +87,7 @@ grant all on table public.provider_connections to service_role;
 
 create policy provider_connections_select on public.provider_connections
 for select to authenticated
-using (user_id = any (array(select private.own_user_ids())));
+using (user_id = any(array(select private.own_user_ids())));
 comment on policy provider_connections_select on public.provider_connections is
     'An athlete reads their own connections; an admin reads all. Coaches read none.';
 

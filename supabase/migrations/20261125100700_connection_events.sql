@@ -60,6 +60,6 @@ grant all on table public.connection_events to service_role;
 
 create policy connection_events_select on public.connection_events
 for select to authenticated
-using (user_id = any (array(select private.own_user_ids())));
+using (user_id = any(array(select private.own_user_ids())));
 comment on policy connection_events_select on public.connection_events is
     'An athlete reads the events of their own connections; an admin reads all.';

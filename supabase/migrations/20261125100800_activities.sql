@@ -170,7 +170,7 @@ grant all on table public.activities to service_role;
 create policy activities_select on public.activities
 for select to authenticated
 using (
-    user_id = any (array(select private.readable_user_ids()))
+    user_id = any(array(select private.readable_user_ids()))
     and deleted_at is null
     and (
         user_id = (select auth.uid())

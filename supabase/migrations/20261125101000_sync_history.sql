@@ -45,12 +45,14 @@ comment on table public.sync_history is
 comment on column public.sync_history.sync_trigger is 'Why the run happened (type sync_trigger).';
 comment on column public.sync_history.sync_status is
     'running until the run ends, then success, failed or partial (type sync_status).';
-comment on column public.sync_history.sync_completed_at is 'When the run ended; null while running.';
+comment on column public.sync_history.sync_completed_at is
+    'When the run ended; null while running.';
 comment on column public.sync_history.window_start is
     'Start of the provider time window the run asked for (inclusive).';
 comment on column public.sync_history.window_end is
     'End of the provider time window the run asked for (exclusive).';
-comment on column public.sync_history.activities_fetched is 'Activities received from the provider.';
+comment on column public.sync_history.activities_fetched is
+    'Activities received from the provider.';
 comment on column public.sync_history.activities_created is 'New activities stored.';
 comment on column public.sync_history.activities_updated is 'Stored activities changed.';
 comment on column public.sync_history.activities_skipped is
@@ -71,6 +73,6 @@ grant all on table public.sync_history to service_role;
 
 create policy sync_history_select on public.sync_history
 for select to authenticated
-using (user_id = any (array(select private.own_user_ids())));
+using (user_id = any(array(select private.own_user_ids())));
 comment on policy sync_history_select on public.sync_history is
     'An athlete reads the history of their own connections; an admin reads all.';

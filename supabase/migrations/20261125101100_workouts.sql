@@ -93,7 +93,7 @@ grant all on table public.workouts to service_role;
 
 create policy workouts_select on public.workouts
 for select to authenticated
-using (user_id = any (array(select private.readable_user_ids())));
+using (user_id = any(array(select private.readable_user_ids())));
 comment on policy workouts_select on public.workouts is
     'An athlete reads their workouts; a coach with an active grant reads the athlete''s; an '
     'admin reads all.';
@@ -104,7 +104,7 @@ with check (
     (user_id = (select auth.uid()) and coach_id is null)
     or (
         coach_id = (select auth.uid())
-        and user_id = any (array(select private.coached_athlete_ids()))
+        and user_id = any(array(select private.coached_athlete_ids()))
     )
 );
 comment on policy workouts_insert on public.workouts is
@@ -115,11 +115,11 @@ create policy workouts_update on public.workouts
 for update to authenticated
 using (
     user_id = (select auth.uid())
-    or user_id = any (array(select private.coached_athlete_ids()))
+    or user_id = any(array(select private.coached_athlete_ids()))
 )
 with check (
     user_id = (select auth.uid())
-    or user_id = any (array(select private.coached_athlete_ids()))
+    or user_id = any(array(select private.coached_athlete_ids()))
 );
 comment on policy workouts_update on public.workouts is
     'The athlete and their active coaches edit the athlete''s workouts.';

@@ -9,7 +9,7 @@ create table private.oauth_states (
     provider public.provider_type not null,
     code_verifier text,
     redirect_uri text not null,
-    scopes text [] not null default '{}',
+    scopes text[] not null default '{}',
     created_at timestamptz not null default now(),
     expires_at timestamptz not null,
     consumed_at timestamptz,

@@ -1,0 +1,89 @@
+"""Test helpers: act as PostgREST does, and create users as Supabase Auth does."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import psycopg
+
+__all__ = [
+    "act_as_anon",
+    "act_as_service",
+    "act_as_user",
+    "create_auth_user",
+    "reset_role",
+]
+
+Connection = psycopg.Connection[Any]
+
+
+def _switch(conn: Connection, role: str, claims: dict[str, Any]) -> None:
+    # PostgREST's per-request statement: transaction-local role and JWT claims.
+    conn.execute(
+        "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)",
+        [role, json.dumps(claims)],
+    )
+
+
+def act_as_user(conn: Connection, user_id: uuid.UUID | str, email: str | None = None) -> None:
+    """For the rest of the current transaction, be this user behind PostgREST."""
+    claims: dict[str, Any] = {"sub": str(user_id), "role": "authenticated"}
+    if email is not None:
+        claims["email"] = email
+    _switch(conn, "authenticated", claims)
+
+
+def act_as_anon(conn: Connection) -> None:
+    """For the rest of the current transaction, be an anonymous PostgREST request."""
+    _switch(conn, "anon", {"role": "anon"})
+
+
+def act_as_service(conn: Connection) -> None:
+    """For the rest of the current transaction, be a PostgREST request with the service key."""
+    _switch(conn, "service_role", {"role": "service_role"})
+
+
+def reset_role(conn: Connection) -> None:
+    """Back to the connection's own role, with no JWT claims."""
+    conn.execute("reset role")
+    conn.execute("select set_config('request.jwt.claims', '', true)")
+
+
+def create_auth_user(conn: Connection, email: str, *, confirmed: bool = False) -> uuid.UUID:
+    """Insert a user into auth.users as Supabase Auth (GoTrue) does; returns its id.
+
+    Runs as ``supabase_auth_admin`` with ``search_path = auth``, then restores the caller's
+    role and search_path, so it can be called while acting as someone else.
+    """
+    with conn.transaction():
+        row = conn.execute(
+            "select current_setting('role'), current_setting('search_path')"
+        ).fetchone()
+        assert row is not None
+        previous_role, previous_search_path = row[0], row[1]
+        conn.execute("set local role supabase_auth_admin")
+        conn.execute("set local search_path = auth")
+        inserted = conn.execute(
+            """
+            insert into users (
+                id, aud, role, email, encrypted_password,
+                raw_app_meta_data, raw_user_meta_data,
+                created_at, updated_at, email_confirmed_at
+            ) values (
+                gen_random_uuid(), 'authenticated', 'authenticated', %s, 'x',
+                '{"provider": "email", "providers": ["email"]}', '{}',
+                now(), now(), case when %s then now() end
+            )
+            returning id
+            """,
+            [email, confirmed],
+        ).fetchone()
+        conn.execute(
+            "select set_config('role', %s, true), set_config('search_path', %s, true)",
+            [previous_role, previous_search_path],
+        )
+    assert inserted is not None
+    user_id = inserted[0]
+    return user_id if isinstance(user_id, uuid.UUID) else uuid.UUID(str(user_id))
