@@ -1,8 +1,29 @@
-"""Exceptions the CLI reports as one line, without a traceback."""
+"""The exception hierarchy: every expected failure carries what a person needs to act.
+
+The CLI reports a :class:`TrainlyticsError` as one line, without a traceback; the HTTP app maps
+each class to a status code.
+"""
 
 from __future__ import annotations
 
-__all__ = ["DatabaseUnavailableError", "MigrationError", "TrainlyticsError"]
+__all__ = [
+    "AuthenticationError",
+    "BadPayloadError",
+    "ConfigError",
+    "DatabaseUnavailableError",
+    "InsufficientScopeError",
+    "MigrationError",
+    "OAuthStateError",
+    "ProviderError",
+    "ProviderNotConfiguredError",
+    "ProviderUnavailableError",
+    "RateLimitedError",
+    "TokenExchangeError",
+    "TokenRefreshError",
+    "TokenRevokedError",
+    "TrainlyticsError",
+    "WebhookVerificationError",
+]
 
 
 class TrainlyticsError(Exception):
@@ -34,3 +55,97 @@ class MigrationError(TrainlyticsError):
         self.file = file
         self.statement_number = statement_number
         self.statement = statement
+
+
+# --- Configuration, authentication, OAuth ---------------------------------------------------
+# Messages never contain a token, secret, authorization code or PKCE verifier: they may reach
+# logs, HTTP responses and the athlete's screen.
+
+
+class ConfigError(TrainlyticsError):
+    """The environment is missing or has an invalid setting (the message names the variable)."""
+
+
+class ProviderNotConfiguredError(TrainlyticsError):
+    """A provider's client id / secret / redirect URI are not configured on this deployment."""
+
+    def __init__(self, provider: str, missing: list[str]) -> None:
+        super().__init__(
+            f"provider {provider} is not configured on this server",
+            hint="set " + ", ".join(missing),
+        )
+        self.provider = provider
+        self.missing = missing
+
+
+class AuthenticationError(TrainlyticsError):
+    """The caller's Supabase access token is missing, malformed, expired or not for us."""
+
+
+class OAuthStateError(TrainlyticsError):
+    """An OAuth callback's state is unknown, expired, already used, or for another provider."""
+
+
+class InsufficientScopeError(TrainlyticsError):
+    """The athlete did not grant the permissions the sync needs."""
+
+    def __init__(self, provider: str, missing: list[str]) -> None:
+        super().__init__(
+            f"{provider} access was granted without {', '.join(missing)}",
+            hint="reconnect and keep every requested permission ticked",
+        )
+        self.provider = provider
+        self.missing = missing
+
+
+class WebhookVerificationError(TrainlyticsError):
+    """A webhook request failed its provider's authenticity check."""
+
+
+# --- Provider API errors ------------------------------------------------------------------------
+
+
+class ProviderError(TrainlyticsError):
+    """A provider API call failed. ``status_code`` is the HTTP status when there was one."""
+
+    def __init__(
+        self,
+        provider: str,
+        message: str,
+        *,
+        status_code: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(f"{provider}: {message}", hint=hint)
+        self.provider = provider
+        self.status_code = status_code
+
+
+class TokenExchangeError(ProviderError):
+    """The provider refused to exchange an authorization code for tokens."""
+
+
+class TokenRefreshError(ProviderError):
+    """A token refresh failed for a reason that may pass (network, 5xx): retry later."""
+
+
+class TokenRevokedError(ProviderError):
+    """The provider refused the tokens (400/401 on refresh, deauthorised): reconnect needed."""
+
+
+class RateLimitedError(ProviderError):
+    """The provider answered 429 (or its own rate-limit signal); retry after ``retry_after`` s."""
+
+    def __init__(
+        self, provider: str, message: str, *, retry_after: float | None, status_code: int = 429
+    ) -> None:
+        super().__init__(provider, message, status_code=status_code)
+        self.retry_after = retry_after
+
+
+class ProviderUnavailableError(ProviderError):
+    """Timeout, connection failure or 5xx: transient, retry with backoff."""
+
+
+class BadPayloadError(ProviderError):
+    """The provider answered with something that is not the documented shape."""

@@ -1,0 +1,199 @@
+"""The contract every provider module fulfils.
+
+A provider module (``providers/<name>.py``) holds all of that provider's knowledge on the Python
+side: URLs and scopes at the top, then OAuth, identity, revocation and webhook verification,
+with its quirks explained where they are handled. Nothing outside ``providers/`` branches on a
+provider's name: the connect flow, token lifecycle and webhook endpoints only call the methods
+below, through the registry in ``providers/__init__.py``.
+
+Secrets (tokens, client secrets, authorization codes, PKCE verifiers) never enter an exception
+message, a log line or a ``repr``: :class:`TokenSet` hides them from ``repr``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+import httpx
+
+__all__ = [
+    "Provider",
+    "ProviderCredentials",
+    "ProviderIdentity",
+    "TokenSet",
+    "WebhookEvent",
+    "WebhookEventKind",
+    "WebhookRequest",
+    "WebhookResponse",
+]
+
+
+@dataclass(frozen=True)
+class ProviderCredentials:
+    """One provider application's configuration, read from the environment by ``config``."""
+
+    client_id: str
+    client_secret: str = field(repr=False)
+    redirect_uri: str
+    #: Secret or token the provider uses to authenticate its webhooks (Polar signature key,
+    #: Wahoo webhook token, Strava verify token, ...); None when webhooks are not configured.
+    webhook_secret: str | None = field(default=None, repr=False)
+    #: Other provider-specific settings (e.g. Strava's push subscription id).
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    """Tokens as a provider returned them, normalised. ``repr`` shows no secret."""
+
+    access_token: str = field(repr=False)
+    refresh_token: str | None = field(default=None, repr=False)
+    #: When the access token expires (UTC); None when the provider says it does not.
+    expires_at: datetime | None = None
+    #: When the refresh token expires (Garmin says; most providers do not).
+    refresh_token_expires_at: datetime | None = None
+    #: Scopes the token response says were granted, when it says.
+    scopes: tuple[str, ...] | None = None
+    #: The athlete's id at the provider when the token response carries it (Strava athlete.id,
+    #: Polar x_user_id, COROS openId, Fitbit user_id).
+    provider_user_id: str | None = None
+    #: Non-secret extras of the token response worth keeping (e.g. Strava's athlete summary).
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProviderIdentity:
+    """Who the athlete is at the provider, and what they granted."""
+
+    provider_user_id: str
+    username: str | None
+    profile: Mapping[str, Any]
+    scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    """An incoming webhook request, with the raw body that signatures are computed over."""
+
+    method: str
+    #: Header names lower-cased.
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+    body: bytes
+
+
+WebhookEventKind = Literal[
+    "activity_created",
+    "activity_updated",
+    "activity_deleted",
+    # The provider holds new data for the athlete (a ping, a notification without content).
+    "activities_available",
+    # The athlete withdrew the app's access at the provider.
+    "deauthorized",
+    # The athlete changed which permissions the app has.
+    "permissions_changed",
+]
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """One thing a webhook told us, routed by the provider's user id."""
+
+    provider_user_id: str
+    kind: WebhookEventKind
+    #: The provider's activity id, when the event is about one activity.
+    object_id: str | None
+    #: The event item as received (for a push, the whole activity), for the sync worker.
+    payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class WebhookResponse:
+    status_code: int
+    body: Any = None  # JSON-serialisable, or None for an empty body
+
+
+class Provider(ABC):
+    """A provider's OAuth, identity, revocation and webhooks. One instance per application."""
+
+    #: The ``provider_type`` enum value.
+    name: ClassVar[str]
+    #: Whether the authorize request carries a PKCE S256 challenge.
+    uses_pkce: ClassVar[bool]
+    #: Scopes (or permissions) the sync cannot do without.
+    required_scopes: ClassVar[tuple[str, ...]]
+    #: Suffix of the environment variable holding the webhook secret, read as
+    #: ``<NAME>_<suffix>`` (e.g. ``"WEBHOOK_SECRET"`` gives POLAR_WEBHOOK_SECRET); None when the
+    #: provider's webhooks need no secret of ours.
+    webhook_secret_setting: ClassVar[str | None] = None
+    #: Suffixes of further provider-specific variables, read into ``credentials.extra``.
+    extra_settings: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, credentials: ProviderCredentials, http: httpx.Client) -> None:
+        self.credentials = credentials
+        self.http = http
+
+    # --- OAuth ---------------------------------------------------------------------------------
+
+    @abstractmethod
+    def authorization_url(self, *, state: str, code_challenge: str | None) -> str:
+        """The provider's authorize URL with our client id, redirect URI, scopes and state."""
+
+    @abstractmethod
+    def exchange_code(
+        self, *, code: str, code_verifier: str | None, callback_query: Mapping[str, str]
+    ) -> TokenSet:
+        """Exchange an authorization code for tokens. Raises TokenExchangeError."""
+
+    @abstractmethod
+    def refresh(self, tokens: TokenSet) -> TokenSet:
+        """Refresh the access token. The result holds the refresh token to keep from now on
+        (a rotated one, or the old one when the provider keeps it). Raises TokenRevokedError
+        when the provider refuses the refresh token (400/401), TokenRefreshError otherwise."""
+
+    @abstractmethod
+    def revoke(self, tokens: TokenSet) -> None:
+        """Withdraw the app's access at the provider. Already-revoked tokens are not an error."""
+
+    @abstractmethod
+    def fetch_identity(
+        self, tokens: TokenSet, *, callback_query: Mapping[str, str]
+    ) -> ProviderIdentity:
+        """The athlete's id, name, profile and granted scopes (from the token response, the
+        callback query or the provider's API, as that provider requires). Performs any
+        registration the provider demands after consent (Polar)."""
+
+    def missing_scopes(self, identity: ProviderIdentity) -> list[str]:
+        """Required scopes the athlete did not grant."""
+        return [scope for scope in self.required_scopes if scope not in identity.scopes]
+
+    def needs_refresh(self, tokens: TokenSet, now: datetime, margin_seconds: float) -> bool:
+        """Whether to refresh before use: the token expires within the margin and can be
+        refreshed."""
+        if tokens.refresh_token is None or tokens.expires_at is None:
+            return False
+        return (tokens.expires_at - now).total_seconds() <= margin_seconds
+
+    # --- Webhooks --------------------------------------------------------------------------------
+
+    def handle_webhook_get(self, request: WebhookRequest) -> WebhookResponse:
+        """Answer a GET on the webhook URL (subscription handshakes). Default: not allowed."""
+        return WebhookResponse(405, {"detail": "method not allowed"})
+
+    @abstractmethod
+    def verify_webhook(self, request: WebhookRequest) -> None:
+        """Check the request's authenticity on the raw body, before anything is parsed, stored
+        or queued. Raises WebhookVerificationError."""
+
+    @abstractmethod
+    def parse_webhook(self, request: WebhookRequest) -> list[WebhookEvent]:
+        """The events of a verified request. Raises BadPayloadError for a malformed body.
+        May return an empty list (e.g. a PING)."""
+
+    def webhook_ack(self) -> WebhookResponse:
+        """What to answer once the events are queued."""
+        return WebhookResponse(200, {"status": "ok"})
