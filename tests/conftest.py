@@ -98,6 +98,9 @@ def database_url(server_url: str) -> Iterator[str]:
 def db(database_url: str) -> Iterator[psycopg.Connection[TupleRow]]:
     """A superuser connection inside a transaction that is rolled back after the test."""
     conn = psycopg.connect(database_url, autocommit=False)
+    # Open the outer transaction now: a test's first `with conn.transaction()` then becomes a
+    # savepoint inside it instead of a transaction of its own that would commit.
+    conn.execute("select 1")
     try:
         yield conn
     finally:

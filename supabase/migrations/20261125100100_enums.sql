@@ -11,8 +11,9 @@ comment on type public.provider_type is
 create type public.user_role as enum ('athlete', 'coach', 'admin');
 comment on type public.user_role is
     'What a user may do: athlete (own data only), coach (also reads the athletes who granted '
-    'access and plans their workouts), admin (reads everything except tokens and OAuth state, '
-    'changes roles).';
+    'access and plans their workouts), admin (reads everything except tokens, OAuth state and '
+    'raw provider payloads; changes roles). A suspended user (users.is_active false) keeps '
+    'only the rights of an athlete over their own data.';
 
 create type public.sync_status as enum ('running', 'success', 'failed', 'partial');
 comment on type public.sync_status is

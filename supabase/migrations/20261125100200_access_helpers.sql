@@ -82,14 +82,18 @@ begin
             union
             select ca.athlete_id
             from public.coach_athletes as ca
-            where ca.coach_id = auth.uid() and ca.status = 'active';
+            where
+                ca.coach_id = auth.uid()
+                and ca.status = 'active'
+                and private.has_role(auth.uid(), 'coach');
     end if;
 end;
 $$;
 comment on function private.readable_user_ids() is
     'The user ids whose training data (activities, workouts) the caller may read: the caller, '
-    'the athletes who granted the caller active coach access, or every user for an admin. '
-    'Policies add the per-row limits for coaches (no private, no Strava-sourced rows). '
+    'the athletes who granted the caller active coach access while the caller is an active '
+    'coach, or every user for an admin. Policies add the per-row limits for coaches (no '
+    'private, no Strava-sourced rows). '
     'Security definer: reads coach_athletes and users without their RLS.';
 
 create function private.visible_profile_ids()
@@ -109,17 +113,22 @@ begin
             union
             select ca.athlete_id
             from public.coach_athletes as ca
-            where ca.coach_id = auth.uid() and ca.status <> 'revoked'
+            where
+                ca.coach_id = auth.uid()
+                and ca.status <> 'revoked'
+                and private.has_role(auth.uid(), 'coach')
             union
             select ca.coach_id
             from public.coach_athletes as ca
-            where ca.athlete_id = auth.uid() and ca.status <> 'revoked';
+            where ca.athlete_id = auth.uid() and ca.status = 'active';
     end if;
 end;
 $$;
 comment on function private.visible_profile_ids() is
-    'The user ids whose profile row (public.users) the caller may read: the caller, both sides '
-    'of any pending or active coach grant the caller is part of, or every user for an admin. '
+    'The user ids whose profile row (public.users) the caller may read: the caller, the '
+    'athletes who offered or granted access to the caller while the caller is an active coach, '
+    'the coaches the caller granted active access to, or every user for an admin. (An athlete '
+    'does not see a coach''s profile merely by offering a grant.) '
     'Security definer: reads coach_athletes and users without their RLS.';
 
 create function private.coached_athlete_ids()
@@ -134,12 +143,16 @@ begin
     return query
         select ca.athlete_id
         from public.coach_athletes as ca
-        where ca.coach_id = auth.uid() and ca.status = 'active';
+        where
+            ca.coach_id = auth.uid()
+            and ca.status = 'active'
+            and private.has_role(auth.uid(), 'coach');
 end;
 $$;
 comment on function private.coached_athlete_ids() is
-    'The athletes who granted the caller active coach access (the caller may plan their '
-    'workouts). Security definer: reads coach_athletes without its RLS.';
+    'The athletes who granted the caller active coach access, while the caller is an active '
+    'coach (the caller may plan their workouts). Security definer: reads coach_athletes '
+    'without its RLS.';
 
 -- Generic trigger function: keeps updated_at current. Not a policy helper.
 create function private.set_updated_at()

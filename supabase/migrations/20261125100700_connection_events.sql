@@ -24,7 +24,8 @@ comment on table public.connection_events is
 comment on column public.connection_events.detail is
     'What happened, e.g. {"reason": "invalid_grant", "scopes": [...]}; no secrets.';
 
--- An athlete's disconnect through the API is recorded here.
+-- A disconnect, whichever path it takes (the athlete through the Data API, or the service after
+-- revoking at the provider), stamps the row, records the event and drops the tokens.
 create function private.record_connection_status_change()
 returns trigger
 language plpgsql
@@ -34,6 +35,7 @@ as $$
 begin
     if new.status = 'disconnected' and old.status <> 'disconnected' then
         new.disconnected_at := now();
+        delete from private.provider_tokens where connection_id = new.id;
         insert into public.connection_events (connection_id, user_id, event, detail)
         values (
             new.id, new.user_id, 'disconnected',
@@ -44,8 +46,9 @@ begin
 end;
 $$;
 comment on function private.record_connection_status_change() is
-    'Trigger on provider_connections: stamps disconnected_at and records a disconnected event. '
-    'Security definer: athletes may not insert audit events themselves.';
+    'Trigger on provider_connections: on a disconnect, stamps disconnected_at, deletes the '
+    'tokens and records a disconnected event. Security definer: athletes may neither delete '
+    'tokens nor insert audit events themselves.';
 revoke all on function private.record_connection_status_change() from public, anon, authenticated;
 
 create trigger provider_connections_record_status_change

@@ -48,12 +48,12 @@ create trigger workouts_set_updated_at
 before update on public.workouts
 for each row execute function private.set_updated_at();
 
--- The completing activity must be the same athlete's; the coach may not be able to read it
--- (private or Strava-sourced), hence definer.
+-- The completing activity must be the same athlete's and visible to whoever links it: the
+-- check runs as the caller, so a coach can link only activities the coach may read, and cannot
+-- probe for private or Strava-sourced activity ids.
 create function private.check_workout_activity()
 returns trigger
 language plpgsql
-security definer
 set search_path = ''
 as $$
 begin
@@ -69,8 +69,8 @@ begin
 end;
 $$;
 comment on function private.check_workout_activity() is
-    'Trigger on workouts: the completing activity belongs to the same athlete. Security '
-    'definer: a coach may link an activity they cannot read.';
+    'Trigger on workouts: the completing activity belongs to the same athlete and is visible '
+    'to the caller. Security invoker, so RLS on activities applies to the check.';
 revoke all on function private.check_workout_activity() from public, anon, authenticated;
 
 create trigger workouts_check_activity

@@ -14,12 +14,13 @@ select
     pc.provider,
     pc.provider_username
 from public.activities as a
-inner join public.provider_connections as pc on a.connection_id = pc.id;
+inner join public.provider_connections as pc on a.connection_id = pc.id
+where a.deleted_at is null;
 
 comment on view public.activities_with_provider is
     'Activities with the provider and provider username they came from (the original design''s '
-    'first example query). Provider activities only; manual and imported rows have no '
-    'connection. Runs as the caller: RLS applies.';
+    'first example query). Provider activities only (manual and imported rows have no '
+    'connection), soft-deleted ones excluded. Runs as the caller: RLS applies.';
 
 create view public.user_provider_connections
 with (security_invoker = true) as
