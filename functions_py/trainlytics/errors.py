@@ -6,6 +6,8 @@ each class to a status code.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 __all__ = [
     "AuthenticationError",
     "BadPayloadError",
@@ -137,10 +139,19 @@ class RateLimitedError(ProviderError):
     """The provider answered 429 (or its own rate-limit signal); retry after ``retry_after`` s."""
 
     def __init__(
-        self, provider: str, message: str, *, retry_after: float | None, status_code: int = 429
+        self,
+        provider: str,
+        message: str,
+        *,
+        retry_after: float | None,
+        status_code: int = 429,
+        rate_limit_headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(provider, message, status_code=status_code)
         self.retry_after = retry_after
+        #: The response's rate-limit headers (e.g. Strava's X-RateLimit-Usage), lower-cased,
+        #: so a caller can tell a 15-minute limit from a daily one. Never holds a secret.
+        self.rate_limit_headers: Mapping[str, str] = dict(rate_limit_headers or {})
 
 
 class ProviderUnavailableError(ProviderError):

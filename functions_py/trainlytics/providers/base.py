@@ -132,6 +132,9 @@ class Provider(ABC):
     webhook_secret_setting: ClassVar[str | None] = None
     #: Suffixes of further provider-specific variables, read into ``credentials.extra``.
     extra_settings: ClassVar[tuple[str, ...]] = ()
+    #: Whether the provider's terms require deleting the data synchronised from it when the
+    #: athlete disconnects or deauthorises (Strava's API agreement does).
+    delete_activities_on_disconnect: ClassVar[bool] = False
 
     def __init__(self, credentials: ProviderCredentials, http: httpx.Client) -> None:
         self.credentials = credentials
@@ -197,3 +200,8 @@ class Provider(ABC):
     def webhook_ack(self) -> WebhookResponse:
         """What to answer once the events are queued."""
         return WebhookResponse(200, {"status": "ok"})
+
+    def webhook_ack_for(self, request: WebhookRequest) -> WebhookResponse:
+        """What to answer this verified request once its events are queued; override when the
+        answer depends on the request (a registration check). Default: :meth:`webhook_ack`."""
+        return self.webhook_ack()

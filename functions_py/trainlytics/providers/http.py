@@ -53,6 +53,11 @@ def request(
             provider,
             f"{method} {_path(url)} was rate limited",
             retry_after=parse_retry_after(response.headers.get("retry-after")),
+            rate_limit_headers={
+                name.lower(): value
+                for name, value in response.headers.items()
+                if "ratelimit" in name.lower().replace("-", "") or name.lower() == "retry-after"
+            },
         )
     if response.status_code >= 500:
         raise ProviderUnavailableError(

@@ -1,0 +1,340 @@
+"""COROS partner API: OAuth 2.0 with the client secret in the form body, errors inside HTTP 200
+envelopes, refresh that extends validity, webhooks authenticated by ``client``/``secret`` headers.
+
+COROS's API documentation is private (handed to approved partners). Everything here is what
+independent integrations agree on (c2corg/c2c_tracking ``src/server/coros/coros.api.ts`` and its
+tests, Rove-LTD/Rove, a tapiriik fork, and other clients citing "COROS Partner API V2.1.1"):
+
+- Authorize ``GET https://open.coros.com/oauth2/authorize`` with ``client_id``, ``redirect_uri``,
+  ``response_type=code`` and ``state``; COROS defines no scope vocabulary, so none is sent and
+  ``required_scopes`` is empty.
+- Token ``POST /oauth2/accesstoken`` (form: ``client_id``, ``client_secret``, ``code``,
+  ``grant_type=authorization_code``, ``redirect_uri``) answers ``access_token``,
+  ``refresh_token``, ``openId`` (the athlete's id) and ``expires_in`` (2592000 s = 30 days).
+- Every other answer is an envelope ``{"result": "0000", "message": "OK", ...}``: **any result
+  other than "0000" is an error even though the HTTP status is 200**.
+- Refresh ``POST /oauth2/refresh-token`` (form: ``client_id``, ``client_secret``,
+  ``grant_type=refresh_token``, ``refresh_token``). Some integrations see only an envelope, which
+  **extends the validity of the current access token** (we keep both tokens and push the expiry
+  30 days out); others store new tokens when the body carries them. Both are handled.
+- Deauthorize ``POST /oauth2/deauthorize`` with ``token=<access token>``.
+- Webhook: COROS POSTs ``{"sportDataList": [workout + "openId", ...]}`` with headers ``client``
+  and ``secret`` equal to our client id and client secret (plain values, no signature); the answer
+  must be ``{"result": "0000", "message": "ok"}``.
+
+UNCONFIRMED (decided here; check against COROS's partner documentation when available):
+
+- The meaning of individual non-"0000" result codes is not public. A non-"0000" answer to the
+  token exchange is a :class:`TokenExchangeError`; to a refresh, a :class:`TokenRevokedError`
+  (the refresh token is refused and the athlete must reconnect); to a deauthorization, a
+  :class:`ProviderError` (the disconnect flow logs it and carries on).
+- The access-token lifetime after an envelope-only refresh (30 days assumed, as the token
+  response's ``expires_in``; c2c_tracking assumes 29 days).
+- Whether a refresh ever rotates the refresh token (when the body carries one, it is kept).
+- Where the deauthorize call expects the token: integrations send it as a form field
+  (c2c_tracking), a query parameter (Rove) or a ``token`` header; we send the form field.
+- Whether the token response can itself be wrapped in an envelope (``data``); both are accepted.
+- No profile endpoint is publicly known: the identity is the ``openId`` alone.
+- COROS sends no deauthorization webhook that any public source shows.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+from urllib.parse import urlencode
+
+from trainlytics.errors import (
+    BadPayloadError,
+    ProviderError,
+    TokenExchangeError,
+    TokenRefreshError,
+    TokenRevokedError,
+    WebhookVerificationError,
+)
+from trainlytics.providers.base import (
+    Provider,
+    ProviderIdentity,
+    TokenSet,
+    WebhookEvent,
+    WebhookRequest,
+    WebhookResponse,
+)
+from trainlytics.providers.http import request, response_json
+
+__all__ = [
+    "AUTHORIZE_URL",
+    "BASE_URL",
+    "DEAUTHORIZE_URL",
+    "DEFAULT_TOKEN_LIFETIME",
+    "REFRESH_URL",
+    "SUCCESS_RESULT",
+    "TOKEN_URL",
+    "CorosProvider",
+]
+
+BASE_URL = "https://open.coros.com"
+AUTHORIZE_URL = f"{BASE_URL}/oauth2/authorize"
+TOKEN_URL = f"{BASE_URL}/oauth2/accesstoken"
+REFRESH_URL = f"{BASE_URL}/oauth2/refresh-token"
+DEAUTHORIZE_URL = f"{BASE_URL}/oauth2/deauthorize"
+
+SUCCESS_RESULT = "0000"
+#: Validity of an access token when COROS does not say (token responses say 2592000 s).
+DEFAULT_TOKEN_LIFETIME = timedelta(days=30)
+
+CLIENT_HEADER = "client"
+SECRET_HEADER = "secret"  # noqa: S105 - a header name, not a secret
+
+#: COROS result codes are short digit strings; anything else is not echoed (it could be anything).
+_SAFE_CODE = re.compile(r"^[0-9]{1,8}$")
+
+
+class CorosProvider(Provider):
+    name: ClassVar[str] = "coros"
+    uses_pkce: ClassVar[bool] = False
+    #: COROS's consent screen has no scopes to choose from.
+    required_scopes: ClassVar[tuple[str, ...]] = ()
+    #: Webhooks are authenticated with our client id and secret, no secret of their own.
+    webhook_secret_setting: ClassVar[str | None] = None
+
+    # --- OAuth ---------------------------------------------------------------------------------
+
+    def authorization_url(self, *, state: str, code_challenge: str | None) -> str:
+        params = {
+            "client_id": self.credentials.client_id,
+            "redirect_uri": self.credentials.redirect_uri,
+            "response_type": "code",
+            "state": state,
+        }
+        return f"{AUTHORIZE_URL}?{urlencode(params)}"
+
+    def exchange_code(
+        self, *, code: str, code_verifier: str | None, callback_query: Mapping[str, str]
+    ) -> TokenSet:
+        response = request(
+            self.http,
+            self.name,
+            "POST",
+            TOKEN_URL,
+            data={
+                "client_id": self.credentials.client_id,
+                "client_secret": self.credentials.client_secret,
+                "code": code,
+                "grant_type": "authorization_code",
+                "redirect_uri": self.credentials.redirect_uri,
+            },
+            headers={"Accept": "application/json"},
+        )
+        if response.status_code != 200:
+            raise TokenExchangeError(
+                self.name,
+                f"token exchange refused ({response.status_code})",
+                status_code=response.status_code,
+            )
+        try:
+            body = response_json(response, self.name)
+        except BadPayloadError as exc:
+            raise TokenExchangeError(self.name, "token response is not JSON") from exc
+        if not isinstance(body, dict):
+            raise TokenExchangeError(self.name, "token response is not a JSON object")
+        result = _failed_result(body)
+        if result is not None:
+            raise TokenExchangeError(self.name, f"token exchange refused (result {result})")
+        payload = _token_payload(body)
+        if payload is None:
+            raise TokenExchangeError(self.name, "token response has no access_token")
+        refresh_token = payload.get("refresh_token")
+        open_id = _open_id(payload.get("openId"))
+        if open_id is None:
+            raise TokenExchangeError(self.name, "token response has no openId")
+        if not isinstance(refresh_token, str) or not refresh_token:
+            refresh_token = None
+        return TokenSet(
+            access_token=payload["access_token"],
+            refresh_token=refresh_token,
+            expires_at=_expires_at(payload.get("expires_in")),
+            provider_user_id=open_id,
+        )
+
+    def refresh(self, tokens: TokenSet) -> TokenSet:
+        if not tokens.refresh_token:
+            raise TokenRefreshError(self.name, "no refresh token is stored for this connection")
+        response = request(
+            self.http,
+            self.name,
+            "POST",
+            REFRESH_URL,
+            data={
+                "client_id": self.credentials.client_id,
+                "client_secret": self.credentials.client_secret,
+                "grant_type": "refresh_token",
+                "refresh_token": tokens.refresh_token,
+            },
+            headers={"Accept": "application/json"},
+        )
+        if response.status_code in (400, 401):
+            raise TokenRevokedError(
+                self.name,
+                f"refresh refused ({response.status_code})",
+                status_code=response.status_code,
+            )
+        if response.status_code != 200:
+            raise TokenRefreshError(
+                self.name,
+                f"refresh answered {response.status_code}",
+                status_code=response.status_code,
+            )
+        try:
+            body = response_json(response, self.name)
+        except BadPayloadError as exc:
+            raise TokenRefreshError(self.name, "refresh response is not JSON") from exc
+        if not isinstance(body, dict):
+            raise TokenRefreshError(self.name, "refresh response is not a JSON object")
+        result = _failed_result(body)
+        if result is not None:
+            raise TokenRevokedError(self.name, f"refresh refused (result {result})")
+        payload = _token_payload(body)
+        if payload is not None:
+            # New tokens: keep whatever the body does not replace.
+            new_refresh = payload.get("refresh_token")
+            return TokenSet(
+                access_token=payload["access_token"],
+                refresh_token=new_refresh
+                if isinstance(new_refresh, str) and new_refresh
+                else tokens.refresh_token,
+                expires_at=_expires_at(payload.get("expires_in")),
+                refresh_token_expires_at=tokens.refresh_token_expires_at,
+                scopes=tokens.scopes,
+                provider_user_id=_open_id(payload.get("openId")) or tokens.provider_user_id,
+                extra=tokens.extra,
+            )
+        if body.get("result") == SUCCESS_RESULT:
+            # Envelope only: the current access token's validity was extended.
+            return replace(tokens, expires_at=datetime.now(UTC) + DEFAULT_TOKEN_LIFETIME)
+        raise TokenRefreshError(self.name, "refresh response has neither tokens nor a result")
+
+    def revoke(self, tokens: TokenSet) -> None:
+        response = request(
+            self.http,
+            self.name,
+            "POST",
+            DEAUTHORIZE_URL,
+            data={"token": tokens.access_token},
+            headers={"Accept": "application/json"},
+        )
+        if response.status_code in (401, 403):
+            return  # Already withdrawn.
+        if response.status_code != 200:
+            raise ProviderError(
+                self.name,
+                f"deauthorize answered {response.status_code}",
+                status_code=response.status_code,
+            )
+        body = response_json(response, self.name)
+        if not isinstance(body, dict) or "result" not in body:
+            raise BadPayloadError(self.name, "deauthorize answer is not a COROS envelope")
+        result = _failed_result(body)
+        if result is not None:
+            raise ProviderError(self.name, f"deauthorize refused (result {result})")
+
+    def fetch_identity(
+        self, tokens: TokenSet, *, callback_query: Mapping[str, str]
+    ) -> ProviderIdentity:
+        if not tokens.provider_user_id:
+            raise BadPayloadError(self.name, "token set carries no COROS openId")
+        return ProviderIdentity(
+            provider_user_id=tokens.provider_user_id,
+            username=None,
+            profile={"openId": tokens.provider_user_id},
+            scopes=tokens.scopes or (),
+        )
+
+    # --- Webhooks --------------------------------------------------------------------------------
+
+    def verify_webhook(self, request: WebhookRequest) -> None:
+        headers = {key.lower(): value for key, value in request.headers.items()}
+        client = headers.get(CLIENT_HEADER)
+        secret = headers.get(SECRET_HEADER)
+        if not client or not secret:
+            raise WebhookVerificationError("coros webhook rejected: client/secret headers missing")
+        # Compare both, always, so timing does not reveal which one failed.
+        client_ok = hmac.compare_digest(client.encode(), self.credentials.client_id.encode())
+        secret_ok = hmac.compare_digest(secret.encode(), self.credentials.client_secret.encode())
+        if not (client_ok and secret_ok):
+            raise WebhookVerificationError("coros webhook rejected: client/secret mismatch")
+
+    def parse_webhook(self, request: WebhookRequest) -> list[WebhookEvent]:
+        try:
+            body = json.loads(request.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadPayloadError(self.name, "webhook body is not JSON") from exc
+        if not isinstance(body, dict):
+            raise BadPayloadError(self.name, "webhook body is not a JSON object")
+        items = body.get("sportDataList")
+        if not isinstance(items, list):
+            raise BadPayloadError(self.name, "webhook body has no sportDataList")
+        events: list[WebhookEvent] = []
+        for index, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise BadPayloadError(self.name, f"sportDataList[{index}] is not an object")
+            open_id = _open_id(item.get("openId"))
+            if open_id is None:
+                raise BadPayloadError(self.name, f"sportDataList[{index}] has no openId")
+            label_id = item.get("labelId")
+            if isinstance(label_id, bool) or not isinstance(label_id, str | int) or label_id == "":
+                raise BadPayloadError(self.name, f"sportDataList[{index}] has no labelId")
+            events.append(
+                WebhookEvent(
+                    provider_user_id=open_id,
+                    kind="activity_created",
+                    object_id=str(label_id),
+                    payload=item,
+                )
+            )
+        return events
+
+    def webhook_ack(self) -> WebhookResponse:
+        return WebhookResponse(200, {"result": SUCCESS_RESULT, "message": "ok"})
+
+
+def _failed_result(body: Mapping[str, Any]) -> str | None:
+    """The (safe-to-print) result code of an envelope that reports an error; None otherwise."""
+    if "result" not in body:
+        return None
+    result = body.get("result")
+    if result == SUCCESS_RESULT:
+        return None
+    text = str(result) if isinstance(result, str | int) and not isinstance(result, bool) else ""
+    return text if _SAFE_CODE.fullmatch(text) else "unrecognised"
+
+
+def _token_payload(body: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The token fields, at the top level (observed) or under ``data`` (tolerated)."""
+    for candidate in (body, body.get("data")):
+        if isinstance(candidate, dict):
+            token = candidate.get("access_token")
+            if isinstance(token, str) and token:
+                return candidate
+    return None
+
+
+def _open_id(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None
+
+
+def _expires_at(expires_in: Any) -> datetime:
+    if isinstance(expires_in, bool) or not isinstance(expires_in, int | float) or expires_in <= 0:
+        return datetime.now(UTC) + DEFAULT_TOKEN_LIFETIME
+    return datetime.now(UTC) + timedelta(seconds=float(expires_in))

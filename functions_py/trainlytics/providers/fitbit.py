@@ -1,0 +1,391 @@
+"""Fitbit accounts through the **Google Health API** (``health.googleapis.com``, v4) with Google
+OAuth 2.0.
+
+The legacy Fitbit Web API and the Fitbit OAuth endpoints were switched off on 2026-11-02
+(requests answer HTTP 410); Fitbit and Pixel Watch data is now read through the Google Health
+API with a Google account. Existing Fitbit tokens cannot be carried over: every athlete consents
+again through Google. The ``provider_type`` stays ``fitbit`` (what the athlete recognises).
+
+Established from public documentation (developers.google.com/health: scopes, setup, webhooks,
+REST reference v4; Google's OAuth 2.0 web-server guide):
+
+- Authorize: ``https://accounts.google.com/o/oauth2/v2/auth`` with ``response_type=code``,
+  ``access_type=offline`` (a refresh token is only issued then), ``prompt=consent`` (so a
+  reconnect gets a refresh token again), PKCE ``code_challenge_method=S256``, space-separated
+  scopes, ``state``.
+- Token: ``POST https://oauth2.googleapis.com/token`` (form: code, client_id, client_secret,
+  redirect_uri, grant_type, code_verifier). Response: ``access_token``, ``expires_in`` (~3599 s),
+  ``refresh_token`` (code exchange only), ``scope`` (space-separated: **only the scopes the
+  athlete ticked** — Google's consent screen is granular, so the scope check reads it here),
+  ``token_type``.
+- Refresh: same endpoint, ``grant_type=refresh_token``. Google does **not** normally rotate: the
+  response has no ``refresh_token`` and the stored one stays valid — it is kept. Should one be
+  returned, it replaces the old. A revoked/expired grant answers 400 ``invalid_grant``.
+- Revoke: ``POST https://oauth2.googleapis.com/revoke`` (form ``token=``); revoking the refresh
+  token withdraws the whole grant. An already-invalid token answers 400 ``invalid_token``.
+- Scopes all start ``https://www.googleapis.com/auth/googlehealth.``; activities (exercise) need
+  ``activity_and_fitness.readonly``; GPS tracks of exercises ``location.readonly``. All are
+  "restricted" scopes (OAuth app verification and a yearly security assessment for production;
+  unverified apps are capped at 100 test users).
+- Identity: ``GET https://health.googleapis.com/v4/users/me/identity`` →
+  ``{"name": "users/me/identity", "healthUserId": ..., "legacyUserId": ...}``; allowed with the
+  activity scope. ``healthUserId`` is the id webhooks name, so it is the provider user id.
+  ``legacyUserId`` (the old Fitbit id) may only be used to map migrating users: not kept.
+- Data: ``GET https://health.googleapis.com/v4/users/me/dataTypes/exercise/dataPoints`` (page
+  size ≤ 25 for exercise, ``pageToken``/``nextPageToken``, AIP-160 ``filter`` on the interval
+  start) — consumed by the sync of issue 4.
+- Webhooks: a *subscriber* (``projects.subscribers.create``, a Cloud project call, not per
+  athlete) registers our HTTPS endpoint, its data types (``exercise`` among them) and an
+  ``endpointAuthorization.secret`` — the **full** ``Authorization`` header value Google sends
+  with every notification. Registration is verified by two POSTs of ``{"type":
+  "verification"}``: with the header (expects **201**) and without it (expects 401/403).
+  Notifications are notify-only: ``{"data": {"healthUserId", "dataType", "operation":
+  "UPSERT"|"DELETE", "intervals": [{"physicalTimeInterval": {"startTime", "endTime"}}, ...],
+  ...}}``; the receiver fetches the data itself. Register the subscriber with secret
+  ``"Bearer " + FITBIT_WEBHOOK_SECRET``: ``verify_webhook`` compares that header in constant
+  time.
+
+UNCONFIRMED (not settled by official documentation at the time of writing):
+
+- The ``X-HEALTHAPI-SIGNATURE`` header (documented as an ECDSA P-256 signature of the JSON
+  payload, "verify with Google Health API's public key") is **not verified**: the official pages
+  do not publish the key location or wire format (third-party code fetches a Tink keyset from
+  www.gstatic.com/googlehealthapi/webhooks/webhooks_public_keyset.json). One developer reported
+  on the Fitbit community forum that notifications arrived without the ``Authorization`` header;
+  if that is confirmed, signature verification must be added here before enabling webhooks.
+- The ack status for notifications: 204 is used (as for the legacy Fitbit API and a
+  third-party client library); the verification POST wants 201 — see ``webhook_ack_for``.
+- Whether a delivery may batch several notifications in a JSON array (one third-party receiver
+  accepts both forms; so does ``parse_webhook``).
+- Whether ``DELETE`` notifications name the deleted exercise: none observed — they carry only the
+  changed intervals, so they become ``activity_deleted`` events without an ``object_id``.
+- No deauthorisation webhook exists: a withdrawn grant surfaces as ``invalid_grant`` on the next
+  refresh (Google's Cross-Account Protection / RISC events are not used).
+- Refresh tokens of an OAuth client in "Testing" publishing status expire after 7 days
+  (documented for Google OAuth in general; not restated on the Health pages).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+from urllib.parse import urlencode
+
+import httpx
+
+from trainlytics.errors import (
+    BadPayloadError,
+    InsufficientScopeError,
+    ProviderError,
+    TokenExchangeError,
+    TokenRefreshError,
+    TokenRevokedError,
+    WebhookVerificationError,
+)
+from trainlytics.providers.base import (
+    Provider,
+    ProviderIdentity,
+    TokenSet,
+    WebhookEvent,
+    WebhookRequest,
+    WebhookResponse,
+)
+from trainlytics.providers.http import request, response_json
+
+__all__ = [
+    "AUTHORIZE_URL",
+    "EXERCISE_DATA_POINTS_URL",
+    "IDENTITY_URL",
+    "REVOKE_URL",
+    "SCOPES",
+    "SCOPE_ACTIVITY",
+    "SCOPE_LOCATION",
+    "TOKEN_URL",
+    "FitbitProvider",
+]
+
+AUTHORIZE_URL = "https://accounts.google.com/o/oauth2/v2/auth"
+TOKEN_URL = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL, not a password
+REVOKE_URL = "https://oauth2.googleapis.com/revoke"
+HEALTH_API_BASE = "https://health.googleapis.com/v4"
+IDENTITY_URL = f"{HEALTH_API_BASE}/users/me/identity"
+EXERCISE_DATA_POINTS_URL = f"{HEALTH_API_BASE}/users/me/dataTypes/exercise/dataPoints"
+
+_SCOPE_PREFIX = "https://www.googleapis.com/auth/googlehealth."
+SCOPE_ACTIVITY = f"{_SCOPE_PREFIX}activity_and_fitness.readonly"
+SCOPE_LOCATION = f"{_SCOPE_PREFIX}location.readonly"
+#: Requested scopes. GPS (location) is optional: activities sync without their tracks.
+SCOPES: tuple[str, ...] = (SCOPE_ACTIVITY, SCOPE_LOCATION)
+#: Broader scopes that include a required one. An earlier version of the scope page listed a
+#: read+write ``activity_and_fitness`` scope; a grant of it also covers reading.
+_SCOPE_SUPERSETS: Mapping[str, tuple[str, ...]] = {
+    SCOPE_ACTIVITY: (f"{_SCOPE_PREFIX}activity_and_fitness",),
+}
+
+#: The notification data type of exercises (activities); other data types are ignored.
+DATA_TYPE_EXERCISE = "exercise"
+
+_ERROR_CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+
+
+class FitbitProvider(Provider):
+    name: ClassVar[str] = "fitbit"
+    uses_pkce: ClassVar[bool] = True
+    required_scopes: ClassVar[tuple[str, ...]] = (SCOPE_ACTIVITY,)
+    #: FITBIT_WEBHOOK_SECRET: the subscriber's endpointAuthorization secret is
+    #: ``"Bearer " + FITBIT_WEBHOOK_SECRET``.
+    webhook_secret_setting: ClassVar[str | None] = "WEBHOOK_SECRET"  # noqa: S105 - a variable name
+
+    # --- OAuth ---------------------------------------------------------------------------------
+
+    def authorization_url(self, *, state: str, code_challenge: str | None) -> str:
+        params = {
+            "client_id": self.credentials.client_id,
+            "redirect_uri": self.credentials.redirect_uri,
+            "response_type": "code",
+            "scope": " ".join(SCOPES),
+            "state": state,
+            "access_type": "offline",
+            "prompt": "consent",
+        }
+        if code_challenge is not None:
+            params["code_challenge"] = code_challenge
+            params["code_challenge_method"] = "S256"
+        return f"{AUTHORIZE_URL}?{urlencode(params)}"
+
+    def exchange_code(
+        self, *, code: str, code_verifier: str | None, callback_query: Mapping[str, str]
+    ) -> TokenSet:
+        data = {
+            "client_id": self.credentials.client_id,
+            "client_secret": self.credentials.client_secret,
+            "code": code,
+            "grant_type": "authorization_code",
+            "redirect_uri": self.credentials.redirect_uri,
+        }
+        if code_verifier is not None:
+            data["code_verifier"] = code_verifier
+        response = request(self.http, self.name, "POST", TOKEN_URL, data=data)
+        if response.status_code != 200:
+            raise TokenExchangeError(
+                self.name,
+                f"authorization code exchange refused ({_error_code(response)})",
+                status_code=response.status_code,
+            )
+        return self._token_set(response, previous_refresh_token=None)
+
+    def refresh(self, tokens: TokenSet) -> TokenSet:
+        if tokens.refresh_token is None:
+            raise TokenRevokedError(self.name, "no refresh token stored for this connection")
+        response = request(
+            self.http,
+            self.name,
+            "POST",
+            TOKEN_URL,
+            data={
+                "client_id": self.credentials.client_id,
+                "client_secret": self.credentials.client_secret,
+                "grant_type": "refresh_token",
+                "refresh_token": tokens.refresh_token,
+            },
+        )
+        if response.status_code in (400, 401):
+            raise TokenRevokedError(
+                self.name,
+                f"refresh token refused ({_error_code(response)})",
+                status_code=response.status_code,
+                hint="the athlete must reconnect their Fitbit (Google) account",
+            )
+        if response.status_code != 200:
+            raise TokenRefreshError(
+                self.name,
+                f"token refresh answered {response.status_code}",
+                status_code=response.status_code,
+            )
+        # Google does not rotate refresh tokens: keep the stored one unless a new one comes.
+        refreshed = self._token_set(response, previous_refresh_token=tokens.refresh_token)
+        if refreshed.scopes is None and tokens.scopes is not None:
+            refreshed = TokenSet(
+                access_token=refreshed.access_token,
+                refresh_token=refreshed.refresh_token,
+                expires_at=refreshed.expires_at,
+                scopes=tokens.scopes,
+            )
+        return refreshed
+
+    def revoke(self, tokens: TokenSet) -> None:
+        # Revoking the refresh token ends the whole grant; the access token is the fallback.
+        token = tokens.refresh_token or tokens.access_token
+        response = request(self.http, self.name, "POST", REVOKE_URL, data={"token": token})
+        if response.status_code == 200:
+            return
+        if response.status_code == 400 and _error_code(response) == "invalid_token":
+            return  # already revoked or expired: the grant is gone either way
+        raise ProviderError(
+            self.name,
+            f"revocation answered {response.status_code} ({_error_code(response)})",
+            status_code=response.status_code,
+        )
+
+    def fetch_identity(
+        self, tokens: TokenSet, *, callback_query: Mapping[str, str]
+    ) -> ProviderIdentity:
+        granted = tokens.scopes if tokens.scopes is not None else ()
+        response = request(
+            self.http,
+            self.name,
+            "GET",
+            IDENTITY_URL,
+            headers={"Authorization": f"Bearer {tokens.access_token}"},
+        )
+        if response.status_code == 401:
+            raise TokenRevokedError(
+                self.name, "the access token was refused by users/me/identity", status_code=401
+            )
+        if response.status_code == 403:
+            # PERMISSION_DENIED: none of the scopes allowing getIdentity was granted.
+            missing = self._missing(granted) or list(self.required_scopes)
+            raise InsufficientScopeError(self.name, missing)
+        if response.status_code != 200:
+            raise ProviderError(
+                self.name,
+                f"GET users/me/identity answered {response.status_code}",
+                status_code=response.status_code,
+            )
+        body = response_json(response, self.name)
+        health_user_id = body.get("healthUserId") if isinstance(body, dict) else None
+        if not isinstance(health_user_id, str) or not health_user_id:
+            raise BadPayloadError(self.name, "users/me/identity answered without healthUserId")
+        return ProviderIdentity(
+            provider_user_id=health_user_id,
+            username=None,  # the Health API has no display name; profile needs another scope
+            profile={"healthUserId": health_user_id},
+            scopes=granted,
+        )
+
+    def missing_scopes(self, identity: ProviderIdentity) -> list[str]:
+        return self._missing(identity.scopes)
+
+    def _missing(self, granted: tuple[str, ...]) -> list[str]:
+        have = set(granted)
+        return [
+            scope
+            for scope in self.required_scopes
+            if scope not in have and not have.intersection(_SCOPE_SUPERSETS.get(scope, ()))
+        ]
+
+    # --- Webhooks ------------------------------------------------------------------------------
+
+    def verify_webhook(self, request: WebhookRequest) -> None:
+        secret = self.credentials.webhook_secret
+        if not secret:
+            raise WebhookVerificationError("fitbit webhooks are not configured on this server")
+        provided = request.headers.get("authorization")
+        expected = f"Bearer {secret}"
+        if provided is None or not hmac.compare_digest(
+            provided.strip().encode("utf-8"), expected.encode("utf-8")
+        ):
+            # Also what Google's registration check without the header expects (401/403).
+            raise WebhookVerificationError("fitbit webhook Authorization header does not match")
+
+    def parse_webhook(self, request: WebhookRequest) -> list[WebhookEvent]:
+        try:
+            body = json.loads(request.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadPayloadError(self.name, "webhook body is not JSON") from exc
+        items: list[Any] = body if isinstance(body, list) else [body]
+        events: list[WebhookEvent] = []
+        for item in items:
+            if not isinstance(item, dict):
+                raise BadPayloadError(self.name, "webhook notification is not a JSON object")
+            if item.get("type") == "verification":
+                continue  # subscriber registration check: nothing to queue
+            events.extend(self._events_of(item))
+        return events
+
+    def _events_of(self, item: Mapping[str, Any]) -> list[WebhookEvent]:
+        data = item.get("data")
+        if not isinstance(data, dict):
+            raise BadPayloadError(self.name, "webhook notification without a data object")
+        health_user_id = data.get("healthUserId")
+        data_type = data.get("dataType")
+        operation = data.get("operation")
+        if not isinstance(health_user_id, str) or not health_user_id:
+            raise BadPayloadError(self.name, "webhook notification without healthUserId")
+        if not isinstance(data_type, str) or operation not in ("UPSERT", "DELETE"):
+            raise BadPayloadError(self.name, "webhook notification without dataType/operation")
+        if data_type != DATA_TYPE_EXERCISE:
+            return []  # steps, sleep, weight...: not synced by Trainlytics
+        intervals = data.get("intervals", [])
+        if not isinstance(intervals, list):
+            raise BadPayloadError(self.name, "webhook notification intervals is not a list")
+        return [
+            WebhookEvent(
+                provider_user_id=health_user_id,
+                # Notify-only: the sync fetches the exercises of the changed intervals.
+                kind="activities_available" if operation == "UPSERT" else "activity_deleted",
+                object_id=None,
+                payload=dict(data),
+            )
+        ]
+
+    def webhook_ack(self) -> WebhookResponse:
+        return WebhookResponse(204, None)
+
+    def webhook_ack_for(self, request: WebhookRequest) -> WebhookResponse:
+        """The ack for a verified request: Google's subscriber registration check wants
+        ``201 Created`` for ``{"type": "verification"}``; notifications get 204."""
+        try:
+            body = json.loads(request.body)
+        except (ValueError, UnicodeDecodeError):
+            return self.webhook_ack()
+        if isinstance(body, dict) and body.get("type") == "verification":
+            return WebhookResponse(201, None)
+        return self.webhook_ack()
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _token_set(
+        self, response: httpx.Response, *, previous_refresh_token: str | None
+    ) -> TokenSet:
+        body = response_json(response, self.name)
+        if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
+            raise BadPayloadError(
+                self.name, "token endpoint answered without an access_token", status_code=200
+            )
+        refresh_token = body.get("refresh_token")
+        if not isinstance(refresh_token, str) or not refresh_token:
+            refresh_token = previous_refresh_token
+        expires_in = body.get("expires_in")
+        expires_at = (
+            datetime.now(UTC) + timedelta(seconds=float(expires_in))
+            if isinstance(expires_in, int | float) and not isinstance(expires_in, bool)
+            else None
+        )
+        scope = body.get("scope")
+        scopes = tuple(scope.split()) if isinstance(scope, str) else None
+        return TokenSet(
+            access_token=body["access_token"],
+            refresh_token=refresh_token,
+            expires_at=expires_at,
+            scopes=scopes,
+        )
+
+
+def _error_code(response: httpx.Response) -> str:
+    """The OAuth ``error`` code (or Google API ``error.status``) of an error response when it is
+    a plain identifier — never the description or the body, which may echo what we sent."""
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError):
+        return f"HTTP {response.status_code}"
+    code: Any = body.get("error") if isinstance(body, dict) else None
+    if isinstance(code, dict):  # Google API errors: {"error": {"code", "message", "status"}}
+        code = code.get("status")
+    if isinstance(code, str) and _ERROR_CODE.match(code):
+        return code
+    return f"HTTP {response.status_code}"

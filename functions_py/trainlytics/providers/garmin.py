@@ -1,0 +1,392 @@
+"""Garmin Connect Developer Program (Health/Activity API): OAuth 2.0 + PKCE, push/ping webhooks.
+
+Garmin's specifications are partner-only PDFs; the facts below are those that several
+independent integrations agree on (``shared/docs/providers.md`` §3, labelled [2nd]):
+
+- Authorize at ``connect.garmin.com/oauth2Confirm`` with a PKCE S256 challenge. There are no
+  scopes in the request: the athlete ticks permissions on the consent screen.
+- ``POST diauth.garmin.com/di-oauth2-service/oauth/token`` (form-encoded, server side only) with
+  the client secret *and* the PKCE verifier. The response has ``access_token``, ``expires_in``
+  (~24 h), ``refresh_token``, ``refresh_token_expires_in`` (~90 days), ``scope``, ``jti``.
+  Every refresh returns a new refresh token (rotation); an expired or spent one means the
+  athlete must consent again.
+- ``GET /wellness-api/rest/user/id`` → ``{"userId": ...}``: the stable provider user id.
+  ``GET /wellness-api/rest/user/permissions`` → e.g. ``["ACTIVITY_EXPORT", ...]``: what the
+  athlete granted. The sync needs ``ACTIVITY_EXPORT``.
+- ``DELETE /wellness-api/rest/user/registration`` → 204 withdraws the app's access.
+- Webhooks: Garmin sends the ``garmin-client-id`` header (our client id). Bodies are keyed by
+  summary type: ``{"activities": [...]}`` holds full summaries (push) or items with a
+  ``callbackURL`` to GET (ping); ``{"deregistrations": [{"userId": ...}]}``;
+  ``{"userPermissionsChange": [{"userId": ..., "permissions": [...], ...}]}``. Each item
+  carries ``userId``. Answer 200 quickly; Garmin retries for up to 7 days.
+
+UNCONFIRMED (no public primary source; handled defensively):
+
+- The token endpoint's error body. We assume RFC 6749 (``{"error": "invalid_grant",
+  "error_description": ...}``) and treat any 400/401 on refresh as a revoked grant, except
+  ``invalid_client`` (our credentials are wrong: a configuration problem, not a revocation).
+- Whether the ``scope`` string of the token response is space- or comma-separated: both are
+  split. Granted *permissions* always come from ``/user/permissions``.
+- What ``DELETE /user/registration`` answers for an already-deregistered user: 401, 403 and 404
+  are all taken as "already revoked".
+- Non-activity summary types (dailies, sleeps, ...) are ignored here; ``activityDetails`` and
+  ``manuallyUpdatedActivities`` are reported as ``activity_updated``.
+- The ``garmin-client-id`` header is not a signature: anyone who knows the client id can forge
+  it. That is all Garmin offers; keep the webhook URL unguessable and re-fetch data by id.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+from urllib.parse import urlencode
+
+import httpx
+
+from trainlytics.errors import (
+    BadPayloadError,
+    ProviderError,
+    TokenExchangeError,
+    TokenRefreshError,
+    TokenRevokedError,
+    WebhookVerificationError,
+)
+from trainlytics.providers.base import (
+    Provider,
+    ProviderIdentity,
+    TokenSet,
+    WebhookEvent,
+    WebhookEventKind,
+    WebhookRequest,
+)
+from trainlytics.providers.http import request, response_json
+
+__all__ = [
+    "API_BASE_URL",
+    "AUTHORIZE_URL",
+    "PERMISSIONS_URL",
+    "REGISTRATION_URL",
+    "REQUIRED_PERMISSIONS",
+    "TOKEN_URL",
+    "USER_ID_URL",
+    "WEBHOOK_CLIENT_ID_HEADER",
+    "GarminProvider",
+]
+
+AUTHORIZE_URL = "https://connect.garmin.com/oauth2Confirm"
+TOKEN_URL = "https://diauth.garmin.com/di-oauth2-service/oauth/token"  # noqa: S105 - a URL
+API_BASE_URL = "https://apis.garmin.com/wellness-api/rest"
+USER_ID_URL = f"{API_BASE_URL}/user/id"
+PERMISSIONS_URL = f"{API_BASE_URL}/user/permissions"
+REGISTRATION_URL = f"{API_BASE_URL}/user/registration"
+
+#: Permissions the athlete ticks on Garmin's consent screen; the sync cannot work without these.
+REQUIRED_PERMISSIONS: tuple[str, ...] = ("ACTIVITY_EXPORT",)
+
+WEBHOOK_CLIENT_ID_HEADER = "garmin-client-id"
+
+#: Webhook body keys about activities, and what a pushed item of that key means.
+_ACTIVITY_KEYS: dict[str, WebhookEventKind] = {
+    "activities": "activity_created",
+    "activityDetails": "activity_updated",
+    "manuallyUpdatedActivities": "activity_updated",
+    "activityFiles": "activities_available",  # ping only: a one-shot FIT download URL
+}
+_DEREGISTRATIONS = "deregistrations"
+_PERMISSIONS_CHANGE = "userPermissionsChange"
+#: RFC 6749 error codes are lower-case words with underscores ("invalid_grant"); anything else
+#: (an echoed token has digits or dashes) is left out of messages.
+_ERROR_CODE = re.compile(r"^[a-z][a-z_]{0,39}$")
+#: Webhook body keys are camelCase words ("activityDetails").
+_BODY_KEY = re.compile(r"^[A-Za-z]{1,40}$")
+
+
+class GarminProvider(Provider):
+    name: ClassVar[str] = "garmin"
+    uses_pkce: ClassVar[bool] = True
+    required_scopes: ClassVar[tuple[str, ...]] = REQUIRED_PERMISSIONS
+    # Garmin authenticates webhooks with our client id (header), not with a secret of ours.
+    webhook_secret_setting: ClassVar[str | None] = None
+    extra_settings: ClassVar[tuple[str, ...]] = ()
+
+    # --- OAuth ---------------------------------------------------------------------------------
+
+    def authorization_url(self, *, state: str, code_challenge: str | None) -> str:
+        if not code_challenge:
+            raise ValueError("garmin requires a PKCE S256 code challenge")
+        params = {
+            "response_type": "code",
+            "client_id": self.credentials.client_id,
+            "code_challenge": code_challenge,
+            "code_challenge_method": "S256",
+            "redirect_uri": self.credentials.redirect_uri,
+            "state": state,
+        }
+        return f"{AUTHORIZE_URL}?{urlencode(params)}"
+
+    def exchange_code(
+        self, *, code: str, code_verifier: str | None, callback_query: Mapping[str, str]
+    ) -> TokenSet:
+        if not code_verifier:
+            raise TokenExchangeError(self.name, "the PKCE code verifier is missing")
+        response = self._post_token(
+            {
+                "grant_type": "authorization_code",
+                "client_id": self.credentials.client_id,
+                "client_secret": self.credentials.client_secret,
+                "code": code,
+                "code_verifier": code_verifier,
+                "redirect_uri": self.credentials.redirect_uri,
+            }
+        )
+        if response.status_code != 200:
+            raise TokenExchangeError(
+                self.name,
+                f"the authorization code was refused ({_describe(response)})",
+                status_code=response.status_code,
+                hint=_hint_for(response) or "start the connection again",
+            )
+        body = self._token_body(response, require_refresh=True)
+        return _token_set(body, previous=None)
+
+    def refresh(self, tokens: TokenSet) -> TokenSet:
+        if not tokens.refresh_token:
+            raise TokenRefreshError(self.name, "no refresh token is stored for this connection")
+        response = self._post_token(
+            {
+                "grant_type": "refresh_token",
+                "client_id": self.credentials.client_id,
+                "client_secret": self.credentials.client_secret,
+                "refresh_token": tokens.refresh_token,
+            }
+        )
+        if response.status_code in (400, 401):
+            if _error_code(response) == "invalid_client":
+                raise TokenRefreshError(
+                    self.name,
+                    f"the refresh was refused because of the app's credentials "
+                    f"({_describe(response)})",
+                    status_code=response.status_code,
+                    hint="check GARMIN_CLIENT_ID and GARMIN_CLIENT_SECRET",
+                )
+            raise TokenRevokedError(
+                self.name,
+                f"the refresh token was refused ({_describe(response)})",
+                status_code=response.status_code,
+                hint="the athlete must connect Garmin again",
+            )
+        if response.status_code != 200:
+            raise TokenRefreshError(
+                self.name,
+                f"the refresh failed ({_describe(response)})",
+                status_code=response.status_code,
+            )
+        body = self._token_body(response, require_refresh=False)
+        return _token_set(body, previous=tokens)
+
+    def revoke(self, tokens: TokenSet) -> None:
+        response = request(
+            self.http, self.name, "DELETE", REGISTRATION_URL, headers=_bearer(tokens)
+        )
+        if response.status_code in (200, 202, 204, 401, 403, 404):
+            # 401/403/404: the registration (or the token) is already gone.
+            return
+        raise ProviderError(
+            self.name,
+            f"deregistration failed ({_describe(response)})",
+            status_code=response.status_code,
+        )
+
+    def fetch_identity(
+        self, tokens: TokenSet, *, callback_query: Mapping[str, str]
+    ) -> ProviderIdentity:
+        user = self._get_json(USER_ID_URL, tokens, "reading the user id")
+        user_id = user.get("userId") if isinstance(user, dict) else None
+        if not isinstance(user_id, str | int) or isinstance(user_id, bool) or not str(user_id):
+            raise BadPayloadError(self.name, "the user id response has no userId", status_code=200)
+        permissions = self._get_json(PERMISSIONS_URL, tokens, "reading the permissions")
+        if not isinstance(permissions, list) or not all(isinstance(p, str) for p in permissions):
+            raise BadPayloadError(
+                self.name, "the permissions response is not a list of strings", status_code=200
+            )
+        return ProviderIdentity(
+            provider_user_id=str(user_id),
+            username=None,  # the partner API exposes no display name
+            profile={"userId": str(user_id), "permissions": list(permissions)},
+            scopes=tuple(permissions),
+        )
+
+    # --- Webhooks --------------------------------------------------------------------------------
+
+    def verify_webhook(self, request: WebhookRequest) -> None:
+        given = request.headers.get(WEBHOOK_CLIENT_ID_HEADER, "")
+        if not given or not hmac.compare_digest(
+            given.encode(), self.credentials.client_id.encode()
+        ):
+            raise WebhookVerificationError(
+                f"garmin webhook rejected: missing or wrong {WEBHOOK_CLIENT_ID_HEADER} header"
+            )
+
+    def parse_webhook(self, request: WebhookRequest) -> list[WebhookEvent]:
+        try:
+            body = json.loads(request.body)
+        except (ValueError, UnicodeDecodeError):
+            raise BadPayloadError(self.name, "webhook body is not JSON") from None
+        if not isinstance(body, dict) or not body:
+            raise BadPayloadError(self.name, "webhook body is not a Garmin notification object")
+        events: list[WebhookEvent] = []
+        for key, items in body.items():
+            if not isinstance(items, list):
+                raise BadPayloadError(
+                    self.name, f"webhook body key {_safe_key(key)} does not hold a list"
+                )
+            if key in _ACTIVITY_KEYS:
+                events.extend(self._activity_event(key, item) for item in items)
+            elif key == _DEREGISTRATIONS:
+                events.extend(
+                    WebhookEvent(_user_id(item, key), "deauthorized", None, item) for item in items
+                )
+            elif key == _PERMISSIONS_CHANGE:
+                for item in items:
+                    user_id = _user_id(item, key)
+                    permissions = item.get("permissions")
+                    if not isinstance(permissions, list) or not all(
+                        isinstance(p, str) for p in permissions
+                    ):
+                        raise BadPayloadError(self.name, f"{key} item without a permissions list")
+                    events.append(WebhookEvent(user_id, "permissions_changed", None, item))
+            # Other summary types (dailies, sleeps, epochs, ...) are not activities: ignored.
+        return events
+
+    # --- internals -------------------------------------------------------------------------------
+
+    def _activity_event(self, key: str, item: Any) -> WebhookEvent:
+        user_id = _user_id(item, key)
+        if "callbackURL" in item:
+            # Ping: the data waits at callbackURL (which embeds a one-shot pull token).
+            if not isinstance(item["callbackURL"], str) or not item["callbackURL"].startswith(
+                "https://"
+            ):
+                raise BadPayloadError(self.name, f"{key} ping without an https callbackURL")
+            return WebhookEvent(user_id, "activities_available", None, item)
+        if key == "activityFiles":
+            raise BadPayloadError(self.name, "activityFiles item without a callbackURL")
+        object_id = _activity_id(item)
+        if object_id is None:
+            raise BadPayloadError(self.name, f"{key} item without an activityId or summaryId")
+        return WebhookEvent(user_id, _ACTIVITY_KEYS[key], object_id, item)
+
+    def _post_token(self, form: Mapping[str, str]) -> httpx.Response:
+        return request(self.http, self.name, "POST", TOKEN_URL, data=dict(form))
+
+    def _token_body(self, response: httpx.Response, *, require_refresh: bool) -> dict[str, Any]:
+        body = response_json(response, self.name)
+        if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
+            raise BadPayloadError(
+                self.name, "the token response has no access_token", status_code=200
+            )
+        refresh = body.get("refresh_token")
+        if (require_refresh and not refresh) or (
+            refresh is not None and not isinstance(refresh, str)
+        ):
+            raise BadPayloadError(
+                self.name, "the token response has no refresh_token", status_code=200
+            )
+        return body
+
+    def _get_json(self, url: str, tokens: TokenSet, what: str) -> Any:
+        response = request(self.http, self.name, "GET", url, headers=_bearer(tokens))
+        if response.status_code == 401:
+            raise TokenRevokedError(
+                self.name, f"{what}: the access token was refused", status_code=401
+            )
+        if response.status_code != 200:
+            raise ProviderError(
+                self.name,
+                f"{what} failed ({_describe(response)})",
+                status_code=response.status_code,
+            )
+        return response_json(response, self.name)
+
+
+def _token_set(body: Mapping[str, Any], *, previous: TokenSet | None) -> TokenSet:
+    now = datetime.now(UTC)
+    scope = body.get("scope")
+    scopes = (
+        tuple(s for s in re.split(r"[\s,]+", scope) if s)
+        if isinstance(scope, str)
+        else (previous.scopes if previous else None)
+    )
+    refresh_expires = _after(now, body.get("refresh_token_expires_in"))
+    new_refresh = body.get("refresh_token")
+    return TokenSet(
+        access_token=body["access_token"],
+        refresh_token=new_refresh or (previous.refresh_token if previous else None),
+        expires_at=_after(now, body.get("expires_in")),
+        refresh_token_expires_at=(
+            refresh_expires
+            if refresh_expires or new_refresh or previous is None
+            else previous.refresh_token_expires_at
+        ),
+        scopes=scopes,
+        provider_user_id=previous.provider_user_id if previous else None,
+        extra={"jti": body["jti"]} if isinstance(body.get("jti"), str) else {},
+    )
+
+
+def _after(now: datetime, seconds: Any) -> datetime | None:
+    if isinstance(seconds, int | float) and not isinstance(seconds, bool):
+        return now + timedelta(seconds=seconds)
+    return None
+
+
+def _bearer(tokens: TokenSet) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tokens.access_token}"}
+
+
+def _user_id(item: Any, key: str) -> str:
+    user_id = item.get("userId") if isinstance(item, dict) else None
+    if not isinstance(user_id, str) or not user_id:
+        raise BadPayloadError("garmin", f"{key} item without a userId")
+    return user_id
+
+
+def _activity_id(item: Mapping[str, Any]) -> str | None:
+    for candidate in (item.get("activityId"), item.get("summaryId")):
+        if isinstance(candidate, int) and not isinstance(candidate, bool):
+            return str(candidate)
+        if isinstance(candidate, str) and candidate:
+            return candidate
+    summary = item.get("summary")  # activityDetails nest the summary
+    if isinstance(summary, dict):
+        return _activity_id(summary)
+    return None
+
+
+def _safe_key(key: str) -> str:
+    return key if _BODY_KEY.match(key) else "<unprintable>"
+
+
+def _error_code(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, str) and _ERROR_CODE.match(error) else None
+
+
+def _describe(response: httpx.Response) -> str:
+    """HTTP status plus the OAuth ``error`` code — never the raw body."""
+    code = _error_code(response)
+    return f"HTTP {response.status_code}, {code}" if code else f"HTTP {response.status_code}"
+
+
+def _hint_for(response: httpx.Response) -> str | None:
+    if _error_code(response) == "invalid_client":
+        return "check GARMIN_CLIENT_ID, GARMIN_CLIENT_SECRET and GARMIN_REDIRECT_URI"
+    return None

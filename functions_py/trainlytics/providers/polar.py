@@ -1,0 +1,371 @@
+"""Polar AccessLink v3: OAuth 2.0 (client authenticated with HTTP Basic), mandatory user
+registration, no refresh token, HMAC-SHA256-signed webhooks.
+
+Quirks handled here (sources: Polar's AccessLink documentation as mirrored by api-evangelist/polar
+``openapi/polar-users-api-openapi.yml`` and ``polar-accesslink-webhooks-asyncapi.yml``; the
+integrations polarofficial/accesslink-example-python and c2corg/c2c_tracking):
+
+- The token endpoint authenticates the client with HTTP Basic ``client_id:client_secret``; the form
+  body carries only ``grant_type``, ``code`` and ``redirect_uri``.
+- The token response holds ``x_user_id`` (the Polar user id) and an access token valid for about
+  14.6 years (``expires_in`` 461375999). There is **no refresh token**: :meth:`refresh` always
+  fails with :class:`TokenRefreshError`, and ``needs_refresh`` is False because the token set has
+  no refresh token. When the token finally expires or is withdrawn, the athlete reconnects.
+- After consent the user **must be registered**: ``POST /v3/users`` with ``{"member-id": ...}``.
+  200 returns the user's base information; **409 means already registered** (a reconnect), in
+  which case ``GET /v3/users/{user-id}`` gives the same information; 403 means the athlete did not
+  accept Polar's mandatory consents. Only data uploaded after registration is visible.
+- Revocation is de-registration: ``DELETE /v3/users/{user-id}`` (204), which also revokes the
+  access token. It needs the Polar user id, so the token set passed to :meth:`revoke` must carry
+  ``provider_user_id``.
+- Webhooks: one per client, created with ``POST /v3/webhooks`` (Basic auth); the creation answer
+  holds ``signature_secret_key``, shown once, which we read as ``POLAR_WEBHOOK_SECRET``. Every
+  delivery carries ``Polar-Webhook-Signature`` = lower-case hex HMAC-SHA256 of the raw body keyed
+  with that secret, and ``Polar-Webhook-Event``. Events handled: ``EXERCISE`` (a new exercise;
+  ``entity_id`` is its hashed id) and ``PING`` (sent when the webhook is created or its URL is
+  changed; it must be answered 200). Other event types (SLEEP, ACTIVITY_SUMMARY, ...) are ignored.
+
+UNCONFIRMED (not established by public documentation; decided here, revisit with Polar's docs):
+
+- The PING Polar sends while a webhook is being *created* arrives before the creation response
+  reveals ``signature_secret_key``, so it cannot be verified by us. While POLAR_WEBHOOK_SECRET is
+  unset we therefore accept a body that is exactly a PING (``event`` and ``timestamp`` only, and
+  nothing is queued for it) and reject everything else; once the secret is set, PINGs are
+  verified like every other delivery (Polar documents that PINGs are signed too).
+- Whether the token response ever carries ``scope``; when it does not, the granted scope is taken
+  to be ``accesslink.read_all`` (Polar's consent has no per-scope choice; missing mandatory
+  consents surface as the 403 of the registration).
+- The shape of token-endpoint error bodies (taken to be RFC 6749 ``{"error": ...}``).
+- The ``member-id`` we register is opaque: a UUIDv5 of the Polar user id (stable across
+  reconnects, reveals nothing of ours). Polar also answers 409 for a duplicated member-id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+from urllib.parse import urlencode
+
+import httpx
+
+from trainlytics.errors import (
+    BadPayloadError,
+    InsufficientScopeError,
+    ProviderError,
+    TokenExchangeError,
+    TokenRefreshError,
+    WebhookVerificationError,
+)
+from trainlytics.providers.base import (
+    Provider,
+    ProviderIdentity,
+    TokenSet,
+    WebhookEvent,
+    WebhookRequest,
+)
+from trainlytics.providers.http import request, response_json
+
+__all__ = [
+    "API_BASE_URL",
+    "AUTHORIZE_URL",
+    "SCOPE",
+    "TOKEN_URL",
+    "USERS_URL",
+    "PolarProvider",
+    "member_id_for",
+]
+
+AUTHORIZE_URL = "https://flow.polar.com/oauth2/authorization"
+TOKEN_URL = "https://polarremote.com/v2/oauth2/token"  # noqa: S105 - a URL, not a secret
+API_BASE_URL = "https://www.polaraccesslink.com/v3"
+USERS_URL = f"{API_BASE_URL}/users"
+SCOPE = "accesslink.read_all"
+
+SIGNATURE_HEADER = "polar-webhook-signature"
+EVENT_HEADER = "polar-webhook-event"
+
+#: Namespace of the opaque member ids we register users under (a fixed random UUID).
+MEMBER_ID_NAMESPACE = uuid.UUID("7c1f2b8e-5d0a-4e4f-9a57-2f0d6c3b9e41")
+
+#: User information kept as the connection's profile.
+_PROFILE_KEYS = ("polar-user-id", "member-id", "registration-date", "first-name", "last-name")
+
+#: RFC 6749 error codes: the only parts of an OAuth error body that may be echoed.
+_OAUTH_ERRORS = frozenset(
+    {
+        "invalid_request",
+        "invalid_client",
+        "invalid_grant",
+        "unauthorized_client",
+        "unsupported_grant_type",
+        "invalid_scope",
+        "access_denied",
+        "server_error",
+        "temporarily_unavailable",
+    }
+)
+
+
+def member_id_for(polar_user_id: str) -> str:
+    """The opaque, stable ``member-id`` we register a Polar user under."""
+    return str(uuid.uuid5(MEMBER_ID_NAMESPACE, f"polar:{polar_user_id}"))
+
+
+class PolarProvider(Provider):
+    name: ClassVar[str] = "polar"
+    uses_pkce: ClassVar[bool] = False
+    required_scopes: ClassVar[tuple[str, ...]] = (SCOPE,)
+    webhook_secret_setting: ClassVar[str | None] = "WEBHOOK_SECRET"  # noqa: S105 - env suffix
+
+    # --- OAuth ---------------------------------------------------------------------------------
+
+    def authorization_url(self, *, state: str, code_challenge: str | None) -> str:
+        # Polar documents no PKCE: a challenge, if one were passed, is not sent.
+        params = {
+            "response_type": "code",
+            "client_id": self.credentials.client_id,
+            "redirect_uri": self.credentials.redirect_uri,
+            "scope": SCOPE,
+            "state": state,
+        }
+        return f"{AUTHORIZE_URL}?{urlencode(params)}"
+
+    def exchange_code(
+        self, *, code: str, code_verifier: str | None, callback_query: Mapping[str, str]
+    ) -> TokenSet:
+        response = request(
+            self.http,
+            self.name,
+            "POST",
+            TOKEN_URL,
+            auth=httpx.BasicAuth(self.credentials.client_id, self.credentials.client_secret),
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": self.credentials.redirect_uri,
+            },
+            headers={"Accept": "application/json;charset=UTF-8"},
+        )
+        if response.status_code != 200:
+            raise TokenExchangeError(
+                self.name,
+                f"token exchange refused ({response.status_code}{_oauth_error_suffix(response)})",
+                status_code=response.status_code,
+            )
+        try:
+            body = response_json(response, self.name)
+        except BadPayloadError as exc:
+            raise TokenExchangeError(
+                self.name, "token response is not JSON", status_code=response.status_code
+            ) from exc
+        if not isinstance(body, dict):
+            raise TokenExchangeError(self.name, "token response is not a JSON object")
+        access_token = body.get("access_token")
+        if not isinstance(access_token, str) or not access_token:
+            raise TokenExchangeError(self.name, "token response has no access_token")
+        user_id = _user_id(body.get("x_user_id"))
+        if user_id is None:
+            raise TokenExchangeError(self.name, "token response has no valid x_user_id")
+        token_type = body.get("token_type")
+        if token_type is not None and str(token_type).lower() != "bearer":
+            raise TokenExchangeError(self.name, "token response is not a bearer token")
+        return TokenSet(
+            access_token=access_token,
+            refresh_token=None,
+            expires_at=_expires_at(body.get("expires_in")),
+            scopes=_scopes(body.get("scope")),
+            provider_user_id=user_id,
+        )
+
+    def refresh(self, tokens: TokenSet) -> TokenSet:
+        raise TokenRefreshError(
+            self.name,
+            "Polar access tokens cannot be refreshed (AccessLink issues no refresh token)",
+            hint="the athlete reconnects Polar when the access token expires",
+        )
+
+    def revoke(self, tokens: TokenSet) -> None:
+        user_id = tokens.provider_user_id
+        if not user_id:
+            raise ProviderError(self.name, "cannot deregister a user without the Polar user id")
+        response = request(
+            self.http,
+            self.name,
+            "DELETE",
+            f"{USERS_URL}/{user_id}",
+            headers=self._bearer(tokens),
+        )
+        if response.status_code in (200, 204):
+            return
+        if response.status_code in (401, 403, 404):
+            # The token was already withdrawn or the user already de-registered.
+            return
+        raise ProviderError(
+            self.name,
+            f"user de-registration answered {response.status_code}",
+            status_code=response.status_code,
+        )
+
+    def fetch_identity(
+        self, tokens: TokenSet, *, callback_query: Mapping[str, str]
+    ) -> ProviderIdentity:
+        user_id = tokens.provider_user_id
+        if not user_id:
+            raise BadPayloadError(self.name, "token set carries no Polar user id (x_user_id)")
+        response = request(
+            self.http,
+            self.name,
+            "POST",
+            USERS_URL,
+            json={"member-id": member_id_for(user_id)},
+            headers={**self._bearer(tokens), "Accept": "application/json"},
+        )
+        if response.status_code == 409:
+            # Already registered (a reconnect): read the same base information.
+            response = request(
+                self.http,
+                self.name,
+                "GET",
+                f"{USERS_URL}/{user_id}",
+                headers={**self._bearer(tokens), "Accept": "application/json"},
+            )
+        if response.status_code == 403:
+            raise InsufficientScopeError(self.name, ["the mandatory Polar Flow consents"])
+        if response.status_code != 200:
+            raise ProviderError(
+                self.name,
+                f"user registration answered {response.status_code}",
+                status_code=response.status_code,
+            )
+        info = response_json(response, self.name)
+        if not isinstance(info, dict):
+            raise BadPayloadError(self.name, "user information is not a JSON object")
+        registered_id = info.get("polar-user-id")
+        if registered_id is not None and _user_id(registered_id) != user_id:
+            raise BadPayloadError(self.name, "user information is for another Polar user")
+        first = info.get("first-name")
+        last = info.get("last-name")
+        names = [part for part in (first, last) if isinstance(part, str) and part.strip()]
+        # Data minimisation: weight, height, birthdate, gender and extra-info are not kept.
+        profile = {key: info[key] for key in _PROFILE_KEYS if key in info}
+        return ProviderIdentity(
+            provider_user_id=user_id,
+            username=" ".join(part.strip() for part in names) or None,
+            profile=profile,
+            scopes=tokens.scopes if tokens.scopes is not None else (SCOPE,),
+        )
+
+    # --- Webhooks --------------------------------------------------------------------------------
+
+    def verify_webhook(self, request: WebhookRequest) -> None:
+        headers = {key.lower(): value for key, value in request.headers.items()}
+        secret = self.credentials.webhook_secret
+        if not secret:
+            if _is_bare_ping(request.body):
+                return
+            raise WebhookVerificationError(
+                "polar webhook rejected: POLAR_WEBHOOK_SECRET is not configured"
+            )
+        signature = headers.get(SIGNATURE_HEADER)
+        if not signature:
+            raise WebhookVerificationError("polar webhook rejected: no Polar-Webhook-Signature")
+        expected = hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode()):
+            raise WebhookVerificationError("polar webhook rejected: signature mismatch")
+
+    def parse_webhook(self, request: WebhookRequest) -> list[WebhookEvent]:
+        body = _json_object(request.body, self.name)
+        event = body.get("event")
+        if not isinstance(event, str) or not event:
+            raise BadPayloadError(self.name, "webhook body has no event type")
+        if event == "PING":
+            return []
+        if event != "EXERCISE":
+            return []  # Not subscribed by Trainlytics (SLEEP, ACTIVITY_SUMMARY, ...).
+        user_id = _user_id(body.get("user_id"))
+        if user_id is None:
+            raise BadPayloadError(self.name, "EXERCISE webhook has no valid user_id")
+        entity_id = body.get("entity_id")
+        if not isinstance(entity_id, str) or not entity_id:
+            raise BadPayloadError(self.name, "EXERCISE webhook has no entity_id")
+        return [
+            WebhookEvent(
+                provider_user_id=user_id,
+                kind="activity_created",
+                object_id=entity_id,
+                payload=body,
+            )
+        ]
+
+    # --- Helpers ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _bearer(tokens: TokenSet) -> dict[str, str]:
+        return {"Authorization": f"Bearer {tokens.access_token}"}
+
+
+def _user_id(value: Any) -> str | None:
+    """Polar user ids are integers (sometimes sent as digit strings)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and value > 0:
+        return str(value)
+    if isinstance(value, str) and value.isdigit() and value.isascii() and int(value) > 0:
+        return str(int(value))
+    return None
+
+
+def _expires_at(expires_in: Any) -> datetime | None:
+    if isinstance(expires_in, bool) or not isinstance(expires_in, int | float):
+        return None
+    if expires_in <= 0:
+        return None
+    return datetime.now(UTC) + timedelta(seconds=float(expires_in))
+
+
+def _scopes(value: Any) -> tuple[str, ...] | None:
+    if isinstance(value, str) and value.strip():
+        return tuple(part for part in re.split(r"[\s,]+", value.strip()) if part)
+    return None
+
+
+def _oauth_error_suffix(response: httpx.Response) -> str:
+    """``: <error>`` from an RFC 6749 error body when it is a standard code; else empty."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, str) and error in _OAUTH_ERRORS:
+        return f": {error}"
+    return ""
+
+
+def _json_object(raw: bytes, provider: str) -> dict[str, Any]:
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadPayloadError(provider, "webhook body is not JSON") from exc
+    if not isinstance(body, dict):
+        raise BadPayloadError(provider, "webhook body is not a JSON object")
+    return body
+
+
+def _is_bare_ping(raw: bytes) -> bool:
+    """A body that is exactly Polar's PING (``event`` and ``timestamp``, nothing else)."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return (
+        isinstance(body, dict)
+        and body.get("event") == "PING"
+        and set(body) <= {"event", "timestamp"}
+        and isinstance(body.get("timestamp", ""), str)
+    )

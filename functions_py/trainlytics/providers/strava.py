@@ -1,0 +1,459 @@
+"""Strava (API v3): OAuth 2.0 with a client secret, rotating refresh tokens, push webhooks.
+
+Facts this module relies on (see ``shared/docs/providers.md`` §2):
+
+- Authorize at ``/oauth/authorize`` with comma-separated scopes. The redirect to our callback
+  carries ``code``, ``state`` and the ``scope`` the athlete actually granted (they can untick
+  boxes), so granted scopes come from the callback query, not from the token response.
+- ``POST /oauth/token`` exchanges the code (``grant_type=authorization_code``) and refreshes
+  (``grant_type=refresh_token``). The response holds ``access_token``, ``refresh_token``,
+  ``expires_at`` (epoch s) and ``expires_in``; the code exchange adds an ``athlete`` summary,
+  whose ``id`` is the provider user id. A refresh may return a new refresh token, after which
+  the old one stops working: always keep the newest.
+- Errors are Strava's own shape, not RFC 6749's:
+  ``{"message": "Bad Request", "errors": [{"resource": "RefreshToken", "field":
+  "refresh_token", "code": "invalid"}]}``. A refused refresh token answers 400; a revoked
+  access token answers 401 ``Authorization Error``. An ``Application`` resource in the errors
+  means *our* client id/secret is wrong — a deployment problem, not a revoked athlete.
+- ``POST /oauth/deauthorize`` (form field ``access_token``) withdraws access; 401 means the
+  token is already invalid (already deauthorised).
+- Rate limits: 200 req/15 min and 2,000/day per application; windows reset at :00, :15, :30,
+  :45 and at midnight UTC. A 429 carries no ``Retry-After``; we wait for the next quarter hour.
+- Webhook events are **not signed**. Authenticity rests on the handshake (``hub.verify_token``
+  = STRAVA_WEBHOOK_VERIFY_TOKEN) and on ``subscription_id`` = STRAVA_SUBSCRIPTION_ID in every
+  event. Events: ``object_type`` activity|athlete, ``aspect_type`` create|update|delete,
+  ``object_id``, ``owner_id``, ``updates`` (string values), ``event_time``. Deauthorisation =
+  athlete ``update`` with ``updates.authorized == "false"``. Strava requires deleting the
+  athlete's Strava data when that happens (API agreement); the webhook service does that.
+
+UNCONFIRMED (no public primary source found; handled defensively):
+
+- Whether ``POST /oauth/deauthorize`` answers 401 or 400 for an already-revoked token: both are
+  treated as "already revoked".
+- Whether an ``athlete`` update can carry other ``updates`` keys than ``authorized``: any
+  athlete update without ``authorized == "false"`` is ignored.
+- A daily-limit 429 cannot be told from a 15-minute one here (``providers.http.request`` does
+  not expose the ``X-RateLimit-Usage`` headers), so ``retry_after`` is always the next quarter
+  hour; the worker backs off again if the daily quota is still exhausted.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+from urllib.parse import urlencode
+
+import httpx
+
+from trainlytics.errors import (
+    BadPayloadError,
+    ProviderError,
+    RateLimitedError,
+    TokenExchangeError,
+    TokenRefreshError,
+    TokenRevokedError,
+    WebhookVerificationError,
+)
+from trainlytics.providers.base import (
+    Provider,
+    ProviderIdentity,
+    TokenSet,
+    WebhookEvent,
+    WebhookEventKind,
+    WebhookRequest,
+    WebhookResponse,
+)
+from trainlytics.providers.http import request, response_json
+
+__all__ = [
+    "API_BASE_URL",
+    "AUTHORIZE_URL",
+    "DEAUTHORIZE_URL",
+    "REQUESTED_SCOPES",
+    "REQUIRED_SCOPES",
+    "TOKEN_URL",
+    "StravaProvider",
+]
+
+AUTHORIZE_URL = "https://www.strava.com/oauth/authorize"
+TOKEN_URL = "https://www.strava.com/oauth/token"  # noqa: S105 - an endpoint, not a secret
+DEAUTHORIZE_URL = "https://www.strava.com/oauth/deauthorize"
+API_BASE_URL = "https://www.strava.com/api/v3"
+ATHLETE_URL = f"{API_BASE_URL}/athlete"
+
+#: ``read`` gives the public profile; ``activity:read_all`` adds "Only You" activities and
+#: privacy zones, and is needed to receive privacy-change webhooks.
+REQUESTED_SCOPES: tuple[str, ...] = ("read", "activity:read_all")
+REQUIRED_SCOPES: tuple[str, ...] = ("activity:read_all",)
+
+#: Strava's short rate-limit window (seconds); windows are aligned to the quarter hour.
+RATE_LIMIT_WINDOW_SECONDS = 15 * 60
+
+# Strava's error vocabulary: resources are CamelCase words ("RefreshToken"), fields and codes
+# lower-case words ("refresh_token", "invalid"). Anything else (e.g. an echoed token, which has
+# digits) is left out of messages.
+_ERROR_RESOURCE = re.compile(r"^[A-Z][A-Za-z]{0,39}$")
+_ERROR_WORD = re.compile(r"^[a-z][a-z_ ]{0,39}$")
+_WEBHOOK_KINDS: dict[str, WebhookEventKind] = {
+    "create": "activity_created",
+    "update": "activity_updated",
+    "delete": "activity_deleted",
+}
+
+
+class StravaProvider(Provider):
+    name: ClassVar[str] = "strava"
+    uses_pkce: ClassVar[bool] = False
+    required_scopes: ClassVar[tuple[str, ...]] = REQUIRED_SCOPES
+    webhook_secret_setting: ClassVar[str | None] = "WEBHOOK_VERIFY_TOKEN"  # noqa: S105
+    extra_settings: ClassVar[tuple[str, ...]] = ("SUBSCRIPTION_ID",)
+    #: Strava's API agreement: delete the athlete's Strava data when they deauthorise.
+    delete_activities_on_disconnect: ClassVar[bool] = True
+
+    # --- OAuth ---------------------------------------------------------------------------------
+
+    def authorization_url(self, *, state: str, code_challenge: str | None) -> str:
+        # Strava documents no PKCE; a challenge, if one is passed, is not sent.
+        params = {
+            "client_id": self.credentials.client_id,
+            "redirect_uri": self.credentials.redirect_uri,
+            "response_type": "code",
+            "approval_prompt": "auto",
+            "scope": ",".join(REQUESTED_SCOPES),
+            "state": state,
+        }
+        return f"{AUTHORIZE_URL}?{urlencode(params)}"
+
+    def exchange_code(
+        self, *, code: str, code_verifier: str | None, callback_query: Mapping[str, str]
+    ) -> TokenSet:
+        response = self._post_token(
+            {
+                "client_id": self.credentials.client_id,
+                "client_secret": self.credentials.client_secret,
+                "code": code,
+                "grant_type": "authorization_code",
+            }
+        )
+        if response.status_code != 200:
+            raise TokenExchangeError(
+                self.name,
+                f"the authorization code was refused ({_describe(response)})",
+                status_code=response.status_code,
+                hint=_hint_for(response) or "start the connection again",
+            )
+        body = self._token_body(response)
+        athlete = body.get("athlete")
+        if not isinstance(athlete, dict) or not _is_id(athlete.get("id")):
+            raise BadPayloadError(
+                self.name,
+                "the token response has no athlete id",
+                status_code=response.status_code,
+            )
+        return TokenSet(
+            access_token=body["access_token"],
+            refresh_token=body["refresh_token"],
+            expires_at=_expires_at(body),
+            # Strava's token response does not say which scopes were granted: the callback does.
+            scopes=_scopes_from_query(callback_query) if "scope" in callback_query else None,
+            provider_user_id=str(athlete["id"]),
+            extra={"athlete": athlete},
+        )
+
+    def refresh(self, tokens: TokenSet) -> TokenSet:
+        if not tokens.refresh_token:
+            raise TokenRefreshError(self.name, "no refresh token is stored for this connection")
+        response = self._post_token(
+            {
+                "client_id": self.credentials.client_id,
+                "client_secret": self.credentials.client_secret,
+                "grant_type": "refresh_token",
+                "refresh_token": tokens.refresh_token,
+            }
+        )
+        if response.status_code in (400, 401):
+            if _blames_application(response):
+                # Our client id/secret is wrong: every connection would fail the same way, and
+                # none of them is revoked. Fix the configuration, then retry.
+                raise TokenRefreshError(
+                    self.name,
+                    f"the refresh was refused because of the app's credentials "
+                    f"({_describe(response)})",
+                    status_code=response.status_code,
+                    hint="check STRAVA_CLIENT_ID and STRAVA_CLIENT_SECRET",
+                )
+            raise TokenRevokedError(
+                self.name,
+                f"the refresh token was refused ({_describe(response)})",
+                status_code=response.status_code,
+                hint="the athlete must connect Strava again",
+            )
+        if response.status_code != 200:
+            raise TokenRefreshError(
+                self.name,
+                f"the refresh failed ({_describe(response)})",
+                status_code=response.status_code,
+            )
+        body = self._token_body(response)
+        athlete = body.get("athlete")
+        return TokenSet(
+            access_token=body["access_token"],
+            # Strava "may" rotate: keep the new one when it comes, else the old one stays valid.
+            refresh_token=body.get("refresh_token") or tokens.refresh_token,
+            expires_at=_expires_at(body),
+            refresh_token_expires_at=tokens.refresh_token_expires_at,
+            scopes=tokens.scopes,
+            provider_user_id=tokens.provider_user_id,
+            extra={"athlete": athlete} if isinstance(athlete, dict) else tokens.extra,
+        )
+
+    def revoke(self, tokens: TokenSet) -> None:
+        response = self._send("POST", DEAUTHORIZE_URL, data={"access_token": tokens.access_token})
+        if response.status_code in (200, 204, 400, 401):
+            # 400/401: the token is no longer valid, i.e. access is already withdrawn.
+            return
+        raise ProviderError(
+            self.name,
+            f"deauthorisation failed ({_describe(response)})",
+            status_code=response.status_code,
+        )
+
+    def fetch_identity(
+        self, tokens: TokenSet, *, callback_query: Mapping[str, str]
+    ) -> ProviderIdentity:
+        athlete = tokens.extra.get("athlete")
+        if not isinstance(athlete, Mapping) or not _is_id(athlete.get("id")):
+            athlete = self._get_athlete(tokens)
+        scopes = (
+            _scopes_from_query(callback_query)
+            if "scope" in callback_query
+            else (tokens.scopes or ())
+        )
+        username = athlete.get("username")
+        return ProviderIdentity(
+            provider_user_id=str(athlete["id"]),
+            username=username if isinstance(username, str) and username else None,
+            profile=dict(athlete),
+            scopes=scopes,
+        )
+
+    # --- Webhooks --------------------------------------------------------------------------------
+
+    def handle_webhook_get(self, request: WebhookRequest) -> WebhookResponse:
+        """The subscription handshake: echo ``hub.challenge`` when the verify token is ours."""
+        expected = self.credentials.webhook_secret
+        mode = request.query.get("hub.mode")
+        challenge = request.query.get("hub.challenge")
+        token = request.query.get("hub.verify_token", "")
+        if mode != "subscribe" or not challenge:
+            return WebhookResponse(400, {"detail": "not a subscription handshake"})
+        if not expected or not _equal(token, expected):
+            return WebhookResponse(403, {"detail": "verify token mismatch"})
+        return WebhookResponse(200, {"hub.challenge": challenge})
+
+    def verify_webhook(self, request: WebhookRequest) -> None:
+        """Events are unsigned: the body must name our push subscription."""
+        expected = self.credentials.extra.get("SUBSCRIPTION_ID")
+        if not expected:
+            raise WebhookVerificationError(
+                "strava webhook rejected: STRAVA_SUBSCRIPTION_ID is not configured",
+                hint="set STRAVA_SUBSCRIPTION_ID to the id of the app's push subscription",
+            )
+        try:
+            body = json.loads(request.body)
+        except (ValueError, UnicodeDecodeError):
+            raise WebhookVerificationError(
+                "strava webhook rejected: the body is not JSON"
+            ) from None
+        subscription_id = body.get("subscription_id") if isinstance(body, dict) else None
+        if not _is_id(subscription_id) or not _equal(str(subscription_id), expected):
+            raise WebhookVerificationError(
+                "strava webhook rejected: unknown or missing subscription_id"
+            )
+
+    def parse_webhook(self, request: WebhookRequest) -> list[WebhookEvent]:
+        event = _json_object(request.body, self.name)
+        object_type = event.get("object_type")
+        aspect_type = event.get("aspect_type")
+        owner_id = event.get("owner_id")
+        object_id = event.get("object_id")
+        updates = event.get("updates", {})
+        if not _is_id(owner_id) or not _is_id(object_id):
+            raise BadPayloadError(self.name, "webhook event without a numeric owner_id/object_id")
+        if aspect_type not in _WEBHOOK_KINDS:
+            raise BadPayloadError(self.name, "webhook event with an unknown aspect_type")
+        if updates is None:
+            updates = {}
+        if not isinstance(updates, dict):
+            raise BadPayloadError(self.name, "webhook event whose updates is not an object")
+        if object_type == "activity":
+            return [
+                WebhookEvent(
+                    provider_user_id=str(owner_id),
+                    kind=_WEBHOOK_KINDS[aspect_type],
+                    object_id=str(object_id),
+                    payload=event,
+                )
+            ]
+        if object_type == "athlete":
+            if aspect_type == "update" and str(updates.get("authorized", "")).lower() == "false":
+                return [
+                    WebhookEvent(
+                        provider_user_id=str(owner_id),
+                        kind="deauthorized",
+                        object_id=None,
+                        payload=event,
+                    )
+                ]
+            return []  # profile changes: nothing to sync
+        raise BadPayloadError(self.name, "webhook event with an unknown object_type")
+
+    # --- internals -------------------------------------------------------------------------------
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return request(self.http, self.name, method, url, **kwargs)
+        except RateLimitedError as exc:
+            if exc.retry_after is not None:
+                raise
+            raise RateLimitedError(
+                self.name,
+                exc.message.removeprefix(f"{self.name}: "),
+                retry_after=seconds_to_next_window(datetime.now(UTC)),
+                status_code=exc.status_code or 429,
+            ) from exc
+
+    def _post_token(self, form: Mapping[str, str]) -> httpx.Response:
+        return self._send("POST", TOKEN_URL, data=dict(form))
+
+    def _token_body(self, response: httpx.Response) -> dict[str, Any]:
+        body = response_json(response, self.name)
+        if (
+            not isinstance(body, dict)
+            or not isinstance(body.get("access_token"), str)
+            or not body["access_token"]
+            or (
+                "refresh_token" in body
+                and body["refresh_token"] is not None
+                and not isinstance(body["refresh_token"], str)
+            )
+        ):
+            raise BadPayloadError(
+                self.name,
+                "the token response has no access_token",
+                status_code=response.status_code,
+            )
+        if body.get("refresh_token") in (None, "") and "athlete" in body:
+            # A code exchange always returns a refresh token.
+            raise BadPayloadError(
+                self.name,
+                "the token response has no refresh_token",
+                status_code=response.status_code,
+            )
+        return body
+
+    def _get_athlete(self, tokens: TokenSet) -> Mapping[str, Any]:
+        response = self._send(
+            "GET", ATHLETE_URL, headers={"Authorization": f"Bearer {tokens.access_token}"}
+        )
+        if response.status_code == 401:
+            raise TokenRevokedError(
+                self.name,
+                f"the access token was refused ({_describe(response)})",
+                status_code=401,
+            )
+        if response.status_code != 200:
+            raise ProviderError(
+                self.name,
+                f"reading the athlete failed ({_describe(response)})",
+                status_code=response.status_code,
+            )
+        athlete = response_json(response, self.name)
+        if not isinstance(athlete, dict) or not _is_id(athlete.get("id")):
+            raise BadPayloadError(self.name, "the athlete response has no id", status_code=200)
+        return athlete
+
+
+def seconds_to_next_window(now: datetime) -> float:
+    """Seconds until Strava's next 15-minute rate-limit window (at :00, :15, :30, :45 UTC)."""
+    now = now.astimezone(UTC)
+    start = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
+    return (start + timedelta(seconds=RATE_LIMIT_WINDOW_SECONDS) - now).total_seconds()
+
+
+def _expires_at(body: Mapping[str, Any]) -> datetime | None:
+    expires_at = body.get("expires_at")
+    if isinstance(expires_at, int | float) and not isinstance(expires_at, bool):
+        return datetime.fromtimestamp(expires_at, UTC)
+    expires_in = body.get("expires_in")
+    if isinstance(expires_in, int | float) and not isinstance(expires_in, bool):
+        return datetime.now(UTC) + timedelta(seconds=expires_in)
+    return None
+
+
+def _scopes_from_query(query: Mapping[str, str]) -> tuple[str, ...]:
+    return tuple(scope.strip() for scope in query.get("scope", "").split(",") if scope.strip())
+
+
+def _is_id(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return value >= 0
+    return isinstance(value, str) and value.isdigit()
+
+
+def _equal(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def _json_object(body: bytes, provider: str) -> dict[str, Any]:
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise BadPayloadError(provider, "webhook body is not JSON") from None
+    if not isinstance(parsed, dict):
+        raise BadPayloadError(provider, "webhook body is not a JSON object")
+    return parsed
+
+
+def _errors(response: httpx.Response) -> list[dict[str, Any]]:
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError):
+        return []
+    errors = body.get("errors") if isinstance(body, dict) else None
+    return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
+
+
+def _describe(response: httpx.Response) -> str:
+    """HTTP status plus Strava's error codes (``RefreshToken.refresh_token:invalid``) — never
+    the raw body, which could echo what we sent."""
+    codes = []
+    for error in _errors(response)[:3]:
+        resource, field, code = error.get("resource"), error.get("field"), error.get("code")
+        if (
+            isinstance(resource, str)
+            and isinstance(field, str)
+            and isinstance(code, str)
+            and _ERROR_RESOURCE.match(resource)
+            and _ERROR_WORD.match(field)
+            and _ERROR_WORD.match(code)
+        ):
+            codes.append(f"{resource}.{field}:{code}")
+    detail = f"HTTP {response.status_code}"
+    return f"{detail}, {', '.join(codes)}" if codes else detail
+
+
+def _blames_application(response: httpx.Response) -> bool:
+    return any(error.get("resource") == "Application" for error in _errors(response))
+
+
+def _hint_for(response: httpx.Response) -> str | None:
+    if _blames_application(response):
+        return "check STRAVA_CLIENT_ID, STRAVA_CLIENT_SECRET and the app's callback domain"
+    return None

@@ -1,0 +1,322 @@
+"""Wahoo Cloud API: OAuth 2.0 (authorization code + client secret), identity, revocation and the
+``workout_summary`` webhook.
+
+Sources: developers.wahooligan.com/cloud (via the api-evangelist/wahoo OpenAPI), and the shapes
+recorded in docs/providers.md §6.
+
+Quirks handled here:
+
+- **Refresh tokens are single-use and rotate.** Every refresh answers a new refresh token and the
+  old one stops working. Since 2026-01-01 Wahoo also caps an application at **10 unrevoked tokens
+  per user**: two concurrent refreshes of the same connection would fork the token chain (and
+  burn through the cap). Nothing in this module guards against that on purpose — ``refresh()`` is
+  only ever called by the token service while it holds the connection's refresh lease
+  (``tokens_acquire_refresh_lease``), so exactly one refresh is in flight per connection.
+- Scopes: ``user_read`` (``GET /v1/user`` gives the athlete id), ``workouts_read`` (the sync) and
+  ``offline_data`` (without it Wahoo sends no webhooks). All three are required.
+- Webhooks are not signed: Wahoo puts the application's ``webhook_token`` (set in the developer
+  portal, configured here as ``WAHOO_WEBHOOK_TOKEN``) *inside the JSON body*. It is compared in
+  constant time and stripped from the payload handed to the sync worker.
+- Revocation: ``DELETE /v1/permissions`` with the athlete's access token withdraws the app.
+
+UNCONFIRMED: whether the token response always carries ``scope`` (Doorkeeper, which Wahoo runs,
+does by default; when it is absent the callback's ``scope`` or, failing that, the requested
+scopes are assumed — Wahoo's consent screen has no per-scope tick boxes as far as documented).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+from urllib.parse import urlencode
+
+import httpx
+
+from trainlytics.errors import (
+    BadPayloadError,
+    ProviderError,
+    TokenExchangeError,
+    TokenRefreshError,
+    TokenRevokedError,
+    WebhookVerificationError,
+)
+from trainlytics.providers.base import (
+    Provider,
+    ProviderIdentity,
+    TokenSet,
+    WebhookEvent,
+    WebhookRequest,
+)
+from trainlytics.providers.http import request, response_json
+
+__all__ = [
+    "AUTHORIZE_URL",
+    "PERMISSIONS_URL",
+    "SCOPES",
+    "TOKEN_URL",
+    "USER_URL",
+    "WahooProvider",
+]
+
+API_BASE = "https://api.wahooligan.com"
+AUTHORIZE_URL = f"{API_BASE}/oauth/authorize"
+TOKEN_URL = f"{API_BASE}/oauth/token"
+USER_URL = f"{API_BASE}/v1/user"
+PERMISSIONS_URL = f"{API_BASE}/v1/permissions"
+#: Wahoo separates scopes with spaces (``+`` once form-encoded).
+SCOPES: tuple[str, ...] = ("user_read", "workouts_read", "offline_data")
+
+#: The only webhook event type Wahoo documents.
+EVENT_WORKOUT_SUMMARY = "workout_summary"
+
+_ERROR_CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+
+
+class WahooProvider(Provider):
+    name: ClassVar[str] = "wahoo"
+    uses_pkce: ClassVar[bool] = False
+    required_scopes: ClassVar[tuple[str, ...]] = SCOPES
+    webhook_secret_setting: ClassVar[str | None] = "WEBHOOK_TOKEN"  # noqa: S105 - a variable name
+
+    # --- OAuth ---------------------------------------------------------------------------------
+
+    def authorization_url(self, *, state: str, code_challenge: str | None) -> str:
+        params = {
+            "client_id": self.credentials.client_id,
+            "redirect_uri": self.credentials.redirect_uri,
+            "response_type": "code",
+            "scope": " ".join(SCOPES),
+            "state": state,
+        }
+        return f"{AUTHORIZE_URL}?{urlencode(params)}"
+
+    def exchange_code(
+        self, *, code: str, code_verifier: str | None, callback_query: Mapping[str, str]
+    ) -> TokenSet:
+        response = request(
+            self.http,
+            self.name,
+            "POST",
+            TOKEN_URL,
+            data={
+                "client_id": self.credentials.client_id,
+                "client_secret": self.credentials.client_secret,
+                "code": code,
+                "grant_type": "authorization_code",
+                "redirect_uri": self.credentials.redirect_uri,
+            },
+            headers={"Accept": "application/json"},
+        )
+        if response.status_code != 200:
+            raise TokenExchangeError(
+                self.name,
+                f"authorization code exchange refused ({_error_code(response)})",
+                status_code=response.status_code,
+            )
+        return self._token_set(response, previous_refresh_token=None)
+
+    def refresh(self, tokens: TokenSet) -> TokenSet:
+        # Single-use refresh token: only ever called under the connection's refresh lease (see
+        # the module docstring) so the chain never forks.
+        if tokens.refresh_token is None:
+            raise TokenRevokedError(self.name, "no refresh token stored for this connection")
+        response = request(
+            self.http,
+            self.name,
+            "POST",
+            TOKEN_URL,
+            data={
+                "client_id": self.credentials.client_id,
+                "client_secret": self.credentials.client_secret,
+                "grant_type": "refresh_token",
+                "refresh_token": tokens.refresh_token,
+            },
+            headers={"Accept": "application/json"},
+        )
+        if response.status_code in (400, 401):
+            raise TokenRevokedError(
+                self.name,
+                f"refresh token refused ({_error_code(response)})",
+                status_code=response.status_code,
+                hint="the athlete must reconnect Wahoo",
+            )
+        if response.status_code != 200:
+            raise TokenRefreshError(
+                self.name,
+                f"token refresh answered {response.status_code}",
+                status_code=response.status_code,
+            )
+        # Wahoo always rotates; should a response ever lack the new refresh token, keeping the
+        # old one is the only option (it is spent: the next refresh is refused → reconnect).
+        return self._token_set(response, previous_refresh_token=tokens.refresh_token)
+
+    def revoke(self, tokens: TokenSet) -> None:
+        response = request(
+            self.http,
+            self.name,
+            "DELETE",
+            PERMISSIONS_URL,
+            headers=_bearer(tokens.access_token),
+        )
+        # 401: the token is already invalid — the app's access is gone, which is what we want.
+        if response.status_code in (200, 204, 401):
+            return
+        raise ProviderError(
+            self.name,
+            f"revocation answered {response.status_code}",
+            status_code=response.status_code,
+        )
+
+    def fetch_identity(
+        self, tokens: TokenSet, *, callback_query: Mapping[str, str]
+    ) -> ProviderIdentity:
+        response = request(
+            self.http, self.name, "GET", USER_URL, headers=_bearer(tokens.access_token)
+        )
+        if response.status_code == 401:
+            raise TokenRevokedError(
+                self.name, "the access token was refused by GET /v1/user", status_code=401
+            )
+        if response.status_code != 200:
+            raise ProviderError(
+                self.name,
+                f"GET /v1/user answered {response.status_code}",
+                status_code=response.status_code,
+            )
+        body = response_json(response, self.name)
+        user_id = body.get("id") if isinstance(body, dict) else None
+        if not isinstance(user_id, int | str) or isinstance(user_id, bool) or str(user_id) == "":
+            raise BadPayloadError(self.name, "GET /v1/user answered without a user id")
+        first = body.get("first") if isinstance(body.get("first"), str) else None
+        last = body.get("last") if isinstance(body.get("last"), str) else None
+        username = " ".join(part for part in (first, last) if part) or None
+        # Keep the athlete's name only: email, birth date, height and weight are not needed.
+        profile = {"id": user_id, "first": first, "last": last}
+        return ProviderIdentity(
+            provider_user_id=str(user_id),
+            username=username,
+            profile=profile,
+            scopes=self._granted_scopes(tokens, callback_query),
+        )
+
+    # --- Webhooks ------------------------------------------------------------------------------
+
+    def verify_webhook(self, request: WebhookRequest) -> None:
+        secret = self.credentials.webhook_secret
+        if not secret:
+            raise WebhookVerificationError("wahoo webhooks are not configured on this server")
+        # The token travels inside the body: the raw bytes must be decoded to find it.
+        try:
+            body = json.loads(request.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise WebhookVerificationError("wahoo webhook body is not JSON") from exc
+        token = body.get("webhook_token") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not hmac.compare_digest(
+            token.encode("utf-8"), secret.encode("utf-8")
+        ):
+            raise WebhookVerificationError("wahoo webhook_token does not match")
+
+    def parse_webhook(self, request: WebhookRequest) -> list[WebhookEvent]:
+        try:
+            body = json.loads(request.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadPayloadError(self.name, "webhook body is not JSON") from exc
+        if not isinstance(body, dict):
+            raise BadPayloadError(self.name, "webhook body is not a JSON object")
+        # Older examples name the field "event" instead of "event_type".
+        event_type = body.get("event_type", body.get("event"))
+        if event_type != EVENT_WORKOUT_SUMMARY:
+            return []  # nothing else is documented; ignore rather than fail the delivery
+        user = body.get("user")
+        user_id = user.get("id") if isinstance(user, dict) else None
+        if not isinstance(user_id, int | str) or isinstance(user_id, bool) or str(user_id) == "":
+            raise BadPayloadError(self.name, "workout_summary webhook without user.id")
+        summary = body.get("workout_summary")
+        if not isinstance(summary, dict):
+            raise BadPayloadError(self.name, "workout_summary webhook without workout_summary")
+        workout = summary.get("workout")
+        workout_id = workout.get("id") if isinstance(workout, dict) else None
+        if workout_id is None:
+            workout_id = summary.get("workout_id")
+        if not isinstance(workout_id, int | str) or isinstance(workout_id, bool):
+            raise BadPayloadError(self.name, "workout_summary webhook without a workout id")
+        # Never hand the webhook token on to the queue.
+        payload = {key: value for key, value in body.items() if key != "webhook_token"}
+        return [
+            WebhookEvent(
+                provider_user_id=str(user_id),
+                # Wahoo sends a summary when a workout is uploaded (and again if it is
+                # reprocessed); the sync upserts by workout id, so "created" covers both.
+                kind="activity_created",
+                object_id=str(workout_id),
+                payload=payload,
+            )
+        ]
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _token_set(
+        self, response: httpx.Response, *, previous_refresh_token: str | None
+    ) -> TokenSet:
+        body = response_json(response, self.name)
+        if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
+            raise BadPayloadError(
+                self.name, "token endpoint answered without an access_token", status_code=200
+            )
+        refresh_token = body.get("refresh_token")
+        if not isinstance(refresh_token, str) or not refresh_token:
+            refresh_token = previous_refresh_token
+        return TokenSet(
+            access_token=body["access_token"],
+            refresh_token=refresh_token,
+            expires_at=_expires_at(body),
+            scopes=_scopes(body.get("scope")),
+        )
+
+    @staticmethod
+    def _granted_scopes(tokens: TokenSet, callback_query: Mapping[str, str]) -> tuple[str, ...]:
+        if tokens.scopes is not None:
+            return tokens.scopes
+        from_callback = _scopes(callback_query.get("scope"))
+        if from_callback is not None:
+            return from_callback
+        return SCOPES  # UNCONFIRMED fallback, see the module docstring
+
+
+def _bearer(access_token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
+
+
+def _scopes(value: Any) -> tuple[str, ...] | None:
+    if not isinstance(value, str):
+        return None
+    return tuple(part for part in re.split(r"[\s,+]+", value) if part)
+
+
+def _expires_at(body: Mapping[str, Any]) -> datetime | None:
+    expires_in = body.get("expires_in")
+    if isinstance(expires_in, int | float) and not isinstance(expires_in, bool):
+        # Counted from our clock, not Doorkeeper's ``created_at``: a skewed provider clock must
+        # not make a fresh token look expired (the refresh margin absorbs the transit time).
+        return datetime.now(UTC) + timedelta(seconds=float(expires_in))
+    expires_at = body.get("expires_at")
+    if isinstance(expires_at, int | float) and not isinstance(expires_at, bool):
+        return datetime.fromtimestamp(expires_at, UTC)
+    return None
+
+
+def _error_code(response: httpx.Response) -> str:
+    """The OAuth ``error`` code of an error response, if it is a plain identifier (never the
+    description or the body, which may echo what we sent)."""
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError):
+        return f"HTTP {response.status_code}"
+    code = body.get("error") if isinstance(body, dict) else None
+    if isinstance(code, str) and _ERROR_CODE.match(code):
+        return code
+    return f"HTTP {response.status_code}"

@@ -1,0 +1,174 @@
+"""A fake Google OAuth 2.0 + Google Health API (Fitbit accounts) for ``httpx.MockTransport``:
+code exchange with PKCE, non-rotating refresh (no ``refresh_token`` in the refresh answer; a
+revoked grant answers Google's real 400 ``invalid_grant``), ``users/me/identity``, revocation
+and webhook notifications authenticated by the subscriber's ``Authorization`` header."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl
+
+import httpx
+
+from tests.fakes.base import FakeProvider, WebhookParts
+from trainlytics.providers.base import ProviderCredentials
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "providers" / "fitbit"
+
+
+def _fixture(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((FIXTURES / name).read_text())
+    return data
+
+
+class FakeFitbit(FakeProvider):
+    name: ClassVar[str] = "fitbit"
+
+    def __init__(self, provider_user_id: str | None = None, *, scope: str | None = None) -> None:
+        super().__init__(provider_user_id)
+        #: The space-separated scopes Google reports as granted (default: everything requested).
+        self.scope: str = scope or _fixture("token_exchange.json")["scope"]
+        self._codes: set[str] = set()
+        #: code -> S256 challenge, when a test registered the authorize URL's challenge.
+        self._challenges: dict[str, str] = {}
+        self._live_refresh_tokens: set[str] = set()
+        self._live_access_tokens: set[str] = set()
+
+    def make_credentials(self) -> ProviderCredentials:
+        return ProviderCredentials(
+            client_id="123456789-trainlytics.apps.googleusercontent.com",
+            client_secret="GOCSPX-test-" + secrets.token_hex(8),
+            redirect_uri="https://api.trainlytics.test/oauth/fitbit/callback",
+            # FITBIT_WEBHOOK_SECRET: the subscriber sends "Bearer <secret>" as Authorization.
+            webhook_secret="google-health-test-webhook-" + secrets.token_hex(8),
+        )
+
+    # --- what the athlete's browser brings back --------------------------------------------
+
+    def callback_query(self, state: str, code_challenge: str | None = None) -> dict[str, str]:
+        """Google's redirect carries ``code``, ``state`` and the granted ``scope``. Pass the
+        authorize URL's ``code_challenge`` to have the token endpoint check the verifier."""
+        code = self.new_secret("4/0A")
+        self._codes.add(code)
+        if code_challenge is not None:
+            self._challenges[code] = code_challenge
+        return {"code": code, "state": state, "scope": self.scope}
+
+    # --- the APIs --------------------------------------------------------------------------
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        host, path, method = request.url.host, request.url.path, request.method
+        if host == "oauth2.googleapis.com" and (method, path) == ("POST", "/token"):
+            return self._token(request)
+        if host == "oauth2.googleapis.com" and (method, path) == ("POST", "/revoke"):
+            return self._revoke(request)
+        if host == "health.googleapis.com" and (method, path) == ("GET", "/v4/users/me/identity"):
+            header = request.headers.get("authorization", "")
+            if not (header.startswith("Bearer ") and header[7:] in self._live_access_tokens):
+                return httpx.Response(
+                    401,
+                    json={
+                        "error": {
+                            "code": 401,
+                            "message": "Request had invalid authentication credentials.",
+                            "status": "UNAUTHENTICATED",
+                        }
+                    },
+                )
+            identity = _fixture("identity.json")
+            identity["healthUserId"] = self.provider_user_id
+            return httpx.Response(200, json=identity)
+        return httpx.Response(404, json={"error": {"code": 404, "status": "NOT_FOUND"}})
+
+    def _token(self, request: httpx.Request) -> httpx.Response:
+        form = dict(parse_qsl(request.content.decode()))
+        if (
+            form.get("client_id") != self.credentials.client_id
+            or form.get("client_secret") != self.credentials.client_secret
+        ):
+            return httpx.Response(
+                401, json={"error": "invalid_client", "error_description": "Unauthorized"}
+            )
+        grant = form.get("grant_type")
+        if grant == "authorization_code":
+            code = form.get("code", "")
+            verifier = form.get("code_verifier", "")
+            if (
+                code not in self._codes
+                or form.get("redirect_uri") != self.credentials.redirect_uri
+                or not 43 <= len(verifier) <= 128
+            ):
+                return httpx.Response(
+                    400, json={"error": "invalid_grant", "error_description": "Bad Request"}
+                )
+            expected = self._challenges.pop(code, None)
+            if expected is not None and expected != _s256(verifier):
+                return httpx.Response(
+                    400,
+                    json={"error": "invalid_grant", "error_description": "Invalid code verifier."},
+                )
+            self._codes.discard(code)
+            self.token_exchanges += 1
+            body = _fixture("token_exchange.json")
+            body["access_token"] = self._new_access_token()
+            body["refresh_token"] = self.new_secret("1/")
+            body["scope"] = self.scope
+            self._live_refresh_tokens.add(body["refresh_token"])
+            return httpx.Response(200, json=body)
+        if grant == "refresh_token":
+            self.refresh_calls += 1
+            if form.get("refresh_token", "") not in self._live_refresh_tokens:
+                return httpx.Response(400, json=_fixture("error_invalid_grant.json"))
+            # Google does not rotate: the answer has no refresh_token, the old one stays valid.
+            body = _fixture("token_refresh.json")
+            body["access_token"] = self._new_access_token()
+            body["scope"] = self.scope
+            return httpx.Response(200, json=body)
+        return httpx.Response(400, json={"error": "unsupported_grant_type"})
+
+    def _revoke(self, request: httpx.Request) -> httpx.Response:
+        token = dict(parse_qsl(request.content.decode())).get("token", "")
+        if token not in self._live_refresh_tokens | self._live_access_tokens:
+            return httpx.Response(400, json=_fixture("error_invalid_token.json"))
+        self.revocations += 1
+        self._live_refresh_tokens.clear()
+        self._live_access_tokens.clear()
+        return httpx.Response(200, content=b"")
+
+    def _new_access_token(self) -> str:
+        token = self.new_secret("ya29.test")
+        self._live_access_tokens.add(token)
+        return token
+
+    # --- webhooks --------------------------------------------------------------------------
+
+    def _webhook(self, kind: str, authorization: str | None) -> WebhookParts:
+        fixture = (
+            "webhook_exercise_delete.json"
+            if kind == "activity_deleted"
+            else "webhook_exercise_upsert.json"
+        )
+        body = _fixture(fixture)
+        body["data"]["healthUserId"] = self.provider_user_id
+        headers = {"content-type": "application/json"}
+        if authorization is not None:
+            headers["authorization"] = authorization
+        return headers, json.dumps(body).encode(), {}
+
+    def signed_webhook(self, kind: str = "activity_created") -> WebhookParts:
+        """An exercise notification for this fake's athlete (Google's notifications are
+        notify-only: "activity_created" is an UPSERT of the exercise data type)."""
+        return self._webhook(kind, f"Bearer {self.credentials.webhook_secret}")
+
+    def forged_webhook(self, kind: str = "activity_created") -> WebhookParts:
+        return self._webhook(kind, "Bearer forged-" + secrets.token_hex(8))
+
+
+def _s256(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")

@@ -1,0 +1,197 @@
+"""A fake Garmin Connect Developer Program API for ``httpx.MockTransport``: the OAuth 2.0 PKCE
+token endpoint (code exchange that checks the S256 verifier when it saw the authorize URL;
+refresh that rotates the refresh token and refuses a spent one with 400 ``invalid_grant``),
+``GET /wellness-api/rest/user/id`` and ``/user/permissions``, ``DELETE /user/registration``,
+and push/ping/deregistration/permission-change webhooks with the ``garmin-client-id`` header.
+
+The token endpoint's error bodies follow RFC 6749 — Garmin's exact shape is UNCONFIRMED (its
+specification is partner-only)."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import json
+import secrets
+import time
+import uuid
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+
+from tests.fakes.base import FakeProvider, WebhookParts
+from trainlytics.providers.base import ProviderCredentials
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "providers" / "garmin"
+
+_WEBHOOK_FIXTURES = {
+    "activity_created": "webhook_activities_push.json",
+    "activity_updated": "webhook_manually_updated_activities_push.json",
+    "activities_available": "webhook_activities_ping.json",
+    "deauthorized": "webhook_deregistrations.json",
+    "permissions_changed": "webhook_user_permissions_change.json",
+}
+
+
+def fixture(name: str) -> Any:
+    return json.loads((FIXTURES / name).read_text())
+
+
+def s256(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def _oauth_error(status: int, error: str) -> httpx.Response:
+    descriptions = {
+        "invalid_grant": "Invalid authorization code or refresh token",
+        "invalid_client": "Client authentication failed",
+        "invalid_request": "Missing or invalid parameter",
+        "unsupported_grant_type": "Unsupported grant type",
+    }
+    return httpx.Response(status, json={"error": error, "error_description": descriptions[error]})
+
+
+class FakeGarmin(FakeProvider):
+    name: ClassVar[str] = "garmin"
+
+    def __init__(
+        self, provider_user_id: str | None = None, *, permissions: list[str] | None = None
+    ) -> None:
+        # Garmin partner user ids are opaque strings (UUID-like), not integers.
+        super().__init__(provider_user_id or str(uuid.uuid4()))
+        #: What /user/permissions answers (drop ACTIVITY_EXPORT to simulate a partial grant).
+        self.permissions: list[str] = (
+            permissions if permissions is not None else fixture("permissions.json")
+        )
+        self.activity_id = 21873461203
+        self._codes: dict[str, str | None] = {}  # code -> expected S256 challenge, if known
+        self._live_access_tokens: set[str] = set()
+        self._live_refresh_tokens: set[str] = set()
+        self._spent_refresh_tokens: set[str] = set()
+
+    def make_credentials(self) -> ProviderCredentials:
+        return ProviderCredentials(
+            client_id="3f6c2b1a-8e7d-4c5b-9a0f-1e2d3c4b5a69",
+            client_secret="garmin-test-client-secret-" + secrets.token_hex(8),
+            redirect_uri="https://api.trainlytics.test/oauth/garmin/callback",
+            webhook_secret=None,  # Garmin webhooks carry our client id, no secret of ours
+        )
+
+    # --- what the athlete's browser brings back ------------------------------------------------
+
+    def callback_query(self, state: str, *, authorize_url: str | None = None) -> dict[str, str]:
+        """Garmin redirects with ``code`` and ``state``. Given the authorize URL our app built,
+        the fake remembers its ``code_challenge`` and the token endpoint then demands the
+        matching verifier — an end-to-end PKCE check."""
+        challenge: str | None = None
+        if authorize_url is not None:
+            params = dict(parse_qsl(urlsplit(authorize_url).query))
+            if params.get("code_challenge_method") != "S256" or not params.get("code_challenge"):
+                raise AssertionError("the Garmin authorize URL carries no S256 code challenge")
+            if params.get("state") != state:
+                raise AssertionError("the Garmin authorize URL carries another state")
+            challenge = params["code_challenge"]
+        code = self.new_secret("garmin-code")
+        self._codes[code] = challenge
+        return {"code": code, "state": state}
+
+    # --- the API -------------------------------------------------------------------------------
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        host, path, method = request.url.host, request.url.path, request.method
+        if (host, method, path) == ("diauth.garmin.com", "POST", "/di-oauth2-service/oauth/token"):
+            return self._token(request)
+        if host != "apis.garmin.com":
+            return httpx.Response(404)
+        if _bearer(request) not in self._live_access_tokens:
+            return httpx.Response(401, json={"errorMessage": "Unauthorized"})
+        if (method, path) == ("GET", "/wellness-api/rest/user/id"):
+            return httpx.Response(200, json={"userId": self.provider_user_id})
+        if (method, path) == ("GET", "/wellness-api/rest/user/permissions"):
+            return httpx.Response(200, json=list(self.permissions))
+        if (method, path) == ("DELETE", "/wellness-api/rest/user/registration"):
+            self.revocations += 1
+            self._live_access_tokens.clear()
+            self._spent_refresh_tokens |= self._live_refresh_tokens
+            self._live_refresh_tokens.clear()
+            return httpx.Response(204)
+        return httpx.Response(404)
+
+    def _token(self, request: httpx.Request) -> httpx.Response:
+        form = dict(parse_qsl(request.content.decode()))
+        if form.get("client_id") != self.credentials.client_id or form.get("client_secret") != (
+            self.credentials.client_secret
+        ):
+            return _oauth_error(401, "invalid_client")
+        grant = form.get("grant_type")
+        if grant == "authorization_code":
+            code = form.get("code", "")
+            if code not in self._codes:
+                return _oauth_error(400, "invalid_grant")
+            challenge = self._codes.pop(code)  # single use
+            verifier = form.get("code_verifier")
+            if not verifier or form.get("redirect_uri") != self.credentials.redirect_uri:
+                return _oauth_error(400, "invalid_request")
+            if challenge is not None and s256(verifier) != challenge:
+                return _oauth_error(400, "invalid_grant")
+            self.token_exchanges += 1
+            return httpx.Response(200, json=self._issue(fixture("token_exchange.json")))
+        if grant == "refresh_token":
+            self.refresh_calls += 1
+            old = form.get("refresh_token", "")
+            if old not in self._live_refresh_tokens:
+                return _oauth_error(400, "invalid_grant")
+            self._live_refresh_tokens.discard(old)
+            self._spent_refresh_tokens.add(old)
+            return httpx.Response(200, json=self._issue(fixture("token_refresh.json")))
+        return _oauth_error(400, "unsupported_grant_type")
+
+    def _issue(self, body: dict[str, Any]) -> dict[str, Any]:
+        access = self.new_secret("garmin-access")
+        refresh = str(uuid.uuid4())  # Garmin refresh tokens look like UUIDs
+        self.record_secret(refresh)
+        self._live_access_tokens.add(access)
+        self._live_refresh_tokens.add(refresh)
+        body.update(access_token=access, refresh_token=refresh, jti=str(uuid.uuid4()))
+        return body
+
+    def expire_access_tokens(self) -> None:
+        """Make every issued access token invalid (as after its 24 h), refresh tokens kept."""
+        self._live_access_tokens.clear()
+
+    # --- webhooks ------------------------------------------------------------------------------
+
+    def webhook_body(self, kind: str = "activity_created") -> dict[str, Any]:
+        try:
+            body: dict[str, Any] = copy.deepcopy(fixture(_WEBHOOK_FIXTURES[kind]))
+        except KeyError:
+            raise ValueError(f"FakeGarmin has no {kind!r} webhook") from None
+        for items in body.values():
+            for item in items:
+                item["userId"] = self.provider_user_id
+                if "activityId" in item:
+                    item["activityId"] = self.activity_id
+                    item["summaryId"] = str(self.activity_id)
+                if "changeTimeInSeconds" in item:
+                    item["changeTimeInSeconds"] = int(time.time())
+        return body
+
+    def signed_webhook(self, kind: str = "activity_created") -> WebhookParts:
+        headers = {
+            "content-type": "application/json",
+            "garmin-client-id": self.credentials.client_id,
+        }
+        return headers, json.dumps(self.webhook_body(kind)).encode(), {}
+
+    def forged_webhook(self, kind: str = "activity_created") -> WebhookParts:
+        headers = {"content-type": "application/json", "garmin-client-id": str(uuid.uuid4())}
+        return headers, json.dumps(self.webhook_body(kind)).encode(), {}
+
+
+def _bearer(request: httpx.Request) -> str:
+    header = request.headers.get("authorization", "")
+    return header.removeprefix("Bearer ") if header.startswith("Bearer ") else ""

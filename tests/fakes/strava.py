@@ -1,0 +1,203 @@
+"""A fake Strava API v3 for ``httpx.MockTransport``: ``POST /oauth/token`` (code exchange with
+the athlete summary; refresh that rotates the refresh token and refuses a spent one with
+Strava's real 400 ``RefreshToken.refresh_token:invalid``), ``GET /api/v3/athlete``,
+``POST /oauth/deauthorize``, and push-subscription events (unsigned; authenticated by
+``subscription_id``) plus the ``hub.challenge`` handshake query."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl
+
+import httpx
+
+from tests.fakes.base import FakeProvider, WebhookParts
+from trainlytics.providers.base import ProviderCredentials
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "providers" / "strava"
+
+#: The scope string Strava's redirect carries when the athlete keeps every box ticked.
+FULL_SCOPE = "read,activity:read_all"
+SUBSCRIPTION_ID = "287019"
+
+_WEBHOOK_FIXTURES = {
+    "activity_created": "webhook_activity_create.json",
+    "activity_updated": "webhook_activity_update.json",
+    "activity_deleted": "webhook_activity_delete.json",
+    "deauthorized": "webhook_athlete_deauthorize.json",
+}
+
+
+def fixture(name: str) -> Any:
+    return json.loads((FIXTURES / name).read_text())
+
+
+def _error(status: int, name: str) -> httpx.Response:
+    return httpx.Response(status, json=fixture(name))
+
+
+class FakeStrava(FakeProvider):
+    name: ClassVar[str] = "strava"
+
+    def __init__(self, provider_user_id: str | None = None, *, scope: str = FULL_SCOPE) -> None:
+        super().__init__(provider_user_id)  # Strava athlete ids are integers: digits default
+        #: What the redirect's ``scope`` reports as granted (set e.g. "read,activity:read" to
+        #: simulate an athlete who unticked private activities).
+        self.scope = scope
+        self.activity_id = 16327730912
+        self._codes: set[str] = set()
+        self._live_access_tokens: set[str] = set()
+        self._live_refresh_tokens: set[str] = set()
+        self._spent_refresh_tokens: set[str] = set()
+
+    def make_credentials(self) -> ProviderCredentials:
+        return ProviderCredentials(
+            client_id="104729",
+            client_secret="strava-test-client-secret-" + secrets.token_hex(8),
+            redirect_uri="https://api.trainlytics.test/oauth/strava/callback",
+            # STRAVA_WEBHOOK_VERIFY_TOKEN: echoed by Strava in the subscription handshake.
+            webhook_secret="strava-test-verify-token-" + secrets.token_hex(8),
+            extra={"SUBSCRIPTION_ID": SUBSCRIPTION_ID},
+        )
+
+    # --- what the athlete's browser brings back ------------------------------------------------
+
+    def callback_query(self, state: str) -> dict[str, str]:
+        code = self.new_secret("strava-code")
+        self._codes.add(code)
+        return {"state": state, "code": code, "scope": self.scope}
+
+    def denied_callback_query(self, state: str) -> dict[str, str]:
+        """The redirect when the athlete presses Cancel on Strava's consent page."""
+        return {"state": state, "error": "access_denied"}
+
+    # --- the API -------------------------------------------------------------------------------
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host != "www.strava.com":
+            return httpx.Response(404, json={"message": "Record Not Found", "errors": []})
+        route = (request.method, request.url.path)
+        if route in {("POST", "/oauth/token"), ("POST", "/api/v3/oauth/token")}:
+            return self._token(request)
+        if route == ("POST", "/oauth/deauthorize"):
+            form = dict(parse_qsl(request.content.decode()))
+            token = form.get("access_token") or _bearer(request)
+            if token not in self._live_access_tokens:
+                return _error(401, "error_authorization.json")
+            self.revocations += 1
+            self._live_access_tokens.clear()
+            self._spent_refresh_tokens |= self._live_refresh_tokens
+            self._live_refresh_tokens.clear()
+            return httpx.Response(200, json={"access_token": token})
+        if route == ("GET", "/api/v3/athlete"):
+            if _bearer(request) not in self._live_access_tokens:
+                return _error(401, "error_authorization.json")
+            return httpx.Response(200, json=self._athlete(fixture("athlete.json")))
+        return httpx.Response(404, json={"message": "Record Not Found", "errors": []})
+
+    def _token(self, request: httpx.Request) -> httpx.Response:
+        form = dict(parse_qsl(request.content.decode()))
+        if form.get("client_id") != self.credentials.client_id:
+            return httpx.Response(
+                400,
+                json={
+                    "message": "Bad Request",
+                    "errors": [
+                        {"resource": "Application", "field": "client_id", "code": "invalid"}
+                    ],
+                },
+            )
+        if form.get("client_secret") != self.credentials.client_secret:
+            return _error(400, "error_client_secret_invalid.json")
+        grant = form.get("grant_type")
+        if grant == "authorization_code":
+            code = form.get("code", "")
+            if code not in self._codes:
+                return _error(400, "error_authorization_code_invalid.json")
+            self._codes.discard(code)  # single use
+            self.token_exchanges += 1
+            body = fixture("token_exchange.json")
+            body["athlete"] = self._athlete(body["athlete"])
+            return httpx.Response(200, json=self._issue(body))
+        if grant == "refresh_token":
+            self.refresh_calls += 1
+            old = form.get("refresh_token", "")
+            if old not in self._live_refresh_tokens:
+                return _error(400, "error_refresh_token_invalid.json")
+            self._live_refresh_tokens.discard(old)
+            self._spent_refresh_tokens.add(old)
+            return httpx.Response(200, json=self._issue(fixture("token_refresh.json")))
+        return httpx.Response(
+            400,
+            json={
+                "message": "Bad Request",
+                "errors": [{"resource": "Application", "field": "grant_type", "code": "invalid"}],
+            },
+        )
+
+    def _issue(self, body: dict[str, Any]) -> dict[str, Any]:
+        access = secrets.token_hex(20)  # Strava tokens are 40 hex characters
+        refresh = secrets.token_hex(20)
+        self.record_secret(access)
+        self.record_secret(refresh)
+        self._live_access_tokens.add(access)
+        self._live_refresh_tokens.add(refresh)
+        now = int(time.time())
+        body.update(
+            access_token=access, refresh_token=refresh, expires_in=21600, expires_at=now + 21600
+        )
+        return body
+
+    def _athlete(self, athlete: dict[str, Any]) -> dict[str, Any]:
+        athlete["id"] = int(self.provider_user_id)
+        return athlete
+
+    def expire_access_tokens(self) -> None:
+        """Make every issued access token invalid (as after its 6 h), refresh tokens kept."""
+        self._live_access_tokens.clear()
+
+    # --- webhooks ------------------------------------------------------------------------------
+
+    def handshake_query(self, verify_token: str | None = None) -> dict[str, str]:
+        """The query of Strava's GET validation request when a subscription is created."""
+        query: dict[str, str] = fixture("webhook_subscription_handshake.json")
+        query["hub.challenge"] = secrets.token_hex(16)
+        query["hub.verify_token"] = (
+            verify_token if verify_token is not None else self.credentials.webhook_secret or ""
+        )
+        return query
+
+    def webhook_event(
+        self, kind: str = "activity_created", subscription_id: str = SUBSCRIPTION_ID
+    ) -> dict[str, Any]:
+        try:
+            event: dict[str, Any] = fixture(_WEBHOOK_FIXTURES[kind])
+        except KeyError:
+            raise ValueError(f"FakeStrava has no {kind!r} webhook") from None
+        event["owner_id"] = int(self.provider_user_id)
+        if event["object_type"] == "athlete":
+            event["object_id"] = int(self.provider_user_id)
+        else:
+            event["object_id"] = self.activity_id
+        event["subscription_id"] = int(subscription_id)
+        event["event_time"] = int(time.time())
+        return event
+
+    def signed_webhook(self, kind: str = "activity_created") -> WebhookParts:
+        # Strava does not sign events: a genuine one names the app's push subscription.
+        body = json.dumps(self.webhook_event(kind)).encode()
+        return {"content-type": "application/json"}, body, {}
+
+    def forged_webhook(self, kind: str = "activity_created") -> WebhookParts:
+        forged_subscription = str(int(SUBSCRIPTION_ID) + 1)
+        body = json.dumps(self.webhook_event(kind, forged_subscription)).encode()
+        return {"content-type": "application/json"}, body, {}
+
+
+def _bearer(request: httpx.Request) -> str:
+    header = request.headers.get("authorization", "")
+    return header.removeprefix("Bearer ") if header.startswith("Bearer ") else ""
