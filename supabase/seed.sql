@@ -1,4 +1,4 @@
--- sqlfluff: the select lists below follow their insert column lists, so no aliases (AL03).
+-- The select lists below follow their insert column lists, so they carry no aliases (AL03).
 -- noqa: disable=AL03
 -- Small demo data set: one athlete (Alice) with a Strava and a Garmin connection, six weeks of
 -- activities from both, their sync history, and a coach (Bob) she granted access to.

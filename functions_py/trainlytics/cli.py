@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from trainlytics import __version__
-from trainlytics.commands import db, demo
+from trainlytics.commands import db, demo, serve, tokens
 
 app = typer.Typer(
     name="trainlytics",
@@ -22,6 +22,8 @@ app = typer.Typer(
 # Command groups ------------------------------------------------------------------------------
 app.add_typer(db.app, name="db")
 app.command("demo")(demo.demo_command)
+app.command("serve")(serve.serve_command)
+app.add_typer(tokens.app, name="tokens")
 # More groups (demo, users, sync, ...) are mounted here: app.add_typer(<module>.app, name=...)
 
 

@@ -25,6 +25,7 @@ from psycopg import sql
 from psycopg.rows import TupleRow
 
 from trainlytics.errors import MigrationError
+from trainlytics.jobs import QUEUE_SCHEMA, install_queue_schema
 from trainlytics.sql_splitter import split_statements
 
 __all__ = [
@@ -110,6 +111,8 @@ class MigrationResult:
     applied: list[MigrationFile] = field(default_factory=list)
     skipped: list[MigrationFile] = field(default_factory=list)
     bootstrapped: bool = False
+    #: Whether this run installed procrastinate's schema into ``queue``.
+    queue_installed: bool = False
 
 
 def discover_migrations(directory: Path | None = None) -> list[MigrationFile]:
@@ -268,6 +271,8 @@ def _migrate_locked(
         result.applied.append(migration)
         if on_applied is not None:
             on_applied(migration)
+    if _has_schema(conn, QUEUE_SCHEMA):
+        result.queue_installed = install_queue_schema(conn, role=role)
 
 
 def migrate(

@@ -77,6 +77,8 @@ def migrate_command(
             finally:
                 if progress.live.is_started:
                     progress.stop()
+        if result.queue_installed:
+            console.print("  [green]installed[/] the job queue (procrastinate) in schema queue")
         console.print(
             f"{len(result.applied)} applied, {len(result.skipped)} already applied",
             style="bold",

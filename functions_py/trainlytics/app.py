@@ -1,0 +1,347 @@
+"""The HTTP app (FastAPI): a thin layer over :mod:`trainlytics.connect` and
+:mod:`trainlytics.webhooks`.
+
+Routes (OpenAPI at ``/openapi.json``, docs at ``/docs``):
+
+- ``POST /connections/{provider}/start`` (``Authorization: Bearer <Supabase access token>``)
+  → ``{"provider", "authorize_url", "expires_at"}``; the frontend sends the athlete there.
+- ``GET /oauth/{provider}/callback`` → 302 to ``${TRAINLYTICS_FRONTEND_URL}/connections?...``
+  with ``status=connected`` or ``status=error&reason=<code>``.
+- ``POST /connections/{provider}/disconnect`` (Bearer) → ``{"provider", "disconnected", ...}``.
+- ``GET`` / ``POST /webhooks/{provider}`` → the provider's handshake answer or ack.
+- ``GET /health``.
+
+Errors are JSON ``{"error": <code>, "detail": <message>, "hint": <what to do>}``: 401 for a
+missing or invalid access token, 404 for a name that is no provider, 503 for a provider this
+deployment has not configured (``provider_not_configured``, naming the variables to set) or an
+unreachable database, 502 for a provider failure; 500 only for a bug. Nothing here logs or
+returns a token, secret, code or verifier: the request log line has the path without its
+query string (callbacks carry the authorization code there).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+import httpx
+from fastapi import Depends, FastAPI, Path, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from psycopg_pool import ConnectionPool
+from pydantic import BaseModel, Field
+
+from trainlytics import __version__
+from trainlytics.config import Settings
+from trainlytics.connect import Deps, complete_connection, disconnect, start_connection
+from trainlytics.errors import (
+    AuthenticationError,
+    ConfigError,
+    DatabaseUnavailableError,
+    ProviderError,
+    ProviderNotConfiguredError,
+    TrainlyticsError,
+)
+from trainlytics.gateway import Gateway, PsycopgGateway, SupabaseGateway
+from trainlytics.jobs import JobQueue
+from trainlytics.jwt_auth import JwtVerifier
+from trainlytics.providers import PROVIDER_CLASSES, UnknownProviderError, build_providers
+from trainlytics.providers.base import WebhookRequest
+from trainlytics.store import ConnectionStore
+from trainlytics.tokens import TokenService
+from trainlytics.webhooks import handle_webhook
+
+__all__ = ["build_deps", "create_app", "create_app_from_env"]
+
+logger = logging.getLogger(__name__)
+request_logger = logging.getLogger("trainlytics.http")
+
+PROVIDER_DESCRIPTION = "The provider: " + ", ".join(PROVIDER_CLASSES) + "."
+ProviderName = Annotated[str, Path(description=PROVIDER_DESCRIPTION)]
+
+
+class StartResponse(BaseModel):
+    provider: str
+    authorize_url: str = Field(description="Send the athlete's browser here.")
+    expires_at: datetime = Field(description="The link (its state) is valid until then.")
+
+
+class DisconnectResponse(BaseModel):
+    provider: str
+    disconnected: bool = Field(description="False when there was nothing to disconnect.")
+    revoked_at_provider: bool
+    activities_deleted: int = Field(
+        description="Activities deleted because the provider's terms require it (Strava)."
+    )
+
+
+class ErrorResponse(BaseModel):
+    error: str
+    detail: str
+    hint: str | None = None
+
+
+class HealthResponse(BaseModel):
+    status: str
+    version: str
+    providers: list[str] = Field(description="The providers configured on this deployment.")
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "Missing or invalid access token."},
+    404: {"model": ErrorResponse, "description": "No such provider."},
+    503: {"model": ErrorResponse, "description": "Provider not configured, or no database."},
+}
+
+bearer = HTTPBearer(auto_error=False, description="The athlete's Supabase access token.")
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
+    if credentials is None or not credentials.credentials:
+        raise AuthenticationError(
+            "missing access token", hint="send Authorization: Bearer <Supabase access token>"
+        )
+    return credentials.credentials
+
+
+def _error(status: int, code: str, exc: TrainlyticsError) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    body = ErrorResponse(error=code, detail=exc.message, hint=exc.hint)
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+
+class RedactQueryStrings(logging.Filter):
+    """Drop query strings from the URLs httpx logs ("HTTP Request: GET <url> ..."): callbacks
+    carry authorization codes there, and some provider APIs take tokens as query parameters."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(
+            isinstance(arg, httpx.URL) for arg in record.args
+        ):
+            record.args = tuple(
+                arg.copy_with(query=None) if isinstance(arg, httpx.URL) else arg
+                for arg in record.args
+            )
+        return True
+
+
+def install_log_redaction() -> None:
+    """Attach :class:`RedactQueryStrings` to the httpx logger (once)."""
+    httpx_logger = logging.getLogger("httpx")
+    if not any(isinstance(f, RedactQueryStrings) for f in httpx_logger.filters):
+        httpx_logger.addFilter(RedactQueryStrings())
+
+
+def build_deps(settings: Settings, http: httpx.Client, gateway: Gateway) -> Deps:
+    """Wire the flows: providers on ``http``, store and job queue on ``gateway``."""
+    providers = build_providers(settings, http)
+    store = ConnectionStore(gateway)
+    cipher = settings.token_cipher()
+    return Deps(
+        settings=settings,
+        providers=providers,
+        store=store,
+        cipher=cipher,
+        tokens=TokenService(
+            store, cipher, providers, margin_seconds=settings.refresh_margin_seconds
+        ),
+        jobs=JobQueue(gateway),
+        authenticate=JwtVerifier.from_settings(settings, http).verify,
+    )
+
+
+def create_app_from_env() -> FastAPI:
+    """The app for ``trainlytics serve``: settings from the environment, the database through
+    psycopg (``DATABASE_URL``, a pool acting as ``service_role``) or else through the Supabase
+    API (``SUPABASE_URL`` + service key)."""
+    settings = Settings.from_env()
+    http = httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0))
+    gateway: Gateway
+    if settings.database_url:
+        pool: ConnectionPool[Any] = ConnectionPool(
+            settings.database_url, min_size=1, max_size=10, open=True
+        )
+        gateway = PsycopgGateway(pool, role="service_role")
+    elif settings.supabase_url and settings.supabase_service_role_key:
+        gateway = SupabaseGateway(settings.supabase_url, settings.supabase_service_role_key, http)
+    else:
+        raise ConfigError(
+            "neither DATABASE_URL nor SUPABASE_URL is set",
+            hint="the app needs the database, directly or through the Supabase API",
+        )
+    return create_app(build_deps(settings, http, gateway))
+
+
+def create_app(deps: Deps) -> FastAPI:
+    """The ASGI app over ``deps``."""
+    app = FastAPI(
+        title="Trainlytics",
+        version=__version__,
+        description="Provider connections (OAuth), webhooks, and health of the Trainlytics "
+        "sync backend.",
+    )
+    app.state.deps = deps
+    install_log_redaction()
+
+    @app.middleware("http")
+    async def log_requests(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        # The path only: query strings carry authorization codes and states.
+        request_logger.info(
+            "%s %s %s %.0fms",
+            request.method,
+            request.url.path,
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+        )
+        return response
+
+    @app.exception_handler(AuthenticationError)
+    async def _unauthenticated(request: Request, exc: AuthenticationError) -> JSONResponse:
+        logger.info("%s %s: not authenticated: %s", request.method, request.url.path, exc.message)
+        return _error(401, "unauthenticated", exc)
+
+    @app.exception_handler(UnknownProviderError)
+    async def _unknown(request: Request, exc: UnknownProviderError) -> JSONResponse:
+        return _error(404, "unknown_provider", exc)
+
+    @app.exception_handler(ProviderNotConfiguredError)
+    async def _not_configured(request: Request, exc: ProviderNotConfiguredError) -> JSONResponse:
+        logger.warning("%s %s: %s", request.method, request.url.path, exc.message)
+        return _error(503, "provider_not_configured", exc)
+
+    @app.exception_handler(DatabaseUnavailableError)
+    async def _no_database(request: Request, exc: DatabaseUnavailableError) -> JSONResponse:
+        logger.error("%s %s: %s", request.method, request.url.path, exc.message)
+        return _error(503, "database_unavailable", exc)
+
+    @app.exception_handler(ProviderError)
+    async def _provider(request: Request, exc: ProviderError) -> JSONResponse:
+        logger.warning("%s %s: %s", request.method, request.url.path, exc.message)
+        return _error(502, "provider_error", exc)
+
+    @app.exception_handler(TrainlyticsError)
+    async def _expected(request: Request, exc: TrainlyticsError) -> JSONResponse:
+        logger.warning("%s %s: %s", request.method, request.url.path, exc.message)
+        return _error(400, "bad_request", exc)
+
+    @app.get("/health", response_model=HealthResponse, tags=["health"])
+    def health() -> HealthResponse:
+        """Liveness, and which providers this deployment has configured."""
+        return HealthResponse(status="ok", version=__version__, providers=sorted(deps.providers))
+
+    @app.post(
+        "/connections/{provider}/start",
+        response_model=StartResponse,
+        responses=_ERRORS,
+        tags=["connections"],
+    )
+    def start(provider: ProviderName, credentials: BearerCredentials) -> StartResponse:
+        """Begin connecting a provider: returns the provider's authorize URL (one-time state,
+        10 minutes, PKCE where the provider supports it)."""
+        result = start_connection(deps, _token(credentials), provider)
+        return StartResponse(
+            provider=result.provider,
+            authorize_url=result.authorize_url,
+            expires_at=result.expires_at,
+        )
+
+    @app.get(
+        "/oauth/{provider}/callback",
+        status_code=302,
+        response_class=RedirectResponse,
+        responses={
+            302: {"description": "Back to the frontend with status=connected or status=error."},
+            404: _ERRORS[404],
+            503: _ERRORS[503],
+        },
+        tags=["connections"],
+    )
+    def callback(provider: ProviderName, request: Request) -> RedirectResponse:
+        """Where the provider sends the athlete back (``code``, ``state``, maybe ``scope`` or
+        ``error``); redirects to the frontend with the outcome."""
+        result = complete_connection(deps, provider, dict(request.query_params))
+        return RedirectResponse(result.redirect_url, status_code=302)
+
+    @app.post(
+        "/connections/{provider}/disconnect",
+        response_model=DisconnectResponse,
+        responses=_ERRORS,
+        tags=["connections"],
+    )
+    def disconnect_route(
+        provider: ProviderName, credentials: BearerCredentials
+    ) -> DisconnectResponse:
+        """Revoke at the provider, delete the tokens, mark the connection disconnected; keeps
+        the activities except where the provider's terms require deletion (Strava)."""
+        result = disconnect(deps, _token(credentials), provider)
+        return DisconnectResponse(
+            provider=result.provider,
+            disconnected=result.disconnected,
+            revoked_at_provider=result.revoked_at_provider,
+            activities_deleted=result.activities_deleted,
+        )
+
+    webhook_responses: dict[int | str, dict[str, Any]] = {
+        200: {"description": "Handshake answer or acknowledgement (provider-specific body)."},
+        400: {"model": ErrorResponse, "description": "Malformed body."},
+        401: {"description": "Verification failed; nothing stored or queued."},
+        404: _ERRORS[404],
+        503: _ERRORS[503],
+    }
+
+    async def webhook(provider: ProviderName, request: Request) -> Response:
+        """A provider's webhook: verified on the raw body, then queued."""
+        incoming = WebhookRequest(
+            method=request.method,
+            headers={key.lower(): value for key, value in request.headers.items()},
+            query=dict(request.query_params),
+            body=await request.body(),
+        )
+        answer = await run_in_threadpool(handle_webhook, deps, provider, incoming)
+        if answer.body is None:
+            return Response(status_code=answer.status_code)
+        return JSONResponse(answer.body, status_code=answer.status_code)
+
+    app.add_api_route(
+        "/webhooks/{provider}",
+        webhook,
+        methods=["GET"],
+        responses=webhook_responses,
+        tags=["webhooks"],
+        summary="Webhook subscription handshake",
+        operation_id="webhook_handshake",
+    )
+    app.add_api_route(
+        "/webhooks/{provider}",
+        webhook,
+        methods=["POST"],
+        responses=webhook_responses,
+        tags=["webhooks"],
+        summary="Webhook event delivery",
+        operation_id="webhook_event",
+    )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.error(
+            "%s %s: unexpected %s",
+            request.method,
+            request.url.path,
+            type(exc).__name__,
+            exc_info=exc,
+        )
+        return JSONResponse(
+            {"error": "internal_error", "detail": "unexpected error", "hint": None},
+            status_code=500,
+        )
+
+    return app

@@ -1,0 +1,34 @@
+"""``trainlytics serve``: run the HTTP app (connections, OAuth callbacks, webhooks) with uvicorn.
+
+Configuration comes from the environment (:mod:`trainlytics.config`); it is validated before
+the server binds, and a bad setting is one red line naming the variable. uvicorn's access log
+is off: it would print callback query strings, which carry authorization codes; the app logs
+each request's method, path (without query) and status instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+from trainlytics.console import reporting_errors
+
+
+def serve_command(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Serve the HTTP app: provider connections, OAuth callbacks, webhooks, /health."""
+    import uvicorn
+
+    from trainlytics.app import create_app_from_env
+
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    with reporting_errors():
+        app = create_app_from_env()
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)

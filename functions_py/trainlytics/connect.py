@@ -1,0 +1,354 @@
+"""Connecting and disconnecting a provider account: plain functions over :class:`Deps`.
+
+The HTTP app (:mod:`trainlytics.app`) is a thin layer over these, so each can also be
+deployed on its own (one serverless function per endpoint).
+
+- :func:`start_connection`: the caller proves who they are with their Supabase access token.
+  A one-time state (``secrets.token_urlsafe(32)``) is stored as its SHA-256 only, bound to the
+  user and the provider, for :data:`STATE_TTL_SECONDS`; providers that take PKCE get an S256
+  challenge whose verifier (RFC 7636, 86 characters) waits in the state row. Returns the
+  provider's authorize URL.
+- :func:`complete_connection`: the callback. Spends the state (unknown, expired, reused or
+  another provider's state is refused), honours an ``error`` the provider sent back (the
+  athlete declined), exchanges the code, checks the granted scopes, reads the athlete's id and
+  profile, seals the tokens (AES-GCM, :mod:`trainlytics.crypto`), creates or reactivates the
+  connection (a reconnect reuses the row, so activities keep their connection), queues the
+  initial backfill, and returns where to send the athlete:
+  ``${TRAINLYTICS_FRONTEND_URL}/connections?provider=<p>&status=connected|error[&reason=<code>]``.
+  Expected failures become ``status=error`` with a short reason code (:data:`REASONS`); none
+  carries a token, code or secret.
+- :func:`disconnect`: revokes the app's access at the provider (a failure there is logged,
+  not fatal: the athlete asked us to forget), deletes the tokens and marks the connection
+  disconnected. Activities are kept — except for providers whose terms require deleting the
+  data synchronised from them (``Provider.delete_activities_on_disconnect``; Strava's API
+  agreement: remove Strava data when the athlete deauthorises). The same holds when Strava
+  tells us of a deauthorisation by webhook (:mod:`trainlytics.webhooks`).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import secrets
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode
+
+from trainlytics.errors import (
+    InsufficientScopeError,
+    OAuthStateError,
+    ProviderError,
+    ProviderUnavailableError,
+    RateLimitedError,
+    TokenExchangeError,
+    TrainlyticsError,
+)
+from trainlytics.providers import get_provider
+from trainlytics.providers.base import Provider, TokenSet
+
+if TYPE_CHECKING:
+    from trainlytics.config import Settings
+    from trainlytics.crypto import TokenCipher
+    from trainlytics.jobs import JobQueue
+    from trainlytics.store import ConnectionStore
+    from trainlytics.tokens import TokenService
+
+__all__ = [
+    "REASONS",
+    "STATE_TTL_SECONDS",
+    "CallbackResult",
+    "Deps",
+    "DisconnectResult",
+    "StartResult",
+    "code_challenge_s256",
+    "complete_connection",
+    "disconnect",
+    "hash_state",
+    "new_code_verifier",
+    "start_connection",
+]
+
+logger = logging.getLogger(__name__)
+
+STATE_TTL_SECONDS = 600
+
+#: Reason codes the frontend may receive after ``status=error``.
+REASONS = {
+    "access_denied": "the athlete declined at the provider",
+    "invalid_state": "the link is not one we issued (forged or for another session)",
+    "expired_state": "the link expired; start again",
+    "reused_state": "the link was already used",
+    "wrong_provider": "the link was issued for another provider",
+    "insufficient_scope": "a required permission was not granted",
+    "exchange_failed": "the provider refused the authorization code",
+    "provider_unavailable": "the provider did not answer; try again later",
+    "provider_error": "the provider answered something unexpected",
+    "account_linked_elsewhere": "this provider account is linked to another Trainlytics user",
+}
+_STATE_STATUS_REASONS = {
+    "unknown": "invalid_state",
+    "expired": "expired_state",
+    "reused": "reused_state",
+    "wrong_provider": "wrong_provider",
+}
+
+
+@dataclass(frozen=True)
+class Deps:
+    """What the flows need, built once per process (see :func:`trainlytics.app.build_deps`)."""
+
+    settings: Settings
+    #: Configured providers by name (``trainlytics.providers.build_providers``).
+    providers: Mapping[str, Provider]
+    store: ConnectionStore
+    cipher: TokenCipher
+    tokens: TokenService
+    jobs: JobQueue
+    #: Verifies a Supabase access token and returns the user id (AuthenticationError).
+    authenticate: Callable[[str], uuid.UUID]
+
+
+@dataclass(frozen=True)
+class StartResult:
+    provider: str
+    authorize_url: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class CallbackResult:
+    provider: str
+    status: str  # "connected" | "error"
+    redirect_url: str
+    reason: str | None = None
+    connection_id: int | None = None
+
+
+@dataclass(frozen=True)
+class DisconnectResult:
+    provider: str
+    #: False when there was nothing to disconnect (never connected, or already disconnected).
+    disconnected: bool
+    revoked_at_provider: bool
+    activities_deleted: int
+
+
+# --- state and PKCE ----------------------------------------------------------------------------
+
+
+def hash_state(state: str) -> str:
+    """What is stored of a state: its SHA-256, hex."""
+    return hashlib.sha256(state.encode()).hexdigest()
+
+
+def new_code_verifier() -> str:
+    """A PKCE code verifier: 86 characters of ``[A-Za-z0-9_-]`` (RFC 7636 allows 43-128)."""
+    return secrets.token_urlsafe(64)
+
+
+def code_challenge_s256(verifier: str) -> str:
+    """``BASE64URL(SHA256(verifier))`` without padding (RFC 7636 §4.2)."""
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+# --- the flows ---------------------------------------------------------------------------------
+
+
+def start_connection(deps: Deps, bearer_token: str, provider_name: str) -> StartResult:
+    """Begin connecting ``provider_name`` for the caller; returns the authorize URL."""
+    user_id = deps.authenticate(bearer_token)
+    provider = get_provider(deps.providers, provider_name)
+    state = secrets.token_urlsafe(32)
+    verifier = new_code_verifier() if provider.uses_pkce else None
+    challenge = code_challenge_s256(verifier) if verifier is not None else None
+    expires_at = deps.store.create_oauth_state(
+        state_hash=hash_state(state),
+        user_id=user_id,
+        provider=provider_name,
+        code_verifier=verifier,
+        redirect_uri=provider.credentials.redirect_uri,
+        scopes=list(provider.required_scopes),
+        ttl_seconds=STATE_TTL_SECONDS,
+    )
+    url = provider.authorization_url(state=state, code_challenge=challenge)
+    logger.info("user %s started connecting %s", user_id, provider_name)
+    return StartResult(provider=provider_name, authorize_url=url, expires_at=expires_at)
+
+
+def frontend_redirect(
+    deps: Deps, provider_name: str, status: str, reason: str | None = None
+) -> str:
+    params = {"provider": provider_name, "status": status}
+    if reason is not None:
+        params["reason"] = reason
+    return f"{deps.settings.frontend_url}/connections?{urlencode(params)}"
+
+
+def _error(deps: Deps, provider_name: str, reason: str) -> CallbackResult:
+    return CallbackResult(
+        provider=provider_name,
+        status="error",
+        reason=reason,
+        redirect_url=frontend_redirect(deps, provider_name, "error", reason),
+    )
+
+
+def complete_connection(deps: Deps, provider_name: str, query: Mapping[str, str]) -> CallbackResult:
+    """Handle the provider's redirect to our callback (see the module docstring).
+
+    Raises only for an unknown or unconfigured provider (no frontend redirect makes sense
+    then); every other failure is a ``status=error`` redirect with a reason code."""
+    provider = get_provider(deps.providers, provider_name)
+    state = query.get("state")
+    if not state:
+        logger.warning("%s callback without a state", provider_name)
+        return _error(deps, provider_name, "invalid_state")
+    consumed = deps.store.consume_oauth_state(state_hash=hash_state(state), provider=provider_name)
+    if consumed.status != "ok" or consumed.user_id is None:
+        reason = _STATE_STATUS_REASONS.get(consumed.status, "invalid_state")
+        logger.warning("%s callback refused: state %s", provider_name, consumed.status)
+        return _error(deps, provider_name, reason)
+    user_id = consumed.user_id
+    if query.get("error"):
+        # The athlete declined (or the provider refused the request): the state is spent.
+        logger.info("%s callback for user %s: the provider sent an error", provider_name, user_id)
+        return _error(deps, provider_name, "access_denied")
+    code = query.get("code")
+    if not code:
+        logger.warning("%s callback for user %s without a code", provider_name, user_id)
+        return _error(deps, provider_name, "exchange_failed")
+    try:
+        tokens = provider.exchange_code(
+            code=code, code_verifier=consumed.code_verifier, callback_query=query
+        )
+        identity = provider.fetch_identity(tokens, callback_query=query)
+        missing = provider.missing_scopes(identity)
+        if missing:
+            raise InsufficientScopeError(provider_name, missing)
+    except TrainlyticsError as exc:
+        reason = _reason_for(exc)
+        logger.warning(
+            "%s callback for user %s failed (%s): %s", provider_name, user_id, reason, exc.message
+        )
+        return _error(deps, provider_name, reason)
+
+    outcome = deps.store.upsert_connection(
+        user_id=user_id,
+        provider=provider_name,
+        identity=identity,
+        sealed=deps.cipher.seal(tokens, user_id=user_id, provider=provider_name),
+    )
+    if outcome.connection_id is None:
+        logger.warning(
+            "%s account %s of user %s is actively linked to another user",
+            provider_name,
+            identity.provider_user_id,
+            user_id,
+        )
+        return _error(deps, provider_name, "account_linked_elsewhere")
+    deps.jobs.enqueue_sync(outcome.connection_id, "initial")
+    logger.info(
+        "user %s %s %s (connection %s)",
+        user_id,
+        outcome.status,
+        provider_name,
+        outcome.connection_id,
+    )
+    return CallbackResult(
+        provider=provider_name,
+        status="connected",
+        redirect_url=frontend_redirect(deps, provider_name, "connected"),
+        connection_id=outcome.connection_id,
+    )
+
+
+def _reason_for(exc: TrainlyticsError) -> str:
+    if isinstance(exc, InsufficientScopeError):
+        return "insufficient_scope"
+    if isinstance(exc, OAuthStateError):
+        return "invalid_state"
+    if isinstance(exc, ProviderUnavailableError | RateLimitedError):
+        return "provider_unavailable"
+    if isinstance(exc, TokenExchangeError):
+        return "exchange_failed"
+    if isinstance(exc, ProviderError):
+        return "provider_error"
+    return "provider_error"
+
+
+def disconnect(deps: Deps, bearer_token: str, provider_name: str) -> DisconnectResult:
+    """Disconnect the caller's ``provider_name`` connection (see the module docstring)."""
+    user_id = deps.authenticate(bearer_token)
+    provider = get_provider(deps.providers, provider_name)
+    found = deps.store.find_for_user(user_id, provider_name)
+    if found is None:
+        return DisconnectResult(provider_name, False, False, 0)
+    revoked = False
+    if found.has_tokens:
+        revoked = _revoke_quietly(deps, provider, found.connection_id, found.provider_user_id)
+    outcome = deps.store.disconnect(
+        found.connection_id, delete_activities=provider.delete_activities_on_disconnect
+    )
+    deleted = outcome.activities_deleted
+    logger.info(
+        "user %s disconnected %s (connection %s, revoked at provider: %s, activities deleted: %s)",
+        user_id,
+        provider_name,
+        found.connection_id,
+        revoked,
+        deleted,
+    )
+    return DisconnectResult(
+        provider=provider_name,
+        disconnected=found.status != "disconnected",
+        revoked_at_provider=revoked,
+        activities_deleted=deleted,
+    )
+
+
+def _revoke_quietly(
+    deps: Deps, provider: Provider, connection_id: int, provider_user_id: str
+) -> bool:
+    """Withdraw access at the provider; any failure is logged and swallowed.
+
+    Uses a valid (refreshed if need be) access token, or the stored one when refreshing is
+    not possible, since some providers revoke by access token only."""
+    tokens: TokenSet | None = None
+    try:
+        tokens = deps.tokens.valid_tokens(connection_id)
+    except TrainlyticsError as exc:
+        logger.info(
+            "%s: connection %s: no fresh token to revoke with (%s); using the stored one",
+            provider.name,
+            connection_id,
+            exc.message,
+        )
+        try:
+            tokens = deps.tokens.stored_tokens(connection_id)[1]
+        except TrainlyticsError as stored_exc:
+            logger.warning(
+                "%s: connection %s holds no usable token to revoke: %s",
+                provider.name,
+                connection_id,
+                stored_exc.message,
+            )
+            return False
+    if tokens.provider_user_id is None:
+        # Stored tokens do not carry the account id; some revocations need it (Polar).
+        tokens = replace(tokens, provider_user_id=provider_user_id)
+    try:
+        provider.revoke(tokens)
+    except TrainlyticsError as exc:
+        logger.warning(
+            "%s: revoking connection %s at the provider failed: %s",
+            provider.name,
+            connection_id,
+            exc.message,
+        )
+        return False
+    return True

@@ -1,0 +1,228 @@
+"""The job queue: procrastinate, with its tables in the non-exposed schema ``queue``.
+
+- Installation: :func:`install_queue_schema` runs procrastinate's schema (from the installed
+  package, through its ``SchemaManager``) into ``queue``. ``trainlytics db migrate`` calls it
+  after the migrations (the migration ``20261125110100_job_queue.sql`` creates the schema and
+  ``public.enqueue_job``); it does nothing when procrastinate's tables are already there.
+  Where migrations are pushed with the Supabase CLI instead, run ``trainlytics db migrate``
+  once as well (it then only installs the queue).
+- Queueing: :class:`JobQueue` calls ``public.enqueue_job`` through the database gateway, so
+  both transports (psycopg, and PostgREST ``rpc()`` with the service key) can queue. Each job
+  carries a queueing lock: one waiting or running sync per connection, and one job per
+  webhook event however often the provider replays it.
+- Consumers: the two tasks below are declared here with their names and arguments; their
+  work is the sync engine's (a later issue). Until then, jobs wait in the queue and a worker
+  started early fails them loudly rather than dropping them silently.
+
+A worker connects with ``search_path=queue`` (see :func:`build_app`), because procrastinate's
+functions name their tables unqualified.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import psycopg
+from procrastinate import App, Blueprint, PsycopgConnector
+from procrastinate.schema import SchemaManager
+from psycopg import sql
+from psycopg.rows import TupleRow
+
+from trainlytics.providers.base import WebhookEvent
+from trainlytics.sql_splitter import split_statements
+
+__all__ = [
+    "PROCESS_WEBHOOK_EVENT",
+    "QUEUE_SCHEMA",
+    "SYNC_CONNECTION",
+    "EnqueuedJob",
+    "JobQueue",
+    "SyncTrigger",
+    "build_app",
+    "install_queue_schema",
+    "queue_schema_installed",
+    "tasks",
+    "webhook_event_key",
+]
+
+logger = logging.getLogger(__name__)
+
+QUEUE_SCHEMA = "queue"
+NAMESPACE = "trainlytics"
+SYNC_CONNECTION = f"{NAMESPACE}:sync_connection"
+PROCESS_WEBHOOK_EVENT = f"{NAMESPACE}:process_webhook_event"
+SYNC_QUEUE = "sync"
+WEBHOOK_QUEUE = "webhooks"
+
+#: Values of ``public.sync_trigger``.
+SyncTrigger = Literal["initial", "scheduled", "webhook", "manual", "retry"]
+
+tasks = Blueprint()
+
+
+@tasks.task(name="sync_connection", queue=SYNC_QUEUE)
+def sync_connection(connection_id: int, trigger: str) -> None:
+    """Synchronise one connection (the sync engine implements it in a later issue)."""
+    raise NotImplementedError(
+        f"sync_connection({connection_id}, {trigger}) needs the sync engine, which is not "
+        "deployed yet; the job stays in the queue's history"
+    )
+
+
+@tasks.task(name="process_webhook_event", queue=WEBHOOK_QUEUE)
+def process_webhook_event(provider: str, connection_id: int, event: dict[str, Any]) -> None:
+    """Apply one verified webhook event (the sync engine implements it in a later issue)."""
+    raise NotImplementedError(
+        f"process_webhook_event({provider}, {connection_id}) needs the sync engine, which is "
+        "not deployed yet"
+    )
+
+
+def build_app(database_url: str) -> App:
+    """A procrastinate App on ``database_url``, its connections on ``search_path=queue``."""
+    app = App(
+        connector=PsycopgConnector(
+            conninfo=database_url, kwargs={"options": f"-c search_path={QUEUE_SCHEMA}"}
+        )
+    )
+    app.add_tasks_from(tasks, namespace=NAMESPACE)
+    return app
+
+
+# --- installation ------------------------------------------------------------------------------
+
+Connection = psycopg.Connection[TupleRow]
+
+
+def queue_schema_installed(conn: Connection) -> bool:
+    row = conn.execute(
+        "select to_regclass(%s) is not null", [f"{QUEUE_SCHEMA}.procrastinate_jobs"]
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def install_queue_schema(conn: Connection, *, role: str | None = None) -> bool:
+    """Install procrastinate's schema into ``queue`` unless it is there; True when installed.
+
+    Runs in one transaction (as ``role`` when given, the migrations' owner), with
+    ``search_path`` set to ``queue`` so every procrastinate object lands there, then grants
+    ``service_role`` what enqueueing and workers need. Requires the schema to exist (the
+    job-queue migration creates it). ``conn`` must be in autocommit mode or idle.
+    """
+    if queue_schema_installed(conn):
+        return False
+    statements = split_statements(SchemaManager.get_schema())
+    queue = sql.Identifier(QUEUE_SCHEMA)
+    with conn.transaction():
+        if role is not None:
+            conn.execute(sql.SQL("set local role {}").format(sql.Identifier(role)))
+        conn.execute(sql.SQL("set local search_path = {}").format(queue))
+        for statement in statements:
+            conn.execute(statement.encode())
+        for grant in (
+            "grant all on all tables in schema {} to service_role",
+            "grant all on all sequences in schema {} to service_role",
+            "grant execute on all functions in schema {} to service_role",
+        ):
+            conn.execute(sql.SQL(grant).format(queue))
+    logger.info("installed the procrastinate job queue in schema %s", QUEUE_SCHEMA)
+    return True
+
+
+# --- queueing ----------------------------------------------------------------------------------
+
+
+class _Gateway(Protocol):
+    def call(self, function: str, args: Mapping[str, Any]) -> list[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class EnqueuedJob:
+    job_id: int | None
+    #: False when a job holding the same queueing lock was already waiting or running.
+    queued: bool
+
+
+def webhook_event_key(provider: str, event: WebhookEvent) -> str:
+    """A stable key of one webhook event: a replay of the same event gives the same key."""
+    canonical = json.dumps(
+        {
+            "provider": provider,
+            "user": event.provider_user_id,
+            "kind": event.kind,
+            "object": event.object_id,
+            "payload": event.payload,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class JobQueue:
+    """Queues the sync jobs through ``public.enqueue_job`` (either gateway transport)."""
+
+    def __init__(self, gateway: _Gateway) -> None:
+        self.gateway = gateway
+
+    def _enqueue(
+        self, task_name: str, args: Mapping[str, Any], *, queue_name: str, queueing_lock: str
+    ) -> EnqueuedJob:
+        rows = self.gateway.call(
+            "enqueue_job",
+            {
+                "p_task_name": task_name,
+                "p_args": dict(args),
+                "p_queue_name": queue_name,
+                "p_queueing_lock": queueing_lock,
+            },
+        )
+        row = rows[0] if rows else {}
+        job_id = row.get("job_id")
+        return EnqueuedJob(
+            job_id=int(job_id) if job_id is not None else None, queued=bool(row.get("queued"))
+        )
+
+    def enqueue_sync(self, connection_id: int, trigger: SyncTrigger) -> EnqueuedJob:
+        """Queue a sync of the connection, unless one is already waiting or running."""
+        job = self._enqueue(
+            SYNC_CONNECTION,
+            {"connection_id": connection_id, "trigger": trigger},
+            queue_name=SYNC_QUEUE,
+            queueing_lock=f"sync_connection:{connection_id}",
+        )
+        logger.info(
+            "sync of connection %s (%s) %s",
+            connection_id,
+            trigger,
+            "queued" if job.queued else "already queued",
+        )
+        return job
+
+    def enqueue_webhook_event(
+        self, provider: str, connection_id: int, event: WebhookEvent
+    ) -> EnqueuedJob:
+        """Queue one webhook event; a replay of a waiting or running event is not queued."""
+        key = webhook_event_key(provider, event)
+        return self._enqueue(
+            PROCESS_WEBHOOK_EVENT,
+            {
+                "provider": provider,
+                "connection_id": connection_id,
+                "event": {
+                    "provider_user_id": event.provider_user_id,
+                    "kind": event.kind,
+                    "object_id": event.object_id,
+                    "payload": dict(event.payload),
+                    "key": key,
+                },
+            },
+            queue_name=WEBHOOK_QUEUE,
+            queueing_lock=f"webhook:{provider}:{key}",
+        )

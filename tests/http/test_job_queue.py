@@ -1,0 +1,120 @@
+"""The job queue: installed by the migrations into the non-exposed schema ``queue``, fed by
+``public.enqueue_job`` (service_role only), read back by procrastinate itself."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.helpers import act_as_anon, act_as_service, act_as_user, create_auth_user
+from trainlytics import jobs, migrations
+from trainlytics.providers.base import WebhookEvent
+
+Conn = psycopg.Connection[Any]
+
+
+class ConnGateway:
+    """The smallest gateway: ``select * from public.<fn>(name => value)`` on one connection."""
+
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+
+    def call(self, function: str, args: dict[str, Any]) -> list[dict[str, Any]]:
+        from psycopg import sql
+        from psycopg.rows import dict_row
+        from psycopg.types.json import Jsonb
+
+        params = sql.SQL(", ").join(
+            sql.SQL("{} => {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in args
+        )
+        query = sql.SQL("select * from public.{}({})").format(sql.Identifier(function), params)
+        values = {k: Jsonb(v) if isinstance(v, dict) else v for k, v in args.items()}
+        with self.conn.cursor(row_factory=dict_row) as cur:
+            return cur.execute(query, values).fetchall()
+
+
+def test_the_queue_lives_in_a_schema_the_data_api_does_not_expose(db: Conn) -> None:
+    assert jobs.queue_schema_installed(db)
+    owner = db.execute(
+        "select pg_get_userbyid(relowner) from pg_class"
+        " where oid = 'queue.procrastinate_jobs'::regclass"
+    ).fetchone()
+    assert owner == (migrations.OWNER_ROLE,)
+    exposed = migrations.REPO_ROOT.joinpath("supabase", "config.toml").read_text()
+    assert '"queue"' not in exposed
+    for role in ("anon", "authenticated"):
+        usage = db.execute("select has_schema_privilege(%s, 'queue', 'usage')", [role]).fetchone()
+        assert usage == (False,), role
+
+
+def test_installing_again_is_a_no_op(database_url: str) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        assert jobs.install_queue_schema(conn, role=migrations.OWNER_ROLE) is False
+        result = migrations.migrate(conn)
+    assert result.applied == []
+    assert result.queue_installed is False
+
+
+@pytest.mark.parametrize("act", [act_as_anon, act_as_user])
+def test_api_roles_cannot_enqueue_jobs(db: Conn, act: Any) -> None:
+    db.execute("select 1")  # open the test transaction, so nothing below is committed
+    user = create_auth_user(db, f"eve-{uuid.uuid4().hex}@example.com")
+    if act is act_as_user:
+        act(db, user)
+    else:
+        act(db)
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        db.execute("select * from public.enqueue_job('trainlytics:sync_connection', '{}')")
+
+
+def test_service_role_queues_a_job_procrastinate_recognises(db: Conn, database_url: str) -> None:
+    act_as_service(db)
+    queue = jobs.JobQueue(ConnGateway(db))
+    first = queue.enqueue_sync(41, "initial")
+    again = queue.enqueue_sync(41, "webhook")
+    other = queue.enqueue_sync(42, "initial")
+    assert first.queued
+    assert first.job_id is not None
+    assert again == jobs.EnqueuedJob(first.job_id, queued=False)
+    assert other.queued
+    assert other.job_id != first.job_id
+    row = db.execute(
+        "select task_name, queue_name, args, status::text from queue.procrastinate_jobs"
+        " where id = %s",
+        [first.job_id],
+    ).fetchone()
+    assert row == (
+        jobs.SYNC_CONNECTION,
+        "sync",
+        {"connection_id": 41, "trigger": "initial"},
+        "todo",
+    )
+    app = jobs.build_app(database_url)
+    assert jobs.SYNC_CONNECTION in app.tasks
+    assert jobs.PROCESS_WEBHOOK_EVENT in app.tasks
+    assert app.tasks[jobs.SYNC_CONNECTION].queue == "sync"
+
+
+def test_a_replayed_webhook_event_is_queued_once(db: Conn) -> None:
+    act_as_service(db)
+    queue = jobs.JobQueue(ConnGateway(db))
+    event = WebhookEvent(
+        "1234", "activity_created", "99", {"object_id": 99, "aspect_type": "create"}
+    )
+    first = queue.enqueue_webhook_event("strava", 7, event)
+    replay = queue.enqueue_webhook_event("strava", 7, event)
+    different = queue.enqueue_webhook_event(
+        "strava", 7, WebhookEvent("1234", "activity_updated", "99", {"aspect_type": "update"})
+    )
+    assert first.queued
+    assert not replay.queued
+    assert replay.job_id == first.job_id
+    assert different.queued
+    count = db.execute(
+        "select count(*) from queue.procrastinate_jobs where task_name = %s",
+        [jobs.PROCESS_WEBHOOK_EVENT],
+    ).fetchone()
+    assert count == (2,)
