@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from trainlytics import __version__
-from trainlytics.commands import db, demo, serve, tokens
+from trainlytics.commands import db, demo, serve, sync, tokens, worker
 
 app = typer.Typer(
     name="trainlytics",
@@ -24,6 +24,8 @@ app.add_typer(db.app, name="db")
 app.command("demo")(demo.demo_command)
 app.command("serve")(serve.serve_command)
 app.add_typer(tokens.app, name="tokens")
+app.command("sync")(sync.sync_command)
+app.command("worker")(worker.worker_command)
 # More groups (demo, users, sync, ...) are mounted here: app.add_typer(<module>.app, name=...)
 
 

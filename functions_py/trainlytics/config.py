@@ -124,8 +124,12 @@ class Settings:
         env: Mapping[str, str] | None = None,
         *,
         provider_classes: Mapping[str, type[Provider]] | None = None,
+        serving_http: bool = True,
     ) -> Settings:
-        """Read and validate the environment (``os.environ`` when ``env`` is None)."""
+        """Read and validate the environment (``os.environ`` when ``env`` is None).
+
+        ``serving_http=False`` is for workers and the CLI: they verify no access token and
+        redirect nobody, so the JWT and frontend settings are optional there."""
         if env is None:
             env = os.environ
         if provider_classes is None:
@@ -153,7 +157,7 @@ class Settings:
         jwks_url = _url(get("SUPABASE_JWKS_URL"), "SUPABASE_JWKS_URL")
         if jwks_url is None and supabase_url is not None:
             jwks_url = f"{supabase_url}/auth/v1/.well-known/jwks.json"
-        if jwt_secret is None and jwks_url is None:
+        if serving_http and jwt_secret is None and jwks_url is None:
             raise ConfigError(
                 "neither SUPABASE_JWT_SECRET nor SUPABASE_JWKS_URL (or SUPABASE_URL) is set",
                 hint="access tokens cannot be verified without one of them",
@@ -161,7 +165,7 @@ class Settings:
         audience = get("SUPABASE_JWT_AUDIENCE") or DEFAULT_JWT_AUDIENCE
 
         frontend_url = _url(get("TRAINLYTICS_FRONTEND_URL"), "TRAINLYTICS_FRONTEND_URL")
-        if frontend_url is None:
+        if frontend_url is None and serving_http:
             raise ConfigError(
                 "TRAINLYTICS_FRONTEND_URL is not set",
                 hint="the OAuth callback redirects the athlete there",
@@ -191,7 +195,7 @@ class Settings:
         return cls(
             token_keys=keys,
             current_key_id=current,
-            frontend_url=frontend_url,
+            frontend_url=frontend_url or "",
             jwt_audience=audience,
             jwt_secret=jwt_secret,
             jwks_url=jwks_url,

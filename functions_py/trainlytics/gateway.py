@@ -133,9 +133,12 @@ class PsycopgGateway:
 
 
 def _adapt(value: Any) -> Any:
-    """Python values psycopg cannot infer: mappings become jsonb, tuples arrays."""
+    """Python values psycopg cannot infer: mappings (and lists of mappings, e.g. a page of
+    activity payloads) become jsonb, tuples arrays."""
     if isinstance(value, Mapping):
         return Jsonb(dict(value))
+    if isinstance(value, list) and any(isinstance(item, Mapping) for item in value):
+        return Jsonb(value)
     if isinstance(value, tuple):
         return list(value)
     return value

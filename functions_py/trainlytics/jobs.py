@@ -10,9 +10,12 @@
   both transports (psycopg, and PostgREST ``rpc()`` with the service key) can queue. Each job
   carries a queueing lock: one waiting or running sync per connection, and one job per
   webhook event however often the provider replays it.
-- Consumers: the two tasks below are declared here with their names and arguments; their
-  work is the sync engine's (a later issue). Until then, jobs wait in the queue and a worker
-  started early fails them loudly rather than dropping them silently.
+- Consumers: the two tasks below run the sync engine (:mod:`trainlytics.sync`), which a worker
+  hands them as ``additional_context={"engine": engine}`` (``trainlytics worker``), or which
+  :func:`configure_engine` sets for the process. Transient failures (provider 5xx, timeouts,
+  429 and our own rate limiter, a dropped database connection, a busy connection) are retried
+  with exponential backoff — never sooner than a rate limit's or a lease's reset; permanent
+  ones (revoked tokens, missing configuration, a bug) are not retried.
 
 A worker connects with ``search_path=queue`` (see :func:`build_app`), because procrastinate's
 functions name their tables unqualified.
@@ -25,16 +28,30 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import psycopg
-from procrastinate import App, Blueprint, PsycopgConnector
+from procrastinate import App, Blueprint, JobContext, PsycopgConnector, RetryStrategy
+from procrastinate.jobs import Job
+from procrastinate.retry import RetryDecision
 from procrastinate.schema import SchemaManager
 from psycopg import sql
 from psycopg.rows import TupleRow
 
+from trainlytics.errors import (
+    BadPayloadError,
+    DatabaseUnavailableError,
+    ProviderUnavailableError,
+    RateLimitedError,
+    TokenRefreshError,
+    TrainlyticsError,
+)
 from trainlytics.providers.base import WebhookEvent
 from trainlytics.sql_splitter import split_statements
+
+if TYPE_CHECKING:
+    from trainlytics.sync import SyncEngine
 
 __all__ = [
     "PROCESS_WEBHOOK_EVENT",
@@ -42,9 +59,12 @@ __all__ = [
     "SYNC_CONNECTION",
     "EnqueuedJob",
     "JobQueue",
+    "SyncRetryStrategy",
     "SyncTrigger",
     "build_app",
+    "configure_engine",
     "install_queue_schema",
+    "make_blueprint",
     "queue_schema_installed",
     "tasks",
     "webhook_event_key",
@@ -62,25 +82,124 @@ WEBHOOK_QUEUE = "webhooks"
 #: Values of ``public.sync_trigger``.
 SyncTrigger = Literal["initial", "scheduled", "webhook", "manual", "retry"]
 
-tasks = Blueprint()
+#: The exceptions worth retrying (see trainlytics.sync.is_transient); the sync module's own
+#: SyncBusyError and SyncLeaseLostError are TrainlyticsErrors recognised by name below.
+_TRANSIENT = (
+    ProviderUnavailableError,
+    RateLimitedError,
+    TokenRefreshError,
+    DatabaseUnavailableError,
+    BadPayloadError,
+)
+_TRANSIENT_NAMES = frozenset({"SyncBusyError", "SyncLeaseLostError"})
 
 
-@tasks.task(name="sync_connection", queue=SYNC_QUEUE)
-def sync_connection(connection_id: int, trigger: str) -> None:
-    """Synchronise one connection (the sync engine implements it in a later issue)."""
-    raise NotImplementedError(
-        f"sync_connection({connection_id}, {trigger}) needs the sync engine, which is not "
-        "deployed yet; the job stays in the queue's history"
+class SyncRetryStrategy(RetryStrategy):
+    """Exponential backoff (``exponential_wait ** (attempt + 1)`` s, capped at ``max_wait``)
+    for transient failures only, never sooner than a rate limit's ``retry_after`` or a busy
+    connection's lease end."""
+
+    max_wait: int = 3600
+
+    def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
+        if not _is_transient(exception):
+            return None
+        if self.max_attempts and job.attempts >= self.max_attempts:
+            return None
+        wait = float(min(self.max_wait, self.wait + self.exponential_wait ** (job.attempts + 1)))
+        retry_after = getattr(exception, "retry_after", None)
+        if isinstance(retry_after, int | float):
+            wait = max(wait, float(retry_after))
+        retry_at = getattr(exception, "retry_at", None)
+        if isinstance(retry_at, datetime):
+            wait = max(wait, (retry_at - datetime.now(UTC)).total_seconds())
+        return RetryDecision(retry_at=datetime.now(UTC) + timedelta(seconds=max(wait, 0.0)))
+
+
+def _is_transient(exception: BaseException) -> bool:
+    if isinstance(exception, _TRANSIENT):
+        return True
+    return isinstance(exception, TrainlyticsError) and type(exception).__name__ in _TRANSIENT_NAMES
+
+
+#: Retries of a sync: 2, 4, 8, ... s up to an hour, 8 attempts.
+SYNC_RETRY = SyncRetryStrategy(max_attempts=8, exponential_wait=2)
+#: Retries of a webhook event: the same.
+WEBHOOK_RETRY = SyncRetryStrategy(max_attempts=8, exponential_wait=2)
+
+_engine: SyncEngine | None = None
+
+
+def configure_engine(engine: SyncEngine | None) -> None:
+    """Set the engine the tasks use when the worker passes none in its context."""
+    global _engine
+    _engine = engine
+
+
+def _engine_for(context: JobContext) -> SyncEngine:
+    engine = context.additional_context.get("engine") if context.additional_context else None
+    engine = engine or _engine
+    if engine is None:
+        raise RuntimeError(
+            "no sync engine is configured in this worker (start it with `trainlytics worker`)"
+        )
+    return engine
+
+
+def sync_connection(context: JobContext, connection_id: int, trigger: str) -> None:
+    """Synchronise one connection (trainlytics.sync.SyncEngine.run)."""
+    engine = _engine_for(context)
+    outcome = engine.run(connection_id, trigger)
+    logger.info(
+        "sync of connection %s: %s (%s fetched, %s created, %s updated, %s deleted)",
+        connection_id,
+        outcome.status,
+        outcome.fetched,
+        outcome.created,
+        outcome.updated,
+        outcome.deleted,
     )
 
 
-@tasks.task(name="process_webhook_event", queue=WEBHOOK_QUEUE)
-def process_webhook_event(provider: str, connection_id: int, event: dict[str, Any]) -> None:
-    """Apply one verified webhook event (the sync engine implements it in a later issue)."""
-    raise NotImplementedError(
-        f"process_webhook_event({provider}, {connection_id}) needs the sync engine, which is "
-        "not deployed yet"
+def process_webhook_event(
+    context: JobContext, provider: str, connection_id: int, event: dict[str, Any]
+) -> None:
+    """Apply one verified webhook event (trainlytics.sync.SyncEngine.process_event)."""
+    engine = _engine_for(context)
+    webhook_event = WebhookEvent(
+        provider_user_id=str(event.get("provider_user_id", "")),
+        kind=event["kind"],
+        object_id=event.get("object_id"),
+        payload=event.get("payload") or {},
     )
+    outcome = engine.process_event(connection_id, webhook_event)
+    logger.info(
+        "%s webhook %s for connection %s: %s (%s created, %s updated, %s deleted)",
+        provider,
+        webhook_event.kind,
+        connection_id,
+        outcome.status,
+        outcome.created,
+        outcome.updated,
+        outcome.deleted,
+    )
+
+
+def make_blueprint() -> Blueprint:
+    """A fresh blueprint of the two tasks. (procrastinate renames a blueprint's tasks when an
+    app takes them, so each app gets its own.)"""
+    blueprint = Blueprint()
+    blueprint.task(name="sync_connection", queue=SYNC_QUEUE, pass_context=True, retry=SYNC_RETRY)(
+        sync_connection
+    )
+    blueprint.task(
+        name="process_webhook_event", queue=WEBHOOK_QUEUE, pass_context=True, retry=WEBHOOK_RETRY
+    )(process_webhook_event)
+    return blueprint
+
+
+#: The tasks, for introspection; :func:`build_app` gives every app a fresh copy.
+tasks = make_blueprint()
 
 
 def build_app(database_url: str) -> App:
@@ -90,7 +209,7 @@ def build_app(database_url: str) -> App:
             conninfo=database_url, kwargs={"options": f"-c search_path={QUEUE_SCHEMA}"}
         )
     )
-    app.add_tasks_from(tasks, namespace=NAMESPACE)
+    app.add_tasks_from(make_blueprint(), namespace=NAMESPACE)
     return app
 
 

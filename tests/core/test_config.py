@@ -144,3 +144,13 @@ def test_from_env_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -
     for key, value in base_env(WAHOO_CLIENT_ID="w", WAHOO_CLIENT_SECRET="ws").items():
         monkeypatch.setenv(key, value)
     assert "wahoo" in Settings.from_env().providers
+
+
+def test_workers_need_no_jwt_or_frontend_settings() -> None:
+    # Workers and the CLI verify no access token and redirect nobody.
+    env = {"TRAINLYTICS_TOKEN_KEYS": "k1:" + base64.b64encode(KEY).decode()}
+    settings = Settings.from_env(env, serving_http=False)
+    assert settings.jwt_secret is None
+    assert settings.frontend_url == ""
+    with pytest.raises(ConfigError, match="SUPABASE_JWT_SECRET"):
+        Settings.from_env(env)

@@ -176,6 +176,19 @@ def build_world(conn: Conn) -> World:
             [ids[conn_label], owner, status, created],
         )
 
+    # A sync lease on alice's Strava connection and a shared rate-limit window (workers' state).
+    conn.execute(
+        "insert into private.sync_leases (connection_id, sync_history_id, holder, lease_until)"
+        " values (%s, %s, 'worker-1', now() + interval '5 minutes')",
+        [ids["c_alice_strava"], ids["s_alice_strava"]],
+    )
+    ids["l_alice_strava"] = ids["c_alice_strava"]
+    conn.execute(
+        "insert into private.rate_limit_windows (bucket, window_start, window_seconds,"
+        " request_limit, used) values ('strava:overall:15min', '2025-06-01T06:00:00Z', 900, 200,"
+        " 3)"
+    )
+
     ids["o_alice"] = _insert(
         conn,
         "insert into private.oauth_states (state_hash, user_id, provider, code_verifier,"
@@ -211,6 +224,10 @@ def build_world(conn: Conn) -> World:
         "public.workouts": by_prefix("w_"),
         "private.provider_tokens": by_prefix("t_"),
         "private.oauth_states": by_prefix("o_"),
+        "private.sync_leases": by_prefix("l_"),
+        "private.rate_limit_windows": {"strava:overall:15min": "rl_strava"},
+        # Reference data: every row is readable by design; one known row stands for them.
+        "public.activity_type_mappings": {"strava:Run": "m_strava_run"},
         "public.activities_with_provider": by_prefix("a_"),
         "public.weekly_volume": user_labels,
         "public.monthly_volume": user_labels,
@@ -303,6 +320,12 @@ READ_QUERIES: dict[str, str] = {
     "public.workouts": "select id from public.workouts",
     "private.provider_tokens": "select connection_id from private.provider_tokens",
     "private.oauth_states": "select id from private.oauth_states",
+    "private.sync_leases": "select connection_id from private.sync_leases",
+    "private.rate_limit_windows": "select bucket from private.rate_limit_windows",
+    "public.activity_type_mappings": (
+        "select provider || ':' || provider_value from public.activity_type_mappings"
+        " where provider = 'strava' and provider_value = 'Run'"
+    ),
     "public.activities_with_provider": "select id from public.activities_with_provider",
     "public.user_provider_connections": (
         "select user_id || ':' || coalesce(provider::text, '-')"
@@ -423,6 +446,13 @@ EXPECTED_READS: dict[str, dict[str, set[str] | str]] = {
         "service": {"t_alice_strava", "t_alice_garmin", "t_eve_garmin"},
     },
     "private.oauth_states": {**dict.fromkeys(ACTORS, DENIED), "service": {"o_alice"}},
+    "private.sync_leases": {**dict.fromkeys(ACTORS, DENIED), "service": {"l_alice_strava"}},
+    "private.rate_limit_windows": {**dict.fromkeys(ACTORS, DENIED), "service": {"rl_strava"}},
+    # Sport vocabulary: reference data for every signed-in user, nothing for anon.
+    "public.activity_type_mappings": {
+        **{actor: {"m_strava_run"} for actor in ACTORS},
+        "anon": DENIED,
+    },
     # Views run as the caller: each row passes the RLS of every table it joins.
     "public.activities_with_provider": _reads(
         alice={"a_strava", "a_garmin", "a_private"},
@@ -606,6 +636,28 @@ WRITES: tuple[Write, ...] = (
         lambda w: [w.ids["a_manual"]],
         _writes(0, alice=1),
     ),
+    # activity_type_mappings: reference data only service_role (migrations) changes
+    Write(
+        "remap-a-sport",
+        "update public.activity_type_mappings set activity_type = 'walk'"
+        " where provider = 'strava' and provider_value = 'Run'",
+        lambda w: [],
+        ALL_DENIED,
+    ),
+    Write(
+        "plant-a-sport-mapping",
+        "insert into public.activity_type_mappings (provider, provider_value, activity_type)"
+        " values ('strava', 'Planted', 'run')",
+        lambda w: [],
+        ALL_DENIED,
+    ),
+    Write(
+        "drop-a-sport-mapping",
+        "delete from public.activity_type_mappings"
+        " where provider = 'strava' and provider_value = 'Run'",
+        lambda w: [],
+        ALL_DENIED,
+    ),
     # activity_raw_payloads
     Write(
         "insert-raw-payload",
@@ -705,6 +757,45 @@ WRITES: tuple[Write, ...] = (
         "delete-oauth-state",
         "delete from private.oauth_states where id = %s",
         lambda w: [w.ids["o_alice"]],
+        ALL_DENIED,
+    ),
+    Write(
+        "take-sync-lease",
+        "insert into private.sync_leases (connection_id, sync_history_id, holder, lease_until)"
+        " values (%s, %s, 'mallory', now() + interval '1 day')",
+        lambda w: [w.ids["c_alice_garmin"], w.ids["s_alice_garmin"]],
+        ALL_DENIED,
+    ),
+    Write(
+        "extend-sync-lease",
+        "update private.sync_leases set lease_until = now() + interval '1 day'"
+        " where connection_id = %s",
+        lambda w: [w.ids["l_alice_strava"]],
+        ALL_DENIED,
+    ),
+    Write(
+        "drop-sync-lease",
+        "delete from private.sync_leases where connection_id = %s",
+        lambda w: [w.ids["l_alice_strava"]],
+        ALL_DENIED,
+    ),
+    Write(
+        "exhaust-rate-limit",
+        "insert into private.rate_limit_windows (bucket, window_start, window_seconds,"
+        " request_limit, used) values ('strava:overall:daily', now(), 86400, 2000, 2000)",
+        lambda w: [],
+        ALL_DENIED,
+    ),
+    Write(
+        "reset-rate-limit",
+        "update private.rate_limit_windows set used = 0 where bucket = %s",
+        lambda w: ["strava:overall:15min"],
+        ALL_DENIED,
+    ),
+    Write(
+        "drop-rate-limit",
+        "delete from private.rate_limit_windows where bucket = %s",
+        lambda w: ["strava:overall:15min"],
         ALL_DENIED,
     ),
 )

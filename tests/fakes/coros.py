@@ -7,13 +7,20 @@ Refresh behaviour is selectable because integrations disagree (see providers/cor
 tokens; ``"rotate"`` returns new tokens and spends the old refresh token, which is then refused
 with an error envelope. The non-"0000" codes used here are placeholders: COROS's code vocabulary
 is not public.
+
+Workouts: tests fill :attr:`activities` (workout objects as sport/list returns them, e.g. from
+:meth:`make_workout`); ``GET /v2/coros/sport/list?token&openId&startDate&endDate`` serves, in
+one unpaged envelope, those whose local start date (startTime shifted by startTimezone x 15 min)
+lies in the inclusive YYYYMMDD range. A range of more than :attr:`max_range_days` dates, a bad
+date, a dead token or another athlete's openId is refused with an error envelope (HTTP 200).
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-from typing import ClassVar, Literal
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, ClassVar, Literal
 from urllib.parse import parse_qs
 
 import httpx
@@ -30,6 +37,7 @@ RESULT_BAD_CODE = {"result": "1001", "message": "The authorization code is inval
 RESULT_BAD_REFRESH = {"result": "1002", "message": "The refresh token is invalid"}
 RESULT_BAD_TOKEN = {"result": "1003", "message": "The access token is invalid"}
 RESULT_BAD_CLIENT = {"result": "1004", "message": "The client is invalid"}
+RESULT_BAD_PARAMS = {"result": "1005", "message": "Invalid parameters"}
 
 
 class FakeCoros(FakeProvider):
@@ -47,6 +55,11 @@ class FakeCoros(FakeProvider):
         self.live_access_tokens: set[str] = set()
         self.live_refresh_tokens: set[str] = set()
         self._workout_counter = 0
+        #: Workouts the athlete has at COROS (sport/list data items).
+        self.activities: list[dict[str, Any]] = []
+        #: Largest inclusive date range one sport/list request may ask for.
+        self.max_range_days = 30
+        self.sport_list_calls = 0
 
     def make_credentials(self) -> ProviderCredentials:
         # COROS authenticates its webhooks with our client id and secret: no webhook secret.
@@ -59,7 +72,11 @@ class FakeCoros(FakeProvider):
     # --- provider API --------------------------------------------------------------------------
 
     def handle(self, request: httpx.Request) -> httpx.Response:
-        if request.url.host != HOST or request.method != "POST":
+        if request.url.host != HOST:
+            return httpx.Response(404)
+        if request.method == "GET" and request.url.path == "/v2/coros/sport/list":
+            return self._sport_list(request)
+        if request.method != "POST":
             return httpx.Response(404)
         form = {key: values[0] for key, values in parse_qs(request.content.decode()).items()}
         path = request.url.path
@@ -126,6 +143,49 @@ class FakeCoros(FakeProvider):
         self.live_refresh_tokens.clear()
         return httpx.Response(200, json=RESULT_OK)
 
+    def _sport_list(self, request: httpx.Request) -> httpx.Response:
+        query = dict(request.url.params)
+        if query.get("token", "") not in self.live_access_tokens:
+            return httpx.Response(200, json=RESULT_BAD_TOKEN)
+        if query.get("openId") != self.provider_user_id:
+            return httpx.Response(200, json=RESULT_BAD_PARAMS)
+        try:
+            first = datetime.strptime(query.get("startDate", ""), "%Y%m%d").date()
+            last = datetime.strptime(query.get("endDate", ""), "%Y%m%d").date()
+        except ValueError:
+            return httpx.Response(200, json=RESULT_BAD_PARAMS)
+        if last < first or (last - first).days + 1 > self.max_range_days:
+            return httpx.Response(200, json=RESULT_BAD_PARAMS)
+        self.sport_list_calls += 1
+        data = [w for w in self.activities if first <= _local_date(w) <= last]
+        return httpx.Response(200, json={**RESULT_OK, "data": data})
+
+    def make_workout(self, number: int, **overrides: Any) -> dict[str, Any]:
+        """A realistic workout (an outdoor run in Paris, UTC+1) that ended a day ago or more."""
+        start = int(datetime.now(UTC).timestamp()) - 86400 - 600 * number
+        label_id = str(480000000000000000 + number)
+        workout: dict[str, Any] = {
+            "labelId": label_id,
+            "mode": 8,
+            "subMode": 1,
+            "startTime": start,
+            "endTime": start + 2990,
+            "startTimezone": 4,
+            "endTimezone": 4,
+            "distance": 8015.2,
+            "duration": 2905,
+            "avgHeartRate": 144,
+            "avgSpeed": 362,
+            "avgFrequency": 170,
+            "calorie": 561000,
+            "elevGain": 42,
+            "step": 8240,
+            "deviceName": "COROS PACE 3",
+            "fitUrl": f"https://oss.coros.com/fit/{label_id}/{label_id}.fit",
+        }
+        workout.update(overrides)
+        return workout
+
     # --- redirect and webhooks -------------------------------------------------------------------
 
     def callback_query(self, state: str) -> dict[str, str]:
@@ -172,3 +232,12 @@ class FakeCoros(FakeProvider):
             "secret": f"guessed-secret-{secrets.token_hex(8)}",
         }
         return headers, self._webhook_body(kind), {}
+
+
+def _local_date(workout: dict[str, Any]) -> date:
+    """The workout's local start date, as COROS's date range filters it (assumed)."""
+    start = workout.get("startTime")
+    zone = workout.get("startTimezone")
+    seconds = float(start) if isinstance(start, int | float) else 0.0
+    offset = float(zone) * 900 if isinstance(zone, int | float) else 0.0
+    return (datetime.fromtimestamp(seconds, UTC) + timedelta(seconds=offset)).date()

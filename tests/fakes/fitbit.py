@@ -1,14 +1,20 @@
 """A fake Google OAuth 2.0 + Google Health API (Fitbit accounts) for ``httpx.MockTransport``:
 code exchange with PKCE, non-rotating refresh (no ``refresh_token`` in the refresh answer; a
-revoked grant answers Google's real 400 ``invalid_grant``), ``users/me/identity``, revocation
-and webhook notifications authenticated by the subscriber's ``Authorization`` header."""
+revoked grant answers Google's real 400 ``invalid_grant``), ``users/me/identity``, revocation,
+webhook notifications authenticated by the subscriber's ``Authorization`` header, and the
+athlete's exercises: ``GET /v4/users/me/dataTypes/exercise/dataPoints`` with the AIP-160
+``filter`` on ``exercise.interval.start_time`` (``>=`` and ``<`` joined by ``AND``), ``pageSize``
+capped at 25 and opaque ``pageToken``/``nextPageToken`` (absent on the last page), newest first,
+served from :attr:`FakeFitbit.activities`."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import json
+import re
 import secrets
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
@@ -19,6 +25,8 @@ from tests.fakes.base import FakeProvider, WebhookParts
 from trainlytics.providers.base import ProviderCredentials
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "providers" / "fitbit"
+EXERCISE_POINTS_PATH = "/v4/users/me/dataTypes/exercise/dataPoints"
+_FILTER_TERM = re.compile(r'^exercise\.interval\.start_time\s*(>=|<)\s*"([^"]+)"$')
 
 
 def _fixture(name: str) -> dict[str, Any]:
@@ -38,6 +46,8 @@ class FakeFitbit(FakeProvider):
         self._challenges: dict[str, str] = {}
         self._live_refresh_tokens: set[str] = set()
         self._live_access_tokens: set[str] = set()
+        #: The athlete's exercise data points (the Health API's shape); tests fill it.
+        self.activities: list[dict[str, Any]] = []
 
     def make_credentials(self) -> ProviderCredentials:
         return ProviderCredentials(
@@ -67,7 +77,15 @@ class FakeFitbit(FakeProvider):
             return self._token(request)
         if host == "oauth2.googleapis.com" and (method, path) == ("POST", "/revoke"):
             return self._revoke(request)
-        if host == "health.googleapis.com" and (method, path) == ("GET", "/v4/users/me/identity"):
+        if (
+            host == "health.googleapis.com"
+            and method == "GET"
+            and path
+            in (
+                "/v4/users/me/identity",
+                EXERCISE_POINTS_PATH,
+            )
+        ):
             header = request.headers.get("authorization", "")
             if not (header.startswith("Bearer ") and header[7:] in self._live_access_tokens):
                 return httpx.Response(
@@ -80,10 +98,47 @@ class FakeFitbit(FakeProvider):
                         }
                     },
                 )
+            if path == EXERCISE_POINTS_PATH:
+                return self._exercise_points(request)
             identity = _fixture("identity.json")
             identity["healthUserId"] = self.provider_user_id
             return httpx.Response(200, json=identity)
         return httpx.Response(404, json={"error": {"code": 404, "status": "NOT_FOUND"}})
+
+    def _exercise_points(self, request: httpx.Request) -> httpx.Response:
+        params = request.url.params
+        try:
+            page_size = min(max(int(params.get("pageSize", "25")), 1), 25)
+            offset = (
+                int(base64.urlsafe_b64decode(params["pageToken"]).decode())
+                if ("pageToken" in params)
+                else 0
+            )
+            bounds = _parse_filter(params.get("filter", ""))
+        except (ValueError, KeyError):
+            return httpx.Response(
+                400,
+                json={
+                    "error": {
+                        "code": 400,
+                        "message": "Request contains an invalid argument.",
+                        "status": "INVALID_ARGUMENT",
+                    }
+                },
+            )
+        selected = [
+            point
+            for point in self.activities
+            if all(compare(_point_start(point), moment) for compare, moment in bounds)
+        ]
+        selected.sort(key=_point_start, reverse=True)
+        page = selected[offset : offset + page_size]
+        body: dict[str, Any] = {"dataPoints": page} if page else {}
+        if offset + page_size < len(selected):
+            body["nextPageToken"] = base64.urlsafe_b64encode(
+                str(offset + page_size).encode()
+            ).decode()
+        return httpx.Response(200, json=body)
 
     def _token(self, request: httpx.Request) -> httpx.Response:
         form = dict(parse_qsl(request.content.decode()))
@@ -167,6 +222,33 @@ class FakeFitbit(FakeProvider):
 
     def forged_webhook(self, kind: str = "activity_created") -> WebhookParts:
         return self._webhook(kind, "Bearer forged-" + secrets.token_hex(8))
+
+
+def _parse_filter(text: str) -> list[tuple[Any, datetime]]:
+    """The supported subset of AIP-160: start_time terms with >= or <, joined by AND."""
+    bounds: list[tuple[Any, datetime]] = []
+    if not text.strip():
+        return bounds
+    for term in re.split(r"\s+AND\s+", text.strip()):
+        match = _FILTER_TERM.match(term.strip())
+        if match is None:
+            raise ValueError(term)
+        moment = datetime.fromisoformat(match.group(2).replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            raise ValueError(term)
+        if match.group(1) == ">=":
+            bounds.append((lambda a, b: a >= b, moment))
+        else:
+            bounds.append((lambda a, b: a < b, moment))
+    return bounds
+
+
+def _point_start(point: dict[str, Any]) -> datetime:
+    try:
+        value = point["exercise"]["interval"]["startTime"]
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return datetime.min.replace(tzinfo=UTC)
 
 
 def _s256(verifier: str) -> str:

@@ -5,7 +5,16 @@ refresh that rotates the refresh token and refuses a spent one with 400 ``invali
 and push/ping/deregistration/permission-change webhooks with the ``garmin-client-id`` header.
 
 The token endpoint's error bodies follow RFC 6749 — Garmin's exact shape is UNCONFIRMED (its
-specification is partner-only)."""
+specification is partner-only).
+
+Activities: tests fill :attr:`FakeGarmin.activities` with activity summaries (see
+:meth:`FakeGarmin.add_activity`); each is uploaded at ``upload_times[summaryId]`` (default: its
+end). ``GET /wellness-api/rest/activities?uploadStartTimeInSeconds=&uploadEndTimeInSeconds=``
+serves, as a JSON array, those uploaded in the window (a window over 86,400 s is Garmin's 400);
+ping callback URLs point there. ``GET /wellness-api/rest/backfill/activities?
+summaryStartTimeInSeconds=&summaryEndTimeInSeconds=`` answers 202 (a range over 30 days: 400;
+the same range again: 409; without HISTORICAL_DATA_EXPORT: 403) and records the range;
+:meth:`FakeGarmin.backfill_push_bodies` then gives the push bodies Garmin would send."""
 
 from __future__ import annotations
 
@@ -72,6 +81,12 @@ class FakeGarmin(FakeProvider):
         self._live_access_tokens: set[str] = set()
         self._live_refresh_tokens: set[str] = set()
         self._spent_refresh_tokens: set[str] = set()
+        #: The athlete's activity summaries (partner-API shape, without ``userId``).
+        self.activities: list[dict[str, Any]] = []
+        #: summaryId -> upload time (epoch s); default: start + duration.
+        self.upload_times: dict[str, int] = {}
+        #: Accepted backfill ranges (start, end) in epoch s, in request order.
+        self.backfill_requests: list[tuple[int, int]] = []
 
     def make_credentials(self) -> ProviderCredentials:
         return ProviderCredentials(
@@ -113,6 +128,10 @@ class FakeGarmin(FakeProvider):
             return httpx.Response(200, json={"userId": self.provider_user_id})
         if (method, path) == ("GET", "/wellness-api/rest/user/permissions"):
             return httpx.Response(200, json=list(self.permissions))
+        if (method, path) == ("GET", "/wellness-api/rest/activities"):
+            return self._pull(request)
+        if (method, path) == ("GET", "/wellness-api/rest/backfill/activities"):
+            return self._backfill(request)
         if (method, path) == ("DELETE", "/wellness-api/rest/user/registration"):
             self.revocations += 1
             self._live_access_tokens.clear()
@@ -163,6 +182,97 @@ class FakeGarmin(FakeProvider):
         """Make every issued access token invalid (as after its 24 h), refresh tokens kept."""
         self._live_access_tokens.clear()
 
+    # --- activities ----------------------------------------------------------------------------
+
+    def add_activity(
+        self, activity_id: int, start: int, *, uploaded_at: int | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        """Store a summary (a run by default) starting at epoch ``start``."""
+        summary: dict[str, Any] = {
+            "summaryId": str(activity_id),
+            "activityId": activity_id,
+            "activityName": f"Running {activity_id}",
+            "activityType": "RUNNING",
+            "startTimeInSeconds": start,
+            "startTimeOffsetInSeconds": 3600,
+            "durationInSeconds": 3000,
+            "distanceInMeters": 10000.0,
+            "averageSpeedInMetersPerSecond": 3.333,
+            "maxSpeedInMetersPerSecond": 4.6,
+            "averageHeartRateInBeatsPerMinute": 149,
+            "maxHeartRateInBeatsPerMinute": 174,
+            "averageRunCadenceInStepsPerMinute": 170.0,
+            "activeKilocalories": 690,
+            "deviceName": "forerunner965",
+            "manual": False,
+        }
+        summary.update(fields)
+        self.activities.append(summary)
+        if uploaded_at is not None:
+            self.upload_times[summary["summaryId"]] = uploaded_at
+        return summary
+
+    def uploaded_at(self, summary: dict[str, Any]) -> int:
+        default = int(summary["startTimeInSeconds"]) + int(summary.get("durationInSeconds", 0))
+        return self.upload_times.get(str(summary["summaryId"]), default)
+
+    def _with_user(self, summary: dict[str, Any]) -> dict[str, Any]:
+        return {"userId": self.provider_user_id, **summary}
+
+    def _pull(self, request: httpx.Request) -> httpx.Response:
+        window = _int_params(request, "uploadStartTimeInSeconds", "uploadEndTimeInSeconds")
+        if window is None or not 0 < window[1] - window[0] <= 86400:
+            return httpx.Response(
+                400,
+                json={"errorMessage": "Invalid upload time range, must be between 1s and 86400s"},
+            )
+        start, end = window
+        return httpx.Response(
+            200,
+            json=[
+                self._with_user(a) for a in self.activities if start <= self.uploaded_at(a) < end
+            ],
+        )
+
+    def _backfill(self, request: httpx.Request) -> httpx.Response:
+        window = _int_params(request, "summaryStartTimeInSeconds", "summaryEndTimeInSeconds")
+        if window is None or not 0 < window[1] - window[0] <= 30 * 86400:
+            return httpx.Response(400, json={"errorMessage": "Invalid summary time range"})
+        if "HISTORICAL_DATA_EXPORT" not in self.permissions:
+            return httpx.Response(
+                403, json={"errorMessage": "User has not granted HISTORICAL_DATA_EXPORT"}
+            )
+        if window in self.backfill_requests:
+            return httpx.Response(409, json={"errorMessage": "Duplicate backfill request"})
+        self.backfill_requests.append(window)
+        return httpx.Response(202)
+
+    def backfill_push_bodies(self) -> list[dict[str, Any]]:
+        """The ``activities`` push bodies Garmin sends for the accepted backfill ranges."""
+        bodies = []
+        for start, end in self.backfill_requests:
+            items = [
+                self._with_user(a)
+                for a in self.activities
+                if start <= int(a["startTimeInSeconds"]) < end
+            ]
+            if items:
+                bodies.append({"activities": items})
+        return bodies
+
+    def ping_body(self, upload_start: int, upload_end: int) -> dict[str, Any]:
+        """An ``activities`` ping whose callbackURL pulls the given upload window."""
+        return {
+            "activities": [
+                {
+                    "userId": self.provider_user_id,
+                    "callbackURL": "https://apis.garmin.com/wellness-api/rest/activities"
+                    f"?uploadStartTimeInSeconds={upload_start}"
+                    f"&uploadEndTimeInSeconds={upload_end}&token=CPT-{secrets.token_hex(6)}",
+                }
+            ]
+        }
+
     # --- webhooks ------------------------------------------------------------------------------
 
     def webhook_body(self, kind: str = "activity_created") -> dict[str, Any]:
@@ -190,6 +300,13 @@ class FakeGarmin(FakeProvider):
     def forged_webhook(self, kind: str = "activity_created") -> WebhookParts:
         headers = {"content-type": "application/json", "garmin-client-id": str(uuid.uuid4())}
         return headers, json.dumps(self.webhook_body(kind)).encode(), {}
+
+
+def _int_params(request: httpx.Request, first: str, second: str) -> tuple[int, int] | None:
+    try:
+        return int(request.url.params[first]), int(request.url.params[second])
+    except (KeyError, ValueError):
+        return None
 
 
 def _bearer(request: httpx.Request) -> str:

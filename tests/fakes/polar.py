@@ -3,6 +3,12 @@ already registered), user information, de-registration, and signed webhooks.
 
 Polar issues no refresh token, so :attr:`refresh_calls` counts only mistaken refresh attempts,
 which are refused with ``unsupported_grant_type``.
+
+Exercises: tests fill :attr:`activities` (exercise objects in AccessLink's snake_case shape, e.g.
+from :meth:`make_exercise`); ``GET /v3/exercises`` serves, in one unpaged answer, those uploaded
+within the last :attr:`exercise_horizon` (30 days, by ``upload_time``) and
+``GET /v3/exercises/{id}`` one of them (404 otherwise), both for a registered user's live token
+only (401 / 403 otherwise), as AccessLink does.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
@@ -38,6 +44,11 @@ class FakePolar(FakeProvider):
         self.member_id: str | None = None
         self.registrations = 0
         self._exercise_counter = 0
+        #: Exercises the athlete has in Polar Flow (snake_case exercise objects).
+        self.activities: list[dict[str, Any]] = []
+        #: How far back (by upload time) the exercise endpoints see.
+        self.exercise_horizon = timedelta(days=30)
+        self.exercise_list_calls = 0
 
     # --- provider API --------------------------------------------------------------------------
 
@@ -52,7 +63,71 @@ class FakePolar(FakeProvider):
                 return self._user_info(request)
             if method == "DELETE":
                 return self._deregister(request)
+        if host == API_HOST and method == "GET" and path == "/v3/exercises":
+            return self._exercises(request)
+        if host == API_HOST and method == "GET" and path.startswith("/v3/exercises/"):
+            return self._exercise(request, path.removeprefix("/v3/exercises/"))
         return httpx.Response(404, json={"error": "not found"})
+
+    def _visible_exercises(self) -> list[dict[str, Any]]:
+        horizon = datetime.now(UTC) - self.exercise_horizon
+        visible = []
+        for exercise in self.activities:
+            uploaded = exercise.get("upload_time")
+            if isinstance(uploaded, str):
+                try:
+                    if datetime.fromisoformat(uploaded.replace("Z", "+00:00")) < horizon:
+                        continue
+                except ValueError:
+                    pass
+            visible.append(exercise)
+        return visible
+
+    def _exercise_access(self, request: httpx.Request) -> httpx.Response | None:
+        if not self._authorized(request):
+            return httpx.Response(401)
+        if not self.registered:
+            return httpx.Response(403)  # consents / registration missing
+        return None
+
+    def _exercises(self, request: httpx.Request) -> httpx.Response:
+        refused = self._exercise_access(request)
+        if refused is not None:
+            return refused
+        self.exercise_list_calls += 1
+        return httpx.Response(200, json=self._visible_exercises())
+
+    def _exercise(self, request: httpx.Request, exercise_id: str) -> httpx.Response:
+        refused = self._exercise_access(request)
+        if refused is not None:
+            return refused
+        for exercise in self._visible_exercises():
+            if exercise.get("id") == exercise_id:
+                return httpx.Response(200, json=exercise)
+        return httpx.Response(404)
+
+    def make_exercise(self, number: int, **overrides: Any) -> dict[str, Any]:
+        """A realistic exercise (an easy road run in Helsinki, UTC+2), uploaded just now."""
+        start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1, minutes=number)
+        exercise: dict[str, Any] = {
+            "id": f"Ex{number:06d}",
+            "upload_time": (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "polar_user": f"https://{API_HOST}/v3/users/{self.provider_user_id}",
+            "device": "Polar Vantage V3",
+            "device_id": "B2F41C07",
+            "start_time": (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S"),
+            "start_time_utc_offset": 120,
+            "duration": "PT48M12S",
+            "calories": 540,
+            "distance": 9012.5,
+            "heart_rate": {"average": 147, "maximum": 169},
+            "training_load": 98.1,
+            "sport": "RUNNING",
+            "has_route": True,
+            "detailed_sport_info": "ROAD_RUNNING",
+        }
+        exercise.update(overrides)
+        return exercise
 
     def _token(self, request: httpx.Request) -> httpx.Response:
         if request.headers.get("authorization") != self._basic_auth():

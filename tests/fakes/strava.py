@@ -2,13 +2,23 @@
 the athlete summary; refresh that rotates the refresh token and refuses a spent one with
 Strava's real 400 ``RefreshToken.refresh_token:invalid``), ``GET /api/v3/athlete``,
 ``POST /oauth/deauthorize``, and push-subscription events (unsigned; authenticated by
-``subscription_id``) plus the ``hub.challenge`` handshake query."""
+``subscription_id``) plus the ``hub.challenge`` handshake query.
+
+Activities: tests fill :attr:`FakeStrava.activities` with DetailedActivity-shaped dicts (see
+:meth:`FakeStrava.add_activity`). ``GET /api/v3/athlete/activities`` serves them as
+SummaryActivities (no ``calories``/``description``, ``resource_state`` 2), filtered by
+``after``/``before`` (exclusive epoch seconds), oldest first when ``after`` is given and newest
+first otherwise, paged by ``page``/``per_page`` (default 30, capped at 200).
+``GET /api/v3/activities/{id}`` serves the detailed object or Strava's 404. Every API response
+carries ``X-RateLimit-Limit``/``-Usage`` and ``X-ReadRateLimit-Limit``/``-Usage`` counted by the
+fake (15-minute and daily); past a limit it answers Strava's 429."""
 
 from __future__ import annotations
 
 import json
 import secrets
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
@@ -53,6 +63,12 @@ class FakeStrava(FakeProvider):
         self._live_access_tokens: set[str] = set()
         self._live_refresh_tokens: set[str] = set()
         self._spent_refresh_tokens: set[str] = set()
+        #: The athlete's activities (DetailedActivity shape), served by the list/detail routes.
+        self.activities: list[dict[str, Any]] = []
+        #: Rate limits the headers report: (15-min, daily) for all requests and for reads.
+        self.rate_limits = {"overall": (200, 2000), "read": (100, 1000)}
+        #: Requests counted so far in the current windows (the fake never resets them itself).
+        self.usage = {"overall": [0, 0], "read": [0, 0]}
 
     def make_credentials(self) -> ProviderCredentials:
         return ProviderCredentials(
@@ -97,7 +113,123 @@ class FakeStrava(FakeProvider):
             if _bearer(request) not in self._live_access_tokens:
                 return _error(401, "error_authorization.json")
             return httpx.Response(200, json=self._athlete(fixture("athlete.json")))
+        if request.method == "GET" and (
+            request.url.path == "/api/v3/athlete/activities"
+            or request.url.path.startswith("/api/v3/activities/")
+        ):
+            return self._counted(request)
         return httpx.Response(404, json={"message": "Record Not Found", "errors": []})
+
+    # --- activities ----------------------------------------------------------------------------
+
+    def add_activity(self, activity_id: int, start: datetime, **fields: Any) -> dict[str, Any]:
+        """Store a DetailedActivity (a run by default) starting at ``start`` (UTC)."""
+        activity: dict[str, Any] = {
+            "id": activity_id,
+            "resource_state": 3,
+            "athlete": {"id": int(self.provider_user_id), "resource_state": 1},
+            "name": f"Activity {activity_id}",
+            "description": None,
+            "distance": 10000.0,
+            "moving_time": 3000,
+            "elapsed_time": 3100,
+            "total_elevation_gain": 25.0,
+            "type": "Run",
+            "sport_type": "Run",
+            "start_date": start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "start_date_local": start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "timezone": "(GMT+00:00) Europe/London",
+            "utc_offset": 0.0,
+            "trainer": False,
+            "commute": False,
+            "manual": False,
+            "private": False,
+            "visibility": "everyone",
+            "flagged": False,
+            "average_speed": 3.333,
+            "max_speed": 4.8,
+            "average_cadence": 85.0,
+            "has_heartrate": True,
+            "average_heartrate": 150.0,
+            "max_heartrate": 172.0,
+            "calories": 700.0,
+            "device_name": "Garmin Forerunner 965",
+            "external_id": f"garmin_ping_{activity_id}",
+            "upload_id": activity_id + 10**10,
+            "upload_id_str": str(activity_id + 10**10),
+        }
+        activity.update(fields)
+        self.activities.append(activity)
+        return activity
+
+    def _counted(self, request: httpx.Request) -> httpx.Response:
+        if _bearer(request) not in self._live_access_tokens:
+            return _error(401, "error_authorization.json")
+        over_limit = any(
+            self.usage[family][i] >= self.rate_limits[family][i]
+            for family in ("overall", "read")
+            for i in (0, 1)
+        )
+        for family in ("overall", "read"):  # refused requests count too, as at Strava
+            self.usage[family][0] += 1
+            self.usage[family][1] += 1
+        if over_limit:
+            response = httpx.Response(429, json=fixture("error_rate_limit.json"))
+        elif request.url.path == "/api/v3/athlete/activities":
+            response = self._list(request)
+        else:
+            response = self._detail(request.url.path.removeprefix("/api/v3/activities/"))
+        response.headers.update(self.rate_limit_headers())
+        return response
+
+    def rate_limit_headers(self) -> dict[str, str]:
+        overall, read = self.rate_limits["overall"], self.rate_limits["read"]
+        used, read_used = self.usage["overall"], self.usage["read"]
+        return {
+            "X-RateLimit-Limit": f"{overall[0]},{overall[1]}",
+            "X-RateLimit-Usage": f"{used[0]},{used[1]}",
+            "X-ReadRateLimit-Limit": f"{read[0]},{read[1]}",
+            "X-ReadRateLimit-Usage": f"{read_used[0]},{read_used[1]}",
+        }
+
+    def _list(self, request: httpx.Request) -> httpx.Response:
+        params = request.url.params
+        try:
+            after = int(params["after"]) if "after" in params else None
+            before = int(params["before"]) if "before" in params else None
+            page = int(params.get("page", "1"))
+            per_page = min(int(params.get("per_page", "30")), 200)
+        except ValueError:
+            return httpx.Response(
+                400,
+                json={
+                    "message": "Bad Request",
+                    "errors": [{"resource": "Application", "field": "page", "code": "invalid"}],
+                },
+            )
+        chosen = []
+        for activity in self.activities:
+            start = _epoch(activity["start_date"])
+            if (after is None or start > after) and (before is None or start < before):
+                chosen.append(activity)
+        # With ``after`` Strava lists oldest first, otherwise newest first.
+        chosen.sort(key=lambda a: (_epoch(a["start_date"]), a["id"]), reverse=after is None)
+        first = (max(page, 1) - 1) * max(per_page, 1)
+        return httpx.Response(
+            200, json=[_summary(a) for a in chosen[first : first + max(per_page, 1)]]
+        )
+
+    def _detail(self, raw_id: str) -> httpx.Response:
+        for activity in self.activities:
+            if str(activity["id"]) == raw_id:
+                return httpx.Response(200, json=activity)
+        return httpx.Response(
+            404,
+            json={
+                "message": "Record Not Found",
+                "errors": [{"resource": "Activity", "field": "id", "code": "invalid"}],
+            },
+        )
 
     def _token(self, request: httpx.Request) -> httpx.Response:
         form = dict(parse_qsl(request.content.decode()))
@@ -196,6 +328,18 @@ class FakeStrava(FakeProvider):
         forged_subscription = str(int(SUBSCRIPTION_ID) + 1)
         body = json.dumps(self.webhook_event(kind, forged_subscription)).encode()
         return {"content-type": "application/json"}, body, {}
+
+
+def _epoch(value: str) -> int:
+    return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
+
+
+def _summary(activity: dict[str, Any]) -> dict[str, Any]:
+    """The SummaryActivity of a stored DetailedActivity: no calories, description, efforts."""
+    hidden = {"calories", "description", "segment_efforts", "splits_metric", "laps", "gear"}
+    summary = {key: value for key, value in activity.items() if key not in hidden}
+    summary["resource_state"] = 2
+    return summary
 
 
 def _bearer(request: httpx.Request) -> str:

@@ -1,11 +1,16 @@
 """A fake Wahoo Cloud API for ``httpx.MockTransport``: token exchange, single-use rotating
 refresh tokens (a spent one is refused with Doorkeeper's real 400 ``invalid_grant``), ``GET
-/v1/user``, ``DELETE /v1/permissions`` and ``workout_summary`` webhooks."""
+/v1/user``, ``DELETE /v1/permissions``, ``workout_summary`` webhooks, and the athlete's workouts:
+``GET /v1/workouts?page=&per_page=`` (newest first, with ``total``/``page``/``per_page``/
+``order``/``sort`` as Wahoo answers) and ``GET /v1/workouts/{id}``, served from
+:attr:`FakeWahoo.activities`."""
 
 from __future__ import annotations
 
 import json
+import re
 import secrets
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
@@ -16,6 +21,7 @@ from tests.fakes.base import FakeProvider, WebhookParts
 from trainlytics.providers.base import ProviderCredentials
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "providers" / "wahoo"
+_WORKOUT_PATH = re.compile(r"^/v1/workouts/([0-9]+)$")
 
 
 def _fixture(name: str) -> dict[str, Any]:
@@ -34,6 +40,10 @@ class FakeWahoo(FakeProvider):
         self._live_refresh_tokens: set[str] = set()
         self._spent_refresh_tokens: set[str] = set()
         self._live_access_tokens: set[str] = set()
+        #: The athlete's workouts (GET /v1/workouts items, in Wahoo's shape); tests fill it.
+        self.activities: list[dict[str, Any]] = []
+        #: The largest per_page Wahoo honours (the OpenAPI says 100).
+        self.max_per_page = 100
 
     def make_credentials(self) -> ProviderCredentials:
         return ProviderCredentials(
@@ -65,6 +75,13 @@ class FakeWahoo(FakeProvider):
             user = _fixture("user.json")
             user["id"] = int(self.provider_user_id)
             return httpx.Response(200, json=user)
+        detail = _WORKOUT_PATH.match(path)
+        if method == "GET" and (path == "/v1/workouts" or detail):
+            if not self._authorised(request):
+                return httpx.Response(401, json={"error": "Unauthorized"})
+            if detail:
+                return self._workout(int(detail.group(1)))
+            return self._workouts(request)
         if (method, path) == ("DELETE", "/v1/permissions"):
             if not self._authorised(request):
                 return httpx.Response(401, json={"error": "Unauthorized"})
@@ -74,6 +91,33 @@ class FakeWahoo(FakeProvider):
             self._live_refresh_tokens.clear()
             return httpx.Response(200, json={"success": "Permissions revoked"})
         return httpx.Response(404, json={"error": "not_found"})
+
+    def _workouts(self, request: httpx.Request) -> httpx.Response:
+        try:
+            page = int(request.url.params.get("page", "1"))
+            per_page = int(request.url.params.get("per_page", "30"))
+        except ValueError:
+            return httpx.Response(400, json={"error": "invalid page"})
+        page, per_page = max(page, 1), min(max(per_page, 1), self.max_per_page)
+        ordered = sorted(self.activities, key=_starts, reverse=True)
+        chunk = ordered[(page - 1) * per_page : page * per_page]
+        return httpx.Response(
+            200,
+            json={
+                "workouts": chunk,
+                "total": len(ordered),
+                "page": page,
+                "per_page": per_page,
+                "order": "descending",
+                "sort": "starts",
+            },
+        )
+
+    def _workout(self, workout_id: int) -> httpx.Response:
+        for workout in self.activities:
+            if workout.get("id") == workout_id:
+                return httpx.Response(200, json=workout)
+        return httpx.Response(404, json={"error": "Not Found"})
 
     def _token(self, request: httpx.Request) -> httpx.Response:
         form = dict(parse_qsl(request.content.decode()))
@@ -130,3 +174,11 @@ class FakeWahoo(FakeProvider):
 
     def forged_webhook(self, kind: str = "activity_created") -> WebhookParts:
         return self._webhook("forged-" + secrets.token_hex(8))
+
+
+def _starts(workout: dict[str, Any]) -> datetime:
+    value = workout.get("starts")
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)

@@ -13,17 +13,20 @@ message, a log line or a ``repr``: :class:`TokenSet` hides them from ``repr``.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, Literal
 
 import httpx
 
 __all__ = [
+    "ActivityPage",
     "Provider",
     "ProviderCredentials",
     "ProviderIdentity",
+    "RateLimitObservation",
+    "SyncWindow",
     "TokenSet",
     "WebhookEvent",
     "WebhookEventKind",
@@ -117,6 +120,48 @@ class WebhookResponse:
     body: Any = None  # JSON-serialisable, or None for an empty body
 
 
+@dataclass(frozen=True)
+class SyncWindow:
+    """A half-open time window ``[start, end)`` of activity start times to synchronise (UTC)."""
+
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class RateLimitObservation:
+    """What one response's headers said about one rate-limit bucket."""
+
+    #: The bucket's name, as in :attr:`Provider.rate_limit_buckets` (e.g.
+    #: ``"strava:overall:15min"``, ``"strava:read:daily"``, ``"wahoo:5min"``).
+    bucket: str
+    #: Requests counted in the current window, as the provider reports it.
+    used: int
+    #: The bucket's limit, as the provider reports it.
+    limit: int
+    #: The bucket's window length in seconds.
+    window_seconds: int
+
+
+@dataclass(frozen=True)
+class ActivityPage:
+    """One step of a synchronisation: what to ingest, what to delete, where to continue."""
+
+    #: Raw activity payloads, exactly in the shape ``private.normalize_<provider>`` takes.
+    items: Sequence[Mapping[str, Any]]
+    #: The provider's ids of activities deleted at the provider.
+    deleted_external_ids: Sequence[str] = ()
+    #: Where the next call continues within the same window; None when the window is done.
+    next_cursor: Mapping[str, Any] | None = None
+    #: Provider API calls made to produce this page.
+    api_calls: int = 1
+    #: Rate-limit state reported by the responses' headers.
+    rate_limits: Sequence[RateLimitObservation] = ()
+    #: The provider delivers this window asynchronously (Garmin backfill: the data arrives later
+    #: through pushes); the window counts as requested, not as done.
+    pending: bool = False
+
+
 class Provider(ABC):
     """A provider's OAuth, identity, revocation and webhooks. One instance per application."""
 
@@ -135,6 +180,17 @@ class Provider(ABC):
     #: Whether the provider's terms require deleting the data synchronised from it when the
     #: athlete disconnects or deauthorises (Strava's API agreement does).
     delete_activities_on_disconnect: ClassVar[bool] = False
+    #: How far back the initial backfill goes (Polar: 30 days); None = all history.
+    backfill_horizon: ClassVar[timedelta | None] = None
+    #: Largest window one request may cover (Garmin backfill 30 days, Garmin pull 24 h, COROS
+    #: 30 days); None = no limit.
+    max_window: ClassVar[timedelta | None] = None
+    #: Look-back overlap on incremental runs, so late-processed uploads are not missed.
+    incremental_overlap: ClassVar[timedelta] = timedelta(hours=6)
+    #: The provider's rate-limit buckets as ``(bucket, limit, window_seconds)`` per application,
+    #: e.g. Strava ``("strava:overall:15min", 200, 900)``; a per-user bucket's name holds
+    #: ``{user}`` (replaced by the provider user id).
+    rate_limit_buckets: ClassVar[tuple[tuple[str, int, int], ...]] = ()
 
     def __init__(self, credentials: ProviderCredentials, http: httpx.Client) -> None:
         self.credentials = credentials
@@ -205,3 +261,18 @@ class Provider(ABC):
         """What to answer this verified request once its events are queued; override when the
         answer depends on the request (a registration check). Default: :meth:`webhook_ack`."""
         return self.webhook_ack()
+
+    # --- Activities ------------------------------------------------------------------------------
+
+    def fetch_activities(
+        self, tokens: TokenSet, window: SyncWindow, cursor: Mapping[str, Any] | None
+    ) -> ActivityPage:
+        """One page of the athlete's activities starting in ``window``, continuing at ``cursor``
+        (None: the window's first page). Raises the :mod:`trainlytics.errors` exceptions
+        (RateLimitedError, ProviderUnavailableError, TokenRevokedError, BadPayloadError, ...)."""
+        raise NotImplementedError(f"{self.name}: fetch_activities is not implemented")
+
+    def fetch_for_event(self, tokens: TokenSet, event: WebhookEvent) -> ActivityPage:
+        """What a webhook event means to ingest or delete (Strava update: the activity's detail;
+        delete: its id; a push: the items in the event; a ping: the callback URL's content)."""
+        raise NotImplementedError(f"{self.name}: fetch_for_event is not implemented")

@@ -20,7 +20,15 @@ tests, Rove-LTD/Rove, a tapiriik fork, and other clients citing "COROS Partner A
 - Deauthorize ``POST /oauth2/deauthorize`` with ``token=<access token>``.
 - Webhook: COROS POSTs ``{"sportDataList": [workout + "openId", ...]}`` with headers ``client``
   and ``secret`` equal to our client id and client secret (plain values, no signature); the answer
-  must be ``{"result": "0000", "message": "ok"}``.
+  must be ``{"result": "0000", "message": "ok"}``. Each pushed workout is complete: it is
+  ingested as it arrived, without a further request.
+- Activities: ``GET /v2/coros/sport/list?token=&openId=&startDate=YYYYMMDD&endDate=YYYYMMDD``
+  answers the envelope with ``data``, the workouts of that date range, without paging.
+  Integrations ask for at most 30 days at a time. The dates are calendar dates whose time zone
+  is not documented (the athlete's local dates, presumably), so each request pads its UTC window
+  by a day on both sides and keeps only the workouts whose ``startTime`` falls inside the window;
+  a window therefore spans at most 27 days (:attr:`max_window`) so that a request never covers
+  more than 30 dates. A window larger than that is walked in steps through the page cursor.
 
 UNCONFIRMED (decided here; check against COROS's partner documentation when available):
 
@@ -36,6 +44,10 @@ UNCONFIRMED (decided here; check against COROS's partner documentation when avai
 - Whether the token response can itself be wrapped in an envelope (``data``); both are accepted.
 - No profile endpoint is publicly known: the identity is the ``openId`` alone.
 - COROS sends no deauthorization webhook that any public source shows.
+- The largest date range sport/list accepts (30 days assumed), how far back it serves history
+  (the initial backfill asks for one year: :attr:`backfill_horizon`), and which result codes mean
+  a dead token: any non-"0000" answer to sport/list is a :class:`ProviderError` naming the code.
+- COROS's rate limits are not public: no bucket is declared, only a 429 is honoured.
 """
 
 from __future__ import annotations
@@ -43,7 +55,7 @@ from __future__ import annotations
 import hmac
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -58,8 +70,10 @@ from trainlytics.errors import (
     WebhookVerificationError,
 )
 from trainlytics.providers.base import (
+    ActivityPage,
     Provider,
     ProviderIdentity,
+    SyncWindow,
     TokenSet,
     WebhookEvent,
     WebhookRequest,
@@ -73,6 +87,7 @@ __all__ = [
     "DEAUTHORIZE_URL",
     "DEFAULT_TOKEN_LIFETIME",
     "REFRESH_URL",
+    "SPORT_LIST_URL",
     "SUCCESS_RESULT",
     "TOKEN_URL",
     "CorosProvider",
@@ -83,6 +98,9 @@ AUTHORIZE_URL = f"{BASE_URL}/oauth2/authorize"
 TOKEN_URL = f"{BASE_URL}/oauth2/accesstoken"
 REFRESH_URL = f"{BASE_URL}/oauth2/refresh-token"
 DEAUTHORIZE_URL = f"{BASE_URL}/oauth2/deauthorize"
+SPORT_LIST_URL = f"{BASE_URL}/v2/coros/sport/list"
+#: Padding of each sport/list request's UTC window, for the dates' unknown time zone.
+DATE_PADDING = timedelta(days=1)
 
 SUCCESS_RESULT = "0000"
 #: Validity of an access token when COROS does not say (token responses say 2592000 s).
@@ -102,6 +120,10 @@ class CorosProvider(Provider):
     required_scopes: ClassVar[tuple[str, ...]] = ()
     #: Webhooks are authenticated with our client id and secret, no secret of their own.
     webhook_secret_setting: ClassVar[str | None] = None
+    #: 27 days plus a day of padding on each side: at most 30 calendar dates per request.
+    max_window: ClassVar[timedelta | None] = timedelta(days=27)
+    #: How far back the initial backfill asks (COROS's own history limit is not public).
+    backfill_horizon: ClassVar[timedelta | None] = timedelta(days=365)
 
     # --- OAuth ---------------------------------------------------------------------------------
 
@@ -301,6 +323,97 @@ class CorosProvider(Provider):
 
     def webhook_ack(self) -> WebhookResponse:
         return WebhookResponse(200, {"result": SUCCESS_RESULT, "message": "ok"})
+
+    # --- Activities ------------------------------------------------------------------------------
+
+    def fetch_activities(
+        self, tokens: TokenSet, window: SyncWindow, cursor: Mapping[str, Any] | None
+    ) -> ActivityPage:
+        open_id = tokens.provider_user_id
+        if not open_id:
+            raise ProviderError(self.name, "the connection has no COROS openId")
+        start = _cursor_start(cursor, window)
+        if start >= window.end:
+            return ActivityPage(items=(), api_calls=0)
+        step = self.max_window or timedelta(days=27)
+        end = min(window.end, start + step)
+        response = request(
+            self.http,
+            self.name,
+            "GET",
+            SPORT_LIST_URL,
+            params={
+                "token": tokens.access_token,
+                "openId": open_id,
+                "startDate": (start - DATE_PADDING).strftime("%Y%m%d"),
+                "endDate": (end + DATE_PADDING).strftime("%Y%m%d"),
+            },
+            headers={"Accept": "application/json"},
+        )
+        if response.status_code in (401, 403):
+            raise TokenRevokedError(
+                self.name,
+                f"sport list refused the access token ({response.status_code})",
+                status_code=response.status_code,
+            )
+        if response.status_code != 200:
+            raise ProviderError(
+                self.name,
+                f"sport list answered {response.status_code}",
+                status_code=response.status_code,
+            )
+        body = response_json(response, self.name)
+        if not isinstance(body, dict) or "result" not in body:
+            raise BadPayloadError(self.name, "sport list answer is not a COROS envelope")
+        result = _failed_result(body)
+        if result is not None:
+            raise ProviderError(self.name, f"sport list refused (result {result})")
+        data = body.get("data")
+        if data is None:
+            data = []
+        if not isinstance(data, list):
+            raise BadPayloadError(self.name, "sport list data is not a JSON array")
+        return ActivityPage(
+            items=_starting_within(data, start, end),
+            next_cursor={"from": end.isoformat()} if end < window.end else None,
+        )
+
+    def fetch_for_event(self, tokens: TokenSet, event: WebhookEvent) -> ActivityPage:
+        # A push carries the whole workout: nothing to fetch.
+        if event.kind not in ("activity_created", "activity_updated") or not event.payload:
+            return ActivityPage(items=(), api_calls=0)
+        return ActivityPage(items=(dict(event.payload),), api_calls=0)
+
+
+def _cursor_start(cursor: Mapping[str, Any] | None, window: SyncWindow) -> datetime:
+    """Where this step of the window starts: the cursor's ``from`` when it lies in the window."""
+    value = cursor.get("from") if cursor else None
+    if isinstance(value, str):
+        try:
+            start = datetime.fromisoformat(value)
+        except ValueError:
+            start = None
+        if start is not None and start.tzinfo is not None and window.start <= start:
+            return start
+    return window.start
+
+
+def _starting_within(items: Sequence[Any], start: datetime, end: datetime) -> list[Any]:
+    """The workouts whose ``startTime`` lies in ``[start, end)`` (the padded dates return
+    neighbours, which belong to the next or previous step). Items without a readable startTime
+    are kept, for the ingest to report them."""
+    low, high = start.timestamp(), end.timestamp()
+    kept: list[Any] = []
+    for item in items:
+        begins = item.get("startTime") if isinstance(item, dict) else None
+        if (
+            isinstance(begins, int | float)
+            and not isinstance(begins, bool)
+            and not low <= float(begins) < high
+        ):
+            continue
+        kept.append(item)
+    return kept
 
 
 def _failed_result(body: Mapping[str, Any]) -> str | None:

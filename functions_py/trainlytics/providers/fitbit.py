@@ -33,7 +33,13 @@ REST reference v4; Google's OAuth 2.0 web-server guide):
   ``legacyUserId`` (the old Fitbit id) may only be used to map migrating users: not kept.
 - Data: ``GET https://health.googleapis.com/v4/users/me/dataTypes/exercise/dataPoints`` (page
   size ≤ 25 for exercise, ``pageToken``/``nextPageToken``, AIP-160 ``filter`` on the interval
-  start) — consumed by the sync of issue 4.
+  start: ``exercise.interval.start_time >= "<RFC 3339>" AND exercise.interval.start_time <
+  "<RFC 3339>"``). ``fetch_activities`` reads a sync window with that filter, page by page (the
+  cursor is the ``nextPageToken``); each data point goes to ``private.normalize_fitbit`` as it
+  came (``name`` ends with the data point id; ``exercise.interval`` has ``startTime``,
+  ``startUtcOffset`` as a Duration such as ``"-25200s"``, ``endTime``; ``activeDuration``
+  ``"1741.989s"``; ``metricsSummary`` with ``distanceMillimeters``, ``caloriesKcal``, int64s
+  such as ``averageHeartRateBeatsPerMinute`` as JSON strings).
 - Webhooks: a *subscriber* (``projects.subscribers.create``, a Cloud project call, not per
   athlete) registers our HTTPS endpoint, its data types (``exercise`` among them) and an
   ``endpointAuthorization.secret`` — the **full** ``Authorization`` header value Google sends
@@ -63,6 +69,16 @@ UNCONFIRMED (not settled by official documentation at the time of writing):
   refresh (Google's Cross-Account Protection / RISC events are not used).
 - Refresh tokens of an OAuth client in "Testing" publishing status expire after 7 days
   (documented for Google OAuth in general; not restated on the Health pages).
+- Whether a notified interval always covers the changed exercise's start: ``fetch_for_event``
+  therefore looks back ``EVENT_LOOKBACK`` before each interval and keeps the exercises that
+  overlap it. A DELETE notification names no exercise: the exercises still in the interval are
+  re-read, and the deleted one cannot be told apart here (see ``fetch_for_event``).
+- The Health API's quotas (per project and per user) are not published in a form the limiter
+  can use: no rate-limit buckets are declared; 429s are honoured through ``Retry-After``.
+- metricsSummary fields beyond the documented five (``averageSpeedMillimetersPerSecond``,
+  ``elevationGainMillimeters``, ``mobilityMetrics.avgCadenceStepsPerMinute``,
+  ``averagePaceSecondsPerMeter``) and ``dataSource.recordingMethod == "MANUAL"`` are read when
+  present, as third-party clients of the live API do.
 """
 
 from __future__ import annotations
@@ -87,8 +103,10 @@ from trainlytics.errors import (
     WebhookVerificationError,
 )
 from trainlytics.providers.base import (
+    ActivityPage,
     Provider,
     ProviderIdentity,
+    SyncWindow,
     TokenSet,
     WebhookEvent,
     WebhookRequest,
@@ -128,6 +146,10 @@ _SCOPE_SUPERSETS: Mapping[str, tuple[str, ...]] = {
 
 #: The notification data type of exercises (activities); other data types are ignored.
 DATA_TYPE_EXERCISE = "exercise"
+#: The largest page the dataPoints list serves for exercise.
+EXERCISE_PAGE_SIZE = 25
+#: How far before a notified interval an exercise touching it may have started.
+EVENT_LOOKBACK = timedelta(hours=24)
 
 _ERROR_CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
@@ -278,6 +300,99 @@ class FitbitProvider(Provider):
             if scope not in have and not have.intersection(_SCOPE_SUPERSETS.get(scope, ()))
         ]
 
+    # --- Activities ----------------------------------------------------------------------------
+
+    def fetch_activities(
+        self, tokens: TokenSet, window: SyncWindow, cursor: Mapping[str, Any] | None
+    ) -> ActivityPage:
+        token = cursor.get("pageToken") if cursor else None
+        points, next_token = self._exercise_page(
+            tokens, window.start, window.end, token if isinstance(token, str) else None
+        )
+        return ActivityPage(
+            items=points, next_cursor={"pageToken": next_token} if next_token else None
+        )
+
+    def fetch_for_event(self, tokens: TokenSet, event: WebhookEvent) -> ActivityPage:
+        """The exercises of the notified intervals, every page of each.
+
+        An UPSERT re-reads what changed. A DELETE names no data point (notifications carry only
+        intervals): the exercises that remain are re-read, and ``deleted_external_ids`` stays
+        empty — the deleted exercise can only be found by comparing the stored activities of
+        the interval with what is returned here (UNCONFIRMED whether Google ever names it)."""
+        if event.kind not in ("activities_available", "activity_deleted"):
+            return ActivityPage(items=(), api_calls=0)
+        intervals = event.payload.get("intervals")
+        if not isinstance(intervals, list):
+            raise BadPayloadError(self.name, "exercise notification without intervals")
+        items: dict[str, Mapping[str, Any]] = {}
+        calls = 0
+        for interval in intervals:
+            physical = interval.get("physicalTimeInterval") if isinstance(interval, dict) else None
+            start = _instant(physical.get("startTime")) if isinstance(physical, dict) else None
+            end = _instant(physical.get("endTime")) if isinstance(physical, dict) else None
+            if start is None or end is None:
+                raise BadPayloadError(self.name, "exercise notification with an invalid interval")
+            end = max(end, start + timedelta(seconds=1))
+            token: str | None = None
+            while True:
+                points, token = self._exercise_page(tokens, start - EVENT_LOOKBACK, end, token)
+                calls += 1
+                for point in points:
+                    if _overlaps(point, start, end):
+                        items[str(point.get("name"))] = point
+                if not token:
+                    break
+        return ActivityPage(items=list(items.values()), api_calls=calls)
+
+    def _exercise_page(
+        self, tokens: TokenSet, start: datetime, end: datetime, page_token: str | None
+    ) -> tuple[list[Mapping[str, Any]], str | None]:
+        params = {
+            "pageSize": str(EXERCISE_PAGE_SIZE),
+            "filter": (
+                f'exercise.interval.start_time >= "{_rfc3339(start)}" AND '
+                f'exercise.interval.start_time < "{_rfc3339(end)}"'
+            ),
+        }
+        if page_token:
+            params["pageToken"] = page_token
+        response = request(
+            self.http,
+            self.name,
+            "GET",
+            EXERCISE_DATA_POINTS_URL,
+            params=params,
+            headers={"Authorization": f"Bearer {tokens.access_token}"},
+        )
+        if response.status_code == 401:
+            raise TokenRevokedError(
+                self.name,
+                "the access token was refused by exercise dataPoints",
+                status_code=401,
+                hint="the athlete must reconnect their Fitbit (Google) account",
+            )
+        if response.status_code == 403:
+            raise InsufficientScopeError(self.name, list(self.required_scopes))
+        if response.status_code != 200:
+            raise ProviderError(
+                self.name,
+                f"GET exercise dataPoints answered {response.status_code} "
+                f"({_error_code(response)})",
+                status_code=response.status_code,
+            )
+        body = response_json(response, self.name)
+        if not isinstance(body, dict):
+            raise BadPayloadError(self.name, "exercise dataPoints answered a non-object body")
+        points = body.get("dataPoints", [])
+        if not isinstance(points, list):
+            raise BadPayloadError(self.name, "exercise dataPoints answered without a list")
+        next_token = body.get("nextPageToken")
+        return (
+            [point for point in points if isinstance(point, dict)],
+            next_token if isinstance(next_token, str) and next_token else None,
+        )
+
     # --- Webhooks ------------------------------------------------------------------------------
 
     def verify_webhook(self, request: WebhookRequest) -> None:
@@ -374,6 +489,37 @@ class FitbitProvider(Provider):
             expires_at=expires_at,
             scopes=scopes,
         )
+
+
+def _rfc3339(moment: datetime) -> str:
+    """An RFC 3339 UTC timestamp for a filter literal (fractional seconds only when present)."""
+    utc = moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    spec = "microseconds" if utc.microsecond else "seconds"
+    return utc.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
+
+
+def _instant(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _overlaps(point: Mapping[str, Any], start: datetime, end: datetime) -> bool:
+    """Whether an exercise data point's interval touches ``[start, end]`` (kept when its
+    interval cannot be read: the ingest then reports it)."""
+    exercise = point.get("exercise")
+    interval = exercise.get("interval") if isinstance(exercise, dict) else None
+    if not isinstance(interval, dict):
+        return True
+    point_start = _instant(interval.get("startTime"))
+    point_end = _instant(interval.get("endTime")) or point_start
+    if point_start is None or point_end is None:
+        return True
+    return point_start <= end and point_end >= start
 
 
 def _error_code(response: httpx.Response) -> str:

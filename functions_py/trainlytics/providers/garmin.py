@@ -33,6 +33,16 @@ UNCONFIRMED (no public primary source; handled defensively):
   ``manuallyUpdatedActivities`` are reported as ``activity_updated``.
 - The ``garmin-client-id`` header is not a signature: anyone who knows the client id can forge
   it. That is all Garmin offers; keep the webhook URL unguessable and re-fetch data by id.
+- Activities: how long pulled data stays available (we pull windows that start within the last
+  7 days and backfill older ones); whether the pull's upload bounds are inclusive; that a
+  backfill's duplicate answer is 409 and a missing historical permission 403 (both [2nd]).
+
+Activities (``fetch_activities``/``fetch_for_event``): pull ``GET /activities`` by upload-time
+windows of <= 24 h (a JSON array of summaries) for recent windows; asynchronous
+``GET /backfill/activities`` in <= 30-day start-time ranges for older ones (202 → the page is
+``pending`` and the data arrives by push/ping; 409 = already requested, also fine). Pushes carry
+the summaries themselves; pings carry a ``callbackURL`` on apis.garmin.com, fetched with the
+athlete's bearer token. No public rate-limit headers or per-request limits.
 """
 
 from __future__ import annotations
@@ -56,8 +66,10 @@ from trainlytics.errors import (
     WebhookVerificationError,
 )
 from trainlytics.providers.base import (
+    ActivityPage,
     Provider,
     ProviderIdentity,
+    SyncWindow,
     TokenSet,
     WebhookEvent,
     WebhookEventKind,
@@ -83,6 +95,32 @@ API_BASE_URL = "https://apis.garmin.com/wellness-api/rest"
 USER_ID_URL = f"{API_BASE_URL}/user/id"
 PERMISSIONS_URL = f"{API_BASE_URL}/user/permissions"
 REGISTRATION_URL = f"{API_BASE_URL}/user/registration"
+#: Pull by upload time: ``?uploadStartTimeInSeconds=&uploadEndTimeInSeconds=`` (<= 24 h).
+ACTIVITIES_URL = f"{API_BASE_URL}/activities"
+#: Asynchronous backfill by start time: ``?summaryStartTimeInSeconds=&summaryEndTimeInSeconds=``
+#: (<= 30 days); answers 202 and delivers the summaries later through the push/ping webhooks.
+BACKFILL_URL = f"{API_BASE_URL}/backfill/activities"
+API_HOST = "apis.garmin.com"
+
+#: Largest upload-time window of one pull request.
+PULL_WINDOW = timedelta(hours=24)
+#: Largest start-time range of one backfill request.
+BACKFILL_WINDOW = timedelta(days=30)
+#: Windows starting within this look-back are pulled (synchronously, by upload time); older
+#: ones are backfilled (asynchronously, by start time). UNCONFIRMED how long Garmin keeps data
+#: pullable; a week is well inside what integrations rely on.
+PULL_LOOKBACK = timedelta(days=7)
+#: Ping callback paths whose content is activity summaries (activityFiles pings are FIT
+#: downloads and are not ingested here).
+_SUMMARY_CALLBACK_PATHS = frozenset(
+    {
+        "/wellness-api/rest/activities",
+        "/wellness-api/rest/activityDetails",
+        "/wellness-api/rest/manuallyUpdatedActivities",
+    }
+)
+#: Keys of pushed items that must not be stored (OAuth 1.0a pushes carry the user's token).
+_SECRET_ITEM_KEYS = frozenset({"userAccessToken"})
 
 #: Permissions the athlete ticks on Garmin's consent screen; the sync cannot work without these.
 REQUIRED_PERMISSIONS: tuple[str, ...] = ("ACTIVITY_EXPORT",)
@@ -112,6 +150,11 @@ class GarminProvider(Provider):
     # Garmin authenticates webhooks with our client id (header), not with a secret of ours.
     webhook_secret_setting: ClassVar[str | None] = None
     extra_settings: ClassVar[tuple[str, ...]] = ()
+    #: Backfill requests cover at most 30 days; pulls 24 h (chunked within a window by cursor).
+    max_window: ClassVar[timedelta | None] = BACKFILL_WINDOW
+    backfill_horizon: ClassVar[timedelta | None] = None
+    #: No public per-request limits (backfill throughput is counted in days); 429s are honoured.
+    rate_limit_buckets: ClassVar[tuple[tuple[str, int, int], ...]] = ()
 
     # --- OAuth ---------------------------------------------------------------------------------
 
@@ -262,6 +305,120 @@ class GarminProvider(Provider):
             # Other summary types (dailies, sleeps, epochs, ...) are not activities: ignored.
         return events
 
+    # --- Activities ------------------------------------------------------------------------------
+
+    def fetch_activities(
+        self, tokens: TokenSet, window: SyncWindow, cursor: Mapping[str, Any] | None
+    ) -> ActivityPage:
+        """One step through ``window``: a pull of <= 24 h of uploads, or one asynchronous
+        backfill request of <= 30 days of start times.
+
+        A window starting within :data:`PULL_LOOKBACK` is pulled
+        (``GET /activities?uploadStartTimeInSeconds=&uploadEndTimeInSeconds=``, a JSON array of
+        summaries) in 24-hour upload windows, so activities recorded long ago but uploaded late
+        are caught. An older window is backfilled (``GET /backfill/activities?summaryStart...``):
+        Garmin answers 202 and pushes the summaries later, so the page is ``pending``. A 409
+        means the same range was already requested: also pending, not an error. The cursor
+        holds the mode and where the next request starts."""
+        window_end = int(window.end.timestamp())
+        if cursor and cursor.get("mode") in ("pull", "backfill"):
+            mode = str(cursor["mode"])
+            start = cursor.get("start")
+            if not isinstance(start, int) or isinstance(start, bool):
+                start = int(window.start.timestamp())
+        else:
+            mode = "pull" if window.start >= self._now() - PULL_LOOKBACK else "backfill"
+            start = int(window.start.timestamp())
+        if start >= window_end:
+            return ActivityPage(items=(), api_calls=0)
+        step = PULL_WINDOW if mode == "pull" else BACKFILL_WINDOW
+        end = min(start + int(step.total_seconds()), window_end)
+        next_cursor = {"mode": mode, "start": end} if end < window_end else None
+        if mode == "pull":
+            response = self._activity_get(
+                ACTIVITIES_URL,
+                tokens,
+                "pulling activities",
+                params={"uploadStartTimeInSeconds": start, "uploadEndTimeInSeconds": end},
+            )
+            return ActivityPage(items=self._summaries(response), next_cursor=next_cursor)
+        response = self._activity_get(
+            BACKFILL_URL,
+            tokens,
+            "requesting a backfill",
+            params={"summaryStartTimeInSeconds": start, "summaryEndTimeInSeconds": end},
+            accepted=(202, 409),
+        )
+        return ActivityPage(items=(), next_cursor=next_cursor, pending=True)
+
+    def fetch_for_event(self, tokens: TokenSet, event: WebhookEvent) -> ActivityPage:
+        """A push holds the activity itself (no call); a ping names a ``callbackURL`` on
+        Garmin's API whose content is fetched (only ``apis.garmin.com/wellness-api/rest/...``
+        is ever requested). Deregistrations and permission changes carry nothing to ingest
+        (the webhook service handles them)."""
+        if event.kind in ("activity_created", "activity_updated"):
+            if not isinstance(event.payload, Mapping):
+                raise BadPayloadError(self.name, "pushed activity is not an object")
+            return ActivityPage(items=(_without_secrets(event.payload),), api_calls=0)
+        if event.kind != "activities_available":
+            return ActivityPage(items=(), api_calls=0)
+        url = _callback_url(event.payload.get("callbackURL"))
+        if httpx.URL(url).path not in _SUMMARY_CALLBACK_PATHS:
+            return ActivityPage(items=(), api_calls=0)  # e.g. an activity FIT file
+        response = self._activity_get(url, tokens, "fetching a ping callback", params=None)
+        return ActivityPage(items=self._summaries(response))
+
+    def _activity_get(
+        self,
+        url: str,
+        tokens: TokenSet,
+        what: str,
+        *,
+        params: Mapping[str, Any] | None,
+        accepted: tuple[int, ...] = (200,),
+    ) -> httpx.Response:
+        response = request(
+            self.http,
+            self.name,
+            "GET",
+            url,
+            params=dict(params) if params is not None else None,
+            headers=_bearer(tokens),
+        )
+        if response.status_code == 401:
+            raise TokenRevokedError(
+                self.name,
+                f"{what}: the access token was refused",
+                status_code=401,
+                hint="the athlete must connect Garmin again",
+            )
+        if response.status_code == 403:
+            raise ProviderError(
+                self.name,
+                f"{what} was refused ({_describe(response)})",
+                status_code=403,
+                hint="the athlete has not granted ACTIVITY_EXPORT (and, for history, "
+                "HISTORICAL_DATA_EXPORT) in Garmin Connect",
+            )
+        if response.status_code not in accepted:
+            raise ProviderError(
+                self.name,
+                f"{what} failed ({_describe(response)})",
+                status_code=response.status_code,
+            )
+        return response
+
+    def _summaries(self, response: httpx.Response) -> list[dict[str, Any]]:
+        body = response_json(response, self.name)
+        if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
+            raise BadPayloadError(
+                self.name, "the activity response is not a JSON array of objects", status_code=200
+            )
+        return [_without_secrets(item) for item in body]
+
+    def _now(self) -> datetime:
+        return datetime.now(UTC)
+
     # --- internals -------------------------------------------------------------------------------
 
     def _activity_event(self, key: str, item: Any) -> WebhookEvent:
@@ -342,6 +499,30 @@ def _after(now: datetime, seconds: Any) -> datetime | None:
     if isinstance(seconds, int | float) and not isinstance(seconds, bool):
         return now + timedelta(seconds=seconds)
     return None
+
+
+def _without_secrets(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in item.items() if key not in _SECRET_ITEM_KEYS}
+
+
+def _callback_url(value: Any) -> str:
+    """A ping's callbackURL, only if it points at Garmin's wellness API over https: a forged
+    ping must not make us request (with the athlete's token) any other URL."""
+    if isinstance(value, str):
+        try:
+            url = httpx.URL(value)
+        except (httpx.InvalidURL, ValueError):
+            url = None
+        if (
+            url is not None
+            and url.scheme == "https"
+            and url.host == API_HOST
+            and url.port in (None, 443)
+            and not url.userinfo
+            and url.path.startswith("/wellness-api/rest/")
+        ):
+            return value
+    raise BadPayloadError("garmin", "ping callbackURL is not on https://apis.garmin.com")
 
 
 def _bearer(tokens: TokenSet) -> dict[str, str]:

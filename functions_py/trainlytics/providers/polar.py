@@ -25,6 +25,16 @@ integrations polarofficial/accesslink-example-python and c2corg/c2c_tracking):
   ``entity_id`` is its hashed id) and ``PING`` (sent when the webhook is created or its URL is
   changed; it must be answered 200). Other event types (SLEEP, ACTIVITY_SUMMARY, ...) are ignored.
 
+- Activities: ``GET /v3/exercises`` lists the exercises **uploaded in the last 30 days** (and
+  after registration), all of them in one answer, without paging; the initial backfill therefore
+  reaches back 30 days (:attr:`backfill_horizon`). The list is ordered by nothing we rely on and
+  filtered by upload, not start, time: a window cannot be requested, so every listed exercise is
+  handed to the ingest, which skips the unchanged ones. ``GET /v3/exercises/{id}`` (the
+  ``url`` of an EXERCISE webhook) returns one exercise; 404 means it is no longer available.
+  A 403 means the athlete has not accepted Polar's mandatory consents (reconnect), a 401 that
+  the token was withdrawn. Payloads are handed on verbatim (snake_case; the deprecated
+  transactional API's kebab-case is normalised by the same SQL function).
+
 UNCONFIRMED (not established by public documentation; decided here, revisit with Polar's docs):
 
 - The PING Polar sends while a webhook is being *created* arrives before the creation response
@@ -36,6 +46,10 @@ UNCONFIRMED (not established by public documentation; decided here, revisit with
   to be ``accesslink.read_all`` (Polar's consent has no per-scope choice; missing mandatory
   consents surface as the 403 of the registration).
 - The shape of token-endpoint error bodies (taken to be RFC 6749 ``{"error": ...}``).
+- Whether ``GET /v3/exercises`` ever answers 204 for "nothing new" as the deprecated
+  transactional API did; 204 is read as an empty list.
+- Polar's rate limits are dynamic (scaled by the number of registered users); their headers are
+  not documented reliably, so no rate-limit bucket is declared and only a 429 is honoured.
 - The ``member-id`` we register is opaque: a UUIDv5 of the Polar user id (stable across
   reconnects, reveals nothing of ours). Polar also answers 409 for a duplicated member-id.
 """
@@ -50,7 +64,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -60,11 +74,14 @@ from trainlytics.errors import (
     ProviderError,
     TokenExchangeError,
     TokenRefreshError,
+    TokenRevokedError,
     WebhookVerificationError,
 )
 from trainlytics.providers.base import (
+    ActivityPage,
     Provider,
     ProviderIdentity,
+    SyncWindow,
     TokenSet,
     WebhookEvent,
     WebhookRequest,
@@ -74,6 +91,7 @@ from trainlytics.providers.http import request, response_json
 __all__ = [
     "API_BASE_URL",
     "AUTHORIZE_URL",
+    "EXERCISES_URL",
     "SCOPE",
     "TOKEN_URL",
     "USERS_URL",
@@ -85,6 +103,9 @@ AUTHORIZE_URL = "https://flow.polar.com/oauth2/authorization"
 TOKEN_URL = "https://polarremote.com/v2/oauth2/token"  # noqa: S105 - a URL, not a secret
 API_BASE_URL = "https://www.polaraccesslink.com/v3"
 USERS_URL = f"{API_BASE_URL}/users"
+EXERCISES_URL = f"{API_BASE_URL}/exercises"
+#: AccessLink serves exercises uploaded in the last 30 days only.
+EXERCISE_HORIZON = timedelta(days=30)
 SCOPE = "accesslink.read_all"
 
 SIGNATURE_HEADER = "polar-webhook-signature"
@@ -122,6 +143,7 @@ class PolarProvider(Provider):
     uses_pkce: ClassVar[bool] = False
     required_scopes: ClassVar[tuple[str, ...]] = (SCOPE,)
     webhook_secret_setting: ClassVar[str | None] = "WEBHOOK_SECRET"  # noqa: S105 - env suffix
+    backfill_horizon: ClassVar[timedelta | None] = EXERCISE_HORIZON
 
     # --- OAuth ---------------------------------------------------------------------------------
 
@@ -302,6 +324,93 @@ class PolarProvider(Provider):
                 payload=body,
             )
         ]
+
+    # --- Activities ------------------------------------------------------------------------------
+
+    def fetch_activities(
+        self, tokens: TokenSet, window: SyncWindow, cursor: Mapping[str, Any] | None
+    ) -> ActivityPage:
+        # One answer holds every exercise uploaded in the last 30 days: no paging, no range. The
+        # list is by upload time, so filtering on the window's start times would lose late
+        # uploads; the ingest skips what it already holds.
+        response = request(
+            self.http,
+            self.name,
+            "GET",
+            EXERCISES_URL,
+            headers={**self._bearer(tokens), "Accept": "application/json"},
+        )
+        if response.status_code == 204:
+            return ActivityPage(items=())
+        self._check_exercise_status(response, "exercise list")
+        body = response_json(response, self.name)
+        if not isinstance(body, list):
+            raise BadPayloadError(self.name, "exercise list is not a JSON array")
+        # Items go to the ingest verbatim, malformed ones included: it reports them one by one.
+        return ActivityPage(items=body)
+
+    def fetch_for_event(self, tokens: TokenSet, event: WebhookEvent) -> ActivityPage:
+        if event.kind not in ("activity_created", "activity_updated") or not event.object_id:
+            return ActivityPage(items=(), api_calls=0)
+        response = request(
+            self.http,
+            self.name,
+            "GET",
+            self._exercise_url(event),
+            headers={**self._bearer(tokens), "Accept": "application/json"},
+        )
+        if response.status_code in (204, 404):
+            # Gone, or older than the 30-day horizon: nothing to ingest.
+            return ActivityPage(items=())
+        self._check_exercise_status(response, "exercise")
+        body = response_json(response, self.name)
+        if not isinstance(body, dict):
+            raise BadPayloadError(self.name, "exercise is not a JSON object")
+        return ActivityPage(items=(body,))
+
+    @staticmethod
+    def _exercise_url(event: WebhookEvent) -> str:
+        """The event's ``url`` when it points at an exercise on the AccessLink host (never
+        anywhere else: the token goes with the request); otherwise built from ``entity_id``."""
+        own = f"{EXERCISES_URL}/{quote(event.object_id or '', safe='')}"
+        url = event.payload.get("url")
+        if not isinstance(url, str):
+            return own
+        try:
+            parsed = httpx.URL(url)
+        except (httpx.InvalidURL, ValueError):
+            return own
+        expected = httpx.URL(EXERCISES_URL)
+        if (
+            parsed.scheme == "https"
+            and parsed.host == expected.host
+            and parsed.port is None
+            and parsed.path == f"{expected.path}/{event.object_id}"
+            and not parsed.query
+        ):
+            return str(parsed)
+        return own
+
+    def _check_exercise_status(self, response: httpx.Response, what: str) -> None:
+        if response.status_code == 200:
+            return
+        if response.status_code == 401:
+            raise TokenRevokedError(
+                self.name,
+                f"{what} refused the access token (401)",
+                status_code=401,
+                hint="the athlete reconnects Polar",
+            )
+        if response.status_code == 403:
+            raise TokenRevokedError(
+                self.name,
+                f"{what} refused (403): the athlete has not accepted Polar's mandatory consents",
+                status_code=403,
+                hint="the athlete accepts the consents in Polar Flow and reconnects",
+            )
+        raise ProviderError(
+            self.name, f"{what} answered {response.status_code}", status_code=response.status_code
+        )
 
     # --- Helpers ---------------------------------------------------------------------------------
 

@@ -32,9 +32,19 @@ UNCONFIRMED (no public primary source found; handled defensively):
   treated as "already revoked".
 - Whether an ``athlete`` update can carry other ``updates`` keys than ``authorized``: any
   athlete update without ``authorized == "false"`` is ignored.
-- A daily-limit 429 cannot be told from a 15-minute one here (``providers.http.request`` does
-  not expose the ``X-RateLimit-Usage`` headers), so ``retry_after`` is always the next quarter
-  hour; the worker backs off again if the daily quota is still exhausted.
+- A 429 carries no ``Retry-After``: we wait for the next quarter hour, or until midnight UTC
+  when the 429's ``X-RateLimit-Usage``/``X-ReadRateLimit-Usage`` show a spent daily quota.
+- Whether ``after``/``before`` of ``GET /athlete/activities`` are inclusive (both are widened by
+  one second), and that a list with ``after`` comes oldest first (relied on only when a page
+  actually is ascending; otherwise paging falls back to page numbers).
+- List items are SummaryActivities (no calories, no description); only webhook events fetch
+  the DetailedActivity. A later list page of the same activity carries neither field.
+
+Activities (``fetch_activities``/``fetch_for_event``): ``GET /athlete/activities`` pages of 200
+with ``after``/``before`` (epoch s); ``GET /activities/{id}`` for webhook creates and updates;
+deletes arrive only by webhook (the API has no delete listing). Every API response carries
+``X-RateLimit-Limit``/``-Usage`` (overall) and ``X-ReadRateLimit-Limit``/``-Usage`` (reads),
+each ``"15-min,daily"``: reported as :class:`RateLimitObservation` for the shared limiter.
 """
 
 from __future__ import annotations
@@ -59,8 +69,11 @@ from trainlytics.errors import (
     WebhookVerificationError,
 )
 from trainlytics.providers.base import (
+    ActivityPage,
     Provider,
     ProviderIdentity,
+    RateLimitObservation,
+    SyncWindow,
     TokenSet,
     WebhookEvent,
     WebhookEventKind,
@@ -84,6 +97,26 @@ TOKEN_URL = "https://www.strava.com/oauth/token"  # noqa: S105 - an endpoint, no
 DEAUTHORIZE_URL = "https://www.strava.com/oauth/deauthorize"
 API_BASE_URL = "https://www.strava.com/api/v3"
 ATHLETE_URL = f"{API_BASE_URL}/athlete"
+ACTIVITIES_URL = f"{API_BASE_URL}/athlete/activities"
+ACTIVITY_URL = f"{API_BASE_URL}/activities/{{activity_id}}"
+
+#: Strava's largest page (``per_page`` default 30, max 200).
+PAGE_SIZE = 200
+
+#: Strava's rate-limit buckets per application: (bucket, limit, window s). Overall 200/15 min
+#: and 2,000/day; non-upload ("read") requests 100/15 min and 1,000/day. The limits the
+#: responses' headers report win over these defaults (they can be raised on request).
+RATE_LIMIT_BUCKETS: tuple[tuple[str, int, int], ...] = (
+    ("strava:overall:15min", 200, 900),
+    ("strava:overall:daily", 2000, 86400),
+    ("strava:read:15min", 100, 900),
+    ("strava:read:daily", 1000, 86400),
+)
+#: Response headers ("15-min,daily" pairs) and the bucket family they describe.
+_RATE_LIMIT_HEADERS = (
+    ("x-ratelimit-limit", "x-ratelimit-usage", "strava:overall"),
+    ("x-readratelimit-limit", "x-readratelimit-usage", "strava:read"),
+)
 
 #: ``read`` gives the public profile; ``activity:read_all`` adds "Only You" activities and
 #: privacy zones, and is needed to receive privacy-change webhooks.
@@ -113,6 +146,10 @@ class StravaProvider(Provider):
     extra_settings: ClassVar[tuple[str, ...]] = ("SUBSCRIPTION_ID",)
     #: Strava's API agreement: delete the athlete's Strava data when they deauthorise.
     delete_activities_on_disconnect: ClassVar[bool] = True
+    #: The whole history is listable, 200 activities per request, any window length.
+    backfill_horizon: ClassVar[timedelta | None] = None
+    max_window: ClassVar[timedelta | None] = None
+    rate_limit_buckets: ClassVar[tuple[tuple[str, int, int], ...]] = RATE_LIMIT_BUCKETS
 
     # --- OAuth ---------------------------------------------------------------------------------
 
@@ -312,7 +349,125 @@ class StravaProvider(Provider):
             return []  # profile changes: nothing to sync
         raise BadPayloadError(self.name, "webhook event with an unknown object_type")
 
+    # --- Activities ------------------------------------------------------------------------------
+
+    def fetch_activities(
+        self, tokens: TokenSet, window: SyncWindow, cursor: Mapping[str, Any] | None
+    ) -> ActivityPage:
+        """One page (up to 200) of the athlete's SummaryActivities starting in ``window``.
+
+        ``GET /athlete/activities?after=&before=&page=&per_page=200``. With ``after`` Strava
+        lists oldest first, so the next page continues *after the newest start seen* (keyset,
+        one second of overlap): an activity deleted meanwhile cannot shift the next page past
+        one we have not seen. Should a page not come back in ascending order, or a full page
+        share one start second, the cursor falls back to the page number. Items repeated at a
+        page boundary are harmless (the ingest upserts). ``after`` and ``before`` are widened
+        by one second each, since Strava does not document whether they are inclusive."""
+        after = int(window.start.timestamp()) - 1
+        page = 1
+        if cursor:
+            after = _cursor_int(cursor, "after", after)
+            page = max(1, _cursor_int(cursor, "page", 1))
+        before = int(window.end.timestamp()) + 1
+        response = self._api_get(
+            ACTIVITIES_URL,
+            tokens,
+            "listing activities",
+            params={"after": after, "before": before, "page": page, "per_page": PAGE_SIZE},
+        )
+        body = response_json(response, self.name)
+        if not isinstance(body, list):
+            raise BadPayloadError(
+                self.name, "the activity list is not a JSON array", status_code=200
+            )
+        items = [item for item in body if isinstance(item, dict)]
+        if len(items) != len(body):
+            raise BadPayloadError(
+                self.name,
+                "the activity list holds something that is not an object",
+                status_code=200,
+            )
+        next_cursor: dict[str, Any] | None = None
+        if len(items) >= PAGE_SIZE:
+            starts = [_epoch(item.get("start_date")) for item in items]
+            known = [start for start in starts if start is not None]
+            ascending = len(known) == len(starts) and known == sorted(known)
+            if ascending and known and known[-1] - 1 > after:
+                next_cursor = {"after": known[-1] - 1, "page": 1}
+            else:
+                next_cursor = {"after": after, "page": page + 1}
+        return ActivityPage(
+            items=items,
+            next_cursor=next_cursor,
+            api_calls=1,
+            rate_limits=rate_limit_observations(response.headers),
+        )
+
+    def fetch_for_event(self, tokens: TokenSet, event: WebhookEvent) -> ActivityPage:
+        """Create/update: the DetailedActivity (``GET /activities/{id}``: title, type and
+        privacy as they are now, plus calories and description). Delete: the id. A 404 on the
+        detail means the activity is gone (deleted right after the event) and is applied as a
+        delete. Deauthorisation and other events carry nothing to ingest."""
+        if event.kind == "activity_deleted" and event.object_id:
+            return ActivityPage(items=(), deleted_external_ids=(event.object_id,), api_calls=0)
+        if event.kind not in ("activity_created", "activity_updated") or not event.object_id:
+            return ActivityPage(items=(), api_calls=0)
+        if not event.object_id.isdigit():
+            raise BadPayloadError(self.name, "webhook event with a non-numeric activity id")
+        response = self._api_get(
+            ACTIVITY_URL.format(activity_id=event.object_id),
+            tokens,
+            "reading an activity",
+            params={"include_all_efforts": "false"},
+            missing_ok=True,
+        )
+        observations = rate_limit_observations(response.headers)
+        if response.status_code == 404:
+            return ActivityPage(
+                items=(),
+                deleted_external_ids=(event.object_id,),
+                rate_limits=observations,
+            )
+        detail = response_json(response, self.name)
+        if not isinstance(detail, dict) or str(detail.get("id")) != event.object_id:
+            raise BadPayloadError(
+                self.name, "the activity response is not the requested activity", status_code=200
+            )
+        return ActivityPage(items=(detail,), rate_limits=observations)
+
     # --- internals -------------------------------------------------------------------------------
+
+    def _api_get(
+        self,
+        url: str,
+        tokens: TokenSet,
+        what: str,
+        *,
+        params: Mapping[str, Any],
+        missing_ok: bool = False,
+    ) -> httpx.Response:
+        response = self._send(
+            "GET",
+            url,
+            params=dict(params),
+            headers={"Authorization": f"Bearer {tokens.access_token}"},
+        )
+        if response.status_code == 401:
+            raise TokenRevokedError(
+                self.name,
+                f"{what}: the access token was refused ({_describe(response)})",
+                status_code=401,
+                hint="the athlete must connect Strava again",
+            )
+        if response.status_code == 404 and missing_ok:
+            return response
+        if response.status_code != 200:
+            raise ProviderError(
+                self.name,
+                f"{what} failed ({_describe(response)})",
+                status_code=response.status_code,
+            )
+        return response
 
     def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         try:
@@ -320,11 +475,21 @@ class StravaProvider(Provider):
         except RateLimitedError as exc:
             if exc.retry_after is not None:
                 raise
+            headers = exc.rate_limit_headers or {}
+            now = datetime.now(UTC)
+            # A 429 carries no Retry-After: wait for the next quarter hour, or for midnight UTC
+            # when the headers say a daily quota is spent.
+            retry_after = (
+                seconds_to_midnight(now)
+                if _daily_quota_spent(headers)
+                else seconds_to_next_window(now)
+            )
             raise RateLimitedError(
                 self.name,
                 exc.message.removeprefix(f"{self.name}: "),
-                retry_after=seconds_to_next_window(datetime.now(UTC)),
+                retry_after=retry_after,
                 status_code=exc.status_code or 429,
+                rate_limit_headers=headers,
             ) from exc
 
     def _post_token(self, form: Mapping[str, str]) -> httpx.Response:
@@ -383,6 +548,67 @@ def seconds_to_next_window(now: datetime) -> float:
     now = now.astimezone(UTC)
     start = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
     return (start + timedelta(seconds=RATE_LIMIT_WINDOW_SECONDS) - now).total_seconds()
+
+
+def seconds_to_midnight(now: datetime) -> float:
+    """Seconds until Strava's daily rate-limit window resets (midnight UTC)."""
+    now = now.astimezone(UTC)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    return (midnight - now).total_seconds()
+
+
+def rate_limit_observations(headers: Mapping[str, str]) -> tuple[RateLimitObservation, ...]:
+    """The four buckets' usage from ``X-RateLimit-*`` (overall) and ``X-ReadRateLimit-*``
+    (non-upload) headers, each ``"<15-min>,<daily>"``. Absent or malformed headers give
+    nothing."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    observations: list[RateLimitObservation] = []
+    for limit_header, usage_header, family in _RATE_LIMIT_HEADERS:
+        limits = _pair(lowered.get(limit_header))
+        usage = _pair(lowered.get(usage_header))
+        if limits is None or usage is None:
+            continue
+        for (suffix, window), limit, used in zip(
+            (("15min", 900), ("daily", 86400)), limits, usage, strict=True
+        ):
+            observations.append(
+                RateLimitObservation(
+                    bucket=f"{family}:{suffix}", used=used, limit=limit, window_seconds=window
+                )
+            )
+    return tuple(observations)
+
+
+def _pair(value: str | None) -> tuple[int, int] | None:
+    if not value:
+        return None
+    parts = [part.strip() for part in value.split(",")]
+    if len(parts) != 2 or not all(part.isdigit() for part in parts):
+        return None
+    return int(parts[0]), int(parts[1])
+
+
+def _daily_quota_spent(headers: Mapping[str, str]) -> bool:
+    return any(
+        o.bucket.endswith(":daily") and o.used >= o.limit for o in rate_limit_observations(headers)
+    )
+
+
+def _epoch(value: Any) -> int | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return int(parsed.timestamp())
+
+
+def _cursor_int(cursor: Mapping[str, Any], key: str, default: int) -> int:
+    value = cursor.get(key, default)
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
 def _expires_at(body: Mapping[str, Any]) -> datetime | None:

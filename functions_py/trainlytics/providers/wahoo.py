@@ -19,6 +19,25 @@ Quirks handled here:
   constant time and stripped from the payload handed to the sync worker.
 - Revocation: ``DELETE /v1/permissions`` with the athlete's access token withdraws the app.
 
+Activities (the sync):
+
+- ``GET /v1/workouts?page=&per_page=`` answers ``{"workouts": [...], "total", "page",
+  "per_page", "order": "descending", "sort": "starts"}``: every workout of the athlete, newest
+  first, each with its ``workout_summary`` (null while the upload is processed). There is no
+  date filter, so a window is read from page 1 down to the first workout that starts before
+  the window (or the last page). Pages are ``PER_PAGE`` workouts (real pages of 60 are seen).
+- Each workout is handed to ``private.normalize_wahoo`` as it came (decimal strings, UTC
+  ``starts``).
+- A ``workout_summary`` webhook carries the workout itself: ``fetch_for_event`` turns it into
+  the list's shape (the workout with its summary) without calling the API, or fetches
+  ``GET /v1/workouts/{id}`` when the webhook names only the id.
+- Rate limits per application: 200 requests / 5 min, 1,000 / hour, 5,000 / day (production);
+  excess answers 429 (``RateLimitedError`` from ``providers.http``).
+
+UNCONFIRMED: whether ``per_page`` may exceed 60 (the OpenAPI says 100); whether Wahoo sends
+rate-limit headers (none are documented: no observations are parsed); whether the summary's
+newer ``manual``/``time_zone`` fields are set by all apps.
+
 UNCONFIRMED: whether the token response always carries ``scope`` (Doorkeeper, which Wahoo runs,
 does by default; when it is absent the callback's ``scope`` or, failing that, the requested
 scopes are assumed — Wahoo's consent screen has no per-scope tick boxes as far as documented).
@@ -45,8 +64,10 @@ from trainlytics.errors import (
     WebhookVerificationError,
 )
 from trainlytics.providers.base import (
+    ActivityPage,
     Provider,
     ProviderIdentity,
+    SyncWindow,
     TokenSet,
     WebhookEvent,
     WebhookRequest,
@@ -59,6 +80,7 @@ __all__ = [
     "SCOPES",
     "TOKEN_URL",
     "USER_URL",
+    "WORKOUTS_URL",
     "WahooProvider",
 ]
 
@@ -67,6 +89,9 @@ AUTHORIZE_URL = f"{API_BASE}/oauth/authorize"
 TOKEN_URL = f"{API_BASE}/oauth/token"
 USER_URL = f"{API_BASE}/v1/user"
 PERMISSIONS_URL = f"{API_BASE}/v1/permissions"
+WORKOUTS_URL = f"{API_BASE}/v1/workouts"
+#: Workouts per page of GET /v1/workouts (default 30; pages of 60 are seen in real use).
+PER_PAGE = 60
 #: Wahoo separates scopes with spaces (``+`` once form-encoded).
 SCOPES: tuple[str, ...] = ("user_read", "workouts_read", "offline_data")
 
@@ -81,6 +106,12 @@ class WahooProvider(Provider):
     uses_pkce: ClassVar[bool] = False
     required_scopes: ClassVar[tuple[str, ...]] = SCOPES
     webhook_secret_setting: ClassVar[str | None] = "WEBHOOK_TOKEN"  # noqa: S105 - a variable name
+    #: Production limits per application (sandbox: 25/5 min, 100/h, 250/day).
+    rate_limit_buckets: ClassVar[tuple[tuple[str, int, int], ...]] = (
+        ("wahoo:5min", 200, 300),
+        ("wahoo:hourly", 1000, 3600),
+        ("wahoo:daily", 5000, 86400),
+    )
 
     # --- OAuth ---------------------------------------------------------------------------------
 
@@ -203,6 +234,85 @@ class WahooProvider(Provider):
             scopes=self._granted_scopes(tokens, callback_query),
         )
 
+    # --- Activities ----------------------------------------------------------------------------
+
+    def fetch_activities(
+        self, tokens: TokenSet, window: SyncWindow, cursor: Mapping[str, Any] | None
+    ) -> ActivityPage:
+        page = _page_number(cursor)
+        body = self._get_json(
+            tokens, WORKOUTS_URL, params={"page": page, "per_page": PER_PAGE}, what="workouts"
+        )
+        workouts = body.get("workouts")
+        if not isinstance(workouts, list):
+            raise BadPayloadError(self.name, "GET /v1/workouts answered without a workouts list")
+        items: list[Mapping[str, Any]] = []
+        reached_older = False
+        for workout in workouts:
+            if not isinstance(workout, dict):
+                continue
+            starts = _parse_instant(workout.get("starts"))
+            if starts is None:
+                items.append(workout)  # the ingest reports it as malformed
+            elif starts < window.start:
+                reached_older = True
+            elif starts < window.end:
+                items.append(workout)
+        per_page = _positive_int(body.get("per_page")) or PER_PAGE
+        total = _positive_int(body.get("total"), allow_zero=True)
+        descending = body.get("order", "descending") == "descending"
+        done = (
+            not workouts
+            or (descending and reached_older)
+            or (total is not None and page * per_page >= total)
+        )
+        return ActivityPage(items=items, next_cursor=None if done else {"page": page + 1})
+
+    def fetch_for_event(self, tokens: TokenSet, event: WebhookEvent) -> ActivityPage:
+        if event.kind not in ("activity_created", "activity_updated"):
+            return ActivityPage(items=(), api_calls=0)
+        summary = event.payload.get("workout_summary")
+        workout = summary.get("workout") if isinstance(summary, dict) else None
+        if isinstance(summary, dict) and isinstance(workout, dict) and "starts" in workout:
+            # The list's shape: the workout with its summary (without the back reference).
+            rest = {key: value for key, value in summary.items() if key != "workout"}
+            return ActivityPage(items=[{**workout, "workout_summary": rest}], api_calls=0)
+        if event.object_id is None:
+            raise BadPayloadError(self.name, "workout_summary event without a workout id")
+        detail = self._get_json(
+            tokens, f"{WORKOUTS_URL}/{event.object_id}", params=None, what="workout"
+        )
+        return ActivityPage(items=[detail])
+
+    def _get_json(
+        self,
+        tokens: TokenSet,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None,
+        what: str,
+    ) -> dict[str, Any]:
+        response = request(
+            self.http, self.name, "GET", url, params=params, headers=_bearer(tokens.access_token)
+        )
+        if response.status_code == 401:
+            raise TokenRevokedError(
+                self.name,
+                f"the access token was refused reading {what}",
+                status_code=401,
+                hint="the athlete must reconnect Wahoo",
+            )
+        if response.status_code != 200:
+            raise ProviderError(
+                self.name,
+                f"reading {what} answered {response.status_code}",
+                status_code=response.status_code,
+            )
+        body = response_json(response, self.name)
+        if not isinstance(body, dict):
+            raise BadPayloadError(self.name, f"reading {what} answered a non-object body")
+        return body
+
     # --- Webhooks ------------------------------------------------------------------------------
 
     def verify_webhook(self, request: WebhookRequest) -> None:
@@ -285,6 +395,28 @@ class WahooProvider(Provider):
         if from_callback is not None:
             return from_callback
         return SCOPES  # UNCONFIRMED fallback, see the module docstring
+
+
+def _page_number(cursor: Mapping[str, Any] | None) -> int:
+    page = cursor.get("page") if cursor else None
+    return page if isinstance(page, int) and not isinstance(page, bool) and page >= 1 else 1
+
+
+def _positive_int(value: Any, *, allow_zero: bool = False) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= (0 if allow_zero else 1):
+        return value
+    return None
+
+
+def _parse_instant(value: Any) -> datetime | None:
+    """Wahoo's ``starts`` ("2026-11-22T08:14:05.000Z") as an aware UTC datetime."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def _bearer(access_token: str) -> dict[str, str]:

@@ -1,0 +1,616 @@
+"""The sync engine: a connection's activities from its provider into ``public.activities``.
+
+API
+---
+- ``SyncEngine(gateway, tokens, providers, *, limiter=None, clock=..., lease_seconds=300)``
+    - ``run(connection_id, trigger, *, progress=None) -> SyncOutcome`` — one synchronisation.
+    - ``process_event(connection_id, event, *, progress=None) -> SyncOutcome`` — one webhook
+      event (what :meth:`Provider.fetch_for_event` says to ingest or delete).
+- ``SyncOutcome`` — status (``success | partial | failed | skipped``), the run id and counts.
+- ``SyncProgress`` — what ``progress`` callbacks receive after each stored page.
+- ``SyncBusyError`` (another run holds the connection; retry at ``retry_at``),
+  ``SyncLeaseLostError`` (this run was closed as abandoned meanwhile) — both transient.
+- ``is_transient(exc) -> bool`` — whether the job queue should retry after this failure.
+
+How a run goes
+--------------
+1. ``public.sync_start`` opens the run (``sync_history`` row ``running``) and takes the
+   connection's lease: one synchronisation per connection at a time, across machines.
+2. Windows are planned from the durable cursor (``provider_connections.sync_cursor``, whose
+   shape only this module knows — see :class:`Cursor`): a run that died mid-window resumes at
+   the page where it stopped; an incremental run starts ``incremental_overlap`` before the end
+   of the last completed window; an initial one ``backfill_horizon`` ago (or at
+   :data:`HISTORY_START`), chunked into windows of at most ``max_window``, oldest first.
+3. For each page: the shared rate limiter reserves a request, valid tokens are fetched (refreshed
+   when close to expiry), :meth:`Provider.fetch_activities` fetches the page, and
+   ``public.sync_ingest_page`` stores it — items, deletions, the run's counters and the next
+   cursor — in ONE transaction, so the cursor only ever points past stored data.
+4. ``public.sync_finish`` ends the run: success; partial (pages were stored, then an error);
+   failed (nothing stored). The error (one line, no secret) is recorded on the run and on the
+   connection, then raised for the job queue, which retries transient failures with backoff.
+
+A webhook run (``process_event``) is a run with trigger ``webhook`` that does not take the
+connection's exclusive lease (it may run beside a synchronisation; the newer-wins guard of
+``ingest_activities`` keeps concurrent writes safe) and never moves the cursor.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, Protocol
+
+from trainlytics.errors import (
+    BadPayloadError,
+    DatabaseUnavailableError,
+    InsufficientScopeError,
+    ProviderError,
+    ProviderNotConfiguredError,
+    ProviderUnavailableError,
+    RateLimitedError,
+    TokenRefreshError,
+    TokenRevokedError,
+    TrainlyticsError,
+)
+from trainlytics.providers.base import ActivityPage, Provider, SyncWindow, TokenSet, WebhookEvent
+from trainlytics.rate_limits import Limiter, NoRateLimiter, buckets_for
+
+__all__ = [
+    "HISTORY_START",
+    "SYNC_FUNCTIONS",
+    "Cursor",
+    "SyncBusyError",
+    "SyncEngine",
+    "SyncLeaseLostError",
+    "SyncOutcome",
+    "SyncProgress",
+    "is_transient",
+    "plan_windows",
+]
+
+log = logging.getLogger(__name__)
+
+#: Where "all history" starts when a provider has no backfill horizon.
+HISTORY_START = datetime(2000, 1, 1, tzinfo=UTC)
+
+#: The SQL functions this module calls (an allow-list for gateways, if wanted).
+SYNC_FUNCTIONS = frozenset(
+    {
+        "sync_start",
+        "sync_progress",
+        "sync_ingest_page",
+        "sync_advance_cursor",
+        "sync_finish",
+        "sync_close_stale_runs",
+        "rate_limit_acquire",
+        "rate_limit_observe",
+    }
+)
+
+OutcomeStatus = Literal["success", "partial", "failed", "skipped"]
+
+
+class _Gateway(Protocol):
+    def call(self, function: str, args: Mapping[str, Any]) -> list[dict[str, Any]]: ...
+
+
+class _Tokens(Protocol):
+    def valid_tokens(self, connection_id: int) -> TokenSet: ...
+
+
+class SyncBusyError(TrainlyticsError):
+    """Another synchronisation of the connection is running (its lease is live)."""
+
+    def __init__(self, connection_id: int, retry_at: datetime | None) -> None:
+        when = f" until {retry_at.isoformat()}" if retry_at else ""
+        super().__init__(
+            f"connection {connection_id} is already being synchronised{when}",
+            hint="wait for that run to finish",
+        )
+        self.connection_id = connection_id
+        self.retry_at = retry_at
+
+
+class SyncLeaseLostError(TrainlyticsError):
+    """The run was closed as abandoned while it ran (its lease lapsed): stop at once."""
+
+
+@dataclass(frozen=True)
+class SyncProgress:
+    """Sent to the ``progress`` callback after each stored page."""
+
+    connection_id: int
+    sync_id: int
+    window: SyncWindow
+    windows_done: int
+    windows_total: int
+    pages: int
+    fetched: int
+    created: int
+    updated: int
+    skipped: int
+    deleted: int
+    api_calls: int
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    connection_id: int
+    status: OutcomeStatus
+    sync_id: int | None = None
+    provider: str | None = None
+    pages: int = 0
+    fetched: int = 0
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    deleted: int = 0
+    api_calls: int = 0
+    error: str | None = None
+    #: Item errors (index, external_id, reason) of malformed items that were skipped.
+    item_errors: tuple[Mapping[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """The engine's durable position, stored in ``provider_connections.sync_cursor``.
+
+    ``synced_until``: every window ending at or before it is stored. ``window`` + ``page``:
+    a window in progress and the provider's cursor of its next page (None: its first page).
+    """
+
+    synced_until: datetime | None = None
+    window: SyncWindow | None = None
+    page: Mapping[str, Any] | None = None
+
+    VERSION = 1
+
+    @classmethod
+    def load(cls, value: Mapping[str, Any] | None) -> Cursor:
+        if not value or value.get("v") != cls.VERSION:
+            return cls()
+        window = value.get("window")
+        return cls(
+            synced_until=_parse_time(value.get("synced_until")),
+            window=(
+                SyncWindow(_require_time(window["start"]), _require_time(window["end"]))
+                if isinstance(window, Mapping)
+                else None
+            ),
+            page=value.get("page") if isinstance(value.get("page"), Mapping) else None,
+        )
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "v": self.VERSION,
+            "synced_until": self.synced_until.isoformat() if self.synced_until else None,
+            "window": (
+                {"start": self.window.start.isoformat(), "end": self.window.end.isoformat()}
+                if self.window
+                else None
+            ),
+            "page": dict(self.page) if self.page is not None else None,
+        }
+
+
+def plan_windows(
+    provider: Provider, cursor: Cursor, last_sync_at: datetime | None, now: datetime
+) -> tuple[list[SyncWindow], Mapping[str, Any] | None]:
+    """The windows to synchronise, oldest first, and the page cursor to resume the first at."""
+    windows: list[SyncWindow] = []
+    resume: Mapping[str, Any] | None = None
+    if cursor.window is not None:
+        windows.append(cursor.window)
+        resume = cursor.page
+        start = cursor.window.end
+    elif cursor.synced_until is not None:
+        start = cursor.synced_until - provider.incremental_overlap
+    elif last_sync_at is not None:  # synchronised before the engine kept a cursor
+        start = last_sync_at - provider.incremental_overlap
+    elif provider.backfill_horizon is not None:
+        start = now - provider.backfill_horizon
+    else:
+        start = HISTORY_START
+    if provider.backfill_horizon is not None:
+        start = max(start, now - provider.backfill_horizon)
+    windows.extend(_chunks(start, now, provider.max_window))
+    return windows, resume
+
+
+def _chunks(start: datetime, end: datetime, size: timedelta | None) -> Iterator[SyncWindow]:
+    if start >= end:
+        return
+    if size is None:
+        yield SyncWindow(start, end)
+        return
+    while start < end:
+        stop = min(start + size, end)
+        yield SyncWindow(start, stop)
+        start = stop
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a failed run should be retried (with backoff) rather than given up."""
+    if isinstance(exc, TokenRevokedError | ProviderNotConfiguredError | InsufficientScopeError):
+        return False
+    return isinstance(
+        exc,
+        ProviderUnavailableError
+        | RateLimitedError
+        | TokenRefreshError
+        | DatabaseUnavailableError
+        | SyncBusyError
+        | SyncLeaseLostError
+        # A truncated or garbled page is usually a glitch; the job's attempts are bounded.
+        | BadPayloadError,
+    )
+
+
+@dataclass
+class _Run:
+    connection_id: int
+    sync_id: int
+    holder: str
+    provider: Provider
+    provider_user_id: str
+    exclusive: bool
+    pages: int = 0
+    fetched: int = 0
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    deleted: int = 0
+    api_calls: int = 0
+    stored_pages: int = 0
+    item_errors: list[Mapping[str, Any]] = field(default_factory=list)
+
+    def outcome(self, status: OutcomeStatus, error: str | None = None) -> SyncOutcome:
+        return SyncOutcome(
+            connection_id=self.connection_id,
+            status=status,
+            sync_id=self.sync_id,
+            provider=self.provider.name,
+            pages=self.pages,
+            fetched=self.fetched,
+            created=self.created,
+            updated=self.updated,
+            skipped=self.skipped,
+            deleted=self.deleted,
+            api_calls=self.api_calls,
+            error=error,
+            item_errors=tuple(self.item_errors[:100]),
+        )
+
+
+class SyncEngine:
+    """Runs synchronisations (see the module docstring). Thread-safe: state is per run."""
+
+    def __init__(
+        self,
+        gateway: _Gateway,
+        tokens: _Tokens,
+        providers: Mapping[str, Provider],
+        *,
+        limiter: Limiter | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        lease_seconds: int = 300,
+    ) -> None:
+        self.gateway = gateway
+        self.tokens = tokens
+        self.providers = providers
+        self.limiter: Limiter = limiter if limiter is not None else NoRateLimiter()
+        self._clock = clock
+        self.lease_seconds = lease_seconds
+        self._holder_prefix = f"{socket.gethostname()}:{os.getpid()}"
+
+    # --- public ----------------------------------------------------------------------------
+
+    def run(
+        self,
+        connection_id: int,
+        trigger: str = "manual",
+        *,
+        progress: Callable[[SyncProgress], None] | None = None,
+    ) -> SyncOutcome:
+        """Synchronise the connection now. Raises the run's error after recording it (see
+        :func:`is_transient`); returns ``skipped`` for an unknown or inactive connection."""
+        started = self._start(connection_id, trigger, exclusive=True)
+        if isinstance(started, SyncOutcome):
+            return started
+        run, row = started
+        return self._guarded(run, lambda: self._synchronise(run, row, progress))
+
+    def process_event(
+        self,
+        connection_id: int,
+        event: WebhookEvent,
+        *,
+        progress: Callable[[SyncProgress], None] | None = None,
+    ) -> SyncOutcome:
+        """Apply one webhook event: what the provider says it means, ingested or deleted."""
+        started = self._start(connection_id, "webhook", exclusive=False)
+        if isinstance(started, SyncOutcome):
+            return started
+        run, _ = started
+
+        def work() -> None:
+            tokens = self.tokens.valid_tokens(connection_id)
+            page = run.provider.fetch_for_event(tokens, event)
+            now = self._clock()
+            self._store(run, page, cursor=None)
+            if progress is not None:
+                progress(self._progress(run, SyncWindow(now, now), 1, 1))
+
+        return self._guarded(run, work)
+
+    def close_stale_runs(self, older_than: timedelta = timedelta(0)) -> int:
+        """Close runs whose worker died (lease lapsed more than ``older_than`` ago)."""
+        rows = self.gateway.call("sync_close_stale_runs", {"p_older_than": _interval(older_than)})
+        value = next(iter(rows[0].values())) if rows else 0
+        return int(value or 0)
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _start(
+        self, connection_id: int, trigger: str, *, exclusive: bool
+    ) -> tuple[_Run, dict[str, Any]] | SyncOutcome:
+        holder = f"{self._holder_prefix}:{uuid.uuid4().hex}"
+        rows = self.gateway.call(
+            "sync_start",
+            {
+                "p_connection_id": connection_id,
+                "p_trigger": trigger,
+                "p_holder": holder,
+                "p_lease_seconds": self.lease_seconds,
+                "p_exclusive": exclusive,
+            },
+        )
+        row = rows[0] if rows else {"status": "unknown"}
+        status = row.get("status")
+        if status == "busy":
+            raise SyncBusyError(connection_id, _parse_time(row.get("lease_until")))
+        if status != "started":
+            reason = (
+                "the connection does not exist"
+                if status == "unknown"
+                else "the connection holds no tokens (revoked or disconnected)"
+            )
+            log.info("sync of connection %s skipped: %s", connection_id, reason)
+            return SyncOutcome(
+                connection_id=connection_id,
+                status="skipped",
+                provider=row.get("provider"),
+                error=reason,
+            )
+        provider_name = str(row["provider"])
+        sync_id = int(row["sync_id"])
+        provider = self.providers.get(provider_name)
+        if provider is None:
+            prefix = provider_name.upper()
+            exc = ProviderNotConfiguredError(
+                provider_name, [f"{prefix}_CLIENT_ID", f"{prefix}_CLIENT_SECRET"]
+            )
+            self._finish_call(sync_id, holder, "failed", exc.message, _details(exc))
+            raise exc
+        run = _Run(
+            connection_id=connection_id,
+            sync_id=sync_id,
+            holder=holder,
+            provider=provider,
+            provider_user_id=str(row.get("provider_user_id") or ""),
+            exclusive=exclusive,
+        )
+        return run, row
+
+    def _guarded(self, run: _Run, work: Callable[[], None]) -> SyncOutcome:
+        try:
+            work()
+        except SyncLeaseLostError:
+            log.warning("sync %s of connection %s lost its lease", run.sync_id, run.connection_id)
+            raise
+        except BaseException as exc:
+            status: OutcomeStatus = "partial" if run.stored_pages else "failed"
+            message = _describe(exc)
+            log.warning(
+                "sync %s of connection %s (%s) %s: %s",
+                run.sync_id,
+                run.connection_id,
+                run.provider.name,
+                status,
+                message,
+            )
+            # After a dropped connection a pool may hand out further dead ones: a few tries.
+            for attempt in range(3):
+                try:
+                    self._finish(run, status, message, _details(exc))
+                    break
+                except DatabaseUnavailableError as finish_exc:
+                    if attempt == 2:
+                        log.warning(
+                            "sync %s could not be closed (%s); the stale-run sweep will",
+                            run.sync_id,
+                            _describe(finish_exc),
+                        )
+                except Exception as finish_exc:  # the original error matters more
+                    log.warning("sync %s could not be closed: %s", run.sync_id, finish_exc)
+                    break
+            raise
+        self._finish(run, "success", None, None)
+        return run.outcome("success")
+
+    def _synchronise(
+        self, run: _Run, row: Mapping[str, Any], progress: Callable[[SyncProgress], None] | None
+    ) -> None:
+        provider = run.provider
+        cursor = Cursor.load(row.get("sync_cursor"))
+        now = self._clock()
+        windows, page_cursor = plan_windows(
+            provider, cursor, _parse_time(row.get("last_sync_at")), now
+        )
+        if windows:
+            self._heartbeat(run, SyncWindow(windows[0].start, windows[-1].end))
+        buckets = buckets_for(provider, run.provider_user_id)
+        synced_until = cursor.synced_until
+        for index, window in enumerate(windows):
+            while True:
+                self.limiter.acquire(provider.name, buckets)
+                tokens = self.tokens.valid_tokens(run.connection_id)
+                page = provider.fetch_activities(tokens, window, page_cursor)
+                self.limiter.observe(page.rate_limits)
+                if page.next_cursor is None:
+                    synced_until = window.end
+                    after = Cursor(synced_until=synced_until)
+                else:
+                    after = Cursor(synced_until=synced_until, window=window, page=page.next_cursor)
+                self._store(run, page, cursor=after.dump())
+                if progress is not None:
+                    progress(self._progress(run, window, index, len(windows)))
+                if page.next_cursor is None:
+                    break
+                page_cursor = page.next_cursor
+            page_cursor = None
+
+    def _store(self, run: _Run, page: ActivityPage, *, cursor: Mapping[str, Any] | None) -> None:
+        rows = self.gateway.call(
+            "sync_ingest_page",
+            {
+                "p_sync_id": run.sync_id,
+                "p_holder": run.holder,
+                "p_items": [dict(item) for item in page.items],
+                "p_deleted_external_ids": [str(x) for x in page.deleted_external_ids],
+                "p_api_calls": page.api_calls,
+                "p_cursor": cursor,
+                "p_lease_seconds": self.lease_seconds,
+            },
+        )
+        row = rows[0] if rows else {}
+        if not row.get("lease_held"):
+            raise SyncLeaseLostError(
+                f"sync {run.sync_id} of connection {run.connection_id} was closed as abandoned "
+                "while it ran; its progress up to the last stored page is kept"
+            )
+        run.pages += 1
+        run.stored_pages += 1
+        run.fetched += len(page.items)
+        run.created += int(row.get("created") or 0)
+        run.updated += int(row.get("updated") or 0)
+        run.skipped += int(row.get("skipped") or 0)
+        run.deleted += int(row.get("deleted") or 0)
+        run.api_calls += page.api_calls
+        errors = row.get("errors") or []
+        if isinstance(errors, list):
+            run.item_errors.extend(e for e in errors if isinstance(e, Mapping))
+
+    def _heartbeat(self, run: _Run, window: SyncWindow) -> None:
+        rows = self.gateway.call(
+            "sync_progress",
+            {
+                "p_sync_id": run.sync_id,
+                "p_holder": run.holder,
+                "p_api_calls": 0,
+                "p_window_start": window.start,
+                "p_window_end": window.end,
+                "p_lease_seconds": self.lease_seconds,
+            },
+        )
+        if rows and not next(iter(rows[0].values())):
+            raise SyncLeaseLostError(f"sync {run.sync_id} was closed as abandoned while it ran")
+
+    def _finish(
+        self,
+        run: _Run,
+        status: OutcomeStatus,
+        message: str | None,
+        details: Mapping[str, Any] | None,
+    ) -> None:
+        self._finish_call(run.sync_id, run.holder, status, message, details)
+
+    def _finish_call(
+        self,
+        sync_id: int,
+        holder: str,
+        status: OutcomeStatus,
+        message: str | None,
+        details: Mapping[str, Any] | None,
+    ) -> None:
+        self.gateway.call(
+            "sync_finish",
+            {
+                "p_sync_id": sync_id,
+                "p_holder": holder,
+                "p_status": status,
+                "p_error_message": message,
+                "p_error_details": dict(details) if details is not None else None,
+            },
+        )
+
+    def _progress(self, run: _Run, window: SyncWindow, index: int, total: int) -> SyncProgress:
+        return SyncProgress(
+            connection_id=run.connection_id,
+            sync_id=run.sync_id,
+            window=window,
+            windows_done=index,
+            windows_total=total,
+            pages=run.pages,
+            fetched=run.fetched,
+            created=run.created,
+            updated=run.updated,
+            skipped=run.skipped,
+            deleted=run.deleted,
+            api_calls=run.api_calls,
+        )
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _describe(exc: BaseException) -> str:
+    """One line for the athlete and operators: our messages never hold a secret; anything
+    else is named by its type only (its text could echo a request)."""
+    if isinstance(exc, TrainlyticsError):
+        text = exc.message
+    elif isinstance(exc, NotImplementedError):
+        text = str(exc) or "not implemented"
+    else:
+        text = f"unexpected {type(exc).__name__}"
+    return " ".join(text.split())[:1000]
+
+
+def _details(exc: BaseException) -> dict[str, Any]:
+    details: dict[str, Any] = {"error": type(exc).__name__, "transient": is_transient(exc)}
+    if isinstance(exc, ProviderError):
+        details["provider"] = exc.provider
+        if exc.status_code is not None:
+            details["status_code"] = exc.status_code
+    if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+        details["retry_after"] = exc.retry_after
+    if isinstance(exc, TrainlyticsError) and exc.hint:
+        details["hint"] = exc.hint
+    return details
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, str) and value:
+        parsed = datetime.fromisoformat(value)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
+
+
+def _require_time(value: Any) -> datetime:
+    parsed = _parse_time(value)
+    if parsed is None:
+        raise ValueError(f"not a timestamp: {value!r}")
+    return parsed
+
+
+def _interval(delta: timedelta) -> str:
+    return f"{delta.total_seconds()} seconds"

@@ -1,0 +1,708 @@
+-- Activity ingest: raw provider payloads in, normalised activities out, in one set-based
+-- statement per page.
+--
+-- Python hands a page of raw provider payloads (exactly as the provider sent them) to
+-- public.ingest_activities. Each payload goes through private.normalize_activity, a dispatcher
+-- that calls the provider's own normaliser private.normalize_<provider>(jsonb) (one migration
+-- per provider) and turns anything a normaliser raises into a reported error, so a malformed
+-- item is skipped and never aborts its page. The page is then upserted on
+-- (connection_id, external_id) with a newer-wins guard on provider_updated_at, the raw payloads
+-- are kept in activity_raw_payloads, and deleted ids are soft deleted. When a mapping improves,
+-- public.renormalize_activities re-normalises the stored raw payloads in place.
+
+-- The normalised shape -------------------------------------------------------------------------
+
+create type private.normalized_activity as (
+    external_id text,
+    name text,
+    description text,
+    activity_type public.activity_type,
+    provider_activity_type text,
+    start_date timestamptz,
+    timezone text,
+    utc_offset integer,
+    elapsed_time integer,
+    moving_time integer,
+    distance double precision,
+    average_speed double precision,
+    max_speed double precision,
+    average_heartrate real,
+    max_heartrate real,
+    average_watts real,
+    max_watts real,
+    weighted_average_watts real,
+    average_cadence real,
+    max_cadence real,
+    elevation_gain real,
+    elevation_loss real,
+    calories real,
+    is_manual boolean,
+    is_private boolean,
+    device_name text,
+    activity_data jsonb,
+    provider_updated_at timestamptz,
+    error text
+);
+comment on type private.normalized_activity is
+    'One provider payload normalised to the columns of public.activities (same names, SI units '
+    'as their comments say), as returned by private.normalize_<provider>(jsonb) and '
+    'private.normalize_activity. provider_updated_at is the provider''s own modification time '
+    'when the payload has one (else null: the ingest uses the page''s received time). error is '
+    'null for a good item, else why it is malformed (the item is then skipped and reported).';
+comment on column private.normalized_activity.external_id is
+    'The provider''s activity id as text (activities.external_id); required.';
+comment on column private.normalized_activity.activity_type is
+    'Canonical sport from private.map_activity_type; null means other.';
+comment on column private.normalized_activity.provider_activity_type is
+    'The provider''s own sport value, verbatim.';
+comment on column private.normalized_activity.start_date is 'Start instant (UTC); required.';
+comment on column private.normalized_activity.timezone is 'IANA time zone, when known.';
+comment on column private.normalized_activity.utc_offset is
+    'Offset of local time from UTC at the start, in s (east positive); null means 0.';
+comment on column private.normalized_activity.elapsed_time is 'Total duration in s.';
+comment on column private.normalized_activity.moving_time is 'Duration in motion in s.';
+comment on column private.normalized_activity.distance is 'Distance in m.';
+comment on column private.normalized_activity.average_speed is 'Average speed in m/s.';
+comment on column private.normalized_activity.max_speed is 'Maximum speed in m/s.';
+comment on column private.normalized_activity.average_heartrate is 'Average heart rate in bpm.';
+comment on column private.normalized_activity.max_heartrate is 'Maximum heart rate in bpm.';
+comment on column private.normalized_activity.average_watts is 'Average power in W.';
+comment on column private.normalized_activity.max_watts is 'Maximum power in W.';
+comment on column private.normalized_activity.weighted_average_watts is
+    'Weighted (normalised) average power in W.';
+comment on column private.normalized_activity.average_cadence is
+    'Average cadence per minute (running: steps of both feet).';
+comment on column private.normalized_activity.max_cadence is 'Maximum cadence per minute.';
+comment on column private.normalized_activity.elevation_gain is 'Total ascent in m.';
+comment on column private.normalized_activity.elevation_loss is 'Total descent in m.';
+comment on column private.normalized_activity.calories is 'Energy in kcal.';
+comment on column private.normalized_activity.is_manual is
+    'Entered by hand at the provider; null means false.';
+comment on column private.normalized_activity.is_private is
+    'Private at the provider; null means false.';
+comment on column private.normalized_activity.device_name is 'Recording device.';
+comment on column private.normalized_activity.activity_data is
+    'Provider-specific extras kept in the hot table (JSON object; anything else becomes {}).';
+comment on column private.normalized_activity.provider_updated_at is
+    'The provider''s own last-modified time of the activity, when the payload carries one.';
+comment on column private.normalized_activity.error is
+    'Why the item is malformed (skipped and reported), null when fine.';
+
+-- Sport vocabulary ------------------------------------------------------------------------------
+
+create table public.activity_type_mappings (
+    provider public.provider_type not null,
+    provider_value text not null,
+    activity_type public.activity_type not null,
+    primary key (provider, provider_value),
+    constraint activity_type_mappings_value_not_blank check (btrim(provider_value) <> '')
+);
+
+-- The lookup is case-insensitive.
+create index activity_type_mappings_lower_value_idx
+on public.activity_type_mappings (provider, lower(provider_value));
+
+comment on table public.activity_type_mappings is
+    'Reference data: each provider''s sport value (Strava sport_type, Garmin activityType, '
+    'COROS mode*10+subMode, ...) mapped to the canonical activity_type. Each provider''s '
+    'normalisation migration inserts its vocabulary. Changing a row and calling '
+    'public.renormalize_activities re-maps stored activities.';
+comment on column public.activity_type_mappings.provider_value is
+    'The provider''s value as it sends it; matched case-insensitively (an exact match first).';
+comment on column public.activity_type_mappings.activity_type is
+    'The canonical sport it means (type activity_type).';
+
+alter table public.activity_type_mappings enable row level security;
+
+revoke all on table public.activity_type_mappings from anon, authenticated;
+grant select on table public.activity_type_mappings to authenticated;
+grant all on table public.activity_type_mappings to service_role;
+
+create policy activity_type_mappings_select on public.activity_type_mappings
+for select to authenticated
+using (true);
+comment on policy activity_type_mappings_select on public.activity_type_mappings is
+    'Reference data: every signed-in user reads the sport mappings (no personal data).';
+
+create function private.map_activity_type(p_provider public.provider_type, p_value text)
+returns public.activity_type
+language sql
+stable
+parallel safe
+-- A SQL-standard body (names bound at creation, no SET clause): called once per activity, it
+-- is inlined into the normaliser's expression instead of paying a function call with a
+-- search_path switch each time.
+begin atomic
+    select coalesce(
+        (
+            select m.activity_type
+            from public.activity_type_mappings as m
+            -- p_provider and p_value are the parameters, not columns.
+            where
+                m.provider = p_provider  -- noqa: RF03
+                and lower(m.provider_value) = lower(btrim(p_value))  -- noqa: RF03
+            order by (m.provider_value = btrim(p_value)) desc, m.provider_value  -- noqa: RF03
+            limit 1
+        ),
+        'other'::public.activity_type
+    );
+end;
+comment on function private.map_activity_type(public.provider_type, text) is
+    'The canonical activity_type of a provider''s sport value (trimmed, case-insensitive, an '
+    'exact match preferred); other when no mapping knows it or the value is null.';
+
+-- Safe casts: never raise, null when the text is not a usable value ---------------------------
+
+create function private.try_float(p_text text)
+returns double precision
+language sql
+immutable
+parallel safe
+-- A SQL-standard body: names are bound when the function is created (no search_path needed),
+-- and the planner inlines it into the calling query (a SET clause would prevent that).
+begin atomic
+    select case
+        -- Unbounded repetitions keep the regex cheap; the length check bounds the text.
+        when length(p_text) <= 400
+            and p_text ~ '^\s*[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9][0-9]?[0-9]?)?\s*$'
+            and abs(btrim(p_text)::numeric) < 1e300
+            then case
+                when abs(btrim(p_text)::numeric) < 1e-300 then 0.0::double precision
+                else btrim(p_text)::numeric::double precision
+            end
+    end;
+end;
+comment on function private.try_float(text) is
+    'The number in a text (JSON numbers and decimal strings such as Wahoo''s "12.5" or '
+    '"1.2e3"); null for anything else, NaN, Infinity or magnitudes beyond 1e300. Never raises.';
+
+create function private.try_int(p_text text)
+returns integer
+language sql
+immutable
+parallel safe
+begin atomic
+    select case
+        when abs(private.try_float(p_text)) < 2147483647.5
+            then round(private.try_float(p_text))::integer
+    end;
+end;
+comment on function private.try_int(text) is
+    'The integer in a text, rounding decimals ("3600.0" gives 3600); null when not a number or '
+    'outside the integer range. Never raises.';
+
+create function private.try_timestamptz(p_text text)
+returns timestamptz
+language plpgsql
+immutable
+parallel safe
+set search_path = ''
+as $$
+begin
+    -- Only ISO 8601 dates/times, so words such as 'now' or 'epoch' never turn into instants.
+    if p_text is null or p_text !~ (
+        '^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?)?'
+        '\s*(Z|z|[-+][0-9]{2}(:?[0-9]{2})?)?\s*$'
+    ) then
+        return null;
+    end if;
+    if p_text ~ '(Z|z|[-+][0-9]{2}(:?[0-9]{2})?)\s*$' and p_text ~ 'T|:' then
+        return p_text::timestamptz;
+    end if;
+    -- No offset: the text is read as UTC, whatever the session's time zone.
+    return p_text::timestamp at time zone 'UTC';
+exception when others then
+    -- Out-of-range fields (month 13, February 30, year 0000).
+    return null;
+end;
+$$;
+comment on function private.try_timestamptz(text) is
+    'The instant of an ISO 8601 text ("2026-11-25T08:00:00Z", "2026-11-25T09:00:00+01:00"); a '
+    'text without an offset is read as UTC (the session time zone never matters). Null for '
+    'anything else, including impossible dates. Never raises.';
+
+create function private.try_timestamp(p_text text)
+returns timestamp
+language plpgsql
+immutable
+parallel safe
+set search_path = ''
+as $$
+begin
+    if p_text is null or p_text !~ (
+        '^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?)?\s*$'
+    ) then
+        return null;
+    end if;
+    return p_text::timestamp;
+exception when others then
+    return null;
+end;
+$$;
+comment on function private.try_timestamp(text) is
+    'The wall-clock time of an ISO 8601 text without an offset (Polar start_time, the part of '
+    'Strava start_date_local before its false Z); null for anything else. Never raises.';
+
+create function private.try_epoch_seconds(p_text text)
+returns timestamptz
+language sql
+immutable
+parallel safe
+begin atomic
+    select case
+        when abs(private.try_float(p_text)) < 1e11 then to_timestamp(private.try_float(p_text))
+    end;
+end;
+comment on function private.try_epoch_seconds(text) is
+    'The instant of a Unix time in seconds (Garmin startTimeInSeconds); null when not a number '
+    'or beyond year 5138. Never raises.';
+
+create function private.iso8601_duration_seconds(p_text text)
+returns double precision
+language sql
+immutable
+parallel safe
+set search_path = ''
+as $$
+    select case when m is not null and (m[1] is not null or m[2] is not null
+            or m[3] is not null or m[4] is not null) then
+        coalesce(m[1]::numeric, 0) * 86400
+        + coalesce(m[2]::numeric, 0) * 3600
+        + coalesce(m[3]::numeric, 0) * 60
+        + coalesce(m[4]::numeric, 0)
+    end::double precision
+    from (
+        select regexp_match(
+            btrim(p_text),
+            '^P(?:([0-9]{1,9}(?:\.[0-9]{1,9})?)D)?'
+            '(?:T(?:([0-9]{1,9}(?:\.[0-9]{1,9})?)H)?(?:([0-9]{1,9}(?:\.[0-9]{1,9})?)M)?'
+            '(?:([0-9]{1,9}(?:\.[0-9]{1,9})?)S)?)?$'
+        ) as m
+    ) as parsed;
+$$;
+comment on function private.iso8601_duration_seconds(text) is
+    'Seconds of an ISO 8601 duration of days, hours, minutes and seconds (Polar "PT2H44M", '
+    '"PT1.5S", "P1DT2H"); null for anything else. Never raises.';
+
+-- The dispatcher --------------------------------------------------------------------------------
+
+create function private.normalize_activity(p_provider public.provider_type, p_payload jsonb)
+returns private.normalized_activity
+language plpgsql
+stable
+parallel safe
+set search_path = ''
+as $$
+declare
+    r private.normalized_activity;
+begin
+    if p_payload is null or jsonb_typeof(p_payload) <> 'object' then
+        r.error := 'item is not a JSON object';
+        return r;
+    end if;
+    -- Late bound: each provider's normaliser comes from that provider's migration.
+    begin
+        case p_provider
+            when 'strava' then r := private.normalize_strava(p_payload);
+            when 'garmin' then r := private.normalize_garmin(p_payload);
+            when 'polar' then r := private.normalize_polar(p_payload);
+            when 'coros' then r := private.normalize_coros(p_payload);
+            when 'wahoo' then r := private.normalize_wahoo(p_payload);
+            when 'fitbit' then r := private.normalize_fitbit(p_payload);
+        end case;
+    exception when others then
+        r := null;
+        r.error := left('normaliser failed: ' || sqlerrm, 500);
+        return r;
+    end;
+    if r is null then
+        r.error := 'normaliser returned nothing';
+        return r;
+    end if;
+    -- Identity checks, then metrics the activities table cannot hold become unknown (null)
+    -- rather than costing the athlete the whole activity.
+    r := row(
+        nullif(btrim(r.external_id), ''),
+        left(r.name, 500),
+        left(r.description, 20000),
+        coalesce(r.activity_type, 'other'),
+        r.provider_activity_type,
+        case when r.start_date > '-infinity' and r.start_date < 'infinity' then r.start_date end,
+        nullif(btrim(r.timezone), ''),
+        case when r.utc_offset between -64800 and 64800 then r.utc_offset else 0 end,
+        case when r.elapsed_time >= 0 then r.elapsed_time end,
+        case when r.moving_time >= 0 then r.moving_time end,
+        case when r.distance >= 0 and r.distance < 'infinity' then r.distance end,
+        case when r.average_speed >= 0 and r.average_speed < 'infinity' then r.average_speed end,
+        case when r.max_speed >= 0 and r.max_speed < 'infinity' then r.max_speed end,
+        case when r.average_heartrate between 0 and 300 then r.average_heartrate end,
+        case when r.max_heartrate between 0 and 300 then r.max_heartrate end,
+        case when r.average_watts >= 0 and r.average_watts < 'infinity' then r.average_watts end,
+        case when r.max_watts >= 0 and r.max_watts < 'infinity' then r.max_watts end,
+        case
+            when r.weighted_average_watts >= 0 and r.weighted_average_watts < 'infinity'
+                then r.weighted_average_watts
+        end,
+        case
+            when r.average_cadence >= 0 and r.average_cadence < 'infinity' then r.average_cadence
+        end,
+        case when r.max_cadence >= 0 and r.max_cadence < 'infinity' then r.max_cadence end,
+        case
+            when r.elevation_gain >= 0 and r.elevation_gain < 'infinity' then r.elevation_gain
+        end,
+        case
+            when r.elevation_loss >= 0 and r.elevation_loss < 'infinity' then r.elevation_loss
+        end,
+        case when r.calories >= 0 and r.calories < 'infinity' then r.calories end,
+        coalesce(r.is_manual, false),
+        coalesce(r.is_private, false),
+        r.device_name,
+        case when jsonb_typeof(r.activity_data) = 'object' then r.activity_data else '{}' end,
+        case
+            when r.provider_updated_at > '-infinity' and r.provider_updated_at < 'infinity'
+                then r.provider_updated_at
+        end,
+        case
+            when r.error is not null then r.error
+            when nullif(btrim(r.external_id), '') is null then 'no activity id'
+            when not (r.start_date > '-infinity' and r.start_date < 'infinity')
+                or r.start_date is null then 'no valid start time'
+        end
+    );
+    return r;
+end;
+$$;
+comment on function private.normalize_activity(public.provider_type, jsonb) is
+    'Normalises one raw payload of a provider by calling private.normalize_<provider>(jsonb) '
+    '(late bound: each provider''s migration supplies it). Never raises: a payload that is not '
+    'an object, or a normaliser that raises, gives a row with only error set. Checks identity '
+    '(external_id, start_date: error when missing) and turns metrics the activities table '
+    'cannot hold (negative, infinite, heart rate over 300, offset beyond 18 h) into unknown '
+    'rather than losing the activity; trims name and description to their limits.';
+
+-- Ingest ---------------------------------------------------------------------------------------
+
+create function public.ingest_activities(
+    p_connection_id bigint,
+    p_items jsonb,
+    p_deleted_external_ids text[] default '{}',
+    p_received_at timestamptz default now()
+)
+returns table (created integer, updated integer, skipped integer, deleted integer, errors jsonb)
+language plpgsql
+volatile
+set search_path = ''
+as $$
+#variable_conflict use_column
+declare
+    conn public.provider_connections;
+    received timestamptz := coalesce(p_received_at, now());
+    n_created integer;
+    n_updated integer;
+    n_skipped integer;
+    n_deleted integer;
+    v_errors jsonb;
+begin
+    select pc.* into conn
+    from public.provider_connections as pc
+    where pc.id = p_connection_id;
+    if not found then
+        raise exception 'unknown connection %', p_connection_id using errcode = '22023';
+    end if;
+    if p_items is not null and jsonb_typeof(p_items) <> 'array' then
+        raise exception 'p_items must be a JSON array of activity payloads, got %',
+            jsonb_typeof(p_items) using errcode = '22023';
+    end if;
+
+    with normalized as materialized (
+        select
+            (i.ord - 1)::integer as idx,
+            i.payload,
+            n.*,
+            coalesce(n.provider_updated_at, received) as effective_updated_at
+        from jsonb_array_elements(coalesce(p_items, '[]')) with ordinality as i (payload, ord)
+        cross join lateral private.normalize_activity(conn.provider, i.payload) as n
+    ),
+
+    -- One item per external id: the newest (then the last) of a page wins.
+    candidates as (
+        select v.*
+        from (
+            select
+                n.*,
+                row_number() over (
+                    partition by n.external_id
+                    order by n.effective_updated_at desc, n.idx desc
+                ) as rank_in_page
+            from normalized as n
+            where n.error is null
+        ) as v
+        where v.rank_in_page = 1
+    ),
+
+    -- What each candidate will do, against the stored row (the upsert re-checks the guard).
+    planned as (
+        select
+            c.*,
+            case
+                when a.id is null then 'create'
+                when c.effective_updated_at < a.provider_updated_at then 'older'
+                when a.deleted_at is not null
+                    and (
+                        c.effective_updated_at <= a.deleted_at
+                        or c.effective_updated_at <= a.provider_updated_at
+                    ) then 'deleted'
+                when a.deleted_at is not null
+                    or (
+                        c.name, c.description, c.activity_type, c.provider_activity_type,
+                        c.start_date, c.timezone, c.utc_offset, c.elapsed_time, c.moving_time,
+                        c.distance, c.average_speed, c.max_speed, c.average_heartrate,
+                        c.max_heartrate, c.average_watts, c.max_watts, c.weighted_average_watts,
+                        c.average_cadence, c.max_cadence, c.elevation_gain, c.elevation_loss,
+                        c.calories, c.is_manual, c.is_private, c.device_name, c.activity_data
+                    ) is distinct from (
+                        a.name, a.description, a.activity_type, a.provider_activity_type,
+                        a.start_date, a.timezone, a.utc_offset, a.elapsed_time, a.moving_time,
+                        a.distance, a.average_speed, a.max_speed, a.average_heartrate,
+                        a.max_heartrate, a.average_watts, a.max_watts, a.weighted_average_watts,
+                        a.average_cadence, a.max_cadence, a.elevation_gain, a.elevation_loss,
+                        a.calories, a.is_manual, a.is_private, a.device_name, a.activity_data
+                    ) then 'update'
+                -- Same content, newer time: record the time (so an older update stays
+                -- older) and the payload, but count it as skipped.
+                when c.effective_updated_at > a.provider_updated_at then 'touch'
+                else 'unchanged'
+            end as action
+        from candidates as c
+        left join public.activities as a
+            on a.connection_id = p_connection_id and a.external_id = c.external_id
+    ),
+
+    written as (
+        insert into public.activities as a (
+            user_id, connection_id, provider, source, external_id, name, description,
+            activity_type, provider_activity_type, start_date, timezone, utc_offset,
+            elapsed_time, moving_time, distance, average_speed, max_speed, average_heartrate,
+            max_heartrate, average_watts, max_watts, weighted_average_watts, average_cadence,
+            max_cadence, elevation_gain, elevation_loss, calories, is_manual, is_private,
+            device_name, activity_data, provider_updated_at
+        )
+        select
+            conn.user_id, p_connection_id, conn.provider, 'provider', p.external_id, p.name,
+            p.description, p.activity_type, p.provider_activity_type, p.start_date, p.timezone,
+            p.utc_offset, p.elapsed_time, p.moving_time, p.distance, p.average_speed,
+            p.max_speed, p.average_heartrate, p.max_heartrate, p.average_watts, p.max_watts,
+            p.weighted_average_watts, p.average_cadence, p.max_cadence, p.elevation_gain,
+            p.elevation_loss, p.calories, p.is_manual, p.is_private, p.device_name,
+            p.activity_data, p.effective_updated_at
+        from planned as p
+        where p.action in ('create', 'update', 'touch')
+        on conflict (connection_id, external_id) do update set
+            name = excluded.name,
+            description = excluded.description,
+            activity_type = excluded.activity_type,
+            provider_activity_type = excluded.provider_activity_type,
+            start_date = excluded.start_date,
+            timezone = excluded.timezone,
+            utc_offset = excluded.utc_offset,
+            elapsed_time = excluded.elapsed_time,
+            moving_time = excluded.moving_time,
+            distance = excluded.distance,
+            average_speed = excluded.average_speed,
+            max_speed = excluded.max_speed,
+            average_heartrate = excluded.average_heartrate,
+            max_heartrate = excluded.max_heartrate,
+            average_watts = excluded.average_watts,
+            max_watts = excluded.max_watts,
+            weighted_average_watts = excluded.weighted_average_watts,
+            average_cadence = excluded.average_cadence,
+            max_cadence = excluded.max_cadence,
+            elevation_gain = excluded.elevation_gain,
+            elevation_loss = excluded.elevation_loss,
+            calories = excluded.calories,
+            is_manual = excluded.is_manual,
+            is_private = excluded.is_private,
+            device_name = excluded.device_name,
+            activity_data = excluded.activity_data,
+            provider_updated_at = excluded.provider_updated_at,
+            deleted_at = null
+        -- Newer wins, and a deleted activity comes back only with a strictly newer version.
+        where
+            excluded.provider_updated_at >= coalesce(a.provider_updated_at, '-infinity')
+            and (
+                a.deleted_at is null
+                or (
+                    excluded.provider_updated_at > a.deleted_at
+                    and excluded.provider_updated_at > coalesce(a.provider_updated_at, '-infinity')
+                )
+            )
+        returning a.id, a.external_id, (a.xmax = 0) as inserted
+    ),
+
+    raw_kept as (
+        insert into public.activity_raw_payloads as r (activity_id, user_id, payload, received_at)
+        select w.id, conn.user_id, p.payload, received
+        from written as w
+        inner join planned as p on w.external_id = p.external_id
+        on conflict (activity_id) do update set
+            payload = excluded.payload,
+            received_at = excluded.received_at
+        returning r.activity_id
+    )
+
+    select
+        (select count(*) from written as w where w.inserted)::integer,
+        (
+            select count(*)
+            from written as w
+            inner join planned as p on w.external_id = p.external_id
+            where not w.inserted and p.action <> 'touch'
+        )::integer,
+        (select count(*) from normalized as n where n.error is null)::integer,
+        0,
+        (
+            select coalesce(
+                jsonb_agg(
+                    jsonb_build_object(
+                        'index', n.idx, 'external_id', n.external_id, 'reason', n.error
+                    )
+                    order by n.idx
+                ),
+                '[]'::jsonb
+            )
+            from normalized as n
+            where n.error is not null
+        )
+    into n_created, n_updated, n_skipped, n_deleted, v_errors;
+    n_skipped := n_skipped - n_created - n_updated;
+
+    -- Deletions last, so a page that both updates and deletes an activity leaves it deleted.
+    update public.activities as a set
+        deleted_at = received
+    where
+        a.connection_id = p_connection_id
+        and a.external_id = any(coalesce(p_deleted_external_ids, '{}'))
+        and a.deleted_at is null;
+    get diagnostics n_deleted = row_count;
+
+    return query select n_created, n_updated, n_skipped, n_deleted, v_errors;
+end;
+$$;
+comment on function public.ingest_activities(bigint, jsonb, text[], timestamptz) is
+    'Ingests one page of raw provider payloads (a JSON array) for a connection, in one '
+    'set-based statement: normalises each item (private.normalize_activity), upserts on '
+    '(connection_id, external_id) with user_id and provider taken from the connection, and '
+    'keeps each written payload in activity_raw_payloads. Newer wins: an item''s time is its '
+    'own modification time, else p_received_at, and an item older than the stored row is '
+    'skipped; a soft-deleted activity comes back only with a strictly newer version. Then '
+    'soft deletes p_deleted_external_ids (deleted_at = p_received_at). Returns created, '
+    'updated, skipped (valid items that changed nothing: unchanged, older, deleted or repeated '
+    'in the page) and deleted counts, and errors: [{index, external_id, reason}] for each '
+    'malformed item, which is skipped without aborting the page. Every item is counted exactly '
+    'once in created, updated, skipped or errors. Service role only.';
+
+create function public.renormalize_activities(p_provider public.provider_type default null)
+returns integer
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+    changed integer;
+begin
+    with renormalized as (
+        select a.id, n.*
+        from public.activities as a
+        inner join public.activity_raw_payloads as r on a.id = r.activity_id
+        cross join lateral private.normalize_activity(a.provider, r.payload) as n
+        where
+            a.connection_id is not null
+            and (p_provider is null or a.provider = p_provider)
+    )
+
+    update public.activities as a set
+        name = n.name,
+        description = n.description,
+        activity_type = n.activity_type,
+        provider_activity_type = n.provider_activity_type,
+        start_date = n.start_date,
+        timezone = n.timezone,
+        utc_offset = n.utc_offset,
+        elapsed_time = n.elapsed_time,
+        moving_time = n.moving_time,
+        distance = n.distance,
+        average_speed = n.average_speed,
+        max_speed = n.max_speed,
+        average_heartrate = n.average_heartrate,
+        max_heartrate = n.max_heartrate,
+        average_watts = n.average_watts,
+        max_watts = n.max_watts,
+        weighted_average_watts = n.weighted_average_watts,
+        average_cadence = n.average_cadence,
+        max_cadence = n.max_cadence,
+        elevation_gain = n.elevation_gain,
+        elevation_loss = n.elevation_loss,
+        calories = n.calories,
+        is_manual = n.is_manual,
+        is_private = n.is_private,
+        device_name = n.device_name,
+        activity_data = n.activity_data
+    from renormalized as n
+    where
+        a.id = n.id
+        and n.error is null
+        and (
+            n.name, n.description, n.activity_type, n.provider_activity_type, n.start_date,
+            n.timezone, n.utc_offset, n.elapsed_time, n.moving_time, n.distance,
+            n.average_speed, n.max_speed, n.average_heartrate, n.max_heartrate,
+            n.average_watts, n.max_watts, n.weighted_average_watts, n.average_cadence,
+            n.max_cadence, n.elevation_gain, n.elevation_loss, n.calories, n.is_manual,
+            n.is_private, n.device_name, n.activity_data
+        ) is distinct from (
+            a.name, a.description, a.activity_type, a.provider_activity_type, a.start_date,
+            a.timezone, a.utc_offset, a.elapsed_time, a.moving_time, a.distance,
+            a.average_speed, a.max_speed, a.average_heartrate, a.max_heartrate,
+            a.average_watts, a.max_watts, a.weighted_average_watts, a.average_cadence,
+            a.max_cadence, a.elevation_gain, a.elevation_loss, a.calories, a.is_manual,
+            a.is_private, a.device_name, a.activity_data
+        );
+    get diagnostics changed = row_count;
+    return changed;
+end;
+$$;
+comment on function public.renormalize_activities(public.provider_type) is
+    'Re-normalises stored provider activities (of one provider, or all when null) from their '
+    'raw payloads in activity_raw_payloads, in place and set-based, after a mapping or a '
+    'normaliser improved. Keeps external_id, provider_updated_at and deleted_at; leaves a row '
+    'whose payload no longer normalises untouched. Returns the number of rows changed. Service '
+    'role only.';
+
+-- Privileges: worker functions run as service_role only ---------------------------------------
+
+revoke all on function private.map_activity_type(public.provider_type, text)
+from public, anon, authenticated;
+revoke all on function private.try_float(text) from public, anon, authenticated;
+revoke all on function private.try_int(text) from public, anon, authenticated;
+revoke all on function private.try_timestamptz(text) from public, anon, authenticated;
+revoke all on function private.try_timestamp(text) from public, anon, authenticated;
+revoke all on function private.try_epoch_seconds(text) from public, anon, authenticated;
+revoke all on function private.iso8601_duration_seconds(text) from public, anon, authenticated;
+revoke all on function private.normalize_activity(public.provider_type, jsonb)
+from public, anon, authenticated;
+revoke all on function public.ingest_activities(bigint, jsonb, text[], timestamptz)
+from public, anon, authenticated;
+revoke all on function public.renormalize_activities(public.provider_type)
+from public, anon, authenticated;
+
+grant execute on function private.map_activity_type(public.provider_type, text) to service_role;
+grant execute on function private.try_float(text) to service_role;
+grant execute on function private.try_int(text) to service_role;
+grant execute on function private.try_timestamptz(text) to service_role;
+grant execute on function private.try_timestamp(text) to service_role;
+grant execute on function private.try_epoch_seconds(text) to service_role;
+grant execute on function private.iso8601_duration_seconds(text) to service_role;
+grant execute on function private.normalize_activity(public.provider_type, jsonb)
+to service_role;
+grant execute on function public.ingest_activities(bigint, jsonb, text[], timestamptz)
+to service_role;
+grant execute on function public.renormalize_activities(public.provider_type) to service_role;

@@ -1,0 +1,312 @@
+"""GarminProvider.fetch_activities / fetch_for_event over httpx.MockTransport against the fake
+Garmin (tests/fakes/garmin.py): pulls in <= 24 h upload windows, asynchronous backfill requests
+in <= 30-day ranges (202 -> pending, 409 duplicate = fine, 403 without the historical
+permission), push and ping webhook events (callbackURL only on apis.garmin.com),
+deregistration and permission events."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.fakes.garmin import FakeGarmin
+from trainlytics.errors import (
+    BadPayloadError,
+    ProviderError,
+    ProviderUnavailableError,
+    RateLimitedError,
+    TokenRevokedError,
+)
+from trainlytics.providers.base import SyncWindow, TokenSet, WebhookEvent, WebhookRequest
+from trainlytics.providers.garmin import BACKFILL_WINDOW, GarminProvider
+
+DAY = 86400
+
+
+def connected(fake: FakeGarmin) -> tuple[GarminProvider, TokenSet]:
+    provider = GarminProvider(fake.credentials, httpx.Client(transport=fake.transport()))
+    query = fake.callback("state")
+    tokens = provider.exchange_code(
+        code=query["code"], code_verifier="v" * 50, callback_query=query
+    )
+    return provider, tokens
+
+
+def run_window(
+    provider: GarminProvider, tokens: TokenSet, window: SyncWindow
+) -> tuple[list[dict[str, Any]], int, bool]:
+    items: list[dict[str, Any]] = []
+    cursor = None
+    calls = 0
+    pending = False
+    while True:
+        page = provider.fetch_activities(tokens, window, cursor)
+        items.extend(dict(i) for i in page.items)
+        calls += page.api_calls
+        pending = pending or page.pending
+        if page.next_cursor is None:
+            return items, calls, pending
+        cursor = page.next_cursor
+
+
+def now_epoch() -> int:
+    return int(datetime.now(UTC).timestamp())
+
+
+def test_class_settings() -> None:
+    assert GarminProvider.max_window == timedelta(days=30) == BACKFILL_WINDOW
+    assert GarminProvider.rate_limit_buckets == ()
+
+
+def test_incremental_pull_in_24h_upload_windows() -> None:
+    fake = FakeGarmin()
+    now = now_epoch()
+    fake.add_activity(1, now - 3 * DAY, uploaded_at=now - 3 * DAY + 4000)
+    # Recorded 10 days ago, uploaded (late) yesterday: the upload window catches it.
+    fake.add_activity(2, now - 10 * DAY, uploaded_at=now - DAY)
+    fake.add_activity(3, now - 20 * DAY, uploaded_at=now - 20 * DAY + 4000)  # outside
+    provider, tokens = connected(fake)
+    window = SyncWindow(
+        datetime.fromtimestamp(now - 4 * DAY, UTC), datetime.fromtimestamp(now, UTC)
+    )
+    items, calls, pending = run_window(provider, tokens, window)
+    assert {i["activityId"] for i in items} == {1, 2}
+    assert calls == 4
+    assert pending is False
+    pulls = [r for r in fake.requests if r.url.path == "/wellness-api/rest/activities"]
+    assert len(pulls) == 4
+    for request in pulls:
+        start = int(request.url.params["uploadStartTimeInSeconds"])
+        end = int(request.url.params["uploadEndTimeInSeconds"])
+        assert 0 < end - start <= DAY
+        assert request.headers["authorization"] == f"Bearer {tokens.access_token}"
+    # Consecutive windows meet exactly: nothing between them is skipped.
+    bounds = [
+        (int(r.url.params["uploadStartTimeInSeconds"]), int(r.url.params["uploadEndTimeInSeconds"]))
+        for r in pulls
+    ]
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
+    assert bounds[0][0] == now - 4 * DAY
+    assert bounds[-1][1] == now
+
+
+def test_pulled_items_are_in_the_normaliser_shape() -> None:
+    fake = FakeGarmin()
+    now = now_epoch()
+    fake.add_activity(7, now - 3600, activityType="BACKCOUNTRY SKIING/SNOWBOARDING")
+    provider, tokens = connected(fake)
+    window = SyncWindow(datetime.fromtimestamp(now - 7200, UTC), datetime.now(UTC))
+    page = provider.fetch_activities(tokens, window, None)
+    (item,) = page.items
+    assert item["summaryId"] == "7"
+    assert item["userId"] == fake.provider_user_id
+    assert item["activityType"] == "BACKCOUNTRY SKIING/SNOWBOARDING"
+
+
+def test_initial_backfill_requests_30_day_ranges_and_is_pending() -> None:
+    fake = FakeGarmin()
+    now = now_epoch()
+    for n in range(6):
+        fake.add_activity(100 + n, now - (40 + 15 * n) * DAY)
+    provider, tokens = connected(fake)
+    start = datetime.fromtimestamp(now - 120 * DAY, UTC)
+    window = SyncWindow(start, start + timedelta(days=75))
+    items, calls, pending = run_window(provider, tokens, window)
+    assert items == []
+    assert pending is True
+    assert calls == 3  # 30 + 30 + 15 days
+    ranges = fake.backfill_requests
+    assert [end - begin for begin, end in ranges] == [30 * DAY, 30 * DAY, 15 * DAY]
+    assert ranges[0][0] == int(start.timestamp())
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
+    # The summaries then arrive by push, in the shape the normaliser takes.
+    pushed = [i for body in fake.backfill_push_bodies() for i in body["activities"]]
+    in_window = {
+        a["activityId"]
+        for a in fake.activities
+        if start.timestamp() <= a["startTimeInSeconds"] < window.end.timestamp()
+    }
+    assert {i["activityId"] for i in pushed} == in_window
+    assert in_window
+
+
+def test_duplicate_backfill_is_fine() -> None:
+    fake = FakeGarmin()
+    provider, tokens = connected(fake)
+    start = datetime.now(UTC) - timedelta(days=90)
+    window = SyncWindow(start, start + timedelta(days=10))
+    first = provider.fetch_activities(tokens, window, None)
+    again = provider.fetch_activities(tokens, window, None)  # a retried job asks again: 409
+    assert first.pending
+    assert again.pending
+    assert len(fake.backfill_requests) == 1
+
+
+def test_backfill_without_historical_permission_is_refused() -> None:
+    fake = FakeGarmin(permissions=["ACTIVITY_EXPORT"])
+    provider, tokens = connected(fake)
+    start = datetime.now(UTC) - timedelta(days=90)
+    with pytest.raises(ProviderError) as caught:
+        provider.fetch_activities(tokens, SyncWindow(start, start + timedelta(days=5)), None)
+    assert caught.value.status_code == 403
+    assert caught.value.hint is not None
+    assert "HISTORICAL_DATA_EXPORT" in caught.value.hint
+
+
+def test_empty_window_makes_no_call() -> None:
+    fake = FakeGarmin()
+    provider, tokens = connected(fake)
+    now = datetime.now(UTC)
+    page = provider.fetch_activities(tokens, SyncWindow(now, now), None)
+    assert page.api_calls == 0
+    assert list(page.items) == []
+    assert page.next_cursor is None
+
+
+def test_oauth1_user_access_token_is_never_handed_on() -> None:
+    now = now_epoch()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200,
+            json=[{"summaryId": "1", "activityId": 1, "startTimeInSeconds": now,
+                   "userAccessToken": "oauth1-secret"}],
+        )  # fmt: skip
+
+    provider = GarminProvider(
+        FakeGarmin().credentials, httpx.Client(transport=httpx.MockTransport(handler))
+    )
+    window = SyncWindow(datetime.fromtimestamp(now - 60, UTC), datetime.fromtimestamp(now, UTC))
+    (item,) = provider.fetch_activities(TokenSet(access_token="a"), window, None).items  # noqa: S106
+    assert "userAccessToken" not in item
+
+
+@pytest.mark.parametrize(
+    ("response", "error"),
+    [
+        (httpx.Response(401, json={"errorMessage": "Unauthorized"}), TokenRevokedError),
+        (httpx.Response(400, json={"errorMessage": "bad range"}), ProviderError),
+        (httpx.Response(429), RateLimitedError),
+        (httpx.Response(502), ProviderUnavailableError),
+        (httpx.Response(200, text="not json"), BadPayloadError),
+        (httpx.Response(200, json={"activities": []}), BadPayloadError),
+        (httpx.Response(200, json=[1, 2]), BadPayloadError),
+    ],
+)
+def test_pull_errors(response: httpx.Response, error: type[Exception]) -> None:
+    provider = GarminProvider(
+        FakeGarmin().credentials, httpx.Client(transport=httpx.MockTransport(lambda _: response))
+    )
+    now = datetime.now(UTC)
+    with pytest.raises(error):
+        provider.fetch_activities(
+            TokenSet(access_token="a"),  # noqa: S106 - test value
+            SyncWindow(now - timedelta(hours=1), now),
+            None,
+        )
+
+
+# --- webhook events -------------------------------------------------------------------------------
+
+
+def events_of(fake: FakeGarmin, body: dict[str, Any]) -> list[WebhookEvent]:
+    provider = GarminProvider(fake.credentials, httpx.Client(transport=fake.transport()))
+    headers = {"content-type": "application/json", "garmin-client-id": fake.credentials.client_id}
+    return provider.parse_webhook(WebhookRequest("POST", headers, {}, json.dumps(body).encode()))
+
+
+@pytest.mark.parametrize("kind", ["activity_created", "activity_updated"])
+def test_push_items_are_ingested_without_a_call(kind: str) -> None:
+    fake = FakeGarmin()
+    provider, tokens = connected(fake)
+    (event,) = events_of(fake, fake.webhook_body(kind))
+    before = len(fake.requests)
+    page = provider.fetch_for_event(tokens, event)
+    (item,) = page.items
+    assert item == dict(event.payload)
+    assert page.api_calls == 0
+    assert len(fake.requests) == before
+
+
+def test_activity_details_push_is_ingested() -> None:
+    fake = FakeGarmin()
+    provider, tokens = connected(fake)
+    body = json.loads(
+        (
+            __import__("pathlib").Path(__file__).resolve().parent.parent
+            / "fixtures/providers/garmin/webhook_activity_details_push.json"
+        ).read_text()
+    )
+    body["activityDetails"][0]["userId"] = fake.provider_user_id
+    (event,) = events_of(fake, body)
+    (item,) = provider.fetch_for_event(tokens, event).items
+    assert item["activityId"] == 21873461203
+    assert "samples" in item
+
+
+def test_ping_fetches_the_callback_url() -> None:
+    fake = FakeGarmin()
+    now = now_epoch()
+    fake.add_activity(55, now - 5000, uploaded_at=now - 100)
+    provider, tokens = connected(fake)
+    (event,) = events_of(fake, fake.ping_body(now - 3600, now))
+    assert event.kind == "activities_available"
+    page = provider.fetch_for_event(tokens, event)
+    assert [i["activityId"] for i in page.items] == [55]
+    assert page.api_calls == 1
+    request = fake.requests[-1]
+    assert request.url.host == "apis.garmin.com"
+    assert request.url.params["uploadEndTimeInSeconds"] == str(now)
+    assert request.headers["authorization"] == f"Bearer {tokens.access_token}"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://evil.example/wellness-api/rest/activities?token=x",
+        "http://apis.garmin.com/wellness-api/rest/activities",
+        "https://apis.garmin.com.evil.example/wellness-api/rest/activities",
+        "https://user@apis.garmin.com/wellness-api/rest/activities",
+        "https://apis.garmin.com:8443/wellness-api/rest/activities",
+        "https://apis.garmin.com/other/activities",
+    ],
+)
+def test_ping_to_another_host_is_never_fetched(url: str) -> None:
+    fake = FakeGarmin()
+    provider, tokens = connected(fake)
+    event = WebhookEvent(fake.provider_user_id, "activities_available", None, {"callbackURL": url})
+    before = len(fake.requests)
+    with pytest.raises(BadPayloadError):
+        provider.fetch_for_event(tokens, event)
+    assert len(fake.requests) == before
+
+
+def test_activity_file_ping_is_not_ingested() -> None:
+    fake = FakeGarmin()
+    provider, tokens = connected(fake)
+    event = WebhookEvent(
+        fake.provider_user_id,
+        "activities_available",
+        None,
+        {"callbackURL": "https://apis.garmin.com/wellness-api/rest/activityFile?id=1&token=t"},
+    )
+    page = provider.fetch_for_event(tokens, event)
+    assert list(page.items) == []
+    assert page.api_calls == 0
+
+
+@pytest.mark.parametrize("kind", ["deauthorized", "permissions_changed"])
+def test_deregistration_and_permission_events_ingest_nothing(kind: str) -> None:
+    fake = FakeGarmin()
+    provider, tokens = connected(fake)
+    (event,) = events_of(fake, fake.webhook_body(kind))
+    assert event.kind == kind
+    page = provider.fetch_for_event(tokens, event)
+    assert list(page.items) == []
+    assert list(page.deleted_external_ids) == []
+    assert page.api_calls == 0
