@@ -21,6 +21,11 @@ included; the server is local). The ratio is ingest rows/s over COPY rows/s (tar
 
     .venv/bin/python bench/ingest_throughput.py [--activities 20000] [--page-size 200]
                                                 [--database-url URL] [--keep]
+                                                [--migrations-through VERSION]
+
+``--migrations-through 20261125121000`` applies only the migrations up to that version (e.g. to
+measure the ingest without the triggers later migrations put on activities, which both sides
+pay once per statement).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -289,9 +295,28 @@ def rate(rows: int, seconds: float) -> float:
     return rows / seconds if seconds > 0 else float("inf")
 
 
-def run(url: str, activities: int, page_size: int) -> dict[str, Any]:
-    with psycopg.connect(url, autocommit=True) as conn:
-        migrations.migrate(conn)
+def selected_migrations(through: str | None) -> Path | None:
+    """A temporary copy of the migrations up to ``through`` (None: the project's directory)."""
+    if through is None:
+        return None
+    source = REPO_ROOT / "supabase" / "migrations"
+    target = Path(tempfile.mkdtemp(prefix="trainlytics-bench-migrations-"))
+    for path in sorted(source.glob("*.sql")):
+        if path.name.split("_", 1)[0] <= through:
+            shutil.copy(path, target / path.name)
+    return target
+
+
+def run(
+    url: str, activities: int, page_size: int, migrations_through: str | None = None
+) -> dict[str, Any]:
+    directory = selected_migrations(migrations_through)
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            migrations.migrate(conn, migrations_dir=directory)
+    finally:
+        if directory is not None:
+            shutil.rmtree(directory, ignore_errors=True)
     conn = psycopg.connect(url)
     ingest_connection = make_connection(conn, "ingest")
     copy_connection = make_connection(conn, "copy")
@@ -342,7 +367,14 @@ def run(url: str, activities: int, page_size: int) -> dict[str, Any]:
         if counts[1] != len(page):
             raise SystemExit(f"update ingested {counts[1]} of {len(page)}")
 
-    facts = dict(
+    triggers = [
+        str(row[0])
+        for row in conn.execute(
+            "select tgname from pg_trigger where tgrelid = 'public.activities'::regclass"
+            " and not tgisinternal order by tgname"
+        ).fetchall()
+    ]
+    facts: dict[str, str] = dict(
         conn.execute(
             "select name, setting || coalesce(unit, '') from pg_settings where name in"
             " ('server_version', 'shared_buffers', 'synchronous_commit', 'wal_level')"
@@ -367,6 +399,8 @@ def run(url: str, activities: int, page_size: int) -> dict[str, Any]:
         "update_rows_per_second": round(rate(activities, update_seconds)),
         "ratio_update_vs_copy": round(rate(activities, update_seconds) / copy_rate, 3),
         "target_ratio": TARGET_RATIO,
+        "migrations_through": migrations_through or "all",
+        "triggers_on_activities": triggers,
         "server": facts,
         "machine": f"{platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}",
     }
@@ -382,6 +416,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         f"(default ${BENCH_DATABASE_URL_ENV}, else an embedded server)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the throwaway database")
+    parser.add_argument(
+        "--migrations-through",
+        metavar="VERSION",
+        help="apply only the migrations up to this version (default: all)",
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON results file")
     return parser.parse_args(argv)
 
@@ -395,7 +434,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         throwaway_database(server, args.keep) as url,
     ):
         print(f"Server: {redact_url(server)} ({origin})")
-        result = run(url, args.activities, args.page_size)
+        result = run(url, args.activities, args.page_size, args.migrations_through)
     print()
     print(f"{'side':<34}{'rows/s':>10}{'ratio vs COPY':>16}")
     print(f"{'COPY of normalised rows (ref)':<34}{result['copy_rows_per_second']:>10}{1:>16.3f}")
@@ -416,6 +455,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"\nRatio ingest/COPY {result['ratio_ingest_vs_copy']:.3f} {verdict} the target "
         f">= {TARGET_RATIO} ({result['activities']} activities, pages of "
         f"{result['page_size']}, {result['payload_bytes_per_activity']} B of JSON each)"
+    )
+    print(
+        f"Migrations: {result['migrations_through']}; triggers on activities: "
+        f"{', '.join(result['triggers_on_activities']) or 'none'}"
     )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -10,7 +10,8 @@ from __future__ import annotations
 import typer
 
 from trainlytics import __version__
-from trainlytics.commands import db, demo, serve, sync, tokens, worker
+from trainlytics.commands import db, demo, report, serve, stats, sync, tokens, users, worker
+from trainlytics.commands import import_ as import_command
 
 app = typer.Typer(
     name="trainlytics",
@@ -26,6 +27,10 @@ app.command("serve")(serve.serve_command)
 app.add_typer(tokens.app, name="tokens")
 app.command("sync")(sync.sync_command)
 app.command("worker")(worker.worker_command)
+app.add_typer(users.app, name="users")
+app.add_typer(stats.app, name="stats")
+app.command("report")(report.report_command)
+app.command("import")(import_command.import_command)
 # More groups (demo, users, sync, ...) are mounted here: app.add_typer(<module>.app, name=...)
 
 

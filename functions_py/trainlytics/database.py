@@ -53,6 +53,6 @@ def connect(url: str, **kwargs: Any) -> psycopg.Connection[TupleRow]:
         ) from exc
     except psycopg.ProgrammingError as exc:  # malformed conninfo
         raise DatabaseUnavailableError(
-            f"invalid database URL {redact_url(url)}: {exc}",
+            f"invalid database URL {redact_url(url)}: {str(exc).strip()}",
             hint="expected postgresql://user:password@host:port/dbname",
         ) from exc

@@ -38,6 +38,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from trainlytics.errors import DatabaseUnavailableError, TrainlyticsError
+from trainlytics.jsonb_text import without_nul
 
 __all__ = [
     "Gateway",
@@ -136,9 +137,9 @@ def _adapt(value: Any) -> Any:
     """Python values psycopg cannot infer: mappings (and lists of mappings, e.g. a page of
     activity payloads) become jsonb, tuples arrays."""
     if isinstance(value, Mapping):
-        return Jsonb(dict(value))
+        return Jsonb(without_nul(dict(value)))
     if isinstance(value, list) and any(isinstance(item, Mapping) for item in value):
-        return Jsonb(value)
+        return Jsonb(without_nul(value))
     if isinstance(value, tuple):
         return list(value)
     return value
@@ -177,7 +178,8 @@ class SupabaseGateway:
 
     def call(self, function: str, args: Mapping[str, Any]) -> list[dict[str, Any]]:
         _check_names(function, args, self._allowed)
-        body = json.dumps(dict(args), default=_json_default)
+        # jsonb cannot hold U+0000: strip it here rather than lose the whole call.
+        body = json.dumps(without_nul(dict(args)), default=_json_default)
         try:
             response = self._http.post(
                 f"{self._base}/rest/v1/rpc/{function}",

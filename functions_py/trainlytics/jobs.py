@@ -39,16 +39,9 @@ from procrastinate.schema import SchemaManager
 from psycopg import sql
 from psycopg.rows import TupleRow
 
-from trainlytics.errors import (
-    BadPayloadError,
-    DatabaseUnavailableError,
-    ProviderUnavailableError,
-    RateLimitedError,
-    TokenRefreshError,
-    TrainlyticsError,
-)
 from trainlytics.providers.base import WebhookEvent
 from trainlytics.sql_splitter import split_statements
+from trainlytics.sync import is_transient
 
 if TYPE_CHECKING:
     from trainlytics.sync import SyncEngine
@@ -82,17 +75,6 @@ WEBHOOK_QUEUE = "webhooks"
 #: Values of ``public.sync_trigger``.
 SyncTrigger = Literal["initial", "scheduled", "webhook", "manual", "retry"]
 
-#: The exceptions worth retrying (see trainlytics.sync.is_transient); the sync module's own
-#: SyncBusyError and SyncLeaseLostError are TrainlyticsErrors recognised by name below.
-_TRANSIENT = (
-    ProviderUnavailableError,
-    RateLimitedError,
-    TokenRefreshError,
-    DatabaseUnavailableError,
-    BadPayloadError,
-)
-_TRANSIENT_NAMES = frozenset({"SyncBusyError", "SyncLeaseLostError"})
-
 
 class SyncRetryStrategy(RetryStrategy):
     """Exponential backoff (``exponential_wait ** (attempt + 1)`` s, capped at ``max_wait``)
@@ -117,9 +99,8 @@ class SyncRetryStrategy(RetryStrategy):
 
 
 def _is_transient(exception: BaseException) -> bool:
-    if isinstance(exception, _TRANSIENT):
-        return True
-    return isinstance(exception, TrainlyticsError) and type(exception).__name__ in _TRANSIENT_NAMES
+    """One classification for the engine's records and the queue's retries."""
+    return is_transient(exception)
 
 
 #: Retries of a sync: 2, 4, 8, ... s up to an hour, 8 attempts.

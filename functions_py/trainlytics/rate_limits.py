@@ -9,7 +9,10 @@ API
       raises :class:`RateLimitWait` with the instant to try again (the job is rescheduled
       then, instead of holding a worker).
     - ``observe(observations: Sequence[RateLimitObservation]) -> None`` — records what the
-      provider's headers reported (``public.rate_limit_observe``).
+      provider's headers reported (``public.rate_limit_observe``), including a 429's.
+    - ``charge(buckets, cost) -> None`` — counts requests already made beyond the reserved one
+      (a page or an event that took several calls), or gives back (``cost < 0``) a reservation
+      not used, whether or not the bucket is full (``public.rate_limit_charge``).
 - ``buckets_for(provider, provider_user_id) -> tuple[Bucket, ...]`` — the provider's
   :attr:`~trainlytics.providers.base.Provider.rate_limit_buckets`, ``{user}`` filled in.
 - ``RateLimitWait`` — a :class:`~trainlytics.errors.RateLimitedError` raised by our own
@@ -76,6 +79,8 @@ class Limiter(Protocol):
 
     def observe(self, observations: Sequence[RateLimitObservation]) -> None: ...
 
+    def charge(self, buckets: Sequence[Bucket], cost: int) -> None: ...
+
 
 class RateLimiter:
     """The shared limiter (see the module docstring)."""
@@ -130,6 +135,19 @@ class RateLimiter:
             },
         )
 
+    def charge(self, buckets: Sequence[Bucket], cost: int) -> None:
+        if not buckets or cost == 0:
+            return
+        self.gateway.call(
+            "rate_limit_charge",
+            {
+                "p_buckets": [b.name for b in buckets],
+                "p_limits": [b.limit for b in buckets],
+                "p_window_seconds": [b.window_seconds for b in buckets],
+                "p_cost": cost,
+            },
+        )
+
 
 class NoRateLimiter:
     """Grants every request and forgets observations."""
@@ -138,6 +156,9 @@ class NoRateLimiter:
         return None
 
     def observe(self, observations: Sequence[RateLimitObservation]) -> None:
+        return None
+
+    def charge(self, buckets: Sequence[Bucket], cost: int) -> None:
         return None
 
 

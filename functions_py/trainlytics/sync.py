@@ -31,7 +31,31 @@ How a run goes
 
 A webhook run (``process_event``) is a run with trigger ``webhook`` that does not take the
 connection's exclusive lease (it may run beside a synchronisation; the newer-wins guard of
-``ingest_activities`` keeps concurrent writes safe) and never moves the cursor.
+``ingest_activities`` keeps concurrent writes safe) and never moves the cursor. It follows the
+``next_cursor`` of :meth:`Provider.fetch_for_event` (at most :data:`MAX_EVENT_STEPS` steps), each
+step under the rate limiter and stored as it comes.
+
+Deletions by omission: a page may declare ``complete_windows`` — start-time windows it lists
+completely. ``sync_ingest_page`` then soft deletes the stored activities of those windows that
+the page no longer lists (``public.delete_missing_activities``, in the page's transaction). Only
+the Google Health (fitbit) event listing declares them: its DELETE notifications name no
+exercise. Other listings are deliberately NOT reconciled: Strava and Wahoo lists span several
+pages (a window's list is complete only across calls, and a run may resume mid-window), Polar
+lists by upload time and only since registration, COROS's history limit is unknown, and Garmin
+has no listing of a window (backfill is asynchronous) — a wrong claim of completeness would
+delete the athlete's activities.
+
+Rate limits: every provider request is reserved in the shared buckets first; a page's reported
+usage is recorded; a page (or event) that took more calls than the one reserved is charged the
+difference (``rate_limit_charge``; fewer: the reservation is given back); and a 429's
+``rate_limit_headers`` are parsed by :meth:`Provider.rate_limit_observations` and recorded, so
+every worker backs off until the provider's window ends.
+
+Errors (:func:`is_transient`): revoked tokens, missing scopes and a provider not configured here
+are permanent (never retried); provider 5xx/timeouts/429, token-refresh hiccups, database drops,
+garbled pages, a busy connection and a lost lease are transient (the job queue retries them with
+backoff, a bounded number of times; COROS error envelopes arrive as transient
+``ProviderUnavailableError`` unless the provider module knows the code means a dead token).
 """
 
 from __future__ import annotations
@@ -43,6 +67,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Literal, Protocol
 
 from trainlytics.errors import (
@@ -58,10 +83,11 @@ from trainlytics.errors import (
     TrainlyticsError,
 )
 from trainlytics.providers.base import ActivityPage, Provider, SyncWindow, TokenSet, WebhookEvent
-from trainlytics.rate_limits import Limiter, NoRateLimiter, buckets_for
+from trainlytics.rate_limits import Bucket, Limiter, NoRateLimiter, buckets_for
 
 __all__ = [
     "HISTORY_START",
+    "MAX_EVENT_STEPS",
     "SYNC_FUNCTIONS",
     "Cursor",
     "SyncBusyError",
@@ -74,6 +100,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: Most provider requests one webhook event may take (a runaway ``next_cursor`` ends there).
+MAX_EVENT_STEPS = 100
 
 #: Where "all history" starts when a provider has no backfill horizon.
 HISTORY_START = datetime(2000, 1, 1, tzinfo=UTC)
@@ -89,6 +118,7 @@ SYNC_FUNCTIONS = frozenset(
         "sync_close_stale_runs",
         "rate_limit_acquire",
         "rate_limit_observe",
+        "rate_limit_charge",
     }
 )
 
@@ -339,12 +369,29 @@ class SyncEngine:
         run, _ = started
 
         def work() -> None:
-            tokens = self.tokens.valid_tokens(connection_id)
-            page = run.provider.fetch_for_event(tokens, event)
-            now = self._clock()
-            self._store(run, page, cursor=None)
-            if progress is not None:
-                progress(self._progress(run, SyncWindow(now, now), 1, 1))
+            buckets = buckets_for(run.provider, run.provider_user_id)
+            step: Mapping[str, Any] | None = None
+            for steps in range(1, MAX_EVENT_STEPS + 1):
+                tokens = self.tokens.valid_tokens(connection_id)
+                fetch = (
+                    partial(run.provider.fetch_for_event, tokens, event)
+                    if step is None
+                    else partial(run.provider.fetch_for_event, tokens, event, step)
+                )
+                page = self._fetch(run, buckets, fetch)
+                now = self._clock()
+                self._store(run, page, cursor=None)
+                if progress is not None:
+                    progress(self._progress(run, SyncWindow(now, now), steps - 1, steps))
+                if page.next_cursor is None:
+                    return
+                # A webhook run keeps no durable cursor: a retry re-applies the whole event,
+                # which the ingest's upsert makes harmless.
+                step = page.next_cursor
+            raise BadPayloadError(
+                run.provider.name,
+                f"a webhook event still had more to fetch after {MAX_EVENT_STEPS} requests",
+            )
 
         return self._guarded(run, work)
 
@@ -458,10 +505,10 @@ class SyncEngine:
         synced_until = cursor.synced_until
         for index, window in enumerate(windows):
             while True:
-                self.limiter.acquire(provider.name, buckets)
                 tokens = self.tokens.valid_tokens(run.connection_id)
-                page = provider.fetch_activities(tokens, window, page_cursor)
-                self.limiter.observe(page.rate_limits)
+                page = self._fetch(
+                    run, buckets, partial(provider.fetch_activities, tokens, window, page_cursor)
+                )
                 if page.next_cursor is None:
                     synced_until = window.end
                     after = Cursor(synced_until=synced_until)
@@ -475,6 +522,33 @@ class SyncEngine:
                 page_cursor = page.next_cursor
             page_cursor = None
 
+    def _fetch(
+        self, run: _Run, buckets: tuple[Bucket, ...], fetch: Callable[[], ActivityPage]
+    ) -> ActivityPage:
+        """One provider step under the shared limiter: a request is reserved first; a 429's
+        rate-limit headers are recorded (through the provider's own parser) so every worker
+        backs off, not only this one; the page's reported usage is recorded; and a page that
+        took more (or fewer) calls than the one reserved is charged the difference."""
+        provider = run.provider
+        self.limiter.acquire(provider.name, buckets)
+        try:
+            page = fetch()
+        except RateLimitedError as exc:
+            if exc.rate_limit_headers:
+                try:
+                    self.limiter.observe(provider.rate_limit_observations(exc.rate_limit_headers))
+                except Exception as observe_exc:  # the 429 itself matters more
+                    log.warning(
+                        "rate-limit headers of a %s 429 not recorded: %s",
+                        provider.name,
+                        _describe(observe_exc),
+                    )
+            raise
+        self.limiter.observe(page.rate_limits)
+        if page.api_calls != 1:
+            self.limiter.charge(buckets, page.api_calls - 1)
+        return page
+
     def _store(self, run: _Run, page: ActivityPage, *, cursor: Mapping[str, Any] | None) -> None:
         rows = self.gateway.call(
             "sync_ingest_page",
@@ -486,6 +560,8 @@ class SyncEngine:
                 "p_api_calls": page.api_calls,
                 "p_cursor": cursor,
                 "p_lease_seconds": self.lease_seconds,
+                "p_complete_starts": [w.start for w in page.complete_windows],
+                "p_complete_ends": [w.end for w in page.complete_windows],
             },
         )
         row = rows[0] if rows else {}

@@ -2,10 +2,12 @@
 -- statement per page.
 --
 -- Python hands a page of raw provider payloads (exactly as the provider sent them) to
--- public.ingest_activities. Each payload goes through private.normalize_activity, a dispatcher
--- that calls the provider's own normaliser private.normalize_<provider>(jsonb) (one migration
--- per provider) and turns anything a normaliser raises into a reported error, so a malformed
--- item is skipped and never aborts its page. The page is then upserted on
+-- public.ingest_activities. Each payload goes through private.normalize_activity, a SQL
+-- dispatcher that calls the provider's own normaliser private.normalize_<provider>(jsonb) (one
+-- migration per provider); a malformed item comes back with its error, is skipped and reported,
+-- and never aborts its page (should a statement raise anyway, the page is redone item by item,
+-- each in a subtransaction). The whole pipeline is SQL the planner can inline: no helper pays a
+-- function call with a search_path switch per item. The page is then upserted on
 -- (connection_id, external_id) with a newer-wins guard on provider_updated_at, the raw payloads
 -- are kept in activity_raw_payloads, and deleted ids are soft deleted. When a mapping improves,
 -- public.renormalize_activities re-normalises the stored raw payloads in place.
@@ -98,8 +100,9 @@ create table public.activity_type_mappings (
     constraint activity_type_mappings_value_not_blank check (btrim(provider_value) <> '')
 );
 
--- The lookup is case-insensitive.
-create index activity_type_mappings_lower_value_idx
+-- The lookup is case-insensitive: at most one row per provider and value in any case, so the
+-- normalisers can join the table.
+create unique index activity_type_mappings_lower_value_idx
 on public.activity_type_mappings (provider, lower(provider_value));
 
 comment on table public.activity_type_mappings is
@@ -191,31 +194,171 @@ comment on function private.try_int(text) is
     'The integer in a text, rounding decimals ("3600.0" gives 3600); null when not a number or '
     'outside the integer range. Never raises.';
 
-create function private.try_timestamptz(p_text text)
-returns timestamptz
-language plpgsql
+-- ISO 8601 instants without exceptions: one regular expression splits the text, integer range
+-- checks reject impossible fields (month 13, February 30, year 0000), and make_timestamp builds
+-- the value. No exception block (a subtransaction per call) and no SET clause, so the parsing
+-- can be inlined into the normalisers' queries.
+
+create function private.iso8601_parts(p_text text)
+returns text[]
+language sql
 immutable
 parallel safe
-set search_path = ''
-as $$
-begin
-    -- Only ISO 8601 dates/times, so words such as 'now' or 'epoch' never turn into instants.
-    if p_text is null or p_text !~ (
-        '^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?)?'
-        '\s*(Z|z|[-+][0-9]{2}(:?[0-9]{2})?)?\s*$'
-    ) then
-        return null;
-    end if;
-    if p_text ~ '(Z|z|[-+][0-9]{2}(:?[0-9]{2})?)\s*$' and p_text ~ 'T|:' then
-        return p_text::timestamptz;
-    end if;
-    -- No offset: the text is read as UTC, whatever the session's time zone.
-    return p_text::timestamp at time zone 'UTC';
-exception when others then
-    -- Out-of-range fields (month 13, February 30, year 0000).
-    return null;
+begin atomic
+    -- 1 year, 2 month, 3 day, 4 hour, 5 minute, 6 seconds (with fraction), 7 the zone as
+    -- written (Z or an offset), 8 the offset's sign, 9 its hours, 10 its minutes.
+    -- The usual shapes are recognised by their digit pattern and cut at fixed positions (a
+    -- regular expression costs ~10 times more); anything else goes through the expression.
+    select case translate(p_text, '0123456789', '9999999999')
+        when '9999-99-99T99:99:99Z' then array[
+            substr(p_text, 1, 4), substr(p_text, 6, 2), substr(p_text, 9, 2),
+            substr(p_text, 12, 2), substr(p_text, 15, 2), substr(p_text, 18, 2), 'Z',
+            null, null, null
+        ]
+        when '9999-99-99T99:99:99' then array[
+            substr(p_text, 1, 4), substr(p_text, 6, 2), substr(p_text, 9, 2),
+            substr(p_text, 12, 2), substr(p_text, 15, 2), substr(p_text, 18, 2), null,
+            null, null, null
+        ]
+        when '9999-99-99T99:99:99.999Z' then array[
+            substr(p_text, 1, 4), substr(p_text, 6, 2), substr(p_text, 9, 2),
+            substr(p_text, 12, 2), substr(p_text, 15, 2), substr(p_text, 18, 6), 'Z',
+            null, null, null
+        ]
+        when '9999-99-99T99:99:99.999' then array[
+            substr(p_text, 1, 4), substr(p_text, 6, 2), substr(p_text, 9, 2),
+            substr(p_text, 12, 2), substr(p_text, 15, 2), substr(p_text, 18, 6), null,
+            null, null, null
+        ]
+        else regexp_match(
+            p_text,
+            '^\s*([0-9]{4})-([0-9]{2})-([0-9]{2})'
+            '(?:[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2}(?:\.[0-9]{1,9})?))?)?'
+            '\s*(Z|z|([-+])([0-9]{2})(?::?([0-9]{2}))?)?\s*$'
+        )
+    end;
 end;
-$$;
+comment on function private.iso8601_parts(text) is
+    'The fields of an ISO 8601 date or date-time text (year, month, day, '
+    ' hour, minute, seconds, zone, offset sign, offset hours, offset minutes), null when '
+    'the text does not have that form. Input of private.timestamp_of_parts and '
+    'private.timestamptz_of_parts.';
+
+create function private.timestamp_of_parts(p_parts text[])
+returns timestamp
+language sql
+immutable
+parallel safe
+begin atomic
+    select case
+        when p_parts[1]::integer >= 1
+            and p_parts[2]::integer between 1 and 12
+            and p_parts[3]::integer between 1 and case
+                when p_parts[2]::integer = 2
+                    then 28 + case
+                        when (p_parts[1]::integer % 4 = 0 and p_parts[1]::integer % 100 <> 0)
+                            or p_parts[1]::integer % 400 = 0 then 1
+                        else 0
+                    end
+                else 30 + (p_parts[2]::integer + p_parts[2]::integer / 8) % 2
+            end
+            and coalesce(p_parts[4]::integer <= 23 and p_parts[5]::integer <= 59, true)
+            and coalesce(p_parts[6]::numeric <= 60, true)
+            then make_timestamp(
+                p_parts[1]::integer,
+                p_parts[2]::integer,
+                p_parts[3]::integer,
+                coalesce(p_parts[4]::integer, 0),
+                coalesce(p_parts[5]::integer, 0),
+                coalesce(p_parts[6]::double precision, 0)
+            )
+    end;
+end;
+comment on function private.timestamp_of_parts(text[]) is
+    'The wall-clock time of private.iso8601_parts output, ignoring any zone; null when a field '
+    'is out of range (month 13, February 30, hour 24, year 0000) or the parts are null. Never '
+    'raises; inlined into its callers.';
+
+create function private.timestamptz_of_parts(p_parts text[])
+returns timestamptz
+language sql
+immutable
+parallel safe
+begin atomic
+    select case
+        -- An offset needs a time of day, and PostgreSQL's range (at most 15:59).
+        when p_parts[4] is null or p_parts[8] is null
+            or (p_parts[9]::integer <= 15 and coalesce(p_parts[10]::integer <= 59, true))
+            then (
+                private.timestamp_of_parts(p_parts)
+                - case
+                    when p_parts[4] is not null and p_parts[8] is not null
+                        then make_interval(
+                            hours => p_parts[9]::integer,
+                            mins => coalesce(p_parts[10]::integer, 0)
+                        ) * (p_parts[8] || '1')::integer
+                    else interval '0'
+                end
+            ) at time zone 'UTC'
+    end;
+end;
+comment on function private.timestamptz_of_parts(text[]) is
+    'The instant of private.iso8601_parts output: the wall clock minus the offset (Z or none: '
+    'UTC; a date alone: midnight UTC); null when a field is out of range. Never raises; '
+    'inlined into its callers.';
+
+create function private.timestamp_of_fixed(p_text text)
+returns timestamp
+language sql
+immutable
+parallel safe
+begin atomic
+    -- For a text whose first 19 characters have the digit shape 9999-99-99T99:99:99 (the
+    -- caller checks it): fixed positions, integer range checks, no regular expression.
+    select case
+        when substr(p_text, 1, 4)::integer >= 1
+            and substr(p_text, 6, 2)::integer between 1 and 12
+            and substr(p_text, 9, 2)::integer between 1 and case
+                when substr(p_text, 6, 2)::integer = 2
+                    then 28 + case
+                        when (
+                            substr(p_text, 1, 4)::integer % 4 = 0
+                            and substr(p_text, 1, 4)::integer % 100 <> 0
+                        )
+                        or substr(p_text, 1, 4)::integer % 400 = 0 then 1
+                        else 0
+                    end
+                else 30 + (substr(p_text, 6, 2)::integer + substr(p_text, 6, 2)::integer / 8) % 2
+            end
+            and substr(p_text, 12, 2)::integer <= 23
+            and substr(p_text, 15, 2)::integer <= 59
+            and substr(p_text, 18, 2)::integer <= 60
+            then make_timestamp(
+                substr(p_text, 1, 4)::integer,
+                substr(p_text, 6, 2)::integer,
+                substr(p_text, 9, 2)::integer,
+                substr(p_text, 12, 2)::integer,
+                substr(p_text, 15, 2)::integer,
+                substr(p_text, 18, 2)::double precision
+            )
+    end;
+end;
+comment on function private.timestamp_of_fixed(text) is
+    'The wall-clock time of a text starting with the digit shape 9999-99-99T99:99:99 (callers '
+    'check the shape first: the fast path of the usual provider timestamps); null when a field '
+    'is out of range (month 13, February 30, hour 24, year 0000). Never raises on such a text; '
+    'inlined into its callers.';
+
+create function private.try_timestamptz(p_text text)
+returns timestamptz
+language sql
+immutable
+parallel safe
+begin atomic
+    -- The subquery parses the text once (an inlined body would repeat the regex per field).
+    select private.timestamptz_of_parts(parsed.parts)
+    from (select private.iso8601_parts(p_text) as parts) as parsed;
+end;
 comment on function private.try_timestamptz(text) is
     'The instant of an ISO 8601 text ("2026-11-25T08:00:00Z", "2026-11-25T09:00:00+01:00"); a '
     'text without an offset is read as UTC (the session time zone never matters). Null for '
@@ -223,22 +366,13 @@ comment on function private.try_timestamptz(text) is
 
 create function private.try_timestamp(p_text text)
 returns timestamp
-language plpgsql
+language sql
 immutable
 parallel safe
-set search_path = ''
-as $$
-begin
-    if p_text is null or p_text !~ (
-        '^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?)?\s*$'
-    ) then
-        return null;
-    end if;
-    return p_text::timestamp;
-exception when others then
-    return null;
+begin atomic
+    select case when parsed.parts[7] is null then private.timestamp_of_parts(parsed.parts) end
+    from (select private.iso8601_parts(p_text) as parts) as parsed;
 end;
-$$;
 comment on function private.try_timestamp(text) is
     'The wall-clock time of an ISO 8601 text without an offset (Polar start_time, the part of '
     'Strava start_date_local before its false Z); null for anything else. Never raises.';
@@ -262,15 +396,20 @@ returns double precision
 language sql
 immutable
 parallel safe
-set search_path = ''
-as $$
-    select case when m is not null and (m[1] is not null or m[2] is not null
-            or m[3] is not null or m[4] is not null) then
-        coalesce(m[1]::numeric, 0) * 86400
-        + coalesce(m[2]::numeric, 0) * 3600
-        + coalesce(m[3]::numeric, 0) * 60
-        + coalesce(m[4]::numeric, 0)
-    end::double precision
+begin atomic
+    select case
+        when parsed.m is not null
+            and (
+                parsed.m[1] is not null or parsed.m[2] is not null
+                or parsed.m[3] is not null or parsed.m[4] is not null
+            )
+            then (
+                coalesce(parsed.m[1]::numeric, 0) * 86400
+                + coalesce(parsed.m[2]::numeric, 0) * 3600
+                + coalesce(parsed.m[3]::numeric, 0) * 60
+                + coalesce(parsed.m[4]::numeric, 0)
+            )::double precision
+    end
     from (
         select regexp_match(
             btrim(p_text),
@@ -279,149 +418,272 @@ as $$
             '(?:([0-9]{1,9}(?:\.[0-9]{1,9})?)S)?)?$'
         ) as m
     ) as parsed;
-$$;
+end;
 comment on function private.iso8601_duration_seconds(text) is
     'Seconds of an ISO 8601 duration of days, hours, minutes and seconds (Polar "PT2H44M", '
     '"PT1.5S", "P1DT2H"); null for anything else. Never raises.';
 
 -- The dispatcher --------------------------------------------------------------------------------
 
-create function private.normalize_activity(p_provider public.provider_type, p_payload jsonb)
-returns private.normalized_activity
-language plpgsql
+-- Each provider's migration replaces its placeholder below with the real normaliser (same
+-- signature, so the dispatcher's SQL-standard body keeps pointing at it). Strava's normaliser
+-- is a set-returning SQL function (one row) so that the planner inlines it into the ingest
+-- query; the others are plpgsql functions returning one row.
+create function private.normalize_strava(p_payload jsonb)
+returns setof private.normalized_activity
+language sql
 stable
 parallel safe
-set search_path = ''
-as $$
-declare
-    r private.normalized_activity;
-begin
-    if p_payload is null or jsonb_typeof(p_payload) <> 'object' then
-        r.error := 'item is not a JSON object';
-        return r;
-    end if;
-    -- Late bound: each provider's normaliser comes from that provider's migration.
-    begin
-        case p_provider
-            when 'strava' then r := private.normalize_strava(p_payload);
-            when 'garmin' then r := private.normalize_garmin(p_payload);
-            when 'polar' then r := private.normalize_polar(p_payload);
-            when 'coros' then r := private.normalize_coros(p_payload);
-            when 'wahoo' then r := private.normalize_wahoo(p_payload);
-            when 'fitbit' then r := private.normalize_fitbit(p_payload);
-        end case;
-    exception when others then
-        r := null;
-        r.error := left('normaliser failed: ' || sqlerrm, 500);
-        return r;
-    end;
-    if r is null then
-        r.error := 'normaliser returned nothing';
-        return r;
-    end if;
-    -- Identity checks, then metrics the activities table cannot hold become unknown (null)
-    -- rather than costing the athlete the whole activity.
-    r := row(
-        nullif(btrim(r.external_id), ''),
-        left(r.name, 500),
-        left(r.description, 20000),
-        coalesce(r.activity_type, 'other'),
+begin atomic
+    select (
+        jsonb_populate_record(
+            null::private.normalized_activity,
+            jsonb_build_object('error', 'no normaliser installed for strava')
+        )
+    ).*;
+end;
+comment on function private.normalize_strava(jsonb) is
+    'Placeholder replaced by the Strava normalisation migration.';
+
+create function private.normalize_garmin(p_payload jsonb)
+returns private.normalized_activity
+language sql
+stable
+parallel safe
+begin atomic
+    select jsonb_populate_record(
+        null::private.normalized_activity,
+        jsonb_build_object('error', 'no normaliser installed for garmin')
+    );
+end;
+comment on function private.normalize_garmin(jsonb) is
+    'Placeholder replaced by the Garmin normalisation migration.';
+
+create function private.normalize_polar(p_payload jsonb)
+returns private.normalized_activity
+language sql
+stable
+parallel safe
+begin atomic
+    select jsonb_populate_record(
+        null::private.normalized_activity,
+        jsonb_build_object('error', 'no normaliser installed for polar')
+    );
+end;
+comment on function private.normalize_polar(jsonb) is
+    'Placeholder replaced by the Polar normalisation migration.';
+
+create function private.normalize_coros(p_payload jsonb)
+returns private.normalized_activity
+language sql
+stable
+parallel safe
+begin atomic
+    select jsonb_populate_record(
+        null::private.normalized_activity,
+        jsonb_build_object('error', 'no normaliser installed for coros')
+    );
+end;
+comment on function private.normalize_coros(jsonb) is
+    'Placeholder replaced by the COROS normalisation migration.';
+
+create function private.normalize_wahoo(p_payload jsonb)
+returns private.normalized_activity
+language sql
+stable
+parallel safe
+begin atomic
+    select jsonb_populate_record(
+        null::private.normalized_activity,
+        jsonb_build_object('error', 'no normaliser installed for wahoo')
+    );
+end;
+comment on function private.normalize_wahoo(jsonb) is
+    'Placeholder replaced by the Wahoo normalisation migration.';
+
+create function private.normalize_fitbit(p_payload jsonb)
+returns private.normalized_activity
+language sql
+stable
+parallel safe
+begin atomic
+    select jsonb_populate_record(
+        null::private.normalized_activity,
+        jsonb_build_object('error', 'no normaliser installed for fitbit')
+    );
+end;
+comment on function private.normalize_fitbit(jsonb) is
+    'Placeholder replaced by the Fitbit normalisation migration.';
+
+create function private.normalize_activity(p_provider public.provider_type, p_payload jsonb)
+returns setof private.normalized_activity
+language sql
+stable
+parallel safe
+-- A SQL-standard body without SET: the planner inlines it, and with it Strava's SQL normaliser,
+-- into the ingest query. The union is a SQL case: only the branch of p_provider runs.
+begin atomic
+    -- The columns of private.normalized_activity, in order (p_provider and p_payload are the
+    -- parameters, not columns).
+    select  -- noqa: ST06
+        nullif(btrim(r.external_id), '') as external_id,
+        left(r.name, 500) as name,
+        left(r.description, 20000) as description,
+        coalesce(r.activity_type, 'other') as activity_type,
         r.provider_activity_type,
-        case when r.start_date > '-infinity' and r.start_date < 'infinity' then r.start_date end,
-        nullif(btrim(r.timezone), ''),
-        case when r.utc_offset between -64800 and 64800 then r.utc_offset else 0 end,
-        case when r.elapsed_time >= 0 then r.elapsed_time end,
-        case when r.moving_time >= 0 then r.moving_time end,
-        case when r.distance >= 0 and r.distance < 'infinity' then r.distance end,
-        case when r.average_speed >= 0 and r.average_speed < 'infinity' then r.average_speed end,
-        case when r.max_speed >= 0 and r.max_speed < 'infinity' then r.max_speed end,
-        case when r.average_heartrate between 0 and 300 then r.average_heartrate end,
-        case when r.max_heartrate between 0 and 300 then r.max_heartrate end,
-        case when r.average_watts >= 0 and r.average_watts < 'infinity' then r.average_watts end,
-        case when r.max_watts >= 0 and r.max_watts < 'infinity' then r.max_watts end,
+        case
+            when r.start_date > '-infinity' and r.start_date < 'infinity' then r.start_date
+        end as start_date,
+        nullif(btrim(r.timezone), '') as timezone,
+        case
+            when r.utc_offset between -64800 and 64800 then r.utc_offset else 0
+        end as utc_offset,
+        case when r.elapsed_time >= 0 then r.elapsed_time end as elapsed_time,
+        case when r.moving_time >= 0 then r.moving_time end as moving_time,
+        case when r.distance >= 0 and r.distance < 'infinity' then r.distance end as distance,
+        case
+            when r.average_speed >= 0 and r.average_speed < 'infinity' then r.average_speed
+        end as average_speed,
+        case
+            when r.max_speed >= 0 and r.max_speed < 'infinity' then r.max_speed
+        end as max_speed,
+        case
+            when r.average_heartrate between 0 and 300 then r.average_heartrate
+        end as average_heartrate,
+        case when r.max_heartrate between 0 and 300 then r.max_heartrate end as max_heartrate,
+        case
+            when r.average_watts >= 0 and r.average_watts < 'infinity' then r.average_watts
+        end as average_watts,
+        case
+            when r.max_watts >= 0 and r.max_watts < 'infinity' then r.max_watts
+        end as max_watts,
         case
             when r.weighted_average_watts >= 0 and r.weighted_average_watts < 'infinity'
                 then r.weighted_average_watts
-        end,
+        end as weighted_average_watts,
         case
             when r.average_cadence >= 0 and r.average_cadence < 'infinity' then r.average_cadence
-        end,
-        case when r.max_cadence >= 0 and r.max_cadence < 'infinity' then r.max_cadence end,
+        end as average_cadence,
+        case
+            when r.max_cadence >= 0 and r.max_cadence < 'infinity' then r.max_cadence
+        end as max_cadence,
         case
             when r.elevation_gain >= 0 and r.elevation_gain < 'infinity' then r.elevation_gain
-        end,
+        end as elevation_gain,
         case
             when r.elevation_loss >= 0 and r.elevation_loss < 'infinity' then r.elevation_loss
-        end,
-        case when r.calories >= 0 and r.calories < 'infinity' then r.calories end,
-        coalesce(r.is_manual, false),
-        coalesce(r.is_private, false),
+        end as elevation_loss,
+        case when r.calories >= 0 and r.calories < 'infinity' then r.calories end as calories,
+        coalesce(r.is_manual, false) as is_manual,
+        coalesce(r.is_private, false) as is_private,
         r.device_name,
-        case when jsonb_typeof(r.activity_data) = 'object' then r.activity_data else '{}' end,
+        case
+            when jsonb_typeof(r.activity_data) = 'object' then r.activity_data else '{}'
+        end as activity_data,
         case
             when r.provider_updated_at > '-infinity' and r.provider_updated_at < 'infinity'
                 then r.provider_updated_at
-        end,
+        end as provider_updated_at,
         case
             when r.error is not null then r.error
+            when coalesce(jsonb_typeof(p_payload), '') <> 'object'  -- noqa: RF03
+                then 'item is not a JSON object'
             when nullif(btrim(r.external_id), '') is null then 'no activity id'
             when not (r.start_date > '-infinity' and r.start_date < 'infinity')
                 or r.start_date is null then 'no valid start time'
-        end
-    );
-    return r;
+        end as error
+    from (
+        select s.* from private.normalize_strava(p_payload) as s  -- noqa: RF03
+        where p_provider = 'strava'  -- noqa: RF03
+        union all
+        select g.* from private.normalize_garmin(p_payload) as g  -- noqa: RF03
+        where p_provider = 'garmin'  -- noqa: RF03
+        union all
+        select p.* from private.normalize_polar(p_payload) as p  -- noqa: RF03
+        where p_provider = 'polar'  -- noqa: RF03
+        union all
+        select c.* from private.normalize_coros(p_payload) as c  -- noqa: RF03
+        where p_provider = 'coros'  -- noqa: RF03
+        union all
+        select w.* from private.normalize_wahoo(p_payload) as w  -- noqa: RF03
+        where p_provider = 'wahoo'  -- noqa: RF03
+        union all
+        select f.* from private.normalize_fitbit(p_payload) as f  -- noqa: RF03
+        where p_provider = 'fitbit'  -- noqa: RF03
+    ) as r;
 end;
-$$;
 comment on function private.normalize_activity(public.provider_type, jsonb) is
-    'Normalises one raw payload of a provider by calling private.normalize_<provider>(jsonb) '
-    '(late bound: each provider''s migration supplies it). Never raises: a payload that is not '
-    'an object, or a normaliser that raises, gives a row with only error set. Checks identity '
-    '(external_id, start_date: error when missing) and turns metrics the activities table '
-    'cannot hold (negative, infinite, heart rate over 300, offset beyond 18 h) into unknown '
-    'rather than losing the activity; trims name and description to their limits.';
+    'Normalises one raw payload of a provider with private.normalize_<provider>(jsonb) (each '
+    'provider''s migration supplies it) and returns one row. Checks identity (external_id, '
+    'start_date: error when missing or when the item is not a JSON object) and turns metrics '
+    'the activities table cannot hold (negative, infinite, heart rate over 300, offset beyond '
+    '18 h) into unknown rather than losing the activity; trims name and description to their '
+    'limits. Normalisers never raise; should one do so anyway, public.ingest_activities '
+    'isolates the item and reports it. activity_data may carry _keep_stored, the columns the '
+    'payload''s shape does not carry (the ingest keeps their stored values and strips the key).';
 
 -- Ingest ---------------------------------------------------------------------------------------
 
-create function public.ingest_activities(
+create function private.ingest_page(
     p_connection_id bigint,
+    p_user_id uuid,
+    p_provider public.provider_type,
     p_items jsonb,
-    p_deleted_external_ids text[] default '{}',
-    p_received_at timestamptz default now()
+    p_received_at timestamptz,
+    p_first_index integer
 )
-returns table (created integer, updated integer, skipped integer, deleted integer, errors jsonb)
+returns table (created integer, updated integer, skipped integer, errors jsonb)
 language plpgsql
 volatile
 set search_path = ''
 as $$
 #variable_conflict use_column
 declare
-    conn public.provider_connections;
-    received timestamptz := coalesce(p_received_at, now());
     n_created integer;
     n_updated integer;
     n_skipped integer;
-    n_deleted integer;
     v_errors jsonb;
 begin
-    select pc.* into conn
-    from public.provider_connections as pc
-    where pc.id = p_connection_id;
-    if not found then
-        raise exception 'unknown connection %', p_connection_id using errcode = '22023';
-    end if;
-    if p_items is not null and jsonb_typeof(p_items) <> 'array' then
-        raise exception 'p_items must be a JSON array of activity payloads, got %',
-            jsonb_typeof(p_items) using errcode = '22023';
-    end if;
-
     with normalized as materialized (
-        select
-            (i.ord - 1)::integer as idx,
+        select  -- noqa: ST06
+            (i.ord - 1)::integer + p_first_index as idx,
             i.payload,
-            n.*,
-            coalesce(n.provider_updated_at, received) as effective_updated_at
+            n.external_id,
+            n.name,
+            n.description,
+            n.activity_type,
+            n.provider_activity_type,
+            n.start_date,
+            n.timezone,
+            n.utc_offset,
+            n.elapsed_time,
+            n.moving_time,
+            n.distance,
+            n.average_speed,
+            n.max_speed,
+            n.average_heartrate,
+            n.max_heartrate,
+            n.average_watts,
+            n.max_watts,
+            n.weighted_average_watts,
+            n.average_cadence,
+            n.max_cadence,
+            n.elevation_gain,
+            n.elevation_loss,
+            n.calories,
+            n.is_manual,
+            n.is_private,
+            n.device_name,
+            n.activity_data - '_keep_stored' as activity_data,
+            n.activity_data -> '_keep_stored' as keep_stored,
+            coalesce(n.provider_updated_at, p_received_at) as effective_updated_at,
+            -- No row at all (a normaliser returning nothing) is an error too.
+            case
+                when n.external_id is null then coalesce(n.error, 'normaliser returned nothing')
+                else n.error
+            end as error
         from jsonb_array_elements(coalesce(p_items, '[]')) with ordinality as i (payload, ord)
-        cross join lateral private.normalize_activity(conn.provider, i.payload) as n
+        left join lateral private.normalize_activity(p_provider, i.payload) as n on true
     ),
 
     -- One item per external id: the newest (then the last) of a page wins.
@@ -440,42 +702,104 @@ begin
         where v.rank_in_page = 1
     ),
 
-    -- What each candidate will do, against the stored row (the upsert re-checks the guard).
-    planned as (
+    -- The stored row, and the candidate with the stored values of the columns its payload's
+    -- shape does not carry (a Strava list item has no description, calories or device).
+    merged as (
         select
-            c.*,
+            c.idx,
+            c.payload,
+            c.keep_stored,
+            c.effective_updated_at,
+            a.id as stored_id,
+            a.provider_updated_at as stored_updated_at,
+            a.deleted_at as stored_deleted_at,
+            c.external_id,
+            c.name,
             case
-                when a.id is null then 'create'
-                when c.effective_updated_at < a.provider_updated_at then 'older'
-                when a.deleted_at is not null
-                    and (
-                        c.effective_updated_at <= a.deleted_at
-                        or c.effective_updated_at <= a.provider_updated_at
-                    ) then 'deleted'
-                when a.deleted_at is not null
-                    or (
-                        c.name, c.description, c.activity_type, c.provider_activity_type,
-                        c.start_date, c.timezone, c.utc_offset, c.elapsed_time, c.moving_time,
-                        c.distance, c.average_speed, c.max_speed, c.average_heartrate,
-                        c.max_heartrate, c.average_watts, c.max_watts, c.weighted_average_watts,
-                        c.average_cadence, c.max_cadence, c.elevation_gain, c.elevation_loss,
-                        c.calories, c.is_manual, c.is_private, c.device_name, c.activity_data
-                    ) is distinct from (
-                        a.name, a.description, a.activity_type, a.provider_activity_type,
-                        a.start_date, a.timezone, a.utc_offset, a.elapsed_time, a.moving_time,
-                        a.distance, a.average_speed, a.max_speed, a.average_heartrate,
-                        a.max_heartrate, a.average_watts, a.max_watts, a.weighted_average_watts,
-                        a.average_cadence, a.max_cadence, a.elevation_gain, a.elevation_loss,
-                        a.calories, a.is_manual, a.is_private, a.device_name, a.activity_data
-                    ) then 'update'
-                -- Same content, newer time: record the time (so an older update stays
-                -- older) and the payload, but count it as skipped.
-                when c.effective_updated_at > a.provider_updated_at then 'touch'
-                else 'unchanged'
-            end as action
+                when c.description is null and c.keep_stored ? 'description' then a.description
+                else c.description
+            end as description,
+            c.activity_type,
+            c.provider_activity_type,
+            c.start_date,
+            c.timezone,
+            c.utc_offset,
+            c.elapsed_time,
+            c.moving_time,
+            c.distance,
+            c.average_speed,
+            c.max_speed,
+            c.average_heartrate,
+            c.max_heartrate,
+            c.average_watts,
+            c.max_watts,
+            c.weighted_average_watts,
+            c.average_cadence,
+            c.max_cadence,
+            c.elevation_gain,
+            c.elevation_loss,
+            case
+                when c.calories is null and c.keep_stored ? 'calories' then a.calories
+                else c.calories
+            end as calories,
+            c.is_manual,
+            c.is_private,
+            case
+                when c.device_name is null and c.keep_stored ? 'device_name' then a.device_name
+                else c.device_name
+            end as device_name,
+            case
+                when c.keep_stored is not null and a.activity_data is not null
+                    then a.activity_data || c.activity_data
+                else c.activity_data
+            end as activity_data,
+            (
+                c.name, c.activity_type, c.provider_activity_type, c.start_date, c.timezone,
+                c.utc_offset, c.elapsed_time, c.moving_time, c.distance, c.average_speed,
+                c.max_speed, c.average_heartrate, c.max_heartrate, c.average_watts,
+                c.max_watts, c.weighted_average_watts, c.average_cadence, c.max_cadence,
+                c.elevation_gain, c.elevation_loss, c.is_manual, c.is_private
+            ) is distinct from (
+                a.name, a.activity_type, a.provider_activity_type, a.start_date, a.timezone,
+                a.utc_offset, a.elapsed_time, a.moving_time, a.distance, a.average_speed,
+                a.max_speed, a.average_heartrate, a.max_heartrate, a.average_watts,
+                a.max_watts, a.weighted_average_watts, a.average_cadence, a.max_cadence,
+                a.elevation_gain, a.elevation_loss, a.is_manual, a.is_private
+            ) as plain_columns_differ,
+            a.description as stored_description,
+            a.calories as stored_calories,
+            a.device_name as stored_device_name,
+            a.activity_data as stored_activity_data
         from candidates as c
         left join public.activities as a
             on a.connection_id = p_connection_id and a.external_id = c.external_id
+    ),
+
+    -- What each candidate will do, against the stored row (the upsert re-checks the guard).
+    planned as (
+        select
+            m.*,
+            case
+                when m.stored_id is null then 'create'
+                when m.effective_updated_at < m.stored_updated_at then 'older'
+                when m.stored_deleted_at is not null
+                    and (
+                        m.effective_updated_at <= m.stored_deleted_at
+                        or m.effective_updated_at <= m.stored_updated_at
+                    ) then 'deleted'
+                when m.stored_deleted_at is not null
+                    or m.plain_columns_differ
+                    or (m.description, m.calories, m.device_name, m.activity_data)
+                    is distinct from (
+                        m.stored_description, m.stored_calories, m.stored_device_name,
+                        m.stored_activity_data
+                    ) then 'update'
+                -- Same content, newer time: record the time (so an older update stays
+                -- older) and the payload, but count it as skipped.
+                when m.effective_updated_at > m.stored_updated_at then 'touch'
+                else 'unchanged'
+            end as action
+        from merged as m
     ),
 
     written as (
@@ -488,7 +812,7 @@ begin
             device_name, activity_data, provider_updated_at
         )
         select
-            conn.user_id, p_connection_id, conn.provider, 'provider', p.external_id, p.name,
+            p_user_id, p_connection_id, p_provider, 'provider', p.external_id, p.name,
             p.description, p.activity_type, p.provider_activity_type, p.start_date, p.timezone,
             p.utc_offset, p.elapsed_time, p.moving_time, p.distance, p.average_speed,
             p.max_speed, p.average_heartrate, p.max_heartrate, p.average_watts, p.max_watts,
@@ -539,11 +863,44 @@ begin
         returning a.id, a.external_id, (a.xmax = 0) as inserted
     ),
 
+    -- The payloads (and what the count needs) by external id: one lookup per written row
+    -- instead of a join between two CTEs the planner cannot estimate.
+    by_id as materialized (
+        select
+            jsonb_object_agg(p.external_id, p.payload) as payloads,
+            coalesce(
+                jsonb_object_agg(p.external_id, true) filter (where p.keep_stored is not null),
+                '{}'
+            ) as partial,
+            coalesce(
+                jsonb_object_agg(p.external_id, true) filter (where p.action = 'touch'),
+                '{}'
+            ) as touched
+        from planned as p
+        where p.action in ('create', 'update', 'touch')
+    ),
+
     raw_kept as (
         insert into public.activity_raw_payloads as r (activity_id, user_id, payload, received_at)
-        select w.id, conn.user_id, p.payload, received
+        select
+            w.id,
+            p_user_id,
+            -- A payload of a partial shape adds to the stored one (a list item over the
+            -- detailed object keeps the detail's description, calories and laps).
+            case
+                when not w.inserted and b.partial ? w.external_id
+                    then coalesce(
+                        (
+                            select s.payload from public.activity_raw_payloads as s
+                            where s.activity_id = w.id
+                        ),
+                        '{}'
+                    ) || (b.payloads -> w.external_id)
+                else b.payloads -> w.external_id
+            end,
+            p_received_at
         from written as w
-        inner join planned as p on w.external_id = p.external_id
+        cross join by_id as b
         on conflict (activity_id) do update set
             payload = excluded.payload,
             received_at = excluded.received_at
@@ -555,11 +912,10 @@ begin
         (
             select count(*)
             from written as w
-            inner join planned as p on w.external_id = p.external_id
-            where not w.inserted and p.action <> 'touch'
+            cross join by_id as b
+            where not w.inserted and not b.touched ? w.external_id
         )::integer,
         (select count(*) from normalized as n where n.error is null)::integer,
-        0,
         (
             select coalesce(
                 jsonb_agg(
@@ -573,8 +929,93 @@ begin
             from normalized as n
             where n.error is not null
         )
-    into n_created, n_updated, n_skipped, n_deleted, v_errors;
-    n_skipped := n_skipped - n_created - n_updated;
+    into n_created, n_updated, n_skipped, v_errors;
+
+    return query select n_created, n_updated, n_skipped - n_created - n_updated, v_errors;
+end;
+$$;
+comment on function private.ingest_page(
+    bigint, uuid, public.provider_type, jsonb, timestamptz, integer
+) is
+    'The set-based statement of public.ingest_activities for a page (or, when the page''s '
+    'statement raised, for one item): normalise, upsert with the newer-wins guard, keep the raw '
+    'payloads. Items are numbered from p_first_index in errors. Returns created, updated, '
+    'skipped and the malformed items. Service role only.';
+
+create function public.ingest_activities(
+    p_connection_id bigint,
+    p_items jsonb,
+    p_deleted_external_ids text[] default '{}',
+    p_received_at timestamptz default now()
+)
+returns table (created integer, updated integer, skipped integer, deleted integer, errors jsonb)
+language plpgsql
+volatile
+set search_path = ''
+as $$
+#variable_conflict use_column
+declare
+    conn public.provider_connections;
+    received timestamptz := coalesce(p_received_at, now());
+    n_created integer := 0;
+    n_updated integer := 0;
+    n_skipped integer := 0;
+    n_deleted integer;
+    v_errors jsonb := '[]';
+    v_item jsonb;
+    v_index integer;
+    r record;
+begin
+    select pc.* into conn
+    from public.provider_connections as pc
+    where pc.id = p_connection_id;
+    if not found then
+        raise exception 'unknown connection %', p_connection_id using errcode = '22023';
+    end if;
+    if p_items is not null and jsonb_typeof(p_items) <> 'array' then
+        raise exception 'p_items must be a JSON array of activity payloads, got %',
+            jsonb_typeof(p_items) using errcode = '22023';
+    end if;
+
+    -- The fast path: the whole page in one statement.
+    begin
+        select * into r
+        from private.ingest_page(
+            p_connection_id, conn.user_id, conn.provider, p_items, received, 0
+        );
+        n_created := r.created;
+        n_updated := r.updated;
+        n_skipped := r.skipped;
+        v_errors := r.errors;
+    exception when others then
+        -- Something in the page made the statement raise (normalisers never should): redo
+        -- the page item by item, each in its own subtransaction, and report the items that
+        -- still raise, so the rest of the page is stored.
+        for v_item, v_index in
+            select i.payload, (i.ord - 1)::integer
+            from jsonb_array_elements(p_items) with ordinality as i (payload, ord)
+        loop
+            begin
+                select * into r
+                from private.ingest_page(
+                    p_connection_id, conn.user_id, conn.provider, jsonb_build_array(v_item),
+                    received, v_index
+                );
+                n_created := n_created + r.created;
+                n_updated := n_updated + r.updated;
+                n_skipped := n_skipped + r.skipped;
+                v_errors := v_errors || r.errors;
+            exception when others then
+                v_errors := v_errors || jsonb_build_array(
+                    jsonb_build_object(
+                        'index', v_index,
+                        'external_id', null,
+                        'reason', left('item could not be ingested: ' || sqlerrm, 500)
+                    )
+                );
+            end;
+        end loop;
+    end;
 
     -- Deletions last, so a page that both updates and deletes an activity leaves it deleted.
     update public.activities as a set
@@ -590,16 +1031,19 @@ end;
 $$;
 comment on function public.ingest_activities(bigint, jsonb, text[], timestamptz) is
     'Ingests one page of raw provider payloads (a JSON array) for a connection, in one '
-    'set-based statement: normalises each item (private.normalize_activity), upserts on '
-    '(connection_id, external_id) with user_id and provider taken from the connection, and '
-    'keeps each written payload in activity_raw_payloads. Newer wins: an item''s time is its '
-    'own modification time, else p_received_at, and an item older than the stored row is '
-    'skipped; a soft-deleted activity comes back only with a strictly newer version. Then '
-    'soft deletes p_deleted_external_ids (deleted_at = p_received_at). Returns created, '
-    'updated, skipped (valid items that changed nothing: unchanged, older, deleted or repeated '
-    'in the page) and deleted counts, and errors: [{index, external_id, reason}] for each '
-    'malformed item, which is skipped without aborting the page. Every item is counted exactly '
-    'once in created, updated, skipped or errors. Service role only.';
+    'set-based statement (private.ingest_page): normalises each item '
+    '(private.normalize_activity), upserts on (connection_id, external_id) with user_id and '
+    'provider taken from the connection, and keeps each written payload in '
+    'activity_raw_payloads. Newer wins: an item''s time is its own modification time, else '
+    'p_received_at, and an item older than the stored row is skipped; a soft-deleted activity '
+    'comes back only with a strictly newer version. Columns a payload''s shape does not carry '
+    '(a Strava list item: description, calories, device) keep their stored values. Then soft '
+    'deletes p_deleted_external_ids (deleted_at = p_received_at). Returns created, updated, '
+    'skipped (valid items that changed nothing: unchanged, older, deleted or repeated in the '
+    'page) and deleted counts, and errors: [{index, external_id, reason}] for each malformed '
+    'item, which is skipped without aborting the page (should the page''s statement raise, '
+    'the items are retried one by one and those that raise are reported). Every item is '
+    'counted exactly once in created, updated, skipped or errors. Service role only.';
 
 create function public.renormalize_activities(p_provider public.provider_type default null)
 returns integer
@@ -646,7 +1090,7 @@ begin
         is_manual = n.is_manual,
         is_private = n.is_private,
         device_name = n.device_name,
-        activity_data = n.activity_data
+        activity_data = n.activity_data - '_keep_stored'
     from renormalized as n
     where
         a.id = n.id
@@ -657,7 +1101,7 @@ begin
             n.average_speed, n.max_speed, n.average_heartrate, n.max_heartrate,
             n.average_watts, n.max_watts, n.weighted_average_watts, n.average_cadence,
             n.max_cadence, n.elevation_gain, n.elevation_loss, n.calories, n.is_manual,
-            n.is_private, n.device_name, n.activity_data
+            n.is_private, n.device_name, n.activity_data - '_keep_stored'
         ) is distinct from (
             a.name, a.description, a.activity_type, a.provider_activity_type, a.start_date,
             a.timezone, a.utc_offset, a.elapsed_time, a.moving_time, a.distance,
@@ -689,6 +1133,19 @@ revoke all on function private.try_epoch_seconds(text) from public, anon, authen
 revoke all on function private.iso8601_duration_seconds(text) from public, anon, authenticated;
 revoke all on function private.normalize_activity(public.provider_type, jsonb)
 from public, anon, authenticated;
+revoke all on function private.iso8601_parts(text) from public, anon, authenticated;
+revoke all on function private.timestamp_of_parts(text[]) from public, anon, authenticated;
+revoke all on function private.timestamptz_of_parts(text[]) from public, anon, authenticated;
+revoke all on function private.timestamp_of_fixed(text) from public, anon, authenticated;
+revoke all on function private.normalize_strava(jsonb) from public, anon, authenticated;
+revoke all on function private.normalize_garmin(jsonb) from public, anon, authenticated;
+revoke all on function private.normalize_polar(jsonb) from public, anon, authenticated;
+revoke all on function private.normalize_coros(jsonb) from public, anon, authenticated;
+revoke all on function private.normalize_wahoo(jsonb) from public, anon, authenticated;
+revoke all on function private.normalize_fitbit(jsonb) from public, anon, authenticated;
+revoke all on function private.ingest_page(
+    bigint, uuid, public.provider_type, jsonb, timestamptz, integer
+) from public, anon, authenticated;
 revoke all on function public.ingest_activities(bigint, jsonb, text[], timestamptz)
 from public, anon, authenticated;
 revoke all on function public.renormalize_activities(public.provider_type)
@@ -703,6 +1160,19 @@ grant execute on function private.try_epoch_seconds(text) to service_role;
 grant execute on function private.iso8601_duration_seconds(text) to service_role;
 grant execute on function private.normalize_activity(public.provider_type, jsonb)
 to service_role;
+grant execute on function private.iso8601_parts(text) to service_role;
+grant execute on function private.timestamp_of_parts(text[]) to service_role;
+grant execute on function private.timestamptz_of_parts(text[]) to service_role;
+grant execute on function private.timestamp_of_fixed(text) to service_role;
+grant execute on function private.normalize_strava(jsonb) to service_role;
+grant execute on function private.normalize_garmin(jsonb) to service_role;
+grant execute on function private.normalize_polar(jsonb) to service_role;
+grant execute on function private.normalize_coros(jsonb) to service_role;
+grant execute on function private.normalize_wahoo(jsonb) to service_role;
+grant execute on function private.normalize_fitbit(jsonb) to service_role;
+grant execute on function private.ingest_page(
+    bigint, uuid, public.provider_type, jsonb, timestamptz, integer
+) to service_role;
 grant execute on function public.ingest_activities(bigint, jsonb, text[], timestamptz)
 to service_role;
 grant execute on function public.renormalize_activities(public.provider_type) to service_role;

@@ -83,29 +83,54 @@ on conflict (provider, provider_value) do update
 
 -- Helpers ------------------------------------------------------------------------------------
 
+-- Every function here has a SQL-standard body and no SET clause: the planner inlines the whole
+-- normaliser into the ingest query, so a page costs no function call per item or per field.
+
+create function private.strava_zone_text(p_value text)
+returns text
+language sql
+immutable
+parallel safe
+begin atomic
+    -- What follows the "(GMT-08:00)" prefix, or the whole text, trimmed.
+    select btrim(
+        case
+            when btrim(p_value) like '(%' then substr(p_value, strpos(p_value, ')') + 1)
+            else p_value
+        end
+    );
+end;
+comment on function private.strava_zone_text(text) is
+    'The part of a Strava timezone string after its "(GMT+01:00)" prefix, trimmed (the whole '
+    'text when there is no prefix); private.strava_iana_timezone validates it. Never raises. '
+    'Service role only.';
+
 create function private.strava_iana_timezone(p_value text)
 returns text
 language sql
 immutable
 parallel safe
-set search_path = ''
-as $$
+begin atomic
     -- "(GMT-08:00) America/Los_Angeles" -> "America/Los_Angeles"; a bare IANA name stays as
-    -- it is; anything that does not look like a zone name gives null.
+    -- it is; anything that does not look like a zone name (a letter first, then letters,
+    -- digits, _ + - and single slashes, at most 64 characters) gives null. Plain string
+    -- functions: a regular expression would cost several times more per item.
     select case
-        when z.name ~ '^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$'
-            and char_length(z.name) <= 64
-            then z.name
-    end
-    from (
-        select btrim(
-            case
-                when btrim(p_value) like '(%' then substring(p_value from '\)\s*(.*)$')
-                else p_value
-            end
-        ) as name
-    ) as z
-$$;
+        when strpos(
+            'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz',
+            left(private.strava_zone_text(p_value), 1)
+        ) > 0
+            and char_length(private.strava_zone_text(p_value)) <= 64
+            and translate(
+                private.strava_zone_text(p_value),
+                'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_+-/',
+                ''
+            ) = ''
+            and strpos(private.strava_zone_text(p_value), '//') = 0
+            and right(private.strava_zone_text(p_value), 1) <> '/'
+            then private.strava_zone_text(p_value)
+    end;
+end;
 comment on function private.strava_iana_timezone(text) is
     'The IANA time-zone name in a Strava timezone string ("(GMT-08:00) America/Los_Angeles" '
     'gives America/Los_Angeles; a bare name is kept); null when nothing zone-like is there. '
@@ -116,225 +141,255 @@ returns double precision
 language sql
 immutable
 parallel safe
-set search_path = ''
-as $$
-    -- A JSON number (or numeric string) that is finite and >= 0; otherwise null.
-    select case when v >= 0 and v < 1e38 then v end
-    from (
-        select private.try_float(
-            case when jsonb_typeof(p_value) in ('number', 'string') then p_value #>> '{}' end
-        ) as v
-    ) as x
-$$;
+begin atomic
+    -- A JSON number (or numeric string) that is finite and >= 0; otherwise null. JSON numbers
+    -- (the usual case) skip the text round trip; tiny magnitudes become 0 (float8 would
+    -- underflow).
+    select case jsonb_typeof(p_value)
+        when 'number' then case
+            when p_value::numeric >= 1e-300 and p_value::numeric < 1e38
+                then p_value::numeric::double precision
+            when p_value::numeric >= 0 and p_value::numeric < 1e-300 then 0.0::double precision
+        end
+        when 'string' then case
+            when private.try_float(p_value #>> '{}') >= 0
+                and private.try_float(p_value #>> '{}') < 1e38
+                then private.try_float(p_value #>> '{}')
+        end
+    end;
+end;
 comment on function private.strava_number(jsonb) is
     'A non-negative number below 1e38 (fits real) from a JSON number or numeric string; null '
     'for anything else (negative, huge, text, object). Never raises. Service role only.';
 
 -- The normaliser ------------------------------------------------------------------------------
 
-create function private.normalize_strava(p_payload jsonb)
-returns private.normalized_activity
-language plpgsql
+create or replace function private.normalize_strava(p_payload jsonb)
+returns setof private.normalized_activity
+language sql
 stable
-set search_path = ''
-as $$
-declare
-    r private.normalized_activity;
-    v_sport text;
-    v_legacy text;
-    v_mapped public.activity_type;
-    v_local timestamp;
-    v_offset double precision;
-    v_cadence double precision;
-    v_foot boolean;
-    v_visibility text;
-    v_device_watts jsonb;
-begin
-    if p_payload is null or jsonb_typeof(p_payload) <> 'object' then
-        r.error := 'strava activity is not a JSON object';
-        return r;
-    end if;
-
-    -- Identity: Strava ids are 64-bit integers (numbers in JSON; accept digit strings too).
-    r.external_id := case
-        when jsonb_typeof(p_payload -> 'id') in ('number', 'string')
-            and (p_payload ->> 'id') ~ '^[0-9]{1,20}$'
-            then p_payload ->> 'id'
-    end;
-    if r.external_id is null then
-        r.error := 'strava activity without a numeric id';
-        return r;
-    end if;
-
-    -- Start: start_date is the UTC instant. start_date_local's trailing Z is false: read it
-    -- as a wall clock (the Z parsed as UTC and converted back at UTC gives the wall clock).
-    r.start_date := private.try_timestamptz(p_payload ->> 'start_date');
-    v_local := private.try_timestamp(
-        substring(
-            p_payload ->> 'start_date_local'
-            from '^\s*(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)'
-        )
-    );
-    v_offset := private.try_float(
+parallel safe
+-- Set-returning (always exactly one row) so that the planner inlines it into the ingest query;
+-- the "offset 0" subqueries compute each field once per item (an inlined expression would be
+-- evaluated again at every reference). Pure expressions over the payload: never raises.
+begin atomic
+    -- The columns of private.normalized_activity, in order.
+    select  -- noqa: ST06
+        v.external_id,
+        left(nullif(v.p ->> 'name', ''), 500) as name,
+        left(nullif(v.p ->> 'description', ''), 20000) as description,
+        v.activity_type,
+        left(coalesce(v.sport, v.legacy), 200) as provider_activity_type,
+        v.start_date,
+        private.strava_iana_timezone(v.p ->> 'timezone') as timezone,
+        coalesce(
+            round(v.utc_offset)::integer,
+            -- No utc_offset: the wall clock minus the UTC clock is the offset.
+            case
+                when extract(epoch from v.local_start - (v.start_date at time zone 'UTC'))
+                    between -64800 and 64800
+                    then round(
+                        extract(epoch from v.local_start - (v.start_date at time zone 'UTC'))
+                    )::integer
+            end,
+            0
+        ) as utc_offset,
+        case when v.elapsed_time < 2147483647 then round(v.elapsed_time)::integer end
+            as elapsed_time,
+        case when v.moving_time < 2147483647 then round(v.moving_time)::integer end
+            as moving_time,
+        v.distance,
+        v.average_speed,
+        v.max_speed,
+        -- Heart rate (bpm), only plausible values.
+        case when v.average_heartrate <= 300 then v.average_heartrate end as average_heartrate,
+        case when v.max_heartrate <= 300 then v.max_heartrate end as max_heartrate,
+        v.average_watts,
+        v.max_watts,
+        v.weighted_average_watts,
+        -- Strava's foot-sport cadence counts one leg: doubled to steps of both feet per minute.
+        case when v.foot then v.cadence * 2 else v.cadence end as average_cadence,
+        null::real as max_cadence,  -- not in Strava's activity objects
+        v.elevation_gain,
+        null::real as elevation_loss,  -- Strava reports no total descent
+        v.calories,  -- detail only (kcal)
+        coalesce(v.p -> 'manual' = 'true'::jsonb, false) as is_manual,
+        coalesce(v.p -> 'private' = 'true'::jsonb, false)
+        or coalesce(v.p ->> 'visibility' = 'only_me', false) as is_private,
+        left(nullif(v.p ->> 'device_name', ''), 200) as device_name,
+        jsonb_strip_nulls(
+            jsonb_build_object(
+                'sport_type', v.sport,
+                'type', v.legacy,
+                'resource_state', v.p -> 'resource_state',
+                'visibility', v.p ->> 'visibility',
+                'trainer', v.p -> 'trainer',
+                'commute', v.p -> 'commute',
+                'flagged', v.p -> 'flagged',
+                'workout_type', v.p -> 'workout_type',
+                'device_watts', v.device_watts,
+                'power_estimated', case
+                    when v.device_watts = 'false'::jsonb and v.average_watts is not null
+                        then true
+                end,
+                'kilojoules', v.p -> 'kilojoules',
+                'average_cadence_raw', case when v.foot then to_jsonb(v.cadence) end,
+                'cadence_doubled', case when v.foot and v.cadence is not null then true end,
+                'elev_high', v.p -> 'elev_high',
+                'elev_low', v.p -> 'elev_low',
+                'average_temp', v.p -> 'average_temp',
+                'has_heartrate', v.p -> 'has_heartrate',
+                'start_latlng', case
+                    when jsonb_typeof(v.p -> 'start_latlng') = 'array'
+                        and jsonb_array_length(v.p -> 'start_latlng') = 2
+                        then v.p -> 'start_latlng'
+                end,
+                'gear_id', v.p -> 'gear_id',
+                -- The upload's origin (e.g. "garmin_ping_123"): links copies across providers.
+                'external_id', v.p -> 'external_id',
+                'upload_id', v.p -> 'upload_id_str',
+                'timezone_raw', v.p -> 'timezone',
+                -- Only the detailed object (resource_state 3) carries description, calories
+                -- and device: a list item keeps the stored ones (see public.ingest_activities).
+                '_keep_stored', case
+                    when v.p -> 'resource_state' is distinct from '3'::jsonb
+                        then '["description", "calories", "device_name"]'::jsonb
+                end
+            )
+        ) as activity_data,
+        null::timestamptz as provider_updated_at,  -- Strava activities carry no modification time
         case
-            when jsonb_typeof(p_payload -> 'utc_offset') in ('number', 'string')
-                then p_payload ->> 'utc_offset'
-        end
-    );
-    if v_offset is null or v_offset not between -64800 and 64800 then
-        v_offset := null;
-    end if;
-    if r.start_date is null and v_local is not null and v_offset is not null then
-        -- Old or partial payloads: the instant is the wall clock minus the offset.
-        r.start_date := (v_local - make_interval(secs => v_offset)) at time zone 'UTC';
-    end if;
-    if r.start_date is null then
-        r.error := 'strava activity without a valid start_date';
-        return r;
-    end if;
-    if v_offset is null and v_local is not null then
-        -- No utc_offset: the wall clock minus the UTC clock is the offset.
-        v_offset := extract(epoch from v_local - (r.start_date at time zone 'UTC'));
-        if v_offset not between -64800 and 64800 then
-            v_offset := null;
-        end if;
-    end if;
-    r.utc_offset := coalesce(round(v_offset)::integer, 0);
-    r.timezone := private.strava_iana_timezone(p_payload ->> 'timezone');
-
-    -- Type: sport_type (current) first, the legacy type as fallback (old payloads, or a
-    -- sport_type newer than our vocabulary whose legacy type we know).
-    v_sport := nullif(btrim(p_payload ->> 'sport_type'), '');
-    v_legacy := nullif(btrim(p_payload ->> 'type'), '');
-    r.provider_activity_type := left(coalesce(v_sport, v_legacy), 200);
-    v_mapped := private.map_activity_type('strava', v_sport);
-    if v_mapped = 'other' and v_legacy is not null then
-        v_mapped := private.map_activity_type('strava', v_legacy);
-    end if;
-    -- Indoor sessions on a trainer or treadmill (trainer = true) of plain runs and rides.
-    if (p_payload -> 'trainer') = 'true'::jsonb then
-        v_mapped := case v_mapped
-            when 'run' then 'treadmill_run'::public.activity_type
-            when 'ride' then 'indoor_ride'::public.activity_type
-            else v_mapped
-        end;
-    end if;
-    r.activity_type := v_mapped;
-
-    r.name := left(nullif(p_payload ->> 'name', ''), 500);
-    r.description := left(nullif(p_payload ->> 'description', ''), 20000);
-
-    -- Durations (s), distance (m), speeds (m/s): SI already.
-    r.elapsed_time := round(nullif(
-        least(private.strava_number(p_payload -> 'elapsed_time'), 2147483647), 2147483647
-    ))::integer;
-    r.moving_time := round(nullif(
-        least(private.strava_number(p_payload -> 'moving_time'), 2147483647), 2147483647
-    ))::integer;
-    r.distance := private.strava_number(p_payload -> 'distance');
-    r.average_speed := private.strava_number(p_payload -> 'average_speed');
-    r.max_speed := private.strava_number(p_payload -> 'max_speed');
-
-    -- Heart rate (bpm), only plausible values.
-    r.average_heartrate := private.strava_number(p_payload -> 'average_heartrate');
-    r.max_heartrate := private.strava_number(p_payload -> 'max_heartrate');
-    if r.average_heartrate > 300 then
-        r.average_heartrate := null;
-    end if;
-    if r.max_heartrate > 300 then
-        r.max_heartrate := null;
-    end if;
-
-    -- Power (W); device_watts = false marks it as Strava's estimate (kept in activity_data).
-    r.average_watts := private.strava_number(p_payload -> 'average_watts');
-    r.max_watts := private.strava_number(p_payload -> 'max_watts');
-    r.weighted_average_watts := private.strava_number(
-        p_payload -> 'weighted_average_watts'
-    );
-    v_device_watts := case
-        when jsonb_typeof(p_payload -> 'device_watts') = 'boolean' then p_payload -> 'device_watts'
-    end;
-
-    -- Cadence: rpm for rides; Strava's foot-sport cadence counts one leg, so it is doubled to
-    -- steps of both feet per minute.
-    v_foot := r.activity_type in (
-        'run', 'trail_run', 'treadmill_run', 'track_run', 'virtual_run', 'walk', 'hike'
-    );
-    v_cadence := private.strava_number(p_payload -> 'average_cadence');
-    r.average_cadence := case when v_foot then v_cadence * 2 else v_cadence end;
-    r.max_cadence := null;  -- not in Strava's activity objects
-
-    r.elevation_gain := private.strava_number(p_payload -> 'total_elevation_gain');
-    r.elevation_loss := null;  -- Strava reports no total descent
-    r.calories := private.strava_number(p_payload -> 'calories');  -- detail only (kcal)
-
-    -- Flags.
-    v_visibility := p_payload ->> 'visibility';
-    r.is_manual := coalesce((p_payload -> 'manual') = 'true'::jsonb, false);
-    r.is_private := coalesce((p_payload -> 'private') = 'true'::jsonb, false)
-        or coalesce(v_visibility = 'only_me', false);
-
-    r.device_name := left(nullif(p_payload ->> 'device_name', ''), 200);
-    r.provider_updated_at := null;  -- Strava activities carry no modification time
-
-    r.activity_data := jsonb_strip_nulls(
-        jsonb_build_object(
-            'sport_type', v_sport,
-            'type', v_legacy,
-            'resource_state', p_payload -> 'resource_state',
-            'visibility', v_visibility,
-            'trainer', p_payload -> 'trainer',
-            'commute', p_payload -> 'commute',
-            'flagged', p_payload -> 'flagged',
-            'workout_type', p_payload -> 'workout_type',
-            'device_watts', v_device_watts,
-            'power_estimated', case
-                when v_device_watts = 'false'::jsonb and r.average_watts is not null then true
-            end,
-            'kilojoules', p_payload -> 'kilojoules',
-            'average_cadence_raw', case when v_foot then to_jsonb(v_cadence) end,
-            'cadence_doubled', case when v_foot and v_cadence is not null then true end,
-            'elev_high', p_payload -> 'elev_high',
-            'elev_low', p_payload -> 'elev_low',
-            'average_temp', p_payload -> 'average_temp',
-            'has_heartrate', p_payload -> 'has_heartrate',
-            'start_latlng', case
-                when jsonb_typeof(p_payload -> 'start_latlng') = 'array'
-                    and jsonb_array_length(p_payload -> 'start_latlng') = 2
-                    then p_payload -> 'start_latlng'
-            end,
-            'gear_id', p_payload -> 'gear_id',
-            -- The upload's origin (e.g. "garmin_ping_123"): links copies across providers.
-            'external_id', p_payload -> 'external_id',
-            'upload_id', p_payload -> 'upload_id_str',
-            'timezone_raw', p_payload -> 'timezone'
-        )
-    );
-    return r;
-exception when others then
-    -- Never raise: report the item as malformed (the page goes on).
-    r := null;
-    r.external_id := case
-        when jsonb_typeof(p_payload) = 'object' then left(p_payload ->> 'id', 200)
-    end;
-    r.error := 'strava activity could not be normalised: ' || sqlerrm;
-    return r;
+            when not v.is_object then 'strava activity is not a JSON object'
+            when v.external_id is null then 'strava activity without a numeric id'
+            when v.start_date is null then 'strava activity without a valid start_date'
+        end as error
+    from (
+        select
+            f.*,
+            -- start_date is the UTC instant; old or partial payloads: the wall clock minus the
+            -- offset.
+            coalesce(
+                f.utc_start,
+                (f.local_start - make_interval(secs => f.utc_offset)) at time zone 'UTC'
+            ) as start_date,
+            -- Indoor sessions on a trainer or treadmill (trainer = true) of plain runs/rides.
+            case
+                when f.trainer and f.mapped = 'run' then 'treadmill_run'::public.activity_type
+                when f.trainer and f.mapped = 'ride' then 'indoor_ride'::public.activity_type
+                else f.mapped
+            end as activity_type,
+            f.mapped in (
+                'run', 'trail_run', 'treadmill_run', 'track_run', 'virtual_run', 'walk', 'hike'
+            ) as foot
+        from (
+            select
+                e.*,
+                -- Strava's own shape ("2026-11-14T08:02:11Z") is cut at fixed positions;
+                -- anything else goes through the general ISO 8601 parser.
+                case
+                    when translate(e.utc_text, '0123456789', '9999999999')
+                        = '9999-99-99T99:99:99Z'
+                        then private.timestamp_of_fixed(e.utc_text) at time zone 'UTC'
+                    else private.try_timestamptz(e.utc_text)
+                end as utc_start,
+                case
+                    when translate(left(e.local_text, 20), '0123456789', '9999999999')
+                        in ('9999-99-99T99:99:99Z', '9999-99-99T99:99:99')
+                        then private.timestamp_of_fixed(e.local_text)
+                    else private.try_timestamp(
+                        substring(
+                            e.local_text
+                            from '^\s*(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)'
+                        )
+                    )
+                end as local_start,
+                -- sport_type (current) first; the legacy type as fallback (old payloads, or a
+                -- sport_type newer than our vocabulary whose legacy type we know).
+                case
+                    when m_sport.activity_type <> 'other' then m_sport.activity_type
+                    else coalesce(m_legacy.activity_type, 'other')
+                end as mapped
+            from (
+                select
+                    p_payload as p,
+                    coalesce(jsonb_typeof(p_payload) = 'object', false) as is_object,
+                    -- Strava ids are 64-bit integers (numbers in JSON; digit strings too).
+                    case
+                        when jsonb_typeof(p_payload -> 'id') in ('number', 'string')
+                            and char_length(p_payload ->> 'id') between 1 and 20
+                            and translate(p_payload ->> 'id', '0123456789', '') = ''
+                            then p_payload ->> 'id'
+                    end as external_id,
+                    p_payload ->> 'start_date' as utc_text,
+                    p_payload ->> 'start_date_local' as local_text,
+                    case jsonb_typeof(p_payload -> 'utc_offset')
+                        when 'number' then case
+                            when (p_payload -> 'utc_offset')::numeric between -64800 and 64800
+                                then (p_payload -> 'utc_offset')::numeric::double precision
+                        end
+                        when 'string' then case
+                            when private.try_float(p_payload ->> 'utc_offset')
+                                between -64800 and 64800
+                                then private.try_float(p_payload ->> 'utc_offset')
+                        end
+                    end as utc_offset,
+                    nullif(btrim(p_payload ->> 'sport_type'), '') as sport,
+                    nullif(btrim(p_payload ->> 'type'), '') as legacy,
+                    coalesce(p_payload -> 'trainer' = 'true'::jsonb, false) as trainer,
+                    -- Durations (s), distance (m), speeds (m/s): SI already.
+                    private.strava_number(p_payload -> 'elapsed_time') as elapsed_time,
+                    private.strava_number(p_payload -> 'moving_time') as moving_time,
+                    private.strava_number(p_payload -> 'distance') as distance,
+                    private.strava_number(p_payload -> 'average_speed') as average_speed,
+                    private.strava_number(p_payload -> 'max_speed') as max_speed,
+                    private.strava_number(p_payload -> 'average_heartrate') as average_heartrate,
+                    private.strava_number(p_payload -> 'max_heartrate') as max_heartrate,
+                    -- Power (W); device_watts = false marks Strava's estimate (activity_data).
+                    private.strava_number(p_payload -> 'average_watts') as average_watts,
+                    private.strava_number(p_payload -> 'max_watts') as max_watts,
+                    private.strava_number(p_payload -> 'weighted_average_watts')
+                        as weighted_average_watts,
+                    case
+                        when jsonb_typeof(p_payload -> 'device_watts') = 'boolean'
+                            then p_payload -> 'device_watts'
+                    end as device_watts,
+                    private.strava_number(p_payload -> 'average_cadence') as cadence,
+                    private.strava_number(p_payload -> 'total_elevation_gain') as elevation_gain,
+                    private.strava_number(p_payload -> 'calories') as calories
+                from (values (1)) as one (x)
+                -- One row; "offset 0" keeps the subquery a barrier so each field is
+                -- computed once.
+                offset 0  -- noqa: AM09
+            ) as e
+            left join public.activity_type_mappings as m_sport
+                on
+                    m_sport.provider = 'strava'
+                    and lower(m_sport.provider_value) = lower(e.sport)
+            left join public.activity_type_mappings as m_legacy
+                on
+                    m_legacy.provider = 'strava'
+                    and lower(m_legacy.provider_value) = lower(e.legacy)
+            offset 0  -- noqa: AM09
+        ) as f
+    ) as v;
 end;
-$$;
 comment on function private.normalize_strava(jsonb) is
-    'Normalises one raw Strava activity (SummaryActivity or DetailedActivity) into '
+    'Normalises one raw Strava activity (SummaryActivity or DetailedActivity) into one row of '
     'private.normalized_activity: SI units, start_date from the UTC start_date, utc_offset (s) '
     'from utc_offset or derived from start_date_local (whose trailing Z is ignored), IANA '
     'timezone from "(GMT-08:00) Area/City", sport_type mapped (legacy type as fallback; '
     'trainer runs/rides become treadmill_run/indoor_ride), foot-sport cadence doubled to steps '
     'of both feet, manual and private (private or visibility only_me) flags; estimated power '
     '(device_watts false), trainer, commute, workout_type and the upload origin go to '
-    'activity_data. A malformed item comes back with error set; never raises. Service role '
-    'only.';
+    'activity_data, and a list item (not resource_state 3) lists in _keep_stored the columns '
+    'only the detailed object carries. A malformed item comes back with error set; never '
+    'raises. A set-returning SQL function so that the planner inlines it. Service role only.';
 
+revoke all on function private.strava_zone_text(text) from public, anon, authenticated;
 revoke all on function private.strava_iana_timezone(text) from public, anon, authenticated;
 revoke all on function private.strava_number(jsonb) from public, anon, authenticated;
 revoke all on function private.normalize_strava(jsonb) from public, anon, authenticated;
+grant execute on function private.strava_zone_text(text) to service_role;
 grant execute on function private.strava_iana_timezone(text) to service_role;
 grant execute on function private.strava_number(jsonb) to service_role;
 grant execute on function private.normalize_strava(jsonb) to service_role;

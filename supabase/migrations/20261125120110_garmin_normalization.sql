@@ -237,16 +237,15 @@ returns double precision
 language sql
 immutable
 parallel safe
-set search_path = ''
-as $$
+begin atomic
     -- A JSON number (or numeric string) that is >= 0 and fits a real; otherwise null.
     select case when v >= 0 and v < 1e38 then v end
     from (
         select private.try_float(
             case when jsonb_typeof(p_value) in ('number', 'string') then p_value #>> '{}' end
         ) as v
-    ) as x
-$$;
+    ) as x;
+end;
 comment on function private.garmin_number(jsonb) is
     'A non-negative number below 1e38 (fits real) from a JSON number or numeric string; null '
     'for anything else (negative, huge, text, object). Never raises. Service role only.';
@@ -256,8 +255,7 @@ returns public.activity_type
 language sql
 stable
 parallel safe
-set search_path = ''
-as $$
+begin atomic
     -- The value as sent first; then its canonical key (upper case, every run of other
     -- characters one underscore), so "Backcountry Skiing/Snowboarding" finds
     -- BACKCOUNTRY_SKIING_SNOWBOARDING.
@@ -269,8 +267,8 @@ as $$
             'garmin',
             nullif(btrim(regexp_replace(upper(p_value), '[^A-Z0-9]+', '_', 'g'), '_'), '')
         )
-    end
-$$;
+    end;
+end;
 comment on function private.garmin_activity_type(text) is
     'The canonical activity_type of a Garmin activityType: as sent (case-insensitive), else by '
     'its canonical UPPER_SNAKE key (spaces, slashes and dashes become one underscore); other '
@@ -278,7 +276,7 @@ comment on function private.garmin_activity_type(text) is
 
 -- The normaliser ------------------------------------------------------------------------------
 
-create function private.normalize_garmin(p_payload jsonb)
+create or replace function private.normalize_garmin(p_payload jsonb)
 returns private.normalized_activity
 language plpgsql
 stable

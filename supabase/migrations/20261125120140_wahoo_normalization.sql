@@ -88,8 +88,7 @@ returns double precision
 language sql
 immutable
 parallel safe
-set search_path = ''
-as $$
+begin atomic
     -- Wahoo sends decimal strings; tolerate plain JSON numbers too. Never raises.
     select v.x
     from (
@@ -98,15 +97,15 @@ as $$
                 then private.try_float(p_value #>> '{}')
         end as x
     ) as v
-    where v.x not in ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8)
-$$;
+    where v.x not in ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8);
+end;
 comment on function private.wahoo_number(jsonb) is
     'A Wahoo summary value (a decimal string such as "52891.62", or a JSON number) as double '
     'precision; null for null, absent, non-numeric or non-finite values. Never raises.';
 
 -- Normaliser ------------------------------------------------------------------------------------
 
-create function private.normalize_wahoo(p_payload jsonb)
+create or replace function private.normalize_wahoo(p_payload jsonb)
 returns private.normalized_activity
 language plpgsql
 stable

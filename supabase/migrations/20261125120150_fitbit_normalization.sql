@@ -284,14 +284,13 @@ returns double precision
 language sql
 immutable
 parallel safe
-set search_path = ''
-as $$
+begin atomic
     -- google.protobuf.Duration in JSON: seconds with up to nine fractional digits and an "s".
     select case
         when p_value ~ '^\s*-?[0-9]{1,12}(\.[0-9]{1,9})?s\s*$'
             then rtrim(btrim(p_value), 's')::double precision
-    end
-$$;
+    end;
+end;
 comment on function private.fitbit_duration_seconds(text) is
     'A google.protobuf.Duration JSON string ("1741.989s", "-25200s") in seconds; null when the '
     'value is not of that form. Never raises.';
@@ -301,8 +300,7 @@ returns integer
 language sql
 immutable
 parallel safe
-set search_path = ''
-as $$
+begin atomic
     -- The offset written at the end of an ISO 8601 timestamp: "Z", "+02:00", "-0700", "+05".
     select case
         when p_value ~ '[Zz]\s*$' then 0
@@ -315,8 +313,8 @@ as $$
                     substring(p_value from '[+-][0-9]{2}:?([0-9]{2})\s*$')::integer, 0
                 ) * 60
             )
-    end
-$$;
+    end;
+end;
 comment on function private.fitbit_offset_seconds(text) is
     'The UTC offset carried at the end of an ISO 8601 timestamp, in seconds east of UTC (Z = 0, '
     '"-07:00" = -25200); null when the timestamp has no offset. Never raises.';
@@ -326,8 +324,7 @@ returns double precision
 language sql
 immutable
 parallel safe
-set search_path = ''
-as $$
+begin atomic
     -- Google's JSON mapping writes int64 values as strings ("119"); doubles as numbers.
     select v.x
     from (
@@ -336,8 +333,8 @@ as $$
                 then private.try_float(p_value #>> '{}')
         end as x
     ) as v
-    where v.x not in ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8)
-$$;
+    where v.x not in ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8);
+end;
 comment on function private.fitbit_number(jsonb) is
     'A JSON number or numeric string (protobuf JSON writes int64 as a string) as double '
     'precision; null for anything else, including NaN and infinities. Never raises.';
@@ -570,7 +567,7 @@ comment on function private.normalize_fitbit_legacy(jsonb) is
     'when logType is manual, type mapped on activityName first and activityTypeId second. '
     'Pure; returns error instead of raising.';
 
-create function private.normalize_fitbit(p_payload jsonb)
+create or replace function private.normalize_fitbit(p_payload jsonb)
 returns private.normalized_activity
 language plpgsql
 stable

@@ -301,6 +301,67 @@ comment on function public.sync_advance_cursor(bigint, text, jsonb) is
     'Call it only once everything before that position is stored (sync_ingest_page does both '
     'in one transaction). False when p_holder no longer holds the run. Service role only.';
 
+-- Deletions a provider expresses only by omission ---------------------------------------------
+
+create function public.delete_missing_activities(
+    p_connection_id bigint,
+    p_window_start timestamptz,
+    p_window_end timestamptz,
+    p_external_ids text[],
+    p_listed_at timestamptz
+)
+returns integer
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+    v_user_id uuid;
+    n_deleted integer;
+begin
+    -- A missing list is not an empty one: refusing it keeps a bug from deleting a window.
+    if p_external_ids is null or p_listed_at is null then
+        raise exception 'p_external_ids and p_listed_at are required' using errcode = '22023';
+    end if;
+    if p_window_start is null or p_window_end is null or p_window_start >= p_window_end then
+        raise exception 'the window must be a non-empty [start, end)' using errcode = '22023';
+    end if;
+    select pc.user_id into v_user_id
+    from public.provider_connections as pc
+    where pc.id = p_connection_id;
+    if v_user_id is null then
+        raise exception 'unknown connection %', p_connection_id using errcode = '22023';
+    end if;
+    -- One statement; the user_id term lets activities_user_start_date_idx find the window.
+    update public.activities as a set
+        deleted_at = p_listed_at
+    where
+        a.user_id = v_user_id
+        and a.connection_id = p_connection_id
+        and a.start_date >= p_window_start
+        and a.start_date < p_window_end
+        and a.deleted_at is null
+        and a.external_id <> all(p_external_ids)
+        -- Written or changed since the listing began (a concurrent run, a newer version):
+        -- the listing cannot speak for it.
+        and a.updated_at < p_listed_at
+        and coalesce(a.provider_updated_at, '-infinity') < p_listed_at;
+    get diagnostics n_deleted = row_count;
+    return n_deleted;
+end;
+$$;
+comment on function public.delete_missing_activities(
+    bigint, timestamptz, timestamptz, text[], timestamptz
+) is
+    'Applies deletions that a provider expresses only by omission (a Google Health DELETE '
+    'notification names no exercise): given the complete list of the external ids the provider '
+    'now returns for activities starting in [p_window_start, p_window_end), soft deletes, in one '
+    'statement, the connection''s stored activities of that window missing from the list '
+    '(deleted_at = p_listed_at, so the ingest''s newer-wins guard keeps an older replay from '
+    'resurrecting them). Rows written or given a newer provider version at or after p_listed_at '
+    '(when the listing began) are kept. A null list is refused, an empty one deletes the whole '
+    'window. Returns the number of activities deleted. Service role only.';
+
 create function public.sync_ingest_page(
     p_sync_id bigint,
     p_holder text,
@@ -309,7 +370,9 @@ create function public.sync_ingest_page(
     p_api_calls integer default 1,
     p_cursor jsonb default null,
     p_lease_seconds integer default 300,
-    p_received_at timestamptz default now()
+    p_received_at timestamptz default now(),
+    p_complete_starts timestamptz[] default '{}',
+    p_complete_ends timestamptz[] default '{}'
 )
 returns table (
     lease_held boolean,
@@ -327,6 +390,10 @@ as $$
 declare
     v_connection_id bigint;
     v_exclusive boolean;
+    v_listed_at timestamptz;
+    v_listed_ids text[];
+    v_unidentified boolean;
+    v_provider public.provider_type;
     v_items jsonb := coalesce(p_items, '[]'::jsonb);
     v_deleted text[] := coalesce(p_deleted_external_ids, '{}');
     r record;
@@ -344,7 +411,8 @@ begin
         raise exception 'p_items must be a JSON array' using errcode = '22023';
     end if;
     -- The lease row lock makes the page, the counters and the cursor one step of one holder.
-    select l.connection_id, l.exclusive into v_connection_id, v_exclusive
+    select l.connection_id, l.exclusive, l.heartbeat_at
+    into v_connection_id, v_exclusive, v_listed_at
     from private.sync_leases as l
     where l.sync_history_id = p_sync_id and l.holder = p_holder
     for update;
@@ -363,6 +431,35 @@ begin
         v_skipped := coalesce(r.skipped, 0);
         v_deleted_count := coalesce(r.deleted, 0);
         v_errors := coalesce(r.errors, '[]'::jsonb);
+    end if;
+    if coalesce(cardinality(p_complete_starts), 0) <> coalesce(cardinality(p_complete_ends), 0)
+        then
+        raise exception 'p_complete_starts and p_complete_ends must have the same length'
+            using errcode = '22023';
+    end if;
+    if coalesce(cardinality(p_complete_starts), 0) > 0 then
+        select pc.provider into v_provider
+        from public.provider_connections as pc
+        where pc.id = v_connection_id;
+        -- The ids exactly as the ingest stored them: through the provider's own normaliser.
+        -- An item without a readable id might be any stored activity: then nothing is deleted.
+        select
+            coalesce(array_agg(n.external_id) filter (where n.external_id is not null), '{}'),
+            coalesce(bool_or(n.external_id is null), false)
+        into v_listed_ids, v_unidentified
+        from jsonb_array_elements(v_items) as i (payload)
+        cross join lateral private.normalize_activity(v_provider, i.payload) as n;
+        if not v_unidentified then
+            -- The listing began after the lease's last heartbeat (the run's start or its
+            -- previous page), a database time: rows changed since then are kept.
+            select v_deleted_count + coalesce(sum(
+                public.delete_missing_activities(
+                    v_connection_id, w.window_start, w.window_end, v_listed_ids, v_listed_at
+                )
+            ), 0)::integer
+            into v_deleted_count
+            from unnest(p_complete_starts, p_complete_ends) as w (window_start, window_end);
+        end if;
     end if;
     update public.sync_history as h set
         activities_fetched = h.activities_fetched + jsonb_array_length(v_items),
@@ -404,14 +501,19 @@ begin
 end;
 $$;
 comment on function public.sync_ingest_page(
-    bigint, text, jsonb, text[], integer, jsonb, integer, timestamptz
+    bigint, text, jsonb, text[], integer, jsonb, integer, timestamptz, timestamptz[],
+    timestamptz[]
 ) is
     'Stores one page of a running sync in one transaction: public.ingest_activities(p_items, '
     'p_deleted_external_ids), the run''s counters (fetched, created, updated, skipped, deleted, '
     'api calls; the first 100 skipped items with their reasons in error_details), the '
     'connection''s sync_cursor (when p_cursor is given) and the lease''s heartbeat. The cursor '
-    'thus never moves past data that is not stored. lease_held is false (and nothing is done) '
-    'when p_holder no longer holds the run. Service role only.';
+    'thus never moves past data that is not stored. Windows [p_complete_starts[i], '
+    'p_complete_ends[i]) that the page lists completely are reconciled with '
+    'public.delete_missing_activities (ids read by the provider''s normaliser; skipped when an '
+    'item has no id; listing time = the lease''s last heartbeat); those deletions count as '
+    'deleted. lease_held is false (and nothing is done) when p_holder no longer holds the run. '
+    'Service role only.';
 
 create function public.sync_finish(
     p_sync_id bigint,
@@ -675,6 +777,54 @@ comment on function public.rate_limit_observe(text[], integer[], integer[], inte
     'outside the limiter count too), the limit is the provider''s. Returns the rows written. '
     'Service role only.';
 
+create function public.rate_limit_charge(
+    p_buckets text[],
+    p_limits integer[],
+    p_window_seconds integer[],
+    p_cost integer
+)
+returns integer
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+    n integer := coalesce(cardinality(p_buckets), 0);
+    changed integer;
+begin
+    if n <> coalesce(cardinality(p_limits), 0) or n <> coalesce(cardinality(p_window_seconds), 0)
+        then
+        raise exception 'p_buckets, p_limits and p_window_seconds must have the same length'
+            using errcode = '22023';
+    end if;
+    if p_cost is null or p_cost = 0 or n = 0 then
+        return 0;
+    end if;
+    insert into private.rate_limit_windows as w (
+        bucket, window_start, window_seconds, request_limit, used
+    )
+    select
+        b.bucket,
+        to_timestamp(floor(extract(epoch from now()) / b.seconds) * b.seconds),
+        b.seconds,
+        greatest(b.request_limit, 0),
+        greatest(p_cost, 0)
+    from unnest(p_buckets, p_limits, p_window_seconds) as b (bucket, request_limit, seconds)
+    where b.seconds > 0
+    order by b.bucket
+    on conflict (bucket, window_start) do update set
+        used = greatest(w.used + p_cost, 0),
+        updated_at = now();
+    get diagnostics changed = row_count;
+    return changed;
+end;
+$$;
+comment on function public.rate_limit_charge(text[], integer[], integer[], integer) is
+    'Counts requests already made (p_cost > 0: a page or an event that took more calls than '
+    'the one reserved by rate_limit_acquire) or gives back a reservation not used (p_cost < 0, '
+    'never below zero) in every bucket named, for the current window, whether or not the '
+    'bucket is full. Returns the rows written. Service role only.';
+
 -- Grants: service_role only ---------------------------------------------------------------------
 
 revoke all on function private.close_abandoned_sync(bigint, text)
@@ -687,8 +837,14 @@ revoke all on function public.sync_progress(
 revoke all on function public.sync_advance_cursor(bigint, text, jsonb)
 from public, anon, authenticated;
 revoke all on function public.sync_ingest_page(
-    bigint, text, jsonb, text[], integer, jsonb, integer, timestamptz
+    bigint, text, jsonb, text[], integer, jsonb, integer, timestamptz, timestamptz[],
+    timestamptz[]
 ) from public, anon, authenticated;
+revoke all on function public.delete_missing_activities(
+    bigint, timestamptz, timestamptz, text[], timestamptz
+) from public, anon, authenticated;
+revoke all on function public.rate_limit_charge(text[], integer[], integer[], integer)
+from public, anon, authenticated;
 revoke all on function public.sync_finish(bigint, text, public.sync_status, text, jsonb)
 from public, anon, authenticated;
 revoke all on function public.sync_close_stale_runs(interval) from public, anon, authenticated;
@@ -705,8 +861,14 @@ grant execute on function public.sync_progress(
 ) to service_role;
 grant execute on function public.sync_advance_cursor(bigint, text, jsonb) to service_role;
 grant execute on function public.sync_ingest_page(
-    bigint, text, jsonb, text[], integer, jsonb, integer, timestamptz
+    bigint, text, jsonb, text[], integer, jsonb, integer, timestamptz, timestamptz[],
+    timestamptz[]
 ) to service_role;
+grant execute on function public.delete_missing_activities(
+    bigint, timestamptz, timestamptz, text[], timestamptz
+) to service_role;
+grant execute on function public.rate_limit_charge(text[], integer[], integer[], integer)
+to service_role;
 grant execute on function public.sync_finish(bigint, text, public.sync_status, text, jsonb)
 to service_role;
 grant execute on function public.sync_close_stale_runs(interval) to service_role;

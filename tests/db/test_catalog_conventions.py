@@ -38,6 +38,23 @@ POLICY_HELPERS = {
     "private.readable_user_ids()",
     "private.visible_profile_ids()",
     "private.coached_athlete_ids()",
+    # Duplicate override (20261125130000): the athlete's security invoker wrappers and the
+    # definer functions behind them, which check that the activity is the caller's.
+    "public.set_primary_activity(bigint)",
+    "public.split_duplicate(bigint)",
+    "private.set_primary_activity(bigint)",
+    "private.split_duplicate(bigint)",
+    # Training load (20261125130100): pure arithmetic helpers evaluated by the security invoker
+    # view public.activity_loads and by weekly_compliance, and the athlete's series function.
+    "private.load_preference(jsonb,text)",
+    "private.heart_rate_reserve(doubleprecision,jsonb)",
+    "private.threshold_heart_rate_reserve(jsonb)",
+    "private.trimp_weighting(jsonb)",
+    "private.sport_ftp(activity_type,jsonb)",
+    "private.activity_training_load(activity_type,integer,integer,real,real,real,jsonb)",
+    "public.training_load_series(uuid,date,date)",
+    # Workout compliance (20261125130300): security invoker, runs under the caller's RLS.
+    "public.match_workouts(uuid,date,date)",
 }
 
 # Columns whose name says it all. Foreign keys (`<thing>_id` referencing a documented table)

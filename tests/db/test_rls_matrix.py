@@ -213,6 +213,11 @@ def build_world(conn: Conn) -> World:
         return {str(v): k for k, v in ids.items() if k.startswith(prefixes)}
 
     user_labels = {str(v): k for k, v in world.users.items()}
+    rollup_labels = {
+        f"{uid}:{shareable}": f"{name}:{'shareable' if shareable == 'true' else 'unshareable'}"
+        for name, uid in world.users.items()
+        for shareable in ("true", "false")
+    }
     world.labels = {
         "public.users": user_labels,
         "public.coach_athletes": by_prefix("g_"),
@@ -228,9 +233,21 @@ def build_world(conn: Conn) -> World:
         "private.rate_limit_windows": {"strava:overall:15min": "rl_strava"},
         # Reference data: every row is readable by design; one known row stands for them.
         "public.activity_type_mappings": {"strava:Run": "m_strava_run"},
+        "public.sport_families": {"run:running": "sf_run"},
+        "public.provider_priorities": {"garmin:10": "pp_garmin"},
         "public.activities_with_provider": by_prefix("a_"),
         "public.weekly_volume": user_labels,
         "public.monthly_volume": user_labels,
+        # rollups (issue 5): a rollup row is told apart by its athlete and shareability
+        "public.weekly_rollups": rollup_labels,
+        "public.daily_loads": rollup_labels,
+        "public.yearly_volume": user_labels,
+        "public.provider_volume": user_labels,
+        "public.recurring_sync_errors": user_labels,
+        # training load, records, compliance (issue 5)
+        "public.activity_loads": by_prefix("a_"),
+        "public.personal_records": user_labels,
+        "public.weekly_compliance": user_labels,
         # keys are built by READ_QUERIES below
         "public.user_provider_connections": {
             f"{uid}:{provider}": f"{name}:{provider}"
@@ -326,6 +343,13 @@ READ_QUERIES: dict[str, str] = {
         "select provider || ':' || provider_value from public.activity_type_mappings"
         " where provider = 'strava' and provider_value = 'Run'"
     ),
+    "public.sport_families": (
+        "select activity_type || ':' || sport_family from public.sport_families"
+        " where activity_type = 'run'"
+    ),
+    "public.provider_priorities": (
+        "select origin || ':' || priority from public.provider_priorities where origin = 'garmin'"
+    ),
     "public.activities_with_provider": "select id from public.activities_with_provider",
     "public.user_provider_connections": (
         "select user_id || ':' || coalesce(provider::text, '-')"
@@ -336,6 +360,15 @@ READ_QUERIES: dict[str, str] = {
     ),
     "public.weekly_volume": "select user_id from public.weekly_volume",
     "public.monthly_volume": "select user_id from public.monthly_volume",
+    "public.weekly_rollups": "select user_id || ':' || shareable from public.weekly_rollups",
+    "public.daily_loads": "select user_id || ':' || shareable from public.daily_loads",
+    "public.yearly_volume": "select user_id from public.yearly_volume",
+    "public.provider_volume": "select user_id from public.provider_volume",
+    # one failed run per connection in the world: no recurring error (see test_statistics_views)
+    "public.recurring_sync_errors": "select user_id from public.recurring_sync_errors",
+    "public.activity_loads": "select activity_id from public.activity_loads",
+    "public.personal_records": "select user_id from public.personal_records",
+    "public.weekly_compliance": "select user_id from public.weekly_compliance",
 }
 
 
@@ -453,6 +486,9 @@ EXPECTED_READS: dict[str, dict[str, set[str] | str]] = {
         **{actor: {"m_strava_run"} for actor in ACTORS},
         "anon": DENIED,
     },
+    # Duplicate grouping's reference data: every signed-in user, nothing for anon.
+    "public.sport_families": {**{actor: {"sf_run"} for actor in ACTORS}, "anon": DENIED},
+    "public.provider_priorities": {**{actor: {"pp_garmin"} for actor in ACTORS}, "anon": DENIED},
     # Views run as the caller: each row passes the RLS of every table it joins.
     "public.activities_with_provider": _reads(
         alice={"a_strava", "a_garmin", "a_private"},
@@ -492,6 +528,49 @@ EXPECTED_READS: dict[str, dict[str, set[str] | str]] = {
         admin={"alice", "eve"},
         service={"alice", "eve"},
     ),
+    # Rollups: alice's Strava and private activities sit in unshareable rows, which her coach
+    # never reads (tests/analytics/test_rollups.py checks the sums).
+    **{
+        rollups: _reads(
+            alice={"alice:shareable", "alice:unshareable"},
+            eve={"eve:shareable"},
+            bob={"alice:shareable"},
+            admin={"alice:shareable", "alice:unshareable", "eve:shareable"},
+            service={"alice:shareable", "alice:unshareable", "eve:shareable"},
+        )
+        for rollups in ("public.weekly_rollups", "public.daily_loads")
+    },
+    **{
+        view: _reads(
+            alice={"alice"},
+            eve={"eve"},
+            bob={"alice"},
+            admin={"alice", "eve"},
+            service={"alice", "eve"},
+        )
+        for view in ("public.yearly_volume", "public.provider_volume")
+    },
+    "public.recurring_sync_errors": _reads(
+        alice=NONE, eve=NONE, bob=NONE, admin=NONE, service=NONE
+    ),
+    # Each activity's load: exactly the live activities the caller reads.
+    "public.activity_loads": _reads(
+        alice=ALICE_ACTIVITIES,
+        eve={"a_eve"},
+        bob=COACHABLE_ACTIVITIES,
+        admin=ALICE_ACTIVITIES | {"a_eve"},
+        service=ALICE_ACTIVITIES | {"a_eve"},  # soft-deleted excluded by the view
+    ),
+    **{
+        view: _reads(
+            alice={"alice"},
+            eve={"eve"},
+            bob={"alice"},
+            admin={"alice", "eve"},
+            service={"alice", "eve"},
+        )
+        for view in ("public.personal_records", "public.weekly_compliance")
+    },
 }
 
 READ_CELLS = [(relation, actor) for relation in EXPECTED_READS for actor in ACTORS]
@@ -658,6 +737,25 @@ WRITES: tuple[Write, ...] = (
         lambda w: [],
         ALL_DENIED,
     ),
+    # duplicate grouping's reference data: only service_role (migrations) changes it
+    Write(
+        "regroup-a-sport-family",
+        "update public.sport_families set sport_family = 'cycling' where activity_type = 'run'",
+        lambda w: [],
+        ALL_DENIED,
+    ),
+    Write(
+        "promote-strava-above-garmin",
+        "update public.provider_priorities set priority = 1 where origin = 'strava'",
+        lambda w: [],
+        ALL_DENIED,
+    ),
+    Write(
+        "drop-a-provider-priority",
+        "delete from public.provider_priorities where origin = 'garmin'",
+        lambda w: [],
+        ALL_DENIED,
+    ),
     # activity_raw_payloads
     Write(
         "insert-raw-payload",
@@ -798,6 +896,47 @@ WRITES: tuple[Write, ...] = (
         lambda w: ["strava:overall:15min"],
         ALL_DENIED,
     ),
+    # rollups: written only by the maintenance triggers and public.rebuild_rollups
+    Write(
+        "forge-weekly-rollup",
+        "insert into public.weekly_rollups (user_id, week_start, month_start, activity_type,"
+        " shareable, activity_count, distance, moving_time, elapsed_time, elevation_gain,"
+        " calories, load) values (%s, '2025-06-02', '2025-06-01', 'run', true, 9, 1, 1, 1, 1,"
+        " 1, 1)",
+        lambda w: [w.uid("alice")],
+        ALL_DENIED,
+    ),
+    Write(
+        "inflate-weekly-rollup",
+        "update public.weekly_rollups set distance = distance * 10 where user_id = %s",
+        lambda w: [w.uid("alice")],
+        ALL_DENIED,
+    ),
+    Write(
+        "erase-weekly-rollup",
+        "delete from public.weekly_rollups where user_id = %s",
+        lambda w: [w.uid("alice")],
+        ALL_DENIED,
+    ),
+    Write(
+        "forge-daily-load",
+        "insert into public.daily_loads (user_id, day, shareable, load, activity_count)"
+        " values (%s, '2025-06-02', true, 500, 1)",
+        lambda w: [w.uid("alice")],
+        ALL_DENIED,
+    ),
+    Write(
+        "inflate-daily-load",
+        "update public.daily_loads set load = load * 10 where user_id = %s",
+        lambda w: [w.uid("alice")],
+        ALL_DENIED,
+    ),
+    Write(
+        "erase-daily-load",
+        "delete from public.daily_loads where user_id = %s",
+        lambda w: [w.uid("alice")],
+        ALL_DENIED,
+    ),
 )
 
 WRITE_CELLS = [(write, actor) for write in WRITES for actor in ACTORS if actor != "service"]
@@ -818,6 +957,18 @@ def test_service_role_reads_and_writes_everything(db: Conn, world: World) -> Non
         "delete-alice": 1,
         # a connection with activities is never deleted: the activities keep their source
         "delete-alices-strava": "error 23503",
+        # rollups are written by their maintenance functions only, even for the workers
+        **dict.fromkeys(
+            (
+                "forge-weekly-rollup",
+                "inflate-weekly-rollup",
+                "erase-weekly-rollup",
+                "forge-daily-load",
+                "inflate-daily-load",
+                "erase-daily-load",
+            ),
+            DENIED,
+        ),
     }
     for write in WRITES:
         outcome = attempt(db, world, "service", write.query, write.params(world))
@@ -1082,7 +1233,13 @@ def test_views_do_not_leak_other_users_rows(db: Conn, world: World) -> None:
         ).fetchall()
     ]
     assert len(views) >= 5
+    # No one's sync fails repeatedly in this world; tests/analytics/test_statistics_views.py
+    # checks recurring_sync_errors against leaks with failing connections of its own.
+    empty_in_this_world = {"public.recurring_sync_errors"}
     for view in views:
+        if view in empty_in_this_world:
+            assert visible(db, world, "eve", view) == set(), view
+            continue
         seen = visible(db, world, "eve", view)
         assert isinstance(seen, set), f"eve cannot read {view}: {seen}"
         assert seen, f"eve sees none of her own rows in {view}: the leak test would be vacuous"

@@ -211,9 +211,16 @@ def test_upsert_notification_fetches_the_exercises_of_its_interval() -> None:
     provider, tokens = connected(fake)
     event = notification_event(fake, provider, "activity_created")
     page = provider.fetch_for_event(tokens, event)
+    # Every exercise starting in the looked-back window: the listing is complete for it.
     assert sorted(item["name"] for item in page.items) == sorted(
-        [inside["name"], started_before["name"]]
+        [inside["name"], started_before["name"], ended_before["name"]]
     )
+    assert list(page.complete_windows) == [
+        SyncWindow(
+            datetime(2026, 11, 23, 16, 48, 12, tzinfo=UTC),
+            datetime(2026, 11, 24, 18, 21, 40, tzinfo=UTC),
+        )
+    ]
     assert page.api_calls == len(point_requests(fake)) == 1
     assert not page.deleted_external_ids
     assert page.next_cursor is None
@@ -244,7 +251,11 @@ def test_delete_notification_rereads_what_remains() -> None:
     assert event.kind == "activity_deleted"
     page = provider.fetch_for_event(tokens, event)
     assert [item["name"] for item in page.items] == [kept["name"]]
+    # No id is named: the engine deletes what the complete window no longer lists.
     assert list(page.deleted_external_ids) == []
+    (window,) = page.complete_windows
+    assert window.start <= datetime(2026, 11, 23, 6, 2, tzinfo=UTC) - timedelta(hours=24)
+    assert window.end >= datetime(2026, 11, 23, 6, 44, 31, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

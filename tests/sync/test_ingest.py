@@ -23,6 +23,8 @@ from tests.sync.ingest_support import (
     stored,
     strava_activity,
 )
+from trainlytics.gateway import PsycopgGateway
+from trainlytics.jsonb_text import without_nul
 
 
 @pytest.fixture
@@ -302,7 +304,7 @@ def test_a_normaliser_that_raises_is_reported_not_propagated(db: Conn) -> None:
     db.execute(
         """
         create or replace function private.normalize_strava(p_payload jsonb)
-        returns private.normalized_activity language plpgsql set search_path = '' as $$
+        returns setof private.normalized_activity language plpgsql set search_path = '' as $$
         declare r private.normalized_activity;
         begin
             if p_payload ? 'boom' then
@@ -310,7 +312,7 @@ def test_a_normaliser_that_raises_is_reported_not_propagated(db: Conn) -> None:
             end if;
             r.external_id := p_payload ->> 'id';
             r.start_date := (p_payload ->> 'start_date')::timestamptz;
-            return r;
+            return next r;
         end $$
         """
     )
@@ -605,3 +607,111 @@ def test_safe_casts_never_raise(
     row = db.execute(f"select {expression}", [value]).fetchone()  # expression is a literal above
     assert row is not None
     assert row[0] == expected
+
+
+# --- text jsonb cannot hold ---------------------------------------------------------------------
+
+
+def test_a_nul_character_would_make_postgres_refuse_the_whole_page(
+    db: Conn, strava: tuple[int, Any]
+) -> None:
+    # The limit itself: jsonb rejects U+0000 before the ingest function runs.
+    connection_id, _ = strava
+    page = [strava_activity(1), strava_activity(2, description="bad \x00 byte")]
+    with pytest.raises(psycopg.errors.UntranslatableCharacter):
+        ingest(db, connection_id, page)
+
+
+def test_without_nul_strips_it_so_every_item_of_the_page_is_stored(
+    db: Conn, strava: tuple[int, Any]
+) -> None:
+    connection_id, _ = strava
+    page = [
+        strava_activity(1),
+        strava_activity(2, name="Morning\x00 Run", device_name="Edge\x00", **{"k\x00": "v"}),
+    ]
+    clean = without_nul(page)
+    assert clean[0] == page[0]
+    assert clean[1]["name"] == "Morning Run"
+    assert "k" in clean[1]
+    result = ingest(db, connection_id, clean)
+    assert (result.created, result.errors) == (2, [])
+    row = stored(db, connection_id, "2")
+    assert row is not None
+    assert row["name"] == "Morning Run"
+    untouched = [strava_activity(3)]
+    assert without_nul(untouched) is untouched  # nothing to strip: the page itself
+
+
+# --- partial shapes: a Strava list item after the detailed object ---------------------------
+
+
+def test_a_list_item_keeps_the_description_calories_and_device_of_the_detail(
+    db: Conn, strava: tuple[int, Any]
+) -> None:
+    connection_id, _ = strava
+    detail = strava_activity(
+        7,
+        resource_state=3,
+        description="3 x 2 km at threshold",
+        calories=871.0,
+        device_name="Garmin Forerunner 965",
+        laps=[{"id": 1, "elapsed_time": 600}],
+    )
+    assert ingest(db, connection_id, [detail]).created == 1
+    later = T0 + timedelta(hours=1)
+    summary = strava_activity(7, name="Renamed in the list")  # resource_state 2
+    assert "description" not in summary
+    result = ingest(db, connection_id, [summary], received_at=later)
+    assert result.updated == 1
+    row = stored(db, connection_id, "7")
+    assert row is not None
+    assert row["name"] == "Renamed in the list"
+    assert row["description"] == "3 x 2 km at threshold"
+    assert row["calories"] == 871.0
+    assert row["device_name"] == "Garmin Forerunner 965"
+    assert "_keep_stored" not in row["activity_data"]
+    raw = db.execute(
+        "select r.payload from public.activity_raw_payloads as r"
+        " join public.activities as a on a.id = r.activity_id"
+        " where a.connection_id = %s and a.external_id = '7'",
+        [connection_id],
+    ).fetchone()
+    assert raw is not None
+    assert raw[0]["name"] == "Renamed in the list"  # the list item's fields win
+    assert raw[0]["description"] == "3 x 2 km at threshold"  # the detail's stay
+    assert raw[0]["laps"] == [{"id": 1, "elapsed_time": 600}]
+    # The same list item again changes nothing; re-normalising keeps the detail's values.
+    again = ingest(db, connection_id, [summary], received_at=later)
+    assert (again.updated, again.skipped) == (0, 1)
+    with db.transaction():
+        act_as_service(db)
+        changed = db.execute("select public.renormalize_activities('strava')").fetchone()
+        reset_role(db)
+    assert changed == (0,)
+
+
+def test_a_newer_detail_may_blank_the_description(db: Conn, strava: tuple[int, Any]) -> None:
+    connection_id, _ = strava
+    ingest(db, connection_id, [strava_activity(8, resource_state=3, description="old text")])
+    cleared = strava_activity(8, resource_state=3, description="")
+    ingest(db, connection_id, [cleared], received_at=T0 + timedelta(hours=1))
+    row = stored(db, connection_id, "8")
+    assert row is not None
+    assert row["description"] is None
+
+
+def test_a_nul_character_sent_through_the_gateway_does_not_lose_the_page(
+    db: Conn, strava: tuple[int, Any]
+) -> None:
+    # The gateway strips U+0000 from every JSON argument, so a provider's stray NUL costs
+    # nothing: the whole page is stored.
+    connection_id, _ = strava
+    page = [strava_activity(1), strava_activity(2, description="bad \x00 byte")]
+    rows = PsycopgGateway(db).call(
+        "ingest_activities", {"p_connection_id": connection_id, "p_items": page}
+    )
+    assert (rows[0]["created"], rows[0]["errors"]) == (2, [])
+    row = stored(db, connection_id, "2")
+    assert row is not None
+    assert row["description"] == "bad  byte"

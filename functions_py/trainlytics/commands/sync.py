@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from trainlytics.commands.worker import build_runtime
 from trainlytics.console import console, reporting_errors
 from trainlytics.errors import TrainlyticsError
+from trainlytics.providers import PROVIDER_CLASSES, UnknownProviderError
 from trainlytics.sync import SyncProgress
 
 __all__ = ["sync_command"]
@@ -56,22 +57,42 @@ def sync_command(
                 "name the connection by id, or by --user and --provider",
                 hint="e.g. trainlytics sync 42, or trainlytics sync --user a@b.c --provider strava",
             )
+        if provider is not None and provider not in PROVIDER_CLASSES:
+            raise UnknownProviderError(provider)
         runtime = build_runtime(database_url, pool_size=2)
         try:
-            if connection_id is None:
-                with runtime.pool.connection() as conn:
+            with runtime.pool.connection() as conn:
+                if connection_id is None:
+                    known = conn.execute(
+                        "select 1 from public.users where lower(email) = lower(%s)", [user]
+                    ).fetchone()
+                    if known is None:
+                        raise TrainlyticsError(
+                            f"no user has the email {user}", hint="check the email"
+                        )
                     row = conn.execute(
                         "select pc.id from public.provider_connections as pc"
                         " join public.users as u on u.id = pc.user_id"
                         " where lower(u.email) = lower(%s) and pc.provider::text = %s",
                         [user, provider],
                     ).fetchone()
-                if row is None:
+                    if row is None:
+                        raise TrainlyticsError(
+                            f"{user} has no {provider} connection",
+                            hint="connect it first, or check the provider name",
+                        )
+                    connection_id = int(row[0])
+                elif (
+                    conn.execute(
+                        "select 1 from public.provider_connections where id = %s",
+                        [connection_id],
+                    ).fetchone()
+                    is None
+                ):
                     raise TrainlyticsError(
-                        f"{user} has no {provider} connection",
-                        hint="check the email and the provider name",
+                        f"connection {connection_id} does not exist",
+                        hint="name it by --user and --provider, or check the id",
                     )
-                connection_id = int(row[0])
             progress = Progress(
                 TextColumn("[progress.description]{task.description}"),
                 BarColumn(),

@@ -22,7 +22,7 @@ from psycopg_pool import ConnectionPool
 
 from trainlytics.config import Settings
 from trainlytics.console import console, reporting_errors
-from trainlytics.database import redact_url, resolve_database_url
+from trainlytics.database import connect, redact_url, resolve_database_url
 from trainlytics.gateway import PsycopgGateway
 from trainlytics.jobs import build_app
 from trainlytics.providers import build_providers
@@ -57,6 +57,9 @@ def build_runtime(
     pool acting as ``service_role``."""
     settings = Settings.from_env(serving_http=False)
     url = resolve_database_url(database_url or settings.database_url)
+    # Fail at once with one clear line on a bad URL or an unreachable server (a pool would
+    # only time out at its first use, half a minute later).
+    connect(url).close()
     http = httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0))
     pool: ConnectionPool[Any] = ConnectionPool(
         url,

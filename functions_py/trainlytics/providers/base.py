@@ -160,6 +160,13 @@ class ActivityPage:
     #: The provider delivers this window asynchronously (Garmin backfill: the data arrives later
     #: through pushes); the window counts as requested, not as done.
     pending: bool = False
+    #: Windows (of activity start times) that this page lists *completely*: every activity the
+    #: provider holds that starts in one of them is among ``items``. The engine then soft
+    #: deletes the stored activities of those windows that are missing from ``items``
+    #: (``public.delete_missing_activities``). Declare a window only when the provider's
+    #: listing is known to be complete for it (no history limit, no filter by permission or
+    #: upload time, no paging across calls) — a wrong claim deletes the athlete's activities.
+    complete_windows: Sequence[SyncWindow] = ()
 
 
 class Provider(ABC):
@@ -272,7 +279,18 @@ class Provider(ABC):
         (RateLimitedError, ProviderUnavailableError, TokenRevokedError, BadPayloadError, ...)."""
         raise NotImplementedError(f"{self.name}: fetch_activities is not implemented")
 
-    def fetch_for_event(self, tokens: TokenSet, event: WebhookEvent) -> ActivityPage:
+    def fetch_for_event(
+        self, tokens: TokenSet, event: WebhookEvent, cursor: Mapping[str, Any] | None = None
+    ) -> ActivityPage:
         """What a webhook event means to ingest or delete (Strava update: the activity's detail;
-        delete: its id; a push: the items in the event; a ping: the callback URL's content)."""
+        delete: its id; a push: the items in the event; a ping: the callback URL's content).
+
+        An event whose content takes several calls may answer it in steps: a page with a
+        ``next_cursor`` is followed by a call with that ``cursor`` (None: the first step)."""
         raise NotImplementedError(f"{self.name}: fetch_for_event is not implemented")
+
+    def rate_limit_observations(self, headers: Mapping[str, str]) -> Sequence[RateLimitObservation]:
+        """What a response's headers (lower-cased names) say about the provider's rate-limit
+        buckets; used for the headers of a 429 (``RateLimitedError.rate_limit_headers``), so
+        every worker backs off. Default: nothing (the provider sends no usable headers)."""
+        return ()

@@ -46,7 +46,9 @@ UNCONFIRMED (decided here; check against COROS's partner documentation when avai
 - COROS sends no deauthorization webhook that any public source shows.
 - The largest date range sport/list accepts (30 days assumed), how far back it serves history
   (the initial backfill asks for one year: :attr:`backfill_horizon`), and which result codes mean
-  a dead token: any non-"0000" answer to sport/list is a :class:`ProviderError` naming the code.
+  a dead token: a non-"0000" answer to sport/list is a :class:`ProviderUnavailableError` naming
+  the code (transient: retried with backoff, a bounded number of times), unless the code is in
+  :data:`REVOKED_RESULTS` (then :class:`TokenRevokedError`, permanent).
 - COROS's rate limits are not public: no bucket is declared, only a 429 is honoured.
 """
 
@@ -64,6 +66,7 @@ from urllib.parse import urlencode
 from trainlytics.errors import (
     BadPayloadError,
     ProviderError,
+    ProviderUnavailableError,
     TokenExchangeError,
     TokenRefreshError,
     TokenRevokedError,
@@ -87,6 +90,7 @@ __all__ = [
     "DEAUTHORIZE_URL",
     "DEFAULT_TOKEN_LIFETIME",
     "REFRESH_URL",
+    "REVOKED_RESULTS",
     "SPORT_LIST_URL",
     "SUCCESS_RESULT",
     "TOKEN_URL",
@@ -103,6 +107,10 @@ SPORT_LIST_URL = f"{BASE_URL}/v2/coros/sport/list"
 DATE_PADDING = timedelta(days=1)
 
 SUCCESS_RESULT = "0000"
+#: sport/list result codes known to mean a dead access token (the athlete must reconnect):
+#: none is publicly documented yet, so every error envelope is treated as transient (retried
+#: with backoff, a bounded number of times). Add codes here once COROS's documentation says.
+REVOKED_RESULTS: frozenset[str] = frozenset()
 #: Validity of an access token when COROS does not say (token responses say 2592000 s).
 DEFAULT_TOKEN_LIFETIME = timedelta(days=30)
 
@@ -367,7 +375,15 @@ class CorosProvider(Provider):
             raise BadPayloadError(self.name, "sport list answer is not a COROS envelope")
         result = _failed_result(body)
         if result is not None:
-            raise ProviderError(self.name, f"sport list refused (result {result})")
+            if result in REVOKED_RESULTS:
+                raise TokenRevokedError(
+                    self.name,
+                    f"sport list refused the access token (result {result})",
+                    hint="the athlete must reconnect COROS",
+                )
+            # The codes' meanings are not public: an error envelope may be a passing server
+            # problem, so it is retried (the job's attempts are bounded), not given up at once.
+            raise ProviderUnavailableError(self.name, f"sport list refused (result {result})")
         data = body.get("data")
         if data is None:
             data = []
@@ -378,7 +394,9 @@ class CorosProvider(Provider):
             next_cursor={"from": end.isoformat()} if end < window.end else None,
         )
 
-    def fetch_for_event(self, tokens: TokenSet, event: WebhookEvent) -> ActivityPage:
+    def fetch_for_event(
+        self, tokens: TokenSet, event: WebhookEvent, cursor: Mapping[str, Any] | None = None
+    ) -> ActivityPage:
         # A push carries the whole workout: nothing to fetch.
         if event.kind not in ("activity_created", "activity_updated") or not event.payload:
             return ActivityPage(items=(), api_calls=0)

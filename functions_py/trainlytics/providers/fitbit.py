@@ -70,9 +70,10 @@ UNCONFIRMED (not settled by official documentation at the time of writing):
 - Refresh tokens of an OAuth client in "Testing" publishing status expire after 7 days
   (documented for Google OAuth in general; not restated on the Health pages).
 - Whether a notified interval always covers the changed exercise's start: ``fetch_for_event``
-  therefore looks back ``EVENT_LOOKBACK`` before each interval and keeps the exercises that
-  overlap it. A DELETE notification names no exercise: the exercises still in the interval are
-  re-read, and the deleted one cannot be told apart here (see ``fetch_for_event``).
+  therefore lists every exercise starting from ``EVENT_LOOKBACK`` before each interval to its
+  end. A DELETE notification names no exercise: that listing is declared complete for its
+  window and the engine soft-deletes the stored activities of the window that are no longer
+  listed (``public.delete_missing_activities``; see ``fetch_for_event``).
 - The Health API's quotas (per project and per user) are not published in a form the limiter
   can use: no rate-limit buckets are declared; 429s are honoured through ``Retry-After``.
 - metricsSummary fields beyond the documented five (``averageSpeedMillimetersPerSecond``,
@@ -313,19 +314,26 @@ class FitbitProvider(Provider):
             items=points, next_cursor={"pageToken": next_token} if next_token else None
         )
 
-    def fetch_for_event(self, tokens: TokenSet, event: WebhookEvent) -> ActivityPage:
-        """The exercises of the notified intervals, every page of each.
+    def fetch_for_event(
+        self, tokens: TokenSet, event: WebhookEvent, cursor: Mapping[str, Any] | None = None
+    ) -> ActivityPage:
+        """The exercises of the notified intervals, every page of each, as one complete listing.
 
-        An UPSERT re-reads what changed. A DELETE names no data point (notifications carry only
-        intervals): the exercises that remain are re-read, and ``deleted_external_ids`` stays
-        empty — the deleted exercise can only be found by comparing the stored activities of
-        the interval with what is returned here (UNCONFIRMED whether Google ever names it)."""
+        Notifications carry only intervals, never a data point id (UNCONFIRMED whether Google
+        ever names one). For each interval, every exercise starting from :data:`EVENT_LOOKBACK`
+        before it to its end is read, all pages, and that start-time window is declared
+        *complete* (``complete_windows``): the engine soft-deletes the stored activities of the
+        window that Google no longer returns — how a DELETE is applied — and an UPSERT re-reads
+        what changed (and applies any deletion it reveals the same way). The listing filters by
+        start time exactly as activities store it (``exercise.interval.startTime``), pages
+        through ``nextPageToken`` and has no history limit, so it is complete for the window."""
         if event.kind not in ("activities_available", "activity_deleted"):
             return ActivityPage(items=(), api_calls=0)
         intervals = event.payload.get("intervals")
         if not isinstance(intervals, list):
             raise BadPayloadError(self.name, "exercise notification without intervals")
         items: dict[str, Mapping[str, Any]] = {}
+        windows: list[SyncWindow] = []
         calls = 0
         for interval in intervals:
             physical = interval.get("physicalTimeInterval") if isinstance(interval, dict) else None
@@ -333,17 +341,17 @@ class FitbitProvider(Provider):
             end = _instant(physical.get("endTime")) if isinstance(physical, dict) else None
             if start is None or end is None:
                 raise BadPayloadError(self.name, "exercise notification with an invalid interval")
-            end = max(end, start + timedelta(seconds=1))
+            window = SyncWindow(start - EVENT_LOOKBACK, max(end, start + timedelta(seconds=1)))
             token: str | None = None
             while True:
-                points, token = self._exercise_page(tokens, start - EVENT_LOOKBACK, end, token)
+                points, token = self._exercise_page(tokens, window.start, window.end, token)
                 calls += 1
                 for point in points:
-                    if _overlaps(point, start, end):
-                        items[str(point.get("name"))] = point
+                    items[str(point.get("name"))] = point
                 if not token:
                     break
-        return ActivityPage(items=list(items.values()), api_calls=calls)
+            windows.append(window)
+        return ActivityPage(items=list(items.values()), api_calls=calls, complete_windows=windows)
 
     def _exercise_page(
         self, tokens: TokenSet, start: datetime, end: datetime, page_token: str | None
@@ -506,20 +514,6 @@ def _instant(value: Any) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
-def _overlaps(point: Mapping[str, Any], start: datetime, end: datetime) -> bool:
-    """Whether an exercise data point's interval touches ``[start, end]`` (kept when its
-    interval cannot be read: the ingest then reports it)."""
-    exercise = point.get("exercise")
-    interval = exercise.get("interval") if isinstance(exercise, dict) else None
-    if not isinstance(interval, dict):
-        return True
-    point_start = _instant(interval.get("startTime"))
-    point_end = _instant(interval.get("endTime")) or point_start
-    if point_start is None or point_end is None:
-        return True
-    return point_start <= end and point_end >= start
 
 
 def _error_code(response: httpx.Response) -> str:

@@ -106,6 +106,9 @@ API_HOST = "apis.garmin.com"
 PULL_WINDOW = timedelta(hours=24)
 #: Largest start-time range of one backfill request.
 BACKFILL_WINDOW = timedelta(days=30)
+#: How far back the initial synchronisation reaches: about the last month is all a backfill
+#: returns (see :attr:`GarminProvider.backfill_horizon`).
+BACKFILL_HORIZON = timedelta(days=30)
 #: Windows starting within this look-back are pulled (synchronously, by upload time); older
 #: ones are backfilled (asynchronously, by start time). UNCONFIRMED how long Garmin keeps data
 #: pullable; a week is well inside what integrations rely on.
@@ -152,7 +155,12 @@ class GarminProvider(Provider):
     extra_settings: ClassVar[tuple[str, ...]] = ()
     #: Backfill requests cover at most 30 days; pulls 24 h (chunked within a window by cursor).
     max_window: ClassVar[timedelta | None] = BACKFILL_WINDOW
-    backfill_horizon: ClassVar[timedelta | None] = None
+    #: Garmin serves only about the last month of history to a backfill (shared/docs/providers.md
+    #: §3, attributed to Garmin support; UNCONFIRMED in public documentation): asking further
+    #: back only produces empty 202s, and without a horizon the planner would cut all history
+    #: since 2000 into ~320 thirty-day requests. Older activities arrive only if Garmin pushes
+    #: them.
+    backfill_horizon: ClassVar[timedelta | None] = BACKFILL_HORIZON
     #: No public per-request limits (backfill throughput is counted in days); 429s are honoured.
     rate_limit_buckets: ClassVar[tuple[tuple[str, int, int], ...]] = ()
 
@@ -351,7 +359,9 @@ class GarminProvider(Provider):
         )
         return ActivityPage(items=(), next_cursor=next_cursor, pending=True)
 
-    def fetch_for_event(self, tokens: TokenSet, event: WebhookEvent) -> ActivityPage:
+    def fetch_for_event(
+        self, tokens: TokenSet, event: WebhookEvent, cursor: Mapping[str, Any] | None = None
+    ) -> ActivityPage:
         """A push holds the activity itself (no call); a ping names a ``callbackURL`` on
         Garmin's API whose content is fetched (only ``apis.garmin.com/wellness-api/rest/...``
         is ever requested). Deregistrations and permission changes carry nothing to ingest

@@ -349,7 +349,9 @@ class PolarProvider(Provider):
         # Items go to the ingest verbatim, malformed ones included: it reports them one by one.
         return ActivityPage(items=body)
 
-    def fetch_for_event(self, tokens: TokenSet, event: WebhookEvent) -> ActivityPage:
+    def fetch_for_event(
+        self, tokens: TokenSet, event: WebhookEvent, cursor: Mapping[str, Any] | None = None
+    ) -> ActivityPage:
         if event.kind not in ("activity_created", "activity_updated") or not event.object_id:
             return ActivityPage(items=(), api_calls=0)
         response = request(

@@ -52,7 +52,7 @@ from __future__ import annotations
 import hmac
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlencode
@@ -403,7 +403,13 @@ class StravaProvider(Provider):
             rate_limits=rate_limit_observations(response.headers),
         )
 
-    def fetch_for_event(self, tokens: TokenSet, event: WebhookEvent) -> ActivityPage:
+    def rate_limit_observations(self, headers: Mapping[str, str]) -> Sequence[RateLimitObservation]:
+        """The four buckets from ``X-RateLimit-*``/``X-ReadRateLimit-*`` (also those of a 429)."""
+        return rate_limit_observations(headers)
+
+    def fetch_for_event(
+        self, tokens: TokenSet, event: WebhookEvent, cursor: Mapping[str, Any] | None = None
+    ) -> ActivityPage:
         """Create/update: the DetailedActivity (``GET /activities/{id}``: title, type and
         privacy as they are now, plus calories and description). Delete: the id. A 404 on the
         detail means the activity is gone (deleted right after the event) and is applied as a

@@ -268,7 +268,9 @@ class WahooProvider(Provider):
         )
         return ActivityPage(items=items, next_cursor=None if done else {"page": page + 1})
 
-    def fetch_for_event(self, tokens: TokenSet, event: WebhookEvent) -> ActivityPage:
+    def fetch_for_event(
+        self, tokens: TokenSet, event: WebhookEvent, cursor: Mapping[str, Any] | None = None
+    ) -> ActivityPage:
         if event.kind not in ("activity_created", "activity_updated"):
             return ActivityPage(items=(), api_calls=0)
         summary = event.payload.get("workout_summary")

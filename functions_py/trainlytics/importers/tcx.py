@@ -1,0 +1,162 @@
+"""TCX (Training Center XML) activities, parsed with defusedxml's ElementTree.
+
+Laps give the summary (``TotalTimeSeconds`` is timer time, ``DistanceMeters``, ``Calories``
+kcal, lap heart rates); trackpoints fill in the rest and the elapsed time. TCX knows three
+sports: Running, Biking and Other (mapped to FIT's running, cycling and generic). Power and
+speed come from the ``ActivityExtension/v2`` ``TPX`` element (``Watts``, ``Speed``); a running
+``RunCadence`` there counts one leg and is doubled.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from xml.etree.ElementTree import Element
+
+from trainlytics.importers.base import (
+    FileImportError,
+    ParsedActivity,
+    TrackPoint,
+    sha256_hex,
+    summarize_track,
+)
+from trainlytics.importers.xml_safety import local_name, parse_xml
+
+__all__ = ["parse_tcx"]
+
+TCX_SPORTS = {"running": "running", "biking": "cycling", "other": "generic"}
+
+
+def _child(element: Element | None, *path: str) -> Element | None:
+    for name in path:
+        if element is None:
+            return None
+        element = next((c for c in element if local_name(str(c.tag)) == name), None)
+    return element
+
+
+def _children(element: Element, name: str) -> list[Element]:
+    return [c for c in element if local_name(str(c.tag)) == name]
+
+
+def _float(element: Element | None, *path: str) -> float | None:
+    found = _child(element, *path)
+    if found is None or found.text is None:
+        return None
+    try:
+        return float(found.text)
+    except ValueError:
+        return None
+
+
+def _time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo is not None else None
+
+
+def _extension_value(point: Element, name: str) -> float | None:
+    extensions = _child(point, "Extensions")
+    if extensions is None:
+        return None
+    for element in extensions.iter():
+        if local_name(str(element.tag)) == name and element.text:
+            try:
+                return float(element.text)
+            except ValueError:
+                return None
+    return None
+
+
+def parse_tcx(data: bytes, file_name: str | None = None) -> ParsedActivity:
+    """One activity (the first in the file) from the bytes of a TCX file."""
+    label = file_name or "TCX file"
+    root = parse_xml(data, file_name, "TCX")
+    activity = _child(root, "Activities", "Activity")
+    if local_name(str(root.tag)) != "TrainingCenterDatabase" or activity is None:
+        raise FileImportError(
+            f"{label}: no TCX activity in the file",
+            hint="a TCX course or workout file is not an activity",
+        )
+    sport_attr = (activity.get("Sport") or "").strip()
+    sport = TCX_SPORTS.get(sport_attr.lower(), sport_attr or None)
+    laps = _children(activity, "Lap")
+    points: list[TrackPoint] = []
+    for lap in laps:
+        for track in _children(lap, "Track"):
+            for index, tp in enumerate(_children(track, "Trackpoint")):
+                time_element = _child(tp, "Time")
+                run_cadence = _extension_value(tp, "RunCadence")
+                points.append(
+                    TrackPoint(
+                        time=_time(time_element.text if time_element is not None else None),
+                        lat=_float(tp, "Position", "LatitudeDegrees"),
+                        lon=_float(tp, "Position", "LongitudeDegrees"),
+                        elevation=_float(tp, "AltitudeMeters"),
+                        distance=_float(tp, "DistanceMeters"),
+                        heartrate=_float(tp, "HeartRateBpm", "Value"),
+                        cadence=_float(tp, "Cadence")
+                        or (run_cadence * 2 if run_cadence is not None else None),
+                        power=_extension_value(tp, "Watts"),
+                        speed=_extension_value(tp, "Speed"),
+                        new_segment=index == 0 and bool(points),
+                    )
+                )
+    summary = summarize_track(points)
+    id_element = _child(activity, "Id")
+    start = _time(id_element.text if id_element is not None else None)
+    if start is None and laps:
+        start = _time(laps[0].get("StartTime"))
+    start = start or summary.start_time
+    if start is None:
+        raise FileImportError(f"{label}: no start time", hint="the activity has no Id or lap time")
+
+    def lap_sum(*path: str) -> float | None:
+        values = [v for v in (_float(lap, *path) for lap in laps) if v is not None]
+        return sum(values) if values else None
+
+    def lap_weighted(*path: str) -> float | None:
+        total = weight = 0.0
+        for lap in laps:
+            value, seconds = _float(lap, *path), _float(lap, "TotalTimeSeconds") or 0.0
+            if value is not None and seconds > 0:
+                total += value * seconds
+                weight += seconds
+        return total / weight if weight else None
+
+    def lap_max(*path: str) -> float | None:
+        values = [v for v in (_float(lap, *path) for lap in laps) if v is not None]
+        return max(values) if values else None
+
+    elapsed = None
+    last_time = max((p.time for p in points if p.time is not None), default=None)
+    if last_time is not None:
+        elapsed = (last_time - start).total_seconds()
+    moving = lap_sum("TotalTimeSeconds")
+    distance = lap_sum("DistanceMeters")
+    creator = _child(activity, "Creator", "Name")
+    notes = _child(activity, "Notes")
+    parsed = ParsedActivity(
+        format="tcx",
+        sha256=sha256_hex(data),
+        start_time=start,
+        file_name=file_name,
+        sport=sport,
+        name=None,
+        description=notes.text.strip() or None if notes is not None and notes.text else None,
+        elapsed_time=max(elapsed, moving or 0.0) if elapsed is not None else moving,
+        moving_time=moving,
+        distance=distance,
+        average_speed=distance / moving if distance is not None and moving else None,
+        max_speed=lap_max("MaximumSpeed"),
+        average_heartrate=lap_weighted("AverageHeartRateBpm", "Value"),
+        max_heartrate=lap_max("MaximumHeartRateBpm", "Value"),
+        calories=lap_sum("Calories"),
+        device_name=creator.text.strip() if creator is not None and creator.text else None,
+        extras={"laps": len(laps), "tcx_sport": sport_attr or None},
+    )
+    parsed.fill_missing(summary)
+    return parsed
