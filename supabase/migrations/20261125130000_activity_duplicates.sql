@@ -375,7 +375,7 @@ begin
     -- rules can accept (same time, or a time-zone signature: a local start equal to the
     -- other's local or UTC start), however dense the athlete's history.
     bucket_keys as (
-        select c.id, c.user_id, k.bucket
+        select c.id, c.user_id, c.source_key, k.bucket
         from candidates as c
         cross join lateral (
             values
@@ -385,7 +385,7 @@ begin
     ),
 
     probe_keys as materialized (
-        select k.id, k.user_id, k.bucket + d.step as bucket
+        select k.id, k.user_id, k.source_key, k.bucket + d.step as bucket
         from bucket_keys as k
         cross join (values (-1), (0), (1)) as d (step)
     ),
@@ -398,6 +398,9 @@ begin
                 kx.user_id = ky.user_id
                 and kx.bucket = ky.bucket
                 and kx.id < ky.id
+                -- copies come from different sources: a dense history of one source pairs
+                -- with nothing
+                and kx.source_key <> ky.source_key
     ),
 
     pairs as (
