@@ -57,6 +57,7 @@ if str(REPO_ROOT / "functions_py") not in sys.path:  # runnable without `pip ins
 from trainlytics import migrations  # noqa: E402
 from trainlytics.database import redact_url  # noqa: E402
 from trainlytics.embedded import start_embedded, stop_embedded  # noqa: E402
+from trainlytics.jsonb_text import jsonb_bytes  # noqa: E402
 
 BENCH_DATABASE_URL_ENV = "TRAINLYTICS_BENCH_DATABASE_URL"
 DATABASE_PREFIX = "trainlytics_bench_"
@@ -262,7 +263,7 @@ def copy_page(
         for row in rows:
             values = list(row)
             values[-1] = values[-1] or received  # provider_updated_at, as the ingest sets it
-            values[26] = json.dumps(values[26])  # activity_data
+            values[26] = jsonb_bytes(values[26]).decode()  # activity_data
             copy.write_row((user_id, connection_id, "strava", "provider", *values))
     conn.commit()
     return time.perf_counter() - started
@@ -276,7 +277,8 @@ def ingest_page(
     row = conn.execute(
         "select created, updated, skipped, deleted, jsonb_array_length(errors)"
         " from public.ingest_activities(%s, %s, '{}', %s)",
-        [connection_id, Jsonb(page), received],
+        # Encoded as the gateways do (trainlytics.jsonb_text.jsonb_bytes).
+        [connection_id, Jsonb(page, dumps=jsonb_bytes), received],
     ).fetchone()
     conn.execute("reset role")
     conn.commit()

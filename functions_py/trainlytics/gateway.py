@@ -21,7 +21,6 @@ Function and argument names must match ``[a-z][a-z0-9_]*`` (≤ 63 chars); an op
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -38,7 +37,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from trainlytics.errors import DatabaseUnavailableError, TrainlyticsError
-from trainlytics.jsonb_text import without_nul
+from trainlytics.jsonb_text import jsonb_bytes
 
 __all__ = [
     "Gateway",
@@ -137,9 +136,9 @@ def _adapt(value: Any) -> Any:
     """Python values psycopg cannot infer: mappings (and lists of mappings, e.g. a page of
     activity payloads) become jsonb, tuples arrays."""
     if isinstance(value, Mapping):
-        return Jsonb(without_nul(dict(value)))
+        return Jsonb(dict(value), dumps=jsonb_bytes)
     if isinstance(value, list) and any(isinstance(item, Mapping) for item in value):
-        return Jsonb(without_nul(value))
+        return Jsonb(value, dumps=jsonb_bytes)
     if isinstance(value, tuple):
         return list(value)
     return value
@@ -179,11 +178,11 @@ class SupabaseGateway:
     def call(self, function: str, args: Mapping[str, Any]) -> list[dict[str, Any]]:
         _check_names(function, args, self._allowed)
         # jsonb cannot hold U+0000: strip it here rather than lose the whole call.
-        body = json.dumps(without_nul(dict(args)), default=_json_default)
+        body = jsonb_bytes(dict(args), default=_json_default)
         try:
             response = self._http.post(
                 f"{self._base}/rest/v1/rpc/{function}",
-                content=body.encode(),
+                content=body,
                 headers={
                     "apikey": self._key,
                     "Authorization": f"Bearer {self._key}",

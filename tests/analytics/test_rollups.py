@@ -372,6 +372,34 @@ def test_a_statement_touches_only_its_athletes_rollups(db: Conn) -> None:
     assert len(rewritten) == 1  # the one week (and month) the new ride falls in
 
 
+def test_reingest_without_rollup_changes_rewrites_no_rollup_row(db: Conn) -> None:
+    """A page ingested again (Strava: every row touched with a newer time) or renamed changes
+    nothing the rollups read: the update trigger finds no changed version and writes nothing."""
+    connection_id, user = make_connection(db, "strava")
+    page = [strava_activity(n) for n in range(1, 41)]
+    ingest(db, connection_id, page, received_at=T0 + timedelta(days=400))
+    query = (
+        "select xmin::text, week_start, activity_type from public.weekly_rollups where user_id = %s"
+    )
+    daily = "select xmin::text, day from public.daily_loads where user_id = %s"
+    weekly_before, daily_before = (
+        set(db.execute(query, [user]).fetchall()),
+        set(db.execute(daily, [user]).fetchall()),
+    )
+    db.execute("savepoint probe")  # rows written next would get a new xmin
+    touched = ingest(db, connection_id, page, received_at=T0 + timedelta(days=401))
+    assert (touched.created, touched.updated, touched.skipped) == (0, 0, 40)
+    renamed = [strava_activity(n, name=f"Renamed {n}") for n in range(1, 41)]
+    assert ingest(db, connection_id, renamed, received_at=T0 + timedelta(days=402)).updated == 40
+    assert set(db.execute(query, [user]).fetchall()) == weekly_before
+    assert set(db.execute(daily, [user]).fetchall()) == daily_before
+    # A change the rollups read is applied (and only there).
+    longer = [strava_activity(1, name="Renamed 1", distance=99_000.0)]
+    ingest(db, connection_id, longer, received_at=T0 + timedelta(days=403))
+    assert len(set(db.execute(query, [user]).fetchall()) - weekly_before) == 1
+    assert_incremental_equals_rebuild(db, [user])
+
+
 def test_preferences_change_recomputes_the_athletes_loads(db: Conn) -> None:
     world = make_athletes(db, 1)
     (alice,) = world.users

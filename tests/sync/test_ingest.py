@@ -6,6 +6,7 @@ private.normalize_strava (its migration); each test states one rule of the inges
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -24,7 +25,7 @@ from tests.sync.ingest_support import (
     strava_activity,
 )
 from trainlytics.gateway import PsycopgGateway
-from trainlytics.jsonb_text import without_nul
+from trainlytics.jsonb_text import jsonb_bytes, without_nul
 
 
 @pytest.fixture
@@ -641,6 +642,44 @@ def test_without_nul_strips_it_so_every_item_of_the_page_is_stored(
     assert row["name"] == "Morning Run"
     untouched = [strava_activity(3)]
     assert without_nul(untouched) is untouched  # nothing to strip: the page itself
+
+
+def test_jsonb_bytes_is_what_the_gateways_send_and_postgres_takes_every_item(
+    db: Conn, strava: tuple[int, Any]
+) -> None:
+    """The gateways' encoder: U+0000 stripped, NaN and infinities as null (jsonb has neither;
+    json.dumps would write NaN and Postgres refuse the page), integers beyond 64 bits kept."""
+    connection_id, _ = strava
+    page = [
+        strava_activity(1, name="Lunch\x00 Ride", average_watts=float("nan")),
+        strava_activity(2, max_speed=float("inf"), upload_id=2**70, **{"k\x00": "v"}),
+    ]
+    encoded = jsonb_bytes(page)
+    assert b"\\u0000" not in encoded
+    decoded = json.loads(encoded)
+    assert decoded[0]["name"] == "Lunch Ride"
+    assert decoded[0]["average_watts"] is None
+    assert decoded[1]["max_speed"] is None
+    assert decoded[1]["upload_id"] == 2**70
+    assert "k" in decoded[1]
+    assert jsonb_bytes(page[:1]) != json.dumps(page[:1]).encode()  # the stdlib writes NaN
+    with db.transaction():
+        act_as_service(db)
+        row = db.execute(
+            "select created, errors from public.ingest_activities(%s, %s)",
+            [connection_id, Jsonb(page, dumps=jsonb_bytes)],
+        ).fetchone()
+        reset_role(db)
+    assert row == (2, [])
+    stored_row = stored(db, connection_id, "1")
+    assert stored_row is not None
+    assert stored_row["average_watts"] is None
+
+
+def test_jsonb_bytes_refuses_what_json_cannot_carry() -> None:
+    with pytest.raises(TypeError):
+        jsonb_bytes({"when": object()})
+    assert json.loads(jsonb_bytes({1: "a"}, default=str)) == {"1": "a"}
 
 
 # --- partial shapes: a Strava list item after the detailed object ---------------------------
