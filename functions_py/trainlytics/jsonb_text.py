@@ -4,9 +4,11 @@ jsonb refuses the character U+0000 anywhere in a string (``unsupported Unicode e
 sequence``), so a single provider payload carrying one would make Postgres reject the whole page
 before ``public.ingest_activities`` could skip the item. Providers do send it occasionally (a
 device name or description with a stray NUL), and it reaches SQL through either gateway (psycopg
-``Jsonb`` or the PostgREST JSON body). :func:`without_nul` strips it from every string, keys
-included, so the item is stored (the character carries no meaning); call it on a page before
-handing the page to the database.
+``Jsonb`` or the PostgREST JSON body). Both gateways encode every jsonb argument with
+:func:`jsonb_bytes`, which strips it from every string, keys included, so the item is stored (the
+character carries no meaning); NaN and infinities, which jsonb has no form for either, become
+``null`` there for the same reason. :func:`without_nul` strips it from a value without encoding
+it, for callers that hand the value to another encoder.
 
 API
 ---
