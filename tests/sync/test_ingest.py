@@ -414,8 +414,9 @@ def _call_as(db: Conn, become: Any, function_sql: str, params: list[Any]) -> Non
         "select * from public.ingest_activities(%s, %s)",
         "select public.renormalize_activities()",
         "select private.normalize_activity('strava', %s)",
+        "select * from private.normalize_page('strava', %s)",
     ],
-    ids=["ingest", "renormalize", "normalize"],
+    ids=["ingest", "renormalize", "normalize", "normalize_page"],
 )
 def test_athletes_and_anon_cannot_ingest_or_renormalize(
     db: Conn, strava: tuple[int, Any], function_sql: str
@@ -428,6 +429,7 @@ def test_athletes_and_anon_cannot_ingest_or_renormalize(
         ],
         "select public.renormalize_activities()": [],
         "select private.normalize_activity('strava', %s)": [Jsonb(strava_activity(1))],
+        "select * from private.normalize_page('strava', %s)": [Jsonb([strava_activity(1)])],
     }[function_sql]
     for become in (lambda c: act_as_user(c, user_id), act_as_anon):
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
@@ -453,6 +455,7 @@ def test_only_service_role_may_execute_the_ingest_functions(db: Conn) -> None:
         "public.ingest_activities(bigint,jsonb,text[],timestamptz)",
         "public.renormalize_activities(public.provider_type)",
         "private.normalize_activity(public.provider_type,jsonb)",
+        "private.normalize_page(public.provider_type,jsonb)",
         "private.map_activity_type(public.provider_type,text)",
     ]
     for function in functions:
