@@ -400,6 +400,33 @@ def test_reingest_without_rollup_changes_rewrites_no_rollup_row(db: Conn) -> Non
     assert_incremental_equals_rebuild(db, [user])
 
 
+def test_rollup_rows_are_updated_in_place_and_dropped_when_empty(db: Conn) -> None:
+    """An activity added to a week and day that already have rollup rows updates them without
+    writing index entries (HOT updates: no index covers what the deltas change), and a row whose
+    last activity leaves it is deleted."""
+    world = make_athletes(db, 1)
+    (alice,) = world.users
+    first = insert_activity(db, world, alice, "garmin", T0)
+    stats = (
+        "select relname, n_tup_upd, n_tup_hot_upd from pg_stat_xact_user_tables"
+        " where schemaname = 'public' and relname in ('weekly_rollups', 'daily_loads')"
+        " order by relname"
+    )
+    before = {r[0]: r[1:] for r in db.execute(stats).fetchall()}
+    second = insert_activity(db, world, alice, "garmin", T0 + timedelta(hours=2))
+    after = {r[0]: r[1:] for r in db.execute(stats).fetchall()}
+    for table in ("daily_loads", "weekly_rollups"):
+        updated = after[table][0] - before[table][0]
+        hot = after[table][1] - before[table][1]
+        assert updated == 1, table  # the existing row, not a new one
+        assert hot == updated, f"{table}: {updated - hot} update(s) wrote index entries"
+    db.execute("delete from public.activities where id = any(%s)", [[first, second]])
+    for table in ("weekly_rollups", "daily_loads"):
+        row = db.execute(f"select count(*) from public.{table} where user_id = %s", [alice])
+        assert row.fetchone() == (0,), table
+    assert_incremental_equals_rebuild(db, [alice])
+
+
 def test_preferences_change_recomputes_the_athletes_loads(db: Conn) -> None:
     world = make_athletes(db, 1)
     (alice,) = world.users
