@@ -1,9 +1,9 @@
 """private.caller_id(): the caller's id as auth.uid() gives it, but inlinable.
 
-The policy helpers and the rollup policies identify the caller through it instead of
-Supabase's auth.uid() (which pins its search_path and so is planned and run as a function in
-every statement). It must never disagree with auth.uid(), whatever PostgREST put in the
-request settings, and a request without a subject must read as nobody.
+The policy helpers (private.readable_user_ids and the others) identify the caller through it
+instead of Supabase's auth.uid(), which pins its search_path and so is planned and run as a
+function in every statement that calls it. It must never disagree with auth.uid(), whatever
+PostgREST put in the request settings, and a request without a subject must read as nobody.
 """
 
 from __future__ import annotations
@@ -75,17 +75,16 @@ def test_anonymous_request_without_subject_reads_no_profile_or_rollup(db: Conn) 
     with db.transaction(force_rollback=True):
         db.execute("set local role authenticated")
         db.execute("select set_config('request.jwt.claims', %s, true)", ['{"role": "x"}'])
-        assert db.execute("select private.caller_id(), private.is_admin()").fetchone() == (
-            None,
-            False,
-        )
+        assert db.execute("select private.is_admin()").fetchone() == (False,)
         assert db.execute("select count(*) from public.users").fetchone() == (0,)
         assert db.execute("select count(*) from public.weekly_rollups").fetchone() == (0,)
     with db.transaction(force_rollback=True):
         act_as_user(db, alice)
         assert db.execute("select count(*) from public.weekly_rollups").fetchone() == (1,)
         reset_role(db)
-    with db.transaction(force_rollback=True):
-        act_as_anon(db)
-        with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            db.execute("select private.caller_id()")
+    # Only the helpers (security definer) call it: no API role may.
+    for become in (act_as_anon, lambda c: act_as_user(c, alice)):
+        with db.transaction(force_rollback=True):
+            become(db)
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                db.execute("select private.caller_id()")

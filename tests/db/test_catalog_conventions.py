@@ -32,7 +32,6 @@ OUR_SCHEMAS = (*EXPOSED_SCHEMAS, "private")
 # The security definer helpers that RLS policies call: the only functions `authenticated`
 # may execute. A new function is internal (service_role only) unless added here on purpose.
 POLICY_HELPERS = {
-    "private.caller_id()",
     "private.is_admin()",
     "private.has_role(uuid,user_role)",
     "private.own_user_ids()",
