@@ -15,9 +15,13 @@ measures, in the same run:
 2. **ingest slowdown**: ``--ingest`` Strava-shaped activities through
    ``public.ingest_activities`` (pages of 200, as service_role) with the rollup triggers
    enabled vs disabled, alternating rounds on fresh external ids. Target: <= 20 % slower.
+3. with ``--policy-floor``: the weekly volume again under the cheapest policies weekly_rollups
+   could have (``auth.uid()`` alone; no function call at all), neither of which serves coaches:
+   what RLS costs on that query at the least. The real policy is restored afterwards.
 
     .venv/bin/python bench/analytics.py [--users 10000] [--activities 10000000]
                                         [--ingest 20000] [--database-url URL] [--keep]
+                                        [--policy-floor]
 """
 
 from __future__ import annotations
@@ -213,7 +217,9 @@ def run_side(conn: Connection, side: str, user: uuid.UUID, key: str) -> tuple[fl
         return explain_ms(conn, QUERIES[key], params_for(key, user)), rows
 
 
-def measure_queries(conn: Connection, sample: int, iterations: int) -> dict[str, Any]:
+def measure_queries(
+    conn: Connection, sample: int, iterations: int, keys: tuple[str, ...] = tuple(QUERIES)
+) -> dict[str, Any]:
     heaviest = conn.execute(
         "select user_id, n_activities from bench_plan order by n_activities desc limit 1"
     ).fetchone()
@@ -228,7 +234,7 @@ def measure_queries(conn: Connection, sample: int, iterations: int) -> dict[str,
     ]
     subjects = [heaviest[0], *others]
     results: dict[str, Any] = {"heaviest_activities": heaviest[1], "subjects": len(subjects)}
-    for key in QUERIES:
+    for key in keys:
         times: dict[str, list[float]] = {"rls": [], "ref": []}
         heavy: dict[str, list[float]] = {"rls": [], "ref": []}
         for user in subjects:
@@ -252,6 +258,44 @@ def measure_queries(conn: Connection, sample: int, iterations: int) -> dict[str,
             for side in times
         }
         results[key]["ratio"] = results[key]["rls"]["median_ms"] / results[key]["ref"]["median_ms"]
+    return results
+
+
+# The cheapest policies weekly_rollups could have, to measure what RLS costs at the least on the
+# weekly volume: neither serves coaches or admins, so neither is a candidate, only a floor.
+FLOOR_POLICIES = {
+    # Supabase's minimal policy.
+    "auth_uid_only": "user_id = (select auth.uid())",
+    # No function call at all: the JWT subject read inline from PostgREST's setting.
+    "no_function_call": (
+        "user_id = (select (nullif(current_setting('request.jwt.claims', true), '')::jsonb"
+        " ->> 'sub')::uuid)"
+    ),
+}
+
+
+def measure_policy_floor(conn: Connection, sample: int, iterations: int) -> dict[str, Any]:
+    """The weekly volume's RLS ratio under each floor policy, then the real policy restored."""
+    row = conn.execute(
+        "select qual from pg_policies"
+        " where schemaname = 'public' and tablename = 'weekly_rollups'"
+        " and policyname = 'weekly_rollups_select'"
+    ).fetchone()
+    if row is None:
+        raise RuntimeError("weekly_rollups_select is missing")
+    results: dict[str, Any] = {}
+    try:
+        for name, expression in FLOOR_POLICIES.items():
+            conn.execute(
+                f"alter policy weekly_rollups_select on public.weekly_rollups using ({expression})"
+            )
+            results[name] = measure_queries(conn, sample, iterations, ("weekly_volume_1y",))[
+                "weekly_volume_1y"
+            ]
+    finally:
+        conn.execute(
+            f"alter policy weekly_rollups_select on public.weekly_rollups using ({row[0]})"
+        )
     return results
 
 
@@ -334,6 +378,11 @@ def main() -> None:
     parser.add_argument("--ingest", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--keep", action="store_true", help="keep the database")
+    parser.add_argument(
+        "--policy-floor",
+        action="store_true",
+        help="also measure the weekly volume under the cheapest possible policies",
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args()
 
@@ -360,6 +409,11 @@ def main() -> None:
                     f" {sizes[2]:,} daily load rows"
                 )
                 queries = measure_queries(conn, args.sample, args.iterations)
+                floor = (
+                    measure_policy_floor(conn, args.sample, args.iterations)
+                    if args.policy_floor
+                    else {}
+                )
                 ingest = measure_ingest(conn, args.ingest, args.rounds)
         finally:
             if not args.keep:
@@ -377,6 +431,15 @@ def main() -> None:
         q = queries[key]
         table.add_row(
             key,
+            f"{q['rls']['median_ms']:.3f}",
+            f"{q['ref']['median_ms']:.3f}",
+            f"{q['ratio']:.2f}",
+            f"{q['rls']['p95_ms']:.3f}",
+            f"{q['rls']['heaviest_median_ms']:.3f}",
+        )
+    for name, q in floor.items():
+        table.add_row(
+            f"weekly_volume_1y, floor policy {name}",
             f"{q['rls']['median_ms']:.3f}",
             f"{q['ref']['median_ms']:.3f}",
             f"{q['ratio']:.2f}",
@@ -402,6 +465,7 @@ def main() -> None:
                 },
                 "generation_seconds": generation,
                 "queries": queries,
+                "policy_floor": floor,
                 "ingest": ingest,
             },
             indent=2,
