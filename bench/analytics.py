@@ -427,19 +427,11 @@ def main() -> None:
     table = Table(title="Statistics under RLS vs owner with explicit filter (same run)")
     for column in ("query", "RLS median ms", "ref median ms", "ratio", "RLS p95", "heaviest RLS"):
         table.add_column(column)
-    for key in QUERIES:
-        q = queries[key]
+    rows = [(key, queries[key]) for key in QUERIES]
+    rows += [(f"weekly_volume_1y, floor policy {name}", q) for name, q in floor.items()]
+    for label, q in rows:
         table.add_row(
-            key,
-            f"{q['rls']['median_ms']:.3f}",
-            f"{q['ref']['median_ms']:.3f}",
-            f"{q['ratio']:.2f}",
-            f"{q['rls']['p95_ms']:.3f}",
-            f"{q['rls']['heaviest_median_ms']:.3f}",
-        )
-    for name, q in floor.items():
-        table.add_row(
-            f"weekly_volume_1y, floor policy {name}",
+            label,
             f"{q['rls']['median_ms']:.3f}",
             f"{q['ref']['median_ms']:.3f}",
             f"{q['ratio']:.2f}",

@@ -65,10 +65,7 @@ begin
     if caller is null then
         return;
     end if;
-    if exists (
-        select 1 from public.users as u
-        where u.id = caller and u.role = 'admin' and u.is_active
-    ) then
+    if private.is_admin() then
         return query select u.id from public.users as u;
         return;
     end if;
