@@ -37,6 +37,7 @@ interface Screen {
 }
 interface Manifest {
   screens: Record<string, Screen>;
+  http: Record<string, string[]>;
   callbackReasons: string[];
   httpErrors: string[];
 }
@@ -176,6 +177,13 @@ test("the callback reasons the frontend explains are the ones screens.json lists
     reason: "expired_state",
   });
   assert.equal(queries.connectionOutcome("?status=error&reason=surprise").reason, "unknown");
+});
+
+test("the HTTP functions' answers have the fields screens.json lists", () => {
+  assert.deepEqual(
+    Object.fromEntries(Object.entries(queries.RESPONSE_FIELDS).map(([k, v]) => [k, [...v]])),
+    manifest.http,
+  );
 });
 
 test("every HTTP error code has an action other than reporting a bug, except internal_error", () => {

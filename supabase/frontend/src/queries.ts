@@ -350,6 +350,22 @@ export interface DisconnectResponse {
   activities_deleted: number;
 }
 
+/** The fields of each answer, checked at compile time against the interfaces above (and by
+ * the contract test against screens.json, whose list tests/frontend checks against the app). */
+export const RESPONSE_FIELDS = {
+  startConnection: ["provider", "authorize_url", "expires_at"],
+  disconnectProvider: ["provider", "disconnected", "revoked_at_provider", "activities_deleted"],
+} as const satisfies {
+  startConnection: readonly (keyof StartConnectionResponse)[];
+  disconnectProvider: readonly (keyof DisconnectResponse)[];
+};
+type Missing<T, Listed extends readonly unknown[]> = Exclude<keyof T, Listed[number]>;
+type MustBeEmpty<T extends never> = T;
+export type ResponseFieldsAreComplete = [
+  MustBeEmpty<Missing<StartConnectionResponse, typeof RESPONSE_FIELDS.startConnection>>,
+  MustBeEmpty<Missing<DisconnectResponse, typeof RESPONSE_FIELDS.disconnectProvider>>,
+];
+
 /** The HTTP functions' error body. */
 export interface FunctionsErrorBody {
   error: string;
