@@ -111,6 +111,23 @@ def test_the_typescript_module_queries_only_what_the_manifest_lists() -> None:
     assert selects == listed_selects
 
 
+def test_the_rpcs_a_user_may_call_are_the_ones_the_readme_lists(api: Conn) -> None:
+    """Every other function in the generated types is for workers: a user gets 42501."""
+    executable = [
+        row[0]
+        for row in api.execute(
+            "select p.proname from pg_proc as p"
+            " where p.pronamespace = 'public'::regnamespace"
+            " and has_function_privilege('authenticated', p.oid, 'execute')"
+            " order by p.proname"
+        ).fetchall()
+    ]
+    assert executable == MANIFEST["userRpcs"]
+    readme = (QUERIES_FILE.parents[3] / "README.md").read_text(encoding="utf-8")
+    for name in executable:
+        assert f"`{name}(" in readme, f"README does not document {name}"
+
+
 def test_callback_reasons_are_the_ones_the_callback_sends() -> None:
     assert MANIFEST["callbackReasons"] == list(REASONS)
 
