@@ -46,4 +46,4 @@ frontend-check: $(NODE_STAMP)
 	cd $(FRONTEND) && npm run --silent typecheck && npm run --silent test
 
 $(NODE_STAMP): $(FRONTEND)/package.json $(FRONTEND)/package-lock.json
-	cd $(FRONTEND) && npm ci --no-audit --no-fund
+	cd $(FRONTEND) && npm ci --ignore-scripts --no-audit --no-fund

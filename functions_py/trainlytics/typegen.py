@@ -139,7 +139,7 @@ def run_generator(database_url: str, frontend_dir: Path = FRONTEND_DIR) -> str:
     if not (frontend_dir / GENERATOR).is_file():
         raise TypegenError(
             f"@supabase/postgres-meta is not installed in {frontend_dir}",
-            hint=f"run: npm ci --prefix {frontend_dir}",
+            hint=f"run `make types`, or: npm ci --ignore-scripts --prefix {frontend_dir}",
         )
     env = {
         **os.environ,
