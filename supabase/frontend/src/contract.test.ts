@@ -1,0 +1,232 @@
+/**
+ * The screens' functions make exactly the requests ../screens.json lists (npm test).
+ *
+ * Each function runs with its `example` arguments on a real supabase-js client whose fetch
+ * records the request instead of sending it; the recorded method, path, query parameters (in
+ * order) and body must equal the manifest's. tests/frontend runs the manifest's requests
+ * against the database, so together the two tests hold the TypeScript to the database.
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
+
+import { createClient } from "@supabase/supabase-js";
+
+import type { Database } from "../../types/database.types.js";
+import * as queries from "./queries.js";
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+type Values = Record<string, Json>;
+
+interface PlainRequest {
+  http?: boolean;
+  method: string;
+  path: string;
+  query?: [string, string][];
+  body?: Json;
+  single?: boolean;
+}
+interface UseRequest {
+  use: string;
+  args: Values;
+}
+interface Screen {
+  title: string;
+  example: Values;
+  requests: (PlainRequest | UseRequest)[];
+}
+interface Manifest {
+  screens: Record<string, Screen>;
+  http: Record<string, string[]>;
+  callbackReasons: string[];
+  httpErrors: string[];
+}
+
+interface Recorded {
+  http: boolean;
+  method: string;
+  path: string;
+  query: [string, string][];
+  body: Json;
+}
+
+const manifest = JSON.parse(
+  readFileSync(new URL("../../../screens.json", import.meta.url), "utf-8"),
+) as Manifest;
+
+const SUPABASE_URL = "http://supabase.test";
+/** No screen uses realtime; node 20 has no WebSocket, which supabase-js checks at creation. */
+class NoWebSocket {
+  constructor() {
+    throw new Error("the screens do not use realtime");
+  }
+}
+const CLIENT_OPTIONS = {
+  auth: { persistSession: false, autoRefreshToken: false },
+  realtime: { transport: NoWebSocket as never },
+};
+const FUNCTIONS_URL = "http://functions.test/api";
+
+/** `{name}` placeholders: a whole-string placeholder keeps the value's JSON type. */
+function substitute(value: Json, values: Values): Json {
+  if (typeof value === "string") {
+    const whole = /^\{(\w+)\}$/.exec(value);
+    if (whole) {
+      const key = whole[1] as string;
+      assert.ok(key in values, `no value for {${key}}`);
+      return values[key] as Json;
+    }
+    return value.replace(/\{(\w+)\}/g, (_, key: string) => {
+      assert.ok(key in values, `no value for {${key}}`);
+      return String(values[key]);
+    });
+  }
+  if (Array.isArray(value)) return value.map((item) => substitute(item, values));
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, substitute(item, values)]),
+    );
+  }
+  return value;
+}
+
+/** The concrete requests of a screen for these argument values. */
+function expand(name: string, values: Values): Recorded[] {
+  const screen = manifest.screens[name];
+  assert.ok(screen, `screens.json has no screen ${name}`);
+  return screen.requests.flatMap((request): Recorded[] => {
+    if ("use" in request) {
+      return expand(request.use, substitute(request.args, values) as Values);
+    }
+    return [
+      {
+        http: request.http === true,
+        method: request.method,
+        path: substitute(request.path, values) as string,
+        query: (request.query ?? []).map(([key, value]): [string, string] => [
+          key,
+          String(substitute(value, values)),
+        ]),
+        body: substitute(request.body ?? null, values),
+      },
+    ];
+  });
+}
+
+function recorder(log: Recorded[]): typeof fetch {
+  return async (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    const method = (init?.method ?? (input instanceof Request ? input.method : "GET")).toUpperCase();
+    const text = typeof init?.body === "string" ? init.body : null;
+    const http = url.href.startsWith(FUNCTIONS_URL);
+    const path = http
+      ? url.pathname.slice(new URL(FUNCTIONS_URL).pathname.length + 1)
+      : url.pathname.replace(/^\/rest\/v1\//, "");
+    log.push({
+      http,
+      method,
+      path,
+      query: [...url.searchParams.entries()],
+      body: text === null ? null : (JSON.parse(text) as Json),
+    });
+    return new Response(http ? "{}" : "[]", {
+      status: 200,
+      headers: { "Content-Type": "application/json" },
+    });
+  };
+}
+
+const NOT_SCREENS = new Set(["TrainlyticsError", "actionFor", "connectionOutcome"]);
+
+test("every exported function is a screen of screens.json, and every screen a function", () => {
+  const exported = Object.entries(queries)
+    .filter(([name, value]) => typeof value === "function" && !NOT_SCREENS.has(name))
+    .map(([name]) => name)
+    .sort();
+  assert.deepEqual(exported, Object.keys(manifest.screens).sort());
+});
+
+for (const [name, screen] of Object.entries(manifest.screens)) {
+  test(`${name} makes the requests screens.json lists`, async () => {
+    const log: Recorded[] = [];
+    const fetch = recorder(log);
+    const client = createClient<Database>(SUPABASE_URL, "anon-key", {
+      ...CLIENT_OPTIONS,
+      global: { fetch },
+    });
+    const api: queries.FunctionsApi = { url: FUNCTIONS_URL, accessToken: "token", fetch };
+    const screenFunction = (queries as unknown as Record<string, Function>)[name];
+    assert.equal(typeof screenFunction, "function", `queries.ts exports no ${name}`);
+    const usesHttp = screen.requests.some((request) => "http" in request && request.http);
+    await (screenFunction as (target: unknown, args: Values) => Promise<unknown>)(
+      usesHttp ? api : client,
+      screen.example,
+    );
+    // Requests made concurrently (Promise.all) reach fetch in no contractual order.
+    const sorted = (requests: Recorded[]) =>
+      requests.map((request) => JSON.stringify(request)).sort();
+    assert.deepEqual(sorted(log), sorted(expand(name, screen.example)));
+  });
+}
+
+test("the callback reasons the frontend explains are the ones screens.json lists", () => {
+  assert.deepEqual(Object.keys(queries.CALLBACK_REASONS), manifest.callbackReasons);
+  assert.deepEqual(queries.connectionOutcome("?provider=garmin&status=error&reason=expired_state"), {
+    provider: "garmin",
+    status: "error",
+    reason: "expired_state",
+  });
+  assert.equal(queries.connectionOutcome("?status=error&reason=surprise").reason, "unknown");
+});
+
+test("the HTTP functions' answers have the fields screens.json lists", () => {
+  assert.deepEqual(
+    Object.fromEntries(Object.entries(queries.RESPONSE_FIELDS).map(([k, v]) => [k, [...v]])),
+    manifest.http,
+  );
+});
+
+test("every HTTP error code has an action other than reporting a bug, except internal_error", () => {
+  for (const code of manifest.httpErrors) {
+    const action = queries.actionFor(code, code === "internal_error" ? 500 : 400);
+    if (code === "internal_error") assert.equal(action, "retry_later");
+    else assert.notEqual(action, "report_bug", code);
+  }
+});
+
+test("a failed request throws a TrainlyticsError carrying the code and its action", async () => {
+  const client = createClient<Database>(SUPABASE_URL, "anon-key", {
+    global: {
+      fetch: async () =>
+        new Response(
+          JSON.stringify({ code: "22023", message: "training_load_series needs p_from <= p_to" }),
+          { status: 400, headers: { "Content-Type": "application/json" } },
+        ),
+    },
+    ...CLIENT_OPTIONS,
+  });
+  await assert.rejects(
+    queries.trainingLoad(client, { userId: "u", from: "2025-02-01", to: "2025-01-01" }),
+    (error: unknown) =>
+      error instanceof queries.TrainlyticsError &&
+      error.code === "22023" &&
+      error.action === "fix_the_request" &&
+      error.status === 400,
+  );
+  const api: queries.FunctionsApi = {
+    url: FUNCTIONS_URL,
+    accessToken: "expired",
+    fetch: async () =>
+      new Response(
+        JSON.stringify({ error: "unauthenticated", detail: "token expired", hint: null }),
+        { status: 401, headers: { "Content-Type": "application/json" } },
+      ),
+  };
+  await assert.rejects(
+    queries.startConnection(api, { provider: "garmin" }),
+    (error: unknown) =>
+      error instanceof queries.TrainlyticsError &&
+      error.code === "unauthenticated" &&
+      error.action === "sign_in_again",
+  );
+});

@@ -1,0 +1,457 @@
+"""Each screen's requests (supabase/frontend/screens.json, which src/queries.ts is held to by
+its contract test) run as PostgREST runs them, as the athlete and as a coach: the rows are the
+ones the screen needs, in the generated types, in the documented units."""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.frontend.conftest import Screens
+from tests.frontend.postgrest import (
+    QUERIES_FILE,
+    Request,
+    expand,
+    generated_row_types,
+    json_matches_type,
+    load_manifest,
+    run,
+)
+from tests.http.conftest import World as HttpWorld
+from tests.http.conftest import access_token
+from trainlytics.connect import REASONS
+
+Conn = psycopg.Connection[Any]
+MANIFEST = load_manifest()
+
+WEEK = {"fromWeek": "2025-05-26", "toWeek": "2025-06-30"}
+MONTHS = {"fromMonth": "2025-05-01", "toMonth": "2025-07-01"}
+DAYS = {"from": "2025-06-01", "to": "2025-06-14"}
+
+
+def check_types(request: Request, rows: list[dict[str, Any]]) -> None:
+    """Every value the screen receives is of the type the generated file declares."""
+    types = generated_row_types(request.relation, function=request.is_rpc)
+    for row in rows:
+        for column, value in row.items():
+            if column == "athlete":  # the coach list's embed: a users row
+                if value is not None:
+                    nested = generated_row_types("users")
+                    for key, item in value.items():
+                        assert json_matches_type(item, nested[key]), (key, item, nested[key])
+                continue
+            assert column in types, f"{request.relation}.{column} is not in the generated types"
+            assert json_matches_type(value, types[column]), (
+                f"{request.relation}.{column} = {value!r} is not {types[column]}"
+            )
+
+
+def screen(
+    api: Conn, world: Screens, name: str, as_user: str, **values: Any
+) -> list[list[dict[str, Any]]]:
+    """Run every request of screen ``name`` as ``as_user``; one list of rows per request."""
+    results = []
+    for request in expand(MANIFEST, name, values):
+        rows = run(api, request, world.uid(as_user))
+        check_types(request, rows)
+        results.append(rows)
+    return results
+
+
+def names(rows: list[dict[str, Any]]) -> list[str]:
+    return [row["name"] for row in rows]
+
+
+# --- the manifest itself ----------------------------------------------------------------------
+
+
+def test_every_data_request_filters_by_the_user_it_shows() -> None:
+    """The README's rule: always filter by the user whose data is shown (the (user_id, ...)
+    indexes serve only filtered requests)."""
+    owners = {"users": "id", "coach_athletes": "coach_id"}
+    for name, spec in MANIFEST["screens"].items():
+        example = spec["example"]
+        for request in expand(MANIFEST, name, example):
+            if request.http:
+                continue
+            if request.is_rpc:
+                assert "p_user_id" in request.body, name
+                continue
+            column = owners.get(request.relation, "user_id")
+            filters = [value for key, value in request.query if key == column]
+            assert any(value.startswith("eq.") for value in filters), (name, request.path)
+
+
+def test_the_typescript_module_queries_only_what_the_manifest_lists() -> None:
+    """Every from()/rpc() target and select string in queries.ts is one of screens.json's, so
+    neither side can add a query the other does not know."""
+    source = QUERIES_FILE.read_text(encoding="utf-8")
+    targets = set(re.findall(r'\.from\("(\w+)"\)', source))
+    targets |= {f"rpc/{f}" for f in re.findall(r'\.rpc\("(\w+)"', source)}
+    selects = set(re.findall(r'\.select\(\s*"([^"]+)"', source))
+    listed = {
+        request.path
+        for name, spec in MANIFEST["screens"].items()
+        for request in expand(MANIFEST, name, spec["example"])
+        if not request.http
+    }
+    listed_selects = {
+        value
+        for name, spec in MANIFEST["screens"].items()
+        for request in expand(MANIFEST, name, spec["example"])
+        for key, value in request.query
+        if key == "select"
+    }
+    assert targets == listed
+    assert selects == listed_selects
+
+
+def test_the_rpcs_a_user_may_call_are_the_ones_the_readme_lists(api: Conn) -> None:
+    """Every other function in the generated types is for workers: a user gets 42501."""
+    executable = [
+        row[0]
+        for row in api.execute(
+            "select p.proname from pg_proc as p"
+            " where p.pronamespace = 'public'::regnamespace"
+            " and has_function_privilege('authenticated', p.oid, 'execute')"
+            " order by p.proname"
+        ).fetchall()
+    ]
+    assert executable == MANIFEST["userRpcs"]
+    readme = (QUERIES_FILE.parents[3] / "README.md").read_text(encoding="utf-8")
+    for name in executable:
+        assert f"`{name}(" in readme, f"README does not document {name}"
+
+
+def test_callback_reasons_are_the_ones_the_callback_sends() -> None:
+    assert MANIFEST["callbackReasons"] == list(REASONS)
+
+
+def test_http_error_codes_are_the_ones_the_app_answers() -> None:
+    app = (QUERIES_FILE.parents[3] / "functions_py" / "trainlytics" / "app.py").read_text(
+        encoding="utf-8"
+    )
+    codes = re.findall(r'_error\(\d+, "(\w+)"', app) + re.findall(r'"error": "(\w+)"', app)
+    assert sorted(MANIFEST["httpErrors"]) == sorted(set(codes))
+
+
+# --- activities -------------------------------------------------------------------------------
+
+
+def test_recent_activities_as_the_athlete_one_row_per_workout_newest_first(
+    api: Conn, screens_world: Screens
+) -> None:
+    alice = screens_world.uid("alice")
+    [rows] = screen(api, screens_world, "recentActivities", "alice", userId=alice, limit=20)
+    # The Strava copy of the Garmin run is grouped under it; the deleted run is gone.
+    assert names(rows) == ["manual_walk", "private_run", "strava_ride", "garmin_run"]
+    run_row = rows[-1]
+    # Units: metres, seconds, m/s, s/km; local wall-clock start without offset.
+    assert run_row["distance"] == 10000
+    assert run_row["moving_time"] == 3000
+    assert math.isclose(run_row["average_speed"], 10 / 3)
+    assert math.isclose(run_row["pace"], 300.0)
+    assert run_row["start_date_local"] == "2025-06-02T07:00:00"
+    assert run_row["start_date"].startswith("2025-06-02T05:00:00")
+    assert run_row["utc_offset"] == 7200
+    assert run_row["provider"] == "garmin"
+
+
+def test_recent_activities_limit_is_the_page_size(api: Conn, screens_world: Screens) -> None:
+    alice = screens_world.uid("alice")
+    [rows] = screen(api, screens_world, "recentActivities", "alice", userId=alice, limit=2)
+    assert names(rows) == ["manual_walk", "private_run"]
+
+
+def test_coach_sees_no_strava_and_no_private_activity(api: Conn, screens_world: Screens) -> None:
+    alice = screens_world.uid("alice")
+    [rows] = screen(api, screens_world, "recentActivities", "bob", userId=alice, limit=20)
+    assert names(rows) == ["manual_walk", "garmin_run"]
+    assert all(row["provider"] != "strava" and not row["is_private"] for row in rows)
+
+
+@pytest.mark.parametrize("outsider", ["frank", "eve"])
+def test_outsiders_read_no_activity_of_alice(
+    api: Conn, screens_world: Screens, outsider: str
+) -> None:
+    alice = screens_world.uid("alice")
+    assert screen(api, screens_world, "recentActivities", outsider, userId=alice, limit=20) == [[]]
+
+
+# --- volume, load, records --------------------------------------------------------------------
+
+
+def test_weekly_volume_per_sport_in_local_weeks(api: Conn, screens_world: Screens) -> None:
+    alice = screens_world.uid("alice")
+    [rows] = screen(api, screens_world, "weeklyVolume", "alice", userId=alice, **WEEK)
+    table = {(r["week_start"], r["activity_type"]): r for r in rows}
+    assert sorted(table) == [
+        ("2025-06-02", "ride"),
+        ("2025-06-02", "run"),
+        ("2025-06-09", "walk"),
+    ]
+    runs = table[("2025-06-02", "run")]
+    # The Garmin run (its Strava copy counts once) and the private run; metres and seconds.
+    assert runs["activity_count"] == 2
+    assert runs["total_distance"] == 15000
+    assert runs["total_moving_time"] == 4400
+    assert table[("2025-06-02", "ride")]["total_distance"] == 40000
+
+
+def test_coach_weekly_volume_leaves_out_strava_and_private(
+    api: Conn, screens_world: Screens
+) -> None:
+    alice = screens_world.uid("alice")
+    [rows] = screen(api, screens_world, "weeklyVolume", "bob", userId=alice, **WEEK)
+    table = {(r["week_start"], r["activity_type"]): r for r in rows}
+    assert sorted(table) == [("2025-06-02", "run"), ("2025-06-09", "walk")]
+    assert table[("2025-06-02", "run")]["activity_count"] == 1
+    assert table[("2025-06-02", "run")]["total_distance"] == 10000
+
+
+def test_monthly_volume(api: Conn, screens_world: Screens) -> None:
+    alice = screens_world.uid("alice")
+    [mine] = screen(api, screens_world, "monthlyVolume", "alice", userId=alice, **MONTHS)
+    [coach] = screen(api, screens_world, "monthlyVolume", "bob", userId=alice, **MONTHS)
+    assert {(r["month_start"], r["activity_type"], r["activity_count"]) for r in mine} == {
+        ("2025-06-01", "ride", 1),
+        ("2025-06-01", "run", 2),
+        ("2025-06-01", "walk", 1),
+    }
+    assert {(r["month_start"], r["activity_type"], r["activity_count"]) for r in coach} == {
+        ("2025-06-01", "run", 1),
+        ("2025-06-01", "walk", 1),
+    }
+
+
+def test_training_load_one_row_per_day_and_the_coach_series_lacks_strava(
+    api: Conn, screens_world: Screens
+) -> None:
+    alice = screens_world.uid("alice")
+    [mine] = screen(api, screens_world, "trainingLoad", "alice", userId=alice, **DAYS)
+    [coach] = screen(api, screens_world, "trainingLoad", "bob", userId=alice, **DAYS)
+    assert [r["day"] for r in mine] == [f"2025-06-{d:02d}" for d in range(1, 15)]
+    by_day = {r["day"]: r for r in mine}
+    coach_by_day = {r["day"]: r for r in coach}
+    assert by_day["2025-06-02"]["load"] > 0
+    assert by_day["2025-06-02"]["load"] == coach_by_day["2025-06-02"]["load"]
+    # The Strava ride (4 June) counts for alice only; the private run (5 June) too.
+    assert by_day["2025-06-04"]["load"] > 0
+    assert coach_by_day["2025-06-04"]["load"] == 0
+    assert coach_by_day["2025-06-05"]["load"] == 0
+    for row in mine:
+        assert math.isclose(row["tsb"], row["ctl"] - row["atl"], abs_tol=1e-9)
+
+
+def test_training_load_of_someone_unreadable_is_empty(api: Conn, screens_world: Screens) -> None:
+    alice = screens_world.uid("alice")
+    assert screen(api, screens_world, "trainingLoad", "frank", userId=alice, **DAYS) == [[]]
+
+
+def test_training_load_refuses_a_reversed_range(api: Conn, screens_world: Screens) -> None:
+    alice = screens_world.uid("alice")
+    with pytest.raises(psycopg.errors.InvalidParameterValue):
+        screen(
+            api,
+            screens_world,
+            "trainingLoad",
+            "alice",
+            userId=alice,
+            **{"from": "2025-06-10", "to": "2025-06-01"},
+        )
+
+
+def test_personal_records(api: Conn, screens_world: Screens) -> None:
+    alice = screens_world.uid("alice")
+    [mine] = screen(api, screens_world, "personalRecords", "alice", userId=alice)
+    [coach] = screen(api, screens_world, "personalRecords", "bob", userId=alice)
+    records = {(r["activity_type"], r["record"], r["standard_distance"]): r for r in mine}
+    ride = records[("ride", "longest_distance", None)]
+    assert (ride["value"], ride["activity_id"]) == (40000, screens_world.ids["strava_ride"])
+    # Fastest 5 km: the private run (1400 s for 5 km) beats the 10 km run's pace (1500 s).
+    assert records[("run", "fastest", 5000)]["value"] == 1400
+    assert records[("run", "fastest", 10000)]["value"] == 3000
+    coach_records = {(r["activity_type"], r["record"], r["standard_distance"]): r for r in coach}
+    assert not any(sport == "ride" for sport, _, _ in coach_records)
+    assert coach_records[("run", "fastest", 5000)]["value"] == 1500
+
+
+# --- connections ------------------------------------------------------------------------------
+
+
+def test_connections_and_sync_health(api: Conn, screens_world: Screens) -> None:
+    alice = screens_world.uid("alice")
+    connections, history, recurring = screen(
+        api, screens_world, "connections", "alice", userId=alice, historyLimit=3
+    )
+    assert [(c["provider"], c["status"], c["is_active"]) for c in connections] == [
+        ("strava", "active", True),
+        ("garmin", "error", True),
+        ("polar", "disconnected", False),
+    ]
+    garmin = connections[1]
+    assert (garmin["last_error"], garmin["consecutive_failures"]) == ("Garmin answered 500", 3)
+    assert [h["sync_status"] for h in history] == ["success", "failed", "failed"]
+    assert [(r["kind"], r["provider"], r["failures"]) for r in recurring] == [
+        ("failing_connection", "garmin", 3)
+    ]
+
+
+@pytest.mark.parametrize("reader", ["bob", "eve"])
+def test_nobody_else_reads_alices_connections(
+    api: Conn, screens_world: Screens, reader: str
+) -> None:
+    alice = screens_world.uid("alice")
+    assert screen(api, screens_world, "connections", reader, userId=alice, historyLimit=20) == [
+        [],
+        [],
+        [],
+    ]
+
+
+# --- coaching ---------------------------------------------------------------------------------
+
+
+def test_coach_lists_active_and_pending_athletes_with_their_names(
+    api: Conn, screens_world: Screens
+) -> None:
+    bob = screens_world.uid("bob")
+    [rows] = screen(api, screens_world, "coachAthletes", "bob", coachId=bob)
+    assert [(r["status"], r["athlete"]["first_name"]) for r in rows] == [
+        ("pending", "Gina"),
+        ("active", "Alice"),
+    ]
+    assert rows[1]["athlete_id"] == str(screens_world.uid("alice"))
+    assert rows[1]["activated_at"] is not None
+
+
+@pytest.mark.parametrize("reader", ["frank", "alice"])
+def test_others_cannot_list_bobs_athletes(api: Conn, screens_world: Screens, reader: str) -> None:
+    bob = screens_world.uid("bob")
+    [rows] = screen(api, screens_world, "coachAthletes", reader, coachId=bob)
+    # alice sees her own grant to bob (both sides read a grant), never gina's.
+    assert all(r["athlete_id"] == str(screens_world.uid(reader)) for r in rows)
+    if reader == "frank":
+        assert rows == []
+
+
+ATHLETE_PAGE = {**WEEK, **DAYS, "limit": 10}
+
+
+def test_athlete_page_as_the_coach(api: Conn, screens_world: Screens) -> None:
+    alice = screens_world.uid("alice")
+    profile, activities, volume, load, workouts, compliance = screen(
+        api, screens_world, "athletePage", "bob", athleteId=alice, **ATHLETE_PAGE
+    )
+    assert [(p["first_name"], p["role"]) for p in profile] == [("Alice", "athlete")]
+    assert names(activities) == ["manual_walk", "garmin_run"]
+    assert {r["activity_type"] for r in volume} == {"run", "walk"}
+    assert len(load) == 14
+    assert [w["name"] for w in workouts] == ["Easy 10k", "Tempo ride", "Intervals"]
+    assert compliance[0]["week_start"] == "2025-06-02"
+
+
+def test_athlete_page_for_a_coach_without_grant_is_empty(api: Conn, screens_world: Screens) -> None:
+    alice = screens_world.uid("alice")
+    results = screen(api, screens_world, "athletePage", "frank", athleteId=alice, **ATHLETE_PAGE)
+    assert results == [[], [], [], [], [], []]
+
+
+# --- plan and compliance ----------------------------------------------------------------------
+
+
+def test_planned_workouts_and_compliance(api: Conn, screens_world: Screens) -> None:
+    alice = screens_world.uid("alice")
+    values = {"userId": alice, "from": "2025-06-02", "to": "2025-06-15"}
+    workouts, compliance = screen(api, screens_world, "plannedWorkouts", "alice", **values)
+    ids = screens_world.ids
+    assert [(w["name"], w["completed_activity_id"]) for w in workouts] == [
+        ("Easy 10k", ids["garmin_run"]),
+        ("Tempo ride", ids["strava_ride"]),
+        ("Intervals", None),
+    ]
+    assert workouts[1]["coach_id"] == str(screens_world.uid("bob"))
+    assert [
+        (c["week_start"], c["planned_count"], c["completed_count"], c["completion_rate"])
+        for c in compliance
+    ] == [("2025-06-02", 2, 2, 1), ("2025-06-09", 1, 0, 0)]
+    first = compliance[0]
+    # Seconds and metres: the planned run and ride, the Garmin run and the Strava ride.
+    assert (first["planned_duration"], first["completed_duration"]) == (7800, 7800)
+    assert first["completed_distance"] == 50000
+
+
+def test_coach_compliance_counts_only_activities_the_coach_may_read(
+    api: Conn, screens_world: Screens
+) -> None:
+    alice = screens_world.uid("alice")
+    values = {"userId": alice, "from": "2025-06-02", "to": "2025-06-15"}
+    workouts, compliance = screen(api, screens_world, "plannedWorkouts", "bob", **values)
+    assert len(workouts) == 3
+    # The Tempo ride was fulfilled by a Strava activity: not completed in the coach's view.
+    assert [(c["week_start"], c["completed_count"]) for c in compliance] == [
+        ("2025-06-02", 1),
+        ("2025-06-09", 0),
+    ]
+
+
+# --- the HTTP functions -----------------------------------------------------------------------
+
+
+def http_call(world: HttpWorld, request: Request, user: uuid.UUID) -> Any:
+    assert request.http
+    assert request.method == "POST"
+    return world.client.post(
+        "/" + request.path,
+        headers={"Authorization": f"Bearer {access_token(user)}", "Accept": "application/json"},
+    )
+
+
+def test_start_connection_answers_what_the_frontend_reads(http_world: HttpWorld) -> None:
+    user = http_world.user("alice")
+    [request] = expand(MANIFEST, "startConnection", {"provider": "garmin"})
+    response = http_call(http_world, request, user)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert sorted(body) == sorted(MANIFEST["http"]["startConnection"])
+    assert body["provider"] == "garmin"
+    assert body["authorize_url"].startswith("https://")
+    assert "state=" in body["authorize_url"]
+
+
+def test_disconnect_answers_what_the_frontend_reads(http_world: HttpWorld) -> None:
+    user = http_world.user("alice")
+    outcome = http_world.connect("garmin", "alice")
+    assert outcome["status"] == "connected"
+    [request] = expand(MANIFEST, "disconnectProvider", {"provider": "garmin"})
+    response = http_call(http_world, request, user)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert sorted(body) == sorted(MANIFEST["http"]["disconnectProvider"])
+    assert (body["disconnected"], body["activities_deleted"]) == (True, 0)
+
+
+@pytest.mark.parametrize(
+    ("provider", "token", "status", "code"),
+    [
+        ("garmin", "not-a-jwt", 401, "unauthenticated"),
+        ("nosuch", None, 404, "unknown_provider"),
+        ("polar", None, 503, "provider_not_configured"),
+    ],
+)
+def test_http_errors_carry_a_code_the_frontend_knows(
+    http_world: HttpWorld, provider: str, token: str | None, status: int, code: str
+) -> None:
+    user = http_world.user("alice")
+    headers = {"Authorization": f"Bearer {token or access_token(user)}"}
+    response = http_world.client.post(f"/connections/{provider}/start", headers=headers)
+    assert response.status_code == status
+    body = response.json()
+    assert sorted(body) == ["detail", "error", "hint"]
+    assert body["error"] == code
+    assert code in MANIFEST["httpErrors"]
