@@ -16,7 +16,13 @@ import platformdirs
 
 from trainlytics.errors import DatabaseUnavailableError
 
-__all__ = ["DATA_DIR_ENV", "default_data_dir", "start_embedded", "stop_embedded"]
+__all__ = [
+    "DATA_DIR_ENV",
+    "default_data_dir",
+    "is_embedded_url",
+    "start_embedded",
+    "stop_embedded",
+]
 
 DATA_DIR_ENV = "TRAINLYTICS_DATA_DIR"
 
@@ -75,3 +81,8 @@ def stop_embedded(data_dir: Path | None = None) -> None:
     server = _servers.pop(_pgdata(data_dir), None)
     if server is not None:
         server.cleanup()
+
+
+def is_embedded_url(url: str) -> bool:
+    """Whether ``url`` is the URL of an embedded server this process started."""
+    return any(str(server.get_uri()) == url for server in _servers.values())
