@@ -242,8 +242,8 @@ def create_local_user(
             )
         except psycopg.errors.InsufficientPrivilege as exc:
             raise TrainlyticsError(
-                "this database login may not write Supabase Auth's tables (auth.users, "
-                "auth.identities)",
+                "this database login may not write Supabase Auth's tables: "
+                + (exc.diag.message_primary or "permission denied"),
                 hint="connect as a superuser, or " + SUPABASE_ENV_HINT,
             ) from exc
         # Back to the caller's role and path (not `reset`: that would drop a session role).

@@ -12,6 +12,8 @@ Every command that reads or writes application data calls :func:`ready_database_
 
 from __future__ import annotations
 
+import psycopg
+
 from trainlytics import migrations
 from trainlytics.console import err_console
 from trainlytics.database import connect, redact_url, resolve_database_url
@@ -30,7 +32,10 @@ def check_ready(url: str, *, queue: bool = False, migrate_embedded: bool | None 
     instead."""
     embedded = is_embedded_url(url) if migrate_embedded is None else migrate_embedded
     with connect(url, autocommit=True) as conn:
-        pending = migrations.pending_versions(conn)
+        try:
+            pending = migrations.pending_versions(conn)
+        except psycopg.errors.InsufficientPrivilege:
+            return  # this login may not read the ledger: the command itself will tell
         total = len(migrations.file_versions())
         if total == 0:
             raise DatabaseNotReadyError(
