@@ -81,7 +81,12 @@ def build_runtime(
         margin_seconds=settings.refresh_margin_seconds,
     )
     engine = SyncEngine(
-        gateway, tokens, providers, limiter=RateLimiter(gateway), lease_seconds=lease_seconds
+        gateway,
+        tokens,
+        providers,
+        limiter=RateLimiter(gateway),
+        lease_seconds=lease_seconds,
+        token_key_ids=frozenset(settings.token_keys),
     )
     return Runtime(database_url=url, pool=pool, http=http, engine=engine)
 
