@@ -333,3 +333,22 @@ def test_bad_input_is_refused_before_anything_is_sent(project: FakeSupabase) -> 
         "unknown role 'god'",
     )
     assert project.requests == []
+
+
+def test_invite_against_the_auth_fake(project: FakeSupabase) -> None:
+    result = invoke(["users", "invite", "Ada@Example.com", "--first-name", "Ada"])
+
+    assert result.exit_code == 0, result.output
+    assert project.invitations == ["ada@example.com"]
+    (user,) = project.users.values()
+    assert user["user_metadata"] == {"first_name": "Ada"}
+    assert f"invited ada@example.com ({user['id']})" in result.output
+
+
+def test_invite_of_a_confirmed_user_is_one_line(project: FakeSupabase) -> None:
+    assert invoke(["users", "create", "ada@example.com", "--password", PASSWORD]).exit_code == 0
+
+    result = invoke(["users", "invite", "ada@example.com"])
+
+    error_line(result, DUPLICATE_EMAIL_MSG, "(HTTP 422)")
+    assert project.invitations == []

@@ -30,6 +30,11 @@ said otherwise); the fake does not share the code's assumptions:
   ``provider.Claims`` {sub, email, email_verified, phone_verified}), ``created_at``,
   ``updated_at``, ``is_anonymous``. The ``on_auth_user_created`` trigger then gives the user a
   ``public.users`` profile with role ``athlete`` (our migration 20261125100300_users.sql).
+- ``POST /auth/v1/invite`` (``internal/api/invite.go`` Invite, InviteParams ``email``, ``data``;
+  also behind ``requireAdminCredentials``): an address already confirmed → 422
+  ``email_exists``; a new address creates the user (``invited_at`` set, the ``data`` as user
+  metadata, the ``email`` identity) and mails the link; an invited but unconfirmed one is
+  invited again. 200 with the user.
 - ``PATCH /rest/v1/users?id=eq.<uuid>`` (PostgREST docs, "Tables and Views — Update"; headers
   as for every PostgREST call): the filter selects the rows; without any filter Supabase's
   pg-safeupdate refuses (400, ``21000`` "UPDATE requires a WHERE clause"); an unknown column →
@@ -85,6 +90,8 @@ class FakeSupabase:
         self.users: dict[str, dict[str, Any]] = {}
         self.profiles: dict[str, dict[str, Any]] = {}
         self.requests: list[httpx.Request] = []
+        #: Addresses Auth mailed an invitation link to.
+        self.invitations: list[str] = []
 
     @property
     def url(self) -> str:
@@ -113,6 +120,8 @@ class FakeSupabase:
         path = request.url.path
         if path == "/auth/v1/admin/users" and request.method == "POST":
             return self._admin_create_user(request, bearer)
+        if path == "/auth/v1/invite" and request.method == "POST":
+            return self._invite(request, bearer)
         if path == "/rest/v1/users" and request.method == "PATCH":
             return self._rest_update_users(request, bearer)
         return httpx.Response(404, json={"message": "no Route matched with those values"})
@@ -211,6 +220,65 @@ class FakeSupabase:
             "role": "athlete",
             "is_verified": confirmed,
         }
+        return httpx.Response(200, json=user)
+
+    def _invite(self, request: httpx.Request, bearer: str | None) -> httpx.Response:
+        claims = self._claims(bearer)
+        if isinstance(claims, httpx.Response):
+            return claims
+        if claims.get("role") != "service_role":
+            return _auth_error(403, "not_admin", "User not allowed")
+        params = json.loads(request.content or b"{}")
+        email = str(params.get("email") or "")
+        if not email:
+            return _auth_error(400, "validation_failed", "An email address is required")
+        if not _EMAIL.match(email):
+            return _auth_error(
+                400, "validation_failed", "Unable to validate email address: invalid format"
+            )
+        email = email.lower()
+        existing = next((u for u in self.users.values() if u["email"] == email), None)
+        if existing is not None:
+            if existing.get("email_confirmed_at"):
+                return _auth_error(422, "email_exists", DUPLICATE_EMAIL_MSG)
+            existing["invited_at"] = _now()
+            self.invitations.append(email)
+            return httpx.Response(200, json={k: v for k, v in existing.items() if k != "password"})
+        now = _now()
+        user_id = str(uuid.uuid4())
+        user: dict[str, Any] = {
+            "id": user_id,
+            "aud": "authenticated",
+            "role": "authenticated",
+            "email": email,
+            "phone": "",
+            "invited_at": now,
+            "app_metadata": {"provider": "email", "providers": ["email"]},
+            "user_metadata": dict(params.get("data") or {}),
+            "identities": [
+                {
+                    "identity_id": str(uuid.uuid4()),
+                    "id": user_id,
+                    "user_id": user_id,
+                    "identity_data": {
+                        "sub": user_id,
+                        "email": email,
+                        "email_verified": False,
+                        "phone_verified": False,
+                    },
+                    "provider": "email",
+                    "created_at": now,
+                    "updated_at": now,
+                    "email": email,
+                }
+            ],
+            "created_at": now,
+            "updated_at": now,
+            "is_anonymous": False,
+        }
+        self.users[user_id] = user
+        self.profiles[user_id] = {"id": user_id, "email": email, "role": "athlete"}
+        self.invitations.append(email)
         return httpx.Response(200, json=user)
 
     # --- PostgREST -----------------------------------------------------------------------------
