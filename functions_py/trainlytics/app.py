@@ -173,13 +173,12 @@ def create_app_from_env() -> FastAPI:
     settings = Settings.from_env()
     gateway: Gateway
     if settings.database_url or not (settings.supabase_url and settings.supabase_service_role_key):
-        url = resolve_database_url(settings.database_url)
+        url = resolve_database_url(settings.database_url)  # DATABASE_URL or the embedded one
         check_ready(url, queue=True)
         pool: ConnectionPool[Any] = ConnectionPool(url, min_size=1, max_size=10, open=True)
         gateway = PsycopgGateway(pool, role="service_role")
-        http = httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0))
-    else:
-        http = httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0))
+    http = httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0))
+    if settings.supabase_url and settings.supabase_service_role_key and not settings.database_url:
         gateway = SupabaseGateway(settings.supabase_url, settings.supabase_service_role_key, http)
     return create_app(build_deps(settings, http, gateway))
 
