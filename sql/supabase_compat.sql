@@ -127,6 +127,32 @@ comment on table auth.users is
 -- Supabase's postgres holds every privilege on auth tables (it creates triggers on auth.users).
 grant all on auth.users to trainlytics_owner, service_role;
 
+-- auth.identities as Supabase Auth (GoTrue) defines it: created by
+-- 20210909172000_create_identities_table, id renamed provider_id with a uuid id primary key
+-- and unique (provider_id, provider) by 20231117164230_add_id_pkey_identities, email generated
+-- by 20221215195800_add_identities_email_column, user_id index by
+-- 20221027105023_add_identities_user_id_idx, RLS enabled by 20240612123726 (supabase/auth,
+-- migrations/). Every email user has one row: provider 'email', provider_id = the user id,
+-- identity_data {sub, email, email_verified, phone_verified}.
+create table auth.identities (
+    provider_id text not null,
+    user_id uuid not null references auth.users (id) on delete cascade,
+    identity_data jsonb not null,
+    provider text not null,
+    last_sign_in_at timestamptz,
+    created_at timestamptz,
+    updated_at timestamptz,
+    email text generated always as (lower(identity_data ->> 'email')) stored,
+    id uuid primary key default gen_random_uuid(),
+    constraint identities_provider_id_provider_unique unique (provider_id, provider)
+);
+create index identities_user_id_idx on auth.identities (user_id);
+create index identities_email_idx on auth.identities (email text_pattern_ops);
+alter table auth.identities enable row level security;
+alter table auth.identities owner to supabase_auth_admin;
+comment on table auth.identities is 'Auth: Stores identities associated to a user.';
+grant all on auth.identities to trainlytics_owner;
+
 -- GoTrue's auth functions (20240624145325_recreate_auth_functions): claim-per-setting first,
 -- then the JSON claims; empty settings read as NULL; stable, pinned search_path.
 create function auth.uid() returns uuid

@@ -5,25 +5,56 @@
 -- Loaded by `supabase db reset` on a local Supabase, and by `trainlytics demo` on the embedded
 -- database. Idempotent: re-running adds nothing.
 
--- Supabase Auth creates the users; the on_auth_user_created trigger creates their profiles.
+-- The users, written as Supabase Auth's admin endpoint writes them (supabase/auth
+-- internal/api/admin.go adminUserCreate; internal/models/user.go, identity.go): every column
+-- GoTrue scans into a Go string is '' (never null: a null there makes Auth fail to read the
+-- user, and its admin user list answer 500), email_verified is merged into the user metadata
+-- on confirmation, and each user has its 'email' identity (provider_id = the user id). No
+-- password is set (encrypted_password ''): they cannot sign in until one is set through
+-- Supabase Auth (e.g. a password reset on a local Supabase). The on_auth_user_created
+-- trigger creates their profiles.
 insert into auth.users (
     instance_id, id, aud, role, email, encrypted_password, email_confirmed_at,
-    raw_app_meta_data, raw_user_meta_data, created_at, updated_at
+    confirmation_token, recovery_token, email_change_token_current, email_change_token_new,
+    email_change, phone_change_token, phone_change, reauthentication_token,
+    email_change_confirm_status, raw_app_meta_data, raw_user_meta_data, is_sso_user,
+    is_anonymous, created_at, updated_at
 )
 values
 (
     '00000000-0000-0000-0000-000000000000', 'a11ce000-0000-4000-8000-000000000001',
     'authenticated', 'authenticated', 'alice@example.com', '', now(),
+    '', '', '', '', '', '', '', '', 0,
     '{"provider": "email", "providers": ["email"]}',
-    '{"first_name": "Alice", "last_name": "Martin"}', now(), now()
+    '{"first_name": "Alice", "last_name": "Martin", "email_verified": true}', false, false,
+    now(), now()
 ),
 (
     '00000000-0000-0000-0000-000000000000', 'b0b00000-0000-4000-8000-000000000002',
     'authenticated', 'authenticated', 'bob.coach@example.com', '', now(),
+    '', '', '', '', '', '', '', '', 0,
     '{"provider": "email", "providers": ["email"]}',
-    '{"first_name": "Bob", "last_name": "Durand"}', now(), now()
+    '{"first_name": "Bob", "last_name": "Durand", "email_verified": true}', false, false,
+    now(), now()
 )
 on conflict (id) do nothing;
+
+insert into auth.identities (
+    provider_id, user_id, identity_data, provider, last_sign_in_at, created_at, updated_at
+)
+select
+    u.id::text,
+    u.id,
+    jsonb_build_object(
+        'sub', u.id::text, 'email', u.email, 'email_verified', false, 'phone_verified', false
+    ),
+    'email',
+    now(),
+    now(),
+    now()
+from auth.users as u
+where u.id in ('a11ce000-0000-4000-8000-000000000001', 'b0b00000-0000-4000-8000-000000000002')
+on conflict (provider_id, provider) do nothing;
 
 update public.users
 set role = 'coach'

@@ -156,24 +156,30 @@ def build_deps(settings: Settings, http: httpx.Client, gateway: Gateway) -> Deps
 
 
 def create_app_from_env() -> FastAPI:
-    """The app for ``trainlytics serve``: settings from the environment, the database through
-    psycopg (``DATABASE_URL``, a pool acting as ``service_role``) or else through the Supabase
-    API (``SUPABASE_URL`` + service key)."""
-    settings = Settings.from_env()
-    http = httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0))
-    gateway: Gateway
-    if settings.database_url:
-        pool: ConnectionPool[Any] = ConnectionPool(
-            settings.database_url, min_size=1, max_size=10, open=True
-        )
-        gateway = PsycopgGateway(pool, role="service_role")
-    elif settings.supabase_url and settings.supabase_service_role_key:
-        gateway = SupabaseGateway(settings.supabase_url, settings.supabase_service_role_key, http)
-    else:
+    """The app for ``trainlytics serve``: settings from the environment (everything missing is
+    named in one error), the database through psycopg (``DATABASE_URL``, a pool acting as
+    ``service_role``), else through the Supabase API (``SUPABASE_URL`` + service key), else the
+    embedded server for local development, migrated on the spot like every command's."""
+    from trainlytics.config_check import serve_missing
+    from trainlytics.database import resolve_database_url
+    from trainlytics.readiness import check_ready
+
+    missing = serve_missing()
+    if missing:
         raise ConfigError(
-            "neither DATABASE_URL nor SUPABASE_URL is set",
-            hint="the app needs the database, directly or through the Supabase API",
+            "serve is not configured: set " + ", ".join(missing),
+            hint="see .env.example, or run `trainlytics config check`",
         )
+    settings = Settings.from_env()
+    gateway: Gateway
+    if settings.database_url or not (settings.supabase_url and settings.supabase_service_role_key):
+        url = resolve_database_url(settings.database_url)  # DATABASE_URL or the embedded one
+        check_ready(url, queue=True)
+        pool: ConnectionPool[Any] = ConnectionPool(url, min_size=1, max_size=10, open=True)
+        gateway = PsycopgGateway(pool, role="service_role")
+    http = httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0))
+    if settings.supabase_url and settings.supabase_service_role_key and not settings.database_url:
+        gateway = SupabaseGateway(settings.supabase_url, settings.supabase_service_role_key, http)
     return create_app(build_deps(settings, http, gateway))
 
 

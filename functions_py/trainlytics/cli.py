@@ -10,7 +10,18 @@ from __future__ import annotations
 import typer
 
 from trainlytics import __version__
-from trainlytics.commands import db, demo, report, serve, stats, sync, tokens, users, worker
+from trainlytics.commands import (
+    config,
+    db,
+    demo,
+    report,
+    serve,
+    stats,
+    sync,
+    tokens,
+    users,
+    worker,
+)
 from trainlytics.commands import import_ as import_command
 
 app = typer.Typer(
@@ -21,6 +32,7 @@ app = typer.Typer(
 )
 
 # Command groups ------------------------------------------------------------------------------
+app.add_typer(config.app, name="config")
 app.add_typer(db.app, name="db")
 app.command("demo")(demo.demo_command)
 app.command("serve")(serve.serve_command)

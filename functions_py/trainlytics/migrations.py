@@ -24,6 +24,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import TupleRow
 
+from trainlytics import resources
 from trainlytics.errors import MigrationError
 from trainlytics.jobs import QUEUE_SCHEMA, install_queue_schema
 from trainlytics.sql_splitter import split_statements
@@ -39,13 +40,16 @@ __all__ = [
     "bootstrap_needed",
     "discover_migrations",
     "migrate",
+    "pending_versions",
     "run_bootstrap",
     "status",
 ]
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-MIGRATIONS_DIR = REPO_ROOT / "supabase" / "migrations"
-BOOTSTRAP_FILE = REPO_ROOT / "sql" / "supabase_compat.sql"
+#: The repository root of a checkout (tests and benchmarks read files there).
+REPO_ROOT = resources.CHECKOUT_ROOT
+#: The migrations and the bootstrap: the checkout's files, or the copies bundled in the wheel.
+MIGRATIONS_DIR = resources.migrations_dir()
+BOOTSTRAP_FILE = resources.bootstrap_file()
 OWNER_ROLE = "trainlytics_owner"
 
 MIGRATION_FILE_PATTERN = re.compile(r"^([0-9]+)_(.*)\.sql$")
@@ -140,6 +144,36 @@ def discover_migrations(directory: Path | None = None) -> list[MigrationFile]:
         statements = split_statements(path.read_text(encoding="utf-8"))
         found[version] = MigrationFile(version, name, path, statements)
     return list(found.values())
+
+
+def file_versions(directory: Path | None = None) -> list[str]:
+    """The versions of the migration files in ``directory``, from their names only (cheap)."""
+    directory = MIGRATIONS_DIR if directory is None else directory
+    if not directory.is_dir():
+        return []
+    versions = []
+    for path in sorted(directory.iterdir(), key=lambda p: p.name):
+        match = MIGRATION_FILE_PATTERN.match(path.name)
+        if match is not None and path.is_file():
+            versions.append(match.group(1))
+    return versions
+
+
+def pending_versions(conn: Connection, directory: Path | None = None) -> list[str]:
+    """Versions of migration files the database's ledger does not record (read-only, cheap:
+    no file is parsed). All of them on a database never migrated."""
+    row = conn.execute(
+        "select to_regclass('supabase_migrations.schema_migrations') is not null"
+    ).fetchone()
+    applied: set[str] = set()
+    if row and row[0]:
+        applied = {
+            str(version)
+            for (version,) in conn.execute(
+                "select version from supabase_migrations.schema_migrations"
+            ).fetchall()
+        }
+    return [version for version in file_versions(directory) if version not in applied]
 
 
 def _is_superuser(conn: Connection) -> bool:

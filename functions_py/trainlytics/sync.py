@@ -6,6 +6,9 @@ API
     - ``run(connection_id, trigger, *, progress=None) -> SyncOutcome`` — one synchronisation.
     - ``process_event(connection_id, event, *, progress=None) -> SyncOutcome`` — one webhook
       event (what :meth:`Provider.fetch_for_event` says to ingest or delete).
+    - ``check_configuration(connection_id)`` — raise an operator configuration error (provider
+      not configured, token key missing) without recording anything; ``run`` and
+      ``process_event`` call it first.
 - ``SyncOutcome`` — status (``success | partial | failed | skipped``), the run id and counts.
 - ``SyncProgress`` — what ``progress`` callbacks receive after each stored page.
 - ``SyncBusyError`` (another run holds the connection; retry at ``retry_at``),
@@ -51,7 +54,12 @@ difference (``rate_limit_charge``; fewer: the reservation is given back); and a 
 ``rate_limit_headers`` are parsed by :meth:`Provider.rate_limit_observations` and recorded, so
 every worker backs off until the provider's window ends.
 
-Errors (:func:`is_transient`): revoked tokens, missing scopes and a provider not configured here
+Operator configuration errors — the connection's provider not configured on this server, its
+tokens sealed with a key ``TRAINLYTICS_TOKEN_KEYS`` lacks — are checked before a run starts and
+raised without recording anything: they are the operator's to fix, never shown to the athlete
+(no ``sync_history`` row, the connection's status and ``last_error`` untouched).
+
+Errors (:func:`is_transient`): revoked tokens, missing scopes and configuration errors
 are permanent (never retried); provider 5xx/timeouts/429, token-refresh hiccups, database drops,
 garbled pages, a busy connection and a lost lease are transient (the job queue retries them with
 backoff, a bounded number of times; COROS error envelopes arrive as transient
@@ -72,6 +80,7 @@ from typing import Any, Literal, Protocol
 
 from trainlytics.errors import (
     BadPayloadError,
+    ConfigError,
     DatabaseUnavailableError,
     InsufficientScopeError,
     ProviderError,
@@ -95,6 +104,7 @@ __all__ = [
     "SyncLeaseLostError",
     "SyncOutcome",
     "SyncProgress",
+    "TokenKeyNotConfiguredError",
     "is_transient",
     "plan_windows",
 ]
@@ -131,6 +141,20 @@ class _Gateway(Protocol):
 
 class _Tokens(Protocol):
     def valid_tokens(self, connection_id: int) -> TokenSet: ...
+
+
+class TokenKeyNotConfiguredError(ConfigError):
+    """A connection's tokens are sealed with a key ``TRAINLYTICS_TOKEN_KEYS`` does not hold."""
+
+    def __init__(self, connection_id: int, key_id: str) -> None:
+        super().__init__(
+            f"the tokens of connection {connection_id} are sealed with key {key_id!r}, which "
+            "TRAINLYTICS_TOKEN_KEYS does not hold on this server",
+            hint=f"add {key_id}:<its base64 key> to TRAINLYTICS_TOKEN_KEYS (after the current "
+            "key), then run `trainlytics tokens rotate-key`",
+        )
+        self.connection_id = connection_id
+        self.key_id = key_id
 
 
 class SyncBusyError(TrainlyticsError):
@@ -266,7 +290,10 @@ def _chunks(start: datetime, end: datetime, size: timedelta | None) -> Iterator[
 
 def is_transient(exc: BaseException) -> bool:
     """Whether a failed run should be retried (with backoff) rather than given up."""
-    if isinstance(exc, TokenRevokedError | ProviderNotConfiguredError | InsufficientScopeError):
+    if isinstance(
+        exc,
+        TokenRevokedError | ProviderNotConfiguredError | InsufficientScopeError | ConfigError,
+    ):
         return False
     return isinstance(
         exc,
@@ -329,8 +356,11 @@ class SyncEngine:
         limiter: Limiter | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         lease_seconds: int = 300,
+        token_key_ids: frozenset[str] | None = None,
     ) -> None:
         self.gateway = gateway
+        #: The token keys this deployment holds (None: not checked before a run).
+        self.token_key_ids = token_key_ids
         self.tokens = tokens
         self.providers = providers
         self.limiter: Limiter = limiter if limiter is not None else NoRateLimiter()
@@ -395,6 +425,27 @@ class SyncEngine:
 
         return self._guarded(run, work)
 
+    def check_configuration(self, connection_id: int) -> None:
+        """Raise what only this deployment's operator can fix — the connection's provider not
+        configured here, its tokens sealed with a key this deployment does not hold — BEFORE
+        the run is recorded: such a failure is not the athlete's, so it must not reach what the
+        athlete sees (``sync_history``, the connection's status and ``last_error``). The error
+        is permanent (:func:`is_transient`): the CLI prints it, a worker logs it and the job
+        fails without retries; the connection stays as it was."""
+        rows = self.gateway.call("tokens_get", {"p_connection_id": connection_id})
+        if not rows:
+            return  # an unknown connection: sync_start answers "unknown" (skipped)
+        row = rows[0]
+        name = str(row["provider"])
+        if name not in self.providers:
+            prefix = name.upper()
+            raise ProviderNotConfiguredError(
+                name, [f"{prefix}_CLIENT_ID", f"{prefix}_CLIENT_SECRET"]
+            )
+        key_id = row.get("key_id")
+        if self.token_key_ids is not None and key_id and key_id not in self.token_key_ids:
+            raise TokenKeyNotConfiguredError(connection_id, str(key_id))
+
     def close_stale_runs(self, older_than: timedelta = timedelta(0)) -> int:
         """Close runs whose worker died (lease lapsed more than ``older_than`` ago)."""
         rows = self.gateway.call("sync_close_stale_runs", {"p_older_than": _interval(older_than)})
@@ -406,6 +457,7 @@ class SyncEngine:
     def _start(
         self, connection_id: int, trigger: str, *, exclusive: bool
     ) -> tuple[_Run, dict[str, Any]] | SyncOutcome:
+        self.check_configuration(connection_id)
         holder = f"{self._holder_prefix}:{uuid.uuid4().hex}"
         rows = self.gateway.call(
             "sync_start",

@@ -28,6 +28,7 @@ def test_the_cli_has_every_command_of_the_issue() -> None:
     expected = {"db", "demo", "report", "serve", "stats", "sync", "tokens", "users", "worker"}
     assert expected <= top_level
     assert {("users", "create"), ("users", "invite"), ("db", "migrate")} <= set(COMMAND_PATHS)
+    assert ("config", "check") in COMMAND_PATHS
 
 
 @pytest.mark.parametrize("path", COMMAND_PATHS, ids=lambda p: " ".join(p) or "trainlytics")

@@ -91,3 +91,28 @@ def test_failing_migration_is_one_line_naming_file_and_statement(
     assert len(errors) == 1
     assert "20250101000000_broken.sql failed at statement 2" in errors[0]
     assert 'relation "nowhere" does not exist' in errors[0]
+
+
+@pytest.mark.parametrize("command", ["migrate", "status"])
+def test_no_migration_files_is_one_line_not_zero_pending(tmp_path: Path, command: str) -> None:
+    """What an installed package without its SQL once printed as "0 applied, 0 pending"."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = runner.invoke(
+        app,
+        [
+            "db",
+            command,
+            "--database-url",
+            "postgresql://127.0.0.1:1/x",
+            "--migrations-dir",
+            str(empty),
+        ],
+    )
+
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.output
+    assert f"no migration files (<version>_<name>.sql) in {empty}" in errors[0]
+    assert "0 pending" not in result.output

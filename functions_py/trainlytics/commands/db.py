@@ -12,6 +12,7 @@ from rich.table import Table
 from trainlytics import migrations
 from trainlytics.console import console, reporting_errors
 from trainlytics.database import connect, redact_url, resolve_database_url
+from trainlytics.errors import MigrationError
 
 app = typer.Typer(help="Apply and inspect the database migrations.", no_args_is_help=True)
 
@@ -35,6 +36,18 @@ MigrationsDirOption = Annotated[
 ]
 
 
+def _require_files(migrations_dir: Path | None) -> None:
+    """No migration file at all is an installation problem, not "0 pending": say so."""
+    if not migrations.file_versions(migrations_dir):
+        where = migrations_dir or migrations.MIGRATIONS_DIR
+        raise MigrationError(
+            f"no migration files (<version>_<name>.sql) in {where}",
+            file=str(where),
+            hint="check --migrations-dir; an installed trainlytics carries its migrations "
+            "(reinstall it if they are missing)",
+        )
+
+
 @app.command("migrate")
 def migrate_command(
     database_url: DatabaseUrlOption = None,
@@ -42,6 +55,7 @@ def migrate_command(
 ) -> None:
     """Apply pending migrations, each file in one transaction (bootstrapping plain Postgres)."""
     with reporting_errors():
+        _require_files(migrations_dir)
         url = resolve_database_url(database_url)
         console.print(f"Migrating [bold]{redact_url(url)}[/]", soft_wrap=True)
         with connect(url, autocommit=True) as conn:
@@ -92,6 +106,7 @@ def status_command(
 ) -> None:
     """List migrations and whether each is applied (read-only)."""
     with reporting_errors():
+        _require_files(migrations_dir)
         url = resolve_database_url(database_url)
         with connect(url, autocommit=True) as conn:
             rows = migrations.status(conn, migrations_dir)

@@ -18,10 +18,11 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from trainlytics.console import console, err_console, reporting_errors
-from trainlytics.database import connect, redact_url, resolve_database_url
+from trainlytics.database import connect, redact_url
 from trainlytics.errors import TrainlyticsError
 from trainlytics.gateway import PsycopgGateway
 from trainlytics.importers import FileIngest, ParsedActivity, count_work, read_path
+from trainlytics.readiness import ready_database_url
 
 __all__ = ["ImportRun", "import_command", "import_paths", "user_id_for_email"]
 
@@ -126,7 +127,7 @@ def import_command(
                 f"no such file or folder: {missing[0]}",
                 hint="check the path (files, folders and .zip exports are accepted)",
             )
-        url = resolve_database_url(database_url)
+        url = ready_database_url(database_url)
         with connect(url, autocommit=True) as conn:
             user_id = user_id_for_email(conn, user)
             console.print(

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from trainlytics.console import console, reporting_errors
-from trainlytics.database import connect, resolve_database_url
+from trainlytics.database import connect
+from trainlytics.readiness import ready_database_url
 from trainlytics.report import DEFAULT_WEEKS, write_report
 from trainlytics.report.data import parse_day
 
@@ -43,7 +44,7 @@ def report_command(
 ) -> None:
     """Write the athlete's report: one HTML page that works offline (charts included)."""
     with reporting_errors():
-        url = resolve_database_url(database_url)
+        url = ready_database_url(database_url)
         with (
             connect(url, autocommit=True) as conn,
             console.status(f"reading {user}'s statistics"),

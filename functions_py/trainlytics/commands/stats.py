@@ -18,8 +18,9 @@ from rich.table import Table
 
 from trainlytics import rollups
 from trainlytics.console import console, reporting_errors
-from trainlytics.database import connect, resolve_database_url
+from trainlytics.database import connect
 from trainlytics.errors import TrainlyticsError
+from trainlytics.readiness import ready_database_url
 from trainlytics.report.data import DEFAULT_WEEKS, ReportData, load_report_data, parse_day
 from trainlytics.report.formatting import (
     fmt_date,
@@ -73,7 +74,7 @@ def stats_command(
             raise TrainlyticsError(
                 "which athlete? --user is required", hint="e.g. trainlytics stats --user a@b.c"
             )
-        url = resolve_database_url(database_url)
+        url = ready_database_url(database_url)
         with connect(url, autocommit=True) as conn:
             data = load_report_data(conn, user, weeks=weeks, until=parse_day(until))
     print_stats(data)
@@ -231,7 +232,7 @@ def rebuild_command(
 ) -> None:
     """Rebuild the statistics rollups (weekly volume, daily load) from the activities."""
     with reporting_errors():
-        url = resolve_database_url(database_url)
+        url = ready_database_url(database_url)
         with connect(url, autocommit=True) as conn:
             athletes = rollups.athletes_to_rebuild(conn, user)
             with Progress(console=console, transient=True) as progress:

@@ -93,6 +93,8 @@ def sync_command(
                         f"connection {connection_id} does not exist",
                         hint="name it by --user and --provider, or check the id",
                     )
+            # The operator's own configuration first, before any progress is drawn.
+            runtime.engine.check_configuration(connection_id)
             progress = Progress(
                 TextColumn("[progress.description]{task.description}"),
                 BarColumn(),

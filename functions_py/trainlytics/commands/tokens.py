@@ -11,8 +11,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from trainlytics.config import TOKEN_KEYS_ENV, parse_token_keys
 from trainlytics.console import console, reporting_errors
 from trainlytics.crypto import TokenCipher
-from trainlytics.database import connect, redact_url, resolve_database_url
+from trainlytics.database import connect, redact_url
 from trainlytics.gateway import PsycopgGateway
+from trainlytics.readiness import ready_database_url
 from trainlytics.store import ConnectionStore
 from trainlytics.tokens import rotate_keys
 
@@ -39,7 +40,7 @@ def rotate_key_command(
     with reporting_errors():
         keys, current = parse_token_keys(os.environ.get(TOKEN_KEYS_ENV))
         cipher = TokenCipher(keys, current)
-        url = resolve_database_url(database_url)
+        url = ready_database_url(database_url)
         console.print(
             f"Re-encrypting tokens under key [bold]{current}[/] on {redact_url(url)}",
             soft_wrap=True,

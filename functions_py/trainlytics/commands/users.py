@@ -1,4 +1,11 @@
-"""``trainlytics users``: create athletes in a local database, or invite them on Supabase."""
+"""``trainlytics users``: create athletes (through Supabase Auth on a Supabase project, in the
+database otherwise), or invite them on Supabase.
+
+``users create`` goes through the project's Auth admin API when ``SUPABASE_URL`` and
+``SUPABASE_SERVICE_ROLE_KEY`` are set; without them it writes the user into the database
+(``--database-url`` / ``DATABASE_URL`` / the embedded server) as Supabase Auth would, unless
+that database is a Supabase project, where it says in one line what to set.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +15,16 @@ from typing import Annotated
 import httpx
 import typer
 
-from trainlytics.auth_admin import USER_ROLES, create_local_user, invite_user
+from trainlytics.auth_admin import (
+    USER_ROLES,
+    create_local_user,
+    create_user_via_api,
+    invite_user,
+)
 from trainlytics.console import console, reporting_errors
-from trainlytics.database import connect, redact_url, resolve_database_url
+from trainlytics.database import connect, redact_url
 from trainlytics.errors import TrainlyticsError
+from trainlytics.readiness import ready_database_url
 
 __all__ = ["app", "make_http_client"]
 
@@ -56,13 +69,45 @@ def create_command(
             "--database-url",
             envvar="DATABASE_URL",
             show_envvar=True,
-            help="PostgreSQL URL (superuser). Default: the embedded server.",
+            help="PostgreSQL URL (superuser), when SUPABASE_URL is not set. "
+            "Default: the embedded server.",
         ),
     ] = None,
 ) -> None:
-    """Create a user in the local database, as Supabase Auth would at sign-up."""
+    """Create a user: through Supabase Auth when SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY are
+    set, else in the database as Supabase Auth would (not on a Supabase project)."""
     with reporting_errors():
-        url = resolve_database_url(database_url)
+        supabase_url = os.environ.get("SUPABASE_URL", "").strip()
+        service_key = os.environ.get("SUPABASE_SERVICE_ROLE_KEY", "").strip()
+        if bool(supabase_url) != bool(service_key):
+            missing = "SUPABASE_SERVICE_ROLE_KEY" if supabase_url else "SUPABASE_URL"
+            present = "SUPABASE_URL" if supabase_url else "SUPABASE_SERVICE_ROLE_KEY"
+            raise TrainlyticsError(
+                f"{present} is set but {missing} is not",
+                hint=f"set {missing} to create users through Supabase Auth, or unset {present} "
+                "to create them in the database",
+            )
+        if supabase_url:
+            with make_http_client() as http:
+                created = create_user_via_api(
+                    http,
+                    supabase_url,
+                    service_key,
+                    email,
+                    password,
+                    confirmed=confirmed,
+                    first_name=first_name,
+                    last_name=last_name,
+                    role=role,
+                )
+            state = "confirmed" if created.confirmed else "unconfirmed"
+            console.print(
+                f"created {created.role} [bold]{created.email}[/] ({created.id}), email "
+                f"{state}, through Supabase Auth at {supabase_url.rstrip('/')}",
+                soft_wrap=True,
+            )
+            return
+        url = ready_database_url(database_url)
         with connect(url, autocommit=True) as conn:
             user = create_local_user(
                 conn,

@@ -22,11 +22,12 @@ from psycopg_pool import ConnectionPool
 
 from trainlytics.config import Settings
 from trainlytics.console import console, reporting_errors
-from trainlytics.database import connect, redact_url, resolve_database_url
+from trainlytics.database import redact_url, resolve_database_url
 from trainlytics.gateway import PsycopgGateway
 from trainlytics.jobs import build_app
 from trainlytics.providers import build_providers
 from trainlytics.rate_limits import RateLimiter
+from trainlytics.readiness import check_ready
 from trainlytics.store import ConnectionStore
 from trainlytics.sync import SyncEngine
 from trainlytics.tokens import TokenService
@@ -57,9 +58,10 @@ def build_runtime(
     pool acting as ``service_role``."""
     settings = Settings.from_env(serving_http=False)
     url = resolve_database_url(database_url or settings.database_url)
-    # Fail at once with one clear line on a bad URL or an unreachable server (a pool would
-    # only time out at its first use, half a minute later).
-    connect(url).close()
+    # Fail at once with one clear line on a bad URL, an unreachable server or an unmigrated
+    # database (a pool would only time out at its first use, half a minute later; a missing
+    # table would surface as a traceback mid-run). The embedded database is migrated.
+    check_ready(url, queue=True)
     http = httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0))
     pool: ConnectionPool[Any] = ConnectionPool(
         url,
@@ -79,7 +81,12 @@ def build_runtime(
         margin_seconds=settings.refresh_margin_seconds,
     )
     engine = SyncEngine(
-        gateway, tokens, providers, limiter=RateLimiter(gateway), lease_seconds=lease_seconds
+        gateway,
+        tokens,
+        providers,
+        limiter=RateLimiter(gateway),
+        lease_seconds=lease_seconds,
+        token_key_ids=frozenset(settings.token_keys),
     )
     return Runtime(database_url=url, pool=pool, http=http, engine=engine)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg
 
-from trainlytics import migrations
+from trainlytics import migrations, resources
 from trainlytics.demo.sample_set import SampleSet, build_sample_set
 from trainlytics.seed_queries import SEED_QUERIES
 
@@ -30,7 +30,7 @@ __all__ = [
     "run_demo",
 ]
 
-SEED_FILE = Path(__file__).resolve().parents[3] / "supabase" / "seed.sql"
+SEED_FILE = resources.seed_file()
 DEMO_ATHLETE_EMAIL = "alice@example.com"
 
 

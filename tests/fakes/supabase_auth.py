@@ -1,0 +1,329 @@
+"""A fake Supabase project API — Auth's admin user creation and PostgREST's table update — for
+``trainlytics users create`` through ``httpx.MockTransport``.
+
+Every rule traces to a public source (supabase/auth at commit bc32168e, 2026-08-20, unless
+said otherwise); the fake does not share the code's assumptions:
+
+- The API gateway: a request without an ``apikey`` header is refused with 401
+  ``{"message": "No API key found in request"}`` (Supabase docs, "API keys"; the gateway's
+  answer as recorded in supabase/supabase discussions). A secret key (``sb_secret_...``) is
+  accepted in ``apikey`` alone and turned into a service-role JWT for the services behind
+  (docs, "Understanding API keys": secret keys are not JWTs and must not be sent as Bearer).
+- Auth admin routes (``internal/api/api.go``: ``/admin`` uses ``requireAdminCredentials``):
+  no ``Authorization: Bearer`` → 401 ``no_authorization`` "This endpoint requires a valid
+  Bearer token" (``internal/api/auth.go`` extractBearerToken); a JWT whose signature does not
+  verify → 403 ``bad_jwt``; a role not in ``GOTRUE_JWT_ADMIN_ROLES`` (service_role) → 403
+  ``not_admin`` "User not allowed" (requireAdmin). Errors are ``{"code", "error_code", "msg"}``
+  (``internal/api/apierrors/apierrors.go`` HTTPError JSON tags).
+- ``POST /auth/v1/admin/users`` (``internal/api/admin.go`` adminUserCreate, AdminUserParams):
+  body ``email``, ``password``, ``email_confirm``, ``user_metadata`` (also ``phone``, ``role``,
+  ``app_metadata``, ``ban_duration``, ``id``, ``password_hash``); neither email nor phone → 400
+  ``validation_failed``; an email ``checkmail`` rejects → 400 ``validation_failed``; the email
+  already registered in the audience → 422 ``email_exists`` "A user with this email address
+  has already been registered" (``internal/api/errors.go`` DuplicateEmailMsg); a password over
+  72 bytes → 400 ``validation_failed`` (bcrypt.ErrPasswordTooLong). No minimum length is checked
+  there. The answer is 200 with the user (``internal/models/user.go`` JSON tags): ``id``,
+  ``aud``, ``role``, ``email`` (lowercased), ``email_confirmed_at`` when ``email_confirm``,
+  ``phone`` "", ``app_metadata`` ``{"provider": "email", "providers": ["email"]}``,
+  ``user_metadata`` (with ``email_verified: true`` merged in by models.User.Confirm),
+  ``identities`` (one ``email`` identity: ``internal/models/identity.go``, identity_data from
+  ``provider.Claims`` {sub, email, email_verified, phone_verified}), ``created_at``,
+  ``updated_at``, ``is_anonymous``. The ``on_auth_user_created`` trigger then gives the user a
+  ``public.users`` profile with role ``athlete`` (our migration 20261125100300_users.sql).
+- ``POST /auth/v1/invite`` (``internal/api/invite.go`` Invite, InviteParams ``email``, ``data``;
+  also behind ``requireAdminCredentials``): an address already confirmed → 422
+  ``email_exists``; a new address creates the user (``invited_at`` set, the ``data`` as user
+  metadata, the ``email`` identity) and mails the link; an invited but unconfirmed one is
+  invited again. 200 with the user.
+- ``PATCH /rest/v1/users?id=eq.<uuid>`` (PostgREST docs, "Tables and Views — Update"; headers
+  as for every PostgREST call): the filter selects the rows; without any filter Supabase's
+  pg-safeupdate refuses (400, ``21000`` "UPDATE requires a WHERE clause"); an unknown column →
+  400 ``PGRST204``; a value outside the enum → 400 ``22P02``; ``Prefer: return=representation``
+  answers 200 with the updated rows as a JSON array (an empty array when nothing matched),
+  otherwise 204 without a body.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import jwt
+
+__all__ = ["DUPLICATE_EMAIL_MSG", "FakeSupabase"]
+
+DUPLICATE_EMAIL_MSG = "A user with this email address has already been registered"
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")  # what checkmail.ValidateFormat accepts, roughly
+_USER_ROLES = ("athlete", "coach", "admin")
+_PROFILE_COLUMNS = {"first_name", "last_name", "avatar_url", "preferences", "role", "is_active"}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _auth_error(status: int, error_code: str, msg: str) -> httpx.Response:
+    return httpx.Response(status, json={"code": status, "error_code": error_code, "msg": msg})
+
+
+class FakeSupabase:
+    """One project: its JWT secret, its auth users and their ``public.users`` profiles."""
+
+    def __init__(self, host: str = "abcd1234.supabase.co") -> None:
+        self.host = host
+        self.jwt_secret = "super-secret-jwt-token-with-at-least-32-characters"  # noqa: S105
+        self.service_role_key = jwt.encode(
+            {"iss": "supabase", "ref": host.split(".")[0], "role": "service_role"},
+            self.jwt_secret,
+            algorithm="HS256",
+        )
+        self.anon_key = jwt.encode(
+            {"iss": "supabase", "ref": host.split(".")[0], "role": "anon"},
+            self.jwt_secret,
+            algorithm="HS256",
+        )
+        self.secret_key = "sb_secret_" + uuid.uuid4().hex  # a new-style secret API key
+        self.users: dict[str, dict[str, Any]] = {}
+        self.profiles: dict[str, dict[str, Any]] = {}
+        self.requests: list[httpx.Request] = []
+        #: Addresses Auth mailed an invitation link to.
+        self.invitations: list[str] = []
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.host}"
+
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handle)
+
+    # --- the gateway -------------------------------------------------------------------------
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if request.url.host != self.host:
+            raise httpx.ConnectError(f"no such host {request.url.host}", request=request)
+        apikey = request.headers.get("apikey")
+        if not apikey:
+            return httpx.Response(401, json={"message": "No API key found in request"})
+        bearer = request.headers.get("authorization")
+        if apikey.startswith("sb_secret_"):
+            if apikey != self.secret_key:
+                return httpx.Response(401, json={"message": "Invalid API key"})
+            if bearer is None:  # the gateway mints the service-role JWT for the services
+                bearer = f"Bearer {self.service_role_key}"
+        elif apikey not in (self.service_role_key, self.anon_key):
+            return httpx.Response(401, json={"message": "Invalid API key"})
+        path = request.url.path
+        if path == "/auth/v1/admin/users" and request.method == "POST":
+            return self._admin_create_user(request, bearer)
+        if path == "/auth/v1/invite" and request.method == "POST":
+            return self._invite(request, bearer)
+        if path == "/rest/v1/users" and request.method == "PATCH":
+            return self._rest_update_users(request, bearer)
+        return httpx.Response(404, json={"message": "no Route matched with those values"})
+
+    def _claims(self, bearer: str | None) -> dict[str, Any] | httpx.Response:
+        match = re.fullmatch(r"Bearer (\S+)", bearer or "")
+        if match is None:
+            return _auth_error(
+                401, "no_authorization", "This endpoint requires a valid Bearer token"
+            )
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                match.group(1), self.jwt_secret, algorithms=["HS256"], options={"verify_aud": False}
+            )
+        except jwt.InvalidTokenError as exc:
+            return _auth_error(
+                403, "bad_jwt", f"invalid JWT: unable to parse or verify signature, {exc}"
+            )
+        return claims
+
+    # --- Supabase Auth -------------------------------------------------------------------------
+
+    def _admin_create_user(self, request: httpx.Request, bearer: str | None) -> httpx.Response:
+        claims = self._claims(bearer)
+        if isinstance(claims, httpx.Response):
+            return claims
+        if claims.get("role") != "service_role":
+            return _auth_error(403, "not_admin", "User not allowed")
+        try:
+            params = json.loads(request.content or b"{}")
+        except ValueError as exc:
+            return _auth_error(400, "bad_json", f"Could not parse request body as JSON: {exc}")
+        email = str(params.get("email") or "")
+        if not email and not params.get("phone"):
+            return _auth_error(
+                400, "validation_failed", "Cannot create a user without either an email or phone"
+            )
+        if len(email) > 255:
+            return _auth_error(400, "validation_failed", "An email address is too long")
+        if not _EMAIL.match(email):
+            return _auth_error(
+                400, "validation_failed", "Unable to validate email address: invalid format"
+            )
+        email = email.lower()
+        aud = "authenticated"
+        if any(u["email"] == email and u["aud"] == aud for u in self.users.values()):
+            return _auth_error(422, "email_exists", DUPLICATE_EMAIL_MSG)
+        password = params.get("password")
+        if isinstance(password, str) and len(password.encode()) > 72:
+            return _auth_error(400, "validation_failed", "bcrypt: password length exceeds 72 bytes")
+        now = _now()
+        user_id = str(uuid.uuid4())
+        metadata = dict(params.get("user_metadata") or {})
+        confirmed = bool(params.get("email_confirm"))
+        if confirmed:
+            metadata["email_verified"] = True
+        identity = {
+            "identity_id": str(uuid.uuid4()),
+            "id": user_id,
+            "user_id": user_id,
+            "identity_data": {
+                "sub": user_id,
+                "email": email,
+                "email_verified": False,
+                "phone_verified": False,
+            },
+            "provider": "email",
+            "last_sign_in_at": now,
+            "created_at": now,
+            "updated_at": now,
+            "email": email,
+        }
+        user: dict[str, Any] = {
+            "id": user_id,
+            "aud": aud,
+            "role": params.get("role") or "authenticated",
+            "email": email,
+            "phone": "",
+            "app_metadata": {"provider": "email", "providers": ["email"]},
+            "user_metadata": metadata,
+            "identities": [identity],
+            "created_at": now,
+            "updated_at": now,
+            "is_anonymous": False,
+        }
+        if confirmed:
+            user["email_confirmed_at"] = now
+            user["confirmed_at"] = now
+        self.users[user_id] = {**user, "password": password}
+        # The on_auth_user_created trigger (our migration) creates the profile.
+        self.profiles[user_id] = {
+            "id": user_id,
+            "email": email,
+            "first_name": metadata.get("first_name"),
+            "last_name": metadata.get("last_name"),
+            "role": "athlete",
+            "is_verified": confirmed,
+        }
+        return httpx.Response(200, json=user)
+
+    def _invite(self, request: httpx.Request, bearer: str | None) -> httpx.Response:
+        claims = self._claims(bearer)
+        if isinstance(claims, httpx.Response):
+            return claims
+        if claims.get("role") != "service_role":
+            return _auth_error(403, "not_admin", "User not allowed")
+        params = json.loads(request.content or b"{}")
+        email = str(params.get("email") or "")
+        if not email:
+            return _auth_error(400, "validation_failed", "An email address is required")
+        if not _EMAIL.match(email):
+            return _auth_error(
+                400, "validation_failed", "Unable to validate email address: invalid format"
+            )
+        email = email.lower()
+        existing = next((u for u in self.users.values() if u["email"] == email), None)
+        if existing is not None:
+            if existing.get("email_confirmed_at"):
+                return _auth_error(422, "email_exists", DUPLICATE_EMAIL_MSG)
+            existing["invited_at"] = _now()
+            self.invitations.append(email)
+            return httpx.Response(200, json={k: v for k, v in existing.items() if k != "password"})
+        now = _now()
+        user_id = str(uuid.uuid4())
+        user: dict[str, Any] = {
+            "id": user_id,
+            "aud": "authenticated",
+            "role": "authenticated",
+            "email": email,
+            "phone": "",
+            "invited_at": now,
+            "app_metadata": {"provider": "email", "providers": ["email"]},
+            "user_metadata": dict(params.get("data") or {}),
+            "identities": [
+                {
+                    "identity_id": str(uuid.uuid4()),
+                    "id": user_id,
+                    "user_id": user_id,
+                    "identity_data": {
+                        "sub": user_id,
+                        "email": email,
+                        "email_verified": False,
+                        "phone_verified": False,
+                    },
+                    "provider": "email",
+                    "created_at": now,
+                    "updated_at": now,
+                    "email": email,
+                }
+            ],
+            "created_at": now,
+            "updated_at": now,
+            "is_anonymous": False,
+        }
+        self.users[user_id] = user
+        self.profiles[user_id] = {"id": user_id, "email": email, "role": "athlete"}
+        self.invitations.append(email)
+        return httpx.Response(200, json=user)
+
+    # --- PostgREST -----------------------------------------------------------------------------
+
+    def _rest_update_users(self, request: httpx.Request, bearer: str | None) -> httpx.Response:
+        claims = self._claims(bearer)
+        if isinstance(claims, httpx.Response):
+            return httpx.Response(401, json={"code": "PGRST301", "message": "JWT invalid"})
+        if claims.get("role") != "service_role":
+            # RLS and the column grants would decide; this fake serves only the service role.
+            return httpx.Response(
+                403, json={"code": "42501", "message": "permission denied for table users"}
+            )
+        filters = dict(request.url.params)
+        if not filters:
+            return httpx.Response(
+                400, json={"code": "21000", "message": "UPDATE requires a WHERE clause"}
+            )
+        body = json.loads(request.content or b"{}")
+        for column in body:
+            if column not in _PROFILE_COLUMNS:
+                return httpx.Response(
+                    400,
+                    json={
+                        "code": "PGRST204",
+                        "message": f"Could not find the '{column}' column of 'users' in the "
+                        "schema cache",
+                    },
+                )
+        if "role" in body and body["role"] not in _USER_ROLES:
+            return httpx.Response(
+                400,
+                json={
+                    "code": "22P02",
+                    "message": f'invalid input value for enum user_role: "{body["role"]}"',
+                },
+            )
+        selected = list(self.profiles.values())
+        for column, condition in filters.items():
+            operator, _, value = condition.partition(".")
+            if operator != "eq":
+                raise AssertionError(f"the fake serves eq filters only, got {condition}")
+            selected = [row for row in selected if str(row.get(column)) == value]
+        for row in selected:
+            row.update(body)
+        if "return=representation" in request.headers.get("prefer", ""):
+            return httpx.Response(200, json=selected)
+        return httpx.Response(204)
