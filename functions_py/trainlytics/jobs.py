@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -39,9 +38,11 @@ from procrastinate.schema import SchemaManager
 from psycopg import sql
 from psycopg.rows import TupleRow
 
+from trainlytics.logs import get_logger
 from trainlytics.providers.base import WebhookEvent
 from trainlytics.sql_splitter import split_statements
 from trainlytics.sync import is_transient
+from trainlytics.webhooks import ACCESS_EVENT_KINDS, apply_access_event
 
 if TYPE_CHECKING:
     from trainlytics.sync import SyncEngine
@@ -63,7 +64,7 @@ __all__ = [
     "webhook_event_key",
 ]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 QUEUE_SCHEMA = "queue"
 NAMESPACE = "trainlytics"
@@ -145,7 +146,9 @@ def sync_connection(context: JobContext, connection_id: int, trigger: str) -> No
 def process_webhook_event(
     context: JobContext, provider: str, connection_id: int, event: dict[str, Any]
 ) -> None:
-    """Apply one verified webhook event (trainlytics.sync.SyncEngine.process_event)."""
+    """Apply one verified webhook event: an access event (deauthorisation, permission change)
+    is confirmed with the provider first (trainlytics.webhooks.apply_access_event); any other
+    is what the provider says it means (trainlytics.sync.SyncEngine.process_event)."""
     engine = _engine_for(context)
     webhook_event = WebhookEvent(
         provider_user_id=str(event.get("provider_user_id", "")),
@@ -153,6 +156,18 @@ def process_webhook_event(
         object_id=event.get("object_id"),
         payload=event.get("payload") or {},
     )
+    if webhook_event.kind in ACCESS_EVENT_KINDS:
+        access = apply_access_event(
+            engine.gateway, engine.tokens, engine.providers, provider, connection_id, webhook_event
+        )
+        logger.info(
+            "%s webhook %s for connection %s: %s",
+            provider,
+            webhook_event.kind,
+            connection_id,
+            access.status,
+        )
+        return
     outcome = engine.process_event(connection_id, webhook_event)
     logger.info(
         "%s webhook %s for connection %s: %s (%s created, %s updated, %s deleted)",

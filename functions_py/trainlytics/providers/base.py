@@ -20,7 +20,11 @@ from typing import Any, ClassVar, Literal
 
 import httpx
 
+from trainlytics.errors import TokenRevokedError
+
 __all__ = [
+    "DEFAULT_MAX_WEBHOOK_BODY_BYTES",
+    "AccessCheck",
     "ActivityPage",
     "Provider",
     "ProviderCredentials",
@@ -87,6 +91,8 @@ class WebhookRequest:
     headers: Mapping[str, str]
     query: Mapping[str, str]
     body: bytes
+    #: The sender's address as the server saw it (rate limiting of failed verifications).
+    client: str | None = None
 
 
 WebhookEventKind = Literal[
@@ -118,6 +124,22 @@ class WebhookEvent:
 class WebhookResponse:
     status_code: int
     body: Any = None  # JSON-serialisable, or None for an empty body
+
+
+@dataclass(frozen=True)
+class AccessCheck:
+    """What the provider itself says about the app's access to an athlete's account, asked
+    with the athlete's own token (:meth:`Provider.check_access`)."""
+
+    #: The provider refused the athlete's token: access was withdrawn.
+    withdrawn: bool
+    #: Required scopes/permissions the athlete no longer grants (empty when unknown or none).
+    missing: tuple[str, ...] = ()
+
+
+#: Webhook bodies larger than this are refused with 413 before they are read (per provider:
+#: :attr:`Provider.max_webhook_body_bytes`).
+DEFAULT_MAX_WEBHOOK_BODY_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -198,6 +220,8 @@ class Provider(ABC):
     #: e.g. Strava ``("strava:overall:15min", 200, 900)``; a per-user bucket's name holds
     #: ``{user}`` (replaced by the provider user id).
     rate_limit_buckets: ClassVar[tuple[tuple[str, int, int], ...]] = ()
+    #: Largest webhook body accepted; a larger one is answered 413 before it is read whole.
+    max_webhook_body_bytes: ClassVar[int] = DEFAULT_MAX_WEBHOOK_BODY_BYTES
 
     def __init__(self, credentials: ProviderCredentials, http: httpx.Client) -> None:
         self.credentials = credentials
@@ -232,6 +256,20 @@ class Provider(ABC):
         """The athlete's id, name, profile and granted scopes (from the token response, the
         callback query or the provider's API, as that provider requires). Performs any
         registration the provider demands after consent (Polar)."""
+
+    def check_access(self, tokens: TokenSet) -> AccessCheck:
+        """Ask the provider, with the athlete's token, whether the app still has access (and
+        which required permissions are missing): the confirmation a webhook that claims a
+        deauthorisation or a permission change needs before anything is revoked or deleted
+        (webhook bodies are not proof: some are unsigned, some are authenticated only by a
+        public value). Default: :meth:`fetch_identity` — a refused token
+        (``TokenRevokedError``) means withdrawn. Other failures propagate (transient ones are
+        retried by the job queue)."""
+        try:
+            identity = self.fetch_identity(tokens, callback_query={})
+        except TokenRevokedError:
+            return AccessCheck(withdrawn=True)
+        return AccessCheck(withdrawn=False, missing=tuple(self.missing_scopes(identity)))
 
     def missing_scopes(self, identity: ProviderIdentity) -> list[str]:
         """Required scopes the athlete did not grant."""

@@ -50,7 +50,6 @@ each ``"15-min,daily"``: reported as :class:`RateLimitObservation` for the share
 from __future__ import annotations
 
 import hmac
-import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -68,7 +67,9 @@ from trainlytics.errors import (
     TokenRevokedError,
     WebhookVerificationError,
 )
+from trainlytics.json_limits import JsonTooDeepError, loads_bounded
 from trainlytics.providers.base import (
+    AccessCheck,
     ActivityPage,
     Provider,
     ProviderIdentity,
@@ -150,6 +151,9 @@ class StravaProvider(Provider):
     backfill_horizon: ClassVar[timedelta | None] = None
     max_window: ClassVar[timedelta | None] = None
     rate_limit_buckets: ClassVar[tuple[tuple[str, int, int], ...]] = RATE_LIMIT_BUCKETS
+    #: An event is a few hundred bytes: ids, an aspect, an ``updates`` hash of short strings, no
+    #: activity data (developers.strava.com/docs/webhooks, "Event Data").
+    max_webhook_body_bytes: ClassVar[int] = 64 * 1024
 
     # --- OAuth ---------------------------------------------------------------------------------
 
@@ -278,6 +282,17 @@ class StravaProvider(Provider):
             scopes=scopes,
         )
 
+    def check_access(self, tokens: TokenSet) -> AccessCheck:
+        """``GET /athlete`` with the athlete's token: 401 means the access was withdrawn.
+        Strava: deauthorising an application invalidates every access and refresh token it
+        holds for the athlete (developers.strava.com/docs/authentication, "Deauthorization");
+        a request with such a token answers 401 "Authorization Error"."""
+        try:
+            self._get_athlete(tokens)
+        except TokenRevokedError:
+            return AccessCheck(withdrawn=True)
+        return AccessCheck(withdrawn=False)
+
     # --- Webhooks --------------------------------------------------------------------------------
 
     def handle_webhook_get(self, request: WebhookRequest) -> WebhookResponse:
@@ -301,7 +316,9 @@ class StravaProvider(Provider):
                 hint="set STRAVA_SUBSCRIPTION_ID to the id of the app's push subscription",
             )
         try:
-            body = json.loads(request.body)
+            body = loads_bounded(request.body)
+        except JsonTooDeepError:
+            raise BadPayloadError(self.name, "webhook body nests too deeply") from None
         except (ValueError, UnicodeDecodeError):
             raise WebhookVerificationError(
                 "strava webhook rejected: the body is not JSON"
@@ -645,7 +662,7 @@ def _equal(given: str, expected: str) -> bool:
 
 def _json_object(body: bytes, provider: str) -> dict[str, Any]:
     try:
-        parsed = json.loads(body)
+        parsed = loads_bounded(body)
     except (ValueError, UnicodeDecodeError):
         raise BadPayloadError(provider, "webhook body is not JSON") from None
     if not isinstance(parsed, dict):
