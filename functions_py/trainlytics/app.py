@@ -206,10 +206,13 @@ class RedactQueryStrings(logging.Filter):
 
 
 def install_log_redaction() -> None:
-    """Attach :class:`RedactQueryStrings` to the httpx logger (once)."""
-    httpx_logger = get_logger("httpx")  # also escapes control characters
+    """Attach :class:`RedactQueryStrings` to the httpx logger (once), then the control
+    character escaping of :func:`trainlytics.logs.get_logger`."""
+    httpx_logger = logging.getLogger("httpx")
     if not any(isinstance(f, RedactQueryStrings) for f in httpx_logger.filters):
-        httpx_logger.addFilter(RedactQueryStrings())
+        # First: the escaping filter formats the message, after which no URL is left to redact.
+        httpx_logger.filters.insert(0, RedactQueryStrings())
+    get_logger("httpx")  # escapes control characters, after the redaction
 
 
 def build_deps(settings: Settings, http: httpx.Client, gateway: Gateway) -> Deps:
