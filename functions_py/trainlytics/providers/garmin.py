@@ -19,6 +19,13 @@ independent integrations agree on (``shared/docs/providers.md`` §3, labelled [2
   ``callbackURL`` to GET (ping); ``{"deregistrations": [{"userId": ...}]}``;
   ``{"userPermissionsChange": [{"userId": ..., "permissions": [...], ...}]}``. Each item
   carries ``userId``. Answer 200 quickly; Garmin retries for up to 7 days.
+- The ``garmin-client-id`` header is not a signature: the client id is public (it is in every
+  authorize URL), so anyone can forge a push. Hence (issue 14) only pings are trusted: a
+  push's content is ignored; a ping's data is fetched from Garmin's own host with the
+  athlete's token (``shared/docs/providers.md`` §3 "Data delivery": the callbackURL is "the
+  only verifiable source of a user's data"); deregistrations and permission changes are
+  confirmed with ``/user/id`` and ``/user/permissions`` (:meth:`Provider.check_access`) before
+  anything is revoked.
 
 UNCONFIRMED (no public primary source; handled defensively):
 
@@ -31,8 +38,8 @@ UNCONFIRMED (no public primary source; handled defensively):
   are all taken as "already revoked".
 - Non-activity summary types (dailies, sleeps, ...) are ignored here; ``activityDetails`` and
   ``manuallyUpdatedActivities`` are reported as ``activity_updated``.
-- The ``garmin-client-id`` header is not a signature: anyone who knows the client id can forge
-  it. That is all Garmin offers; keep the webhook URL unguessable and re-fetch data by id.
+- A ping's callback validity: 24 h (stated for Activity Files; applied to summary pings too)
+  and single use — a second download answering 410 is an integrator's report, not a document.
 - Activities: how long pulled data stays available (we pull windows that start within the last
   7 days and backfill older ones); whether the pull's upload bounds are inclusive; that a
   backfill's duplicate answer is 409 and a missing historical permission 403 (both [2nd]).
@@ -40,8 +47,8 @@ UNCONFIRMED (no public primary source; handled defensively):
 Activities (``fetch_activities``/``fetch_for_event``): pull ``GET /activities`` by upload-time
 windows of <= 24 h (a JSON array of summaries) for recent windows; asynchronous
 ``GET /backfill/activities`` in <= 30-day start-time ranges for older ones (202 → the page is
-``pending`` and the data arrives by push/ping; 409 = already requested, also fine). Pushes carry
-the summaries themselves; pings carry a ``callbackURL`` on apis.garmin.com, fetched with the
+``pending`` and the data arrives by ping; 409 = already requested, also fine). Pushes are
+ignored (see above); pings carry a ``callbackURL`` on apis.garmin.com, fetched with the
 athlete's bearer token. No public rate-limit headers or per-request limits.
 """
 

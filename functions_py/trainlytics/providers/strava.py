@@ -24,7 +24,9 @@ Facts this module relies on (see ``shared/docs/providers.md`` §2):
   event. Events: ``object_type`` activity|athlete, ``aspect_type`` create|update|delete,
   ``object_id``, ``owner_id``, ``updates`` (string values), ``event_time``. Deauthorisation =
   athlete ``update`` with ``updates.authorized == "false"``. Strava requires deleting the
-  athlete's Strava data when that happens (API agreement); the webhook service does that.
+  athlete's Strava data when that happens (API agreement). Since events are unsigned, the
+  worker first confirms with Strava that the athlete's token no longer works
+  (:meth:`StravaProvider.check_access`), then deletes (``trainlytics.webhooks``).
 
 UNCONFIRMED (no public primary source found; handled defensively):
 
