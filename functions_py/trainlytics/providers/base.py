@@ -180,7 +180,7 @@ class ActivityPage:
     #: Rate-limit state reported by the responses' headers.
     rate_limits: Sequence[RateLimitObservation] = ()
     #: The provider delivers this window asynchronously (Garmin backfill: the data arrives later
-    #: through pushes); the window counts as requested, not as done.
+    #: through pings); the window counts as requested, not as done.
     pending: bool = False
     #: Windows (of activity start times) that this page lists *completely*: every activity the
     #: provider holds that starts in one of them is among ``items``. The engine then soft
@@ -321,7 +321,8 @@ class Provider(ABC):
         self, tokens: TokenSet, event: WebhookEvent, cursor: Mapping[str, Any] | None = None
     ) -> ActivityPage:
         """What a webhook event means to ingest or delete (Strava update: the activity's detail;
-        delete: its id; a push: the items in the event; a ping: the callback URL's content).
+        delete: its id; a push the provider signs: the items in the event; a ping: the callback
+        URL's content).
 
         An event whose content takes several calls may answer it in steps: a page with a
         ``next_cursor`` is followed by a call with that ``cursor`` (None: the first step)."""
