@@ -277,6 +277,14 @@ def apply_access_event(
             check = provider.check_access(tokens.valid_tokens(connection_id))
         except TokenRevokedError:
             reason = DEAUTHORIZED_REASON
+        except NotImplementedError:
+            logger.warning(
+                "%s webhook %s for connection %s cannot be confirmed with this provider; ignored",
+                provider_name,
+                event.kind,
+                connection_id,
+            )
+            return AccessEventOutcome("ignored", reason="cannot be confirmed")
         else:
             if check.withdrawn:
                 reason = DEAUTHORIZED_REASON

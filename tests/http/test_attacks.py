@@ -363,6 +363,15 @@ def test_two_hundred_thousand_deep_json_is_a_400_with_one_line(
     assert any("malformed body" in r.getMessage() for r in errors)
 
 
+def test_a_signed_body_is_verified_before_it_is_parsed(world: World) -> None:
+    """Polar signs the body (HMAC-SHA256): a wrongly signed, pathologically nested body is
+    refused as forged (401) without being parsed (which would answer 400)."""
+    body = b"[" * 200_000 + b"]" * 200_000
+    headers, _, _ = world.fakes["polar"].forged_webhook()
+    response = post(world, "polar", body, headers)
+    assert response.status_code == 401
+
+
 def test_a_webhook_body_is_read_only_up_to_the_cap() -> None:
     """A streamed body without a Content-Length is read chunk by chunk and dropped at the cap:
     memory stays bounded whatever the sender streams."""

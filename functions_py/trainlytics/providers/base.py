@@ -20,8 +20,6 @@ from typing import Any, ClassVar, Literal
 
 import httpx
 
-from trainlytics.errors import TokenRevokedError
-
 __all__ = [
     "DEFAULT_MAX_WEBHOOK_BODY_BYTES",
     "AccessCheck",
@@ -262,14 +260,15 @@ class Provider(ABC):
         which required permissions are missing): the confirmation a webhook that claims a
         deauthorisation or a permission change needs before anything is revoked or deleted
         (webhook bodies are not proof: some are unsigned, some are authenticated only by a
-        public value). Default: :meth:`fetch_identity` — a refused token
-        (``TokenRevokedError``) means withdrawn. Other failures propagate (transient ones are
-        retried by the job queue)."""
-        try:
-            identity = self.fetch_identity(tokens, callback_query={})
-        except TokenRevokedError:
-            return AccessCheck(withdrawn=True)
-        return AccessCheck(withdrawn=False, missing=tuple(self.missing_scopes(identity)))
+        public value). Must be a read without side effects. Raise TokenRevokedError or return
+        ``withdrawn=True`` when the provider refuses the token; other failures propagate
+        (transient ones are retried by the job queue).
+
+        Default: NotImplementedError — a provider that sends access events must say how they
+        are confirmed; until then the worker ignores them (never acts on an unconfirmed
+        claim). Not :meth:`fetch_identity` blindly: for some providers it registers the user
+        (Polar)."""
+        raise NotImplementedError(f"{self.name}: access events cannot be confirmed")
 
     def missing_scopes(self, identity: ProviderIdentity) -> list[str]:
         """Required scopes the athlete did not grant."""

@@ -74,6 +74,7 @@ from trainlytics.errors import (
 from trainlytics.json_limits import loads_bounded
 from trainlytics.logs import get_logger
 from trainlytics.providers.base import (
+    AccessCheck,
     ActivityPage,
     Provider,
     ProviderIdentity,
@@ -286,6 +287,18 @@ class GarminProvider(Provider):
             profile={"userId": str(user_id), "permissions": list(permissions)},
             scopes=tuple(permissions),
         )
+
+    def check_access(self, tokens: TokenSet) -> AccessCheck:
+        """``GET /user/id`` (401: the registration is gone) and ``GET /user/permissions``
+        (what the athlete grants now), both read-only, through :meth:`fetch_identity`; a
+        different ``userId`` than the token's account counts as withdrawn."""
+        try:
+            identity = self.fetch_identity(tokens, callback_query={})
+        except TokenRevokedError:
+            return AccessCheck(withdrawn=True)
+        if tokens.provider_user_id and identity.provider_user_id != tokens.provider_user_id:
+            return AccessCheck(withdrawn=True)
+        return AccessCheck(withdrawn=False, missing=tuple(self.missing_scopes(identity)))
 
     # --- Webhooks --------------------------------------------------------------------------------
 
