@@ -39,7 +39,7 @@ from psycopg import sql
 from psycopg.rows import TupleRow
 
 from trainlytics.logs import get_logger
-from trainlytics.providers.base import WebhookEvent
+from trainlytics.providers.base import RECEIVED_AT_KEY, WebhookEvent
 from trainlytics.sql_splitter import split_statements
 from trainlytics.sync import is_transient
 from trainlytics.webhooks import ACCESS_EVENT_KINDS, apply_access_event
@@ -264,14 +264,15 @@ class EnqueuedJob:
 
 
 def webhook_event_key(provider: str, event: WebhookEvent) -> str:
-    """A stable key of one webhook event: a replay of the same event gives the same key."""
+    """A stable key of one webhook event: a replay of the same event gives the same key (the
+    arrival stamp :data:`RECEIVED_AT_KEY` is left out)."""
     canonical = json.dumps(
         {
             "provider": provider,
             "user": event.provider_user_id,
             "kind": event.kind,
             "object": event.object_id,
-            "payload": event.payload,
+            "payload": {k: v for k, v in event.payload.items() if k != RECEIVED_AT_KEY},
         },
         sort_keys=True,
         separators=(",", ":"),

@@ -229,6 +229,19 @@ def test_a_garmin_ping_is_fetched_from_garmin_and_ingested(world: World) -> None
     assert fake.requests[-1].url.host == "apis.garmin.com"
 
 
+def test_a_replayed_garmin_ping_is_queued_once(world: World) -> None:
+    """Garmin retries a notification it thinks failed; the arrival stamp is not part of the
+    event's identity, so a replay a second later is not queued (nor fetched) again."""
+    fake = world.fakes["garmin"]
+    assert isinstance(fake, FakeGarmin)
+    world.connect("garmin")
+    body = json.dumps(fake.ping_body(0, 3600)).encode()
+    assert post(world, "garmin", body, garmin_headers(fake)).status_code == 200
+    time.sleep(1.1)
+    assert post(world, "garmin", body, garmin_headers(fake)).status_code == 200
+    assert run_webhook_jobs(world) == 1
+
+
 def test_a_forged_garmin_ping_naming_another_host_is_refused(world: World) -> None:
     fake = world.fakes["garmin"]
     assert isinstance(fake, FakeGarmin)

@@ -29,8 +29,13 @@ from trainlytics.errors import (
     TrainlyticsError,
     WebhookVerificationError,
 )
-from trainlytics.providers.base import ProviderCredentials, TokenSet, WebhookRequest
-from trainlytics.providers.garmin import AUTHORIZE_URL, RECEIVED_AT_KEY, GarminProvider
+from trainlytics.providers.base import (
+    RECEIVED_AT_KEY,
+    ProviderCredentials,
+    TokenSet,
+    WebhookRequest,
+)
+from trainlytics.providers.garmin import AUTHORIZE_URL, GarminProvider
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "providers" / "garmin"
 

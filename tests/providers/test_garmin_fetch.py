@@ -22,8 +22,14 @@ from trainlytics.errors import (
     RateLimitedError,
     TokenRevokedError,
 )
-from trainlytics.providers.base import SyncWindow, TokenSet, WebhookEvent, WebhookRequest
-from trainlytics.providers.garmin import BACKFILL_WINDOW, RECEIVED_AT_KEY, GarminProvider
+from trainlytics.providers.base import (
+    RECEIVED_AT_KEY,
+    SyncWindow,
+    TokenSet,
+    WebhookEvent,
+    WebhookRequest,
+)
+from trainlytics.providers.garmin import BACKFILL_WINDOW, GarminProvider
 
 DAY = 86400
 

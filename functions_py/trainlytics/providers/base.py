@@ -22,6 +22,7 @@ import httpx
 
 __all__ = [
     "DEFAULT_MAX_WEBHOOK_BODY_BYTES",
+    "RECEIVED_AT_KEY",
     "AccessCheck",
     "ActivityPage",
     "Provider",
@@ -134,6 +135,10 @@ class AccessCheck:
     #: Required scopes/permissions the athlete no longer grants (empty when unknown or none).
     missing: tuple[str, ...] = ()
 
+
+#: Payload key under which a provider module may stamp an event's arrival (epoch s), e.g. to
+#: honour a ping's validity; not part of the event's identity (replays dedupe without it).
+RECEIVED_AT_KEY = "trainlyticsReceivedAt"
 
 #: Webhook bodies larger than this are refused with 413 before they are read (per provider:
 #: :attr:`Provider.max_webhook_body_bytes`).

@@ -74,6 +74,7 @@ from trainlytics.errors import (
 from trainlytics.json_limits import loads_bounded
 from trainlytics.logs import get_logger
 from trainlytics.providers.base import (
+    RECEIVED_AT_KEY,
     AccessCheck,
     ActivityPage,
     Provider,
@@ -135,8 +136,6 @@ _SUMMARY_CALLBACK_PATHS = frozenset(
 #: for 24 hours ([2nd]: shared/docs/providers.md §3 "Data delivery" — Activity Files callbacks
 #: are valid 24 h for a single download; integrators apply the same window to summary pings).
 PING_VALIDITY = timedelta(hours=24)
-#: Key under which the webhook service stamps a ping's arrival (epoch s) into the queued event.
-RECEIVED_AT_KEY = "trainlyticsReceivedAt"
 #: Keys of pushed items that must not be stored (OAuth 1.0a pushes carry the user's token).
 _SECRET_ITEM_KEYS = frozenset({"userAccessToken"})
 
