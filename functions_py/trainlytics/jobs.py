@@ -158,7 +158,13 @@ def process_webhook_event(
     )
     if webhook_event.kind in ACCESS_EVENT_KINDS:
         access = apply_access_event(
-            engine.gateway, engine.tokens, engine.providers, provider, connection_id, webhook_event
+            engine.gateway,
+            engine.tokens,
+            engine.providers,
+            provider,
+            connection_id,
+            webhook_event,
+            limiter=engine.limiter,
         )
         logger.info(
             "%s webhook %s for connection %s: %s",
@@ -324,8 +330,15 @@ class JobQueue:
     def enqueue_webhook_event(
         self, provider: str, connection_id: int, event: WebhookEvent
     ) -> EnqueuedJob:
-        """Queue one webhook event; a replay of a waiting or running event is not queued."""
+        """Queue one webhook event; a replay of a waiting or running event is not queued. An
+        access event (deauthorisation, permission change) is locked per connection and kind,
+        whatever its content: one confirmation waiting at a time, however many are sent."""
         key = webhook_event_key(provider, event)
+        lock = (
+            f"webhook:{provider}:access:{connection_id}:{event.kind}"
+            if event.kind in ACCESS_EVENT_KINDS
+            else f"webhook:{provider}:{key}"
+        )
         return self._enqueue(
             PROCESS_WEBHOOK_EVENT,
             {
@@ -340,5 +353,5 @@ class JobQueue:
                 },
             },
             queue_name=WEBHOOK_QUEUE,
-            queueing_lock=f"webhook:{provider}:{key}",
+            queueing_lock=lock,
         )

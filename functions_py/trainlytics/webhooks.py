@@ -52,6 +52,7 @@ from trainlytics.providers.base import (
     WebhookRequest,
     WebhookResponse,
 )
+from trainlytics.rate_limits import Limiter, buckets_for
 from trainlytics.store import ConnectionStore
 
 if TYPE_CHECKING:
@@ -242,6 +243,8 @@ def apply_access_event(
     provider_name: str,
     connection_id: int,
     event: WebhookEvent,
+    *,
+    limiter: Limiter | None = None,
 ) -> AccessEventOutcome:
     """Confirm a ``deauthorized`` / ``permissions_changed`` event with the provider, then act.
 
@@ -255,7 +258,10 @@ def apply_access_event(
     activities deleted, through the same SQL function as the athlete's own disconnect
     (``public.connection_disconnect``). When the provider says the access still works, the
     event is logged and ignored. Transient provider failures propagate (the job queue
-    retries)."""
+    retries). The provider request is reserved in the shared rate limiter first (``limiter``),
+    so a flood of forged events cannot spend the budget the synchronisations need beyond it;
+    the job queue keeps at most one such job per connection and kind waiting.
+    """
     store = ConnectionStore(gateway)
     provider = providers.get(provider_name)
     if provider is None:
@@ -274,6 +280,8 @@ def apply_access_event(
             reason = DEAUTHORIZED_REASON  # the provider refused our tokens earlier
     else:
         try:
+            if limiter is not None:
+                limiter.acquire(provider_name, buckets_for(provider, row.provider_user_id))
             check = provider.check_access(tokens.valid_tokens(connection_id))
         except TokenRevokedError:
             reason = DEAUTHORIZED_REASON

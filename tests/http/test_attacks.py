@@ -141,6 +141,24 @@ def test_a_forged_strava_deauthorization_deletes_nothing(
     assert "NOT confirmed" in caplog.text
 
 
+def test_a_flood_of_forged_deauthorizations_queues_one_check_per_connection(
+    world: World,
+) -> None:
+    """Each forged event differs (event_time), but only one confirmation per connection waits
+    in the queue: the attacker cannot make the worker spend the Strava budget per request."""
+    fake = world.fakes["strava"]
+    assert isinstance(fake, FakeStrava)
+    world.connect("strava")
+    for offset in range(20):
+        event = fake.webhook_event("deauthorized")
+        event["event_time"] += offset
+        assert post(world, "strava", json.dumps(event).encode(), JSON).status_code == 200
+    before = fake.requests.copy()
+    assert run_webhook_jobs(world) == 1
+    athlete_reads = [r for r in fake.requests[len(before) :] if r.url.path == "/api/v3/athlete"]
+    assert len(athlete_reads) == 1
+
+
 @pytest.mark.parametrize("state", ["active", "error", "revoked"])
 def test_a_genuine_strava_deauthorization_deletes_the_data_whatever_the_connection_state(
     world: World, state: str
