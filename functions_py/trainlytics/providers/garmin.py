@@ -40,6 +40,9 @@ UNCONFIRMED (no public primary source; handled defensively):
   ``manuallyUpdatedActivities`` are reported as ``activity_updated``.
 - A ping's callback validity: 24 h (stated for Activity Files; applied to summary pings too)
   and single use — a second download answering 410 is an integrator's report, not a document.
+- What authenticates the GET of a ping's callbackURL under OAuth 2.0: we send the athlete's
+  bearer token beside the URL's ``token=``; one integrator's notes say the pull token is what
+  counts (a bearer token alone answers 400 ``InvalidPullTokenException``).
 - Activities: how long pulled data stays available (we pull windows that start within the last
   7 days and backfill older ones); whether the pull's upload bounds are inclusive; that a
   backfill's duplicate answer is 409 and a missing historical permission 403 (both [2nd]).
