@@ -5,16 +5,24 @@ Routes (OpenAPI at ``/openapi.json``, docs at ``/docs``):
 
 - ``POST /connections/{provider}/start`` (``Authorization: Bearer <Supabase access token>``)
   → ``{"provider", "authorize_url", "expires_at"}``; the frontend sends the athlete there.
-- ``GET /oauth/{provider}/callback`` → 302 to ``${TRAINLYTICS_FRONTEND_URL}/connections?...``
-  with ``status=connected`` or ``status=error&reason=<code>``.
+- ``GET /oauth/{provider}/callback`` → 302 to
+  ``${TRAINLYTICS_FRONTEND_URL}/connections/complete?provider=<p>&<the provider's query>``;
+  completes nothing (see :mod:`trainlytics.connect`).
+- ``POST /connections/{provider}/complete`` (Bearer; JSON body: the provider's redirect query
+  as an object of strings) → ``{"provider", "status": "connected"|"error", "reason"}``; the
+  state must have been issued to the caller.
 - ``POST /connections/{provider}/disconnect`` (Bearer) → ``{"provider", "disconnected", ...}``.
-- ``GET`` / ``POST /webhooks/{provider}`` → the provider's handshake answer or ack.
+- ``GET`` / ``POST /webhooks/{provider}`` → the provider's handshake answer or ack; 413 for a
+  body over the provider's cap (refused before it is read whole), 400 for a malformed or too
+  deeply nested body, 401 for a failed verification, 429 after too many failed ones.
 - ``GET /health``.
 
 Errors are JSON ``{"error": <code>, "detail": <message>, "hint": <what to do>}``: 401 for a
 missing or invalid access token, 404 for a name that is no provider, 503 for a provider this
 deployment has not configured (``provider_not_configured``, naming the variables to set) or an
-unreachable database, 502 for a provider failure; 500 only for a bug. Nothing here logs or
+unreachable database, 502 for a provider failure; 400 for other expected failures, whose
+detail is a fixed sentence per error class unless the message is ours (a database error's text
+never reaches a response); 500 only for a bug. Nothing here logs or
 returns a token, secret, code or verifier: the request log line has the path without its
 query string (callbacks carry the authorization code there).
 """
@@ -28,7 +36,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import httpx
-from fastapi import Depends, FastAPI, Path, Request, Response
+from fastapi import Body, Depends, FastAPI, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -37,28 +45,42 @@ from pydantic import BaseModel, Field
 
 from trainlytics import __version__
 from trainlytics.config import Settings
-from trainlytics.connect import Deps, complete_connection, disconnect, start_connection
+from trainlytics.connect import (
+    Deps,
+    callback_bounce,
+    complete_connection,
+    disconnect,
+    start_connection,
+)
 from trainlytics.errors import (
     AuthenticationError,
     ConfigError,
     DatabaseUnavailableError,
+    InsufficientScopeError,
+    OAuthStateError,
     ProviderError,
     ProviderNotConfiguredError,
     TrainlyticsError,
 )
-from trainlytics.gateway import Gateway, PsycopgGateway, SupabaseGateway
+from trainlytics.gateway import Gateway, GatewayError, PsycopgGateway, SupabaseGateway
 from trainlytics.jobs import JobQueue
 from trainlytics.jwt_auth import JwtVerifier
-from trainlytics.providers import PROVIDER_CLASSES, UnknownProviderError, build_providers
+from trainlytics.logs import get_logger
+from trainlytics.providers import (
+    PROVIDER_CLASSES,
+    UnknownProviderError,
+    build_providers,
+    get_provider,
+)
 from trainlytics.providers.base import WebhookRequest
 from trainlytics.store import ConnectionStore
 from trainlytics.tokens import TokenService
-from trainlytics.webhooks import handle_webhook
+from trainlytics.webhooks import VerificationGuard, handle_webhook
 
 __all__ = ["build_deps", "create_app", "create_app_from_env"]
 
-logger = logging.getLogger(__name__)
-request_logger = logging.getLogger("trainlytics.http")
+logger = get_logger(__name__)
+request_logger = get_logger("trainlytics.http")
 
 PROVIDER_DESCRIPTION = "The provider: " + ", ".join(PROVIDER_CLASSES) + "."
 ProviderName = Annotated[str, Path(description=PROVIDER_DESCRIPTION)]
@@ -76,6 +98,14 @@ class DisconnectResponse(BaseModel):
     revoked_at_provider: bool
     activities_deleted: int = Field(
         description="Activities deleted because the provider's terms require it (Strava)."
+    )
+
+
+class CompleteResponse(BaseModel):
+    provider: str
+    status: str = Field(description="connected or error")
+    reason: str | None = Field(
+        default=None, description="With status=error: a short reason code (see the README)."
     )
 
 
@@ -115,6 +145,51 @@ def _error(status: int, code: str, exc: TrainlyticsError) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
 
+#: Errors whose messages are written by this package (never a database's or provider's text)
+#: and so may be shown in a 400 as they are.
+_OWN_MESSAGES: tuple[type[TrainlyticsError], ...] = (
+    ConfigError,
+    InsufficientScopeError,
+    OAuthStateError,
+)
+#: The fixed 400 answer for every other expected failure (e.g. a database refusal: its text
+#: names tables and constraints, so it is logged, not returned).
+_FIXED_BAD_REQUEST = (
+    "the request could not be completed",
+    "sign in again; if your account was deleted, it can no longer connect providers",
+)
+
+
+def _bad_request(exc: TrainlyticsError) -> JSONResponse:
+    if isinstance(exc, _OWN_MESSAGES) and not isinstance(exc, GatewayError):
+        body = ErrorResponse(error="bad_request", detail=exc.message, hint=exc.hint)
+    else:
+        detail, hint = _FIXED_BAD_REQUEST
+        body = ErrorResponse(error="bad_request", detail=detail, hint=hint)
+    return JSONResponse(body.model_dump(), status_code=400)
+
+
+async def _read_body_capped(request: Request, limit: int) -> bytes | None:
+    """The request body, or None when it exceeds ``limit`` bytes: a declared Content-Length
+    over the limit is refused before anything is read, and a body streamed without one (or
+    lying about it) is read only up to the limit."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                return None
+        except ValueError:
+            return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class RedactQueryStrings(logging.Filter):
     """Drop query strings from the URLs httpx logs ("HTTP Request: GET <url> ..."): callbacks
     carry authorization codes there, and some provider APIs take tokens as query parameters."""
@@ -131,10 +206,13 @@ class RedactQueryStrings(logging.Filter):
 
 
 def install_log_redaction() -> None:
-    """Attach :class:`RedactQueryStrings` to the httpx logger (once)."""
+    """Attach :class:`RedactQueryStrings` to the httpx logger (once), then the control
+    character escaping of :func:`trainlytics.logs.get_logger`."""
     httpx_logger = logging.getLogger("httpx")
     if not any(isinstance(f, RedactQueryStrings) for f in httpx_logger.filters):
-        httpx_logger.addFilter(RedactQueryStrings())
+        # First: the escaping filter formats the message, after which no URL is left to redact.
+        httpx_logger.filters.insert(0, RedactQueryStrings())
+    get_logger("httpx")  # escapes control characters, after the redaction
 
 
 def build_deps(settings: Settings, http: httpx.Client, gateway: Gateway) -> Deps:
@@ -192,6 +270,8 @@ def create_app(deps: Deps) -> FastAPI:
         "sync backend.",
     )
     app.state.deps = deps
+    guard = VerificationGuard()
+    app.state.webhook_guard = guard
     install_log_redaction()
 
     @app.middleware("http")
@@ -236,8 +316,10 @@ def create_app(deps: Deps) -> FastAPI:
 
     @app.exception_handler(TrainlyticsError)
     async def _expected(request: Request, exc: TrainlyticsError) -> JSONResponse:
-        logger.warning("%s %s: %s", request.method, request.url.path, exc.message)
-        return _error(400, "bad_request", exc)
+        logger.warning(
+            "%s %s: %s: %s", request.method, request.url.path, type(exc).__name__, exc.message
+        )
+        return _bad_request(exc)
 
     @app.get("/health", response_model=HealthResponse, tags=["health"])
     def health() -> HealthResponse:
@@ -265,7 +347,7 @@ def create_app(deps: Deps) -> FastAPI:
         status_code=302,
         response_class=RedirectResponse,
         responses={
-            302: {"description": "Back to the frontend with status=connected or status=error."},
+            302: {"description": "To the frontend's completion page, with the provider's query."},
             404: _ERRORS[404],
             503: _ERRORS[503],
         },
@@ -273,9 +355,37 @@ def create_app(deps: Deps) -> FastAPI:
     )
     def callback(provider: ProviderName, request: Request) -> RedirectResponse:
         """Where the provider sends the athlete back (``code``, ``state``, maybe ``scope`` or
-        ``error``); redirects to the frontend with the outcome."""
-        result = complete_connection(deps, provider, dict(request.query_params))
-        return RedirectResponse(result.redirect_url, status_code=302)
+        ``error``). Completes nothing: forwards the query to the frontend's
+        ``/connections/complete`` page, which completes with the athlete's own token."""
+        return RedirectResponse(
+            callback_bounce(deps, provider, dict(request.query_params)), status_code=302
+        )
+
+    @app.post(
+        "/connections/{provider}/complete",
+        response_model=CompleteResponse,
+        responses=_ERRORS,
+        tags=["connections"],
+    )
+    def complete(
+        provider: ProviderName,
+        query: Annotated[
+            dict[str, str],
+            Body(
+                description="The query of the provider's redirect, as an object of strings "
+                "(code, state, scope, error, ...).",
+                max_length=32,
+            ),
+        ],
+        credentials: BearerCredentials,
+    ) -> CompleteResponse:
+        """Complete a connection from the provider's redirect: the state must have been issued
+        to the caller (the flow is bound to the browser that finishes it). Exchanges the code,
+        checks the granted scopes, stores the tokens and queues the initial sync."""
+        result = complete_connection(deps, _token(credentials), provider, query)
+        return CompleteResponse(
+            provider=result.provider, status=result.status, reason=result.reason
+        )
 
     @app.post(
         "/connections/{provider}/disconnect",
@@ -298,21 +408,32 @@ def create_app(deps: Deps) -> FastAPI:
 
     webhook_responses: dict[int | str, dict[str, Any]] = {
         200: {"description": "Handshake answer or acknowledgement (provider-specific body)."},
-        400: {"model": ErrorResponse, "description": "Malformed body."},
+        400: {"model": ErrorResponse, "description": "Malformed or too deeply nested body."},
         401: {"description": "Verification failed; nothing stored or queued."},
+        413: {"description": "Body over the provider's cap; refused before it is read whole."},
+        429: {"description": "Too many failed verifications from this sender; retry later."},
         404: _ERRORS[404],
         503: _ERRORS[503],
     }
 
     async def webhook(provider: ProviderName, request: Request) -> Response:
-        """A provider's webhook: verified on the raw body, then queued."""
+        """A provider's webhook: size-capped, verified on the raw body, then queued."""
+        limit = get_provider(deps.providers, provider).max_webhook_body_bytes
+        body = b""
+        if request.method.upper() != "GET":
+            capped = await _read_body_capped(request, limit)
+            if capped is None:
+                logger.warning("%s webhook refused: body over %s bytes", provider, limit)
+                return JSONResponse({"detail": "webhook body too large"}, status_code=413)
+            body = capped
         incoming = WebhookRequest(
             method=request.method,
             headers={key.lower(): value for key, value in request.headers.items()},
             query=dict(request.query_params),
-            body=await request.body(),
+            body=body,
+            client=request.client.host if request.client else None,
         )
-        answer = await run_in_threadpool(handle_webhook, deps, provider, incoming)
+        answer = await run_in_threadpool(handle_webhook, deps, provider, incoming, guard=guard)
         if answer.body is None:
             return Response(status_code=answer.status_code)
         return JSONResponse(answer.body, status_code=answer.status_code)

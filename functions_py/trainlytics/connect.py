@@ -8,15 +8,24 @@ deployed on its own (one serverless function per endpoint).
   user and the provider, for :data:`STATE_TTL_SECONDS`; providers that take PKCE get an S256
   challenge whose verifier (RFC 7636, 86 characters) waits in the state row. Returns the
   provider's authorize URL.
-- :func:`complete_connection`: the callback. Spends the state (unknown, expired, reused or
+- :func:`callback_bounce`: where the provider redirects the athlete's browser
+  (``GET /oauth/{provider}/callback``). It completes nothing: it only forwards the query
+  (``code``, ``state``, ``scope``, ``error``...) to the frontend page
+  ``${TRAINLYTICS_FRONTEND_URL}/connections/complete?provider=<p>&...``.
+- :func:`complete_connection`: the frontend page POSTs that query with the signed-in athlete's
+  own Supabase access token (``POST /connections/{provider}/complete``). The flow is thereby
+  bound to the browser that finishes it, not only to the user who started it: the state must
+  have been issued to the very user whose token completes it (else ``state_user_mismatch``,
+  and the code is never exchanged). An attacker who starts a flow and sends the authorize
+  link to a victim gets nothing: the victim's browser completes with the victim's token, which
+  is refused for the attacker's state; the attacker cannot complete it either, never seeing
+  the code. Then it spends the state (unknown, expired, reused or
   another provider's state is refused), honours an ``error`` the provider sent back (the
   athlete declined), exchanges the code, checks the granted scopes, reads the athlete's id and
   profile, seals the tokens (AES-GCM, :mod:`trainlytics.crypto`), creates or reactivates the
   connection (a reconnect reuses the row, so activities keep their connection), queues the
-  initial backfill, and returns where to send the athlete:
-  ``${TRAINLYTICS_FRONTEND_URL}/connections?provider=<p>&status=connected|error[&reason=<code>]``.
-  Expected failures become ``status=error`` with a short reason code (:data:`REASONS`); none
-  carries a token, code or secret.
+  initial backfill, and returns the outcome (``status`` ``connected`` or ``error`` with a
+  short reason code, :data:`REASONS`); none carries a token, code or secret.
 - :func:`disconnect`: revokes the app's access at the provider (a failure there is logged,
   not fatal: the athlete asked us to forget), deletes the tokens and marks the connection
   disconnected. Activities are kept — except for providers whose terms require deleting the
@@ -29,7 +38,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import logging
 import secrets
 import uuid
 from collections.abc import Callable, Mapping
@@ -47,6 +55,7 @@ from trainlytics.errors import (
     TokenExchangeError,
     TrainlyticsError,
 )
+from trainlytics.logs import get_logger
 from trainlytics.providers import get_provider
 from trainlytics.providers.base import Provider, TokenSet
 
@@ -64,6 +73,7 @@ __all__ = [
     "Deps",
     "DisconnectResult",
     "StartResult",
+    "callback_bounce",
     "code_challenge_s256",
     "complete_connection",
     "disconnect",
@@ -72,7 +82,7 @@ __all__ = [
     "start_connection",
 ]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 STATE_TTL_SECONDS = 600
 
@@ -88,7 +98,11 @@ REASONS = {
     "provider_unavailable": "the provider did not answer; try again later",
     "provider_error": "the provider answered something unexpected",
     "account_linked_elsewhere": "this provider account is linked to another Trainlytics user",
+    "state_user_mismatch": "the link was started by another Trainlytics account; start again",
+    "invalid_callback": "the provider's redirect could not be forwarded",
 }
+#: Longest provider redirect query forwarded to the frontend (codes and states are short).
+MAX_CALLBACK_QUERY_CHARS = 4096
 _STATE_STATUS_REASONS = {
     "unknown": "invalid_state",
     "expired": "expired_state",
@@ -198,22 +212,51 @@ def _error(deps: Deps, provider_name: str, reason: str) -> CallbackResult:
     )
 
 
-def complete_connection(deps: Deps, provider_name: str, query: Mapping[str, str]) -> CallbackResult:
-    """Handle the provider's redirect to our callback (see the module docstring).
+def callback_bounce(deps: Deps, provider_name: str, query: Mapping[str, str]) -> str:
+    """Where to send the browser the provider redirected to our callback: the frontend's
+    completion page, with the provider's query forwarded (see the module docstring). Nothing
+    is spent or exchanged here. Raises only for an unknown or unconfigured provider."""
+    get_provider(deps.providers, provider_name)
+    forwarded = {key: value for key, value in query.items() if key != "provider"}
+    encoded = urlencode(forwarded)
+    if len(encoded) > MAX_CALLBACK_QUERY_CHARS:
+        logger.warning("%s callback with an oversized query: not forwarded", provider_name)
+        return frontend_redirect(deps, provider_name, "error", "invalid_callback")
+    params = urlencode({"provider": provider_name})
+    suffix = f"&{encoded}" if encoded else ""
+    return f"{deps.settings.frontend_url}/connections/complete?{params}{suffix}"
 
-    Raises only for an unknown or unconfigured provider (no frontend redirect makes sense
-    then); every other failure is a ``status=error`` redirect with a reason code."""
+
+def complete_connection(
+    deps: Deps, bearer_token: str, provider_name: str, query: Mapping[str, str]
+) -> CallbackResult:
+    """Complete a connection for the caller from the provider's redirect query (see the module
+    docstring).
+
+    Raises for a missing or invalid access token (nothing is spent then) and for an unknown or
+    unconfigured provider; every other failure is ``status=error`` with a reason code."""
+    caller = deps.authenticate(bearer_token)
     provider = get_provider(deps.providers, provider_name)
     state = query.get("state")
     if not state:
-        logger.warning("%s callback without a state", provider_name)
+        logger.warning("%s completion without a state", provider_name)
         return _error(deps, provider_name, "invalid_state")
     consumed = deps.store.consume_oauth_state(state_hash=hash_state(state), provider=provider_name)
     if consumed.status != "ok" or consumed.user_id is None:
         reason = _STATE_STATUS_REASONS.get(consumed.status, "invalid_state")
-        logger.warning("%s callback refused: state %s", provider_name, consumed.status)
+        logger.warning("%s completion refused: state %s", provider_name, consumed.status)
         return _error(deps, provider_name, reason)
     user_id = consumed.user_id
+    if user_id != caller:
+        # The state was issued to another user: the link was started elsewhere and sent to
+        # this athlete (account-linking CSRF). Spent, never exchanged.
+        logger.warning(
+            "%s completion refused: the state was issued to user %s, completed by user %s",
+            provider_name,
+            user_id,
+            caller,
+        )
+        return _error(deps, provider_name, "state_user_mismatch")
     if query.get("error"):
         # The athlete declined (or the provider refused the request): the state is spent.
         logger.info("%s callback for user %s: the provider sent an error", provider_name, user_id)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -39,9 +38,11 @@ from procrastinate.schema import SchemaManager
 from psycopg import sql
 from psycopg.rows import TupleRow
 
-from trainlytics.providers.base import WebhookEvent
+from trainlytics.logs import get_logger
+from trainlytics.providers.base import RECEIVED_AT_KEY, WebhookEvent
 from trainlytics.sql_splitter import split_statements
 from trainlytics.sync import is_transient
+from trainlytics.webhooks import ACCESS_EVENT_KINDS, apply_access_event
 
 if TYPE_CHECKING:
     from trainlytics.sync import SyncEngine
@@ -63,7 +64,7 @@ __all__ = [
     "webhook_event_key",
 ]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 QUEUE_SCHEMA = "queue"
 NAMESPACE = "trainlytics"
@@ -145,7 +146,9 @@ def sync_connection(context: JobContext, connection_id: int, trigger: str) -> No
 def process_webhook_event(
     context: JobContext, provider: str, connection_id: int, event: dict[str, Any]
 ) -> None:
-    """Apply one verified webhook event (trainlytics.sync.SyncEngine.process_event)."""
+    """Apply one verified webhook event: an access event (deauthorisation, permission change)
+    is confirmed with the provider first (trainlytics.webhooks.apply_access_event); any other
+    is what the provider says it means (trainlytics.sync.SyncEngine.process_event)."""
     engine = _engine_for(context)
     webhook_event = WebhookEvent(
         provider_user_id=str(event.get("provider_user_id", "")),
@@ -153,6 +156,24 @@ def process_webhook_event(
         object_id=event.get("object_id"),
         payload=event.get("payload") or {},
     )
+    if webhook_event.kind in ACCESS_EVENT_KINDS:
+        access = apply_access_event(
+            engine.gateway,
+            engine.tokens,
+            engine.providers,
+            provider,
+            connection_id,
+            webhook_event,
+            limiter=engine.limiter,
+        )
+        logger.info(
+            "%s webhook %s for connection %s: %s",
+            provider,
+            webhook_event.kind,
+            connection_id,
+            access.status,
+        )
+        return
     outcome = engine.process_event(connection_id, webhook_event)
     logger.info(
         "%s webhook %s for connection %s: %s (%s created, %s updated, %s deleted)",
@@ -249,14 +270,15 @@ class EnqueuedJob:
 
 
 def webhook_event_key(provider: str, event: WebhookEvent) -> str:
-    """A stable key of one webhook event: a replay of the same event gives the same key."""
+    """A stable key of one webhook event: a replay of the same event gives the same key (the
+    arrival stamp :data:`RECEIVED_AT_KEY` is left out)."""
     canonical = json.dumps(
         {
             "provider": provider,
             "user": event.provider_user_id,
             "kind": event.kind,
             "object": event.object_id,
-            "payload": event.payload,
+            "payload": {k: v for k, v in event.payload.items() if k != RECEIVED_AT_KEY},
         },
         sort_keys=True,
         separators=(",", ":"),
@@ -308,8 +330,15 @@ class JobQueue:
     def enqueue_webhook_event(
         self, provider: str, connection_id: int, event: WebhookEvent
     ) -> EnqueuedJob:
-        """Queue one webhook event; a replay of a waiting or running event is not queued."""
+        """Queue one webhook event; a replay of a waiting or running event is not queued. An
+        access event (deauthorisation, permission change) is locked per connection and kind,
+        whatever its content: one confirmation waiting at a time, however many are sent."""
         key = webhook_event_key(provider, event)
+        lock = (
+            f"webhook:{provider}:access:{connection_id}:{event.kind}"
+            if event.kind in ACCESS_EVENT_KINDS
+            else f"webhook:{provider}:{key}"
+        )
         return self._enqueue(
             PROCESS_WEBHOOK_EVENT,
             {
@@ -324,5 +353,5 @@ class JobQueue:
                 },
             },
             queue_name=WEBHOOK_QUEUE,
-            queueing_lock=f"webhook:{provider}:{key}",
+            queueing_lock=lock,
         )

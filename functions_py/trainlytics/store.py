@@ -10,6 +10,8 @@ API (``ConnectionStore(gateway: Gateway)``)
 - ``upsert_connection(*, user_id, provider, identity: ProviderIdentity, sealed: SealedTokens)
   -> UpsertResult`` — ``status`` ``connected | reconnected | linked_to_other_user``.
 - ``find_by_provider_user(provider, provider_user_id) -> ConnectionRef | None`` — active only.
+- ``find_all_by_provider_user(provider, provider_user_id) -> list[AccountConnection]`` — every
+  connection of that provider account that is not disconnected (for access events).
 - ``find_for_user(user_id, provider) -> UserConnection | None`` — any status.
 - ``get_tokens(connection_id) -> StoredTokens | None`` — None for an unknown connection;
   ``StoredTokens.sealed`` is None when no tokens are held (revoked / disconnected).
@@ -38,6 +40,7 @@ from trainlytics.providers.base import ProviderIdentity
 
 __all__ = [
     "CONNECTION_FUNCTIONS",
+    "AccountConnection",
     "ConnectionRef",
     "ConnectionStore",
     "ConsumedState",
@@ -58,6 +61,7 @@ CONNECTION_FUNCTIONS = frozenset(
         "oauth_state_consume",
         "connection_upsert",
         "connection_find_by_provider_user",
+        "connection_find_all_by_provider_user",
         "connection_find_for_user",
         "connection_mark_revoked",
         "connection_disconnect",
@@ -94,6 +98,13 @@ class UpsertResult:
 class ConnectionRef:
     connection_id: int
     user_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class AccountConnection:
+    connection_id: int
+    user_id: uuid.UUID
+    status: ConnectionStatus
 
 
 @dataclass(frozen=True)
@@ -232,6 +243,22 @@ class ConnectionStore:
         if row is None:
             return None
         return ConnectionRef(int(row["connection_id"]), _uuid(row["user_id"]))
+
+    def find_all_by_provider_user(
+        self, provider: str, provider_user_id: str
+    ) -> list[AccountConnection]:
+        rows = self.gateway.call(
+            "connection_find_all_by_provider_user",
+            {"p_provider": provider, "p_provider_user_id": provider_user_id},
+        )
+        return [
+            AccountConnection(
+                connection_id=int(row["connection_id"]),
+                user_id=_uuid(row["user_id"]),
+                status=cast(ConnectionStatus, row["status"]),
+            )
+            for row in rows
+        ]
 
     def find_for_user(self, user_id: uuid.UUID, provider: str) -> UserConnection | None:
         row = self._one("connection_find_for_user", {"p_user_id": user_id, "p_provider": provider})

@@ -68,7 +68,6 @@ backoff, a bounded number of times; COROS error envelopes arrive as transient
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import uuid
@@ -91,6 +90,7 @@ from trainlytics.errors import (
     TokenRevokedError,
     TrainlyticsError,
 )
+from trainlytics.logs import get_logger
 from trainlytics.providers.base import ActivityPage, Provider, SyncWindow, TokenSet, WebhookEvent
 from trainlytics.rate_limits import Bucket, Limiter, NoRateLimiter, buckets_for
 
@@ -109,7 +109,7 @@ __all__ = [
     "plan_windows",
 ]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: Most provider requests one webhook event may take (a runaway ``next_cursor`` ends there).
 MAX_EVENT_STEPS = 100

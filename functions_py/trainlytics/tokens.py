@@ -31,7 +31,6 @@ lease lost), ``ProviderUnavailableError`` / ``RateLimitedError`` (transient, fro
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import time
@@ -46,12 +45,13 @@ from trainlytics.errors import (
     TokenRefreshError,
     TokenRevokedError,
 )
+from trainlytics.logs import get_logger
 from trainlytics.providers.base import Provider, TokenSet
 from trainlytics.store import ConnectionStore, StoredTokens
 
 __all__ = ["RotationResult", "TokenService", "rotate_keys"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 class TokenService:

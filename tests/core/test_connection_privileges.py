@@ -27,6 +27,8 @@ CALLS: dict[str, str] = {
     " null, '{}', '{}', 'k1', 'x', null, null, null)",
     "connection_find_by_provider_user": "select * from"
     " public.connection_find_by_provider_user('strava', 'athlete-1')",
+    "connection_find_all_by_provider_user": "select * from"
+    " public.connection_find_all_by_provider_user('strava', 'athlete-1')",
     "connection_find_for_user": "select * from public.connection_find_for_user(%(user)s, 'strava')",
     "connection_mark_revoked": "select * from public.connection_mark_revoked(%(conn)s, 'x')",
     "connection_disconnect": "select * from public.connection_disconnect(%(conn)s, true)",

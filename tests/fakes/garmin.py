@@ -36,9 +36,15 @@ from trainlytics.providers.base import ProviderCredentials
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "providers" / "garmin"
 
+#: What Garmin sends for each kind. In ping mode (the only mode Trainlytics trusts: a push is
+#: authenticated only by the public client id) a new or changed activity is announced by a
+#: ping whose callbackURL serves it; ``activity_pushed`` / ``activity_updated_pushed`` are the
+#: push-mode bodies, which the app must ignore.
 _WEBHOOK_FIXTURES = {
-    "activity_created": "webhook_activities_push.json",
-    "activity_updated": "webhook_manually_updated_activities_push.json",
+    "activity_created": "webhook_activities_ping.json",
+    "activity_updated": "webhook_activities_ping.json",
+    "activity_pushed": "webhook_activities_push.json",
+    "activity_updated_pushed": "webhook_manually_updated_activities_push.json",
     "activities_available": "webhook_activities_ping.json",
     "deauthorized": "webhook_deregistrations.json",
     "permissions_changed": "webhook_user_permissions_change.json",
@@ -87,6 +93,8 @@ class FakeGarmin(FakeProvider):
         self.upload_times: dict[str, int] = {}
         #: Accepted backfill ranges (start, end) in epoch s, in request order.
         self.backfill_requests: list[tuple[int, int]] = []
+        #: Pull tokens (``token=`` of ping callbackURLs) already served.
+        self.spent_pull_tokens: set[str] = set()
 
     def make_credentials(self) -> ProviderCredentials:
         return ProviderCredentials(
@@ -182,6 +190,17 @@ class FakeGarmin(FakeProvider):
         """Make every issued access token invalid (as after its 24 h), refresh tokens kept."""
         self._live_access_tokens.clear()
 
+    def athlete_removes_the_app(self) -> None:
+        """The athlete disconnects the app in Garmin Connect: the registration ends and every
+        token issued to the app for them stops working (the API then answers 401, the token
+        endpoint ``invalid_grant``), and Garmin sends a deregistration. [2nd]: integrations
+        treat a deregistration as the end of the user's tokens (shared/docs/providers.md §3;
+        the-momentum/open-wearables deletes the connection on it); the exact error bodies
+        after it are UNCONFIRMED."""
+        self._live_access_tokens.clear()
+        self._spent_refresh_tokens |= self._live_refresh_tokens
+        self._live_refresh_tokens.clear()
+
     # --- activities ----------------------------------------------------------------------------
 
     def add_activity(
@@ -227,6 +246,16 @@ class FakeGarmin(FakeProvider):
                 json={"errorMessage": "Invalid upload time range, must be between 1s and 86400s"},
             )
         start, end = window
+        token = request.url.params.get("token")
+        if token is not None:
+            # A ping's pull token serves one download; a second GET is refused. [2nd]: an
+            # integrator's note on Garmin ping callbacks — "The callbackURL is valid for 24
+            # hours only; Duplicate downloads are rejected with HTTP 410" (stated for
+            # activity files; UNCONFIRMED for summary callbacks, applied here as the strict
+            # reading).
+            if token in self.spent_pull_tokens:
+                return httpx.Response(410, json={"errorMessage": "Pull token already used"})
+            self.spent_pull_tokens.add(token)
         return httpx.Response(
             200,
             json=[
@@ -258,6 +287,20 @@ class FakeGarmin(FakeProvider):
             ]
             if items:
                 bodies.append({"activities": items})
+        return bodies
+
+    def backfill_ping_bodies(self) -> list[dict[str, Any]]:
+        """The ``activities`` pings Garmin sends in ping mode for the accepted backfill ranges:
+        one callbackURL per range, covering the uploads of the activities in it."""
+        bodies = []
+        for start, end in self.backfill_requests:
+            uploads = [
+                self.uploaded_at(a)
+                for a in self.activities
+                if start <= int(a["startTimeInSeconds"]) < end
+            ]
+            for low in range(min(uploads), max(uploads) + 1, 86400) if uploads else ():
+                bodies.append(self.ping_body(low, min(low + 86400, max(uploads) + 1)))
         return bodies
 
     def ping_body(self, upload_start: int, upload_end: int) -> dict[str, Any]:

@@ -288,6 +288,16 @@ class FakeStrava(FakeProvider):
         athlete["id"] = int(self.provider_user_id)
         return athlete
 
+    def athlete_deauthorizes_at_strava(self) -> None:
+        """The athlete revokes the app in their Strava settings: "all refresh tokens and access
+        tokens that the application has for the athlete" are invalidated
+        (developers.strava.com/docs/authentication, "Deauthorization"), so the API answers
+        401 Authorization Error and a refresh 400 RefreshToken invalid; Strava then sends the
+        ``athlete`` / ``authorized: "false"`` event (developers.strava.com/docs/webhooks)."""
+        self._live_access_tokens.clear()
+        self._spent_refresh_tokens |= self._live_refresh_tokens
+        self._live_refresh_tokens.clear()
+
     def expire_access_tokens(self) -> None:
         """Make every issued access token invalid (as after its 6 h), refresh tokens kept."""
         self._live_access_tokens.clear()

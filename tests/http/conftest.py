@@ -104,18 +104,34 @@ class World:
         assert response.status_code == 200, response.text
         return str(response.json()["authorize_url"])
 
-    def callback(self, provider: str, query: dict[str, str]) -> dict[str, str]:
-        """Deliver the provider's redirect; returns the frontend redirect's query."""
+    def callback(
+        self, provider: str, query: dict[str, str], label: str = "alice"
+    ) -> dict[str, str]:
+        """Deliver the provider's redirect to the browser of ``label`` and let that browser's
+        frontend complete it (``POST /connections/{provider}/complete`` with the query and the
+        athlete's own token); returns ``{"provider", "status"[, "reason"]}``.
+
+        (Written to also drive the flow as it was before issue 14, when the callback itself
+        completed and redirected with the outcome — so the attack tests can be run against the
+        old code.)"""
         response = self.client.get(f"/oauth/{provider}/callback", params=query)
         assert response.status_code == 302, response.text
         location = response.headers["location"]
-        assert location.startswith(f"{FRONTEND}/connections?")
-        return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+        forwarded = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+        if not location.startswith(f"{FRONTEND}/connections/complete?"):
+            assert location.startswith(f"{FRONTEND}/connections?")
+            return forwarded
+        forwarded.pop("provider")
+        completed = self.client.post(
+            f"/connections/{provider}/complete", json=forwarded, headers=self.auth(label)
+        )
+        assert completed.status_code == 200, completed.text
+        return {k: v for k, v in completed.json().items() if v is not None}
 
     def connect(self, provider: str, label: str = "alice") -> dict[str, str]:
         url = self.start(provider, label)
         state = parse_qs(urlsplit(url).query)["state"][0]
-        return self.callback(provider, self.fakes[provider].callback(state))
+        return self.callback(provider, self.fakes[provider].callback(state), label)
 
     def one(self, query: str, params: list[Any] | None = None) -> Any:
         row = self.conn.execute(query.encode(), params).fetchone()

@@ -99,6 +99,7 @@ def test_openapi_is_published_with_every_route(world: World) -> None:
     assert set(document["paths"]) == {
         "/health",
         "/connections/{provider}/start",
+        "/connections/{provider}/complete",
         "/connections/{provider}/disconnect",
         "/oauth/{provider}/callback",
         "/webhooks/{provider}",
@@ -118,7 +119,7 @@ def test_no_endpoint_answers_500(world: World) -> None:
     schema = schemathesis.openapi.from_asgi("/openapi.json", world.client.app)
     token = access_token(world.user("fuzz"))
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 6
+    assert len(operations) == 7
     statuses: list[int] = []
 
     for operation in operations:

@@ -8,7 +8,7 @@ import hashlib
 import logging
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
@@ -76,15 +76,22 @@ def test_connect_refresh_disconnect(
         world.one("select count(*) from private.oauth_states where state_hash = %s", [state]) == 0
     )
 
-    # callback: the provider's redirect → connected, back to the frontend
+    # callback: the provider's redirect is forwarded to the frontend's completion page, which
+    # completes with the athlete's own token → connected
     query = fake.callback(state)
     response = world.client.get(f"/oauth/{provider}/callback", params=query)
-    responses.append(response.text + str(dict(response.headers)))
     assert response.status_code == 302
     location = response.headers["location"]
-    assert (
-        location == f"https://app.trainlytics.test/connections?provider={provider}&status=connected"
+    assert location == (
+        f"https://app.trainlytics.test/connections/complete?provider={provider}&{urlencode(query)}"
     )
+    assert fake.token_exchanges == 0  # the bounce completes nothing
+    response = world.client.post(
+        f"/connections/{provider}/complete", json=query, headers=world.auth("alice")
+    )
+    responses.append(response.text + str(dict(response.headers)))
+    assert response.status_code == 200, response.text
+    assert response.json() == {"provider": provider, "status": "connected", "reason": None}
     assert fake.token_exchanges == 1
 
     exchange = _token_request(world, provider)

@@ -81,17 +81,36 @@ def test_a_state_issued_for_another_provider_is_refused_and_spent(
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-def test_the_state_binds_the_connection_to_the_user_who_started_it(
+def test_an_attacker_cannot_link_a_victims_provider_account_by_sending_the_authorize_link(
     world: World, provider: str
 ) -> None:
-    """Bob's browser delivering Alice's callback connects Alice, never Bob: the callback has
-    no say over whose account it is, only the state (bound at start) has."""
+    """Account-linking CSRF (issue 14, finding 2): Mallory starts a connection and sends the
+    authorize link to Alice; Alice approves at the provider, and her browser finishes the flow.
+    The flow is bound to the browser that finishes it: Alice's frontend completes with Alice's
+    token, which is refused for Mallory's state — so Alice's provider account is linked to
+    nobody, the code is never exchanged, and Alice can still connect it herself."""
+    state = state_of(world.start(provider, "mallory"))
+    world.user("alice")
+    outcome = world.callback(provider, world.fakes[provider].callback(state), "alice")
+    assert outcome.get("reason") == "state_user_mismatch", outcome
+    assert _connections(world, "mallory") == 0
+    assert _connections(world, "alice") == 0
+    assert world.fakes[provider].token_exchanges == 0
+    assert world.connect(provider, "alice")["status"] == "connected"
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_completing_needs_the_athletes_own_token_and_spends_nothing_without_it(
+    world: World, provider: str
+) -> None:
     state = state_of(world.start(provider, "alice"))
-    world.user("bob")
-    outcome = world.callback(provider, world.fakes[provider].callback(state))
-    assert outcome["status"] == "connected"
-    assert _connections(world, "alice") == 1
-    assert _connections(world, "bob") == 0
+    query = world.fakes[provider].callback(state)
+    bounce = world.client.get(f"/oauth/{provider}/callback", params=query)
+    assert bounce.status_code == 302
+    assert world.fakes[provider].token_exchanges == 0
+    anonymous = world.client.post(f"/connections/{provider}/complete", json=query)
+    assert anonymous.status_code == 401
+    assert world.callback(provider, query, "alice")["status"] == "connected"
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

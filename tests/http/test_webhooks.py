@@ -4,9 +4,7 @@ log line; unknown owners are a logged no-op."""
 
 from __future__ import annotations
 
-import json
 import logging
-import time
 
 import httpx
 import pytest
@@ -156,50 +154,21 @@ def test_strava_subscription_handshake(world: World) -> None:
     assert wrong.status_code == 403
 
 
-def test_strava_deauthorization_revokes_and_deletes_strava_activities(world: World) -> None:
-    """Strava's API agreement: on deauthorisation, remove the athlete's Strava data."""
+def test_a_strava_deauthorization_is_only_queued_for_confirmation(world: World) -> None:
+    """The request deletes nothing: the worker confirms with Strava first
+    (tests/http/test_attacks.py covers both outcomes)."""
     fake = world.fakes["strava"]
     world.connect("strava")
     connection_id = _connection_id(world, "strava")
-    world.conn.execute(
-        "insert into public.activities (user_id, connection_id, provider, source, external_id,"
-        " start_date, is_manual) values (%s, %s, 'strava', 'provider', '123', now(), false)",
-        [world.user("alice"), connection_id],
-    )
-    body = json.dumps(
-        {
-            "aspect_type": "update",
-            "event_time": int(time.time()),
-            "object_id": int(fake.provider_user_id),
-            "object_type": "athlete",
-            "owner_id": int(fake.provider_user_id),
-            "subscription_id": int(fake.credentials.extra["SUBSCRIPTION_ID"]),
-            "updates": {"authorized": "false"},
-        }
-    ).encode()
-    response = world.client.post(
-        "/webhooks/strava", content=body, headers={"content-type": "application/json"}
-    )
+    response = _post(world, "strava", fake.signed_webhook("deauthorized"))
     assert response.status_code == 200
-    status, last_error = world.one(
-        "select status::text, last_error from public.provider_connections where id = %s",
-        [connection_id],
-    )
-    assert status in ("revoked", "disconnected")
-    assert last_error
     assert (
         world.one(
-            "select count(*) from public.activities where connection_id = %s", [connection_id]
+            "select status::text from public.provider_connections where id = %s", [connection_id]
         )
-        == 0
+        == "active"
     )
-    assert (
-        world.one(
-            "select count(*) from private.provider_tokens where connection_id = %s", [connection_id]
-        )
-        == 0
-    )
-    assert _webhook_jobs(world, connection_id) == 0
+    assert _webhook_jobs(world, connection_id) == 1
 
 
 def test_unknown_method_on_a_webhook_is_405_not_500(world: World) -> None:

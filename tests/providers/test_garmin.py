@@ -29,7 +29,12 @@ from trainlytics.errors import (
     TrainlyticsError,
     WebhookVerificationError,
 )
-from trainlytics.providers.base import ProviderCredentials, TokenSet, WebhookRequest
+from trainlytics.providers.base import (
+    RECEIVED_AT_KEY,
+    ProviderCredentials,
+    TokenSet,
+    WebhookRequest,
+)
 from trainlytics.providers.garmin import AUTHORIZE_URL, GarminProvider
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "providers" / "garmin"
@@ -513,22 +518,38 @@ def test_webhook_get_is_not_allowed(make: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "kind", "object_id"),
+    ("name", "kind"),
     [
-        ("webhook_activities_push.json", "activity_created", "21873461203"),
-        ("webhook_activities_ping.json", "activities_available", None),
-        ("webhook_activity_details_push.json", "activity_updated", "21873461203"),
-        ("webhook_manually_updated_activities_push.json", "activity_updated", "21874002911"),
-        ("webhook_deregistrations.json", "deauthorized", None),
-        ("webhook_user_permissions_change.json", "permissions_changed", None),
+        ("webhook_activities_ping.json", "activities_available"),
+        ("webhook_deregistrations.json", "deauthorized"),
+        ("webhook_user_permissions_change.json", "permissions_changed"),
     ],
 )
-def test_notifications_are_parsed(make: Any, name: str, kind: str, object_id: str | None) -> None:
+def test_notifications_are_parsed(make: Any, name: str, kind: str) -> None:
     provider, _ = make(respond(500))
     [event] = provider.parse_webhook(webhook(fixture_bytes(name)))
-    assert (event.provider_user_id, event.kind, event.object_id) == (USER_ID, kind, object_id)
+    assert (event.provider_user_id, event.kind, event.object_id) == (USER_ID, kind, None)
     [(_, [item])] = fixture(name).items()
-    assert event.payload == item
+    assert {k: v for k, v in event.payload.items() if k != RECEIVED_AT_KEY} == item
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "webhook_activities_push.json",
+        "webhook_activity_details_push.json",
+        "webhook_manually_updated_activities_push.json",
+    ],
+)
+def test_forged_garmin_pushes_are_never_trusted_with_data(
+    make: Any, name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 14, finding 3: a push is authenticated only by the public garmin-client-id, so its
+    content is not an event at all (logged, ignored); only pings, fetched from Garmin, are."""
+    provider, _ = make(respond(500))
+    assert provider.parse_webhook(webhook(fixture_bytes(name))) == []
+    assert "push for user" in caplog.text
+    assert "ignored" in caplog.text
 
 
 def test_ping_payload_keeps_the_callback_url_for_the_worker(make: Any) -> None:
@@ -546,18 +567,18 @@ def test_permission_change_carries_the_new_permissions(make: Any) -> None:
 
 
 def test_one_body_may_carry_several_users_and_types(make: Any) -> None:
-    push = fixture("webhook_activities_push.json")["activities"][0]
-    other = dict(push, userId="other-user", activityId=1, summaryId="1")
+    ping = fixture("webhook_activities_ping.json")["activities"][0]
+    other = dict(ping, userId="other-user")
     body = {
-        "activities": [push, other],
+        "activities": [ping, other, fixture("webhook_activities_push.json")["activities"][0]],
         "deregistrations": [{"userId": "gone-user"}],
         "dailies": fixture("webhook_dailies_push.json")["dailies"],
     }
     provider, _ = make(respond(500))
     events = provider.parse_webhook(webhook(json.dumps(body).encode()))
     assert [(e.provider_user_id, e.kind, e.object_id) for e in events] == [
-        (USER_ID, "activity_created", "21873461203"),
-        ("other-user", "activity_created", "1"),
+        (USER_ID, "activities_available", None),
+        ("other-user", "activities_available", None),
         ("gone-user", "deauthorized", None),
     ]
 
@@ -591,12 +612,20 @@ def _push(**changes: Any) -> dict[str, Any]:
         json.dumps({"activities": ["21873461203"]}).encode(),
         json.dumps(_push(userId=...)).encode(),
         json.dumps(_push(userId=12345)).encode(),
-        json.dumps(_push(activityId=..., summaryId=...)).encode(),
         json.dumps({"activities": [{"userId": USER_ID, "callbackURL": 5}]}).encode(),
         json.dumps(
             {"activities": [{"userId": USER_ID, "callbackURL": "http://evil.test/x"}]}
         ).encode(),
-        json.dumps({"activityFiles": [{"userId": USER_ID, "fileType": "FIT"}]}).encode(),
+        json.dumps(
+            {
+                "activities": [
+                    {
+                        "userId": USER_ID,
+                        "callbackURL": "https://evil.test/wellness-api/rest/activities?token=x",
+                    }
+                ]
+            }
+        ).encode(),
         json.dumps({"deregistrations": [{}]}).encode(),
         json.dumps({"userPermissionsChange": [{"userId": USER_ID}]}).encode(),
         json.dumps({"userPermissionsChange": [{"userId": USER_ID, "permissions": "ALL"}]}).encode(),
@@ -721,7 +750,8 @@ def test_fake_garmin_webhooks_verify_and_forged_ones_do_not(kind: str) -> None:
         request = WebhookRequest("POST", headers, query, body)
         provider.verify_webhook(request)
         [event] = provider.parse_webhook(request)
-        assert (event.kind, event.provider_user_id) == (kind, fake.provider_user_id)
+        expected = "activities_available" if kind.startswith("activit") else kind
+        assert (event.kind, event.provider_user_id) == (expected, fake.provider_user_id)
 
         headers, body, query = fake.forged_webhook(kind)
         with pytest.raises(WebhookVerificationError):

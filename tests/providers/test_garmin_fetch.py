@@ -22,7 +22,13 @@ from trainlytics.errors import (
     RateLimitedError,
     TokenRevokedError,
 )
-from trainlytics.providers.base import SyncWindow, TokenSet, WebhookEvent, WebhookRequest
+from trainlytics.providers.base import (
+    RECEIVED_AT_KEY,
+    SyncWindow,
+    TokenSet,
+    WebhookEvent,
+    WebhookRequest,
+)
 from trainlytics.providers.garmin import BACKFILL_WINDOW, GarminProvider
 
 DAY = 86400
@@ -221,32 +227,41 @@ def events_of(fake: FakeGarmin, body: dict[str, Any]) -> list[WebhookEvent]:
 
 
 @pytest.mark.parametrize("kind", ["activity_created", "activity_updated"])
-def test_push_items_are_ingested_without_a_call(kind: str) -> None:
+def test_a_push_event_payload_is_never_ingested(kind: str) -> None:
+    """Issue 14, finding 3: whatever reaches the worker as a push event (a job queued before
+    the upgrade, say) writes nothing — the content of a push is not trusted."""
     fake = FakeGarmin()
     provider, tokens = connected(fake)
-    (event,) = events_of(fake, fake.webhook_body(kind))
+    item = {
+        "userId": fake.provider_user_id,
+        **fake.webhook_body("activity_pushed")["activities"][0],
+    }
+    event = WebhookEvent(fake.provider_user_id, kind, str(item["activityId"]), item)
     before = len(fake.requests)
     page = provider.fetch_for_event(tokens, event)
-    (item,) = page.items
-    assert item == dict(event.payload)
-    assert page.api_calls == 0
+    assert list(page.items) == []
     assert len(fake.requests) == before
 
 
-def test_activity_details_push_is_ingested() -> None:
+def test_a_ping_is_fetched_once_within_its_validity() -> None:
     fake = FakeGarmin()
+    now = now_epoch()
+    fake.add_activity(56, now - 5000, uploaded_at=now - 100)
     provider, tokens = connected(fake)
-    body = json.loads(
-        (
-            __import__("pathlib").Path(__file__).resolve().parent.parent
-            / "fixtures/providers/garmin/webhook_activity_details_push.json"
-        ).read_text()
+    (event,) = events_of(fake, fake.ping_body(now - 3600, now))
+    assert [i["activityId"] for i in provider.fetch_for_event(tokens, event).items] == [56]
+    # Garmin serves a pull token once: a replayed ping finds it spent (410) -> nothing, no error
+    assert list(provider.fetch_for_event(tokens, event).items) == []
+    # a ping older than its validity is not fetched at all
+    stale = WebhookEvent(
+        event.provider_user_id,
+        event.kind,
+        None,
+        {**event.payload, RECEIVED_AT_KEY: now - 25 * 3600},
     )
-    body["activityDetails"][0]["userId"] = fake.provider_user_id
-    (event,) = events_of(fake, body)
-    (item,) = provider.fetch_for_event(tokens, event).items
-    assert item["activityId"] == 21873461203
-    assert "samples" in item
+    before = len(fake.requests)
+    assert list(provider.fetch_for_event(tokens, stale).items) == []
+    assert len(fake.requests) == before
 
 
 def test_ping_fetches_the_callback_url() -> None:

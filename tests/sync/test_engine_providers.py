@@ -53,6 +53,7 @@ from trainlytics.providers.base import (
     SyncWindow,
     TokenSet,
     WebhookEvent,
+    WebhookRequest,
 )
 from trainlytics.providers.coros import CorosProvider
 from trainlytics.providers.fitbit import FitbitProvider
@@ -156,17 +157,21 @@ def garmin_case() -> Case:
         by_id[n] = fake.add_activity(n, stamp, uploaded_at=stamp + 60)
         return str(n)
 
+    def pings(body: dict[str, Any]) -> list[WebhookEvent]:
+        headers = {"garmin-client-id": fake.credentials.client_id}
+        request = WebhookRequest("POST", headers, {}, json.dumps(body).encode())
+        return provider.parse_webhook(request)
+
     def update(n: int) -> WebhookEvent:
+        # In ping mode (the only one trusted: issue 14) an edit is re-uploaded and pinged.
         by_id[n]["activityName"] = f"Renamed {n}"
-        item = {"userId": fake.provider_user_id, **by_id[n]}
-        return WebhookEvent(fake.provider_user_id, "activity_updated", str(n), item)
+        uploaded = int(datetime.now(UTC).timestamp())
+        fake.upload_times[str(n)] = uploaded
+        (event,) = pings(fake.ping_body(uploaded - 60, uploaded + 60))
+        return event
 
     def deliveries() -> list[WebhookEvent]:
-        return [
-            WebhookEvent(fake.provider_user_id, "activity_created", str(item["activityId"]), item)
-            for body in fake.backfill_push_bodies()
-            for item in body["activities"]
-        ]
+        return [event for body in fake.backfill_ping_bodies() for event in pings(body)]
 
     # Garmin expresses no deletion of an activity (only deregistrations).
     return Case("garmin", fake, provider, add, update, None, 12, deliveries=deliveries, min_pages=1)

@@ -25,6 +25,7 @@ from trainlytics.console import console, reporting_errors
 from trainlytics.database import redact_url, resolve_database_url
 from trainlytics.gateway import PsycopgGateway
 from trainlytics.jobs import build_app
+from trainlytics.logs import get_logger
 from trainlytics.providers import build_providers
 from trainlytics.rate_limits import RateLimiter
 from trainlytics.readiness import check_ready
@@ -34,7 +35,7 @@ from trainlytics.tokens import TokenService
 
 __all__ = ["Runtime", "build_runtime", "recover_stalled_jobs", "worker_command"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 @dataclass

@@ -21,6 +21,9 @@ from typing import Any, ClassVar, Literal
 import httpx
 
 __all__ = [
+    "DEFAULT_MAX_WEBHOOK_BODY_BYTES",
+    "RECEIVED_AT_KEY",
+    "AccessCheck",
     "ActivityPage",
     "Provider",
     "ProviderCredentials",
@@ -87,6 +90,8 @@ class WebhookRequest:
     headers: Mapping[str, str]
     query: Mapping[str, str]
     body: bytes
+    #: The sender's address as the server saw it (rate limiting of failed verifications).
+    client: str | None = None
 
 
 WebhookEventKind = Literal[
@@ -118,6 +123,26 @@ class WebhookEvent:
 class WebhookResponse:
     status_code: int
     body: Any = None  # JSON-serialisable, or None for an empty body
+
+
+@dataclass(frozen=True)
+class AccessCheck:
+    """What the provider itself says about the app's access to an athlete's account, asked
+    with the athlete's own token (:meth:`Provider.check_access`)."""
+
+    #: The provider refused the athlete's token: access was withdrawn.
+    withdrawn: bool
+    #: Required scopes/permissions the athlete no longer grants (empty when unknown or none).
+    missing: tuple[str, ...] = ()
+
+
+#: Payload key under which a provider module may stamp an event's arrival (epoch s), e.g. to
+#: honour a ping's validity; not part of the event's identity (replays dedupe without it).
+RECEIVED_AT_KEY = "trainlyticsReceivedAt"
+
+#: Webhook bodies larger than this are refused with 413 before they are read (per provider:
+#: :attr:`Provider.max_webhook_body_bytes`).
+DEFAULT_MAX_WEBHOOK_BODY_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -158,7 +183,7 @@ class ActivityPage:
     #: Rate-limit state reported by the responses' headers.
     rate_limits: Sequence[RateLimitObservation] = ()
     #: The provider delivers this window asynchronously (Garmin backfill: the data arrives later
-    #: through pushes); the window counts as requested, not as done.
+    #: through pings); the window counts as requested, not as done.
     pending: bool = False
     #: Windows (of activity start times) that this page lists *completely*: every activity the
     #: provider holds that starts in one of them is among ``items``. The engine then soft
@@ -198,6 +223,8 @@ class Provider(ABC):
     #: e.g. Strava ``("strava:overall:15min", 200, 900)``; a per-user bucket's name holds
     #: ``{user}`` (replaced by the provider user id).
     rate_limit_buckets: ClassVar[tuple[tuple[str, int, int], ...]] = ()
+    #: Largest webhook body accepted; a larger one is answered 413 before it is read whole.
+    max_webhook_body_bytes: ClassVar[int] = DEFAULT_MAX_WEBHOOK_BODY_BYTES
 
     def __init__(self, credentials: ProviderCredentials, http: httpx.Client) -> None:
         self.credentials = credentials
@@ -232,6 +259,21 @@ class Provider(ABC):
         """The athlete's id, name, profile and granted scopes (from the token response, the
         callback query or the provider's API, as that provider requires). Performs any
         registration the provider demands after consent (Polar)."""
+
+    def check_access(self, tokens: TokenSet) -> AccessCheck:
+        """Ask the provider, with the athlete's token, whether the app still has access (and
+        which required permissions are missing): the confirmation a webhook that claims a
+        deauthorisation or a permission change needs before anything is revoked or deleted
+        (webhook bodies are not proof: some are unsigned, some are authenticated only by a
+        public value). Must be a read without side effects. Raise TokenRevokedError or return
+        ``withdrawn=True`` when the provider refuses the token; other failures propagate
+        (transient ones are retried by the job queue).
+
+        Default: NotImplementedError — a provider that sends access events must say how they
+        are confirmed; until then the worker ignores them (never acts on an unconfirmed
+        claim). Not :meth:`fetch_identity` blindly: for some providers it registers the user
+        (Polar)."""
+        raise NotImplementedError(f"{self.name}: access events cannot be confirmed")
 
     def missing_scopes(self, identity: ProviderIdentity) -> list[str]:
         """Required scopes the athlete did not grant."""
@@ -283,7 +325,8 @@ class Provider(ABC):
         self, tokens: TokenSet, event: WebhookEvent, cursor: Mapping[str, Any] | None = None
     ) -> ActivityPage:
         """What a webhook event means to ingest or delete (Strava update: the activity's detail;
-        delete: its id; a push: the items in the event; a ping: the callback URL's content).
+        delete: its id; a push the provider signs: the items in the event; a ping: the callback
+        URL's content).
 
         An event whose content takes several calls may answer it in steps: a page with a
         ``next_cursor`` is followed by a call with that ``cursor`` (None: the first step)."""

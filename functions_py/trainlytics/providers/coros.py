@@ -55,7 +55,6 @@ UNCONFIRMED (decided here; check against COROS's partner documentation when avai
 from __future__ import annotations
 
 import hmac
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -72,6 +71,7 @@ from trainlytics.errors import (
     TokenRevokedError,
     WebhookVerificationError,
 )
+from trainlytics.json_limits import loads_bounded
 from trainlytics.providers.base import (
     ActivityPage,
     Provider,
@@ -301,7 +301,7 @@ class CorosProvider(Provider):
 
     def parse_webhook(self, request: WebhookRequest) -> list[WebhookEvent]:
         try:
-            body = json.loads(request.body)
+            body = loads_bounded(request.body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadPayloadError(self.name, "webhook body is not JSON") from exc
         if not isinstance(body, dict):

@@ -85,7 +85,6 @@ UNCONFIRMED (not settled by official documentation at the time of writing):
 from __future__ import annotations
 
 import hmac
-import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -103,6 +102,7 @@ from trainlytics.errors import (
     TokenRevokedError,
     WebhookVerificationError,
 )
+from trainlytics.json_limits import loads_bounded
 from trainlytics.providers.base import (
     ActivityPage,
     Provider,
@@ -417,7 +417,7 @@ class FitbitProvider(Provider):
 
     def parse_webhook(self, request: WebhookRequest) -> list[WebhookEvent]:
         try:
-            body = json.loads(request.body)
+            body = loads_bounded(request.body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadPayloadError(self.name, "webhook body is not JSON") from exc
         items: list[Any] = body if isinstance(body, list) else [body]
@@ -463,7 +463,7 @@ class FitbitProvider(Provider):
         """The ack for a verified request: Google's subscriber registration check wants
         ``201 Created`` for ``{"type": "verification"}``; notifications get 204."""
         try:
-            body = json.loads(request.body)
+            body = loads_bounded(request.body)
         except (ValueError, UnicodeDecodeError):
             return self.webhook_ack()
         if isinstance(body, dict) and body.get("type") == "verification":

@@ -19,6 +19,13 @@ independent integrations agree on (``shared/docs/providers.md`` §3, labelled [2
   ``callbackURL`` to GET (ping); ``{"deregistrations": [{"userId": ...}]}``;
   ``{"userPermissionsChange": [{"userId": ..., "permissions": [...], ...}]}``. Each item
   carries ``userId``. Answer 200 quickly; Garmin retries for up to 7 days.
+- The ``garmin-client-id`` header is not a signature: the client id is public (it is in every
+  authorize URL), so anyone can forge a push. Hence (issue 14) only pings are trusted: a
+  push's content is ignored; a ping's data is fetched from Garmin's own host with the
+  athlete's token (``shared/docs/providers.md`` §3 "Data delivery": the callbackURL is "the
+  only verifiable source of a user's data"); deregistrations and permission changes are
+  confirmed with ``/user/id`` and ``/user/permissions`` (:meth:`Provider.check_access`) before
+  anything is revoked.
 
 UNCONFIRMED (no public primary source; handled defensively):
 
@@ -31,8 +38,11 @@ UNCONFIRMED (no public primary source; handled defensively):
   are all taken as "already revoked".
 - Non-activity summary types (dailies, sleeps, ...) are ignored here; ``activityDetails`` and
   ``manuallyUpdatedActivities`` are reported as ``activity_updated``.
-- The ``garmin-client-id`` header is not a signature: anyone who knows the client id can forge
-  it. That is all Garmin offers; keep the webhook URL unguessable and re-fetch data by id.
+- A ping's callback validity: 24 h (stated for Activity Files; applied to summary pings too)
+  and single use — a second download answering 410 is an integrator's report, not a document.
+- What authenticates the GET of a ping's callbackURL under OAuth 2.0: we send the athlete's
+  bearer token beside the URL's ``token=``; one integrator's notes say the pull token is what
+  counts (a bearer token alone answers 400 ``InvalidPullTokenException``).
 - Activities: how long pulled data stays available (we pull windows that start within the last
   7 days and backfill older ones); whether the pull's upload bounds are inclusive; that a
   backfill's duplicate answer is 409 and a missing historical permission 403 (both [2nd]).
@@ -40,15 +50,14 @@ UNCONFIRMED (no public primary source; handled defensively):
 Activities (``fetch_activities``/``fetch_for_event``): pull ``GET /activities`` by upload-time
 windows of <= 24 h (a JSON array of summaries) for recent windows; asynchronous
 ``GET /backfill/activities`` in <= 30-day start-time ranges for older ones (202 → the page is
-``pending`` and the data arrives by push/ping; 409 = already requested, also fine). Pushes carry
-the summaries themselves; pings carry a ``callbackURL`` on apis.garmin.com, fetched with the
+``pending`` and the data arrives by ping; 409 = already requested, also fine). Pushes are
+ignored (see above); pings carry a ``callbackURL`` on apis.garmin.com, fetched with the
 athlete's bearer token. No public rate-limit headers or per-request limits.
 """
 
 from __future__ import annotations
 
 import hmac
-import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -65,7 +74,11 @@ from trainlytics.errors import (
     TokenRevokedError,
     WebhookVerificationError,
 )
+from trainlytics.json_limits import loads_bounded
+from trainlytics.logs import get_logger
 from trainlytics.providers.base import (
+    RECEIVED_AT_KEY,
+    AccessCheck,
     ActivityPage,
     Provider,
     ProviderIdentity,
@@ -122,6 +135,10 @@ _SUMMARY_CALLBACK_PATHS = frozenset(
         "/wellness-api/rest/manuallyUpdatedActivities",
     }
 )
+#: How long after its arrival a ping's callbackURL is fetched at all: Garmin serves a callback
+#: for 24 hours ([2nd]: shared/docs/providers.md §3 "Data delivery" — Activity Files callbacks
+#: are valid 24 h for a single download; integrators apply the same window to summary pings).
+PING_VALIDITY = timedelta(hours=24)
 #: Keys of pushed items that must not be stored (OAuth 1.0a pushes carry the user's token).
 _SECRET_ITEM_KEYS = frozenset({"userAccessToken"})
 
@@ -144,6 +161,8 @@ _PERMISSIONS_CHANGE = "userPermissionsChange"
 _ERROR_CODE = re.compile(r"^[a-z][a-z_]{0,39}$")
 #: Webhook body keys are camelCase words ("activityDetails").
 _BODY_KEY = re.compile(r"^[A-Za-z]{1,40}$")
+
+log = get_logger(__name__)
 
 
 class GarminProvider(Provider):
@@ -271,6 +290,18 @@ class GarminProvider(Provider):
             scopes=tuple(permissions),
         )
 
+    def check_access(self, tokens: TokenSet) -> AccessCheck:
+        """``GET /user/id`` (401: the registration is gone) and ``GET /user/permissions``
+        (what the athlete grants now), both read-only, through :meth:`fetch_identity`; a
+        different ``userId`` than the token's account counts as withdrawn."""
+        try:
+            identity = self.fetch_identity(tokens, callback_query={})
+        except TokenRevokedError:
+            return AccessCheck(withdrawn=True)
+        if tokens.provider_user_id and identity.provider_user_id != tokens.provider_user_id:
+            return AccessCheck(withdrawn=True)
+        return AccessCheck(withdrawn=False, missing=tuple(self.missing_scopes(identity)))
+
     # --- Webhooks --------------------------------------------------------------------------------
 
     def verify_webhook(self, request: WebhookRequest) -> None:
@@ -283,20 +314,30 @@ class GarminProvider(Provider):
             )
 
     def parse_webhook(self, request: WebhookRequest) -> list[WebhookEvent]:
+        """Pings become ``activities_available`` events (their callbackURL must be on Garmin's
+        API host, else the body is refused); pushes — items that carry data instead of a
+        callbackURL — are logged and ignored: a push is authenticated only by the public
+        ``garmin-client-id``, so its content is never written. Deregistrations and permission
+        changes become ``deauthorized`` / ``permissions_changed`` events, which the worker
+        confirms with Garmin (:meth:`check_access`) before anything is revoked."""
         try:
-            body = json.loads(request.body)
+            body = loads_bounded(request.body)
         except (ValueError, UnicodeDecodeError):
             raise BadPayloadError(self.name, "webhook body is not JSON") from None
         if not isinstance(body, dict) or not body:
             raise BadPayloadError(self.name, "webhook body is not a Garmin notification object")
         events: list[WebhookEvent] = []
+        received_at = int(self._now().timestamp())
         for key, items in body.items():
             if not isinstance(items, list):
                 raise BadPayloadError(
                     self.name, f"webhook body key {_safe_key(key)} does not hold a list"
                 )
             if key in _ACTIVITY_KEYS:
-                events.extend(self._activity_event(key, item) for item in items)
+                for item in items:
+                    event = self._activity_event(key, item, received_at)
+                    if event is not None:
+                        events.append(event)
             elif key == _DEREGISTRATIONS:
                 events.extend(
                     WebhookEvent(_user_id(item, key), "deauthorized", None, item) for item in items
@@ -362,20 +403,34 @@ class GarminProvider(Provider):
     def fetch_for_event(
         self, tokens: TokenSet, event: WebhookEvent, cursor: Mapping[str, Any] | None = None
     ) -> ActivityPage:
-        """A push holds the activity itself (no call); a ping names a ``callbackURL`` on
-        Garmin's API whose content is fetched (only ``apis.garmin.com/wellness-api/rest/...``
-        is ever requested). Deregistrations and permission changes carry nothing to ingest
-        (the webhook service handles them)."""
-        if event.kind in ("activity_created", "activity_updated"):
-            if not isinstance(event.payload, Mapping):
-                raise BadPayloadError(self.name, "pushed activity is not an object")
-            return ActivityPage(items=(_without_secrets(event.payload),), api_calls=0)
+        """Only a ping is fetched: its ``callbackURL`` (checked again: https on
+        ``apis.garmin.com/wellness-api/rest/``, nothing else is ever requested with the
+        athlete's token), once, within :data:`PING_VALIDITY` of its arrival. A pull token
+        already spent answers 410: nothing left to fetch, not an error. Any other event
+        carries nothing to ingest: the content of a push is never trusted, and
+        deregistrations and permission changes are confirmed by the webhook worker."""
         if event.kind != "activities_available":
             return ActivityPage(items=(), api_calls=0)
         url = _callback_url(event.payload.get("callbackURL"))
         if httpx.URL(url).path not in _SUMMARY_CALLBACK_PATHS:
             return ActivityPage(items=(), api_calls=0)  # e.g. an activity FIT file
-        response = self._activity_get(url, tokens, "fetching a ping callback", params=None)
+        received_at = event.payload.get(RECEIVED_AT_KEY)
+        if isinstance(received_at, int) and not isinstance(received_at, bool):
+            age = self._now().timestamp() - received_at
+            if age > PING_VALIDITY.total_seconds():
+                log.warning(
+                    "garmin ping for user %s not fetched: it arrived %.0f h ago, past the "
+                    "callback's validity",
+                    event.provider_user_id,
+                    age / 3600,
+                )
+                return ActivityPage(items=(), api_calls=0)
+        response = self._activity_get(
+            url, tokens, "fetching a ping callback", params=None, accepted=(200, 410)
+        )
+        if response.status_code == 410:
+            log.info("garmin ping for user %s: already fetched (410)", event.provider_user_id)
+            return ActivityPage(items=())
         return ActivityPage(items=self._summaries(response))
 
     def _activity_get(
@@ -431,21 +486,23 @@ class GarminProvider(Provider):
 
     # --- internals -------------------------------------------------------------------------------
 
-    def _activity_event(self, key: str, item: Any) -> WebhookEvent:
+    def _activity_event(self, key: str, item: Any, received_at: int) -> WebhookEvent | None:
+        """A ping's event, or None for a push (ignored: see :meth:`parse_webhook`)."""
         user_id = _user_id(item, key)
-        if "callbackURL" in item:
-            # Ping: the data waits at callbackURL (which embeds a one-shot pull token).
-            if not isinstance(item["callbackURL"], str) or not item["callbackURL"].startswith(
-                "https://"
-            ):
-                raise BadPayloadError(self.name, f"{key} ping without an https callbackURL")
-            return WebhookEvent(user_id, "activities_available", None, item)
-        if key == "activityFiles":
-            raise BadPayloadError(self.name, "activityFiles item without a callbackURL")
-        object_id = _activity_id(item)
-        if object_id is None:
-            raise BadPayloadError(self.name, f"{key} item without an activityId or summaryId")
-        return WebhookEvent(user_id, _ACTIVITY_KEYS[key], object_id, item)
+        if "callbackURL" not in item:
+            log.warning(
+                "garmin %s push for user %s ignored: push bodies are authenticated only by the "
+                "public client id; configure ping mode for this summary type",
+                _safe_key(key),
+                user_id,
+            )
+            return None
+        # Ping: the data waits at callbackURL (Garmin's host; it embeds a pull token). Checked
+        # here so that a forged ping naming another host is refused before it is queued.
+        _callback_url(item["callbackURL"])
+        payload = {"userId": user_id, "callbackURL": item["callbackURL"]}
+        payload[RECEIVED_AT_KEY] = received_at
+        return WebhookEvent(user_id, "activities_available", None, payload)
 
     def _post_token(self, form: Mapping[str, str]) -> httpx.Response:
         return request(self.http, self.name, "POST", TOKEN_URL, data=dict(form))
@@ -544,18 +601,6 @@ def _user_id(item: Any, key: str) -> str:
     if not isinstance(user_id, str) or not user_id:
         raise BadPayloadError("garmin", f"{key} item without a userId")
     return user_id
-
-
-def _activity_id(item: Mapping[str, Any]) -> str | None:
-    for candidate in (item.get("activityId"), item.get("summaryId")):
-        if isinstance(candidate, int) and not isinstance(candidate, bool):
-            return str(candidate)
-        if isinstance(candidate, str) and candidate:
-            return candidate
-    summary = item.get("summary")  # activityDetails nest the summary
-    if isinstance(summary, dict):
-        return _activity_id(summary)
-    return None
 
 
 def _safe_key(key: str) -> str:

@@ -58,7 +58,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 import uuid
 from collections.abc import Mapping
@@ -77,6 +76,7 @@ from trainlytics.errors import (
     TokenRevokedError,
     WebhookVerificationError,
 )
+from trainlytics.json_limits import loads_bounded
 from trainlytics.providers.base import (
     ActivityPage,
     Provider,
@@ -460,7 +460,7 @@ def _oauth_error_suffix(response: httpx.Response) -> str:
 
 def _json_object(raw: bytes, provider: str) -> dict[str, Any]:
     try:
-        body = json.loads(raw)
+        body = loads_bounded(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadPayloadError(provider, "webhook body is not JSON") from exc
     if not isinstance(body, dict):
@@ -471,7 +471,7 @@ def _json_object(raw: bytes, provider: str) -> dict[str, Any]:
 def _is_bare_ping(raw: bytes) -> bool:
     """A body that is exactly Polar's PING (``event`` and ``timestamp``, nothing else)."""
     try:
-        body = json.loads(raw)
+        body = loads_bounded(raw)
     except (ValueError, UnicodeDecodeError):
         return False
     return (

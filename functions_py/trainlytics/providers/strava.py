@@ -24,7 +24,9 @@ Facts this module relies on (see ``shared/docs/providers.md`` §2):
   event. Events: ``object_type`` activity|athlete, ``aspect_type`` create|update|delete,
   ``object_id``, ``owner_id``, ``updates`` (string values), ``event_time``. Deauthorisation =
   athlete ``update`` with ``updates.authorized == "false"``. Strava requires deleting the
-  athlete's Strava data when that happens (API agreement); the webhook service does that.
+  athlete's Strava data when that happens (API agreement). Since events are unsigned, the
+  worker first confirms with Strava that the athlete's token no longer works
+  (:meth:`StravaProvider.check_access`), then deletes (``trainlytics.webhooks``).
 
 UNCONFIRMED (no public primary source found; handled defensively):
 
@@ -50,7 +52,6 @@ each ``"15-min,daily"``: reported as :class:`RateLimitObservation` for the share
 from __future__ import annotations
 
 import hmac
-import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -68,7 +69,9 @@ from trainlytics.errors import (
     TokenRevokedError,
     WebhookVerificationError,
 )
+from trainlytics.json_limits import JsonTooDeepError, loads_bounded
 from trainlytics.providers.base import (
+    AccessCheck,
     ActivityPage,
     Provider,
     ProviderIdentity,
@@ -150,6 +153,9 @@ class StravaProvider(Provider):
     backfill_horizon: ClassVar[timedelta | None] = None
     max_window: ClassVar[timedelta | None] = None
     rate_limit_buckets: ClassVar[tuple[tuple[str, int, int], ...]] = RATE_LIMIT_BUCKETS
+    #: An event is a few hundred bytes: ids, an aspect, an ``updates`` hash of short strings, no
+    #: activity data (developers.strava.com/docs/webhooks, "Event Data").
+    max_webhook_body_bytes: ClassVar[int] = 64 * 1024
 
     # --- OAuth ---------------------------------------------------------------------------------
 
@@ -278,6 +284,17 @@ class StravaProvider(Provider):
             scopes=scopes,
         )
 
+    def check_access(self, tokens: TokenSet) -> AccessCheck:
+        """``GET /athlete`` with the athlete's token: 401 means the access was withdrawn.
+        Strava: deauthorising an application invalidates every access and refresh token it
+        holds for the athlete (developers.strava.com/docs/authentication, "Deauthorization");
+        a request with such a token answers 401 "Authorization Error"."""
+        try:
+            self._get_athlete(tokens)
+        except TokenRevokedError:
+            return AccessCheck(withdrawn=True)
+        return AccessCheck(withdrawn=False)
+
     # --- Webhooks --------------------------------------------------------------------------------
 
     def handle_webhook_get(self, request: WebhookRequest) -> WebhookResponse:
@@ -301,7 +318,9 @@ class StravaProvider(Provider):
                 hint="set STRAVA_SUBSCRIPTION_ID to the id of the app's push subscription",
             )
         try:
-            body = json.loads(request.body)
+            body = loads_bounded(request.body)
+        except JsonTooDeepError:
+            raise BadPayloadError(self.name, "webhook body nests too deeply") from None
         except (ValueError, UnicodeDecodeError):
             raise WebhookVerificationError(
                 "strava webhook rejected: the body is not JSON"
@@ -645,7 +664,7 @@ def _equal(given: str, expected: str) -> bool:
 
 def _json_object(body: bytes, provider: str) -> dict[str, Any]:
     try:
-        parsed = json.loads(body)
+        parsed = loads_bounded(body)
     except (ValueError, UnicodeDecodeError):
         raise BadPayloadError(provider, "webhook body is not JSON") from None
     if not isinstance(parsed, dict):

@@ -46,7 +46,6 @@ scopes are assumed — Wahoo's consent screen has no per-scope tick boxes as far
 from __future__ import annotations
 
 import hmac
-import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -63,6 +62,7 @@ from trainlytics.errors import (
     TokenRevokedError,
     WebhookVerificationError,
 )
+from trainlytics.json_limits import JsonTooDeepError, loads_bounded
 from trainlytics.providers.base import (
     ActivityPage,
     Provider,
@@ -323,7 +323,9 @@ class WahooProvider(Provider):
             raise WebhookVerificationError("wahoo webhooks are not configured on this server")
         # The token travels inside the body: the raw bytes must be decoded to find it.
         try:
-            body = json.loads(request.body)
+            body = loads_bounded(request.body)
+        except JsonTooDeepError:
+            raise BadPayloadError(self.name, "webhook body nests too deeply") from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise WebhookVerificationError("wahoo webhook body is not JSON") from exc
         token = body.get("webhook_token") if isinstance(body, dict) else None
@@ -334,7 +336,7 @@ class WahooProvider(Provider):
 
     def parse_webhook(self, request: WebhookRequest) -> list[WebhookEvent]:
         try:
-            body = json.loads(request.body)
+            body = loads_bounded(request.body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadPayloadError(self.name, "webhook body is not JSON") from exc
         if not isinstance(body, dict):
