@@ -104,8 +104,10 @@ def create_local_user(
 ) -> LocalUser:
     """Insert the user into ``auth.users`` as Supabase Auth does and set the profile's role.
 
-    Runs in one transaction on ``conn`` (which must be allowed to ``set role
-    supabase_auth_admin``: a superuser, or Supabase's ``postgres``).
+    Runs in one transaction on ``conn``, as its own login: the embedded database's superuser,
+    or Supabase's ``postgres``, which holds every privilege on ``auth.users`` (Supabase grants
+    it what Supabase Auth creates in ``auth``) but is no longer a member of
+    ``supabase_auth_admin``.
     """
     address = validate_email(email)
     if role not in USER_ROLES:
@@ -124,17 +126,9 @@ def create_local_user(
                 hint="sign in with it, or choose another address",
             )
         try:
-            conn.execute("set local role supabase_auth_admin")
-        except psycopg.errors.InsufficientPrivilege as exc:
-            raise TrainlyticsError(
-                "this database login cannot act as supabase_auth_admin",
-                hint="connect as a superuser, or use `trainlytics users invite` on a hosted "
-                "Supabase project",
-            ) from exc
-        conn.execute("set local search_path = auth")
-        row = conn.execute(
-            """
-            insert into users (
+            row = conn.execute(
+                """
+            insert into auth.users (
                 instance_id, id, aud, role, email, encrypted_password,
                 email_confirmed_at, confirmation_token, recovery_token,
                 email_change_token_new, email_change,
@@ -147,15 +141,19 @@ def create_local_user(
             )
             returning id
             """,
-            {
-                "email": address,
-                "hash": password_hash,
-                "confirmed": confirmed,
-                "meta": json.dumps(metadata),
-            },
-        ).fetchone()
-        conn.execute("reset role")
-        conn.execute("reset search_path")
+                {
+                    "email": address,
+                    "hash": password_hash,
+                    "confirmed": confirmed,
+                    "meta": json.dumps(metadata),
+                },
+            ).fetchone()
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise TrainlyticsError(
+                "this database login may not write auth.users",
+                hint="connect as the project's postgres role (or a superuser), or set "
+                "SUPABASE_URL and the service key to create users through Supabase Auth",
+            ) from exc
         if row is None:  # pragma: no cover - insert ... returning always returns the row
             raise RuntimeError("insert into auth.users returned nothing")
         user_id = row[0] if isinstance(row[0], uuid.UUID) else uuid.UUID(str(row[0]))
