@@ -160,9 +160,9 @@ create table auth.users (
     is_super_admin bool null,
     created_at timestamptz null,
     updated_at timestamptz null,
-    phone text null unique default null,
+    phone varchar(15) null unique default null,
     phone_confirmed_at timestamptz null default null,
-    phone_change text null default '',
+    phone_change varchar(15) null default '',
     phone_change_token varchar(255) null default '',
     phone_change_sent_at timestamptz null default null,
     confirmed_at timestamptz generated always as (
@@ -180,6 +180,10 @@ create table auth.users (
     is_anonymous boolean not null default false,
     constraint users_pkey primary key (id)
 );
+-- 20230116124310_alter_phone_type (the defaults keep their varchar casts).
+alter table auth.users
+alter column phone type text,
+alter column phone_change type text;
 create index users_instance_id_idx on auth.users using btree (instance_id);
 create index users_instance_id_email_idx on auth.users using btree (instance_id, lower(email));
 create unique index confirmation_token_idx on auth.users using btree (confirmation_token)
