@@ -19,7 +19,8 @@ import pytest
 
 Conn = psycopg.Connection[Any]
 
-REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "supabase" / "emulation_reference.json"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+REFERENCE = FIXTURES / "supabase" / "emulation_reference.json"
 DOC = json.loads(REFERENCE.read_text(encoding="utf-8"))
 FACTS: list[dict[str, Any]] = DOC["facts"]
 STAND_INS = {"postgres": "trainlytics_owner"}
@@ -36,7 +37,7 @@ def fact_id(fact: dict[str, Any]) -> str:
         for key in ("function", "index", "column", "role", "table", "schema", "owner")
         if key in fact
     )
-    extra = fact.get("column") and fact.get("table") or fact.get("member") or fact.get("setting")
+    extra = (fact.get("column") and fact.get("table")) or fact.get("member") or fact.get("setting")
     extra = extra or fact.get("privilege") or fact.get("objtype") or ""
     return f"{fact['kind']}:{subject}:{extra}".rstrip(":")
 
@@ -54,7 +55,7 @@ def normalise(text: str) -> str:
 def check_role(conn: Conn, fact: dict[str, Any]) -> None:
     columns = ", ".join(fact["attributes"])
     row = conn.execute(
-        f"select {columns} from pg_roles where rolname = %s",  # noqa: S608 - names from the fixture
+        f"select {columns} from pg_roles where rolname = %s",
         [role_name(fact["role"])],
     ).fetchone()
     assert row is not None, f"role {fact['role']} missing"
@@ -299,9 +300,10 @@ def test_postgres_may_not_act_as_supabase_auth_admin(db: Conn) -> None:
 
 
 def test_service_role_cannot_read_auth_users(db: Conn) -> None:
-    with pytest.raises(psycopg.errors.InsufficientPrivilege), db.transaction():
+    with db.transaction(force_rollback=True):
         db.execute("set local role service_role")
-        db.execute("select count(*) from auth.users")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege), db.transaction():
+            db.execute("select count(*) from auth.users")
 
 
 def test_duplicate_email_is_refused_by_supabase_auths_index(db: Conn) -> None:
