@@ -142,7 +142,7 @@ create table auth.users (
     instance_id uuid null,
     id uuid not null unique,
     aud varchar(255) null,
-    "role" varchar(255) null,
+    role varchar(255) null,
     email varchar(255) null,
     encrypted_password varchar(255) null,
     email_confirmed_at timestamptz null,

@@ -83,8 +83,9 @@ on conflict (provider, provider_value) do update
 
 -- Helpers ------------------------------------------------------------------------------------
 
--- Every function here has a SQL body (schema-qualified names) and no SET clause: the planner inlines the whole
--- normaliser into the ingest query, so a page costs no function call per item or per field.
+-- Every function here has a SQL body (schema-qualified names) and no SET clause: the planner
+-- inlines the whole normaliser into the ingest query, so a page costs no function call per item
+-- or per field.
 
 create function private.strava_zone_text(p_value text)
 returns text
