@@ -117,15 +117,15 @@ def create_local_user(
         key: value for key, value in (("first_name", first_name), ("last_name", last_name)) if value
     }
     with conn.transaction():
-        exists = conn.execute(
-            "select 1 from auth.users where lower(email) = %s", [address]
-        ).fetchone()
-        if exists is not None:
-            raise TrainlyticsError(
-                f"a user with email {address} already exists",
-                hint="sign in with it, or choose another address",
-            )
         try:
+            exists = conn.execute(
+                "select 1 from auth.users where lower(email) = %s", [address]
+            ).fetchone()
+            if exists is not None:
+                raise TrainlyticsError(
+                    f"a user with email {address} already exists",
+                    hint="sign in with it, or choose another address",
+                )
             row = conn.execute(
                 """
             insert into auth.users (
