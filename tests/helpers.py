@@ -20,10 +20,23 @@ Connection = psycopg.Connection[Any]
 
 
 def _switch(conn: Connection, role: str, claims: dict[str, Any]) -> None:
-    # PostgREST's per-request statement: transaction-local role and JWT claims.
+    # PostgREST's per-request statement: transaction-local role and JWT claims, then the
+    # impersonated role's own settings (statement_timeout for anon and authenticated), which
+    # PostgREST applies with set_config because `set role` does not.
     conn.execute(
         "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)",
         [role, json.dumps(claims)],
+    )
+    conn.execute(
+        """
+        select set_config(split_part(setting, '=', 1), substr(setting, strpos(setting, '=') + 1),
+                          true)
+        from pg_db_role_setting as s, unnest(s.setconfig) as setting
+        where s.setrole = %s::regrole
+          and s.setdatabase in (0, (select oid from pg_database where datname = current_database()))
+        order by s.setdatabase
+        """,
+        [role],
     )
 
 
@@ -48,6 +61,7 @@ def act_as_service(conn: Connection) -> None:
 def reset_role(conn: Connection) -> None:
     """Back to the connection's own role, with no JWT claims."""
     conn.execute("reset role")
+    conn.execute("reset statement_timeout")
     conn.execute("select set_config('request.jwt.claims', '', true)")
 
 

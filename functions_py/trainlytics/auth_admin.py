@@ -151,6 +151,14 @@ def _may_act_as_auth_admin(conn: psycopg.Connection[Any]) -> bool:
     return bool(row and row[0])
 
 
+def _no_auth_rights(exc: psycopg.errors.InsufficientPrivilege) -> TrainlyticsError:
+    """One line for a login that may not read or write Supabase Auth's tables."""
+    return TrainlyticsError(
+        "this database login may not write auth.users",
+        hint="connect as the project's postgres role (or a superuser), or " + SUPABASE_ENV_HINT,
+    )
+
+
 def create_local_user(
     conn: psycopg.Connection[Any],
     email: str,
@@ -190,9 +198,12 @@ def create_local_user(
         "phone_verified": False,
     }
     with conn.transaction():
-        exists = conn.execute(
-            "select 1 from auth.users where lower(email) = %s", [address]
-        ).fetchone()
+        try:
+            exists = conn.execute(
+                "select 1 from auth.users where lower(email) = %s", [address]
+            ).fetchone()
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise _no_auth_rights(exc) from exc
         if exists is not None:
             raise TrainlyticsError(
                 f"a user with email {address} already exists",
@@ -241,11 +252,7 @@ def create_local_user(
                 [str(user_id), user_id, json.dumps(identity_data)],
             )
         except psycopg.errors.InsufficientPrivilege as exc:
-            raise TrainlyticsError(
-                "this database login may not write Supabase Auth's tables: "
-                + (exc.diag.message_primary or "permission denied"),
-                hint="connect as a superuser, or " + SUPABASE_ENV_HINT,
-            ) from exc
+            raise _no_auth_rights(exc) from exc
         # Back to the caller's role and path (not `reset`: that would drop a session role).
         conn.execute(sql.SQL("set local role {}").format(sql.Identifier(caller)))
         conn.execute("select set_config('search_path', %s, true)", [search_path])

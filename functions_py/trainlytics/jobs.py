@@ -59,6 +59,7 @@ __all__ = [
     "configure_engine",
     "install_queue_schema",
     "make_blueprint",
+    "pin_queue_search_path",
     "queue_schema_installed",
     "tasks",
     "webhook_event_key",
@@ -227,12 +228,41 @@ def queue_schema_installed(conn: Connection) -> bool:
     return bool(row and row[0])
 
 
+# Every procrastinate function in ``queue`` gets ``search_path = queue``: procrastinate writes its
+# table and type names unqualified, so without a pinned path they resolve against the caller's
+# (plpgsql_check, run by `supabase db lint`, reports each of them as an error).
+_PIN_QUEUE_SEARCH_PATH = """
+do $pin$
+declare
+    f regprocedure;
+begin
+    for f in
+        select p.oid::regprocedure
+        from pg_proc as p
+        where p.pronamespace = 'queue'::regnamespace and p.prokind = 'f'
+          and not exists (
+              select from unnest(p.proconfig) as c where c like 'search_path=%'
+          )
+    loop
+        execute format('alter function %s set search_path = queue', f);
+    end loop;
+end
+$pin$
+"""
+
+
+def pin_queue_search_path(conn: Connection) -> None:
+    """Pin ``search_path = queue`` on the functions in ``queue`` that do not pin one."""
+    conn.execute(_PIN_QUEUE_SEARCH_PATH)
+
+
 def install_queue_schema(conn: Connection, *, role: str | None = None) -> bool:
     """Install procrastinate's schema into ``queue`` unless it is there; True when installed.
 
     Runs in one transaction (as ``role`` when given, the migrations' owner), with
-    ``search_path`` set to ``queue`` so every procrastinate object lands there, then grants
-    ``service_role`` what enqueueing and workers need. Requires the schema to exist (the
+    ``search_path`` set to ``queue`` so every procrastinate object lands there, pins that
+    ``search_path`` on its functions, then grants ``service_role`` what enqueueing and workers
+    need. Requires the schema to exist (the
     job-queue migration creates it). ``conn`` must be in autocommit mode or idle.
     """
     if queue_schema_installed(conn):
@@ -245,6 +275,7 @@ def install_queue_schema(conn: Connection, *, role: str | None = None) -> bool:
         conn.execute(sql.SQL("set local search_path = {}").format(queue))
         for statement in statements:
             conn.execute(statement.encode())
+        pin_queue_search_path(conn)
         for grant in (
             "grant all on all tables in schema {} to service_role",
             "grant all on all sequences in schema {} to service_role",

@@ -26,7 +26,7 @@ from psycopg.rows import TupleRow
 
 from trainlytics import resources
 from trainlytics.errors import MigrationError
-from trainlytics.jobs import QUEUE_SCHEMA, install_queue_schema
+from trainlytics.jobs import QUEUE_SCHEMA, install_queue_schema, pin_queue_search_path
 from trainlytics.sql_splitter import split_statements
 
 __all__ = [
@@ -307,6 +307,11 @@ def _migrate_locked(
             on_applied(migration)
     if _has_schema(conn, QUEUE_SCHEMA):
         result.queue_installed = install_queue_schema(conn, role=role)
+        # Queues installed before their functions' search_path was pinned get it now.
+        with conn.transaction():
+            if role is not None:
+                conn.execute(sql.SQL("set local role {}").format(sql.Identifier(role)))
+            pin_queue_search_path(conn)
 
 
 def migrate(

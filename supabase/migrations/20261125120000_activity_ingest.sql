@@ -161,9 +161,10 @@ returns double precision
 language sql
 immutable
 parallel safe
--- A SQL-standard body: names are bound when the function is created (no search_path needed),
--- and the planner inlines it into the calling query (a SET clause would prevent that).
-begin atomic
+-- A SQL body with schema-qualified names (no search_path needed) and no SET clause, so the
+-- planner inlines it into the calling query (a SET clause would prevent that). `$$`-quoted, not
+-- `begin atomic`: the Supabase CLI 2.x splitter breaks those that hold `case ... end` (#3474).
+as $$
     select case
         -- Unbounded repetitions keep the regex cheap; the length check bounds the text.
         when length(p_text) <= 400
@@ -174,7 +175,7 @@ begin atomic
                 else btrim(p_text)::numeric::double precision
             end
     end;
-end;
+$$;
 comment on function private.try_float(text) is
     'The number in a text (JSON numbers and decimal strings such as Wahoo''s "12.5" or '
     '"1.2e3"); null for anything else, NaN, Infinity or magnitudes beyond 1e300. Never raises.';
@@ -184,12 +185,12 @@ returns integer
 language sql
 immutable
 parallel safe
-begin atomic
+as $$
     select case
         when abs(private.try_float(p_text)) < 2147483647.5
             then round(private.try_float(p_text))::integer
     end;
-end;
+$$;
 comment on function private.try_int(text) is
     'The integer in a text, rounding decimals ("3600.0" gives 3600); null when not a number or '
     'outside the integer range. Never raises.';
@@ -204,7 +205,7 @@ returns text[]
 language sql
 immutable
 parallel safe
-begin atomic
+as $$
     -- 1 year, 2 month, 3 day, 4 hour, 5 minute, 6 seconds (with fraction), 7 the zone as
     -- written (Z or an offset), 8 the offset's sign, 9 its hours, 10 its minutes.
     -- The usual shapes are recognised by their digit pattern and cut at fixed positions (a
@@ -237,7 +238,7 @@ begin atomic
             '\s*(Z|z|([-+])([0-9]{2})(?::?([0-9]{2}))?)?\s*$'
         )
     end;
-end;
+$$;
 comment on function private.iso8601_parts(text) is
     'The fields of an ISO 8601 date or date-time text (year, month, day, '
     ' hour, minute, seconds, zone, offset sign, offset hours, offset minutes), null when '
@@ -249,7 +250,7 @@ returns timestamp
 language sql
 immutable
 parallel safe
-begin atomic
+as $$
     select case
         when p_parts[1]::integer >= 1
             and p_parts[2]::integer between 1 and 12
@@ -273,7 +274,7 @@ begin atomic
                 coalesce(p_parts[6]::double precision, 0)
             )
     end;
-end;
+$$;
 comment on function private.timestamp_of_parts(text[]) is
     'The wall-clock time of private.iso8601_parts output, ignoring any zone; null when a field '
     'is out of range (month 13, February 30, hour 24, year 0000) or the parts are null. Never '
@@ -284,7 +285,7 @@ returns timestamptz
 language sql
 immutable
 parallel safe
-begin atomic
+as $$
     select case
         -- An offset needs a time of day, and PostgreSQL's range (at most 15:59).
         when p_parts[4] is null or p_parts[8] is null
@@ -301,7 +302,7 @@ begin atomic
                 end
             ) at time zone 'UTC'
     end;
-end;
+$$;
 comment on function private.timestamptz_of_parts(text[]) is
     'The instant of private.iso8601_parts output: the wall clock minus the offset (Z or none: '
     'UTC; a date alone: midnight UTC); null when a field is out of range. Never raises; '
@@ -312,7 +313,7 @@ returns timestamp
 language sql
 immutable
 parallel safe
-begin atomic
+as $$
     -- For a text whose first 19 characters have the digit shape 9999-99-99T99:99:99 (the
     -- caller checks it): fixed positions, integer range checks, no regular expression.
     select case
@@ -342,7 +343,7 @@ begin atomic
                 substr(p_text, 18, 2)::double precision
             )
     end;
-end;
+$$;
 comment on function private.timestamp_of_fixed(text) is
     'The wall-clock time of a text starting with the digit shape 9999-99-99T99:99:99 (callers '
     'check the shape first: the fast path of the usual provider timestamps); null when a field '
@@ -369,10 +370,10 @@ returns timestamp
 language sql
 immutable
 parallel safe
-begin atomic
+as $$
     select case when parsed.parts[7] is null then private.timestamp_of_parts(parsed.parts) end
     from (select private.iso8601_parts(p_text) as parts) as parsed;
-end;
+$$;
 comment on function private.try_timestamp(text) is
     'The wall-clock time of an ISO 8601 text without an offset (Polar start_time, the part of '
     'Strava start_date_local before its false Z); null for anything else. Never raises.';
@@ -382,11 +383,11 @@ returns timestamptz
 language sql
 immutable
 parallel safe
-begin atomic
+as $$
     select case
         when abs(private.try_float(p_text)) < 1e11 then to_timestamp(private.try_float(p_text))
     end;
-end;
+$$;
 comment on function private.try_epoch_seconds(text) is
     'The instant of a Unix time in seconds (Garmin startTimeInSeconds); null when not a number '
     'or beyond year 5138. Never raises.';
@@ -396,7 +397,7 @@ returns double precision
 language sql
 immutable
 parallel safe
-begin atomic
+as $$
     select case
         when parsed.m is not null
             and (
@@ -418,7 +419,7 @@ begin atomic
             '(?:([0-9]{1,9}(?:\.[0-9]{1,9})?)S)?)?$'
         ) as m
     ) as parsed;
-end;
+$$;
 comment on function private.iso8601_duration_seconds(text) is
     'Seconds of an ISO 8601 duration of days, hours, minutes and seconds (Polar "PT2H44M", '
     '"PT1.5S", "P1DT2H"); null for anything else. Never raises.';
@@ -426,7 +427,7 @@ comment on function private.iso8601_duration_seconds(text) is
 -- The dispatcher --------------------------------------------------------------------------------
 
 -- Each provider's migration replaces its placeholder below with the real normaliser (same
--- signature, so the dispatcher's SQL-standard body keeps pointing at it). Strava's normaliser
+-- signature, so the dispatcher's call keeps resolving to it). Strava's normaliser
 -- is a set-returning SQL function (one row) so that the planner inlines it into the ingest
 -- query; the others are plpgsql functions returning one row.
 create function private.normalize_strava(p_payload jsonb)
@@ -520,9 +521,9 @@ returns setof private.normalized_activity
 language sql
 stable
 parallel safe
--- A SQL-standard body without SET: the planner inlines it, and with it Strava's SQL normaliser,
+-- A SQL body without SET: the planner inlines it, and with it Strava's SQL normaliser,
 -- into the ingest query. The union is a SQL case: only the branch of p_provider runs.
-begin atomic
+as $$
     -- The columns of private.normalized_activity, in order (p_provider and p_payload are the
     -- parameters, not columns).
     select  -- noqa: ST06
@@ -611,7 +612,7 @@ begin atomic
         select f.* from private.normalize_fitbit(p_payload) as f  -- noqa: RF03
         where p_provider = 'fitbit'  -- noqa: RF03
     ) as r;
-end;
+$$;
 comment on function private.normalize_activity(public.provider_type, jsonb) is
     'Normalises one raw payload of a provider with private.normalize_<provider>(jsonb) (each '
     'provider''s migration supplies it) and returns one row. Checks identity (external_id, '

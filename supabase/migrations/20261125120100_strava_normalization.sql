@@ -83,15 +83,16 @@ on conflict (provider, provider_value) do update
 
 -- Helpers ------------------------------------------------------------------------------------
 
--- Every function here has a SQL-standard body and no SET clause: the planner inlines the whole
--- normaliser into the ingest query, so a page costs no function call per item or per field.
+-- Every function here has a SQL body (schema-qualified names) and no SET clause: the planner
+-- inlines the whole normaliser into the ingest query, so a page costs no function call per item
+-- or per field.
 
 create function private.strava_zone_text(p_value text)
 returns text
 language sql
 immutable
 parallel safe
-begin atomic
+as $$
     -- What follows the "(GMT-08:00)" prefix, or the whole text, trimmed.
     select btrim(
         case
@@ -99,7 +100,7 @@ begin atomic
             else p_value
         end
     );
-end;
+$$;
 comment on function private.strava_zone_text(text) is
     'The part of a Strava timezone string after its "(GMT+01:00)" prefix, trimmed (the whole '
     'text when there is no prefix); private.strava_iana_timezone validates it. Never raises. '
@@ -110,7 +111,7 @@ returns text
 language sql
 immutable
 parallel safe
-begin atomic
+as $$
     -- "(GMT-08:00) America/Los_Angeles" -> "America/Los_Angeles"; a bare IANA name stays as
     -- it is; anything that does not look like a zone name (a letter first, then letters,
     -- digits, _ + - and single slashes, at most 64 characters) gives null. Plain string
@@ -130,7 +131,7 @@ begin atomic
             and right(private.strava_zone_text(p_value), 1) <> '/'
             then private.strava_zone_text(p_value)
     end;
-end;
+$$;
 comment on function private.strava_iana_timezone(text) is
     'The IANA time-zone name in a Strava timezone string ("(GMT-08:00) America/Los_Angeles" '
     'gives America/Los_Angeles; a bare name is kept); null when nothing zone-like is there. '
@@ -141,7 +142,7 @@ returns double precision
 language sql
 immutable
 parallel safe
-begin atomic
+as $$
     -- A JSON number (or numeric string) that is finite and >= 0; otherwise null. JSON numbers
     -- (the usual case) skip the text round trip; tiny magnitudes become 0 (float8 would
     -- underflow).
@@ -157,7 +158,7 @@ begin atomic
                 then private.try_float(p_value #>> '{}')
         end
     end;
-end;
+$$;
 comment on function private.strava_number(jsonb) is
     'A non-negative number below 1e38 (fits real) from a JSON number or numeric string; null '
     'for anything else (negative, huge, text, object). Never raises. Service role only.';
@@ -172,7 +173,7 @@ parallel safe
 -- Set-returning (always exactly one row) so that the planner inlines it into the ingest query;
 -- the "offset 0" subqueries compute each field once per item (an inlined expression would be
 -- evaluated again at every reference). Pure expressions over the payload: never raises.
-begin atomic
+as $$
     -- The columns of private.normalized_activity, in order.
     select  -- noqa: ST06
         v.external_id,
@@ -372,7 +373,7 @@ begin atomic
             offset 0  -- noqa: AM09
         ) as f
     ) as v;
-end;
+$$;
 comment on function private.normalize_strava(jsonb) is
     'Normalises one raw Strava activity (SummaryActivity or DetailedActivity) into one row of '
     'private.normalized_activity: SI units, start_date from the UTC start_date, utc_offset (s) '

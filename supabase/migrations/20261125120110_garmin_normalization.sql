@@ -237,7 +237,7 @@ returns double precision
 language sql
 immutable
 parallel safe
-begin atomic
+as $$
     -- A JSON number (or numeric string) that is >= 0 and fits a real; otherwise null.
     select case when v >= 0 and v < 1e38 then v end
     from (
@@ -245,7 +245,7 @@ begin atomic
             case when jsonb_typeof(p_value) in ('number', 'string') then p_value #>> '{}' end
         ) as v
     ) as x;
-end;
+$$;
 comment on function private.garmin_number(jsonb) is
     'A non-negative number below 1e38 (fits real) from a JSON number or numeric string; null '
     'for anything else (negative, huge, text, object). Never raises. Service role only.';
@@ -255,7 +255,7 @@ returns public.activity_type
 language sql
 stable
 parallel safe
-begin atomic
+as $$
     -- The value as sent first; then its canonical key (upper case, every run of other
     -- characters one underscore), so "Backcountry Skiing/Snowboarding" finds
     -- BACKCOUNTRY_SKIING_SNOWBOARDING.
@@ -268,7 +268,7 @@ begin atomic
             nullif(btrim(regexp_replace(upper(p_value), '[^A-Z0-9]+', '_', 'g'), '_'), '')
         )
     end;
-end;
+$$;
 comment on function private.garmin_activity_type(text) is
     'The canonical activity_type of a Garmin activityType: as sent (case-insensitive), else by '
     'its canonical UPPER_SNAKE key (spaces, slashes and dashes become one underscore); other '

@@ -70,7 +70,7 @@ returns double precision
 language sql
 immutable
 parallel safe
-begin atomic
+as $$
     -- COROS sends JSON numbers; tolerate numeric strings. Never raises.
     select v.x
     from (
@@ -80,7 +80,7 @@ begin atomic
         end as x
     ) as v
     where v.x not in ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8);
-end;
+$$;
 comment on function private.coros_number(jsonb) is
     'A COROS workout value (JSON number, or a numeric string) as double precision; null for '
     'null, absent, non-numeric or non-finite values. Never raises.';
@@ -90,7 +90,7 @@ returns text
 language sql
 immutable
 parallel safe
-begin atomic
+as $$
     -- mode * 10 + subMode, for integral non-negative mode and subMode only.
     select case
         when m.mode >= 0 and m.sub >= 0 and m.mode = trunc(m.mode) and m.sub = trunc(m.sub)
@@ -102,7 +102,7 @@ begin atomic
             private.coros_number(p_item -> 'mode') as mode,
             private.coros_number(p_item -> 'subMode') as sub
     ) as m;
-end;
+$$;
 comment on function private.coros_sport_code(jsonb) is
     'The sport code of a COROS workout or triathlon leg: mode * 10 + subMode as text (mode 8, '
     'subMode 1 -> ''81''), the key of the coros rows of public.activity_type_mappings; null '

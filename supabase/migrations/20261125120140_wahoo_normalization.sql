@@ -88,7 +88,7 @@ returns double precision
 language sql
 immutable
 parallel safe
-begin atomic
+as $$
     -- Wahoo sends decimal strings; tolerate plain JSON numbers too. Never raises.
     select v.x
     from (
@@ -98,7 +98,7 @@ begin atomic
         end as x
     ) as v
     where v.x not in ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8);
-end;
+$$;
 comment on function private.wahoo_number(jsonb) is
     'A Wahoo summary value (a decimal string such as "52891.62", or a JSON number) as double '
     'precision; null for null, absent, non-numeric or non-finite values. Never raises.';

@@ -284,13 +284,13 @@ returns double precision
 language sql
 immutable
 parallel safe
-begin atomic
+as $$
     -- google.protobuf.Duration in JSON: seconds with up to nine fractional digits and an "s".
     select case
         when p_value ~ '^\s*-?[0-9]{1,12}(\.[0-9]{1,9})?s\s*$'
             then rtrim(btrim(p_value), 's')::double precision
     end;
-end;
+$$;
 comment on function private.fitbit_duration_seconds(text) is
     'A google.protobuf.Duration JSON string ("1741.989s", "-25200s") in seconds; null when the '
     'value is not of that form. Never raises.';
@@ -300,7 +300,7 @@ returns integer
 language sql
 immutable
 parallel safe
-begin atomic
+as $$
     -- The offset written at the end of an ISO 8601 timestamp: "Z", "+02:00", "-0700", "+05".
     select case
         when p_value ~ '[Zz]\s*$' then 0
@@ -314,7 +314,7 @@ begin atomic
                 ) * 60
             )
     end;
-end;
+$$;
 comment on function private.fitbit_offset_seconds(text) is
     'The UTC offset carried at the end of an ISO 8601 timestamp, in seconds east of UTC (Z = 0, '
     '"-07:00" = -25200); null when the timestamp has no offset. Never raises.';
@@ -324,7 +324,7 @@ returns double precision
 language sql
 immutable
 parallel safe
-begin atomic
+as $$
     -- Google's JSON mapping writes int64 values as strings ("119"); doubles as numbers.
     select v.x
     from (
@@ -334,7 +334,7 @@ begin atomic
         end as x
     ) as v
     where v.x not in ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8);
-end;
+$$;
 comment on function private.fitbit_number(jsonb) is
     'A JSON number or numeric string (protobuf JSON writes int64 as a string) as double '
     'precision; null for anything else, including NaN and infinities. Never raises.';

@@ -40,9 +40,9 @@ returns double precision
 language sql
 immutable
 parallel safe
--- SQL-standard body: inlined into the load expression (no SET clause, names bound now). The
+-- SQL body: inlined into the load expression (no SET clause, names schema-qualified). The
 -- pattern bounds the number, so the cast never raises.
-begin atomic
+as $$
     select case
         when
             jsonb_typeof(p_preferences -> p_key) in ('number', 'string')
@@ -51,7 +51,7 @@ begin atomic
             -- pattern matched
             then nullif(btrim(p_preferences ->> p_key)::double precision, 0)
     end;
-end;
+$$;
 comment on function private.load_preference(jsonb, text) is
     'A positive number from an athlete''s preferences (a JSON number or numeric string, plain '
     'decimal notation below one million); null when missing, not such a number, or zero. '
@@ -62,7 +62,7 @@ returns double precision
 language sql
 immutable
 parallel safe
-begin atomic
+as $$
     select least(1.0, greatest(0.0,
         (p_heart_rate - case
             when coalesce(private.load_preference(p_preferences, 'max_heart_rate'), 190)
@@ -78,7 +78,7 @@ begin atomic
             else 130
         end)
     ));
-end;
+$$;
 comment on function private.heart_rate_reserve(double precision, jsonb) is
     'Fraction of heart-rate reserve, (HR - resting) / (max - resting) clamped to [0, 1], with '
     'the athlete''s resting_heart_rate and max_heart_rate preferences (defaults 60 and 190 bpm, '
@@ -89,7 +89,7 @@ returns double precision
 language sql
 immutable
 parallel safe
-begin atomic
+as $$
     select case
         when private.heart_rate_reserve(
             private.load_preference(p_preferences, 'threshold_heart_rate'), p_preferences
@@ -99,7 +99,7 @@ begin atomic
             )
         else 0.85
     end;
-end;
+$$;
 comment on function private.threshold_heart_rate_reserve(jsonb) is
     'Heart-rate reserve fraction at threshold (HRR_thr): from preferences.threshold_heart_rate '
     'when it lies above the resting heart rate, else 0.85.';
@@ -109,12 +109,12 @@ returns double precision
 language sql
 immutable
 parallel safe
-begin atomic
+as $$
     select case
         when lower(btrim(p_preferences ->> 'sex')) in ('female', 'f') then 1.67
         else 1.92
     end;
-end;
+$$;
 comment on function private.trimp_weighting(jsonb) is
     'Banister''s weighting factor k: 1.67 when preferences.sex is female, else 1.92 (male, and '
     'the default when the sex is not given).';
@@ -124,7 +124,7 @@ returns double precision
 language sql
 immutable
 parallel safe
-begin atomic
+as $$
     select case
         when p_activity_type in (
             'ride', 'mountain_bike_ride', 'gravel_ride', 'virtual_ride', 'indoor_ride',
@@ -133,7 +133,7 @@ begin atomic
         when p_activity_type in ('run', 'trail_run', 'treadmill_run', 'track_run', 'virtual_run')
             then private.load_preference(p_preferences, 'run_ftp')
     end;
-end;
+$$;
 comment on function private.sport_ftp(public.activity_type, jsonb) is
     'The functional threshold power (W) that applies to a sport: preferences.ftp for cycling '
     '(not e-bikes), preferences.run_ftp for running, null otherwise or when not set.';
@@ -151,10 +151,10 @@ returns private.training_load
 language sql
 immutable
 parallel safe
--- SQL-standard body, one expression: the planner inlines it (and its helpers) into the rollup
+-- SQL body, one expression: the planner inlines it (and its helpers) into the rollup
 -- and view queries. The FTP and power expressions are repeated rather than named; the planner
 -- evaluates each cheaply.
-begin atomic
+as $$
     select row(
         case
             when coalesce(p_moving_time, p_elapsed_time, 0) <= 0 then 0
@@ -202,7 +202,7 @@ begin atomic
             else 'duration'
         end
     )::private.training_load;
-end;
+$$;
 comment on function private.activity_training_load(
     public.activity_type, integer, integer, real, real, real, jsonb
 ) is

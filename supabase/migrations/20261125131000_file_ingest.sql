@@ -142,7 +142,7 @@ returns double precision
 language sql
 immutable
 parallel safe
-begin atomic
+as $$
     select case
         when
             jsonb_typeof(p_value) = 'number'
@@ -150,7 +150,7 @@ begin atomic
             and private.try_float(p_value #>> '{}') <= p_max
             then private.try_float(p_value #>> '{}')
     end;
-end;
+$$;
 comment on function private.file_number(jsonb, double precision) is
     'A JSON number between 0 and p_max (the plausible range of the metric); null for anything '
     'else, so an implausible value becomes unknown instead of costing the activity. Never '

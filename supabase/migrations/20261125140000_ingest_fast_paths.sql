@@ -186,7 +186,7 @@ returns text
 language sql
 immutable
 parallel safe
-begin atomic
+as $$
     -- A zone-like name (a letter first, then letters, digits, _ + - and single slashes, at most
     -- 64 characters) or null. Plain string functions: a regular expression costs more.
     select case
@@ -201,7 +201,7 @@ begin atomic
             and right(p_zone, 1) <> '/'
             then p_zone
     end;
-end;
+$$;
 comment on function private.strava_zone_name(text) is
     'The IANA time-zone name of a Strava timezone string once private.strava_zone_text has '
     'removed its "(GMT+01:00)" prefix: the text when it looks like a zone name, else null. '
@@ -212,7 +212,7 @@ returns timestamp
 language sql
 immutable
 parallel safe
-begin atomic
+as $$
     -- Strava's start_date_local: a wall clock with a misleading trailing Z.
     select case
         when translate(left(p_text, 20), '0123456789', '9999999999')
@@ -224,7 +224,7 @@ begin atomic
             )
         )
     end;
-end;
+$$;
 comment on function private.strava_local_start(text) is
     'The wall-clock time of a Strava start_date_local ("2026-11-14T09:02:11Z": the Z is '
     'ignored, the text is local time); null when it is not a time. Never raises. Service role '
@@ -238,7 +238,7 @@ parallel safe
 -- Set-returning (always exactly one row) so that the planner inlines it into the ingest query;
 -- the "offset 0" subqueries compute each field once per item (an inlined expression would be
 -- evaluated again at every reference). Pure expressions over the payload: never raises.
-begin atomic
+as $$
     -- The columns of private.normalized_activity, in order.
     select  -- noqa: ST06
         v.external_id,
@@ -437,7 +437,7 @@ begin atomic
             offset 0  -- noqa: AM09
         ) as f
     ) as v;
-end;
+$$;
 
 drop function private.strava_iana_timezone(text);
 

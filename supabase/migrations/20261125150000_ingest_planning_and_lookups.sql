@@ -367,7 +367,7 @@ parallel safe
 -- Set-returning (always exactly one row) so that the planner inlines it into the ingest query;
 -- the "offset 0" subqueries compute each field once per item (an inlined expression would be
 -- evaluated again at every reference). Pure expressions over the payload: never raises.
-begin atomic
+as $$
     -- The columns of private.normalized_activity, in order.
     select  -- noqa: ST06
         v.external_id,
@@ -590,7 +590,7 @@ begin atomic
             offset 0  -- noqa: AM09
         ) as f
     ) as v;
-end;
+$$;
 
 
 -- Raw payloads: no second foreign key per row -----------------------------------------------------

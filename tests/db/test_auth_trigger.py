@@ -7,6 +7,7 @@ the same, so a trigger that relied on the caller's rights or search_path would f
 from __future__ import annotations
 
 import json
+import secrets
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,10 +53,16 @@ def signup(conn: Conn, email: str, metadata: dict[str, Any] | None = None) -> uu
             ) values (
                 '00000000-0000-0000-0000-000000000000', %s, 'authenticated', 'authenticated',
                 %s, '$2a$10$abcdefghijklmnopqrstuv', '{"provider": "email", "providers":
-                ["email"]}', %s, now(), now(), 'token', now()
+                ["email"]}', %s, now(), now(), %s, now()
             )
             """,
-            [user_id, email, None if metadata is None else json.dumps(metadata)],
+            # GoTrue's confirmation token is a unique hash (confirmation_token_idx is unique).
+            [
+                user_id,
+                email,
+                None if metadata is None else json.dumps(metadata),
+                secrets.token_hex(28),
+            ],
         )
     return user_id
 

@@ -1,9 +1,9 @@
-"""private.caller_id(): the caller's id as auth.uid() gives it, but inlinable.
+"""private.caller_id(): the caller's id, as auth.uid() gives it.
 
-The policy helpers (private.readable_user_ids and the others) identify the caller through it
-instead of Supabase's auth.uid(), which pins its search_path and so is planned and run as a
-function in every statement that calls it. It must never disagree with auth.uid(), whatever
-PostgREST put in the request settings, and a request without a subject must read as nobody.
+The policy helpers (private.readable_user_ids and the others) identify the caller through it.
+Since 20261205100100 it returns auth.uid() itself (Supabase Auth's definition has no SET clause,
+so both are inlined). It must never disagree with auth.uid(), whatever PostgREST put in the
+request settings, and a request without a subject must read as nobody.
 """
 
 from __future__ import annotations
@@ -54,12 +54,13 @@ def test_caller_id_agrees_with_auth_uid(db: Conn, claim_sub: str, claims: str) -
 
 
 def test_caller_id_is_inlined_not_called(db: Conn) -> None:
-    """The point of the function: the planner replaces it by its expression."""
+    """The planner replaces it, and the auth.uid() inside it, by their expression."""
     plan = db.execute("explain (verbose, format json) select private.caller_id()").fetchone()
     assert plan is not None
     output = json.dumps(plan[0])
     assert "current_setting" in output
     assert "caller_id" not in output
+    assert "auth.uid" not in output
 
 
 def test_anonymous_request_without_subject_reads_no_profile_or_rollup(db: Conn) -> None:

@@ -228,17 +228,44 @@ def definer_functions_without_empty_search_path(conn: Conn) -> list[str]:
 
 
 def functions_without_pinned_search_path(conn: Conn) -> list[str]:
-    # A SQL-standard body (`begin atomic`) binds its names when the function is created, so no
-    # search_path can redirect it; without a SET clause the planner can inline it (the safe
-    # casts of the ingest run per field of every activity).
-    return names(
+    # A function pins its search_path with a SET clause, or has no need to:
+    # - a SQL-standard body (`begin atomic`) binds its names when the function is created;
+    # - a `$$`-quoted SQL body of a security invoker function without SET (which the planner
+    #   inlines: the safe casts of the ingest run per field of every activity) passes when it
+    #   still validates with an empty search_path, i.e. every name in it is schema-qualified.
+    #   (The Supabase CLI 2.x statement splitter cannot read `begin atomic` bodies holding
+    #   `case ... end`, supabase/cli#3474, so migrations write SQL bodies this way.)
+    unpinned = rows(
         conn,
         _functions_query(
             "not exists (select from unnest(p.proconfig) as s where s like 'search_path=%%')"
             " and p.prosqlbody is null"
+        ).replace(
+            "select format(",
+            "select p.oid, p.prosecdef, p.prolang = "
+            "(select oid from pg_language where lanname = 'sql'), format(",
+            1,
         ),
         [list(OUR_SCHEMAS)],
     )
+    offenders = []
+    for oid, definer, is_sql, name in unpinned:
+        if definer or not is_sql or not _validates_without_search_path(conn, oid):
+            offenders.append(str(name))
+    return sorted(offenders)
+
+
+def _validates_without_search_path(conn: Conn, oid: int) -> bool:
+    """Re-create the function (rolled back) with an empty search_path and body checks on."""
+    try:
+        with conn.transaction(force_rollback=True):
+            conn.execute("set local search_path = ''")
+            conn.execute("set local check_function_bodies = on")
+            definition = rows(conn, "select pg_get_functiondef(%s)", [oid])[0][0]
+            conn.execute(definition.encode())
+    except psycopg.Error:
+        return False
+    return True
 
 
 def definer_functions_not_saying_why(conn: Conn) -> list[str]:
@@ -737,6 +764,8 @@ def _create_offenders(conn: Conn) -> None:
         "create function private.zz_definer() returns int language sql security definer"
         " set search_path = public as 'select 1'",
         "comment on function private.zz_definer() is 'no reason given'",
+        "create function private.zz_unqualified() returns bigint language sql stable"
+        " as 'select count(*) from users'",
         "create view public.zz_view as select 1 as x",
         "create materialized view public.zz_matview as select 1 as x",
         "create type public.zz_mood as enum ('happy', 'grumpy')",
@@ -762,7 +791,7 @@ EXPECTED_OFFENDERS: dict[str, str] = {
     "one_permissive_policy": "zz_read_a, zz_read_b",
     "definer_not_exposed": "public.zz_definer()",
     "definer_empty_search_path": "zz_definer()",
-    "search_path_pinned": "public.zz_definer()",
+    "search_path_pinned": "private.zz_unqualified()",
     "definer_says_why": "private.zz_definer()",
     "function_comments": "public.zz_definer()",
     "anon_executes_nothing": "public.zz_definer()",
