@@ -44,7 +44,7 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from trainlytics.errors import TrainlyticsError
@@ -126,13 +126,14 @@ class ParsedActivity:
 
     def to_payload(self) -> dict[str, Any]:
         """The JSON object handed to ``public.ingest_file_activities``."""
-        if self.start_time.tzinfo is None:
-            raise ValueError("start_time must be timezone-aware")
+        start = self.start_time
+        if start.tzinfo is None:  # a file's clock without zone: UTC (GPX, TCX and FIT say so)
+            start = start.replace(tzinfo=UTC)
         payload: dict[str, Any] = {
             "version": PAYLOAD_VERSION,
             "format": self.format,
             "sha256": self.sha256,
-            "start_time": self.start_time.isoformat(),
+            "start_time": start.isoformat(),
         }
         for key in (
             "file_name", "sport", "sub_sport", "sport_vocabulary", "name", "description",

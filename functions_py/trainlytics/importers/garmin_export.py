@@ -24,9 +24,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from trainlytics.importers.archive import Archive, ZipArchive
+from trainlytics.importers.archive import Archive
 from trainlytics.importers.base import FileImportError, ImportOutcome, ParsedActivity, sha256_hex
-from trainlytics.importers.fit import parse_fit
+from trainlytics.importers.files import activity_kind, parse_activity_file
 
 __all__ = ["find_summaries", "read_garmin_export"]
 
@@ -119,36 +119,52 @@ def _from_summary(record: dict[str, Any]) -> ParsedActivity:
     )
 
 
-def _fit_members(archive: Archive) -> Iterator[tuple[str, bytes]]:
+def _parsed_members(archive: Archive) -> Iterator[tuple[str, ParsedActivity | FileImportError]]:
+    """Every uploaded activity file, parsed one at a time (never all held in memory): FIT,
+    GPX or TCX files at any depth, and those inside ``UploadedFiles_*.zip`` nested archives.
+    A member or nested archive that cannot be read is one error; the others go on."""
     for name in archive.names():
         lower = name.lower()
-        if lower.endswith(".fit"):
-            yield name, archive.read(name)
+        if activity_kind(name) is not None:
+            try:
+                yield name, parse_activity_file(archive.read(name), name)
+            except FileImportError as exc:
+                yield name, exc
         elif lower.endswith(".zip") and "uploaded" in lower:
-            inner = ZipArchive(archive.read(name), f"{archive.label}: {name}")
-            for inner_name in inner.names():
-                if inner_name.lower().endswith(".fit"):
-                    yield f"{name}/{inner_name}", inner.read(inner_name)
+            try:
+                inner = archive.open_nested(name)
+            except FileImportError as exc:
+                yield name, exc
+                continue
+            try:
+                for inner_name in inner.names():
+                    if activity_kind(inner_name) is None:
+                        continue
+                    label = f"{name}/{inner_name}"
+                    try:
+                        yield label, parse_activity_file(inner.read(inner_name), label)
+                    except FileImportError as exc:
+                        yield label, exc
+            finally:
+                inner.close()
 
 
 def read_garmin_export(archive: Archive, summary_names: list[str]) -> Iterator[ImportOutcome]:
     """One outcome per activity summary, then one per uploaded FIT file no summary claimed."""
     fits: list[tuple[str, ParsedActivity]] = []
-    try:
-        members = list(_fit_members(archive))
-    except FileImportError as exc:
-        yield ImportOutcome(archive.label, error=exc)
-        members = []
-    for name, data in members:
-        try:
-            fits.append((name, parse_fit(data, name)))
-        except FileImportError as exc:
-            yield ImportOutcome(f"{archive.label}: {name}", error=exc)
+    for name, result in _parsed_members(archive):
+        if isinstance(result, FileImportError):
+            yield ImportOutcome(f"{archive.label}: {name}", error=result)
+        else:
+            fits.append((name, result))
     claimed: set[str] = set()
     for summary_name in summary_names:
         try:
             records = _records(json.loads(archive.read(summary_name)))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except FileImportError as exc:
+            yield ImportOutcome(f"{archive.label}: {summary_name}", error=exc)
+            continue
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
             yield ImportOutcome(
                 f"{archive.label}: {summary_name}",
                 error=FileImportError(

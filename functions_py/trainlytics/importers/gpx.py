@@ -9,6 +9,7 @@ no time at all cannot be an activity (no start) and is rejected.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import gpxpy
@@ -51,6 +52,13 @@ def _extensions(point: gpxpy.gpx.GPXTrackPoint) -> dict[str, float]:
     return found
 
 
+def _utc(moment: datetime | None) -> datetime | None:
+    """GPX times are UTC (the GPX 1.1 schema says so): a time without ``Z`` is read as UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
 def parse_gpx(data: bytes, file_name: str | None = None) -> ParsedActivity:
     """One activity from the bytes of a GPX file; FileImportError when unusable."""
     parse_xml(data, file_name, "GPX")  # refuse hostile XML before gpxpy sees it
@@ -68,7 +76,7 @@ def parse_gpx(data: bytes, file_name: str | None = None) -> ParsedActivity:
                 ext = _extensions(p)
                 points.append(
                     TrackPoint(
-                        time=p.time,
+                        time=_utc(p.time),
                         lat=p.latitude,
                         lon=p.longitude,
                         elevation=p.elevation,

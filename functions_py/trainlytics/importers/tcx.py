@@ -9,7 +9,7 @@ speed come from the ``ActivityExtension/v2`` ``TPX`` element (``Watts``, ``Speed
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from xml.etree.ElementTree import Element
 
 from trainlytics.importers.base import (
@@ -55,7 +55,8 @@ def _time(text: str | None) -> datetime | None:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         return None
-    return value if value.tzinfo is not None else None
+    # xsd:dateTime without an offset: UTC, as every TCX writer means it.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _extension_value(point: Element, name: str) -> float | None:
