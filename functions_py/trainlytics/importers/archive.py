@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import tempfile
 import zipfile
 import zlib
@@ -159,7 +160,7 @@ def _check_entries(label: str, infos: list[zipfile.ZipInfo]) -> None:
             )
         seen.add(info.filename)
     ordered = sorted(infos, key=lambda i: i.header_offset)
-    for current, following in zip(ordered, ordered[1:], strict=False):
+    for current, following in itertools.pairwise(ordered):
         end = (
             current.header_offset
             + _LOCAL_HEADER
