@@ -1,11 +1,11 @@
 """The parsed-file payload every importer produces, and the summaries computed from samples.
 
-Payload shape (``ParsedActivity.to_payload()``, version 1), the input of the SQL normaliser
+Payload shape (``ParsedActivity.to_payload()``, version 2), the input of the SQL normaliser
 ``private.normalize_file_activity`` (migration 20261125131000_file_ingest.sql). Units are SI;
 every key but ``sha256``, ``format`` and ``start_time`` may be missing or null:
 
 =====================  ===================================================================
-``version``            1
+``version``            2 (1: cadence of foot sports already doubled by the importer)
 ``format``             fit, gpx, tcx (a single file) or strava_export, garmin_export (a row of
                        an account export, with or without its activity file)
 ``sha256``             hex SHA-256 of the activity file's bytes (decompressed when gzipped);
@@ -20,14 +20,20 @@ every key but ``sha256``, ``format`` and ``start_time`` may be missing or null:
 ``name``, ``description``  as the file or export names the activity
 ``start_time``         ISO 8601 start instant with an offset (UTC)
 ``utc_offset``         local time minus UTC at the start, in s, when the file tells it
-``timezone``           IANA zone name, when known
+``timezone``           IANA zone name: the file's, else the zone at the start position
+                       (tzfpy, offline); the normaliser derives the offset from it when
+                       ``utc_offset`` is absent
+``start_latlng``       [lat, lon] of the first positioned sample, degrees WGS84
 ``elapsed_time``       s, start to end including pauses
 ``moving_time``        s, timer time or time in motion
 ``distance``           m
 ``average_speed``, ``max_speed``          m/s
 ``average_heartrate``, ``max_heartrate``  bpm
 ``average_watts``, ``max_watts``          W; ``normalized_watts`` W (normalised power)
-``average_cadence``, ``max_cadence``      per minute; running: steps of both feet
+``average_cadence``, ``max_cadence``      per minute as the source counts it: strides of one
+                       leg for foot sports (the normaliser doubles them for run, trail_run,
+                       treadmill_run, track_run, virtual_run, walk and hike), crank rpm,
+                       strokes; absent for a multisport file (no blended cadence)
 ``elevation_gain``, ``elevation_loss``    m
 ``calories``           kcal
 ``device_name``        the recording device
@@ -48,6 +54,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import tzfpy
+
 from trainlytics.errors import TrainlyticsError
 
 __all__ = [
@@ -57,11 +65,13 @@ __all__ = [
     "TrackPoint",
     "TrackSummary",
     "haversine_m",
+    "locate",
     "sha256_hex",
     "summarize_track",
+    "zone_at",
 ]
 
-PAYLOAD_VERSION = 1
+PAYLOAD_VERSION = 2
 _METRICS = (
     "elapsed_time", "moving_time", "distance", "average_speed", "max_speed",
     "average_heartrate", "max_heartrate", "average_watts", "max_watts",
@@ -129,6 +139,8 @@ class ParsedActivity:
     elevation_loss: float | None = None
     calories: float | None = None
     device_name: str | None = None
+    start_lat: float | None = None
+    start_lon: float | None = None
     is_manual: bool = False
     samples: int | None = None
     extras: dict[str, Any] = field(default_factory=dict)
@@ -156,6 +168,8 @@ class ParsedActivity:
                 value = None
             if value is not None:
                 payload[key] = value
+        if self.start_lat is not None and self.start_lon is not None:
+            payload["start_latlng"] = [round(self.start_lat, 6), round(self.start_lon, 6)]
         if self.is_manual:
             payload["is_manual"] = True
         if self.extras:
@@ -164,7 +178,10 @@ class ParsedActivity:
 
     def fill_from(self, other: ParsedActivity) -> None:
         """Take from another reading of the same activity every metric this one lacks."""
-        for key in (*_METRICS, "normalized_watts", "calories", "utc_offset", "timezone"):
+        for key in (
+            *_METRICS, "normalized_watts", "calories", "utc_offset", "timezone", "start_lat",
+            "start_lon",
+        ):  # fmt: skip
             if getattr(self, key) is None:
                 setattr(self, key, getattr(other, key))
 
@@ -214,6 +231,29 @@ class TrackSummary:
 
 
 EARTH_RADIUS_M = 6_371_008.8
+
+
+def zone_at(lat: float, lon: float) -> str | None:
+    """The IANA time zone at a WGS84 position, from tzfpy's offline boundary data (shipped
+    inside the package: no network); None for an impossible position."""
+    if not (math.isfinite(lat) and math.isfinite(lon)) or abs(lat) > 90 or abs(lon) > 180:
+        return None
+    if lat == 0 and lon == 0:
+        return None  # "null island": a device without a fix, not a place
+    return tzfpy.get_tz(lon, lat) or None
+
+
+def locate(parsed: ParsedActivity, points: Sequence[TrackPoint]) -> None:
+    """Set the start position (the first positioned point) and, when the file named none, the
+    IANA time zone there. The file's own UTC offset (FIT ``local_timestamp``) is left as is:
+    it wins over the zone's offset in the SQL normaliser."""
+    if parsed.start_lat is None or parsed.start_lon is None:
+        first = next((p for p in points if p.lat is not None and p.lon is not None), None)
+        if first is None:
+            return
+        parsed.start_lat, parsed.start_lon = first.lat, first.lon
+    if parsed.timezone is None and parsed.start_lat is not None and parsed.start_lon is not None:
+        parsed.timezone = zone_at(parsed.start_lat, parsed.start_lon)
 
 
 def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -344,8 +384,8 @@ def summarize_track(
     - **max speed**: the maximum of the step speeds after spike rejection
       (:func:`clean_speeds`: Hampel filter over 11 steps, then a 5-step running median);
     - **moving time**: the sum of steps of at most ``MAX_MOVING_GAP`` s whose speed (the
-      lower of the raw and the cleaned speed) is at least ``MOVING_SPEED_THRESHOLD`` m/s; **average speed** = the distance covered
-      in those steps / moving time;
+      lower of the raw and the cleaned speed) is at least ``MOVING_SPEED_THRESHOLD`` m/s;
+      **average speed** = the distance covered in those steps / moving time;
     - **elapsed**: last minus first timestamp. When fewer than half of the points carry a
       time (e.g. a GPX with 5 timed points of 296), the times do not describe the activity:
       elapsed, moving time and speeds stay unknown (the distance is kept);

@@ -14,7 +14,8 @@ Summary facts relied on: the JSON is ``[{"summarizedActivitiesExport": [...]}]``
 local wall clock as ms since the epoch (their difference is the UTC offset); ``duration``,
 ``elapsedDuration`` and ``movingDuration`` are ms; ``distance``, ``elevationGain`` and
 ``elevationLoss`` cm; ``avgSpeed`` / ``maxSpeed`` m/s divided by 10 (multiplied back);
-``avgRunCadence`` counts one leg (doubled); ``calories`` is taken as kcal.
+``avgRunCadence`` counts one leg (passed on as such: the SQL normaliser doubles foot-sport
+cadence); ``startLatitude`` / ``startLongitude`` are degrees; ``calories`` is taken as kcal.
 """
 
 from __future__ import annotations
@@ -25,7 +26,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from trainlytics.importers.archive import Archive
-from trainlytics.importers.base import FileImportError, ImportOutcome, ParsedActivity, sha256_hex
+from trainlytics.importers.base import (
+    FileImportError,
+    ImportOutcome,
+    ParsedActivity,
+    locate,
+    sha256_hex,
+)
 from trainlytics.importers.files import activity_kind, parse_activity_file
 
 __all__ = ["find_summaries", "read_garmin_export"]
@@ -92,7 +99,7 @@ def _from_summary(record: dict[str, Any]) -> ParsedActivity:
     offset = None
     if isinstance(local, int | float) and isinstance(record.get("startTimeGmt"), int | float):
         offset = round((float(local) - float(record["startTimeGmt"])) / 1000 / 900) * 900
-    foot_cadence = _num(record, "avgRunCadence", 2.0)
+    foot_cadence = _num(record, "avgRunCadence")
     return ParsedActivity(
         format="garmin_export",
         sha256=sha256_hex(
@@ -111,11 +118,13 @@ def _from_summary(record: dict[str, Any]) -> ParsedActivity:
         max_watts=_num(record, "maxPower"),
         normalized_watts=_num(record, "normPower"),
         average_cadence=foot_cadence or _num(record, "avgBikeCadence"),
-        max_cadence=_num(record, "maxRunCadence", 2.0) or _num(record, "maxBikeCadence"),
+        max_cadence=_num(record, "maxRunCadence") or _num(record, "maxBikeCadence"),
         elevation_gain=_num(record, "elevationGain", 0.01),
         elevation_loss=_num(record, "elevationLoss", 0.01),
         calories=_num(record, "calories"),
         is_manual=bool(record.get("manualActivity")),
+        start_lat=_num(record, "startLatitude"),
+        start_lon=_num(record, "startLongitude"),
     )
 
 
@@ -202,6 +211,7 @@ def read_garmin_export(archive: Archive, summary_names: list[str]) -> Iterator[I
             parsed.name = record.get("name") or parsed.name
             parsed.description = record.get("description") or parsed.description
             parsed.extras = {**parsed.extras, "garmin_activity_id": record.get("activityId")}
+            locate(parsed, [])
             yield ImportOutcome(label, activity=parsed)
     for name, fit in fits:
         if name not in claimed:
