@@ -86,7 +86,7 @@ def test_a_missing_or_corrupt_file_fails_alone(sample: SampleSet, tmp_path: Path
     assert any("not" in e and files[1].rsplit("/", 1)[-1] in e for e in errors)
 
 
-def test_garmin_export_with_a_corrupt_fit_keeps_its_summary(
+def test_garmin_export_with_a_truncated_fit_recovers_it_and_keeps_its_summary(
     sample: SampleSet, tmp_path: Path
 ) -> None:
     inner_name = "DI_CONNECT/DI-Connect-Uploaded-Files/UploadedFiles_0-_Part1.zip"
@@ -96,7 +96,8 @@ def test_garmin_export_with_a_corrupt_fit_keeps_its_summary(
         with zipfile.ZipFile(buffer, "w") as new_inner:
             for index, info in enumerate(inner.infolist()):
                 data = inner.read(info)
-                new_inner.writestr(info, data[: len(data) // 2] if index == 0 else data)
+                cut = data[: len(data) // 2] if index == 0 else data[:20] if index == 1 else data
+                new_inner.writestr(info, cut)
     broken = _rewrite(
         sample.garmin_export, tmp_path / "garmin.zip", {inner_name: buffer.getvalue()}
     )
@@ -105,10 +106,15 @@ def test_garmin_export_with_a_corrupt_fit_keeps_its_summary(
     errors = [o for o in outcomes if o.error is not None]
     parsed = [o.activity for o in outcomes if o.activity is not None]
 
+    # The half file is read leniently from its records; the 20-byte stub has nothing usable
+    # (one line) and its summary is imported from the summary alone (no samples).
     assert len(errors) == 1
-    assert "not a readable FIT file" in errors[0].error.message
-    # Its summary is still imported, from the summary alone (no samples).
+    assert "nothing usable could be recovered" in errors[0].error.message
     assert len(parsed) == sample.garmin_activities
+    recovered = [p for p in parsed if "recovered" in p.extras]
+    assert len(recovered) == 1
+    assert recovered[0].extras["recovered"]["summary_from"] == "records"
+    assert recovered[0].samples and recovered[0].elapsed_time
     assert sum(1 for p in parsed if p.samples is None) == 1
 
 

@@ -30,7 +30,7 @@ def test_import_goes_on_past_a_corrupt_file_and_reimport_adds_nothing(
     (tmp_path / "run.fit").write_bytes(write_fit(make_run(seed=11)))
     (tmp_path / "ride.tcx.gz").write_bytes(gzip.compress(write_tcx(make_ride(seed=12))))
     (tmp_path / "walk.gpx").write_bytes(write_gpx(make_run(seed=13, duration=600)))
-    (tmp_path / "broken.fit").write_bytes(write_fit(make_run(seed=14))[:300])
+    (tmp_path / "broken.fit").write_bytes(write_fit(make_run(seed=14))[:100])
     before = count_files(seeded_url)
     args = ["import", "--user", ALICE, "--database-url", seeded_url]
     paths = [str(tmp_path / n) for n in ("run.fit", "broken.fit", "ride.tcx.gz", "walk.gpx")]
