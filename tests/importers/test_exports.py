@@ -114,7 +114,8 @@ def test_garmin_export_with_a_truncated_fit_recovers_it_and_keeps_its_summary(
     recovered = [p for p in parsed if "recovered" in p.extras]
     assert len(recovered) == 1
     assert recovered[0].extras["recovered"]["summary_from"] == "records"
-    assert recovered[0].samples and recovered[0].elapsed_time
+    assert recovered[0].samples
+    assert recovered[0].elapsed_time
     assert sum(1 for p in parsed if p.samples is None) == 1
 
 
