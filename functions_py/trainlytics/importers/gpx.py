@@ -65,68 +65,82 @@ def _float(text: str | None) -> float | None:
         return None
 
 
+_LOCAL_NAMES: dict[str, str] = {}
+
+
+def _local(tag: str) -> str:
+    """``{namespace}name`` -> ``name``, memoised (a GPX repeats a handful of tags)."""
+    name = _LOCAL_NAMES.get(tag)
+    if name is None:
+        name = local_name(tag)
+        if len(_LOCAL_NAMES) < 10_000:
+            _LOCAL_NAMES[tag] = name
+    return name
+
+
 def _point(element: Element, new_segment: bool) -> TrackPoint:
     point = TrackPoint(
         lat=_float(element.get("lat")), lon=_float(element.get("lon")), new_segment=new_segment
     )
     for child in element:
-        tag = local_name(str(child.tag))
+        tag = _local(child.tag)
         if tag == "time":
             point.time = _time(child.text)
         elif tag == "ele":
             point.elevation = _float(child.text)
         elif tag == "extensions":
             for item in child.iter():
-                key = _EXTENSION_FIELDS.get(local_name(str(item.tag)).lower())
+                key = _EXTENSION_FIELDS.get(_local(item.tag).lower())
                 if key and item.text and getattr(point, key) is None:
                     setattr(point, key, _float(item.text))
     return point
+
+
+def _text(parent: Element, name: str) -> str | None:
+    for child in parent:
+        if _local(child.tag) == name and child.text and child.text.strip():
+            return child.text.strip()
+    return None
 
 
 def parse_gpx(data: bytes, file_name: str | None = None) -> ParsedActivity:
     """One activity from the bytes of a GPX file; FileImportError when unusable."""
     label = file_name or "GPX file"
     points: list[TrackPoint] = []
-    root_tag: str | None = None
-    version = creator = None
+    root: Element | None = None
     doc_name = doc_desc = None
     track_names: list[str] = []
     track_types: list[str] = []
     tracks = 0
-    path: list[str] = []
-    new_segment = False
+    new_segment = True
     try:
-        for event, element in safe_et.iterparse(
-            io.BytesIO(data), events=("start", "end"), forbid_dtd=True
-        ):
-            tag = local_name(str(element.tag))
-            if event == "start":
-                path.append(tag)
-                if root_tag is None:
-                    root_tag = tag
-                    version, creator = element.get("version"), element.get("creator")
-                elif tag == "trkseg":
-                    new_segment = True
-                elif tag == "trk":
-                    tracks += 1
-                continue
-            path.pop()
-            parent = path[-1] if path else None
+        # End events only (half the work of start + end): a track point is read and dropped
+        # when it closes; names and types are read from their track when it closes.
+        for _, element in safe_et.iterparse(io.BytesIO(data), events=("end",), forbid_dtd=True):
+            tag = _local(element.tag)
             if tag == "trkpt":
                 points.append(_point(element, new_segment))
                 new_segment = False
                 element.clear()
-            elif tag == "name" and element.text:
-                if parent == "trk":
-                    track_names.append(element.text.strip())
-                elif parent in ("gpx", "metadata") and doc_name is None:
-                    doc_name = element.text.strip() or None
-            elif tag == "type" and parent == "trk" and element.text and element.text.strip():
-                track_types.append(element.text.strip())
-            elif tag == "desc" and parent in ("gpx", "metadata") and element.text:
-                doc_desc = element.text.strip() or None
-            elif tag in ("trkseg", "trk", "wpt", "rte"):
+            elif tag == "trkseg":
+                new_segment = True
                 element.clear()
+            elif tag == "trk":
+                tracks += 1
+                if (name := _text(element, "name")) is not None:
+                    track_names.append(name)
+                if (kind := _text(element, "type")) is not None:
+                    track_types.append(kind)
+                element.clear()
+            elif tag in ("wpt", "rte"):
+                element.clear()
+            elif tag == "metadata":
+                doc_name = doc_name or _text(element, "name")
+                doc_desc = doc_desc or _text(element, "desc")
+            elif tag == "gpx":
+                root = element
+                doc_name = doc_name or _text(element, "name")  # GPX 1.0: under the root
+                doc_desc = doc_desc or _text(element, "desc")
     except DefusedXmlException as exc:
         raise FileImportError(
             f"{label}: refused XML ({type(exc).__name__})",
@@ -137,6 +151,9 @@ def parse_gpx(data: bytes, file_name: str | None = None) -> ParsedActivity:
             f"{label}: not well-formed XML ({exc})",
             hint="the file is corrupt or truncated; export it again",
         ) from exc
+    root_tag = _local(root.tag) if root is not None else None
+    version = root.get("version") if root is not None else None
+    creator = root.get("creator") if root is not None else None
     if root_tag != "gpx":
         raise FileImportError(
             f"{label}: not a GPX file (root element {root_tag!r})",
