@@ -254,3 +254,50 @@ def test_a_file_with_nothing_usable_is_one_clear_error() -> None:
     data = (FILES / "activity-unexpected-eof.fit").read_bytes()[:60]
     with pytest.raises(FileImportError, match="nothing usable could be recovered"):
         parse_activity_file(data, "stub.fit")
+
+
+def _with_a_misaligned_field(name: str) -> bytes:
+    """The real file with one field of its record definition made misaligned, as in the COROS
+    file of the issue: ``distance`` (uint32, 4 bytes) declared as uint64, so its 4-byte size is
+    no multiple of its type's 8 ("invalid field size"); the data bytes are unchanged and the
+    file CRC is recomputed (FIT SDK CRC-16, fitdecode.utils.compute_crc), so only the field is
+    wrong."""
+    data = bytearray((FILES / name).read_bytes())
+    with fitdecode.FitReader(bytes(data), keep_raw_chunks=True) as reader:
+        definition = next(
+            f
+            for f in reader
+            if isinstance(f, fitdecode.FitDefinitionMessage) and f.name == "record"
+        )
+    index = [d.def_num for d in definition.field_defs].index(5)  # distance
+    base_type_at = definition.chunk.offset + 6 + 3 * index + 2
+    assert data[base_type_at] == 0x86  # uint32
+    data[base_type_at] = 0x8F  # uint64
+    crc = fitdecode.utils.compute_crc(data, end=len(data) - 2)
+    data[-2:] = crc.to_bytes(2, "little")
+    return bytes(data)
+
+
+def test_fit_with_a_misaligned_field_is_read_leniently_and_marked() -> None:
+    data = _with_a_misaligned_field("garmin-fenix-5-run.fit")
+
+    def strict_read() -> None:
+        with fitdecode.FitReader(data, error_handling=fitdecode.ErrorHandling.RAISE) as reader:
+            for _ in reader:
+                pass
+
+    with pytest.raises(fitdecode.FitParseError, match="invalid field size"):
+        strict_read()
+
+    parsed = parse_activity_file(data, "misaligned.fit")
+    clean = parse("garmin-fenix-5-run.fit")
+
+    assert "invalid field size" in parsed.extras["recovered"]["reason"]
+    assert parsed.extras["recovered"]["summary_from"] == "session"
+    # Everything the device wrote is there: the session totals and all 21 records.
+    assert (parsed.distance, parsed.elapsed_time, parsed.samples) == (
+        clean.distance,
+        clean.elapsed_time,
+        21,
+    )
+    assert parsed.start_time == clean.start_time
