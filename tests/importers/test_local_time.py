@@ -255,6 +255,12 @@ def test_rollups_follow_set_activity_timezones_directly(db: Conn, athlete: uuid.
 
     assert before == [(datetime(2026, 11, 16).date(),)]
     assert after == [(datetime(2026, 11, 23).date(), 1)]
+    # The incremental result is exactly a rebuild's.
+    snapshot = "select week_start, month_start, activity_count, distance, moving_time, load"
+    snapshot += " from public.weekly_rollups where user_id = %s order by 1, 2"
+    incremental = db.execute(snapshot, [athlete]).fetchall()
+    db.execute("select public.rebuild_rollups(%s)", [athlete])
+    assert db.execute(snapshot, [athlete]).fetchall() == incremental
 
 
 @pytest.mark.parametrize("actor", ["anon", "authenticated"])
