@@ -246,3 +246,32 @@ def test_garmin_connect_export_layout_stores_canonical_sports(
         "Petaluma Walking": "walk 122",
         "Gym": "weight_training -",
     }
+
+
+def test_a_folder_import_goes_on_past_any_per_file_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.importers.conftest import make_ride, make_run
+    from trainlytics.demo.files import write_fit, write_gpx, write_tcx
+    from trainlytics.importers import files as files_module
+
+    (tmp_path / "a.fit").write_bytes(write_fit(make_run(seed=21)))
+    (tmp_path / "b.gpx").write_bytes(
+        write_gpx(make_run(seed=22, duration=300)).replace(b"Z</time>", b"</time>")
+    )
+    (tmp_path / "c.tcx").write_bytes(write_tcx(make_ride(seed=23)))
+    (tmp_path / "d.fit").write_bytes(b"\x0e\x10garbage")
+    (tmp_path / "e.gpx").write_bytes(b"<gpx/>")
+
+    def exploding(data: bytes, name: str | None = None) -> object:
+        raise KeyError("a parser bug nobody foresaw")
+
+    monkeypatch.setitem(files_module.PARSERS, ".tcx", exploding)
+    outcomes = list(read_path(tmp_path))
+    errors = {Path(o.label.split(": ")[-1]).name: o.error for o in outcomes if o.error}
+    read = sorted(Path(o.label.split(": ")[-1]).name for o in outcomes if o.activity)
+
+    assert read == ["a.fit", "b.gpx"]  # the naive-time GPX too (UTC)
+    assert set(errors) == {"c.tcx", "d.fit", "e.gpx"}
+    assert "could not be read (KeyError" in errors["c.tcx"].message
+    assert all("\n" not in e.message for e in errors.values() if e is not None)

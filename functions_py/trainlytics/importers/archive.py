@@ -136,12 +136,27 @@ class DirArchive:
 
     def read(self, name: str) -> bytes:
         path = self.root / name
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise FileImportError(f"{self.label}: {name} is larger than {_mib(MAX_FILE_BYTES)}")
-        return path.read_bytes()
+        try:
+            if path.stat().st_size > MAX_FILE_BYTES:
+                raise FileImportError(f"{self.label}: {name} is larger than {_mib(MAX_FILE_BYTES)}")
+            return path.read_bytes()
+        except OSError as exc:  # one unreadable file is one line, not the folder's end
+            raise FileImportError(
+                f"{self.label}: {name} cannot be read ({exc.strerror or exc})",
+                hint="check the file's permissions",
+            ) from exc
 
     def open_nested(self, name: str) -> ZipArchive:
         return ZipArchive(self.root / name, f"{self.label}: {name}")
+
+
+def _stored_name_length(info: zipfile.ZipInfo) -> int:
+    """Bytes the name takes in the local header: UTF-8 when flagged (bit 11), else cp437."""
+    encoding = "utf-8" if info.flag_bits & 0x800 else "cp437"
+    try:
+        return len(info.orig_filename.encode(encoding))
+    except UnicodeEncodeError:
+        return len(info.orig_filename.encode("utf-8"))
 
 
 def _check_entries(label: str, infos: list[zipfile.ZipInfo]) -> None:
@@ -164,7 +179,7 @@ def _check_entries(label: str, infos: list[zipfile.ZipInfo]) -> None:
         end = (
             current.header_offset
             + _LOCAL_HEADER
-            + len(current.orig_filename.encode("utf-8", "replace"))
+            + _stored_name_length(current)
             + current.compress_size
         )
         if following.header_offset < end:
