@@ -389,7 +389,11 @@ comment on function public.ingest_file_activities(uuid, jsonb) is
 -- Rows that still lack a zone ------------------------------------------------------------------
 
 -- Small once derived: rows without a zone are few (Strava rows carry one, files get one).
+-- Per athlete (after an import or a sync page), and in id order over everyone (the one-time
+-- derivation pages through all rows by id without sorting them each time).
 create index activities_timezone_missing_idx on public.activities (user_id, id)
+where timezone is null and deleted_at is null;
+create index activities_timezone_missing_id_idx on public.activities (id)
 where timezone is null and deleted_at is null;
 
 create function public.activity_timezone_candidates(
@@ -399,53 +403,99 @@ create function public.activity_timezone_candidates(
     p_limit integer default 1000
 )
 returns table (activity_id bigint, start_lat double precision, start_lon double precision)
-language sql
+language plpgsql
 stable
 set search_path = ''
 as $$
-    with
-    owner as (
-        select coalesce(
-            p_user_id,
-            (select c.user_id from public.provider_connections as c where c.id = p_connection_id)
-        ) as user_id
-    ),
-
-    rows_without_zone as (
-        select
-            a.id,
-            a.user_id,
-            -- Start positions as the sources keep them in activity_data: files and Strava
-            -- [lat, lon] start_latlng, Garmin startingLatitude/LongitudeInDegree.
-            coalesce(
-                private.try_float(a.activity_data -> 'start_latlng' ->> 0),
-                private.try_float(a.activity_data ->> 'startingLatitudeInDegree')
-            ) as lat,
-            coalesce(
-                private.try_float(a.activity_data -> 'start_latlng' ->> 1),
-                private.try_float(a.activity_data ->> 'startingLongitudeInDegree')
-            ) as lon
-        from public.activities as a
+declare
+    v_user uuid := p_user_id;
+    v_limit integer := least(greatest(coalesce(p_limit, 1000), 1), 10000);
+begin
+    if v_user is null and p_connection_id is not null then
+        select c.user_id into v_user
+        from public.provider_connections as c
+        where c.id = p_connection_id;
+        if v_user is null then
+            return;  -- no such connection
+        end if;
+    end if;
+    -- Start positions as the sources keep them in activity_data: files and Strava [lat, lon]
+    -- start_latlng, Garmin startingLatitude/LongitudeInDegree. Two statements, so that each
+    -- walks its partial index in id order (one athlete's rows by (user_id, id), everyone's by
+    -- id) and the limit stops the scan early; the athlete's preference is a correlated
+    -- look-up for the same reason.
+    if v_user is not null then
+        return query
+        select p.id, p.lat, p.lon
+        from (
+            select
+                a.id,
+                a.user_id,
+                coalesce(
+                    private.try_float(a.activity_data -> 'start_latlng' ->> 0),
+                    private.try_float(a.activity_data ->> 'startingLatitudeInDegree')
+                ) as lat,
+                coalesce(
+                    private.try_float(a.activity_data -> 'start_latlng' ->> 1),
+                    private.try_float(a.activity_data ->> 'startingLongitudeInDegree')
+                ) as lon
+            from public.activities as a
+            where
+                a.user_id = v_user
+                and a.timezone is null
+                and a.deleted_at is null
+                and a.id > coalesce(p_after_id, 0)
+                and (p_connection_id is null or a.connection_id = p_connection_id)
+            order by a.id
+        ) as p
         where
-            a.timezone is null
-            and a.deleted_at is null
-            and a.id > p_after_id
-            and (p_connection_id is null or a.connection_id = p_connection_id)
-            and (
-                (select o.user_id from owner as o) is null
-                or a.user_id = (select o.user_id from owner as o)
+            (
+                p.lat between -90 and 90 and p.lon between -180 and 180
+                and (p.lat, p.lon) <> (0, 0)
             )
-        order by a.id
-    )
-
-    select r.id, r.lat, r.lon
-    from rows_without_zone as r
-    inner join public.users as u on r.user_id = u.id
-    where
-        (r.lat between -90 and 90 and r.lon between -180 and 180 and (r.lat, r.lon) <> (0, 0))
-        or nullif(btrim(u.preferences ->> 'timezone'), '') is not null
-    order by r.id
-    limit least(greatest(p_limit, 1), 10000);
+            or (
+                select nullif(btrim(u.preferences ->> 'timezone'), '')
+                from public.users as u
+                where u.id = p.user_id
+            ) is not null
+        order by p.id
+        limit v_limit;
+    else
+        return query
+        select p.id, p.lat, p.lon
+        from (
+            select
+                a.id,
+                a.user_id,
+                coalesce(
+                    private.try_float(a.activity_data -> 'start_latlng' ->> 0),
+                    private.try_float(a.activity_data ->> 'startingLatitudeInDegree')
+                ) as lat,
+                coalesce(
+                    private.try_float(a.activity_data -> 'start_latlng' ->> 1),
+                    private.try_float(a.activity_data ->> 'startingLongitudeInDegree')
+                ) as lon
+            from public.activities as a
+            where
+                a.timezone is null
+                and a.deleted_at is null
+                and a.id > coalesce(p_after_id, 0)
+            order by a.id
+        ) as p
+        where
+            (
+                p.lat between -90 and 90 and p.lon between -180 and 180
+                and (p.lat, p.lon) <> (0, 0)
+            )
+            or (
+                select nullif(btrim(u.preferences ->> 'timezone'), '')
+                from public.users as u
+                where u.id = p.user_id
+            ) is not null
+        order by p.id
+        limit v_limit;
+    end if;
+end;
 $$;
 comment on function public.activity_timezone_candidates(uuid, bigint, bigint, integer) is
     'Activities (of one athlete, of one connection, or everyone''s when both are null) that '
