@@ -536,7 +536,11 @@ begin
             a.utc_offset,
             z.zone,
             z.source,
-            private.zone_utc_offset(z.zone, a.start_date) as zone_offset
+            private.zone_utc_offset(z.zone, a.start_date) as zone_offset,
+            -- A non-zero offset is the source's own (Garmin, Polar, COROS, FIT
+            -- local_timestamp), and so is a file's explicit one, zero included; zero is
+            -- otherwise what sources without time-zone information store.
+            (a.utc_offset <> 0 or a.activity_data ->> 'utc_offset_source' = 'file') as offset_told
         from items as i
         inner join public.activities as a on i.id = a.id
         inner join public.users as u on a.user_id = u.id
@@ -552,17 +556,15 @@ begin
         update public.activities as a
         set
             timezone = c.zone,
-            -- A non-zero offset is the source's own (Garmin, Polar, COROS, FIT
-            -- local_timestamp) and is kept; zero is what sources without time-zone
-            -- information store, replaced by the zone's offset at the start.
-            utc_offset = case when a.utc_offset <> 0 then a.utc_offset else c.zone_offset end,
+            -- An offset the source told is kept; else the zone's offset at the start.
+            utc_offset = case when c.offset_told then a.utc_offset else c.zone_offset end,
             activity_data = a.activity_data || jsonb_build_object('timezone_source', c.source)
         from chosen as c
         where
             a.id = c.id
             and c.zone_offset is not null
             -- The athlete's preferred zone is only a guess: never against the source's offset.
-            and (c.source = 'position' or a.utc_offset = 0 or a.utc_offset = c.zone_offset)
+            and (c.source = 'position' or not c.offset_told or a.utc_offset = c.zone_offset)
         returning a.id
     )
 
@@ -583,7 +585,8 @@ comment on function public.set_activity_timezones(jsonb) is
     'array of {id, timezone} (the zone of the start position, found by the worker; null for '
     'none, meaning the athlete''s preferences.timezone). utc_offset becomes the zone''s offset '
     'at the start (DST included) where the row''s offset is 0 (sources without time-zone '
-    'information); a non-zero offset told by the source is kept. A preferred zone is applied '
+    'information); a non-zero offset told by the source, or a file''s explicit offset '
+    '(activity_data.utc_offset_source = file), is kept. A preferred zone is applied '
     'only where it agrees with the row''s offset or the row has none. Rows that already have a '
     'zone, deleted rows and unknown zone names are left alone; activity_data.timezone_source '
     'says position or preferences. start_date_local follows (generated), and the rollup '

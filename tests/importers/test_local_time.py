@@ -412,3 +412,21 @@ def test_start_after_a_rounded_tcx_id_is_the_first_trackpoint() -> None:
 
     assert parsed.start_time == workout.start
     assert parsed.elapsed_time == pytest.approx(workout.elapsed, abs=1)
+
+
+def test_a_files_explicit_utc_offset_of_zero_is_not_overridden_by_the_preference(
+    db: Conn, athlete: uuid.UUID, ingest: FileIngest
+) -> None:
+    # An indoor FIT whose local_timestamp says local = UTC (a watch set to UTC): that is the
+    # file's own word, kept; the preferred zone (UTC+1 in winter) does not contradict it.
+    set_preferred_zone(db, athlete, "Europe/Paris")
+    indoor = synthesize(
+        "ride", datetime(2026, 1, 15, 18, tzinfo=UTC), 1200, speed=8.0, origin=None, seed=7
+    )
+    parsed = parse_activity_file(write_fit(indoor), "trainer.fit")
+    assert parsed.utc_offset == 0
+    ingest.ingest(athlete, [parsed])
+
+    row = stored(db, parsed.sha256)
+    assert (row["timezone"], row["utc_offset"]) == (None, 0)
+    assert row["data"]["utc_offset_source"] == "file"
