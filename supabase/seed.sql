@@ -64,6 +64,11 @@ update public.users
 set preferences = '{"units": "metric", "ftp": 250, "resting_heart_rate": 48, "max_heart_rate": 188}'
 where id = 'a11ce000-0000-4000-8000-000000000001' and preferences = '{}';
 
+-- Alice lives in Lyon: activities without a position (a class entered by hand) are in her zone.
+update public.users
+set preferences = preferences || '{"timezone": "Europe/Paris"}'
+where id = 'a11ce000-0000-4000-8000-000000000001' and not preferences ? 'timezone';
+
 insert into public.coach_athletes (athlete_id, coach_id, status, activated_at)
 values (
     'a11ce000-0000-4000-8000-000000000001', 'b0b00000-0000-4000-8000-000000000002', 'active', now()

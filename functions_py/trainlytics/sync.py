@@ -633,6 +633,23 @@ class SyncEngine:
         errors = row.get("errors") or []
         if isinstance(errors, list):
             run.item_errors.extend(e for e in errors if isinstance(e, Mapping))
+        if int(row.get("created") or 0) + int(row.get("updated") or 0):
+            self._derive_timezones(run)
+
+    def _derive_timezones(self, run: _Run) -> None:
+        """Rows of the connection without a zone get the zone of their start position (issue
+        15); a failure here is logged, never the sync's failure (the next page retries)."""
+        from trainlytics.importers.timezones import derive_timezones
+
+        try:
+            derive_timezones(self.gateway, connection_id=run.connection_id)
+        except Exception as exc:
+            log.warning(
+                "sync %s: time zones of connection %s not derived: %s",
+                run.sync_id,
+                run.connection_id,
+                _describe(exc),
+            )
 
     def _heartbeat(self, run: _Run, window: SyncWindow) -> None:
         rows = self.gateway.call(

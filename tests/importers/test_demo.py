@@ -40,6 +40,17 @@ def test_demo_imports_two_sources_and_counts_shared_workouts_once(
         result = run_demo(conn, sample_dir=tmp_path / "sample", weeks=2)
         again = run_demo(conn, sample_dir=tmp_path / "sample", weeks=2)
         rows, primaries = _counted_once(conn, result.athlete_id)
+        zones = conn.execute(
+            "select coalesce(timezone, 'none'), count(*) from public.activities"
+            " where user_id = %s and source = 'file' group by 1",
+            [result.athlete_id],
+        ).fetchall()
+        yoga = conn.execute(
+            "select timezone, start_date_local = (start_date at time zone 'Europe/Paris'),"
+            " start_date_local - (start_date at time zone 'UTC') from public.activities"
+            " where user_id = %s and source = 'file' and name = 'Yoga class'",
+            [result.athlete_id],
+        ).fetchone()
 
     imported = result.imported
     assert imported is not None
@@ -51,6 +62,12 @@ def test_demo_imports_two_sources_and_counts_shared_workouts_once(
     assert rows - primaries == imported.sample_set.shared
     assert again.imported is not None
     assert (again.imported.created, again.imported.skipped) == (0, imported.read)
+    # Every imported activity has its local time: Lyon's zone from the tracks' positions, and
+    # from Alice's preferences for the class entered by hand (not UTC any more).
+    assert zones == [("Europe/Paris", rows)]
+    assert yoga is not None
+    assert yoga[:2] == ("Europe/Paris", True)
+    assert yoga[2].total_seconds() in (3600, 7200)
     # The original design's example queries still answer.
     assert [len(q.rows) > 0 for q in result.queries] == [True] * len(result.queries)
 

@@ -164,6 +164,8 @@ def test_api_roles_cannot_import_files_into_anyones_account(
         "private.normalize_file_activity('{}'::jsonb)",
         "private.fit_activity_type('running', null)",
         "private.file_number('1'::jsonb, 2)",
+        "private.zone_utc_offset('Europe/Paris', now())",
+        "private.is_foot_activity('run')",
     ],
 )
 def test_athlete_cannot_call_the_file_normalisers(

@@ -30,7 +30,7 @@ def test_import_goes_on_past_a_corrupt_file_and_reimport_adds_nothing(
     (tmp_path / "run.fit").write_bytes(write_fit(make_run(seed=11)))
     (tmp_path / "ride.tcx.gz").write_bytes(gzip.compress(write_tcx(make_ride(seed=12))))
     (tmp_path / "walk.gpx").write_bytes(write_gpx(make_run(seed=13, duration=600)))
-    (tmp_path / "broken.fit").write_bytes(write_fit(make_run(seed=14))[:300])
+    (tmp_path / "broken.fit").write_bytes(write_fit(make_run(seed=14))[:100])
     before = count_files(seeded_url)
     args = ["import", "--user", ALICE, "--database-url", seeded_url]
     paths = [str(tmp_path / n) for n in ("run.fit", "broken.fit", "ride.tcx.gz", "walk.gpx")]
@@ -77,3 +77,35 @@ def test_import_help() -> None:
     result = invoke(["import", "--help"])
     assert result.exit_code == 0
     assert "Strava bulk export" in result.output
+
+
+def test_db_timezones_gives_stored_rows_without_a_zone_theirs(seeded_url: str) -> None:
+    # A file row as imports stored it before zones: UTC, no zone, a start position in Lyon.
+    with psycopg.connect(seeded_url, autocommit=True) as conn:
+        row = conn.execute(
+            "insert into public.activities (user_id, source, external_id, activity_type,"
+            " start_date, is_manual, activity_data)"
+            " select id, 'file', repeat('9', 64), 'run', '2026-07-14 06:00Z', false,"
+            " '{\"start_latlng\": [45.764, 4.8357]}' from public.users where email = %s"
+            " returning id",
+            [ALICE],
+        ).fetchone()
+    assert row is not None
+    try:
+        first = invoke(["db", "timezones", "--database-url", seeded_url])
+        again = invoke(["db", "timezones", "--database-url", seeded_url])
+        with psycopg.connect(seeded_url) as conn:
+            stored = conn.execute(
+                "select timezone, utc_offset, start_date_local::text from public.activities"
+                " where id = %s",
+                [row[0]],
+            ).fetchone()
+    finally:
+        with psycopg.connect(seeded_url, autocommit=True) as conn:
+            conn.execute("delete from public.activities where id = %s", [row[0]])
+
+    assert first.exit_code == 0, first.output
+    assert stored == ("Europe/Paris", 7200, "2026-07-14 08:00:00")
+    assert "given the zone" in first.output
+    assert again.exit_code == 0, again.output
+    assert " 0 given the zone" in again.output

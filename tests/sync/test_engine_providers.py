@@ -154,7 +154,15 @@ def garmin_case() -> Case:
 
     def add(n: int, start: datetime) -> str:
         stamp = int(start.timestamp())
-        by_id[n] = fake.add_activity(n, stamp, uploaded_at=stamp + 60)
+        # A start position (documented summary fields, as in fixtures/providers/garmin):
+        # Garmin sends an offset but no zone; the sync derives the zone from the position.
+        by_id[n] = fake.add_activity(
+            n,
+            stamp,
+            uploaded_at=stamp + 60,
+            startingLatitudeInDegree=48.8566,
+            startingLongitudeInDegree=2.3522,
+        )
         return str(n)
 
     def pings(body: dict[str, Any]) -> list[WebhookEvent]:
@@ -425,6 +433,17 @@ def test_provider_end_to_end(name: str, pool: ConnectionPool[Any], admin: Conn) 
     assert (again.status, again.created) == ("success", 1)
     assert live(admin, connection_id) == expected
     assert_history_matches(admin, connection_id)
+    # Rows with a start position but no zone from the provider got the zone of the position.
+    zones = admin.execute(
+        "select coalesce(timezone, 'none'), count(*) from public.activities"
+        " where connection_id = %s and deleted_at is null"
+        " and (activity_data ? 'start_latlng' or activity_data ? 'startingLatitudeInDegree')"
+        " group by 1",
+        [connection_id],
+    ).fetchall()
+    assert all(zone != "none" for zone, _ in zones), zones
+    if name == "garmin":
+        assert zones == [("Europe/Paris", len(expected))]
 
 
 # --- deletions by omission ----------------------------------------------------------------------

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import psycopg
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
@@ -97,6 +98,51 @@ def migrate_command(
             f"{len(result.applied)} applied, {len(result.skipped)} already applied",
             style="bold",
         )
+        if any(m.version == TIMEZONES_MIGRATION for m in result.applied):
+            # Once: the migration that introduced derived time zones was just applied.
+            with connect(url, autocommit=True) as conn:
+                _derive_all_timezones(conn)
+
+
+TIMEZONES_MIGRATION = "20261205130000"
+
+
+def _derive_all_timezones(conn: psycopg.Connection[Any]) -> None:
+    from trainlytics.gateway import PsycopgGateway
+    from trainlytics.importers.timezones import derive_timezones
+
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[updated]} zoned"),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("deriving time zones", total=None, updated=0)
+        run = derive_timezones(
+            PsycopgGateway(conn, role="service_role"),
+            on_batch=lambda r: progress.update(task, advance=0, updated=r.updated),
+        )
+    console.print(
+        f"time zones: {run.examined} activities without a zone examined, {run.updated} given "
+        "the zone of their start position or the athlete's preference",
+        style="bold",
+    )
+    if run.unknown_zones:
+        console.print(
+            f"  [yellow]zones this server does not know:[/] {', '.join(sorted(run.unknown_zones))}"
+        )
+
+
+@app.command("timezones")
+def timezones_command(database_url: DatabaseUrlOption = None) -> None:
+    """Give every stored activity without a time zone the IANA zone of its start position
+    (offline lookup), else its athlete's preferences.timezone; rollups follow. Idempotent."""
+    with reporting_errors():
+        url = resolve_database_url(database_url)
+        console.print(f"Deriving time zones on [bold]{redact_url(url)}[/]", soft_wrap=True)
+        with connect(url, autocommit=True) as conn:
+            _derive_all_timezones(conn)
 
 
 @app.command("status")

@@ -9,7 +9,9 @@ API
   file or row could not be read; reading goes on after a bad file.
 - ``count_work(path) -> int`` — a cheap estimate of the outcomes (for a progress bar).
 - ``FileIngest(gateway).ingest(user_id, activities) -> IngestSummary`` — hands payloads to
-  ``public.ingest_file_activities`` in batches (service role); re-imports add nothing.
+  ``public.ingest_file_activities`` in batches (service role); re-imports add nothing (but
+  fill in the time zone of a stored row that has none); then gives the athlete's rows that
+  still lack a zone the zone of their start position (:mod:`trainlytics.importers.timezones`).
 - The payload shape is documented in :mod:`trainlytics.importers.base`.
 """
 
@@ -27,6 +29,7 @@ from trainlytics.importers.base import FileImportError, ImportOutcome, ParsedAct
 from trainlytics.importers.files import ACTIVITY_SUFFIXES, activity_kind, parse_activity_file
 from trainlytics.importers.garmin_export import find_summaries, read_garmin_export
 from trainlytics.importers.strava_export import find_activities_csv, read_strava_export
+from trainlytics.importers.timezones import derive_timezones
 
 __all__ = [
     "FileImportError",
@@ -106,6 +109,7 @@ class IngestSummary:
     created: int = 0
     skipped: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
+    zoned: int = 0  # stored rows that got their time zone after this import
 
 
 class FileIngest:
@@ -130,4 +134,7 @@ class FileIngest:
                 error = dict(error)
                 error["index"] = int(error["index"]) + start
                 summary.errors.append(error)
+        # Rows of this athlete still without a zone (imported before zones were derived,
+        # or without position) get the zone of their start or the athlete's preference.
+        summary.zoned = derive_timezones(self._gateway, user_id=user_id).updated
         return summary

@@ -39,4 +39,14 @@ def parse_activity_file(data: bytes, name: str) -> ParsedActivity:
         data = gunzip(data, name)
     if not data.strip():
         raise FileImportError(f"{name}: the file is empty", hint="export it again")
-    return PARSERS[kind](data, name)
+    try:
+        return PARSERS[kind](data, name)
+    except FileImportError:
+        raise
+    except Exception as exc:
+        # A file no parser rule foresaw is still one line, never the end of a folder's import.
+        raise FileImportError(
+            f"{name}: could not be read ({type(exc).__name__}: {exc})",
+            hint="the file is damaged or uses a variant Trainlytics does not read; "
+            "export it again from the device or service",
+        ) from exc

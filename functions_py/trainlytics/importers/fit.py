@@ -1,22 +1,32 @@
 """FIT activity files (Garmin, Wahoo, COROS, ... devices), read with fitdecode.
 
 The session message gives the summary (a multisport file has one session per leg: their sums
-and time-weighted means make one multisport activity); the records fill in what a session
-lacks (e.g. a fēnix 2 writes no session heart rate). FIT facts relied on:
+and time-weighted means make one multisport activity, without cadence); the records fill in
+what a session lacks (e.g. a fēnix 2 writes no session heart rate). FIT facts relied on:
 
 - times are UTC; ``activity.local_timestamp`` minus ``activity.timestamp`` is the UTC offset;
 - ``total_elapsed_time`` includes pauses, ``total_timer_time`` does not (the moving time);
-- ``avg_running_cadence`` counts one leg (strides/min, plus ``avg_fractional_cadence``):
-  doubled to steps of both feet; ``avg_cadence`` of rides is crank rpm;
+- cadence of foot sports counts one leg (strides/min, plus ``avg_fractional_cadence``),
+  whether fitdecode names it ``avg_running_cadence`` (running) or ``avg_cadence`` (walking,
+  hiking): passed on as recorded, the SQL normaliser doubles it to steps of both feet;
+  ``avg_cadence`` of rides is crank rpm;
 - ``enhanced_*`` speed and altitude fields supersede the 16-bit ones when present;
 - ``total_calories`` is kcal; ``normalized_power`` W.
 
-The CRC is checked: a truncated or corrupted file is rejected, never half-imported.
+Reading is strict first (CRC checked, malformed definitions refused). A file that fails is
+read again leniently (fitdecode's ``ErrorHandling.IGNORE``: a field whose size does not fit
+its base type, as some COROS files have, is read as bytes; the CRC is not enforced), keeping
+every message up to where the file breaks off: a truncated file without its session message
+is summarised from its records. Such an activity carries ``recovered`` (the reason, whether the
+summary came from the session or the records) in its extras, kept in ``activity_data``. A file
+from which no timed record and no session can be read is still one clear error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+import warnings
 from datetime import datetime
 from typing import Any
 
@@ -26,13 +36,13 @@ from trainlytics.importers.base import (
     FileImportError,
     ParsedActivity,
     TrackPoint,
+    locate,
     sha256_hex,
     summarize_track,
 )
 
 __all__ = ["parse_fit"]
 
-FOOT_SPORTS = frozenset({"running", "walking", "hiking", "training"})
 _MAX_OFFSET = 18 * 3600
 
 
@@ -59,47 +69,82 @@ def _device_name(file_id: dict[str, Any]) -> str | None:
     return " ".join(parts) or None
 
 
-Messages = tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any], list[TrackPoint]]
+class _Messages:
+    """What a pass over a FIT file read, kept when the pass stops early."""
+
+    def __init__(self) -> None:
+        self.file_id: dict[str, Any] = {}
+        self.sessions: list[dict[str, Any]] = []
+        self.activity: dict[str, Any] = {}
+        self.points: list[TrackPoint] = []
 
 
-def _read(data: bytes) -> Messages:
-    file_id: dict[str, Any] = {}
-    sessions: list[dict[str, Any]] = []
-    activity: dict[str, Any] = {}
-    points: list[TrackPoint] = []
+_SEMICIRCLE = 180 / 2**31
+
+
+def _read_into(data: bytes, found: _Messages, error_handling: Any, check_crc: Any) -> None:
     reader = fitdecode.FitReader(
-        io.BytesIO(data),
-        check_crc=fitdecode.CrcCheck.RAISE,
-        error_handling=fitdecode.ErrorHandling.RAISE,
+        io.BytesIO(data), check_crc=check_crc, error_handling=error_handling
     )
+    append = found.points.append
     with reader:
         for frame in reader:
             if not isinstance(frame, fitdecode.FitDataMessage):
                 continue
-            if frame.name == "file_id" and not file_id:
-                file_id = _fields(frame)
-            elif frame.name == "session":
-                sessions.append(_fields(frame))
-            elif frame.name == "activity":
-                activity = _fields(frame)
-            elif frame.name == "record":
-                v = _fields(frame)
-                lat, lon = _num(v.get("position_lat")), _num(v.get("position_long"))
-                cadence = _num(v.get("cadence"))
-                points.append(
+            name = frame.name
+            if name == "record":
+                v = {f.name: f.value for f in frame.fields}
+                lat, lon = v.get("position_lat"), v.get("position_long")
+                stamp = v.get("timestamp")
+                speed = v.get("enhanced_speed")
+                altitude = v.get("enhanced_altitude")
+                append(
                     TrackPoint(
-                        time=stamp if isinstance(stamp := v.get("timestamp"), datetime) else None,
-                        lat=lat * 180 / 2**31 if lat is not None else None,
-                        lon=lon * 180 / 2**31 if lon is not None else None,
-                        elevation=_first(v, "enhanced_altitude", "altitude"),
+                        time=stamp if isinstance(stamp, datetime) else None,
+                        lat=lat * _SEMICIRCLE if isinstance(lat, int) else None,
+                        lon=lon * _SEMICIRCLE if isinstance(lon, int) else None,
+                        elevation=_num(altitude if altitude is not None else v.get("altitude")),
                         distance=_num(v.get("distance")),
                         heartrate=_num(v.get("heart_rate")),
                         power=_num(v.get("power")),
-                        cadence=cadence,
-                        speed=_first(v, "enhanced_speed", "speed"),
+                        cadence=_num(v.get("cadence")),
+                        speed=_num(speed if speed is not None else v.get("speed")),
                     )
                 )
-    return file_id, sessions, activity, points
+            elif name == "file_id" and not found.file_id:
+                found.file_id = _fields(frame)
+            elif name == "session":
+                found.sessions.append(_fields(frame))
+            elif name == "activity":
+                found.activity = _fields(frame)
+
+
+def _read(data: bytes) -> tuple[_Messages, str | None]:
+    """The file's messages, and why they had to be recovered (None for a clean read).
+
+    Strict first (CRC checked, malformed definitions refused). When that fails, a lenient pass
+    (fitdecode's ErrorHandling.IGNORE: a field whose size does not fit its type is read as
+    bytes; CRC not enforced) keeps everything it reads up to the point where the file ends or
+    breaks, e.g. a truncated file's records."""
+    strict = _Messages()
+    try:
+        _read_into(data, strict, fitdecode.ErrorHandling.RAISE, fitdecode.CrcCheck.RAISE)
+    except (fitdecode.FitError, ValueError, KeyError, IndexError, TypeError, EOFError) as exc:
+        first_error = f"{type(exc).__name__}: {exc}"
+    else:
+        return strict, None
+    lenient = _Messages()
+    # Keep what was read before the file broke off.
+    with contextlib.suppress(
+        fitdecode.FitError, ValueError, KeyError, IndexError, TypeError, EOFError
+    ):
+        _read_into(data, lenient, fitdecode.ErrorHandling.IGNORE, fitdecode.CrcCheck.DISABLED)
+    best = (
+        lenient
+        if len(lenient.points) + len(lenient.sessions) >= len(strict.points) + len(strict.sessions)
+        else strict
+    )
+    return best, first_error
 
 
 def _sum(sessions: list[dict[str, Any]], name: str) -> float | None:
@@ -127,13 +172,21 @@ def _maximum(sessions: list[dict[str, Any]], *names: str) -> float | None:
 
 def parse_fit(data: bytes, file_name: str | None = None) -> ParsedActivity:
     """One activity from the bytes of a FIT activity file; FileImportError when unreadable."""
-    try:
-        file_id, sessions, activity, points = _read(data)
-    except (fitdecode.FitError, ValueError, KeyError, IndexError, TypeError, EOFError) as exc:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # fitdecode's lenient-mode warnings: summarised below
+        found, damage = _read(data)
+    file_id, sessions, activity, points = (
+        found.file_id, found.sessions, found.activity, found.points,
+    )  # fmt: skip
+    usable = len([p for p in points if p.time is not None]) >= 2 or any(
+        isinstance(s.get("start_time"), datetime) for s in sessions
+    )
+    if damage is not None and not usable:
         raise FileImportError(
-            f"{file_name or 'FIT file'}: not a readable FIT file ({exc})",
+            f"{file_name or 'FIT file'}: not a readable FIT file ({damage}); nothing usable "
+            "could be recovered",
             hint="the file is corrupt or truncated; export it again from the device or service",
-        ) from exc
+        )
     if file_id.get("type") not in (None, "activity"):
         raise FileImportError(
             f"{file_name or 'FIT file'}: a FIT {file_id.get('type')} file, not an activity",
@@ -149,19 +202,22 @@ def parse_fit(data: bytes, file_name: str | None = None) -> ParsedActivity:
             hint="the file holds no session and no timed record",
         )
 
-    sports = [str(s["sport"]) for s in sessions if s.get("sport") is not None]
+    sports = [str(s["sport"]) for s in sessions if s.get("sport") not in (None, "transition")]
     multisport = len(set(sports)) > 1
     sport = "multisport" if multisport else (sports[0] if sports else None)
     sub_sport = None if multisport or not sessions else sessions[0].get("sub_sport")
-    foot = sport in FOOT_SPORTS
 
-    cadence = _weighted(sessions, "avg_running_cadence", "avg_cadence")
-    fractional = _weighted(sessions, "avg_fractional_cadence")
-    max_cadence = _maximum(sessions, "max_running_cadence", "max_cadence")
-    running_cadence = any(_num(s.get("avg_running_cadence")) is not None for s in sessions)
-    if cadence is not None and foot and running_cadence:
-        cadence = (cadence + (fractional or 0.0)) * 2
-        max_cadence = max_cadence * 2 if max_cadence is not None else None
+    # Cadence as the device counts it (FIT: strides of one leg for foot sports, whichever of
+    # avg_running_cadence / avg_cadence fitdecode names it, plus the fractional part); the SQL
+    # normaliser turns foot-sport cadence into steps of both feet. A multisport file has no
+    # single cadence (swim strokes, crank rpm and strides do not average): none is given.
+    cadence = max_cadence = None
+    if not multisport:
+        cadence = _weighted(sessions, "avg_running_cadence", "avg_cadence")
+        fractional = _weighted(sessions, "avg_fractional_cadence")
+        if cadence is not None and fractional is not None and 0 <= fractional < 1:
+            cadence += fractional
+        max_cadence = _maximum(sessions, "max_running_cadence", "max_cadence")
 
     utc_offset = None
     local, stamp = activity.get("local_timestamp"), activity.get("timestamp")
@@ -207,9 +263,17 @@ def parse_fit(data: bytes, file_name: str | None = None) -> ParsedActivity:
             if value is not None
         },
     )
-    if foot and summary.average_cadence is not None and parsed.average_cadence is None:
-        # Records hold single-leg cadence too.
-        summary.average_cadence *= 2
-        summary.max_cadence = summary.max_cadence * 2 if summary.max_cadence else None
+    if multisport:
+        summary.average_cadence = summary.max_cadence = None
+    if parsed.average_speed is None and parsed.distance is not None and summary.moving_time:
+        # No session speed: distance over the moving time of the records (not timer time).
+        parsed.average_speed = parsed.distance / summary.moving_time
+    if damage is not None:
+        parsed.extras["recovered"] = {
+            "reason": damage[:300],
+            "summary_from": "session" if sessions else "records",
+            "records": len(points),
+        }
     parsed.fill_missing(summary)
+    locate(parsed, points)
     return parsed

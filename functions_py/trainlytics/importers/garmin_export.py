@@ -14,7 +14,8 @@ Summary facts relied on: the JSON is ``[{"summarizedActivitiesExport": [...]}]``
 local wall clock as ms since the epoch (their difference is the UTC offset); ``duration``,
 ``elapsedDuration`` and ``movingDuration`` are ms; ``distance``, ``elevationGain`` and
 ``elevationLoss`` cm; ``avgSpeed`` / ``maxSpeed`` m/s divided by 10 (multiplied back);
-``avgRunCadence`` counts one leg (doubled); ``calories`` is taken as kcal.
+``avgRunCadence`` counts one leg (passed on as such: the SQL normaliser doubles foot-sport
+cadence); ``startLatitude`` / ``startLongitude`` are degrees; ``calories`` is taken as kcal.
 """
 
 from __future__ import annotations
@@ -24,9 +25,15 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from trainlytics.importers.archive import Archive, ZipArchive
-from trainlytics.importers.base import FileImportError, ImportOutcome, ParsedActivity, sha256_hex
-from trainlytics.importers.fit import parse_fit
+from trainlytics.importers.archive import Archive
+from trainlytics.importers.base import (
+    FileImportError,
+    ImportOutcome,
+    ParsedActivity,
+    locate,
+    sha256_hex,
+)
+from trainlytics.importers.files import activity_kind, parse_activity_file
 
 __all__ = ["find_summaries", "read_garmin_export"]
 
@@ -92,7 +99,7 @@ def _from_summary(record: dict[str, Any]) -> ParsedActivity:
     offset = None
     if isinstance(local, int | float) and isinstance(record.get("startTimeGmt"), int | float):
         offset = round((float(local) - float(record["startTimeGmt"])) / 1000 / 900) * 900
-    foot_cadence = _num(record, "avgRunCadence", 2.0)
+    foot_cadence = _num(record, "avgRunCadence")
     return ParsedActivity(
         format="garmin_export",
         sha256=sha256_hex(
@@ -111,44 +118,62 @@ def _from_summary(record: dict[str, Any]) -> ParsedActivity:
         max_watts=_num(record, "maxPower"),
         normalized_watts=_num(record, "normPower"),
         average_cadence=foot_cadence or _num(record, "avgBikeCadence"),
-        max_cadence=_num(record, "maxRunCadence", 2.0) or _num(record, "maxBikeCadence"),
+        max_cadence=_num(record, "maxRunCadence") or _num(record, "maxBikeCadence"),
         elevation_gain=_num(record, "elevationGain", 0.01),
         elevation_loss=_num(record, "elevationLoss", 0.01),
         calories=_num(record, "calories"),
         is_manual=bool(record.get("manualActivity")),
+        start_lat=_num(record, "startLatitude"),
+        start_lon=_num(record, "startLongitude"),
     )
 
 
-def _fit_members(archive: Archive) -> Iterator[tuple[str, bytes]]:
+def _parsed_members(archive: Archive) -> Iterator[tuple[str, ParsedActivity | FileImportError]]:
+    """Every uploaded activity file, parsed one at a time (never all held in memory): FIT,
+    GPX or TCX files at any depth, and those inside ``UploadedFiles_*.zip`` nested archives.
+    A member or nested archive that cannot be read is one error; the others go on."""
     for name in archive.names():
         lower = name.lower()
-        if lower.endswith(".fit"):
-            yield name, archive.read(name)
+        if activity_kind(name) is not None:
+            try:
+                yield name, parse_activity_file(archive.read(name), name)
+            except FileImportError as exc:
+                yield name, exc
         elif lower.endswith(".zip") and "uploaded" in lower:
-            inner = ZipArchive(archive.read(name), f"{archive.label}: {name}")
-            for inner_name in inner.names():
-                if inner_name.lower().endswith(".fit"):
-                    yield f"{name}/{inner_name}", inner.read(inner_name)
+            try:
+                inner = archive.open_nested(name)
+            except FileImportError as exc:
+                yield name, exc
+                continue
+            try:
+                for inner_name in inner.names():
+                    if activity_kind(inner_name) is None:
+                        continue
+                    label = f"{name}/{inner_name}"
+                    try:
+                        yield label, parse_activity_file(inner.read(inner_name), label)
+                    except FileImportError as exc:
+                        yield label, exc
+            finally:
+                inner.close()
 
 
 def read_garmin_export(archive: Archive, summary_names: list[str]) -> Iterator[ImportOutcome]:
     """One outcome per activity summary, then one per uploaded FIT file no summary claimed."""
     fits: list[tuple[str, ParsedActivity]] = []
-    try:
-        members = list(_fit_members(archive))
-    except FileImportError as exc:
-        yield ImportOutcome(archive.label, error=exc)
-        members = []
-    for name, data in members:
-        try:
-            fits.append((name, parse_fit(data, name)))
-        except FileImportError as exc:
-            yield ImportOutcome(f"{archive.label}: {name}", error=exc)
+    for name, result in _parsed_members(archive):
+        if isinstance(result, FileImportError):
+            yield ImportOutcome(f"{archive.label}: {name}", error=result)
+        else:
+            fits.append((name, result))
     claimed: set[str] = set()
     for summary_name in summary_names:
         try:
             records = _records(json.loads(archive.read(summary_name)))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except FileImportError as exc:
+            yield ImportOutcome(f"{archive.label}: {summary_name}", error=exc)
+            continue
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
             yield ImportOutcome(
                 f"{archive.label}: {summary_name}",
                 error=FileImportError(
@@ -186,6 +211,7 @@ def read_garmin_export(archive: Archive, summary_names: list[str]) -> Iterator[I
             parsed.name = record.get("name") or parsed.name
             parsed.description = record.get("description") or parsed.description
             parsed.extras = {**parsed.extras, "garmin_activity_id": record.get("activityId")}
+            locate(parsed, [])
             yield ImportOutcome(label, activity=parsed)
     for name, fit in fits:
         if name not in claimed:

@@ -3,19 +3,24 @@
 Laps give the summary (``TotalTimeSeconds`` is timer time, ``DistanceMeters``, ``Calories``
 kcal, lap heart rates); trackpoints fill in the rest and the elapsed time. TCX knows three
 sports: Running, Biking and Other (mapped to FIT's running, cycling and generic). Power and
-speed come from the ``ActivityExtension/v2`` ``TPX`` element (``Watts``, ``Speed``); a running
-``RunCadence`` there counts one leg and is doubled.
+speed come from the ``ActivityExtension/v2`` ``TPX`` element (``Watts``, ``Speed``). Cadence is
+passed on as recorded (``Cadence``, or the ``RunCadence`` extension, both one leg for foot
+sports: the SQL normaliser doubles them whatever the writer, Garmin, Polar or Suunto).
+
+Start: Garmin Connect writes ``<Id>`` rounded down to the minute; when the first trackpoint
+(or the first lap's ``StartTime``) lies within the minute after ``<Id>``, that is the start.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from xml.etree.ElementTree import Element
 
 from trainlytics.importers.base import (
     FileImportError,
     ParsedActivity,
     TrackPoint,
+    locate,
     sha256_hex,
     summarize_track,
 )
@@ -55,7 +60,8 @@ def _time(text: str | None) -> datetime | None:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         return None
-    return value if value.tzinfo is not None else None
+    # xsd:dateTime without an offset: UTC, as every TCX writer means it.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _extension_value(point: Element, name: str) -> float | None:
@@ -98,8 +104,7 @@ def parse_tcx(data: bytes, file_name: str | None = None) -> ParsedActivity:
                         elevation=_float(tp, "AltitudeMeters"),
                         distance=_float(tp, "DistanceMeters"),
                         heartrate=_float(tp, "HeartRateBpm", "Value"),
-                        cadence=_float(tp, "Cadence")
-                        or (run_cadence * 2 if run_cadence is not None else None),
+                        cadence=_float(tp, "Cadence") or run_cadence,
                         power=_extension_value(tp, "Watts"),
                         speed=_extension_value(tp, "Speed"),
                         new_segment=index == 0 and bool(points),
@@ -108,9 +113,15 @@ def parse_tcx(data: bytes, file_name: str | None = None) -> ParsedActivity:
     summary = summarize_track(points)
     id_element = _child(activity, "Id")
     start = _time(id_element.text if id_element is not None else None)
-    if start is None and laps:
-        start = _time(laps[0].get("StartTime"))
-    start = start or summary.start_time
+    first_lap = _time(laps[0].get("StartTime")) if laps else None
+    first = min((t for t in (first_lap, summary.start_time) if t is not None), default=None)
+    if start is None or (
+        first is not None
+        and start.second == 0
+        and start.microsecond == 0
+        and 0 < (first - start).total_seconds() < 60
+    ):
+        start = first  # <Id> absent, or rounded down to the minute
     if start is None:
         raise FileImportError(f"{label}: no start time", hint="the activity has no Id or lap time")
 
@@ -159,4 +170,5 @@ def parse_tcx(data: bytes, file_name: str | None = None) -> ParsedActivity:
         extras={"laps": len(laps), "tcx_sport": sport_attr or None},
     )
     parsed.fill_missing(summary)
+    locate(parsed, points)
     return parsed
