@@ -147,6 +147,17 @@ def test_http_error_codes_are_the_ones_the_app_answers() -> None:
     assert sorted(MANIFEST["httpErrors"]) == sorted(set(codes))
 
 
+def test_the_readme_documents_every_screen_reason_and_error_code() -> None:
+    """README "For frontend developers" names each screen function, each reason the page may
+    have to explain and each HTTP error code, so the documentation cannot lag the manifest."""
+    readme = (QUERIES_FILE.parents[3] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("<!-- frontend -->", 1)[1].split("<!-- /frontend -->", 1)[0]
+    for name in MANIFEST["screens"]:
+        assert f"`{name}(" in section, f"README does not document the screen {name}"
+    for code in MANIFEST["callbackReasons"] + MANIFEST["httpErrors"]:
+        assert f"`{code}`" in section, f"README does not document {code}"
+
+
 # --- activities -------------------------------------------------------------------------------
 
 
