@@ -1043,6 +1043,17 @@ export type Database = {
           changed: boolean
         }[]
       }
+      connection_find_all_by_provider_user: {
+        Args: {
+          p_provider: Database["public"]["Enums"]["provider_type"]
+          p_provider_user_id: string
+        }
+        Returns: {
+          connection_id: number
+          status: Database["public"]["Enums"]["connection_status"]
+          user_id: string
+        }[]
+      }
       connection_find_by_provider_user: {
         Args: {
           p_provider: Database["public"]["Enums"]["provider_type"]

@@ -8,7 +8,9 @@ import math
 import re
 import uuid
 from typing import Any
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
+import httpx
 import psycopg
 import pytest
 
@@ -22,9 +24,10 @@ from tests.frontend.postgrest import (
     load_manifest,
     run,
 )
+from tests.http.conftest import FRONTEND, access_token
 from tests.http.conftest import World as HttpWorld
-from tests.http.conftest import access_token
 from trainlytics.connect import REASONS
+from trainlytics.providers import PROVIDER_CLASSES
 
 Conn = psycopg.Connection[Any]
 MANIFEST = load_manifest()
@@ -136,8 +139,23 @@ def test_http_error_codes_are_the_ones_the_app_answers() -> None:
     app = (QUERIES_FILE.parents[3] / "functions_py" / "trainlytics" / "app.py").read_text(
         encoding="utf-8"
     )
-    codes = re.findall(r'_error\(\d+, "(\w+)"', app) + re.findall(r'"error": "(\w+)"', app)
+    codes = (
+        re.findall(r'_error\(\d+, "(\w+)"', app)
+        + re.findall(r'"error": "(\w+)"', app)
+        + re.findall(r'\berror="(\w+)"', app)
+    )
     assert sorted(MANIFEST["httpErrors"]) == sorted(set(codes))
+
+
+def test_the_readme_documents_every_screen_reason_and_error_code() -> None:
+    """README "For frontend developers" names each screen function, each reason the page may
+    have to explain and each HTTP error code, so the documentation cannot lag the manifest."""
+    readme = (QUERIES_FILE.parents[3] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("<!-- frontend -->", 1)[1].split("<!-- /frontend -->", 1)[0]
+    for name in MANIFEST["screens"]:
+        assert f"`{name}(" in section, f"README does not document the screen {name}"
+    for code in MANIFEST["callbackReasons"] + MANIFEST["httpErrors"]:
+        assert f"`{code}`" in section, f"README does not document {code}"
 
 
 # --- activities -------------------------------------------------------------------------------
@@ -403,13 +421,16 @@ def test_coach_compliance_counts_only_activities_the_coach_may_read(
 # --- the HTTP functions -----------------------------------------------------------------------
 
 
-def http_call(world: HttpWorld, request: Request, user: uuid.UUID) -> Any:
+def http_call(world: HttpWorld, request: Request, user: uuid.UUID | None) -> httpx.Response:
+    """The request as queries.ts sends it: POST, the user's token, a JSON body if any."""
     assert request.http
     assert request.method == "POST"
-    return world.client.post(
-        "/" + request.path,
-        headers={"Authorization": f"Bearer {access_token(user)}", "Accept": "application/json"},
-    )
+    headers = {"Accept": "application/json"}
+    if user is not None:
+        headers["Authorization"] = f"Bearer {access_token(user)}"
+    if request.body is None:
+        return world.client.post("/" + request.path, headers=headers)
+    return world.client.post("/" + request.path, json=request.body, headers=headers)
 
 
 def test_start_connection_answers_what_the_frontend_reads(http_world: HttpWorld) -> None:
@@ -455,3 +476,148 @@ def test_http_errors_carry_a_code_the_frontend_knows(
     assert sorted(body) == ["detail", "error", "hint"]
     assert body["error"] == code
     assert code in MANIFEST["httpErrors"]
+
+
+# --- the connect flow: start -> provider -> /connections/complete -> POST complete ------------
+
+
+def start_as(world: HttpWorld, provider: str, user: uuid.UUID) -> str:
+    """The startConnection screen as ``user``: the authorize URL the browser is sent to."""
+    [request] = expand(MANIFEST, "startConnection", {"provider": provider})
+    response = http_call(world, request, user)
+    assert response.status_code == 200, response.text
+    return str(response.json()["authorize_url"])
+
+
+def provider_redirect(world: HttpWorld, provider: str, authorize_url: str) -> str:
+    """The athlete approves at the provider (its fake), which redirects the browser to our
+    callback; returns where the callback sends the browser next."""
+    state = parse_qs(urlsplit(authorize_url).query)["state"][0]
+    query = world.fakes[provider].callback(state)
+    response = world.client.get(f"/oauth/{provider}/callback", params=query)
+    assert response.status_code == 302, response.text
+    return str(response.headers["location"])
+
+
+def completion_request(location: str) -> dict[str, Any]:
+    """What the /connections/complete page reads from its address, as ``completionRequest``
+    in queries.ts does: ``provider``, and the rest of the query (last value of a name)."""
+    assert location.startswith(f"{FRONTEND}/connections/complete?"), location
+    query = dict(parse_qsl(urlsplit(location).query, keep_blank_values=True))
+    provider = query.pop("provider")
+    assert provider in PROVIDER_CLASSES, provider  # else completionRequest returns null
+    return {"provider": provider, "query": query}
+
+
+def complete_as(world: HttpWorld, page: dict[str, Any], user: uuid.UUID | None) -> httpx.Response:
+    [request] = expand(MANIFEST, "completeConnection", page)
+    assert request.path == f"connections/{page['provider']}/complete"
+    assert request.body == page["query"]
+    assert "provider" not in request.body
+    return http_call(world, request, user)
+
+
+def connected_providers(api: Conn, user: uuid.UUID) -> list[tuple[str, str]]:
+    """The connections screen's first request, as ``user`` under row-level security."""
+    request = expand(MANIFEST, "connections", {"userId": user, "historyLimit": 5})[0]
+    return [(row["provider"], row["status"]) for row in run(api, request, user)]
+
+
+@pytest.mark.parametrize("provider", ["strava", "garmin"])
+def test_complete_connection_links_the_athlete_who_started_it(
+    http_world: HttpWorld, api: Conn, provider: str
+) -> None:
+    """start -> provider -> /connections/complete?provider=… -> POST complete with the
+    athlete's own token: connected, and the connections screen shows it (Strava's redirect
+    carries ``scope``; Garmin's flow uses PKCE)."""
+    alice = http_world.user("alice")
+    location = provider_redirect(http_world, provider, start_as(http_world, provider, alice))
+    page = completion_request(location)
+    assert {"code", "state"} <= set(page["query"])
+    assert http_world.fakes[provider].token_exchanges == 0  # the redirect completed nothing
+    response = complete_as(http_world, page, alice)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert sorted(body) == sorted(MANIFEST["http"]["completeConnection"])
+    assert body == {"provider": provider, "status": "connected", "reason": None}
+    assert http_world.fakes[provider].token_exchanges == 1
+    assert connected_providers(api, alice) == [(provider, "active")]
+    # Why the page drops the query from its address: posting it again (a reload) links
+    # nothing more and exchanges nothing.
+    again = complete_as(http_world, page, alice)
+    assert again.json() == {"provider": provider, "status": "error", "reason": "reused_state"}
+    assert http_world.fakes[provider].token_exchanges == 1
+
+
+def test_eve_cannot_link_her_garmin_link_to_alices_account(
+    http_world: HttpWorld, api: Conn
+) -> None:
+    """The attacker case: Eve starts a connection and sends the authorize link to Alice; Alice
+    approves, her browser lands on /connections/complete and posts with Alice's token. The
+    state was issued to Eve: state_user_mismatch, the code is never exchanged, nobody is
+    linked, and the spent state is of no use to Eve either."""
+    alice, eve = http_world.user("alice"), http_world.user("eve")
+    page = completion_request(
+        provider_redirect(http_world, "garmin", start_as(http_world, "garmin", eve))
+    )
+    response = complete_as(http_world, page, alice)
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "provider": "garmin",
+        "status": "error",
+        "reason": "state_user_mismatch",
+    }
+    assert "state_user_mismatch" in MANIFEST["callbackReasons"]
+    assert http_world.fakes["garmin"].token_exchanges == 0
+    assert connected_providers(api, alice) == []
+    assert connected_providers(api, eve) == []
+    replay = complete_as(http_world, page, eve)
+    assert replay.json()["reason"] == "reused_state"
+    assert http_world.fakes["garmin"].token_exchanges == 0
+
+
+def test_completing_without_a_token_is_unauthenticated_and_spends_nothing(
+    http_world: HttpWorld, api: Conn
+) -> None:
+    alice = http_world.user("alice")
+    page = completion_request(
+        provider_redirect(http_world, "garmin", start_as(http_world, "garmin", alice))
+    )
+    response = complete_as(http_world, page, None)
+    assert response.status_code == 401
+    assert response.json()["error"] == "unauthenticated"
+    assert "unauthenticated" in MANIFEST["httpErrors"]
+    signed_in = complete_as(http_world, page, alice)
+    assert signed_in.json()["status"] == "connected"
+    assert connected_providers(api, alice) == [("garmin", "active")]
+
+
+def test_a_completion_body_that_is_not_at_most_32_strings_is_a_422_without_our_error_body(
+    http_world: HttpWorld,
+) -> None:
+    """What queries.ts turns into ``http_422`` / ``report_bug``: the page sends only the
+    address's parameters, as strings."""
+    alice = http_world.user("alice")
+    for query in ({"state": "s", "code": 1}, {f"k{i}": "v" for i in range(33)}):
+        response = http_world.client.post(
+            "/connections/garmin/complete",
+            json=query,
+            headers={"Authorization": f"Bearer {access_token(alice)}"},
+        )
+        assert response.status_code == 422, response.text
+        assert "error" not in response.json()
+
+
+def test_an_unforwardable_redirect_lands_on_connections_with_invalid_callback(
+    http_world: HttpWorld,
+) -> None:
+    """The one outcome the callback still puts in an address (read by connectionOutcome)."""
+    response = http_world.client.get(
+        "/oauth/garmin/callback", params={"state": "s", "code": "c" * 5000}
+    )
+    assert response.status_code == 302
+    location = response.headers["location"]
+    assert location.startswith(f"{FRONTEND}/connections?")
+    outcome = dict(parse_qsl(urlsplit(location).query))
+    assert outcome == {"provider": "garmin", "status": "error", "reason": "invalid_callback"}
+    assert outcome["reason"] in MANIFEST["callbackReasons"]

@@ -136,7 +136,12 @@ function recorder(log: Recorded[]): typeof fetch {
   };
 }
 
-const NOT_SCREENS = new Set(["TrainlyticsError", "actionFor", "connectionOutcome"]);
+const NOT_SCREENS = new Set([
+  "TrainlyticsError",
+  "actionFor",
+  "connectionOutcome",
+  "completionRequest",
+]);
 
 test("every exported function is a screen of screens.json, and every screen a function", () => {
   const exported = Object.entries(queries)
@@ -177,6 +182,109 @@ test("the callback reasons the frontend explains are the ones screens.json lists
     reason: "expired_state",
   });
   assert.equal(queries.connectionOutcome("?status=error&reason=surprise").reason, "unknown");
+});
+
+test("the completion page posts the provider's query, without `provider`, as JSON", async () => {
+  // The address the callback redirects to (trainlytics.connect.callback_bounce): `provider`
+  // first, then the provider's query as the provider sent it.
+  const request = queries.completionRequest(
+    "?provider=strava&state=Wq3Hn0u6fJ9Yc2pL&code=4f1c9a&scope=read,activity:read_all",
+  );
+  assert.deepEqual(request, {
+    provider: "strava",
+    query: { state: "Wq3Hn0u6fJ9Yc2pL", code: "4f1c9a", scope: "read,activity:read_all" },
+  });
+  // Exactly the example of screens.json, so the recorded request is the manifest's.
+  assert.deepEqual(request, manifest.screens.completeConnection?.example);
+  // A repeated name: the last value, as the server reads a query.
+  assert.deepEqual(queries.completionRequest("?provider=garmin&state=a&state=b")?.query, {
+    state: "b",
+  });
+  assert.equal(queries.completionRequest("?code=x&state=y"), null);
+  assert.equal(queries.completionRequest("?provider=myspace&code=x&state=y"), null);
+
+  const log: Recorded[] = [];
+  const record = recorder(log);
+  const seen: Headers[] = [];
+  const api: queries.FunctionsApi = {
+    url: FUNCTIONS_URL,
+    accessToken: "alice-token",
+    fetch: async (input, init) => {
+      seen.push(new Headers(init?.headers));
+      await record(input, init);
+      return new Response(
+        JSON.stringify({ provider: "garmin", status: "error", reason: "state_user_mismatch" }),
+        { status: 200, headers: { "Content-Type": "application/json" } },
+      );
+    },
+  };
+  const outcome = await queries.completeConnection(api, {
+    provider: "garmin",
+    query: { provider: "strava", state: "s", code: "c" },
+  });
+  assert.deepEqual(outcome, { provider: "garmin", status: "error", reason: "state_user_mismatch" });
+  assert.deepEqual(log, [
+    {
+      http: true,
+      method: "POST",
+      path: "connections/garmin/complete",
+      query: [],
+      body: { state: "s", code: "c" },
+    },
+  ]);
+  assert.equal(seen[0]?.get("Authorization"), "Bearer alice-token");
+  assert.equal(seen[0]?.get("Content-Type"), "application/json");
+});
+
+test("the completion's answer is typed: connected has no reason, an unknown reason is 'unknown'", async () => {
+  const answering =
+    (body: unknown): typeof fetch =>
+    async () =>
+      new Response(JSON.stringify(body), {
+        status: 200,
+        headers: { "Content-Type": "application/json" },
+      });
+  const args = { provider: "wahoo", query: { state: "s", code: "c" } } as const;
+  const connected = await queries.completeConnection(
+    {
+      url: FUNCTIONS_URL,
+      accessToken: "t",
+      fetch: answering({ provider: "wahoo", status: "connected", reason: null }),
+    },
+    args,
+  );
+  assert.deepEqual(connected, { provider: "wahoo", status: "connected", reason: null });
+  const surprise = await queries.completeConnection(
+    {
+      url: FUNCTIONS_URL,
+      accessToken: "t",
+      fetch: answering({ provider: "wahoo", status: "error", reason: "from_the_future" }),
+    },
+    args,
+  );
+  assert.deepEqual(surprise, { provider: "wahoo", status: "error", reason: "unknown" });
+});
+
+test("an answer without our error body is http_<status>, with a string message", async () => {
+  // FastAPI's validation answer, e.g. a completion body that is not an object of strings.
+  const api: queries.FunctionsApi = {
+    url: FUNCTIONS_URL,
+    accessToken: "t",
+    fetch: async () =>
+      new Response(JSON.stringify({ detail: [{ type: "too_long", loc: ["body"] }] }), {
+        status: 422,
+        statusText: "Unprocessable Entity",
+        headers: { "Content-Type": "application/json" },
+      }),
+  };
+  await assert.rejects(
+    queries.completeConnection(api, { provider: "garmin", query: { state: "s" } }),
+    (error: unknown) =>
+      error instanceof queries.TrainlyticsError &&
+      error.code === "http_422" &&
+      error.message === "Unprocessable Entity" &&
+      error.action === "report_bug",
+  );
 });
 
 test("the HTTP functions' answers have the fields screens.json lists", () => {

@@ -322,6 +322,18 @@ export async function plannedWorkouts(
 // ---------------------------------------------------------------------------
 // HTTP functions (trainlytics serve): connect and disconnect
 // ---------------------------------------------------------------------------
+//
+// Connecting a provider, end to end:
+// 1. `startConnection(api, {provider})`, then `window.location.assign(authorize_url)`;
+// 2. the athlete approves (or declines) at the provider, which redirects the browser to
+//    `GET {functions}/oauth/{provider}/callback?code=…&state=…`; that route completes nothing and
+//    redirects to `${frontend}/connections/complete?provider=…&<the provider's query>`;
+// 3. the `/connections/complete` page, once the athlete's session is loaded, reads its address
+//    with `completionRequest(location.search)`, drops the query from the address
+//    (`history.replaceState(null, "", location.pathname)`), then calls
+//    `completeConnection(api, request)` with the signed-in athlete's own token. The state must
+//    have been issued to that same user, so a link started by someone else ends in
+//    `state_user_mismatch` and links nothing.
 
 /** Where the HTTP functions are, and the signed-in athlete's Supabase access token
  * (`(await supabase.auth.getSession()).data.session?.access_token`). */
@@ -340,6 +352,15 @@ export interface StartConnectionResponse {
   expires_at: string;
 }
 
+/** POST /connections/{provider}/complete. */
+export interface CompleteConnectionResponse {
+  provider: Provider;
+  status: "connected" | "error";
+  /** With `status: "error"`: what to tell the athlete (`CALLBACK_REASONS`); `"unknown"` for a
+   * reason this module does not know (a newer server); null when connected. */
+  reason: CallbackReason | "unknown" | null;
+}
+
 /** POST /connections/{provider}/disconnect. */
 export interface DisconnectResponse {
   provider: Provider;
@@ -354,15 +375,18 @@ export interface DisconnectResponse {
  * the contract test against screens.json, whose list tests/frontend checks against the app). */
 export const RESPONSE_FIELDS = {
   startConnection: ["provider", "authorize_url", "expires_at"],
+  completeConnection: ["provider", "status", "reason"],
   disconnectProvider: ["provider", "disconnected", "revoked_at_provider", "activities_deleted"],
 } as const satisfies {
   startConnection: readonly (keyof StartConnectionResponse)[];
+  completeConnection: readonly (keyof CompleteConnectionResponse)[];
   disconnectProvider: readonly (keyof DisconnectResponse)[];
 };
 type Missing<T, Listed extends readonly unknown[]> = Exclude<keyof T, Listed[number]>;
 type MustBeEmpty<T extends never> = T;
 export type ResponseFieldsAreComplete = [
   MustBeEmpty<Missing<StartConnectionResponse, typeof RESPONSE_FIELDS.startConnection>>,
+  MustBeEmpty<Missing<CompleteConnectionResponse, typeof RESPONSE_FIELDS.completeConnection>>,
   MustBeEmpty<Missing<DisconnectResponse, typeof RESPONSE_FIELDS.disconnectProvider>>,
 ];
 
@@ -373,8 +397,10 @@ export interface FunctionsErrorBody {
   hint: string | null;
 }
 
-/** After the provider, the athlete lands on `${frontend}/connections?provider=…&status=…`;
- * with `status=error`, `reason` is one of these (what to tell the athlete). */
+/** What to tell the athlete for each `reason` of a connection that failed: the `reason` of
+ * `completeConnection`'s answer, or of the address `${frontend}/connections?provider=…&
+ * status=error&reason=invalid_callback` the callback sends the browser to when it cannot
+ * forward the provider's redirect (`connectionOutcome`). */
 export const CALLBACK_REASONS = {
   access_denied: "You declined the connection at the provider.",
   invalid_state: "This link is not valid. Start the connection again.",
@@ -386,10 +412,56 @@ export const CALLBACK_REASONS = {
   provider_unavailable: "The provider did not answer. Try again later.",
   provider_error: "The provider answered something unexpected. Try again later.",
   account_linked_elsewhere: "This provider account is linked to another Trainlytics user.",
+  state_user_mismatch:
+    "This link was started from another Trainlytics account. Sign in as yourself and start again.",
+  invalid_callback: "The provider's answer could not be read. Start the connection again.",
 } as const satisfies Record<string, string>;
 export type CallbackReason = keyof typeof CALLBACK_REASONS;
 
-/** Reads the outcome the callback put in the frontend URL's query string. */
+function knownReason(reason: string | null | undefined): CallbackReason | "unknown" | null {
+  if (reason === null || reason === undefined) return null;
+  return Object.prototype.hasOwnProperty.call(CALLBACK_REASONS, reason)
+    ? (reason as CallbackReason)
+    : "unknown";
+}
+
+/** Every provider, held to the generated enum at compile time (an import of the generated
+ * file's `Constants` would make it a runtime dependency: this module imports types only). */
+export const PROVIDERS = [
+  "strava",
+  "garmin",
+  "polar",
+  "coros",
+  "wahoo",
+  "fitbit",
+] as const satisfies readonly Provider[];
+export type ProvidersAreComplete = MustBeEmpty<Exclude<Provider, (typeof PROVIDERS)[number]>>;
+
+function isProvider(name: string | null | undefined): name is Provider {
+  return typeof name === "string" && (PROVIDERS as readonly string[]).includes(name);
+}
+
+/** What the `/connections/complete` page POSTs: its address's `provider`, and every other
+ * parameter of its query (the provider's redirect: `code`, `state`, `scope`, `error`, …; for a
+ * repeated name the last value, as the server reads it). Null when the address names no
+ * provider Trainlytics knows: show `CALLBACK_REASONS.invalid_callback`.
+ *
+ * Read it once, then drop the query from the address before anything else happens
+ * (`history.replaceState(null, "", location.pathname)`): the code and state must not stay in
+ * the address bar, the history or a `Referer`, and a reload must not post them again. */
+export function completionRequest(
+  search: string,
+): { provider: Provider; query: Record<string, string> } | null {
+  const params = new URLSearchParams(search);
+  const provider = params.get("provider");
+  if (!isProvider(provider)) return null;
+  params.delete("provider");
+  return { provider, query: Object.fromEntries(params) };
+}
+
+/** Reads the outcome the callback put in the frontend URL's query string: only
+ * `${frontend}/connections?provider=…&status=error&reason=invalid_callback` since the flow
+ * completes on `/connections/complete` (`completeConnection`). */
 export function connectionOutcome(search: string): {
   provider: string | null;
   status: "connected" | "error" | null;
@@ -401,28 +473,40 @@ export function connectionOutcome(search: string): {
   return {
     provider: params.get("provider"),
     status: status === "connected" || status === "error" ? status : null,
-    reason: reason === null ? null : reason in CALLBACK_REASONS ? (reason as CallbackReason) : "unknown",
+    reason: knownReason(reason),
   };
 }
 
-async function callFunction<T>(api: FunctionsApi, path: string): Promise<T> {
+async function callFunction<T>(
+  api: FunctionsApi,
+  path: string,
+  json?: Record<string, string>,
+): Promise<T> {
   const doFetch = api.fetch ?? fetch;
+  const headers: Record<string, string> = {
+    Authorization: `Bearer ${api.accessToken}`,
+    Accept: "application/json",
+  };
+  const init: RequestInit = { method: "POST", headers };
+  if (json !== undefined) {
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(json);
+  }
   let response: Response;
   try {
-    response = await doFetch(`${api.url.replace(/\/+$/, "")}/${path}`, {
-      method: "POST",
-      headers: { Authorization: `Bearer ${api.accessToken}`, Accept: "application/json" },
-    });
+    response = await doFetch(`${api.url.replace(/\/+$/, "")}/${path}`, init);
   } catch (cause) {
     throw new TrainlyticsError("network", String(cause), null, null);
   }
   const body: unknown = await response.json().catch(() => null);
   if (!response.ok) {
-    const error = (body ?? {}) as Partial<FunctionsErrorBody>;
+    // Our error body, or another (e.g. FastAPI's 422 `{"detail": [...]}` for a completion
+    // body that is not an object of at most 32 strings): then the code is `http_<status>`.
+    const error = (body ?? {}) as Partial<Record<keyof FunctionsErrorBody, unknown>>;
     throw new TrainlyticsError(
-      error.error ?? `http_${response.status}`,
-      error.detail ?? response.statusText,
-      error.hint ?? null,
+      typeof error.error === "string" ? error.error : `http_${response.status}`,
+      typeof error.detail === "string" ? error.detail : response.statusText,
+      typeof error.hint === "string" ? error.hint : null,
       response.status,
     );
   }
@@ -435,6 +519,32 @@ export async function startConnection(api: FunctionsApi, args: { provider: Provi
     api,
     `connections/${encodeURIComponent(args.provider)}/start`,
   );
+}
+
+/** The `/connections/complete` page: completes the connection with the provider's redirect
+ * query (from `completionRequest`; a stray `provider` key is not sent) and the signed-in
+ * athlete's token. Every refusal of the flow itself is an answer, not a throw:
+ * `{status: "error", reason}` (`state_user_mismatch` when the link was started by another
+ * account, `reused_state` when the same query is posted twice, …); it throws only for a
+ * missing or expired token (`unauthenticated`: the state is not spent, but the page has dropped
+ * the query, so sign in and start again), an unknown or unconfigured provider, or the
+ * deployment being unavailable. */
+export async function completeConnection(
+  api: FunctionsApi,
+  args: { provider: Provider; query: Readonly<Record<string, string>> },
+): Promise<CompleteConnectionResponse> {
+  const { provider: _ignored, ...query } = args.query;
+  const body = await callFunction<Partial<Record<keyof CompleteConnectionResponse, string>>>(
+    api,
+    `connections/${encodeURIComponent(args.provider)}/complete`,
+    query,
+  );
+  const connected = body.status === "connected";
+  return {
+    provider: isProvider(body.provider) ? body.provider : args.provider,
+    status: connected ? "connected" : "error",
+    reason: connected ? null : (knownReason(body.reason) ?? "unknown"),
+  };
 }
 
 /** Disconnect `provider`: revoked at the provider, tokens deleted, the connection kept as
