@@ -184,3 +184,27 @@ begin
                    current_database());
 end
 $$;
+
+-- auth.identities (issue 17) ---------------------------------------------------------------
+-- Supabase Auth keeps one identity per sign-in method; an email/password user has an `email`
+-- identity whose provider_id is the user id. Definition as supabase/auth's migrations leave it
+-- (20210909172000_create_identities_table, 20221215195800_add_identities_email_column,
+-- 20231117164230_add_id_pkey_identities, identities_user_id_idx). `if not exists`: another
+-- change to this bootstrap may define it too.
+create table if not exists auth.identities (
+    provider_id text not null,
+    user_id uuid not null references auth.users (id) on delete cascade,
+    identity_data jsonb not null,
+    provider text not null,
+    last_sign_in_at timestamptz,
+    created_at timestamptz,
+    updated_at timestamptz,
+    email text generated always as (lower(identity_data ->> 'email')) stored,
+    id uuid not null default gen_random_uuid() primary key,
+    constraint identities_provider_id_provider_unique unique (provider_id, provider)
+);
+create index if not exists identities_user_id_idx on auth.identities (user_id);
+create index if not exists identities_email_idx on auth.identities (email text_pattern_ops);
+alter table auth.identities owner to supabase_auth_admin;
+comment on table auth.identities is
+    'Local stand-in for Supabase Auth''s identities table (same column names and types).';

@@ -10,7 +10,18 @@ from __future__ import annotations
 import typer
 
 from trainlytics import __version__
-from trainlytics.commands import db, demo, report, serve, stats, sync, tokens, users, worker
+from trainlytics.commands import (
+    db,
+    demo,
+    legacy,
+    report,
+    serve,
+    stats,
+    sync,
+    tokens,
+    users,
+    worker,
+)
 from trainlytics.commands import import_ as import_command
 
 app = typer.Typer(
@@ -31,6 +42,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(stats.app, name="stats")
 app.command("report")(report.report_command)
 app.command("import")(import_command.import_command)
+app.add_typer(legacy.app, name="legacy")
 # More groups (demo, users, sync, ...) are mounted here: app.add_typer(<module>.app, name=...)
 
 
