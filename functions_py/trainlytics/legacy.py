@@ -568,25 +568,9 @@ class LegacyImporter:
         }
 
     def _connection_argument(self, user: PlannedUser, user_id: uuid.UUID) -> dict[str, Any] | None:
-        chosen, others = choose_connection(user.connections)
+        chosen, _ = choose_connection(user.connections)
         if chosen is None:
             return None
-        table = self.report.tables["strava_connections"]
-        for other in others:
-            table.skip(
-                f"superseded: v1 user #{user.v1_id} has a newer usable connection "
-                f"(#{chosen['id']} was imported)",
-                other["id"],
-            )
-        if others:
-            self.report.note(
-                "connection_choices",
-                {
-                    "v1_user_id": user.v1_id,
-                    "imported_v1_connection_id": chosen["id"],
-                    "not_imported_v1_connection_ids": [o["id"] for o in others],
-                },
-            )
         status, reason = connection_status(chosen)
         argument: dict[str, Any] = {
             key: chosen.get(key)
@@ -627,14 +611,6 @@ class LegacyImporter:
     def _auth_user(self, user: PlannedUser, user_id: uuid.UUID) -> LegacyAuthUser:
         password_hash = user.v1.get("password_hash")
         if not is_bcrypt_hash(password_hash):
-            self.report.note(
-                "passwords_not_carried",
-                {
-                    "v1_user_id": user.v1_id,
-                    "reason": "the v1 password hash is not bcrypt: the user must reset "
-                    "their password",
-                },
-            )
             password_hash = None
         return LegacyAuthUser(
             user_id=user_id,
@@ -760,6 +736,31 @@ class LegacyImporter:
         tables = self.report.tables
         report = self.report
         tables["users"].created += 1
+        if not is_bcrypt_hash(user.v1.get("password_hash")):
+            report.note(
+                "passwords_not_carried",
+                {
+                    "v1_user_id": user.v1_id,
+                    "reason": "the v1 password hash is not bcrypt: the user must reset "
+                    "their password",
+                },
+            )
+        chosen, others = choose_connection(user.connections)
+        if chosen is not None and others:
+            for other in others:
+                tables["strava_connections"].skip(
+                    f"superseded: v1 user #{user.v1_id} has a newer usable connection "
+                    f"(#{chosen['id']} was imported)",
+                    other["id"],
+                )
+            report.note(
+                "connection_choices",
+                {
+                    "v1_user_id": user.v1_id,
+                    "imported_v1_connection_id": chosen["id"],
+                    "not_imported_v1_connection_ids": [o["id"] for o in others],
+                },
+            )
         notes = result.get("notes") or {}
         if "role" in notes:
             report.note("roles_mapped", {"v1_user_id": user.v1_id, **notes["role"]})

@@ -62,9 +62,7 @@ def v1_url(v1: V1) -> str:
 
 
 @pytest.fixture
-def run_import(
-    v1: V1, v2_url: str, cipher: TokenCipher
-) -> Callable[..., LegacyReport]:
+def run_import(v1: V1, v2_url: str, cipher: TokenCipher) -> Callable[..., LegacyReport]:
     def run(**kwargs: Any) -> LegacyReport:
         kwargs.setdefault("auth", LocalAuthUsers())
         kwargs.setdefault("cipher", cipher)

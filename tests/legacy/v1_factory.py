@@ -14,6 +14,8 @@ in tests/fixtures/providers/strava (their provenance is in that folder's README)
 
 from __future__ import annotations
 
+# ruff: noqa: S106
+# (the v1 tokens and passwords here are invented test values)
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -60,11 +62,11 @@ class V1:
     connections: dict[str, int] = field(default_factory=dict)
     workouts: dict[str, int] = field(default_factory=dict)
 
-    def user(self, key: str, email: str, password: str = "v1-password", **values: Any) -> int:
+    def user(self, key: str, email: str, password: str, **values: Any) -> int:
         values.setdefault("password_hash", v1_hash(password))
         columns = ["email", *values]
         row = self.conn.execute(
-            f"insert into users ({', '.join(columns)}) values "  # noqa: S608 - fixed columns
+            f"insert into users ({', '.join(columns)}) values "
             f"({', '.join(['%s'] * len(columns))}) returning id",
             [email, *values.values()],
         ).fetchone()
@@ -76,7 +78,7 @@ class V1:
     def insert(self, table: str, key: str, **values: Any) -> int:
         columns = list(values)
         row = self.conn.execute(
-            f"insert into {table} ({', '.join(columns)}) values "  # noqa: S608 - fixed names
+            f"insert into {table} ({', '.join(columns)}) values "
             f"({', '.join(['%s'] * len(columns))}) returning id",
             list(values.values()),
         ).fetchone()
