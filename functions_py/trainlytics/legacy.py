@@ -431,6 +431,12 @@ class LegacyImporter:
                     "select v1_user_id, user_id from private.legacy_users"
                 )
             }
+            pending = {
+                int(v1_id): user_id
+                for v1_id, user_id in v2.execute(
+                    "select v1_user_id, user_id from private.legacy_auth_pending"
+                )
+            }
             registered = {
                 str(email): user_id
                 for email, user_id in v2.execute(
@@ -480,7 +486,9 @@ class LegacyImporter:
                 self._already_there(kept, connections, activity_counts, workouts)
                 continue
             owner = registered.get(email)
-            if owner is not None:
+            # An auth user this import created for the same v1 user before it was interrupted
+            # is not someone else's account: it is reused.
+            if owner is not None and owner != pending.get(v1_id):
                 self._skip_user(
                     kept,
                     "the address is already registered in v2 (an account not made by this "

@@ -33,6 +33,8 @@ comment on column private.legacy_users.v1_email is
     'The email exactly as v1 stored it (before trimming and lowercasing), for support.';
 comment on column private.legacy_users.v1_connection_id is
     'strava_connections.id of the v1 row the v2 Strava connection was made from, if any.';
+comment on column private.legacy_users.imported_at is
+    'When the import of this v1 user committed.';
 comment on column private.legacy_users.notes is
     'What the import changed or chose for this user (role read from a non-canonical value, '
     'preferences kept verbatim, ...), as in the closing report.';
@@ -56,6 +58,8 @@ comment on table private.legacy_auth_pending is
     'committed yet (the id is chosen before the call). No foreign key: the auth user may not '
     'exist yet. Deleted when the user''s import commits or is undone. service_role only.';
 comment on column private.legacy_auth_pending.v1_user_id is 'users.id in the v1 database.';
+comment on column private.legacy_auth_pending.created_at is
+    'When the admin API was (about to be) asked for the auth user.';
 comment on column private.legacy_auth_pending.user_id is
     'The id asked of the admin API (POST /admin/users accepts an id).';
 

@@ -51,22 +51,21 @@ def print_report(report: LegacyReport) -> None:
     """The closing report: one line per v1 table, then what needs a person's attention."""
     title = "Legacy import" + (" (dry run: nothing was kept)" if report.dry_run else "")
     table = Table(title=title, title_justify="left")
-    for column in ("v1 table", "read", "created", "already there", "skipped"):
-        table.add_column(column, justify="left" if column == "v1 table" else "right")
-    table.add_column("why skipped")
+    table.add_column("v1 table", no_wrap=True)
+    for column in ("read", "created", "already there", "skipped"):
+        table.add_column(column, justify="right", no_wrap=True)
     for name, counts in report.tables.items():
-        reasons = "; ".join(f"{count}: {reason}" for reason, count in counts.skipped.most_common(3))
-        if len(counts.skipped) > 3:
-            reasons += f"; … ({len(counts.skipped) - 3} more reasons in the JSON report)"
         table.add_row(
             name,
             str(counts.read),
             str(counts.created),
             str(counts.already_there),
             str(counts.skipped_total),
-            escape(reasons),
         )
     console.print(table)
+    for name, counts in report.tables.items():
+        for reason, count in counts.skipped.most_common():
+            console.print(f"  {name}: {count} skipped — {escape(reason)}", soft_wrap=True)
     labels = {
         "email_collisions": "v1 users whose emails collide (one imported each, none merged)",
         "roles_mapped": "roles read from non-canonical v1 values",
