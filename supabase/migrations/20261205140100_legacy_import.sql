@@ -176,6 +176,7 @@ declare
     v_ingest record;
     v_strava jsonb;
     v_page integer;
+    v_strava_ids integer[];
     v_manual_created integer := 0;
     v_manual_errors jsonb := '[]';
     v_strava_errors jsonb := '[]';
@@ -323,71 +324,99 @@ begin
     -- Each v1 row once: its kind (a Strava activity has a Strava id; the others are v1 manual
     -- entries), and its payload: Strava's own JSON from raw_data when v1 kept a usable one
     -- (with the Strava id of the row when it has none), else the row rebuilt in Strava's shape.
+    -- The scratch table lives for the session (emptied at each commit), so the statements
+    -- below keep their cached plans from one user to the next; only the payload is kept, not
+    -- the v1 row (large JSON written to a table is compressed and read back, which costs).
+    if to_regclass('pg_temp.legacy_rows') is null then
+        create temporary table legacy_rows (
+            v1_id integer primary key,
+            strava_id text,
+            payload jsonb,
+            raw_unusable boolean
+        ) on commit delete rows;
+    end if;
+    delete from pg_temp.legacy_rows;
     -- raw_data is parsed for the whole user in one statement; only when some row's text is
     -- not JSON does each row get a parse of its own (a subtransaction per row).
     begin
-        create temporary table legacy_parsed on commit drop as
+        insert into pg_temp.legacy_rows (v1_id, strava_id, payload, raw_unusable)
         select
-            (i.ord - 1)::integer as pos,
-            i.r,
-            nullif(btrim(i.r ->> 'raw_data'), '')::jsonb as parsed
-        from jsonb_array_elements(coalesce(p_activities, '[]')) with ordinality as i (r, ord);
+            x.v1_id,
+            x.strava_id,
+            case
+                when x.strava_id is not null and jsonb_typeof(x.parsed) = 'object'
+                    then case
+                        when x.parsed ? 'id' then x.parsed
+                        else x.parsed || jsonb_build_object('id', x.strava_id)
+                    end
+                else private.legacy_strava_payload(x.r)
+            end,
+            x.strava_id is not null and x.raw_text is not null
+            and jsonb_typeof(x.parsed) is distinct from 'object'
+        from (
+            select
+                (i.r ->> 'id')::integer as v1_id,
+                nullif(btrim(i.r ->> 'strava_activity_id'), '') as strava_id,
+                nullif(btrim(i.r ->> 'raw_data'), '') as raw_text,
+                nullif(btrim(i.r ->> 'raw_data'), '')::jsonb as parsed,
+                i.r
+            from jsonb_array_elements(coalesce(p_activities, '[]')) as i (r)
+            offset 0  -- each text parsed once
+        ) as x;
     exception when others then
-        create temporary table legacy_parsed on commit drop as
+        insert into pg_temp.legacy_rows (v1_id, strava_id, payload, raw_unusable)
         select
-            (i.ord - 1)::integer as pos,
-            i.r,
-            private.legacy_try_jsonb(i.r ->> 'raw_data') as parsed
-        from jsonb_array_elements(coalesce(p_activities, '[]')) with ordinality as i (r, ord);
+            x.v1_id,
+            x.strava_id,
+            case
+                when x.strava_id is not null and jsonb_typeof(x.parsed) = 'object'
+                    then case
+                        when x.parsed ? 'id' then x.parsed
+                        else x.parsed || jsonb_build_object('id', x.strava_id)
+                    end
+                else private.legacy_strava_payload(x.r)
+            end,
+            x.strava_id is not null and x.raw_text is not null
+            and jsonb_typeof(x.parsed) is distinct from 'object'
+        from (
+            select
+                (i.r ->> 'id')::integer as v1_id,
+                nullif(btrim(i.r ->> 'strava_activity_id'), '') as strava_id,
+                nullif(btrim(i.r ->> 'raw_data'), '') as raw_text,
+                private.legacy_try_jsonb(i.r ->> 'raw_data') as parsed,
+                i.r
+            from jsonb_array_elements(coalesce(p_activities, '[]')) as i (r)
+            offset 0  -- each text parsed once
+        ) as x;
     end;
-
-    create temporary table legacy_rows on commit drop as
-    select
-        x.pos,
-        x.v1_id,
-        x.strava_id,
-        x.raw,
-        x.r,
-        case
-            when x.strava_id is not null and x.raw is not null and x.raw ? 'id' then x.raw
-            when x.strava_id is not null and x.raw is not null
-                then x.raw || jsonb_build_object('id', x.strava_id)
-            else private.legacy_strava_payload(x.r)
-        end as payload
-    from (
-        select
-            p.pos,
-            (p.r ->> 'id')::integer as v1_id,
-            nullif(btrim(p.r ->> 'strava_activity_id'), '') as strava_id,
-            case when jsonb_typeof(p.parsed) = 'object' then p.parsed end as raw,
-            p.r
-        from pg_temp.legacy_parsed as p
-    ) as x;
 
     select coalesce(jsonb_agg(jsonb_build_object(
         'v1_id', l.v1_id, 'reason', 'raw_data is not a JSON object: rebuilt from the columns'
     ) order by l.v1_id), '[]')
     into v_raw_fallbacks
     from pg_temp.legacy_rows as l
-    where l.strava_id is not null and l.raw is null and nullif(btrim(l.r ->> 'raw_data'), '') is not null;
+    where l.raw_unusable;
 
-    -- Strava activities: the same ingest as a sync, in pages of 200.
-    create temporary table legacy_strava on commit drop as
-    select
-        (row_number() over (order by l.v1_id) - 1)::integer as idx,
-        l.v1_id,
-        l.payload,
-        l.strava_id
-    from pg_temp.legacy_rows as l
-    where l.strava_id is not null;
-    select count(*)::integer into v_strava_count from pg_temp.legacy_strava;
+    -- Strava activities: the same ingest as a sync, in pages of 200 (v1 id order).
+    v_strava_ids := array(
+        select l.v1_id from pg_temp.legacy_rows as l where l.strava_id is not null
+        order by l.v1_id
+    );
+    v_strava_count := cardinality(v_strava_ids);
 
     if v_conn_id is not null then
         for v_page, v_strava in
-            select s.idx / 200, jsonb_agg(s.payload order by s.idx)
-            from pg_temp.legacy_strava as s
-            group by s.idx / 200
-            order by s.idx / 200
+            select s.page_no, jsonb_agg(s.payload order by s.rn)
+            from (
+                select
+                    l.payload,
+                    row_number() over (order by l.v1_id) as rn,
+                    (row_number() over (order by l.v1_id) - 1) / 200 as page_no
+                from pg_temp.legacy_rows as l
+                where l.strava_id is not null
+            ) as s
+            group by s.page_no
+            order by s.page_no
         loop
             select * into v_ingest
             from public.ingest_activities(v_conn_id, v_strava, '{}', now());
@@ -395,10 +424,11 @@ begin
             v_strava_duplicates := v_strava_duplicates + v_ingest.skipped + v_ingest.updated;
             -- The ingest's item errors (index within the page) as v1 ids and reasons.
             v_strava_errors := v_strava_errors || coalesce((
-                select jsonb_agg(jsonb_build_object('v1_id', s.v1_id, 'reason', e ->> 'reason'))
+                select jsonb_agg(jsonb_build_object(
+                    'v1_id', v_strava_ids[v_page * 200 + (e ->> 'index')::integer + 1],
+                    'reason', e ->> 'reason'
+                ))
                 from jsonb_array_elements(v_ingest.errors) as e
-                join pg_temp.legacy_strava as s
-                    on s.idx = v_page * 200 + (e ->> 'index')::integer
             ), '[]');
         end loop;
     else
@@ -408,7 +438,7 @@ begin
                 || '(Strava data is kept only with its connection)'
         ) order by s.v1_id), '[]')
         into v_unlinked
-        from pg_temp.legacy_strava as s;
+        from unnest(v_strava_ids) as s (v1_id);
     end if;
 
     -- v1 manual entries: the same normaliser, stored as manual activities (no connection),
@@ -565,10 +595,6 @@ begin
         (p_v1_user ->> 'id')::integer, p_user_id, p_v1_user ->> 'email',
         (p_connection ->> 'id')::integer, v_notes
     );
-
-    drop table pg_temp.legacy_parsed;
-    drop table pg_temp.legacy_rows;
-    drop table pg_temp.legacy_strava;
 
     return jsonb_build_object(
         'notes', v_notes,
