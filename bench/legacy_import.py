@@ -38,7 +38,6 @@ import time
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import bcrypt
 import psycopg
@@ -86,9 +85,10 @@ def fill_v1(url: str, users: int, activities: int) -> None:
             "total_elevation_gain", "average_speed", "max_speed", "average_heartrate",
             "max_heartrate", "average_cadence", "is_manual", "is_private", "raw_data",
         )  # fmt: skip
-        with conn.cursor() as cur, cur.copy(
-            f"copy activities ({', '.join(columns)}) from stdin"  # noqa: S608 (constants)
-        ) as copy:
+        with (
+            conn.cursor() as cur,
+            cur.copy(f"copy activities ({', '.join(columns)}) from stdin") as copy,
+        ):
             for n in range(activities):
                 payload = strava_activity(n)
                 start = EPOCH + timedelta(hours=7 * n)
