@@ -45,8 +45,8 @@ def _row(
     id_: int,
     updated: str,
     *,
-    token: str | None = "t",
-    active: bool = True,  # noqa: S107
+    token: str | None = "t",  # noqa: S107
+    active: bool = True,
 ) -> dict[str, object]:
     return {
         "id": id_,
