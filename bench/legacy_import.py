@@ -11,10 +11,12 @@ Trainlytics v1 database (tests/fixtures/legacy/v1_schema.sql) filled with ``--us
   (manual v1 entries through the Strava normaliser into manual rows), workouts, sync_history
   and the mapping, one transaction per user. Timed from start to end (wall clock).
 - **reference**: the same activities ingested plainly into the second v2 database: one
-  athlete with a Strava connection per v1 user made beforehand (untimed), then, per user,
+  athlete with a Strava connection per v1 user made beforehand (untimed), then, right after
+  the import committed that user (interleaved, so both see the same load),
   ``public.ingest_activities`` of the very payloads the import hands to the ingest (raw_data
   when present, else the row rebuilt by ``private.legacy_strava_payload``; computed untimed) in
-  pages of 200 as ``service_role``, one commit per page. Only the ingest calls are timed.
+  pages of 200 as ``service_role``, one commit per page. Only the ingest calls are timed; the
+  time spent on the reference is taken out of the import's wall clock.
 
 The ratio is import activities/s over reference activities/s (target >= 0.5). The v1 data:
 90 % of the activities carry Strava's JSON in raw_data (bench/ingest_throughput.py's
@@ -128,16 +130,18 @@ def fill_v1(url: str, users: int, activities: int) -> None:
     print(f"v1: {users} users, {activities} activities in {time.perf_counter() - started:.1f} s")
 
 
-def reference(v1_url: str, v2_url: str) -> tuple[int, float]:
-    """Plain ingest of the import's payloads, per v1 user; (activities, seconds timed)."""
-    total = 0
-    timed = 0.0
-    with (
-        psycopg.connect(v1_url) as v1,
-        psycopg.connect(v2_url) as v2,
-    ):
-        v1.read_only = True
+class Reference:
+    """The plain ingest of the import's payloads, one v1 user at a time (see the docstring)."""
+
+    def __init__(self, v1_url: str, v2_url: str) -> None:
+        self.v1 = psycopg.connect(v1_url)
+        self.v1.read_only = True
+        self.v2 = psycopg.connect(v2_url)
+        self.count = 0
+        self.seconds = 0.0
+        v1, v2 = self.v1, self.v2
         user_ids = [r[0] for r in v1.execute("select id from users order by id")]
+        v1.rollback()
         # One athlete with a Strava connection per v1 user (untimed).
         v2.execute("set role supabase_auth_admin")
         v2.execute(
@@ -153,37 +157,43 @@ def reference(v1_url: str, v2_url: str) -> tuple[int, float]:
             " returning id, (regexp_match(provider_user_id, '^ref-ref([0-9]+)@'))[1]::int"
         ).fetchall()
         v2.commit()
-        connection_of = {v1_id: conn_id for conn_id, v1_id in rows}
-        for user_id in user_ids:
-            (text,) = v1.execute(
-                "select coalesce(jsonb_agg(to_jsonb(a) order by a.id), '[]')::text"
-                " from activities as a where a.user_id = %s",
-                [user_id],
-            ).fetchone() or ("[]",)
-            # The payloads the import hands to the ingest (untimed).
-            pages = v2.execute(
-                "select jsonb_agg(p.payload order by p.ord)::text from ("
-                " select i.ord, (i.ord - 1) / %s as page_no, case"
-                "  when nullif(btrim(i.r ->> 'raw_data'), '') is not null"
-                "   then (i.r ->> 'raw_data')::jsonb"
-                "  else private.legacy_strava_payload(i.r) end as payload"
-                " from jsonb_array_elements(%s::jsonb) with ordinality as i (r, ord)) as p"
-                " group by p.page_no order by p.page_no",
-                [PAGE, text],
-            ).fetchall()
-            v2.rollback()
-            for (page,) in pages:
-                started = time.perf_counter()
-                v2.execute("set role service_role")
-                result = v2.execute(
-                    "select created from public.ingest_activities(%s, %s::jsonb)",
-                    [connection_of[user_id], page],
-                ).fetchone()
-                v2.execute("reset role")
-                v2.commit()
-                timed += time.perf_counter() - started
-                total += int(result[0]) if result else 0
-    return total, timed
+        self.connection_of = {v1_id: conn_id for conn_id, v1_id in rows}
+
+    def ingest_user(self, v1_id: int) -> None:
+        v1, v2 = self.v1, self.v2
+        row = v1.execute(
+            "select coalesce(jsonb_agg(to_jsonb(a) order by a.id), '[]')::text"
+            " from activities as a where a.user_id = %s",
+            [v1_id],
+        ).fetchone()
+        v1.rollback()
+        # The payloads the import hands to the ingest (untimed).
+        pages = v2.execute(
+            "select jsonb_agg(p.payload order by p.ord)::text from ("
+            " select i.ord, (i.ord - 1) / %s as page_no, case"
+            "  when nullif(btrim(i.r ->> 'raw_data'), '') is not null"
+            "   then (i.r ->> 'raw_data')::jsonb"
+            "  else private.legacy_strava_payload(i.r) end as payload"
+            " from jsonb_array_elements(%s::jsonb) with ordinality as i (r, ord)) as p"
+            " group by p.page_no order by p.page_no",
+            [PAGE, row[0] if row else "[]"],
+        ).fetchall()
+        v2.rollback()
+        for (page,) in pages:
+            started = time.perf_counter()
+            v2.execute("set role service_role")
+            result = v2.execute(
+                "select created from public.ingest_activities(%s, %s::jsonb)",
+                [self.connection_of[v1_id], page],
+            ).fetchone()
+            v2.execute("reset role")
+            v2.commit()
+            self.seconds += time.perf_counter() - started
+            self.count += int(result[0]) if result else 0
+
+    def close(self) -> None:
+        self.v1.close()
+        self.v2.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -212,16 +222,33 @@ def main(argv: Sequence[str] | None = None) -> int:
             with psycopg.connect(url, autocommit=True) as conn:
                 migrations.migrate(conn)
 
+        # Interleaved: after each user the import commits, the reference ingests the same
+        # user's activities, so both sides see the same machine load and tables of about the
+        # same size; the reference's time (and its untimed preparation) is taken out of the
+        # import's wall clock.
+        ref = Reference(v1_url, reference_url)
+        outside = 0.0
+
+        def after_user(v1_id: int, _activities: int) -> None:
+            nonlocal outside
+            started = time.perf_counter()
+            ref.ingest_user(v1_id)
+            outside += time.perf_counter() - started
+
         started = time.perf_counter()
-        report = LegacyImporter(v1_url, import_url, auth=LocalAuthUsers(), cipher=cipher).run()
-        import_seconds = time.perf_counter() - started
+        try:
+            report = LegacyImporter(
+                v1_url, import_url, auth=LocalAuthUsers(), cipher=cipher, on_user=after_user
+            ).run()
+        finally:
+            ref.close()
+        import_seconds = time.perf_counter() - started - outside
         imported = report.tables["activities"].created
         failures = report.notes.get("failures", [])
         if failures or imported != args.activities:
             print(f"import incomplete: {imported} activities, failures {failures[:3]}")
             return 1
-
-        ref_count, ref_seconds = reference(v1_url, reference_url)
+        ref_count, ref_seconds = ref.count, ref.seconds
         if ref_count != args.activities:
             print(f"reference incomplete: {ref_count} activities")
             return 1

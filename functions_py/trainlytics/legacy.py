@@ -284,7 +284,7 @@ class LegacyImporter:
         dry_run: bool = False,
         batch_users: int = 50,
         on_plan: Callable[[int, int], None] | None = None,
-        on_user: Callable[[int], None] | None = None,
+        on_user: Callable[[int, int], None] | None = None,
         before_commit: Callable[[int], None] | None = None,
     ) -> None:
         self.source_url = source_url
@@ -563,7 +563,7 @@ class LegacyImporter:
             for user in batch:
                 self._import_user(v2, user, activities.get(user.v1_id, "[]"))
                 if self.on_user is not None:
-                    self.on_user(user.activities_count)
+                    self.on_user(user.v1_id, user.activities_count)
 
     def _read_activities(self, v1: Connection, user_ids: list[int]) -> dict[int, str]:
         return {

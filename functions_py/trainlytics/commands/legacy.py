@@ -186,7 +186,7 @@ def import_command(
             tasks["activities"] = progress.add_task("activities", total=activities)
             progress.start()
 
-        def on_user(activities: int) -> None:
+        def on_user(_v1_id: int, activities: int) -> None:
             progress.advance(tasks["users"])
             progress.advance(tasks["activities"], activities)
 
