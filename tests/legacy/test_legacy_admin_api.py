@@ -105,3 +105,18 @@ def test_an_interrupted_run_reuses_the_auth_user_it_had_created(
     ).fetchone()
     assert row == {"user_id": pending[0]["user_id"]}
     assert sign_in(v2, "ada.lovelace@example.com", v1.passwords["ada"]) == pending[0]["user_id"]
+
+
+def test_a_dry_run_on_a_supabase_project_calls_no_api_and_writes_nothing(
+    v1: V1, v2: Conn, v2_url: str, operator_url: str, cipher: TokenCipher
+) -> None:
+    gotrue = FakeGoTrue(v2_url)
+    report = run(v1, operator_url, gotrue, cipher, dry_run=True)
+    assert gotrue.requests == []
+    assert report.dry_run
+    assert report.tables["users"].created == 8  # what would be created
+    assert len(report.notes["dry_run"]) == 8
+    assert v2.execute("select count(*) as n from auth.users").fetchone() == {"n": 0}
+    assert v2.execute("select count(*) as n from private.legacy_auth_pending").fetchone() == {
+        "n": 0
+    }
