@@ -14,6 +14,7 @@ from trainlytics.commands import (
     config,
     db,
     demo,
+    legacy,
     report,
     serve,
     stats,
@@ -43,6 +44,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(stats.app, name="stats")
 app.command("report")(report.report_command)
 app.command("import")(import_command.import_command)
+app.add_typer(legacy.app, name="legacy")
 # More groups (demo, users, sync, ...) are mounted here: app.add_typer(<module>.app, name=...)
 
 

@@ -243,6 +243,13 @@ def _populate(conn: Conn, alice: uuid.UUID, coach: uuid.UUID, eve: uuid.UUID) ->
             " now() + interval '10 minutes')",
             [owner, owner],
         )
+        # The legacy import's v1-id mapping (issue 17).
+        conn.execute(
+            "insert into private.legacy_users (v1_user_id, user_id, v1_email)"
+            " values ((select coalesce(max(v1_user_id), 0) + 1 from private.legacy_users),"
+            " %s, 'v1@example.com')",
+            [owner],
+        )
 
 
 def _rows_per_user(conn: Conn, user_id: uuid.UUID) -> dict[str, int]:

@@ -197,6 +197,17 @@ def build_world(conn: Conn) -> World:
         ["0" * 64, alice],
     )
 
+    # The legacy import's mapping (alice came from Trainlytics v1) and a pending auth user.
+    conn.execute(
+        "insert into private.legacy_users (v1_user_id, user_id, v1_email)"
+        " values (17, %s, ' Alice@Example.com')",
+        [alice],
+    )
+    conn.execute(
+        "insert into private.legacy_auth_pending (v1_user_id, user_id) values (18, %s)",
+        [eve],
+    )
+
     for label, owner, coach in (
         ("w_alice", alice, None),
         ("w_bob", alice, world.uid("bob")),
@@ -229,6 +240,8 @@ def build_world(conn: Conn) -> World:
         "public.workouts": by_prefix("w_"),
         "private.provider_tokens": by_prefix("t_"),
         "private.oauth_states": by_prefix("o_"),
+        "private.legacy_users": {"17": "lu_alice"},
+        "private.legacy_auth_pending": {"18": "lp_eve"},
         "private.sync_leases": by_prefix("l_"),
         "private.rate_limit_windows": {"strava:overall:15min": "rl_strava"},
         # Reference data: every row is readable by design; one known row stands for them.
@@ -337,6 +350,8 @@ READ_QUERIES: dict[str, str] = {
     "public.workouts": "select id from public.workouts",
     "private.provider_tokens": "select connection_id from private.provider_tokens",
     "private.oauth_states": "select id from private.oauth_states",
+    "private.legacy_users": "select v1_user_id from private.legacy_users",
+    "private.legacy_auth_pending": "select v1_user_id from private.legacy_auth_pending",
     "private.sync_leases": "select connection_id from private.sync_leases",
     "private.rate_limit_windows": "select bucket from private.rate_limit_windows",
     "public.activity_type_mappings": (
@@ -479,6 +494,9 @@ EXPECTED_READS: dict[str, dict[str, set[str] | str]] = {
         "service": {"t_alice_strava", "t_alice_garmin", "t_eve_garmin"},
     },
     "private.oauth_states": {**dict.fromkeys(ACTORS, DENIED), "service": {"o_alice"}},
+    # The legacy import's v1-id mapping: not even its own user reads it.
+    "private.legacy_users": {**dict.fromkeys(ACTORS, DENIED), "service": {"lu_alice"}},
+    "private.legacy_auth_pending": {**dict.fromkeys(ACTORS, DENIED), "service": {"lp_eve"}},
     "private.sync_leases": {**dict.fromkeys(ACTORS, DENIED), "service": {"l_alice_strava"}},
     "private.rate_limit_windows": {**dict.fromkeys(ACTORS, DENIED), "service": {"rl_strava"}},
     # Sport vocabulary: reference data for every signed-in user, nothing for anon.
