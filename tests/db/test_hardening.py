@@ -1,0 +1,168 @@
+"""Issue 14 (attack review), database side: each test is named after the threat it rules out
+and reproduces the attack the review found (each failed on the code before the fix).
+
+- 4: a re-sync must not undo an athlete's edits (privacy, name, description);
+- 6: NaN and +-Infinity rejected by every numeric column; JSON columns size-limited;
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.analytics.test_rollups import T0 as WEEK0
+from tests.analytics.test_rollups import insert_activity, make_athletes
+from tests.helpers import act_as_service, act_as_user, create_auth_user, reset_role
+from tests.sync.ingest_support import T0, ingest, make_connection, stored, strava_activity
+
+Conn = psycopg.Connection[Any]
+
+
+def _as_user(conn: Conn, user: uuid.UUID, query: str, params: list[Any] | None = None) -> Any:
+    with conn.transaction():
+        act_as_user(conn, user)
+        cur = conn.execute(query.encode(), params or [])
+        result = cur.fetchall() if cur.description else cur.rowcount
+        reset_role(conn)
+    return result
+
+
+# --- 4: the athlete's edits win over provider data ---------------------------------------------
+
+
+def test_resync_cannot_make_an_athletes_private_activity_public_again(db: Conn) -> None:
+    connection_id, athlete = make_connection(db, "strava")
+    ingest(db, connection_id, [strava_activity(901)], received_at=T0)
+    _as_user(
+        db,
+        athlete,
+        "update public.activities set is_private = true, name = 'Not for the coach',"
+        " description = 'mine' where external_id = '901'",
+    )
+    # A replayed (or genuinely newer) payload that differs: public at the provider, renamed.
+    changed = strava_activity(901, name="Renamed at Strava", distance=10100.0)
+    result = ingest(db, connection_id, [changed], received_at=T0 + timedelta(hours=1))
+    assert result.updated == 1  # the provider's metrics still flow in
+    row = stored(db, connection_id, "901")
+    assert row is not None
+    assert row["is_private"] is True
+    assert row["name"] == "Not for the coach"
+    assert row["description"] == "mine"
+    assert row["distance"] == 10100.0
+    assert sorted(row["user_edited_fields"]) == ["description", "is_private", "name"]
+    # Re-normalising from the raw payloads keeps them too.
+    with db.transaction():
+        act_as_service(db)
+        db.execute("select public.renormalize_activities('strava')")
+        reset_role(db)
+    row = stored(db, connection_id, "901")
+    assert row is not None
+    assert (row["is_private"], row["name"]) == (True, "Not for the coach")
+
+
+def test_resync_keeps_an_athletes_choice_to_make_a_private_activity_public(db: Conn) -> None:
+    connection_id, athlete = make_connection(db, "strava")
+    ingest(db, connection_id, [strava_activity(902, private=True)], received_at=T0)
+    _as_user(db, athlete, "update public.activities set is_private = false")
+    ingest(
+        db,
+        connection_id,
+        [strava_activity(902, private=True, distance=9000.0)],
+        received_at=T0 + timedelta(hours=1),
+    )
+    row = stored(db, connection_id, "902")
+    assert row is not None
+    assert (row["is_private"], row["distance"]) == (False, 9000.0)
+
+
+def test_unedited_fields_keep_following_the_provider(db: Conn) -> None:
+    connection_id, athlete = make_connection(db, "strava")
+    ingest(db, connection_id, [strava_activity(903)], received_at=T0)
+    _as_user(db, athlete, "update public.activities set description = 'legs heavy'")
+    ingest(
+        db,
+        connection_id,
+        [strava_activity(903, name="Renamed", private=True)],
+        received_at=T0 + timedelta(hours=1),
+    )
+    row = stored(db, connection_id, "903")
+    assert row is not None
+    assert (row["name"], row["is_private"], row["description"]) == (
+        "Renamed",
+        True,
+        "legs heavy",
+    )
+
+
+def test_athlete_cannot_forge_the_edit_record(db: Conn) -> None:
+    connection_id, athlete = make_connection(db, "strava")
+    ingest(db, connection_id, [strava_activity(904)], received_at=T0)
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        _as_user(db, athlete, "update public.activities set user_edited_fields = '{}'")
+
+
+# --- 6: NaN, Infinity and oversized JSON ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+@pytest.mark.parametrize("column", ["distance", "average_speed", "calories"])
+def test_athlete_cannot_poison_totals_with_non_finite_numbers(
+    db: Conn, column: str, value: str
+) -> None:
+    athlete = create_auth_user(db, f"{uuid.uuid4().hex}@example.com")
+    with pytest.raises(psycopg.errors.CheckViolation):
+        _as_user(
+            db,
+            athlete,
+            f"insert into public.activities (start_date, activity_type, {column})"
+            " values (now(), 'run', %s::double precision)",
+            [value],
+        )
+
+
+def test_nan_never_reaches_rollups_or_analyst_totals(db: Conn) -> None:
+    world = make_athletes(db, 1)
+    [athlete] = world.users
+    insert_activity(db, world, athlete, "garmin", WEEK0, distance=1000.0)
+    with pytest.raises(psycopg.errors.CheckViolation), db.transaction():
+        insert_activity(db, world, athlete, "garmin", WEEK0, distance=float("nan"))
+    with pytest.raises(psycopg.errors.CheckViolation), db.transaction():
+        insert_activity(db, world, athlete, "manual", WEEK0, elevation_gain=float("inf"))
+    with pytest.raises(psycopg.errors.CheckViolation), db.transaction():
+        db.execute(
+            "insert into public.workouts (user_id, planned_date, activity_type, name,"
+            " planned_distance)"
+            " values (%s, current_date, 'run', 'tempo', 'NaN')",
+            [athlete],
+        )
+    total = db.execute(
+        "select sum(distance)::float8 from public.weekly_rollups where user_id = %s", [athlete]
+    ).fetchone()
+    assert total == (1000.0,)
+
+
+def test_athlete_cannot_store_megabytes_of_preferences_or_activity_data(db: Conn) -> None:
+    athlete = create_auth_user(db, f"{uuid.uuid4().hex}@example.com")
+    big = json.dumps({"junk": "x" * 1_000_000})
+    with pytest.raises(psycopg.errors.CheckViolation):
+        _as_user(db, athlete, "update public.users set preferences = %s::jsonb", [big])
+    with pytest.raises(psycopg.errors.CheckViolation):
+        _as_user(
+            db,
+            athlete,
+            "insert into public.activities (start_date, activity_type, activity_data)"
+            " values (now(), 'run', %s::jsonb)",
+            [big],
+        )
+    # Reasonable documents still fit.
+    _as_user(
+        db,
+        athlete,
+        "update public.users set preferences = %s::jsonb",
+        [json.dumps({"ftp": 250, "units": "metric", "notes": "y" * 2000})],
+    )
