@@ -55,6 +55,9 @@ POLICY_HELPERS = {
     "public.training_load_series(uuid,date,date)",
     # Workout compliance (20261125130300): security invoker, runs under the caller's RLS.
     "public.match_workouts(uuid,date,date)",
+    # Issue 14: a coach's pending offers (names, no preferences), wrapper and definer helper.
+    "public.pending_coach_offers()",
+    "private.pending_coach_offers()",
 }
 
 # Columns whose name says it all. Foreign keys (`<thing>_id` referencing a documented table)

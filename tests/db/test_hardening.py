@@ -166,3 +166,71 @@ def test_athlete_cannot_store_megabytes_of_preferences_or_activity_data(db: Conn
         "update public.users set preferences = %s::jsonb",
         [json.dumps({"ftp": 250, "units": "metric", "notes": "y" * 2000})],
     )
+
+
+# --- 12: coach grants reveal nothing before the coach accepts -----------------------------------
+
+
+def _users(conn: Conn, *roles: str) -> list[uuid.UUID]:
+    people = []
+    for role in roles:
+        user = create_auth_user(conn, f"{role}-{uuid.uuid4().hex[:8]}@example.com")
+        conn.execute("update public.users set role = %s where id = %s", [role, user])
+        people.append(user)
+    return people
+
+
+def test_offering_a_grant_does_not_reveal_whether_a_uuid_is_a_coach(db: Conn) -> None:
+    athlete, coach, other = _users(db, "athlete", "coach", "athlete")
+    outcomes = []
+    for grantee in (coach, other):
+        try:
+            with db.transaction():
+                outcomes.append(
+                    _as_user(
+                        db,
+                        athlete,
+                        "insert into public.coach_athletes (athlete_id, coach_id) values (%s, %s)",
+                        [athlete, grantee],
+                    )
+                )
+        except psycopg.Error as exc:
+            outcomes.append(type(exc).__name__)
+    assert outcomes == [1, 1]
+
+
+def test_a_non_coach_cannot_accept_an_offer_to_read_an_athlete(db: Conn) -> None:
+    athlete, other = _users(db, "athlete", "athlete")
+    _as_user(
+        db,
+        athlete,
+        "insert into public.coach_athletes (athlete_id, coach_id) values (%s, %s)",
+        [athlete, other],
+    )
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        _as_user(db, other, "update public.coach_athletes set status = 'active'")
+    assert _as_user(db, other, "select id from public.users where id = %s", [athlete]) == []
+
+
+def test_pending_coach_cannot_read_the_athletes_preferences(db: Conn) -> None:
+    athlete, coach = _users(db, "athlete", "coach")
+    db.execute(
+        'update public.users set preferences = \'{"ftp": 287, "max_heart_rate": 191}\','
+        " first_name = 'Alice' where id = %s",
+        [athlete],
+    )
+    _as_user(
+        db,
+        athlete,
+        "insert into public.coach_athletes (athlete_id, coach_id) values (%s, %s)",
+        [athlete, coach],
+    )
+    read = "select preferences from public.users where id = %s"
+    assert _as_user(db, coach, read, [athlete]) == []
+    # The coach learns who offers (no preferences) ...
+    offers = _as_user(db, coach, "select athlete_id, first_name from public.pending_coach_offers()")
+    assert offers == [(athlete, "Alice")]
+    # ... and reads the profile once they accepted.
+    _as_user(db, coach, "update public.coach_athletes set status = 'active'")
+    assert _as_user(db, coach, read, [athlete]) == [({"ftp": 287, "max_heart_rate": 191},)]
+    assert _as_user(db, coach, "select * from public.pending_coach_offers()") == []
