@@ -46,6 +46,8 @@ comment on table private.token_revocations is
     'Tokens of disconnected connections waiting to be revoked at the provider (encrypted as in '
     'provider_tokens), drained by the workers (job trainlytics:revoke_tokens) and by the HTTP '
     'disconnect. service_role only.';
+comment on column private.token_revocations.provider_user_id is
+    'The athlete''s id at the provider (some revocations name it, e.g. Polar''s user delete).';
 comment on column private.token_revocations.key_id is
     'Id of the encryption key that sealed the ciphertexts (as in provider_tokens).';
 comment on column private.token_revocations.access_token_ciphertext is

@@ -234,3 +234,117 @@ def test_pending_coach_cannot_read_the_athletes_preferences(db: Conn) -> None:
     _as_user(db, coach, "update public.coach_athletes set status = 'active'")
     assert _as_user(db, coach, read, [athlete]) == [({"ftp": 287, "max_heart_rate": 191},)]
     assert _as_user(db, coach, "select * from public.pending_coach_offers()") == []
+
+
+# --- 11: one disconnect path ---------------------------------------------------------------------
+
+
+def test_athlete_disconnect_through_the_data_api_cannot_keep_strava_data_or_skip_revocation(
+    db: Conn,
+) -> None:
+    connection_id, athlete = make_connection(db, "strava")
+    ingest(db, connection_id, [strava_activity(911), strava_activity(912)], received_at=T0)
+    db.execute(
+        "insert into private.provider_tokens (connection_id, user_id, key_id,"
+        " access_token_ciphertext, refresh_token_ciphertext)"
+        " values (%s, %s, 'k1', 'sealed-access', 'sealed-refresh')",
+        [connection_id, athlete],
+    )
+    changed = _as_user(
+        db,
+        athlete,
+        "update public.provider_connections set status = 'disconnected' where id = %s",
+        [connection_id],
+    )
+    assert changed == 1
+    left = db.execute(
+        "select (select count(*) from public.activities where connection_id = %(c)s),"
+        " (select count(*) from private.provider_tokens where connection_id = %(c)s),"
+        " (select count(*) from private.token_revocations where connection_id = %(c)s"
+        "   and access_token_ciphertext = 'sealed-access'),"
+        " (select count(*) from queue.procrastinate_jobs where task_name ="
+        "   'trainlytics:revoke_tokens' and (args->>'connection_id')::bigint = %(c)s),"
+        " (select sync_cursor = '{}' and last_sync_at is null from public.provider_connections"
+        "   where id = %(c)s)",
+        {"c": connection_id},
+    ).fetchone()
+    assert left == (0, 0, 1, 1, True)
+
+
+# --- 10: coaches learn nothing of hidden activities ---------------------------------------------
+
+
+def _coach_of(conn: Conn, athlete: uuid.UUID) -> uuid.UUID:
+    [coach] = _users(conn, "coach")
+    conn.execute(
+        "insert into public.coach_athletes (athlete_id, coach_id, status)"
+        " values (%s, %s, 'active')",
+        [athlete, coach],
+    )
+    return coach
+
+
+def _coach_reads(conn: Conn, coach: uuid.UUID, athlete: uuid.UUID) -> list[Any]:
+    return list(
+        _as_user(
+            conn,
+            coach,
+            "select id, primary_activity_id from public.activities where user_id = %s order by id",
+            [athlete],
+        )
+    )
+
+
+def test_coach_cannot_see_a_copy_pointing_to_the_athletes_strava_primary(db: Conn) -> None:
+    world = make_athletes(db, 1)
+    [athlete] = world.users
+    coach = _coach_of(db, athlete)
+    strava = insert_activity(db, world, athlete, "strava", WEEK0)
+    manual = insert_activity(db, world, athlete, "manual", WEEK0)
+    grouped = db.execute(
+        "select primary_activity_id from public.activities where id = %s", [manual]
+    ).fetchone()
+    assert grouped == (strava,)  # Strava outranks a manual entry: the copy names it
+    assert _coach_reads(db, coach, athlete) == []
+
+
+def test_hiding_the_primary_hides_every_copy_of_the_workout_from_the_coach(db: Conn) -> None:
+    world = make_athletes(db, 1)
+    [athlete] = world.users
+    coach = _coach_of(db, athlete)
+    garmin = insert_activity(db, world, athlete, "garmin", WEEK0)
+    manual = insert_activity(db, world, athlete, "manual", WEEK0)
+    assert _coach_reads(db, coach, athlete) == [(garmin, None), (manual, garmin)]
+    _as_user(db, athlete, "update public.activities set is_private = true where id = %s", [garmin])
+    assert _coach_reads(db, coach, athlete) == []
+    # Made public again, the workout is back; the athlete always sees both copies.
+    _as_user(db, athlete, "update public.activities set is_private = false where id = %s", [garmin])
+    assert _coach_reads(db, coach, athlete) == [(garmin, None), (manual, garmin)]
+    # Split from its group, the manual entry stands on its own (visible on its own terms).
+    _as_user(db, athlete, "update public.activities set is_private = true where id = %s", [garmin])
+    _as_user(db, athlete, "select public.split_duplicate(%s)", [manual])
+    assert _coach_reads(db, coach, athlete) == [(manual, None)]
+
+
+def test_coach_cannot_see_which_hidden_activity_fulfilled_a_workout(db: Conn) -> None:
+    world = make_athletes(db, 1)
+    [athlete] = world.users
+    coach = _coach_of(db, athlete)
+    hidden = insert_activity(db, world, athlete, "garmin", WEEK0, is_private=True)
+    visible = insert_activity(db, world, athlete, "garmin", WEEK0 + timedelta(days=2))
+    for day, activity in ((0, hidden), (2, visible)):
+        db.execute(
+            "insert into public.workouts (user_id, planned_date, activity_type, name,"
+            " completed_activity_id) values (%s, %s, 'ride', 'planned', %s)",
+            [athlete, (WEEK0 + timedelta(days=day)).date(), activity],
+        )
+    seen = _as_user(
+        db, coach, "select completed_activity_id from public.workouts where user_id = %s", [athlete]
+    )
+    assert seen == [(visible,)]
+    mine = _as_user(
+        db,
+        athlete,
+        "select completed_activity_id from public.workouts order by completed_activity_id",
+    )
+    assert mine == [(hidden,), (visible,)]

@@ -188,6 +188,14 @@ def build_world(conn: Conn) -> World:
         " request_limit, used) values ('strava:overall:15min', '2025-06-01T06:00:00Z', 900, 200,"
         " 3)"
     )
+    # Tokens of alice's disconnected Polar connection, waiting to be revoked (issue 14).
+    ids["r_alice_polar"] = _insert(
+        conn,
+        "insert into private.token_revocations (connection_id, user_id, provider,"
+        " provider_user_id, key_id, access_token_ciphertext) values (%s, %s, 'polar', 'p-4004',"
+        " 'k1', 'sealed-access') returning id",
+        [ids["c_alice_polar"], alice],
+    )
 
     ids["o_alice"] = _insert(
         conn,
@@ -231,6 +239,7 @@ def build_world(conn: Conn) -> World:
         "private.oauth_states": by_prefix("o_"),
         "private.sync_leases": by_prefix("l_"),
         "private.rate_limit_windows": {"strava:overall:15min": "rl_strava"},
+        "private.token_revocations": by_prefix("r_"),
         # Reference data: every row is readable by design; one known row stands for them.
         "public.activity_type_mappings": {"strava:Run": "m_strava_run"},
         "public.sport_families": {"run:running": "sf_run"},
@@ -339,6 +348,7 @@ READ_QUERIES: dict[str, str] = {
     "private.oauth_states": "select id from private.oauth_states",
     "private.sync_leases": "select connection_id from private.sync_leases",
     "private.rate_limit_windows": "select bucket from private.rate_limit_windows",
+    "private.token_revocations": "select id from private.token_revocations",
     "public.activity_type_mappings": (
         "select provider || ':' || provider_value from public.activity_type_mappings"
         " where provider = 'strava' and provider_value = 'Run'"
@@ -481,6 +491,7 @@ EXPECTED_READS: dict[str, dict[str, set[str] | str]] = {
     "private.oauth_states": {**dict.fromkeys(ACTORS, DENIED), "service": {"o_alice"}},
     "private.sync_leases": {**dict.fromkeys(ACTORS, DENIED), "service": {"l_alice_strava"}},
     "private.rate_limit_windows": {**dict.fromkeys(ACTORS, DENIED), "service": {"rl_strava"}},
+    "private.token_revocations": {**dict.fromkeys(ACTORS, DENIED), "service": {"r_alice_polar"}},
     # Sport vocabulary: reference data for every signed-in user, nothing for anon.
     "public.activity_type_mappings": {
         **{actor: {"m_strava_run"} for actor in ACTORS},
