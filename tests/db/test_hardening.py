@@ -348,3 +348,76 @@ def test_coach_cannot_see_which_hidden_activity_fulfilled_a_workout(db: Conn) ->
         "select completed_activity_id from public.workouts order by completed_activity_id",
     )
     assert mine == [(hidden,), (visible,)]
+
+
+# --- 5: analyst suppression cannot be differenced away -------------------------------------------
+
+
+def _as_analyst(conn: Conn, query: str, params: list[Any] | None = None) -> list[Any]:
+    with conn.transaction(force_rollback=True):
+        conn.execute("set local role analyst")
+        return conn.execute(query.encode(), params or []).fetchall()
+
+
+def _five_runners_and_a_swimmer(conn: Conn) -> None:
+    world = make_athletes(conn, 6)
+    for user in world.users[:5]:
+        insert_activity(conn, world, user, "garmin", WEEK0, activity_type="run", distance=10000.0)
+    insert_activity(
+        conn, world, world.users[5], "garmin", WEEK0, activity_type="swim", distance=1234.0
+    )
+
+
+def test_analyst_cannot_difference_the_swimmers_load_out_of_two_weekly_views(db: Conn) -> None:
+    _five_runners_and_a_swimmer(db)
+    week = WEEK0.date()
+    [(athletes, mean_load, mean_moving)] = _as_analyst(
+        db,
+        "select athlete_count, mean_load, mean_moving_time from analytics.weekly_training_load"
+        " where week_start = %s",
+        [week],
+    )
+    by_sport = _as_analyst(
+        db,
+        "select activity_type::text, athlete_count, total_load, total_moving_time"
+        " from analytics.weekly_volume_by_sport where week_start = %s",
+        [week],
+    )
+    assert [row[0] for row in by_sport] == ["run"]
+    _, runners, run_load, run_moving = by_sport[0]
+    # The week's totals are exactly the published cells' totals: nothing left for the swimmer.
+    assert athletes == runners == 5
+    assert mean_load * athletes == pytest.approx(run_load)
+    assert mean_moving * athletes == pytest.approx(run_moving)
+
+
+def test_analyst_cannot_difference_the_swimmers_distance_out_of_two_monthly_views(
+    db: Conn,
+) -> None:
+    _five_runners_and_a_swimmer(db)
+    month = WEEK0.date().replace(day=1)
+    by_provider = _as_analyst(
+        db,
+        "select sum(total_distance) from analytics.monthly_volume_by_provider"
+        " where month_start = %s",
+        [month],
+    )
+    by_sport = _as_analyst(
+        db,
+        "select sum(total_distance) from analytics.monthly_volume_by_sport where month_start = %s",
+        [month],
+    )
+    assert by_provider == by_sport == [(50000.0,)]
+
+
+def test_analyst_cannot_read_individuals_values_as_quartiles_of_five(db: Conn) -> None:
+    world = make_athletes(db, 5)
+    for n, user in enumerate(world.users):
+        insert_activity(db, world, user, "garmin", WEEK0, moving_time=1800 + 600 * n)
+    [(athletes, p25, median, p75)] = _as_analyst(
+        db,
+        "select athlete_count, load_p25, load_median, load_p75 from analytics.weekly_training_load"
+        " where week_start = %s",
+        [WEEK0.date()],
+    )
+    assert (athletes, p25, median, p75) == (5, None, None, None)

@@ -349,6 +349,7 @@ READ_QUERIES: dict[str, str] = {
     "private.sync_leases": "select connection_id from private.sync_leases",
     "private.rate_limit_windows": "select bucket from private.rate_limit_windows",
     "private.token_revocations": "select id from private.token_revocations",
+    "private.analyst_published_rollups": "select week_start from private.analyst_published_rollups",
     "public.activity_type_mappings": (
         "select provider || ':' || provider_value from public.activity_type_mappings"
         " where provider = 'strava' and provider_value = 'Run'"
@@ -492,6 +493,8 @@ EXPECTED_READS: dict[str, dict[str, set[str] | str]] = {
     "private.sync_leases": {**dict.fromkeys(ACTORS, DENIED), "service": {"l_alice_strava"}},
     "private.rate_limit_windows": {**dict.fromkeys(ACTORS, DENIED), "service": {"rl_strava"}},
     "private.token_revocations": {**dict.fromkeys(ACTORS, DENIED), "service": {"r_alice_polar"}},
+    # The analyst views' input (issue 14): no one reads it but those views' owner.
+    "private.analyst_published_rollups": dict.fromkeys(ACTORS, DENIED),
     # Sport vocabulary: reference data for every signed-in user, nothing for anon.
     "public.activity_type_mappings": {
         **{actor: {"m_strava_run"} for actor in ACTORS},
