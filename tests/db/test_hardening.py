@@ -421,3 +421,51 @@ def test_analyst_cannot_read_individuals_values_as_quartiles_of_five(db: Conn) -
         [WEEK0.date()],
     )
     assert (athletes, p25, median, p75) == (5, None, None, None)
+
+
+# --- 7: duplicate grouping stays linear ----------------------------------------------------------
+
+
+def _crowd(conn: Conn, user: uuid.UUID, count: int, start: str, source: str = "manual") -> None:
+    conn.execute(
+        "insert into public.activities (user_id, source, is_manual, external_id, start_date,"
+        " activity_type, moving_time, distance)"
+        " select %s, %s, %s, %s || g, %s, 'run', 3600, 10000 from generate_series(1, %s) as g",
+        [user, source, source == "manual", f"{source}-{start}-", start, count],
+    )
+
+
+def test_a_crowd_of_same_time_manual_entries_cannot_stall_duplicate_grouping(db: Conn) -> None:
+    athlete = create_auth_user(db, f"{uuid.uuid4().hex}@example.com")
+    with db.transaction():
+        # Before the fix this insert took minutes (40 rows: 0.5 s, 100: 15 s, 250: timeout).
+        db.execute("set local statement_timeout = '1s'")
+        _crowd(db, athlete, 250, "2026-01-05T10:00:00Z")
+    # Two manual entries are two workouts: none of them became a copy of another.
+    primaries = db.execute(
+        "select count(*) from public.activities where user_id = %s and primary_activity_id is null",
+        [athlete],
+    ).fetchone()
+    assert primaries == (250,)
+
+
+def test_an_insert_next_to_a_large_cluster_stays_cheap(db: Conn) -> None:
+    athlete = create_auth_user(db, f"{uuid.uuid4().hex}@example.com")
+    _crowd(db, athlete, 70, "2026-01-05T10:00:00Z", source="file")
+    _crowd(db, athlete, 70, "2026-01-06T10:00:00Z")
+    with db.transaction():
+        db.execute("set local statement_timeout = '500ms'")
+        _crowd(db, athlete, 1, "2026-01-05T10:01:00Z")
+        _crowd(db, athlete, 1, "2026-01-06T10:01:00Z", source="file")
+
+
+def test_a_crowd_of_same_time_imported_files_is_grouped_in_bounded_time(db: Conn) -> None:
+    athlete = create_auth_user(db, f"{uuid.uuid4().hex}@example.com")
+    with db.transaction():
+        db.execute("set local statement_timeout = '3s'")
+        _crowd(db, athlete, 250, "2026-01-05T10:00:00Z", source="file")
+    with db.transaction():
+        act_as_service(db)
+        db.execute("set local statement_timeout = '5s'")
+        db.execute("select public.regroup_activity_duplicates(%s)", [athlete])
+        reset_role(db)
