@@ -256,6 +256,11 @@ def build_world(conn: Conn) -> World:
         # training load, records, compliance (issue 5)
         "public.activity_loads": by_prefix("a_"),
         "public.personal_records": user_labels,
+        "public.personal_record_entries": {
+            f"{uid}:{scope}": f"{name}:{'shareable' if scope == 'true' else 'all'}"
+            for name, uid in world.users.items()
+            for scope in ("true", "false")
+        },
         "public.weekly_compliance": user_labels,
         # keys are built by READ_QUERIES below
         "public.user_provider_connections": {
@@ -379,6 +384,9 @@ READ_QUERIES: dict[str, str] = {
     "public.recurring_sync_errors": "select user_id from public.recurring_sync_errors",
     "public.activity_loads": "select activity_id from public.activity_loads",
     "public.personal_records": "select user_id from public.personal_records",
+    "public.personal_record_entries": (
+        "select user_id || ':' || shareable_only from public.personal_record_entries"
+    ),
     "public.weekly_compliance": "select user_id from public.weekly_compliance",
 }
 
@@ -554,6 +562,14 @@ EXPECTED_READS: dict[str, dict[str, set[str] | str]] = {
         )
         for rollups in ("public.weekly_rollups", "public.daily_loads")
     },
+    # Personal records (issue 14): the athlete's full records, the coach's over shareable rows.
+    "public.personal_record_entries": _reads(
+        alice={"alice:all"},
+        eve={"eve:all"},
+        bob={"alice:shareable"},
+        admin={"alice:all", "eve:all"},
+        service={"alice:all", "alice:shareable", "eve:all", "eve:shareable"},
+    ),
     **{
         view: _reads(
             alice={"alice"},
