@@ -26,19 +26,47 @@
 -- it poisoned are rebuilt from the activities.
 
 update public.activities set
-    distance = case when distance > '-Infinity' and distance < 'Infinity' then distance end,
-    average_speed = case when average_speed > '-Infinity' and average_speed < 'Infinity' then average_speed end,
-    max_speed = case when max_speed > '-Infinity' and max_speed < 'Infinity' then max_speed end,
-    average_heartrate = case when average_heartrate > '-Infinity' and average_heartrate < 'Infinity' then average_heartrate end,
-    max_heartrate = case when max_heartrate > '-Infinity' and max_heartrate < 'Infinity' then max_heartrate end,
-    average_watts = case when average_watts > '-Infinity' and average_watts < 'Infinity' then average_watts end,
-    max_watts = case when max_watts > '-Infinity' and max_watts < 'Infinity' then max_watts end,
-    weighted_average_watts = case when weighted_average_watts > '-Infinity' and weighted_average_watts < 'Infinity' then weighted_average_watts end,
-    average_cadence = case when average_cadence > '-Infinity' and average_cadence < 'Infinity' then average_cadence end,
-    max_cadence = case when max_cadence > '-Infinity' and max_cadence < 'Infinity' then max_cadence end,
-    elevation_gain = case when elevation_gain > '-Infinity' and elevation_gain < 'Infinity' then elevation_gain end,
-    elevation_loss = case when elevation_loss > '-Infinity' and elevation_loss < 'Infinity' then elevation_loss end,
-    calories = case when calories > '-Infinity' and calories < 'Infinity' then calories end
+    distance = case
+        when distance > '-Infinity' and distance < 'Infinity' then distance
+    end,
+    average_speed = case
+        when average_speed > '-Infinity' and average_speed < 'Infinity' then average_speed
+    end,
+    max_speed = case
+        when max_speed > '-Infinity' and max_speed < 'Infinity' then max_speed
+    end,
+    average_heartrate = case
+        when average_heartrate > '-Infinity' and average_heartrate < 'Infinity'
+            then average_heartrate
+    end,
+    max_heartrate = case
+        when max_heartrate > '-Infinity' and max_heartrate < 'Infinity' then max_heartrate
+    end,
+    average_watts = case
+        when average_watts > '-Infinity' and average_watts < 'Infinity' then average_watts
+    end,
+    max_watts = case
+        when max_watts > '-Infinity' and max_watts < 'Infinity' then max_watts
+    end,
+    weighted_average_watts = case
+        when weighted_average_watts > '-Infinity' and weighted_average_watts < 'Infinity'
+            then weighted_average_watts
+    end,
+    average_cadence = case
+        when average_cadence > '-Infinity' and average_cadence < 'Infinity' then average_cadence
+    end,
+    max_cadence = case
+        when max_cadence > '-Infinity' and max_cadence < 'Infinity' then max_cadence
+    end,
+    elevation_gain = case
+        when elevation_gain > '-Infinity' and elevation_gain < 'Infinity' then elevation_gain
+    end,
+    elevation_loss = case
+        when elevation_loss > '-Infinity' and elevation_loss < 'Infinity' then elevation_loss
+    end,
+    calories = case
+        when calories > '-Infinity' and calories < 'Infinity' then calories
+    end
 where
     not (distance > '-Infinity' and distance < 'Infinity')
     or not (average_speed > '-Infinity' and average_speed < 'Infinity')
@@ -47,7 +75,9 @@ where
     or not (max_heartrate > '-Infinity' and max_heartrate < 'Infinity')
     or not (average_watts > '-Infinity' and average_watts < 'Infinity')
     or not (max_watts > '-Infinity' and max_watts < 'Infinity')
-    or not (weighted_average_watts > '-Infinity' and weighted_average_watts < 'Infinity')
+    or not (
+        weighted_average_watts > '-Infinity' and weighted_average_watts < 'Infinity'
+    )
     or not (average_cadence > '-Infinity' and average_cadence < 'Infinity')
     or not (max_cadence > '-Infinity' and max_cadence < 'Infinity')
     or not (elevation_gain > '-Infinity' and elevation_gain < 'Infinity')

@@ -408,7 +408,9 @@ $$;
 
 -- Re-normalisation keeps the athlete's fields too -------------------------------------------
 
-create or replace function public.renormalize_activities(p_provider public.provider_type default null)
+create or replace function public.renormalize_activities(
+    p_provider public.provider_type default null
+)
 returns integer
 language plpgsql
 volatile

@@ -159,7 +159,10 @@ using (
         or completed_activity_id is null
         or (select private.is_admin())
         -- runs under the caller's RLS on activities: true only for an activity they may read
-        or exists (select from public.activities as a where a.id = completed_activity_id)
+        or exists (
+            select from public.activities as a
+            where a.id = workouts.completed_activity_id
+        )
     )
 );
 comment on policy workouts_select on public.workouts is

@@ -31,18 +31,22 @@ with shareable_rows as (
         r.week_start,
         r.month_start,
         r.activity_type,
-        coalesce(r.provider::text, 'manual_or_file') as source,
         r.activity_count,
         r.distance,
         r.moving_time,
         r.elevation_gain,
-        r.load
+        r.load,
+        coalesce(r.provider::text, 'manual_or_file') as source
     from public.weekly_rollups as r
     where r.shareable
 ),
 
 published as (
-    select w.week_start, w.month_start, w.activity_type, w.source
+    select
+        w.week_start,
+        w.month_start,
+        w.activity_type,
+        w.source
     from shareable_rows as w
     group by w.week_start, w.month_start, w.activity_type, w.source
     having count(distinct w.user_id) >= 5

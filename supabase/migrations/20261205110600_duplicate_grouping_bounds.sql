@@ -19,7 +19,9 @@
 --   start times per grouping statement, instead of one statement over everyone's history.
 -- bench/duplicate_grouping.py measures all three (README "Benchmarks").
 
-create or replace function private.group_activity_duplicates(p_user_ids uuid[], p_starts timestamptz[])
+create or replace function private.group_activity_duplicates(
+    p_user_ids uuid[], p_starts timestamptz[]
+)
 returns integer
 language plpgsql
 volatile
