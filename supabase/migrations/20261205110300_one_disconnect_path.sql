@@ -135,6 +135,10 @@ begin
                 'revocation_queued', v_queued > 0
             )
         );
+    elsif new.status = 'active' and old.status = 'disconnected' then
+        -- Reconnected before a worker revoked the old tokens: revoking them now could end the
+        -- new authorisation too (Strava deauthorises the app for the athlete), so they go.
+        delete from private.token_revocations as r where r.connection_id = new.id;
     end if;
     return new;
 end;
@@ -143,7 +147,8 @@ comment on function private.record_connection_status_change() is
     'Trigger on provider_connections, the one place a disconnect happens (Data API or '
     'service): stamps disconnected_at, moves the tokens to private.token_revocations and queues '
     'a trainlytics:revoke_tokens job, deletes the activities when the provider''s terms require '
-    'it (Strava) and resets the cursor, and records a disconnected event. Security definer: '
+    'it (Strava) and resets the cursor, and records a disconnected event; a reconnect drops the '
+    'revocations still queued for the connection. Security definer: '
     'athletes may neither touch tokens, the queue, provider rows nor audit events themselves.';
 
 create or replace function public.connection_disconnect(
@@ -214,6 +219,11 @@ as $$
         where
             (p_connection_id is null or r.connection_id = p_connection_id)
             and (r.claimed_until is null or r.claimed_until < now())
+            -- never the tokens of a connection that is live again
+            and not exists (
+                select from public.provider_connections as pc
+                where pc.id = r.connection_id and pc.is_active
+            )
         order by r.id
         limit greatest(p_limit, 0)
         for update skip locked

@@ -81,16 +81,26 @@ comment on policy personal_record_entries_select on public.personal_record_entri
     'reads the athlete''s records over shareable activities only; an admin reads every '
     'athlete''s full records.';
 
--- The record values of a set of activities (SQL text over a relation with activities' columns).
-create function private.personal_record_candidates_sql(p_rows text)
-returns text
-language sql
-immutable
-parallel safe
+-- The record candidates of some activities (static SQL: its plan is cached per session).
+create function private.personal_record_candidates(p_ids bigint[])
+returns table (
+    user_id uuid,
+    shareable_only boolean,
+    activity_type public.activity_type,
+    record text,
+    standard_distance double precision,
+    value double precision,
+    lower_is_better boolean,
+    activity_id bigint,
+    start_date timestamptz,
+    achieved_on date
+)
+language plpgsql
+stable
 set search_path = ''
 as $$
-    select format(
-        $sql$
+begin
+    return query
         select
             a.user_id,
             s.shareable_only,
@@ -99,10 +109,10 @@ as $$
             r.standard_distance,
             r.value,
             r.lower_is_better,
-            a.id as activity_id,
+            a.id,
             a.start_date,
-            a.start_date_local::date as achieved_on
-        from (%1$s) as a
+            a.start_date_local::date
+        from public.activities as a
         cross join lateral (
             values
             ('longest_distance', null::double precision, a.distance, false),
@@ -149,74 +159,69 @@ as $$
             select false as shareable_only
             union all
             select true
-            where not a.is_private and a.provider is distinct from 'strava'
+            where
+                not a.is_private and a.provider is distinct from 'strava'
                 and not a.primary_hidden
         ) as s
         where
-            a.deleted_at is null
+            a.id = any(p_ids)
+            and a.deleted_at is null
             and a.primary_activity_id is null
-            and r.value > 0
-        $sql$,
-        p_rows
-    );
+            and r.value > 0;
+end;
 $$;
-comment on function private.personal_record_candidates_sql(text) is
-    'SQL of the record candidates (athlete, scope, sport, record, standard distance, value, '
-    'activity) of the counted activities in the relation p_rows (transition table or '
-    'subquery with the columns of activities). One definition for the trigger and the rebuild.';
-revoke all on function private.personal_record_candidates_sql(text)
+comment on function private.personal_record_candidates(bigint[]) is
+    'The record candidates (athlete, scope, sport, record, standard distance, value, activity) '
+    'of the given activities as they are now, counted ones only (primary, not deleted); the '
+    'shareable scope only for shareable activities.';
+revoke all on function private.personal_record_candidates(bigint[])
 from public, anon, authenticated;
 
--- The best candidate per key, upserted where it beats the stored record.
-create function private.personal_records_upsert_sql(p_candidates text)
-returns text
-language sql
-immutable
-parallel safe
+create function private.personal_records_upsert(p_ids bigint[])
+returns void
+language plpgsql
+volatile
+security definer
 set search_path = ''
 as $$
-    select format(
-        $sql$
-        insert into public.personal_record_entries as e (
-            user_id, shareable_only, activity_type, record, standard_distance, value,
-            activity_id, start_date, achieved_on
-        )
-        select distinct on (
-            c.user_id, c.activity_type, c.record, c.standard_distance, c.shareable_only
-        )
-            c.user_id, c.shareable_only, c.activity_type, c.record, c.standard_distance,
-            c.value, c.activity_id, c.start_date, c.achieved_on
-        from (%1$s) as c
-        order by
-            c.user_id, c.activity_type, c.record, c.standard_distance, c.shareable_only,
-            case when c.lower_is_better then c.value else -c.value end,
-            c.start_date,
-            c.activity_id
-        on conflict (user_id, activity_type, record, standard_distance, shareable_only)
-        do update set
-            value = excluded.value,
-            activity_id = excluded.activity_id,
-            start_date = excluded.start_date,
-            achieved_on = excluded.achieved_on
-        where
-            (
-                case when excluded.record = 'fastest' then excluded.value else -excluded.value end,
-                excluded.start_date,
-                excluded.activity_id
-            ) < (
-                case when e.record = 'fastest' then e.value else -e.value end,
-                e.start_date,
-                e.activity_id
-            )
-        $sql$,
-        p_candidates
-    );
+begin
+    insert into public.personal_record_entries as e (
+        user_id, shareable_only, activity_type, record, standard_distance, value,
+        activity_id, start_date, achieved_on
+    )
+    select distinct on (c.user_id, c.activity_type, c.record, c.standard_distance, c.shareable_only)
+        c.user_id, c.shareable_only, c.activity_type, c.record, c.standard_distance, c.value,
+        c.activity_id, c.start_date, c.achieved_on
+    from private.personal_record_candidates(p_ids) as c
+    order by
+        c.user_id, c.activity_type, c.record, c.standard_distance, c.shareable_only,
+        case when c.lower_is_better then c.value else -c.value end,
+        c.start_date,
+        c.activity_id
+    on conflict (user_id, activity_type, record, standard_distance, shareable_only)
+    do update set
+        value = excluded.value,
+        activity_id = excluded.activity_id,
+        start_date = excluded.start_date,
+        achieved_on = excluded.achieved_on
+    where
+        (
+            case when excluded.record = 'fastest' then excluded.value else -excluded.value end,
+            excluded.start_date,
+            excluded.activity_id
+        ) < (
+            case when e.record = 'fastest' then e.value else -e.value end,
+            e.start_date,
+            e.activity_id
+        );
+end;
 $$;
-comment on function private.personal_records_upsert_sql(text) is
-    'SQL that upserts the best of the given record candidates per key where it beats the '
-    'stored record (lower time for fastest, higher value otherwise; ties: earlier start, then '
-    'lower id).';
-revoke all on function private.personal_records_upsert_sql(text)
+comment on function private.personal_records_upsert(bigint[]) is
+    'The given activities compete with the stored personal records: the best candidate per '
+    'key replaces the record where it is better (lower time for fastest, higher value '
+    'otherwise; ties: earlier start, then lower id). Security definer: called by the '
+    'activities trigger on behalf of any writer, it writes personal_record_entries.';
+revoke all on function private.personal_records_upsert(bigint[])
 from public, anon, authenticated;
 
 create function private.personal_records_recompute(p_user_ids uuid[], p_types text[])
@@ -226,25 +231,30 @@ volatile
 security definer
 set search_path = ''
 as $$
+declare
+    v_user uuid;
 begin
-    -- (athlete, sport) pairs given as parallel arrays; null arrays: everyone.
+    if p_user_ids is null then
+        -- Everyone, athlete by athlete (bounded arrays).
+        delete from public.personal_record_entries;
+        for v_user in select u.id from public.users as u order by u.id loop
+            perform private.personal_records_upsert(
+                array(select a.id from public.activities as a where a.user_id = v_user)
+            );
+        end loop;
+        return;
+    end if;
+    -- (athlete, sport) pairs given as parallel arrays.
     delete from public.personal_record_entries as e
-    where
-        p_user_ids is null
-        or (e.user_id, e.activity_type::text) in (
-            select * from unnest(p_user_ids, p_types)
-        );
-    execute private.personal_records_upsert_sql(
-        private.personal_record_candidates_sql(
-            $sql$
-            select a.*
+    where (e.user_id, e.activity_type::text) in (select * from unnest(p_user_ids, p_types));
+    perform private.personal_records_upsert(
+        array(
+            select a.id
             from public.activities as a
-            where
-                $1 is null
-                or (a.user_id, a.activity_type::text) in (select * from unnest($1, $2))
-            $sql$
+            inner join unnest(p_user_ids, p_types) as p (user_id, activity_type)
+                on a.user_id = p.user_id and a.activity_type::text = p.activity_type
         )
-    ) using p_user_ids, p_types;
+    );
 end;
 $$;
 comment on function private.personal_records_recompute(uuid[], text[]) is
@@ -268,12 +278,7 @@ begin
     if tg_op = 'INSERT' then
         -- The rows as they are now, not as inserted: the duplicate grouping's trigger (which
         -- fires first) may already have made some of them copies.
-        execute private.personal_records_upsert_sql(
-            private.personal_record_candidates_sql(
-                'select a.* from public.activities as a'
-                ' where a.id in (select n.id from new_rows as n)'
-            )
-        );
+        perform private.personal_records_upsert(array(select n.id from new_rows as n));
         return null;
     end if;
     -- Rows that hold a record and lost or changed it: their (athlete, sport) is recomputed.
@@ -311,12 +316,10 @@ begin
     if tg_op = 'UPDATE' then
         -- Changed rows compete with the records (a new best, or a row that now counts), as
         -- they are now (a later trigger of this statement may have changed them again).
-        execute private.personal_records_upsert_sql(
-            private.personal_record_candidates_sql(
-                $sql$
-                select a.*
-                from public.activities as a
-                inner join new_rows as n on a.id = n.id
+        perform private.personal_records_upsert(
+            array(
+                select n.id
+                from new_rows as n
                 inner join old_rows as o on n.id = o.id
                 where
                     (
@@ -330,7 +333,6 @@ begin
                         o.deleted_at, o.primary_activity_id, o.is_private, o.provider,
                         o.primary_hidden
                     )
-                $sql$
             )
         );
     end if;

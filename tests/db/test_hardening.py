@@ -489,3 +489,24 @@ def test_reading_personal_records_does_not_recompute_the_whole_history(db: Conn)
     assert db.execute(holder).fetchall() == [(first,)]
     db.execute("delete from public.activities where id = %s", [first])
     assert db.execute(holder).fetchall() == [(second,)]
+
+
+def test_a_quick_reconnect_is_not_undone_by_revoking_the_old_tokens(db: Conn) -> None:
+    connection_id, athlete = make_connection(db, "strava")
+    db.execute(
+        "insert into private.provider_tokens (connection_id, user_id, key_id,"
+        " access_token_ciphertext) values (%s, %s, 'k1', 'old-access')",
+        [connection_id, athlete],
+    )
+    _as_user(
+        db,
+        athlete,
+        "update public.provider_connections set status = 'disconnected' where id = %s",
+        [connection_id],
+    )
+    assert db.execute("select count(*) from private.token_revocations").fetchone() == (1,)
+    # The athlete reconnects before a worker ran (connection_upsert sets the status back).
+    db.execute(
+        "update public.provider_connections set status = 'active' where id = %s", [connection_id]
+    )
+    assert db.execute("select count(*) from private.token_revocations").fetchone() == (0,)
