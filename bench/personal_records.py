@@ -186,13 +186,13 @@ def main() -> None:
                         "records": len(maintained),
                         "maintained_ms": round(statistics.median(new), 3),
                         "recompute_ms": round(statistics.median(old), 3),
-                        "ratio": round(statistics.median(new) / statistics.median(old), 4),
+                        "ratio": round(statistics.median(new) / statistics.median(old), 7),
                     }
                     print(
                         f"  {label}: {len(maintained)} records; maintained"
                         f" {statistics.median(new):.2f} ms vs recompute"
                         f" {statistics.median(old):.1f} ms (ratio"
-                        f" {statistics.median(new) / statistics.median(old):.4f})"
+                        f" {statistics.median(new) / statistics.median(old):.2e})"
                     )
         finally:
             with psycopg.connect(server, autocommit=True) as admin:

@@ -64,7 +64,9 @@ create trigger activities_record_user_edits
 before update of name, description, is_private on public.activities
 for each row
 when (
-    (new.name, new.description, new.is_private)
+    -- the Data API's roles only (workers write provider data): no call per row of an ingest
+    current_user in ('authenticated', 'anon')
+    and (new.name, new.description, new.is_private)
     is distinct from (old.name, old.description, old.is_private)
 )
 execute function private.record_user_edits();

@@ -272,6 +272,7 @@ security definer
 set search_path = ''
 as $$
 declare
+    v_changed bigint[];
     v_users uuid[];
     v_types text[];
 begin
@@ -281,8 +282,8 @@ begin
         perform private.personal_records_upsert(array(select n.id from new_rows as n));
         return null;
     end if;
-    -- Rows that hold a record and lost or changed it: their (athlete, sport) is recomputed.
     if tg_op = 'DELETE' then
+        -- Deleted record holders: their (athlete, sport) is recomputed.
         select array_agg(p.user_id), array_agg(p.activity_type)
         into v_users, v_types
         from (
@@ -290,52 +291,45 @@ begin
             from old_rows as o
             inner join public.personal_record_entries as e on o.id = e.activity_id
         ) as p;
-    else
-        select array_agg(p.user_id), array_agg(p.activity_type)
-        into v_users, v_types
-        from (
-            select distinct o.user_id, o.activity_type::text as activity_type
-            from old_rows as o
-            inner join new_rows as n on o.id = n.id
-            inner join public.personal_record_entries as e on o.id = e.activity_id
-            where
-                (
-                    n.user_id, n.activity_type, n.distance, n.moving_time, n.elapsed_time,
-                    n.elevation_gain, n.start_date, n.utc_offset, n.deleted_at,
-                    n.primary_activity_id, n.is_private, n.provider, n.primary_hidden
-                ) is distinct from (
-                    o.user_id, o.activity_type, o.distance, o.moving_time, o.elapsed_time,
-                    o.elevation_gain, o.start_date, o.utc_offset, o.deleted_at,
-                    o.primary_activity_id, o.is_private, o.provider, o.primary_hidden
-                )
-        ) as p;
+        if v_users is not null then
+            perform private.personal_records_recompute(v_users, v_types);
+        end if;
+        return null;
     end if;
+    -- Rows whose record inputs changed, found by hashing (EXCEPT), not by joining the two
+    -- transition tables: a re-sync touches every row of a page and changes none of them.
+    select array_agg(c.id) into v_changed
+    from (
+        select
+            n.id, n.user_id, n.activity_type, n.distance, n.moving_time, n.elapsed_time,
+            n.elevation_gain, n.start_date, n.utc_offset, n.deleted_at, n.primary_activity_id,
+            n.is_private, n.provider, n.primary_hidden
+        from new_rows as n
+        except
+        select
+            o.id, o.user_id, o.activity_type, o.distance, o.moving_time, o.elapsed_time,
+            o.elevation_gain, o.start_date, o.utc_offset, o.deleted_at, o.primary_activity_id,
+            o.is_private, o.provider, o.primary_hidden
+        from old_rows as o
+    ) as c;
+    if v_changed is null then
+        return null;
+    end if;
+    -- Changed record holders: their (athlete, sport) is recomputed.
+    select array_agg(p.user_id), array_agg(p.activity_type)
+    into v_users, v_types
+    from (
+        select distinct o.user_id, o.activity_type::text as activity_type
+        from old_rows as o
+        inner join public.personal_record_entries as e on o.id = e.activity_id
+        where o.id = any(v_changed)
+    ) as p;
     if v_users is not null then
         perform private.personal_records_recompute(v_users, v_types);
     end if;
-    if tg_op = 'UPDATE' then
-        -- Changed rows compete with the records (a new best, or a row that now counts), as
-        -- they are now (a later trigger of this statement may have changed them again).
-        perform private.personal_records_upsert(
-            array(
-                select n.id
-                from new_rows as n
-                inner join old_rows as o on n.id = o.id
-                where
-                    (
-                        n.user_id, n.activity_type, n.distance, n.moving_time,
-                        n.elapsed_time, n.elevation_gain, n.start_date, n.utc_offset,
-                        n.deleted_at, n.primary_activity_id, n.is_private, n.provider,
-                        n.primary_hidden
-                    ) is distinct from (
-                        o.user_id, o.activity_type, o.distance, o.moving_time,
-                        o.elapsed_time, o.elevation_gain, o.start_date, o.utc_offset,
-                        o.deleted_at, o.primary_activity_id, o.is_private, o.provider,
-                        o.primary_hidden
-                    )
-            )
-        );
-    end if;
+    -- Changed rows compete with the records (a new best, or a row that now counts), as they
+    -- are now (a later trigger of this statement may have changed them again).
+    perform private.personal_records_upsert(v_changed);
     return null;
 end;
 $$;
