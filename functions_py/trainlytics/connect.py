@@ -26,12 +26,13 @@ deployed on its own (one serverless function per endpoint).
   connection (a reconnect reuses the row, so activities keep their connection), queues the
   initial backfill, and returns the outcome (``status`` ``connected`` or ``error`` with a
   short reason code, :data:`REASONS`); none carries a token, code or secret.
-- :func:`disconnect`: revokes the app's access at the provider (a failure there is logged,
-  not fatal: the athlete asked us to forget), deletes the tokens and marks the connection
-  disconnected. Activities are kept — except for providers whose terms require deleting the
-  data synchronised from them (``Provider.delete_activities_on_disconnect``; Strava's API
-  agreement: remove Strava data when the athlete deauthorises). The same holds when Strava
-  tells us of a deauthorisation by webhook (:mod:`trainlytics.webhooks`).
+- :func:`disconnect`: marks the connection disconnected through the same SQL as the athlete's
+  own ``update provider_connections set status = 'disconnected'`` (the status trigger queues
+  the tokens for revocation and deletes the data of providers whose terms require it:
+  ``Provider.delete_activities_on_disconnect`` mirrors ``private.provider_deletes_data_on_
+  disconnect``, Strava's API agreement), then revokes the app's access at the provider at once
+  (:mod:`trainlytics.revocation`, the worker's code; a failure there is logged, not fatal: the
+  job retries). Activities of other providers are kept.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ import hashlib
 import secrets
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
@@ -57,7 +58,8 @@ from trainlytics.errors import (
 )
 from trainlytics.logs import get_logger
 from trainlytics.providers import get_provider
-from trainlytics.providers.base import Provider, TokenSet
+from trainlytics.providers.base import Provider
+from trainlytics.revocation import revoke_queued
 
 if TYPE_CHECKING:
     from trainlytics.config import Settings
@@ -325,18 +327,24 @@ def _reason_for(exc: TrainlyticsError) -> str:
 
 
 def disconnect(deps: Deps, bearer_token: str, provider_name: str) -> DisconnectResult:
-    """Disconnect the caller's ``provider_name`` connection (see the module docstring)."""
+    """Disconnect the caller's ``provider_name`` connection (see the module docstring).
+
+    The same SQL as the athlete's own ``update provider_connections set status =
+    'disconnected'`` (``public.connection_disconnect``: tokens queued for revocation, Strava
+    activities deleted), then the revocation it queued is done at once, by the same code as the
+    worker's job (:func:`trainlytics.revocation.revoke_queued`)."""
     user_id = deps.authenticate(bearer_token)
     provider = get_provider(deps.providers, provider_name)
     found = deps.store.find_for_user(user_id, provider_name)
     if found is None:
         return DisconnectResult(provider_name, False, False, 0)
-    revoked = False
-    if found.has_tokens:
-        revoked = _revoke_quietly(deps, provider, found.connection_id, found.provider_user_id)
     outcome = deps.store.disconnect(
         found.connection_id, delete_activities=provider.delete_activities_on_disconnect
     )
+    report = revoke_queued(
+        deps.store, deps.cipher, deps.providers, connection_id=found.connection_id
+    )
+    revoked = found.connection_id in report.revoked
     deleted = outcome.activities_deleted
     logger.info(
         "user %s disconnected %s (connection %s, revoked at provider: %s, activities deleted: %s)",
@@ -352,46 +360,3 @@ def disconnect(deps: Deps, bearer_token: str, provider_name: str) -> DisconnectR
         revoked_at_provider=revoked,
         activities_deleted=deleted,
     )
-
-
-def _revoke_quietly(
-    deps: Deps, provider: Provider, connection_id: int, provider_user_id: str
-) -> bool:
-    """Withdraw access at the provider; any failure is logged and swallowed.
-
-    Uses a valid (refreshed if need be) access token, or the stored one when refreshing is
-    not possible, since some providers revoke by access token only."""
-    tokens: TokenSet | None = None
-    try:
-        tokens = deps.tokens.valid_tokens(connection_id)
-    except TrainlyticsError as exc:
-        logger.info(
-            "%s: connection %s: no fresh token to revoke with (%s); using the stored one",
-            provider.name,
-            connection_id,
-            exc.message,
-        )
-        try:
-            tokens = deps.tokens.stored_tokens(connection_id)[1]
-        except TrainlyticsError as stored_exc:
-            logger.warning(
-                "%s: connection %s holds no usable token to revoke: %s",
-                provider.name,
-                connection_id,
-                stored_exc.message,
-            )
-            return False
-    if tokens.provider_user_id is None:
-        # Stored tokens do not carry the account id; some revocations need it (Polar).
-        tokens = replace(tokens, provider_user_id=provider_user_id)
-    try:
-        provider.revoke(tokens)
-    except TrainlyticsError as exc:
-        logger.warning(
-            "%s: revoking connection %s at the provider failed: %s",
-            provider.name,
-            connection_id,
-            exc.message,
-        )
-        return False
-    return True

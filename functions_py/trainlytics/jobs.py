@@ -38,10 +38,13 @@ from procrastinate.schema import SchemaManager
 from psycopg import sql
 from psycopg.rows import TupleRow
 
+from trainlytics.errors import ProviderUnavailableError
 from trainlytics.logs import get_logger
 from trainlytics.providers.base import RECEIVED_AT_KEY, WebhookEvent
+from trainlytics.revocation import revoke_queued
 from trainlytics.sql_splitter import split_statements
 from trainlytics.sync import is_transient
+from trainlytics.tokens import TokenService
 from trainlytics.webhooks import ACCESS_EVENT_KINDS, apply_access_event
 
 if TYPE_CHECKING:
@@ -50,6 +53,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PROCESS_WEBHOOK_EVENT",
     "QUEUE_SCHEMA",
+    "REVOKE_TOKENS",
     "SYNC_CONNECTION",
     "EnqueuedJob",
     "JobQueue",
@@ -70,9 +74,12 @@ logger = get_logger(__name__)
 QUEUE_SCHEMA = "queue"
 NAMESPACE = "trainlytics"
 SYNC_CONNECTION = f"{NAMESPACE}:sync_connection"
+#: Queued by SQL (private.record_connection_status_change) on every disconnect.
+REVOKE_TOKENS = f"{NAMESPACE}:revoke_tokens"
 PROCESS_WEBHOOK_EVENT = f"{NAMESPACE}:process_webhook_event"
 SYNC_QUEUE = "sync"
 WEBHOOK_QUEUE = "webhooks"
+REVOCATION_QUEUE = "revocations"
 
 #: Values of ``public.sync_trigger``.
 SyncTrigger = Literal["initial", "scheduled", "webhook", "manual", "retry"]
@@ -188,6 +195,23 @@ def process_webhook_event(
     )
 
 
+def revoke_tokens(context: JobContext, connection_id: int) -> None:
+    """Revoke at the provider the tokens a disconnect queued (trainlytics.revocation). A
+    failure leaves the row queued and raises a transient error, so the queue retries."""
+    service = _engine_for(context).tokens
+    if not isinstance(service, TokenService):
+        raise RuntimeError("the worker's sync engine has no token service to revoke with")
+    report = revoke_queued(
+        service.store, service.cipher, service.providers, connection_id=connection_id
+    )
+    if connection_id in report.failed:
+        raise ProviderUnavailableError(
+            "trainlytics",
+            f"revoking the tokens of connection {connection_id} failed "
+            f"({report.failed[connection_id]}); retrying",
+        )
+
+
 def make_blueprint() -> Blueprint:
     """A fresh blueprint of the two tasks. (procrastinate renames a blueprint's tasks when an
     app takes them, so each app gets its own.)"""
@@ -198,6 +222,9 @@ def make_blueprint() -> Blueprint:
     blueprint.task(
         name="process_webhook_event", queue=WEBHOOK_QUEUE, pass_context=True, retry=WEBHOOK_RETRY
     )(process_webhook_event)
+    blueprint.task(
+        name="revoke_tokens", queue=REVOCATION_QUEUE, pass_context=True, retry=SYNC_RETRY
+    )(revoke_tokens)
     return blueprint
 
 

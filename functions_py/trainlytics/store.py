@@ -20,7 +20,11 @@ API (``ConnectionStore(gateway: Gateway)``)
   ``holder`` no longer holds the lease.
 - ``release_lease(connection_id, holder, failure=None) -> bool``
 - ``mark_revoked(connection_id, reason) -> bool`` — whether the status changed.
-- ``disconnect(connection_id, *, delete_activities) -> DisconnectResult``
+- ``disconnect(connection_id, *, delete_activities) -> DisconnectResult`` — the same SQL as
+  an athlete's ``update provider_connections set status = 'disconnected'``: tokens queued for
+  revocation, Strava activities deleted.
+- ``claim_revocations(connection_id=None, limit=50) -> list[QueuedRevocation]`` and
+  ``finish_revocation(revocation_id, *, revoked, error=None) -> bool`` — the revocation queue.
 - ``tokens_for_rotation(current_key_id, after_connection_id, limit) -> list[RotationRow]``
 - ``replace_ciphertexts(connection_id, expected_version, sealed) -> bool``
 
@@ -46,6 +50,7 @@ __all__ = [
     "ConsumedState",
     "DisconnectResult",
     "Lease",
+    "QueuedRevocation",
     "RotationRow",
     "StateStatus",
     "StoredTokens",
@@ -71,6 +76,8 @@ CONNECTION_FUNCTIONS = frozenset(
         "tokens_release_lease",
         "tokens_for_rotation",
         "tokens_replace_ciphertexts",
+        "token_revocations_claim",
+        "token_revocation_finish",
     }
 )
 
@@ -140,6 +147,19 @@ class Lease:
 class DisconnectResult:
     changed: bool
     activities_deleted: int
+
+
+@dataclass(frozen=True)
+class QueuedRevocation:
+    """Tokens of a disconnected connection, claimed for revocation at the provider."""
+
+    revocation_id: int
+    connection_id: int
+    user_id: uuid.UUID
+    provider: str
+    provider_user_id: str
+    sealed: SealedTokens
+    attempts: int
 
 
 @dataclass(frozen=True)
@@ -285,6 +305,40 @@ class ConnectionStore:
         if row is None:
             return DisconnectResult(changed=False, activities_deleted=0)
         return DisconnectResult(bool(row["changed"]), int(row["activities_deleted"]))
+
+    def claim_revocations(
+        self, connection_id: int | None = None, limit: int = 50
+    ) -> list[QueuedRevocation]:
+        rows = self.gateway.call(
+            "token_revocations_claim", {"p_connection_id": connection_id, "p_limit": limit}
+        )
+        return [
+            QueuedRevocation(
+                revocation_id=int(row["revocation_id"]),
+                connection_id=int(row["connection_id"]),
+                user_id=_uuid(row["user_id"]),
+                provider=row["provider"],
+                provider_user_id=row["provider_user_id"],
+                sealed=SealedTokens(
+                    key_id=row["key_id"],
+                    access_token_ciphertext=row["access_token_ciphertext"],
+                    refresh_token_ciphertext=row["refresh_token_ciphertext"],
+                    access_token_expires_at=_datetime_or_none(row["access_token_expires_at"]),
+                ),
+                attempts=int(row["attempts"]),
+            )
+            for row in rows
+        ]
+
+    def finish_revocation(
+        self, revocation_id: int, *, revoked: bool, error: str | None = None
+    ) -> bool:
+        """True when the row is gone (revoked, or given up after the last attempt)."""
+        row = self._one(
+            "token_revocation_finish",
+            {"p_revocation_id": revocation_id, "p_revoked": revoked, "p_error": error},
+        )
+        return bool(row and row["finished"])
 
     # --- Tokens -----------------------------------------------------------------------------
 

@@ -142,11 +142,11 @@ def test_analyst_sees_aggregates_without_strava_or_private_rows(db: Conn) -> Non
     assert sources == [("garmin", 6), ("manual_or_file", 6)]
     load = _as_analyst(
         db,
-        "select athlete_count::int, load_median > 0 from analytics.weekly_training_load"
-        " where week_start = %s",
+        "select athlete_count::int, mean_load > 0, load_median is null"
+        " from analytics.weekly_training_load where week_start = %s",
         [T0.date()],
     )
-    assert load == [(6, True)]
+    assert load == [(6, True, True)]  # quartiles only from 10 athletes (issue 14)
 
 
 def test_groups_of_fewer_than_five_athletes_are_hidden(db: Conn) -> None:

@@ -82,6 +82,18 @@ def assert_incremental_equals_rebuild(conn: Conn, users: list[uuid.UUID]) -> Non
     # nothing left behind with no activity in it
     assert all(row[6] > 0 for row in incremental[0])
     assert all(row[4] > 0 for row in incremental[1])
+    # Personal records (issue 14: kept incrementally too) equal a rebuild.
+    records = (
+        "select user_id, shareable_only, activity_type, record, standard_distance, value,"
+        " activity_id, achieved_on from public.personal_record_entries where user_id = any(%s)"
+        " order by 1, 2, 3, 4, 5"
+    )
+    kept = conn.execute(records, [users]).fetchall()
+    with conn.transaction(force_rollback=True):
+        act_as_service(conn)
+        conn.execute("select public.rebuild_personal_records()")
+        reset_role(conn)
+        assert kept == conn.execute(records, [users]).fetchall(), "records drifted"
 
 
 # --- a small world ---------------------------------------------------------------------------

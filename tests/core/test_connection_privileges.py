@@ -33,6 +33,8 @@ CALLS: dict[str, str] = {
     "connection_mark_revoked": "select * from public.connection_mark_revoked(%(conn)s, 'x')",
     "connection_disconnect": "select * from public.connection_disconnect(%(conn)s, true)",
     "tokens_get": "select * from public.tokens_get(%(conn)s)",
+    "token_revocations_claim": "select * from public.token_revocations_claim(%(conn)s, 10)",
+    "token_revocation_finish": "select * from public.token_revocation_finish(1, true, null)",
     "tokens_acquire_refresh_lease": "select * from"
     " public.tokens_acquire_refresh_lease(%(conn)s, 'eve', 60)",
     "tokens_store_refreshed": "select * from public.tokens_store_refreshed(%(conn)s, 'eve',"

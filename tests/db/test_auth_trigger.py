@@ -229,7 +229,16 @@ def _populate(conn: Conn, alice: uuid.UUID, coach: uuid.UUID, eve: uuid.UUID) ->
             [row[0], owner],
         )
         conn.execute(
-            "insert into public.activities (user_id, start_date) values (%s, now())", [owner]
+            "insert into public.activities (user_id, start_date, distance)"
+            " values (%s, now() - interval '2 days', 5000)",
+            [owner],
+        )
+        # Tokens of a disconnect waiting for revocation (issue 14).
+        conn.execute(
+            "insert into private.token_revocations (connection_id, user_id, provider,"
+            " provider_user_id, key_id, access_token_ciphertext)"
+            " values (%s, %s, 'garmin', 'g', 'k1', 'sealed')",
+            [connection, owner],
         )
         conn.execute(
             "insert into public.workouts (user_id, coach_id, planned_date, activity_type, name,"
@@ -270,7 +279,9 @@ def test_deleting_the_auth_user_deletes_everything_they_own(tx: Conn) -> None:
     _populate(tx, alice, coach, eve)
     before = _rows_per_user(tx, alice)
     # Every table the fixture knows holds rows of alice's (so the check below is not vacuous).
-    assert all(before[key] > 0 for key in before if not key.endswith(".coach_id")), before
+    assert all(before[key] > 0 for key in before if not key.endswith(".coach_id")), [
+        k for k, v in before.items() if not v
+    ]
     eve_before = _rows_per_user(tx, eve)
 
     with as_supabase_auth(tx):

@@ -55,6 +55,9 @@ POLICY_HELPERS = {
     "public.training_load_series(uuid,date,date)",
     # Workout compliance (20261125130300): security invoker, runs under the caller's RLS.
     "public.match_workouts(uuid,date,date)",
+    # Issue 14: a coach's pending offers (names, no preferences), wrapper and definer helper.
+    "public.pending_coach_offers()",
+    "private.pending_coach_offers()",
 }
 
 # Columns whose name says it all. Foreign keys (`<thing>_id` referencing a documented table)
@@ -546,6 +549,40 @@ def timestamps_without_time_zone(conn: Conn) -> list[str]:
     return [column for column in found if column not in LOCAL_TIME_COLUMNS]
 
 
+def _columns_without_check(conn: Conn, types: list[str], pattern: str) -> list[str]:
+    """Columns of our tables of one of ``types`` that no check constraint on that column alone
+    matches ``pattern`` (a regular expression over pg_get_constraintdef)."""
+    return names(
+        conn,
+        "select format('%%s.%%s.%%s', n.nspname, c.relname, a.attname)"
+        " from pg_attribute as a join pg_class as c on c.oid = a.attrelid"
+        " join pg_namespace as n on n.oid = c.relnamespace"
+        " where n.nspname = any(%s) and c.relkind in ('r', 'p')"
+        " and a.attnum > 0 and not a.attisdropped"
+        " and a.atttypid = any(%s::regtype[])"
+        " and not exists (select from pg_constraint as k"
+        "   where k.conrelid = c.oid and k.contype = 'c' and k.conkey = array[a.attnum]"
+        "   and pg_get_constraintdef(k.oid) ~ %s)"
+        " order by 1",
+        [list(OUR_SCHEMAS), types, pattern],
+    )
+
+
+def numeric_columns_accepting_non_finite(conn: Conn) -> list[str]:
+    """Float and numeric columns without a check rejecting NaN and +-Infinity (issue 14:
+    `'NaN' >= 0` is true in PostgreSQL, so range checks alone let NaN through)."""
+    return _columns_without_check(
+        conn,
+        ["double precision", "real", "numeric"],
+        r"> '-Infinity'::.* AND .*< 'Infinity'::",
+    )
+
+
+def json_columns_without_size_limit(conn: Conn) -> list[str]:
+    """JSON columns without a size check (pg_column_size) on them."""
+    return _columns_without_check(conn, ["jsonb", "json"], r"pg_column_size\(")
+
+
 CHECKS: dict[str, Callable[[Conn], list[str]]] = {
     "rls_enabled": tables_without_rls,
     "policy_present": exposed_tables_without_policy,
@@ -574,6 +611,8 @@ CHECKS: dict[str, Callable[[Conn], list[str]]] = {
     "no_secret_columns_exposed": secret_columns_in_exposed_schemas,
     "owned_by_owner": objects_not_owned_by_owner,
     "timestamptz": timestamps_without_time_zone,
+    "finite_numbers": numeric_columns_accepting_non_finite,
+    "json_size_limits": json_columns_without_size_limit,
 }
 
 
@@ -711,6 +750,14 @@ def test_timestamps_are_timestamptz_except_the_local_wall_clock(tx: Conn) -> Non
     ) == ["timestamp without time zone"]
 
 
+def test_every_numeric_column_rejects_nan_and_infinity(tx: Conn) -> None:
+    assert numeric_columns_accepting_non_finite(tx) == []
+
+
+def test_every_json_column_has_a_size_limit(tx: Conn) -> None:
+    assert json_columns_without_size_limit(tx) == []
+
+
 def test_objects_created_later_are_closed_by_default(tx: Conn) -> None:
     """Default privileges: what a later migration creates is not granted to the API roles
     (the local bootstrap emulates Supabase's legacy grant-everything default)."""
@@ -750,7 +797,9 @@ def _create_offenders(conn: Conn) -> None:
     for statement in (
         # no RLS, no policy, no comments, unindexed FK, secret column, naive timestamp
         "create table public.zz_bad (id int primary key, owner_id uuid references public.users,"
-        " refresh_token text, happened timestamp, weirdness int)",
+        " refresh_token text, happened timestamp, weirdness int,"
+        " ratio double precision check (ratio >= 0),"
+        " blob jsonb check (jsonb_typeof(blob) = 'object'))",
         "create table public.zz_bad_policies (id int, owner uuid, secret_id int)",
         "alter table public.zz_bad_policies enable row level security",
         "create policy zz_all on public.zz_bad_policies using (owner = auth.uid())",
@@ -810,6 +859,8 @@ EXPECTED_OFFENDERS: dict[str, str] = {
     "no_secret_columns_exposed": "zz_bad.refresh_token",
     "owned_by_owner": "zz_superuser_owned",
     "timestamptz": "zz_bad.happened",
+    "finite_numbers": "zz_bad.ratio",
+    "json_size_limits": "zz_bad.blob",
 }
 
 

@@ -188,6 +188,14 @@ def build_world(conn: Conn) -> World:
         " request_limit, used) values ('strava:overall:15min', '2025-06-01T06:00:00Z', 900, 200,"
         " 3)"
     )
+    # Tokens of alice's disconnected Polar connection, waiting to be revoked (issue 14).
+    ids["r_alice_polar"] = _insert(
+        conn,
+        "insert into private.token_revocations (connection_id, user_id, provider,"
+        " provider_user_id, key_id, access_token_ciphertext) values (%s, %s, 'polar', 'p-4004',"
+        " 'k1', 'sealed-access') returning id",
+        [ids["c_alice_polar"], alice],
+    )
 
     ids["o_alice"] = _insert(
         conn,
@@ -244,6 +252,7 @@ def build_world(conn: Conn) -> World:
         "private.legacy_auth_pending": {"18": "lp_eve"},
         "private.sync_leases": by_prefix("l_"),
         "private.rate_limit_windows": {"strava:overall:15min": "rl_strava"},
+        "private.token_revocations": by_prefix("r_"),
         # Reference data: every row is readable by design; one known row stands for them.
         "public.activity_type_mappings": {"strava:Run": "m_strava_run"},
         "public.sport_families": {"run:running": "sf_run"},
@@ -260,6 +269,11 @@ def build_world(conn: Conn) -> World:
         # training load, records, compliance (issue 5)
         "public.activity_loads": by_prefix("a_"),
         "public.personal_records": user_labels,
+        "public.personal_record_entries": {
+            f"{uid}:{scope}": f"{name}:{'shareable' if scope == 'true' else 'all'}"
+            for name, uid in world.users.items()
+            for scope in ("true", "false")
+        },
         "public.weekly_compliance": user_labels,
         # keys are built by READ_QUERIES below
         "public.user_provider_connections": {
@@ -354,6 +368,8 @@ READ_QUERIES: dict[str, str] = {
     "private.legacy_auth_pending": "select v1_user_id from private.legacy_auth_pending",
     "private.sync_leases": "select connection_id from private.sync_leases",
     "private.rate_limit_windows": "select bucket from private.rate_limit_windows",
+    "private.token_revocations": "select id from private.token_revocations",
+    "private.analyst_published_rollups": "select week_start from private.analyst_published_rollups",
     "public.activity_type_mappings": (
         "select provider || ':' || provider_value from public.activity_type_mappings"
         " where provider = 'strava' and provider_value = 'Run'"
@@ -383,6 +399,9 @@ READ_QUERIES: dict[str, str] = {
     "public.recurring_sync_errors": "select user_id from public.recurring_sync_errors",
     "public.activity_loads": "select activity_id from public.activity_loads",
     "public.personal_records": "select user_id from public.personal_records",
+    "public.personal_record_entries": (
+        "select user_id || ':' || shareable_only from public.personal_record_entries"
+    ),
     "public.weekly_compliance": "select user_id from public.weekly_compliance",
 }
 
@@ -432,7 +451,7 @@ EXPECTED_READS: dict[str, dict[str, set[str] | str]] = {
         alice={"alice", "bob"},  # a pending grant does not reveal the coach
         eve={"eve"},
         bob={"bob", "alice"},
-        carol={"carol", "alice"},
+        carol={"carol"},  # a pending grant opens no profile (issue 14)
         dave={"dave"},
         frank={"frank"},
         admin=set(PEOPLE),
@@ -499,6 +518,9 @@ EXPECTED_READS: dict[str, dict[str, set[str] | str]] = {
     "private.legacy_auth_pending": {**dict.fromkeys(ACTORS, DENIED), "service": {"lp_eve"}},
     "private.sync_leases": {**dict.fromkeys(ACTORS, DENIED), "service": {"l_alice_strava"}},
     "private.rate_limit_windows": {**dict.fromkeys(ACTORS, DENIED), "service": {"rl_strava"}},
+    "private.token_revocations": {**dict.fromkeys(ACTORS, DENIED), "service": {"r_alice_polar"}},
+    # The analyst views' input (issue 14): no one reads it but those views' owner.
+    "private.analyst_published_rollups": dict.fromkeys(ACTORS, DENIED),
     # Sport vocabulary: reference data for every signed-in user, nothing for anon.
     "public.activity_type_mappings": {
         **{actor: {"m_strava_run"} for actor in ACTORS},
@@ -519,7 +541,7 @@ EXPECTED_READS: dict[str, dict[str, set[str] | str]] = {
         alice={"alice:strava", "alice:garmin", "alice:polar", "bob:-"},
         eve={"eve:garmin"},
         bob={"bob:-", "alice:-"},
-        carol={"carol:-", "alice:-"},
+        carol={"carol:-"},  # a pending grant opens no profile (issue 14)
         dave={"dave:-"},
         frank={"frank:-"},
         admin=EVERY_CONNECTION_ROW,
@@ -558,6 +580,14 @@ EXPECTED_READS: dict[str, dict[str, set[str] | str]] = {
         )
         for rollups in ("public.weekly_rollups", "public.daily_loads")
     },
+    # Personal records (issue 14): the athlete's full records, the coach's over shareable rows.
+    "public.personal_record_entries": _reads(
+        alice={"alice:all"},
+        eve={"eve:all"},
+        bob={"alice:shareable"},
+        admin={"alice:all", "eve:all"},
+        service={"alice:all", "alice:shareable", "eve:all", "eve:shareable"},
+    ),
     **{
         view: _reads(
             alice={"alice"},
@@ -1233,12 +1263,12 @@ def test_coach_cannot_grant_themselves_access(db: Conn, world: World) -> None:
     assert attempt(db, world, "carol", activate, ["active", world.ids["g_carol"]]) == 1
 
 
-def test_athlete_offers_access_only_to_coaches(db: Conn, world: World) -> None:
+def test_offering_access_does_not_tell_whether_a_uuid_is_a_coach(db: Conn, world: World) -> None:
+    # Issue 14: the offer succeeds (a pending row) whatever the grantee's role, so an athlete
+    # cannot probe uuids for coaches; only an active coach can accept (see the next test).
     offer = "insert into public.coach_athletes (athlete_id, coach_id) values (%s, %s)"
-    assert attempt(db, world, "eve", offer, [world.uid("eve"), world.uid("frank")]) == 1
-    for not_a_coach in ("alice", "admin"):
-        outcome = attempt(db, world, "eve", offer, [world.uid("eve"), world.uid(not_a_coach)])
-        assert outcome == RLS, not_a_coach
+    for grantee in ("frank", "alice", "admin"):
+        assert attempt(db, world, "eve", offer, [world.uid("eve"), world.uid(grantee)]) == 1
 
 
 def test_views_do_not_leak_other_users_rows(db: Conn, world: World) -> None:

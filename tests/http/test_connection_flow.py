@@ -14,10 +14,13 @@ import httpx
 import pytest
 
 from tests.fakes import FAKES, PROVIDER_NAMES
+from tests.helpers import act_as_user
 from tests.http.conftest import World, state_of
 from trainlytics import jobs
 from trainlytics.errors import TokenRevokedError
 from trainlytics.providers import PROVIDER_CLASSES
+from trainlytics.revocation import revoke_queued
+from trainlytics.sync import SyncEngine
 
 PROVIDERS = sorted(FAKES)
 
@@ -286,3 +289,136 @@ def test_state_in_the_authorize_url_is_stored_only_hashed(world: World) -> None:
     assert (
         world.one("select count(*) from private.oauth_states where state_hash = %s", [state]) == 0
     )
+
+
+# --- issue 14, finding 11: one disconnect path with one behaviour ------------------------------
+
+
+def _queued_revocations(world: World, connection_id: int) -> int:
+    return int(
+        world.one(
+            "select count(*) from private.token_revocations where connection_id = %s",
+            [connection_id],
+        )
+    )
+
+
+def _state_after_disconnect(world: World, connection_id: int) -> tuple[Any, ...]:
+    return (
+        world.one(
+            "select status::text from public.provider_connections where id = %s", [connection_id]
+        ),
+        world.one(
+            "select count(*) from private.provider_tokens where connection_id = %s",
+            [connection_id],
+        ),
+        world.one(
+            "select count(*) from public.activities where connection_id = %s", [connection_id]
+        ),
+        world.one(
+            "select count(*) from queue.procrastinate_jobs where task_name = %s"
+            " and (args->>'connection_id')::bigint = %s",
+            [jobs.REVOKE_TOKENS, connection_id],
+        ),
+    )
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_disconnecting_through_the_data_api_deletes_strava_data_and_revokes_like_http(
+    world: World, provider: str
+) -> None:
+    assert world.connect(provider)["status"] == "connected"
+    user = world.user("alice")
+    connection_id = world.one(
+        "select id from public.provider_connections where user_id = %s and provider = %s",
+        [user, provider],
+    )
+    world.conn.execute(
+        "insert into public.activities (user_id, connection_id, provider, source, external_id,"
+        " start_date, is_manual) values (%s, %s, %s, 'provider', 'ext-1', now(), false)",
+        [user, connection_id, provider],
+    )
+    # The athlete disconnects through the Data API (PostgREST), not through the HTTP app.
+    with world.conn.transaction():
+        act_as_user(world.conn, user)
+        world.conn.execute(
+            "update public.provider_connections set status = 'disconnected' where id = %s",
+            [connection_id],
+        )
+    deletes = PROVIDER_CLASSES[provider].delete_activities_on_disconnect
+    # Tokens out of reach, Strava data gone, a revocation job queued: what HTTP does.
+    assert _state_after_disconnect(world, connection_id) == (
+        "disconnected",
+        0,
+        0 if deletes else 1,
+        1,
+    )
+    assert world.fakes[provider].revocations == 0
+    # The worker's job revokes at the provider with the queued tokens.
+    engine = SyncEngine(world.deps.store.gateway, world.deps.tokens, world.deps.providers)
+    jobs.build_app(world.database_url).run_worker(
+        queues=[jobs.REVOCATION_QUEUE],
+        wait=False,
+        install_signal_handlers=False,
+        additional_context={"engine": engine},
+    )
+    # (at least: the shared test database may hold revocations other tests left queued)
+    assert world.fakes[provider].revocations >= 1
+    assert _queued_revocations(world, connection_id) == 0
+    assert (
+        world.one(
+            "select status::text from queue.procrastinate_jobs where task_name = %s"
+            " and (args->>'connection_id')::bigint = %s",
+            [jobs.REVOKE_TOKENS, connection_id],
+        )
+        == "succeeded"
+    )
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_http_disconnect_runs_the_same_sql_and_revokes_at_once(world: World, provider: str) -> None:
+    world.connect(provider)
+    user = world.user("alice")
+    connection_id = world.one(
+        "select id from public.provider_connections where user_id = %s and provider = %s",
+        [user, provider],
+    )
+    response = world.client.post(f"/connections/{provider}/disconnect", headers=world.auth("alice"))
+    assert response.json()["revoked_at_provider"] is True
+    # The same state as the Data API path (the job queued by SQL finds nothing left to do).
+    assert _state_after_disconnect(world, connection_id) == ("disconnected", 0, 0, 1)
+    assert _queued_revocations(world, connection_id) == 0
+    assert world.fakes[provider].revocations == 1
+
+
+def test_a_failed_revocation_stays_queued_for_the_worker(world: World) -> None:
+    provider = PROVIDERS[0]
+    world.connect(provider)
+    connection_id = world.one(
+        "select id from public.provider_connections where user_id = %s and provider = %s",
+        [world.user("alice"), provider],
+    )
+    fake = world.fakes[provider]
+    handle = fake.handle
+    fake.handle = lambda request: httpx.Response(503)  # type: ignore[method-assign]
+    response = world.client.post(f"/connections/{provider}/disconnect", headers=world.auth("alice"))
+    assert response.json()["revoked_at_provider"] is False
+    queued = world.one(
+        "select attempts, last_error is not null from private.token_revocations"
+        " where connection_id = %s",
+        [connection_id],
+    )
+    assert queued == (1, True)
+    fake.handle = handle  # type: ignore[method-assign]
+    report = revoke_queued(
+        world.deps.store, world.deps.cipher, world.deps.providers, connection_id=connection_id
+    )
+    assert report.revoked == [connection_id]
+    assert fake.revocations == 1
+    assert _queued_revocations(world, connection_id) == 0
+
+
+def test_sql_and_python_agree_on_which_providers_data_a_disconnect_deletes(world: World) -> None:
+    for name, cls in PROVIDER_CLASSES.items():
+        in_sql = world.one("select private.provider_deletes_data_on_disconnect(%s)", [name])
+        assert in_sql is cls.delete_activities_on_disconnect, name

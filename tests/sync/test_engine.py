@@ -129,7 +129,7 @@ def test_webhook_events_ingest_update_and_delete(pool: ConnectionPool[Any], admi
     assert cursor_of(admin, connection_id)["window"] is None
 
 
-def test_reconnect_keeps_activities_and_resumes_incrementally(
+def test_reconnect_after_a_strava_disconnect_backfills_again(
     pool: ConnectionPool[Any], admin: Conn
 ) -> None:
     server = StravaListServer()
@@ -138,7 +138,10 @@ def test_reconnect_keeps_activities_and_resumes_incrementally(
     engine = make_engine(pool, server)
     assert engine.run(connection_id, "initial").created == 50
 
+    # Even when the caller does not ask for it, a Strava disconnect deletes the Strava data and
+    # resets the cursor (Strava's terms; issue 14: one disconnect path, decided in SQL).
     admin.execute("select public.connection_disconnect(%s, false)", [connection_id])
+    assert stored_ids(admin, connection_id) == []
     skipped = engine.run(connection_id, "scheduled")
     assert skipped.status == "skipped"  # no tokens: nothing to do, nothing recorded
     # Reconnecting reuses the row (connection_upsert): status back to active.
@@ -147,14 +150,10 @@ def test_reconnect_keeps_activities_and_resumes_incrementally(
     )
     late = (NOW - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     server.add(51, 52, start_date=late, start_date_local=late)
-    requests_before = len(server.list_requests)
     again = engine.run(connection_id, "initial")
     assert again.status == "success"
-    assert again.created == 2
+    assert again.created == 52  # a full backfill: the cursor was reset with the data
     assert stored_ids(admin, connection_id) == list(range(1, 53))
-    # Incremental: the window starts at the cursor minus the overlap, not at the beginning.
-    after = int(server.list_requests[requests_before]["after"])
-    assert after > int((NOW - timedelta(days=1)).timestamp())
 
 
 def test_one_synchronisation_at_a_time_per_connection(

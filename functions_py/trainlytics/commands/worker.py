@@ -2,9 +2,9 @@
 
 At start, a worker closes the ``sync_history`` runs that dead workers left ``running``
 (``public.sync_close_stale_runs``) and re-queues the jobs procrastinate holds for workers that
-stopped sending heartbeats; then it consumes the ``sync`` and ``webhooks`` queues with
-``--concurrency`` jobs at a time (sync tasks run in threads). Stop it with Ctrl-C / SIGTERM:
-running jobs finish first. Configuration comes from the environment
+stopped sending heartbeats; then it consumes the ``sync``, ``webhooks`` and ``revocations``
+queues with ``--concurrency`` jobs at a time (sync tasks run in threads). Stop it with
+Ctrl-C / SIGTERM: running jobs finish first. Configuration comes from the environment
 (:mod:`trainlytics.config`; the database from ``--database-url`` / ``DATABASE_URL``).
 """
 
@@ -121,7 +121,10 @@ def worker_command(
     ] = None,
     queue: Annotated[
         list[str] | None,
-        typer.Option("--queue", help="Queues to consume (repeatable). Default: sync, webhooks."),
+        typer.Option(
+            "--queue",
+            help="Queues to consume (repeatable). Default: sync, webhooks, revocations.",
+        ),
     ] = None,
     stalled_after: Annotated[
         float,
@@ -154,7 +157,7 @@ def worker_command(
                 soft_wrap=True,
             )
             app.run_worker(
-                queues=queue or ["sync", "webhooks"],
+                queues=queue or ["sync", "webhooks", "revocations"],
                 concurrency=concurrency,
                 additional_context={"engine": runtime.engine},
             )
