@@ -43,6 +43,7 @@ export type Database = {
           name: string | null
           pace: number | null
           primary_activity_id: number | null
+          primary_hidden: boolean
           provider: Database["public"]["Enums"]["provider_type"] | null
           provider_activity_type: string | null
           provider_updated_at: string | null
@@ -51,6 +52,7 @@ export type Database = {
           start_date_local: string | null
           timezone: string | null
           updated_at: string
+          user_edited_fields: string[]
           user_id: string
           utc_offset: number
           weighted_average_watts: number | null
@@ -85,6 +87,7 @@ export type Database = {
           name?: string | null
           pace?: never
           primary_activity_id?: number | null
+          primary_hidden?: boolean
           provider?: Database["public"]["Enums"]["provider_type"] | null
           provider_activity_type?: string | null
           provider_updated_at?: string | null
@@ -93,6 +96,7 @@ export type Database = {
           start_date_local?: never
           timezone?: string | null
           updated_at?: string
+          user_edited_fields?: string[]
           user_id?: string
           utc_offset?: number
           weighted_average_watts?: number | null
@@ -127,6 +131,7 @@ export type Database = {
           name?: string | null
           pace?: never
           primary_activity_id?: number | null
+          primary_hidden?: boolean
           provider?: Database["public"]["Enums"]["provider_type"] | null
           provider_activity_type?: string | null
           provider_updated_at?: string | null
@@ -135,6 +140,7 @@ export type Database = {
           start_date_local?: never
           timezone?: string | null
           updated_at?: string
+          user_edited_fields?: string[]
           user_id?: string
           utc_offset?: number
           weighted_average_watts?: number | null
@@ -162,12 +168,6 @@ export type Database = {
             foreignKeyName: "activities_primary_activity_id_fkey"
             columns: ["primary_activity_id"]
             referencedRelation: "activity_loads"
-            referencedColumns: ["activity_id"]
-          },
-          {
-            foreignKeyName: "activities_primary_activity_id_fkey"
-            columns: ["primary_activity_id"]
-            referencedRelation: "personal_records"
             referencedColumns: ["activity_id"]
           },
           {
@@ -220,12 +220,6 @@ export type Database = {
             foreignKeyName: "activity_raw_payloads_activity_id_fkey"
             columns: ["activity_id"]
             referencedRelation: "activity_loads"
-            referencedColumns: ["activity_id"]
-          },
-          {
-            foreignKeyName: "activity_raw_payloads_activity_id_fkey"
-            columns: ["activity_id"]
-            referencedRelation: "personal_records"
             referencedColumns: ["activity_id"]
           },
         ]
@@ -383,6 +377,55 @@ export type Database = {
           },
           {
             foreignKeyName: "daily_loads_user_id_fkey"
+            columns: ["user_id"]
+            referencedRelation: "users"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
+      personal_record_entries: {
+        Row: {
+          achieved_on: string
+          activity_id: number
+          activity_type: Database["public"]["Enums"]["activity_type"]
+          record: string
+          shareable_only: boolean
+          standard_distance: number | null
+          start_date: string
+          user_id: string
+          value: number
+        }
+        Insert: {
+          achieved_on: string
+          activity_id: number
+          activity_type: Database["public"]["Enums"]["activity_type"]
+          record: string
+          shareable_only: boolean
+          standard_distance?: number | null
+          start_date: string
+          user_id: string
+          value: number
+        }
+        Update: {
+          achieved_on?: string
+          activity_id?: number
+          activity_type?: Database["public"]["Enums"]["activity_type"]
+          record?: string
+          shareable_only?: boolean
+          standard_distance?: number | null
+          start_date?: string
+          user_id?: string
+          value?: number
+        }
+        Relationships: [
+          {
+            foreignKeyName: "personal_record_entries_user_id_fkey"
+            columns: ["user_id"]
+            referencedRelation: "user_provider_connections"
+            referencedColumns: ["user_id"]
+          },
+          {
+            foreignKeyName: "personal_record_entries_user_id_fkey"
             columns: ["user_id"]
             referencedRelation: "users"
             referencedColumns: ["id"]
@@ -764,12 +807,6 @@ export type Database = {
             referencedColumns: ["activity_id"]
           },
           {
-            foreignKeyName: "workouts_completed_activity_id_fkey"
-            columns: ["completed_activity_id"]
-            referencedRelation: "personal_records"
-            referencedColumns: ["activity_id"]
-          },
-          {
             foreignKeyName: "workouts_user_id_fkey"
             columns: ["user_id"]
             referencedRelation: "user_provider_connections"
@@ -875,15 +912,33 @@ export type Database = {
           user_id: string | null
           value: number | null
         }
+        Insert: {
+          achieved_on?: string | null
+          activity_id?: number | null
+          activity_type?: Database["public"]["Enums"]["activity_type"] | null
+          record?: string | null
+          standard_distance?: number | null
+          user_id?: string | null
+          value?: number | null
+        }
+        Update: {
+          achieved_on?: string | null
+          activity_id?: number | null
+          activity_type?: Database["public"]["Enums"]["activity_type"] | null
+          record?: string | null
+          standard_distance?: number | null
+          user_id?: string | null
+          value?: number | null
+        }
         Relationships: [
           {
-            foreignKeyName: "activities_user_id_fkey"
+            foreignKeyName: "personal_record_entries_user_id_fkey"
             columns: ["user_id"]
             referencedRelation: "user_provider_connections"
             referencedColumns: ["user_id"]
           },
           {
-            foreignKeyName: "activities_user_id_fkey"
+            foreignKeyName: "personal_record_entries_user_id_fkey"
             columns: ["user_id"]
             referencedRelation: "users"
             referencedColumns: ["id"]
@@ -1036,6 +1091,19 @@ export type Database = {
       }
     }
     Functions: {
+      activity_timezone_candidates: {
+        Args: {
+          p_after_id?: number
+          p_connection_id?: number
+          p_limit?: number
+          p_user_id?: string
+        }
+        Returns: {
+          activity_id: number
+          start_lat: number
+          start_lon: number
+        }[]
+      }
       connection_disconnect: {
         Args: { p_connection_id: number; p_delete_activities: boolean }
         Returns: {
@@ -1151,6 +1219,16 @@ export type Database = {
           skipped: number
         }[]
       }
+      legacy_import_user: {
+        Args: {
+          p_activities: Json
+          p_connection: Json
+          p_user_id: string
+          p_v1_user: Json
+          p_workouts: Json
+        }
+        Returns: Json
+      }
       match_workouts: {
         Args: { p_from?: string; p_to?: string; p_user_id: string }
         Returns: number
@@ -1181,6 +1259,18 @@ export type Database = {
         Returns: {
           expires_at: string
           state_id: number
+        }[]
+      }
+      pending_coach_offers: {
+        Args: Record<PropertyKey, never>
+        Returns: {
+          athlete_id: string
+          avatar_url: string
+          email: string
+          first_name: string
+          grant_id: number
+          last_name: string
+          offered_at: string
         }[]
       }
       rate_limit_acquire: {
@@ -1214,6 +1304,10 @@ export type Database = {
         }
         Returns: number
       }
+      rebuild_personal_records: {
+        Args: { p_user_id?: string }
+        Returns: undefined
+      }
       rebuild_rollups: { Args: { p_user_id?: string }; Returns: undefined }
       regroup_activity_duplicates: {
         Args: { p_user_id?: string }
@@ -1222,6 +1316,13 @@ export type Database = {
       renormalize_activities: {
         Args: { p_provider?: Database["public"]["Enums"]["provider_type"] }
         Returns: number
+      }
+      set_activity_timezones: {
+        Args: { p_items: Json }
+        Returns: {
+          unknown_zones: Json
+          updated: number
+        }[]
       }
       set_primary_activity: { Args: { p_activity_id: number }; Returns: number }
       split_duplicate: { Args: { p_activity_id: number }; Returns: undefined }
@@ -1295,6 +1396,27 @@ export type Database = {
           status: string
           sync_cursor: Json
           sync_id: number
+        }[]
+      }
+      token_revocation_finish: {
+        Args: { p_error?: string; p_revocation_id: number; p_revoked: boolean }
+        Returns: {
+          finished: boolean
+        }[]
+      }
+      token_revocations_claim: {
+        Args: { p_connection_id?: number; p_limit?: number }
+        Returns: {
+          access_token_ciphertext: string
+          access_token_expires_at: string
+          attempts: number
+          connection_id: number
+          key_id: string
+          provider: Database["public"]["Enums"]["provider_type"]
+          provider_user_id: string
+          refresh_token_ciphertext: string
+          revocation_id: number
+          user_id: string
         }[]
       }
       tokens_acquire_refresh_lease: {
@@ -1474,7 +1596,13 @@ export type Database = {
         | "wahoo"
         | "fitbit"
       sync_status: "running" | "success" | "failed" | "partial"
-      sync_trigger: "initial" | "scheduled" | "webhook" | "manual" | "retry"
+      sync_trigger:
+        | "initial"
+        | "scheduled"
+        | "webhook"
+        | "manual"
+        | "retry"
+        | "legacy_import"
       user_role: "athlete" | "coach" | "admin"
     }
     CompositeTypes: {
@@ -1689,7 +1817,14 @@ export const Constants = {
       connection_status: ["active", "error", "revoked", "disconnected"],
       provider_type: ["strava", "garmin", "polar", "coros", "wahoo", "fitbit"],
       sync_status: ["running", "success", "failed", "partial"],
-      sync_trigger: ["initial", "scheduled", "webhook", "manual", "retry"],
+      sync_trigger: [
+        "initial",
+        "scheduled",
+        "webhook",
+        "manual",
+        "retry",
+        "legacy_import",
+      ],
       user_role: ["athlete", "coach", "admin"],
     },
   },
