@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CHROMIUM := $(or $(TRAINLYTICS_CHROMIUM),/usr/bin/chromium)
 
 FRONTEND := supabase/frontend
 NODE_STAMP := $(FRONTEND)/node_modules/.package-lock.json
@@ -14,8 +15,20 @@ NODE_STAMP := $(FRONTEND)/node_modules/.package-lock.json
 demo: $(STAMP)
 	$(BIN)/trainlytics demo
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/pytest
+
+# The report test drives a real Chromium (Debian's). On a fresh Debian machine, as root,
+# `make test` installs it once; elsewhere it says what to do in one line.
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's chromium for the report test (apt-get)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+		echo "make test needs Chromium for the report test: apt-get install chromium," \
+			"or set TRAINLYTICS_CHROMIUM to a Chromium binary"; \
+		exit 1; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from typing import Any
 
@@ -73,9 +74,12 @@ def test_api_roles_cannot_enqueue_jobs(db: Conn, act: Any) -> None:
 def test_service_role_queues_a_job_procrastinate_recognises(db: Conn, database_url: str) -> None:
     act_as_service(db)
     queue = jobs.JobQueue(ConnGateway(db))
-    first = queue.enqueue_sync(41, "initial")
-    again = queue.enqueue_sync(41, "webhook")
-    other = queue.enqueue_sync(42, "initial")
+    # Connection ids no other test uses: the session's database holds jobs that tests going
+    # through the app committed (a completed connect queues its backfill).
+    connection_id = 10**12 + secrets.randbelow(10**9)
+    first = queue.enqueue_sync(connection_id, "initial")
+    again = queue.enqueue_sync(connection_id, "webhook")
+    other = queue.enqueue_sync(connection_id + 1, "initial")
     assert first.queued
     assert first.job_id is not None
     assert again == jobs.EnqueuedJob(first.job_id, queued=False)
@@ -89,7 +93,7 @@ def test_service_role_queues_a_job_procrastinate_recognises(db: Conn, database_u
     assert row == (
         jobs.SYNC_CONNECTION,
         "sync",
-        {"connection_id": 41, "trigger": "initial"},
+        {"connection_id": connection_id, "trigger": "initial"},
         "todo",
     )
     app = jobs.build_app(database_url)
