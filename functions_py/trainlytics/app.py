@@ -396,8 +396,9 @@ def create_app(deps: Deps) -> FastAPI:
     def disconnect_route(
         provider: ProviderName, credentials: BearerCredentials
     ) -> DisconnectResponse:
-        """Revoke at the provider, delete the tokens, mark the connection disconnected; keeps
-        the activities except where the provider's terms require deletion (Strava)."""
+        """Mark the connection disconnected through the same SQL as the athlete's own update
+        (tokens queued for revocation, Strava data deleted), then revoke at the provider at
+        once; keeps the activities except where the provider's terms require deletion."""
         result = disconnect(deps, _token(credentials), provider)
         return DisconnectResponse(
             provider=result.provider,
