@@ -14,6 +14,7 @@ __all__ = [
     "ConfigError",
     "DatabaseNotReadyError",
     "DatabaseUnavailableError",
+    "HistoryNotGrantedError",
     "InsufficientScopeError",
     "MigrationError",
     "OAuthStateError",
@@ -165,3 +166,10 @@ class ProviderUnavailableError(ProviderError):
 
 class BadPayloadError(ProviderError):
     """The provider answered with something that is not the documented shape."""
+
+
+class HistoryNotGrantedError(ProviderError):
+    """The provider refused to export history because the athlete has not granted it (Garmin
+    answers a backfill 403 without HISTORICAL_DATA_EXPORT). Not a failure of the connection:
+    the synchronisation records a ``skipped`` run whose message and hint tell the athlete what
+    to grant; new activities keep arriving by webhook."""

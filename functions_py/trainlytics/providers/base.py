@@ -134,6 +134,9 @@ class AccessCheck:
     withdrawn: bool
     #: Required scopes/permissions the athlete no longer grants (empty when unknown or none).
     missing: tuple[str, ...] = ()
+    #: Everything the provider says the athlete grants now (None when it does not say); a
+    #: confirmed permission change stores it as the connection's scopes.
+    granted: tuple[str, ...] | None = None
 
 
 #: Payload key under which a provider module may stamp an event's arrival (epoch s), e.g. to
