@@ -18,6 +18,7 @@ __all__ = [
     "InsufficientScopeError",
     "MigrationError",
     "OAuthStateError",
+    "ProviderCapacityError",
     "ProviderError",
     "ProviderNotConfiguredError",
     "ProviderUnavailableError",
@@ -92,6 +93,11 @@ class AuthenticationError(TrainlyticsError):
 
 class OAuthStateError(TrainlyticsError):
     """An OAuth callback's state is unknown, expired, already used, or for another provider."""
+
+
+class ProviderCapacityError(TrainlyticsError):
+    """The provider lets this application connect no more athletes (Strava's Standard tier:
+    10). Nothing is sent to the provider; the operator must raise the limit there."""
 
 
 class InsufficientScopeError(TrainlyticsError):

@@ -15,6 +15,8 @@
 --    userPermissionsChange) stores the granted scopes and marks the connection: error with an
 --    athlete-facing reason while a required permission is missing, active again once it is
 --    granted back. Tokens are kept: the athlete re-grants in the provider's app.
+-- 6. public.connection_count_live: the athletes a provider application serves, for a
+--    provider's athlete cap (Strava's Standard tier).
 
 -- 1 ----------------------------------------------------------------------------------------------
 
@@ -349,6 +351,33 @@ update public.provider_connections as pc set
 where
     pc.status = 'disconnected'
     and (pc.provider_profile <> '{}'::jsonb or pc.provider_username is not null);
+
+-- 6 ----------------------------------------------------------------------------------------------
+
+create function public.connection_count_live(
+    p_provider public.provider_type,
+    p_except_user_id uuid
+)
+returns integer
+language sql
+stable
+set search_path = ''
+as $$
+    select count(*)::integer
+    from public.provider_connections as pc
+    where pc.provider = p_provider
+        and pc.is_active
+        and pc.user_id is distinct from p_except_user_id;
+$$;
+comment on function public.connection_count_live(public.provider_type, uuid) is
+    'How many athletes other than p_except_user_id hold a live (active or error) connection '
+    'to p_provider: the athletes the provider application serves, checked against a '
+    'provider''s athlete cap (Strava''s Standard tier: 10) before a new athlete is sent to '
+    'the provider. Service role only.';
+revoke all on function public.connection_count_live(public.provider_type, uuid)
+from public, anon, authenticated;
+grant execute on function public.connection_count_live(public.provider_type, uuid)
+to service_role;
 
 -- 5 ----------------------------------------------------------------------------------------------
 

@@ -32,6 +32,9 @@ CALLS: dict[str, str] = {
     "connection_find_for_user": "select * from public.connection_find_for_user(%(user)s, 'strava')",
     "connection_mark_revoked": "select * from public.connection_mark_revoked(%(conn)s, 'x')",
     "connection_disconnect": "select * from public.connection_disconnect(%(conn)s, true)",
+    "connection_update_permissions": "select * from"
+    " public.connection_update_permissions(%(conn)s, '{}', '{}')",
+    "connection_count_live": "select * from public.connection_count_live('strava', %(user)s)",
     "tokens_get": "select * from public.tokens_get(%(conn)s)",
     "tokens_acquire_refresh_lease": "select * from"
     " public.tokens_acquire_refresh_lease(%(conn)s, 'eve', 60)",

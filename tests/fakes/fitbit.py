@@ -37,7 +37,6 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
 import httpx
-
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -207,8 +206,12 @@ class FakeFitbit(FakeProvider):
         x = b"\x00" + numbers.x.to_bytes(32, "big")
         y = b"\x00" + numbers.y.to_bytes(32, "big")
         value = (
-            bytes([0x12, len(params)]) + params + bytes([0x1A, len(x)]) + x
-            + bytes([0x22, len(y)]) + y
+            bytes([0x12, len(params)])
+            + params
+            + bytes([0x1A, len(x)])
+            + x
+            + bytes([0x22, len(y)])
+            + y
         )
         return {
             "primaryKeyId": self.key_id,
@@ -327,9 +330,7 @@ class FakeFitbit(FakeProvider):
         """An exercise notification for this fake's athlete (Google's notifications are
         notify-only: "activity_created" is an UPSERT of the exercise data type), with the
         subscriber's Authorization header and Google's signature."""
-        return self._webhook(
-            kind, f"Bearer {self.credentials.webhook_secret}", header=header
-        )
+        return self._webhook(kind, f"Bearer {self.credentials.webhook_secret}", header=header)
 
     def unsigned_webhook(self, kind: str = "activity_created") -> WebhookParts:
         """The right Authorization header but no signature (a leaked secret)."""
@@ -337,9 +338,7 @@ class FakeFitbit(FakeProvider):
 
     def wrongly_signed_webhook(self, kind: str = "activity_created") -> WebhookParts:
         """The right Authorization header, a signature by another key under Google's key id."""
-        return self._webhook(
-            kind, f"Bearer {self.credentials.webhook_secret}", signature="forged"
-        )
+        return self._webhook(kind, f"Bearer {self.credentials.webhook_secret}", signature="forged")
 
     def forged_webhook(self, kind: str = "activity_created") -> WebhookParts:
         return self._webhook(kind, "Bearer forged-" + secrets.token_hex(8), signature=None)

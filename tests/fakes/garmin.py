@@ -15,8 +15,9 @@ end). ``GET /wellness-api/rest/activities?uploadStartTimeInSeconds=&uploadEndTim
 serves, as a JSON array, those uploaded in the window (a window over 86,400 s is Garmin's 400)
 **only with the** ``token=`` **of a ping's callbackURL**: without it Garmin answers 400
 ``{"errorMessage": "InvalidPullTokenException failure"}`` (integrators' diagnostics of the live
-API, 2025-2026: see PROVENANCE.md); ping callback URLs point there. ``GET /wellness-api/rest/backfill/activities?
-summaryStartTimeInSeconds=&summaryEndTimeInSeconds=`` answers 202 (a range over 30 days: 400;
+API, 2025-2026: see PROVENANCE.md); ping callback URLs point there.
+``GET /wellness-api/rest/backfill/activities?summaryStartTimeInSeconds=&summaryEndTimeInSeconds=``
+answers 202 (a range over 30 days: 400;
 the same range again: 409; without HISTORICAL_DATA_EXPORT: 403) and records the range;
 :meth:`FakeGarmin.backfill_push_bodies` then gives the push bodies Garmin would send."""
 
@@ -265,9 +266,7 @@ class FakeGarmin(FakeProvider):
         if token is None or token not in self.issued_pull_tokens:
             # No ad-hoc pulls: the bearer token alone does not open /activities.
             self.tokenless_pulls += 1
-            return httpx.Response(
-                400, json={"errorMessage": "InvalidPullTokenException failure"}
-            )
+            return httpx.Response(400, json={"errorMessage": "InvalidPullTokenException failure"})
         if token is not None:
             # A ping's pull token serves one download; a second GET is refused. [2nd]: an
             # integrator's note on Garmin ping callbacks — "The callbackURL is valid for 24

@@ -522,9 +522,7 @@ def test_both_documented_signature_headers_are_verified(header: str) -> None:
     assert fake.keyset_fetches == 1
 
 
-def test_eve_with_the_leaked_authorization_secret_cannot_notify_without_googles_signature() -> (
-    None
-):
+def test_eve_with_the_leaked_authorization_secret_cannot_notify_without_googles_signature() -> None:
     fake = FakeFitbit()
     p = FitbitProvider(fake.credentials, httpx.Client(transport=fake.transport()))
     for parts in (fake.unsigned_webhook(), fake.wrongly_signed_webhook()):

@@ -113,9 +113,9 @@ def test_activity_details_callbacks_are_reduced_to_their_summary() -> None:
     summary with its ids is handed to the ingest."""
     fake = FakeGarmin()
     provider, tokens = connected(fake)
-    details = json.loads(
-        (FIXTURES / "webhook_activity_details_push.json").read_text()
-    )["activityDetails"]
+    details = json.loads((FIXTURES / "webhook_activity_details_push.json").read_text())[
+        "activityDetails"
+    ]
 
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json=details)
@@ -132,7 +132,7 @@ def test_activity_details_callbacks_are_reduced_to_their_summary() -> None:
     page = provider.fetch_for_event(tokens, event)
     assert page.items
     for item, raw in zip(page.items, details, strict=True):
-        assert "samples" not in item and "laps" not in item and "summary" not in item
+        assert not {"samples", "laps", "summary"} & set(item)
         assert item["summaryId"] == raw["summaryId"]
         assert item["activityType"] == raw["summary"]["activityType"]
 

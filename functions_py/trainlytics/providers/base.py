@@ -278,6 +278,20 @@ class Provider(ABC):
         (Polar)."""
         raise NotImplementedError(f"{self.name}: access events cannot be confirmed")
 
+    def athlete_capacity(self) -> int | None:
+        """How many athletes the provider lets this application connect (Strava's Standard
+        tier: 10); None when the provider sets no such limit. ``start_connection`` refuses a
+        new athlete once the application's active connections reach it."""
+        return None
+
+    def capacity_message(self, capacity: int) -> tuple[str, str]:
+        """The message and hint (athlete and operator) when :meth:`athlete_capacity` is
+        reached."""
+        return (
+            f"{self.name} connections are full ({capacity} athletes)",
+            f"operator: raise the application's athlete limit at {self.name}",
+        )
+
     def missing_scopes(self, identity: ProviderIdentity) -> list[str]:
         """Required scopes the athlete did not grant."""
         return [scope for scope in self.required_scopes if scope not in identity.scopes]

@@ -39,7 +39,7 @@ REST reference v4; Google's OAuth 2.0 web-server guide):
   unsupported members answer 400 ``INVALID_DATA_POINT_FILTER...``). A civil time is the
   athlete's local wall-clock time without a zone (``"2026-03-04T00:00:00"``), so a window of
   real (UTC) start times is asked for padded by :data:`CIVIL_PADDING` (±14 h: UTC offsets run
-  from −12:00 to +14:00) and the items are then kept by their real start
+  from -12:00 to +14:00) and the items are then kept by their real start
   (``exercise.interval.startTime``); only the real window is ever declared complete. Each data
   point goes to ``private.normalize_fitbit`` as it came (``name`` ends with the data point id;
   ``exercise.interval`` has ``startTime``, ``startUtcOffset`` as a Duration such as
@@ -568,10 +568,10 @@ def _is_verification(body: bytes) -> bool:
     if len(body) > 256:
         return False
     try:
-        parsed = loads_bounded(body)
+        parsed: Any = loads_bounded(body)
     except (ValueError, UnicodeDecodeError):
         return False
-    return parsed == {"type": "verification"}
+    return bool(parsed == {"type": "verification"})
 
 
 def _instant(value: Any) -> datetime | None:

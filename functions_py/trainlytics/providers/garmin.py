@@ -450,9 +450,7 @@ class GarminProvider(Provider):
             return ActivityPage(items=())
         return ActivityPage(items=self._summaries(response))
 
-    def _check(
-        self, response: httpx.Response, what: str, *, accepted: tuple[int, ...]
-    ) -> None:
+    def _check(self, response: httpx.Response, what: str, *, accepted: tuple[int, ...]) -> None:
         if response.status_code == 401:
             raise TokenRevokedError(
                 self.name,

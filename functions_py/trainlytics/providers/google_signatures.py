@@ -201,8 +201,7 @@ class TinkKeysetVerifier:
 
     def _load(self, *, force: bool) -> None:
         fresh = (
-            self._fetched_at is not None
-            and self._clock() - self._fetched_at < KEYSET_TTL_SECONDS
+            self._fetched_at is not None and self._clock() - self._fetched_at < KEYSET_TTL_SECONDS
         )
         if fresh and not force:
             return
@@ -220,7 +219,9 @@ class TinkKeysetVerifier:
         try:
             self._keys = _keys_of(json.loads(response.content))
         except (ValueError, UnicodeDecodeError):
-            raise WebhookVerificationError("the google health public keyset is unreadable") from None
+            raise WebhookVerificationError(
+                "the google health public keyset is unreadable"
+            ) from None
 
 
 def _valid(key: _Key, signature: bytes, body: bytes) -> bool:
