@@ -21,8 +21,9 @@ spent twice):
    releases the lease). A refusal (``TokenRevokedError``, 400/401) marks the connection revoked
    with the reason and is raised — never retried; for a provider whose terms require deleting
    its data on deauthorisation (Strava), the refusal is that deauthorisation seen by the
-   provider itself: the connection is disconnected with its activities deleted. Transient failures release the lease with a
-   ``refresh_failed`` event and are raised for the job queue's retry;
+   provider itself: the connection is disconnected with its activities deleted. Transient
+   failures release the lease with a ``refresh_failed`` event and are raised for the job
+   queue's retry;
 4. if not acquired: poll (small sleeps, bounded by ``wait_timeout``) until the version moves
    or the lease is free or lapsed, then go to 1.
 
