@@ -107,7 +107,9 @@ class FakeStrava(FakeProvider):
             redirect_uri="https://api.trainlytics.test/oauth/strava/callback",
             # STRAVA_WEBHOOK_VERIFY_TOKEN: echoed by Strava in the subscription handshake.
             webhook_secret="strava-test-verify-token-" + secrets.token_hex(8),
-            extra={"SUBSCRIPTION_ID": SUBSCRIPTION_ID},
+            # STRAVA_ATHLETE_CAPACITY "0": no cap (the suites' database keeps every athlete
+            # any test connected; the cap has tests of its own).
+            extra={"SUBSCRIPTION_ID": SUBSCRIPTION_ID, "ATHLETE_CAPACITY": "0"},
         )
 
     # --- what the athlete's browser brings back ------------------------------------------------
