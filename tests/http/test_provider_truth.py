@@ -50,10 +50,13 @@ def test_tokens_of_a_refused_scope_do_not_dangle_at_the_provider(
     fake = world.fakes[provider]
     assert fake.token_exchanges == 1
     assert fake.revocations == 1  # revoked at once: nothing stored holds them
-    assert world.one(
-        "select count(*) from public.provider_connections where user_id = %s",
-        [world.user("alice")],
-    ) == 0
+    assert (
+        world.one(
+            "select count(*) from public.provider_connections where user_id = %s",
+            [world.user("alice")],
+        )
+        == 0
+    )
 
 
 @pytest.mark.parametrize("provider", ["fitbit", "garmin", "polar", "strava", "wahoo"])
@@ -202,9 +205,12 @@ def test_a_refused_strava_refresh_deletes_the_strava_data_without_a_webhook(
 
     with pytest.raises(TokenRevokedError):
         world.deps.tokens.valid_tokens(connection_id)
-    assert world.one(
-        "select count(*) from public.activities where connection_id = %s", [connection_id]
-    ) == 0
+    assert (
+        world.one(
+            "select count(*) from public.activities where connection_id = %s", [connection_id]
+        )
+        == 0
+    )
     row = world.one(
         "select status, provider_profile, provider_username from public.provider_connections"
         " where id = %s",
