@@ -297,7 +297,8 @@ class ConnectionStore:
         reason: str | None,
     ) -> str | None:
         """Store a confirmed permission change (``connection_update_permissions``); returns the
-        connection's status after it (None when it was not active or in error)."""
+        connection's status after it (unchanged when it was revoked or disconnected; None for
+        an unknown connection)."""
         row = self._one(
             "connection_update_permissions",
             {
