@@ -505,6 +505,7 @@ export type Database = {
         Row: {
           activities_created: number
           activities_deleted: number
+          activities_failed: number
           activities_fetched: number
           activities_skipped: number
           activities_updated: number
@@ -524,6 +525,7 @@ export type Database = {
         Insert: {
           activities_created?: number
           activities_deleted?: number
+          activities_failed?: number
           activities_fetched?: number
           activities_skipped?: number
           activities_updated?: number
@@ -543,6 +545,7 @@ export type Database = {
         Update: {
           activities_created?: number
           activities_deleted?: number
+          activities_failed?: number
           activities_fetched?: number
           activities_skipped?: number
           activities_updated?: number
@@ -1036,11 +1039,29 @@ export type Database = {
       }
     }
     Functions: {
+      connection_count_live: {
+        Args: {
+          p_except_user_id: string
+          p_provider: Database["public"]["Enums"]["provider_type"]
+        }
+        Returns: number
+      }
       connection_disconnect: {
         Args: { p_connection_id: number; p_delete_activities: boolean }
         Returns: {
           activities_deleted: number
           changed: boolean
+        }[]
+      }
+      connection_find_all_by_provider_user: {
+        Args: {
+          p_provider: Database["public"]["Enums"]["provider_type"]
+          p_provider_user_id: string
+        }
+        Returns: {
+          connection_id: number
+          status: Database["public"]["Enums"]["connection_status"]
+          user_id: string
         }[]
       }
       connection_find_by_provider_user: {
@@ -1071,6 +1092,18 @@ export type Database = {
           changed: boolean
           provider: Database["public"]["Enums"]["provider_type"]
           user_id: string
+        }[]
+      }
+      connection_update_permissions: {
+        Args: {
+          p_connection_id: number
+          p_missing: string[]
+          p_reason?: string
+          p_scopes: string[]
+        }
+        Returns: {
+          changed: boolean
+          status: Database["public"]["Enums"]["connection_status"]
         }[]
       }
       connection_upsert: {
@@ -1224,6 +1257,7 @@ export type Database = {
       }
       sync_finish: {
         Args: {
+          p_activities_failed?: number
           p_error_details?: Json
           p_error_message?: string
           p_holder: string
@@ -1462,7 +1496,7 @@ export type Database = {
         | "coros"
         | "wahoo"
         | "fitbit"
-      sync_status: "running" | "success" | "failed" | "partial"
+      sync_status: "running" | "success" | "failed" | "partial" | "skipped"
       sync_trigger: "initial" | "scheduled" | "webhook" | "manual" | "retry"
       user_role: "athlete" | "coach" | "admin"
     }
@@ -1677,7 +1711,7 @@ export const Constants = {
       ],
       connection_status: ["active", "error", "revoked", "disconnected"],
       provider_type: ["strava", "garmin", "polar", "coros", "wahoo", "fitbit"],
-      sync_status: ["running", "success", "failed", "partial"],
+      sync_status: ["running", "success", "failed", "partial", "skipped"],
       sync_trigger: ["initial", "scheduled", "webhook", "manual", "retry"],
       user_role: ["athlete", "coach", "admin"],
     },
