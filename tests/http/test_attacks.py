@@ -23,6 +23,7 @@ import pytest
 from starlette.requests import Request
 
 from tests.fakes import FAKES
+from tests.fakes.fitbit import FakeFitbit
 from tests.fakes.garmin import FakeGarmin
 from tests.fakes.strava import FakeStrava
 from tests.http.conftest import World, access_token
@@ -398,6 +399,10 @@ def _signed_for(world: World, provider: str, body: bytes) -> dict[str, str]:
             **headers,
             "polar-webhook-signature": hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(),
         }
+    if provider == "fitbit":
+        fake = world.fakes[provider]
+        assert isinstance(fake, FakeFitbit)
+        headers = {**headers, "x-healthapi-signature": fake.sign(body)}  # Google's signature
     return headers
 
 

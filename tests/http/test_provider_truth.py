@@ -228,3 +228,45 @@ def test_state_is_kept_for_the_connection_after_a_revoked_attempt(world: World) 
     fake.scope = "read,activity:read,activity:read_all"
     url = world.start("strava")
     assert world.callback("strava", fake.callback(state_of(url)))["status"] == "connected"
+
+
+def test_eve_with_the_leaked_google_secret_cannot_queue_a_notification(world: World) -> None:
+    assert world.connect("fitbit")["status"] == "connected"
+    fake = world.fakes["fitbit"]
+    assert isinstance(fake, FakeFitbit)
+    for headers, body, _ in (fake.unsigned_webhook(), fake.wrongly_signed_webhook()):
+        response = world.client.post("/webhooks/fitbit", content=body, headers=headers)
+        assert response.status_code == 401
+    headers, body, _ = fake.signed_webhook(header="google-health-api-signature")
+    assert world.client.post("/webhooks/fitbit", content=body, headers=headers).status_code == 204
+    queued = world.one(
+        "select count(*) from queue.procrastinate_jobs as j"
+        " join public.provider_connections as pc on pc.id = (j.args->>'connection_id')::bigint"
+        " where pc.user_id = %s and j.task_name like '%%webhook%%'",
+        [world.user("alice")],
+    )
+    assert queued == 1
+
+
+def test_an_activity_details_ping_queues_only_its_callback(world: World) -> None:
+    """activityDetails bodies reach 100 MB: the job holds the ping's userId and callbackURL."""
+    assert world.connect("garmin")["status"] == "connected"
+    fake = world.fakes["garmin"]
+    assert isinstance(fake, FakeGarmin)
+    url = (
+        "https://apis.garmin.com/wellness-api/rest/activityDetails?uploadStartTimeInSeconds=1"
+        "&uploadEndTimeInSeconds=2&token=CPT-details"
+    )
+    body = {"activityDetails": [{"userId": fake.provider_user_id, "callbackURL": url}]}
+    headers = {"garmin-client-id": fake.credentials.client_id}
+    response = world.client.post("/webhooks/garmin", json=body, headers=headers)
+    assert response.status_code == 200
+    (args,) = world.conn.execute(
+        "select j.args from queue.procrastinate_jobs as j"
+        " join public.provider_connections as pc on pc.id = (j.args->>'connection_id')::bigint"
+        " where pc.user_id = %s and j.args::text like '%%activityDetails%%'",
+        [world.user("alice")],
+    ).fetchone() or (None,)
+    assert args is not None
+    assert len(str(args)) < 2000
+    assert "samples" not in str(args)
