@@ -270,3 +270,39 @@ def test_an_activity_details_ping_queues_only_its_callback(world: World) -> None
     assert args is not None
     assert len(str(args)) < 2000
     assert "samples" not in str(args)
+
+
+def test_reconnecting_with_another_account_revokes_the_replaced_accounts_tokens(
+    world: World,
+) -> None:
+    """Alice reconnects Wahoo with a different Wahoo account: the first account's token would
+    otherwise stay live at Wahoo (counted in its 10-token cap) with nothing holding it."""
+    fake = world.fakes["wahoo"]
+    assert isinstance(fake, FakeWahoo)
+    assert world.connect("wahoo")["status"] == "connected"
+    connection_id = world.one(
+        "select id from public.provider_connections where user_id = %s and provider = 'wahoo'",
+        [world.user("alice")],
+    )
+    first_token = world.deps.tokens.stored_tokens(connection_id)[1].access_token
+    first_account = fake.provider_user_id
+    fake.provider_user_id = "7" + first_account[1:]  # the athlete's other Wahoo account
+    assert world.connect("wahoo")["status"] == "connected"
+    revocations = [
+        r for r in fake.requests if (r.method, r.url.path) == ("DELETE", "/v1/permissions")
+    ]
+    assert [r.headers["authorization"] for r in revocations] == [f"Bearer {first_token}"]
+    assert (
+        world.one(
+            "select provider_user_id from public.provider_connections where id = %s",
+            [connection_id],
+        )
+        == fake.provider_user_id
+    )
+
+
+def test_reconnecting_the_same_account_keeps_its_grant(world: World) -> None:
+    fake = world.fakes["wahoo"]
+    assert world.connect("wahoo")["status"] == "connected"
+    assert world.connect("wahoo")["status"] == "connected"
+    assert fake.revocations == 0
