@@ -35,7 +35,8 @@ UNCONFIRMED (no public primary source found; handled defensively):
 - Whether an ``athlete`` update can carry other ``updates`` keys than ``authorized``: any
   athlete update without ``authorized == "false"`` is ignored.
 - Whether a token exchange can also answer the athlete-capacity 403 (only the authorize page's
-  message is on record): a 403 at the exchange is reported like a full application.
+  message is on record): such a 403 would be reported as ``exchange_failed``; the cap is
+  enforced before the athlete is sent to Strava (``athlete_capacity``).
 - A 429 carries no ``Retry-After``: we wait for the next quarter hour, or until midnight UTC
   when the 429's ``X-RateLimit-Usage``/``X-ReadRateLimit-Usage`` show a spent daily quota.
 - Whether ``after``/``before`` of ``GET /athlete/activities`` are inclusive (both are widened by
