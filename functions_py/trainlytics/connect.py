@@ -8,6 +8,19 @@ deployed on its own (one serverless function per endpoint).
   user and the provider, for :data:`STATE_TTL_SECONDS`; providers that take PKCE get an S256
   challenge whose verifier (RFC 7636, 86 characters) waits in the state row. Returns the
   provider's authorize URL.
+- Tokens never dangle: when a completion fails *after* the code exchange (a required scope
+  missing, the identity unreadable, the account actively linked to another user, a storage
+  failure), the tokens just obtained are revoked at once (Wahoo caps an app at 10 unrevoked
+  tokens per athlete; Polar users and Garmin registrations would stay registered) — unless
+  that provider account holds a live connection here: every provider's revocation ends the
+  app's access for the whole account (Strava deauthorise, Garmin deregistration, Polar user
+  deletion, Google grant revocation, Wahoo and COROS deauthorise), so revoking would cut it.
+  A reconnect to a *different* account of the same provider revokes the replaced account's
+  tokens the same way; a reconnect of the same account keeps the provider's single grant.
+- :func:`start_connection` refuses a new athlete once the provider application is full
+  (:meth:`Provider.athlete_capacity`, Strava's Standard tier: 10 athletes): the athlete gets
+  ``provider_capacity`` (503) with a clear message instead of Strava's own "Limit of connected
+  athletes exceeded" page, and the operator an ERROR log line with what to do.
 - :func:`callback_bounce`: where the provider redirects the athlete's browser
   (``GET /oauth/{provider}/callback``). It completes nothing: it only forwards the query
   (``code``, ``state``, ``scope``, ``error``...) to the frontend page
@@ -26,19 +39,6 @@ deployed on its own (one serverless function per endpoint).
   connection (a reconnect reuses the row, so activities keep their connection), queues the
   initial backfill, and returns the outcome (``status`` ``connected`` or ``error`` with a
   short reason code, :data:`REASONS`); none carries a token, code or secret.
-- Tokens never dangle: when a completion fails *after* the code exchange (a required scope
-  missing, the identity unreadable, the account actively linked to another user, a storage
-  failure), the tokens just obtained are revoked at once (Wahoo caps an app at 10 unrevoked
-  tokens per athlete; Polar users and Garmin registrations would stay registered) — unless
-  that provider account holds a live connection here: every provider's revocation ends the
-  app's access for the whole account (Strava deauthorise, Garmin deregistration, Polar user
-  deletion, Google grant revocation, Wahoo and COROS deauthorise), so revoking would cut it.
-  A reconnect to a *different* account of the same provider revokes the replaced account's
-  tokens the same way; a reconnect of the same account keeps the provider's single grant.
-- :func:`start_connection` refuses a new athlete once the provider application is full
-  (:meth:`Provider.athlete_capacity`, Strava's Standard tier: 10 athletes): the athlete gets
-  ``provider_capacity`` (503) with a clear message instead of Strava's own "Limit of connected
-  athletes exceeded" page, and the operator an ERROR log line with what to do.
 - :func:`disconnect`: revokes the app's access at the provider (a failure there is logged,
   not fatal: the athlete asked us to forget), deletes the tokens and marks the connection
   disconnected. Activities are kept — except for providers whose terms require deleting the
@@ -50,6 +50,7 @@ deployed on its own (one serverless function per endpoint).
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import secrets
 import uuid
@@ -70,8 +71,9 @@ from trainlytics.errors import (
     TrainlyticsError,
 )
 from trainlytics.logs import get_logger
+from trainlytics.providers import base as provider_base
 from trainlytics.providers import get_provider
-from trainlytics.providers.base import Provider, ProviderIdentity, TokenSet
+from trainlytics.providers.base import Provider, TokenSet
 
 if TYPE_CHECKING:
     from trainlytics.config import Settings
@@ -302,7 +304,7 @@ def complete_connection(
             "%s callback for user %s failed (%s): %s", provider_name, user_id, reason, exc.message
         )
         return _error(deps, provider_name, reason)
-    identity: ProviderIdentity | None = None
+    identity: provider_base.ProviderIdentity | None = None
     try:
         identity = provider.fetch_identity(tokens, callback_query=query)
         missing = provider.missing_scopes(identity)
@@ -317,7 +319,7 @@ def complete_connection(
         return _error(deps, provider_name, reason)
 
     previous = deps.store.find_for_user(user_id, provider_name)
-    replaced: TokenSet | None = None
+    replaced: provider_base.TokenSet | None = None
     if (
         previous is not None
         and previous.has_tokens
@@ -325,7 +327,7 @@ def complete_connection(
     ):
         # The athlete reconnects with another account: the old account's tokens are replaced.
         try:
-            replaced = replace(
+            replaced = dataclasses.replace(
                 deps.tokens.stored_tokens(previous.connection_id)[1],
                 provider_user_id=previous.provider_user_id,
             )
@@ -369,7 +371,10 @@ def complete_connection(
 
 
 def _revoke_unstored(
-    deps: Deps, provider: Provider, tokens: TokenSet, identity: ProviderIdentity | None
+    deps: Deps,
+    provider: Provider,
+    tokens: provider_base.TokenSet,
+    identity: provider_base.ProviderIdentity | None,
 ) -> bool:
     """Revoke tokens that no stored connection holds (see the module docstring); never raises.
     Skipped when the provider account holds a live connection here (the revocation would end
@@ -398,7 +403,7 @@ def _revoke_unstored(
                 account,
             )
             return False
-        tokens = replace(tokens, provider_user_id=account)
+        tokens = dataclasses.replace(tokens, provider_user_id=account)
     try:
         provider.revoke(tokens)
     except TrainlyticsError as exc:

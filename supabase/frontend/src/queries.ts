@@ -387,8 +387,6 @@ export const CALLBACK_REASONS = {
   provider_unavailable: "The provider did not answer. Try again later.",
   provider_error: "The provider answered something unexpected. Try again later.",
   account_linked_elsewhere: "This provider account is linked to another Trainlytics user.",
-  state_user_mismatch: "This link was started from another Trainlytics account. Start again.",
-  invalid_callback: "The provider's answer could not be read. Start the connection again.",
 } as const satisfies Record<string, string>;
 export type CallbackReason = keyof typeof CALLBACK_REASONS;
 
