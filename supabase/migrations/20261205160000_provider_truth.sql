@@ -149,28 +149,30 @@ grant execute on function public.sync_finish(
 
 -- 3 ----------------------------------------------------------------------------------------------
 
-create function private.zone_utc_offset(p_zone text, p_at timestamptz)
+-- The same definition as issue 15's (20261205130000_file_time_zones_and_cadence.sql, merged in
+-- parallel): created here when that migration is absent, replaced by an equal one otherwise.
+create or replace function private.zone_utc_offset(p_zone text, p_at timestamptz)
 returns integer
 language plpgsql
 stable
+parallel safe
 set search_path = ''
 as $$
 begin
-    -- A zone name: a letter, then letters, digits, _ + - and single slashes (at most 64).
+    -- A zone name: a letter, then letters, digits, _ + - and up to three more /-parts.
     if p_zone is null or p_at is null
-        or p_zone !~ '^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$'
-        or char_length(p_zone) > 64 then
+        or p_zone !~ '^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,3}$' then
         return null;
     end if;
     return extract(epoch from (p_at at time zone p_zone) - (p_at at time zone 'UTC'))::integer;
-exception when invalid_parameter_value then
+exception when others then
     return null;  -- a well-formed name the server does not know
 end;
 $$;
 comment on function private.zone_utc_offset(text, timestamptz) is
-    'The UTC offset in seconds of the IANA time zone p_zone at the instant p_at (daylight saving '
-    'included); null when p_zone is not a zone name this server knows. Never raises. Service '
-    'role only.';
+    'Offset in s (east positive) of the IANA zone p_zone at the instant p_at, daylight saving '
+    'time included (the server''s time-zone database); null for a name that is not a zone. '
+    'Never raises. Service role only.';
 revoke all on function private.zone_utc_offset(text, timestamptz) from public, anon, authenticated;
 grant execute on function private.zone_utc_offset(text, timestamptz) to service_role;
 
@@ -412,7 +414,10 @@ begin
         return query select false, conn.status;
         return;
     end if;
-    v_status := case when cardinality(p_missing) > 0 then 'error' else 'active' end;
+    v_status := case
+        when cardinality(p_missing) > 0 then 'error'::public.connection_status
+        else 'active'::public.connection_status
+    end;
     update public.provider_connections as pc set
         scopes = p_scopes,
         status = v_status,
