@@ -58,6 +58,7 @@ from trainlytics.errors import (
     DatabaseUnavailableError,
     InsufficientScopeError,
     OAuthStateError,
+    ProviderCapacityError,
     ProviderError,
     ProviderNotConfiguredError,
     TrainlyticsError,
@@ -303,6 +304,12 @@ def create_app(deps: Deps) -> FastAPI:
     async def _not_configured(request: Request, exc: ProviderNotConfiguredError) -> JSONResponse:
         logger.warning("%s %s: %s", request.method, request.url.path, exc.message)
         return _error(503, "provider_not_configured", exc)
+
+    @app.exception_handler(ProviderCapacityError)
+    async def _capacity(request: Request, exc: ProviderCapacityError) -> JSONResponse:
+        # For the operator: the provider application is full; nothing else will fix it.
+        logger.error("%s %s: %s (%s)", request.method, request.url.path, exc.message, exc.hint)
+        return _error(503, "provider_capacity", exc)
 
     @app.exception_handler(DatabaseUnavailableError)
     async def _no_database(request: Request, exc: DatabaseUnavailableError) -> JSONResponse:

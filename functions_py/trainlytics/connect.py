@@ -8,6 +8,19 @@ deployed on its own (one serverless function per endpoint).
   user and the provider, for :data:`STATE_TTL_SECONDS`; providers that take PKCE get an S256
   challenge whose verifier (RFC 7636, 86 characters) waits in the state row. Returns the
   provider's authorize URL.
+- Tokens never dangle: when a completion fails *after* the code exchange (a required scope
+  missing, the identity unreadable, the account actively linked to another user, a storage
+  failure), the tokens just obtained are revoked at once (Wahoo caps an app at 10 unrevoked
+  tokens per athlete; Polar users and Garmin registrations would stay registered) — unless
+  that provider account holds a live connection here: every provider's revocation ends the
+  app's access for the whole account (Strava deauthorise, Garmin deregistration, Polar user
+  deletion, Google grant revocation, Wahoo and COROS deauthorise), so revoking would cut it.
+  A reconnect to a *different* account of the same provider revokes the replaced account's
+  tokens the same way; a reconnect of the same account keeps the provider's single grant.
+- :func:`start_connection` refuses a new athlete once the provider application is full
+  (:meth:`Provider.athlete_capacity`, Strava's Standard tier: 10 athletes): the athlete gets
+  ``provider_capacity`` (503) with a clear message instead of Strava's own "Limit of connected
+  athletes exceeded" page, and the operator an ERROR log line with what to do.
 - :func:`callback_bounce`: where the provider redirects the athlete's browser
   (``GET /oauth/{provider}/callback``). It completes nothing: it only forwards the query
   (``code``, ``state``, ``scope``, ``error``...) to the frontend page
@@ -38,6 +51,7 @@ deployed on its own (one serverless function per endpoint).
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import secrets
 import uuid
@@ -50,6 +64,7 @@ from urllib.parse import urlencode
 from trainlytics.errors import (
     InsufficientScopeError,
     OAuthStateError,
+    ProviderCapacityError,
     ProviderError,
     ProviderUnavailableError,
     RateLimitedError,
@@ -57,6 +72,7 @@ from trainlytics.errors import (
     TrainlyticsError,
 )
 from trainlytics.logs import get_logger
+from trainlytics.providers import base as provider_base
 from trainlytics.providers import get_provider
 from trainlytics.providers.base import Provider
 from trainlytics.revocation import revoke_queued
@@ -179,6 +195,19 @@ def start_connection(deps: Deps, bearer_token: str, provider_name: str) -> Start
     """Begin connecting ``provider_name`` for the caller; returns the authorize URL."""
     user_id = deps.authenticate(bearer_token)
     provider = get_provider(deps.providers, provider_name)
+    capacity = provider.athlete_capacity()
+    if capacity is not None:
+        others = deps.store.count_live_connections(provider_name, except_user=user_id)
+        if others >= capacity:
+            message, hint = provider.capacity_message(capacity)
+            logger.error(
+                "%s: user %s refused: %s live connections reach the application's limit of %s",
+                provider_name,
+                user_id,
+                others,
+                capacity,
+            )
+            raise ProviderCapacityError(message, hint=hint)
     state = secrets.token_urlsafe(32)
     verifier = new_code_verifier() if provider.uses_pkce else None
     challenge = code_challenge_s256(verifier) if verifier is not None else None
@@ -271,6 +300,14 @@ def complete_connection(
         tokens = provider.exchange_code(
             code=code, code_verifier=consumed.code_verifier, callback_query=query
         )
+    except TrainlyticsError as exc:
+        reason = _reason_for(exc)
+        logger.warning(
+            "%s callback for user %s failed (%s): %s", provider_name, user_id, reason, exc.message
+        )
+        return _error(deps, provider_name, reason)
+    identity: provider_base.ProviderIdentity | None = None
+    try:
         identity = provider.fetch_identity(tokens, callback_query=query)
         missing = provider.missing_scopes(identity)
         if missing:
@@ -280,14 +317,34 @@ def complete_connection(
         logger.warning(
             "%s callback for user %s failed (%s): %s", provider_name, user_id, reason, exc.message
         )
+        _revoke_unstored(deps, provider, tokens, identity)
         return _error(deps, provider_name, reason)
 
-    outcome = deps.store.upsert_connection(
-        user_id=user_id,
-        provider=provider_name,
-        identity=identity,
-        sealed=deps.cipher.seal(tokens, user_id=user_id, provider=provider_name),
-    )
+    previous = deps.store.find_for_user(user_id, provider_name)
+    replaced: provider_base.TokenSet | None = None
+    if (
+        previous is not None
+        and previous.has_tokens
+        and previous.provider_user_id != identity.provider_user_id
+    ):
+        # The athlete reconnects with another account: the old account's tokens are replaced.
+        try:
+            replaced = dataclasses.replace(
+                deps.tokens.stored_tokens(previous.connection_id)[1],
+                provider_user_id=previous.provider_user_id,
+            )
+        except TrainlyticsError as exc:
+            logger.info("%s: replaced tokens unreadable (%s)", provider_name, exc.message)
+    try:
+        outcome = deps.store.upsert_connection(
+            user_id=user_id,
+            provider=provider_name,
+            identity=identity,
+            sealed=deps.cipher.seal(tokens, user_id=user_id, provider=provider_name),
+        )
+    except Exception:
+        _revoke_unstored(deps, provider, tokens, identity)
+        raise
     if outcome.connection_id is None:
         logger.warning(
             "%s account %s of user %s is actively linked to another user",
@@ -295,7 +352,10 @@ def complete_connection(
             identity.provider_user_id,
             user_id,
         )
+        _revoke_unstored(deps, provider, tokens, identity)
         return _error(deps, provider_name, "account_linked_elsewhere")
+    if replaced is not None:
+        _revoke_unstored(deps, provider, replaced, None)
     deps.jobs.enqueue_sync(outcome.connection_id, "initial")
     logger.info(
         "user %s %s %s (connection %s)",
@@ -310,6 +370,58 @@ def complete_connection(
         redirect_url=frontend_redirect(deps, provider_name, "connected"),
         connection_id=outcome.connection_id,
     )
+
+
+def _revoke_unstored(
+    deps: Deps,
+    provider: Provider,
+    tokens: provider_base.TokenSet,
+    identity: provider_base.ProviderIdentity | None,
+) -> bool:
+    """Revoke tokens that no stored connection holds (see the module docstring); never raises.
+    Skipped when the provider account holds a live connection here (the revocation would end
+    that connection's access too). Returns whether the provider accepted the revocation."""
+    account = identity.provider_user_id if identity is not None else tokens.provider_user_id
+    if account:
+        try:
+            live = [
+                c
+                for c in deps.store.find_all_by_provider_user(provider.name, account)
+                if c.status in ("active", "error")
+            ]
+        except TrainlyticsError as exc:
+            logger.warning(
+                "%s: tokens of a failed connection not revoked: the account's connections "
+                "could not be read (%s)",
+                provider.name,
+                exc.message,
+            )
+            return False
+        if live:
+            logger.info(
+                "%s: tokens of a failed connection not revoked: account %s has a live "
+                "connection here, which a revocation would end",
+                provider.name,
+                account,
+            )
+            return False
+        tokens = dataclasses.replace(tokens, provider_user_id=account)
+    try:
+        provider.revoke(tokens)
+    except TrainlyticsError as exc:
+        logger.warning(
+            "%s: revoking the tokens of a failed connection failed: %s", provider.name, exc.message
+        )
+        return False
+    except Exception as exc:  # a token we cannot keep must not crash the answer
+        logger.warning(
+            "%s: revoking the tokens of a failed connection failed: %s",
+            provider.name,
+            type(exc).__name__,
+        )
+        return False
+    logger.info("%s: tokens of a failed connection revoked at the provider", provider.name)
+    return True
 
 
 def _reason_for(exc: TrainlyticsError) -> str:

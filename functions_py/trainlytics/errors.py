@@ -14,9 +14,11 @@ __all__ = [
     "ConfigError",
     "DatabaseNotReadyError",
     "DatabaseUnavailableError",
+    "HistoryNotGrantedError",
     "InsufficientScopeError",
     "MigrationError",
     "OAuthStateError",
+    "ProviderCapacityError",
     "ProviderError",
     "ProviderNotConfiguredError",
     "ProviderUnavailableError",
@@ -93,6 +95,11 @@ class OAuthStateError(TrainlyticsError):
     """An OAuth callback's state is unknown, expired, already used, or for another provider."""
 
 
+class ProviderCapacityError(TrainlyticsError):
+    """The provider lets this application connect no more athletes (Strava's Standard tier:
+    10). Nothing is sent to the provider; the operator must raise the limit there."""
+
+
 class InsufficientScopeError(TrainlyticsError):
     """The athlete did not grant the permissions the sync needs."""
 
@@ -165,3 +172,10 @@ class ProviderUnavailableError(ProviderError):
 
 class BadPayloadError(ProviderError):
     """The provider answered with something that is not the documented shape."""
+
+
+class HistoryNotGrantedError(ProviderError):
+    """The provider refused to export history because the athlete has not granted it (Garmin
+    answers a backfill 403 without HISTORICAL_DATA_EXPORT). Not a failure of the connection:
+    the synchronisation records a ``skipped`` run whose message and hint tell the athlete what
+    to grant; new activities keep arriving by webhook."""

@@ -34,6 +34,7 @@ Ids: connection ids are ``int``, user ids ``uuid.UUID``, providers the ``provide
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, cast
@@ -70,6 +71,8 @@ CONNECTION_FUNCTIONS = frozenset(
         "connection_find_for_user",
         "connection_mark_revoked",
         "connection_disconnect",
+        "connection_update_permissions",
+        "connection_count_live",
         "tokens_get",
         "tokens_acquire_refresh_lease",
         "tokens_store_refreshed",
@@ -280,6 +283,15 @@ class ConnectionStore:
             for row in rows
         ]
 
+    def count_live_connections(self, provider: str, *, except_user: uuid.UUID) -> int:
+        """Active or error connections of ``provider`` held by other users than
+        ``except_user`` (the athletes the provider application serves)."""
+        row = self._one(
+            "connection_count_live",
+            {"p_provider": provider, "p_except_user_id": except_user},
+        )
+        return int(next(iter(row.values())) or 0) if row else 0
+
     def find_for_user(self, user_id: uuid.UUID, provider: str) -> UserConnection | None:
         row = self._one("connection_find_for_user", {"p_user_id": user_id, "p_provider": provider})
         if row is None:
@@ -296,6 +308,27 @@ class ConnectionStore:
             "connection_mark_revoked", {"p_connection_id": connection_id, "p_reason": reason}
         )
         return bool(row and row["changed"])
+
+    def update_permissions(
+        self,
+        connection_id: int,
+        scopes: Sequence[str],
+        missing: Sequence[str],
+        reason: str | None,
+    ) -> str | None:
+        """Store a confirmed permission change (``connection_update_permissions``); returns the
+        connection's status after it (unchanged when it was revoked or disconnected; None for
+        an unknown connection)."""
+        row = self._one(
+            "connection_update_permissions",
+            {
+                "p_connection_id": connection_id,
+                "p_scopes": list(scopes),
+                "p_missing": list(missing),
+                "p_reason": reason,
+            },
+        )
+        return None if row is None or row["status"] is None else str(row["status"])
 
     def disconnect(self, connection_id: int, *, delete_activities: bool) -> DisconnectResult:
         row = self._one(

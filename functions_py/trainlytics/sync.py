@@ -81,6 +81,7 @@ from trainlytics.errors import (
     BadPayloadError,
     ConfigError,
     DatabaseUnavailableError,
+    HistoryNotGrantedError,
     InsufficientScopeError,
     ProviderError,
     ProviderNotConfiguredError,
@@ -208,6 +209,9 @@ class SyncOutcome:
     error: str | None = None
     #: Item errors (index, external_id, reason) of malformed items that were skipped.
     item_errors: tuple[Mapping[str, Any], ...] = ()
+    #: Items received that could not be stored (malformed): fetched = created + updated +
+    #: skipped + failed.
+    failed: int = 0
 
 
 @dataclass(frozen=True)
@@ -322,6 +326,7 @@ class _Run:
     updated: int = 0
     skipped: int = 0
     deleted: int = 0
+    failed: int = 0
     api_calls: int = 0
     stored_pages: int = 0
     item_errors: list[Mapping[str, Any]] = field(default_factory=list)
@@ -341,6 +346,7 @@ class _Run:
             api_calls=self.api_calls,
             error=error,
             item_errors=tuple(self.item_errors[:100]),
+            failed=self.failed,
         )
 
 
@@ -509,6 +515,21 @@ class SyncEngine:
     def _guarded(self, run: _Run, work: Callable[[], None]) -> SyncOutcome:
         try:
             work()
+        except HistoryNotGrantedError as exc:
+            # The provider declined for a reason the athlete can fix: recorded as skipped,
+            # with the hint as the connection's last_error; not raised, not retried.
+            message = _describe(exc)
+            if exc.hint:
+                message = f"{message} ({exc.hint})"
+            log.info(
+                "sync %s of connection %s (%s) skipped: %s",
+                run.sync_id,
+                run.connection_id,
+                run.provider.name,
+                message,
+            )
+            self._finish(run, "skipped", message, _details(exc))
+            return run.outcome("skipped", message)
         except SyncLeaseLostError:
             log.warning("sync %s of connection %s lost its lease", run.sync_id, run.connection_id)
             raise
@@ -632,6 +653,7 @@ class SyncEngine:
         run.api_calls += page.api_calls
         errors = row.get("errors") or []
         if isinstance(errors, list):
+            run.failed += len(errors)
             run.item_errors.extend(e for e in errors if isinstance(e, Mapping))
         if int(row.get("created") or 0) + int(row.get("updated") or 0):
             self._derive_timezones(run)
@@ -673,7 +695,7 @@ class SyncEngine:
         message: str | None,
         details: Mapping[str, Any] | None,
     ) -> None:
-        self._finish_call(run.sync_id, run.holder, status, message, details)
+        self._finish_call(run.sync_id, run.holder, status, message, details, failed=run.failed)
 
     def _finish_call(
         self,
@@ -682,6 +704,8 @@ class SyncEngine:
         status: OutcomeStatus,
         message: str | None,
         details: Mapping[str, Any] | None,
+        *,
+        failed: int | None = None,
     ) -> None:
         self.gateway.call(
             "sync_finish",
@@ -691,6 +715,7 @@ class SyncEngine:
                 "p_status": status,
                 "p_error_message": message,
                 "p_error_details": dict(details) if details is not None else None,
+                "p_activities_failed": failed,
             },
         )
 

@@ -19,8 +19,11 @@ spent twice):
    ``v``, someone refreshed meanwhile: release and go to 1;
 3. if acquired: ``provider.refresh`` → seal → ``tokens_store_refreshed`` (bumps the version,
    releases the lease). A refusal (``TokenRevokedError``, 400/401) marks the connection revoked
-   with the reason and is raised — never retried. Transient failures release the lease with a
-   ``refresh_failed`` event and are raised for the job queue's retry;
+   with the reason and is raised — never retried; for a provider whose terms require deleting
+   its data on deauthorisation (Strava), the refusal is that deauthorisation seen by the
+   provider itself: the connection is disconnected with its activities deleted. Transient
+   failures release the lease with a ``refresh_failed`` event and are raised for the job
+   queue's retry;
 4. if not acquired: poll (small sleeps, bounded by ``wait_timeout``) until the version moves
    or the lease is free or lapsed, then go to 1.
 
@@ -146,6 +149,18 @@ class TokenService:
         except TokenRevokedError as exc:
             log.warning("connection %s: refresh refused, marking revoked", connection_id)
             self.store.mark_revoked(connection_id, exc.message)
+            if provider.delete_activities_on_disconnect:
+                # The provider itself refused our grant: the athlete deauthorised us (Strava
+                # invalidates every token of a deauthorised app), whether or not its webhook
+                # reached us. Its terms require deleting its data now (issue 13).
+                deleted = self.store.disconnect(connection_id, delete_activities=True)
+                log.warning(
+                    "connection %s: %s refused the refresh token: disconnected, %s activities "
+                    "deleted as the provider's terms require",
+                    connection_id,
+                    provider.name,
+                    deleted.activities_deleted,
+                )
             raise
         except Exception as exc:
             reason = getattr(exc, "message", type(exc).__name__)

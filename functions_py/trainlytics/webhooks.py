@@ -46,6 +46,7 @@ from trainlytics.errors import (
 from trainlytics.logs import get_logger
 from trainlytics.providers import get_provider
 from trainlytics.providers.base import (
+    AccessCheck,
     Provider,
     TokenSet,
     WebhookEvent,
@@ -229,8 +230,11 @@ class _Tokens(Protocol):
 class AccessEventOutcome:
     #: ``revoked`` (access withdrawn: tokens deleted, connection revoked — and disconnected
     #: with its activities deleted where the provider's terms require it), ``ignored`` (the
-    #: provider says the access still works: the event was not genuine, or is stale), or
-    #: ``skipped`` (nothing to act on: unknown, disconnected, or another account).
+    #: provider says the access still works: the event was not genuine, or is stale),
+    #: ``permissions_updated`` (a permission change the provider confirmed: the granted
+    #: scopes stored, the connection marked error while a required one is missing, active
+    #: once granted back — tokens kept), or ``skipped`` (nothing to act on: unknown,
+    #: disconnected, or another account).
     status: str
     activities_deleted: int = 0
     reason: str | None = None
@@ -275,6 +279,7 @@ def apply_access_event(
     if row.provider_user_id != event.provider_user_id:
         return AccessEventOutcome("skipped", reason="the connection is for another account")
     reason: str | None = None
+    permissions: AccessCheck | None = None
     if row.sealed is None:
         if row.status == "revoked":
             reason = DEAUTHORIZED_REASON  # the provider refused our tokens earlier
@@ -296,11 +301,33 @@ def apply_access_event(
         else:
             if check.withdrawn:
                 reason = DEAUTHORIZED_REASON
+            elif event.kind == "permissions_changed" and check.granted is not None:
+                permissions = check
             elif event.kind == "permissions_changed" and check.missing:
                 reason = (
                     f"{', '.join(check.missing)} was withdrawn at the provider; reconnect and "
                     "grant it to sync again"
                 )
+    if reason is None and permissions is not None:
+        assert permissions.granted is not None  # noqa: S101 - checked above
+        missing_reason = (
+            f"{', '.join(permissions.missing)} is no longer granted to Trainlytics at "
+            f"{provider_name}; grant it again in the {provider_name} app to resume syncing"
+            if permissions.missing
+            else None
+        )
+        status = store.update_permissions(
+            connection_id, permissions.granted, permissions.missing, missing_reason
+        )
+        logger.info(
+            "%s webhook %s for connection %s confirmed by the provider: scopes stored, status %s%s",
+            provider_name,
+            event.kind,
+            connection_id,
+            status,
+            f" (missing {', '.join(permissions.missing)})" if permissions.missing else "",
+        )
+        return AccessEventOutcome("permissions_updated", reason=missing_reason)
     if reason is None:
         logger.warning(
             "%s webhook %s for connection %s NOT confirmed: the provider still accepts the "

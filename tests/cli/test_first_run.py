@@ -236,7 +236,8 @@ def test_config_check_when_configured_prints_no_secret(clean_env: pytest.MonkeyP
     assert (strava.state, strava.detail) == (
         "ready",
         "redirect URI https://api.example.com/oauth/strava/callback; webhooks refused until "
-        "STRAVA_WEBHOOK_VERIFY_TOKEN is set; STRAVA_SUBSCRIPTION_ID unset",
+        "STRAVA_WEBHOOK_VERIFY_TOKEN is set; STRAVA_SUBSCRIPTION_ID unset; "
+        "STRAVA_ATHLETE_CAPACITY unset",
     )
     for secret in (client_secret, JWT_SECRET, "hunter22", base64.b64encode(b"\x01" * 32).decode()):
         assert secret not in result.output

@@ -32,6 +32,9 @@ CALLS: dict[str, str] = {
     "connection_find_for_user": "select * from public.connection_find_for_user(%(user)s, 'strava')",
     "connection_mark_revoked": "select * from public.connection_mark_revoked(%(conn)s, 'x')",
     "connection_disconnect": "select * from public.connection_disconnect(%(conn)s, true)",
+    "connection_update_permissions": "select * from"
+    " public.connection_update_permissions(%(conn)s, '{}', '{}')",
+    "connection_count_live": "select * from public.connection_count_live('strava', %(user)s)",
     "tokens_get": "select * from public.tokens_get(%(conn)s)",
     "token_revocations_claim": "select * from public.token_revocations_claim(%(conn)s, 10)",
     "token_revocation_finish": "select * from public.token_revocation_finish(1, true, null)",

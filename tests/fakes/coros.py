@@ -13,6 +13,8 @@ Workouts: tests fill :attr:`activities` (workout objects as sport/list returns t
 one unpaged envelope, those whose local start date (startTime shifted by startTimezone x 15 min)
 lies in the inclusive YYYYMMDD range. A range of more than :attr:`max_range_days` dates, a bad
 date, a dead token or another athlete's openId is refused with an error envelope (HTTP 200).
+
+Provenance of every rule and fixture: tests/fixtures/providers/coros/PROVENANCE.md.
 """
 
 from __future__ import annotations

@@ -1,11 +1,28 @@
 """A fake Google OAuth 2.0 + Google Health API (Fitbit accounts) for ``httpx.MockTransport``:
 code exchange with PKCE, non-rotating refresh (no ``refresh_token`` in the refresh answer; a
 revoked grant answers Google's real 400 ``invalid_grant``), ``users/me/identity``, revocation,
-webhook notifications authenticated by the subscriber's ``Authorization`` header, and the
-athlete's exercises: ``GET /v4/users/me/dataTypes/exercise/dataPoints`` with the AIP-160
-``filter`` on ``exercise.interval.start_time`` (``>=`` and ``<`` joined by ``AND``), ``pageSize``
-capped at 25 and opaque ``pageToken``/``nextPageToken`` (absent on the last page), newest first,
-served from :attr:`FakeFitbit.activities`."""
+webhook notifications authenticated by the subscriber's ``Authorization`` header and signed
+with ECDSA P-256 (Tink keyset served at www.gstatic.com), and the athlete's exercises:
+``GET /v4/users/me/dataTypes/exercise/dataPoints`` with ``pageSize`` capped at 25 and opaque
+``pageToken``/``nextPageToken`` (absent on the last page), newest first, served from
+:attr:`FakeFitbit.activities`.
+
+Provenance of the rules (see tests/fixtures/providers/fitbit/PROVENANCE.md):
+
+- The filter: developers.google.com/health/filters ("Filter types and fields": for the exercise
+  session type the supported field is ``exercise.interval.civil_start_time``; "Supported
+  operators": only ``>=`` and ``<``; civil literals such as ``"2026-03-04T00:00:00"``). An
+  unsupported member answers 400 ``INVALID_ARGUMENT`` "Member 'exercise.interval.start_time' is
+  not supported for filtering" with reason ``INVALID_DATA_POINT_FILTER_DATA_TYPE_MEMBER``
+  (message and reason as quoted from third-party live logs in shared/docs/providers.md §0; the
+  ``{"error": {code, message, status, details}}`` envelope is Google's AIP-193 error model).
+- Civil time of an exercise = ``interval.startTime`` + ``interval.startUtcOffset`` (the v4
+  reference's ``Interval``: civil fields are the local time at the offset).
+- Signatures: the v4 reference ``EndpointAuthorization`` (ECDSA P-256 of the JSON payload,
+  header ``X-HEALTHAPI-SIGNATURE`` / ``GOOGLE-HEALTH-API-SIGNATURE``); keyset location and Tink
+  framing from independent receivers of the live API (see
+  trainlytics.providers.google_signatures).
+"""
 
 from __future__ import annotations
 
@@ -14,19 +31,29 @@ import hashlib
 import json
 import re
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
 import httpx
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.fakes.base import FakeProvider, WebhookParts
 from trainlytics.providers.base import ProviderCredentials
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "providers" / "fitbit"
 EXERCISE_POINTS_PATH = "/v4/users/me/dataTypes/exercise/dataPoints"
-_FILTER_TERM = re.compile(r'^exercise\.interval\.start_time\s*(>=|<)\s*"([^"]+)"$')
+_FILTER_TERM = re.compile(r'^([a-z_.]+)\s*(>=|<)\s*"([^"]+)"$')
+_CIVIL = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?$")
+FILTER_FIELD = "exercise.interval.civil_start_time"
+KEYSET_HOST = "www.gstatic.com"
+KEYSET_PATH = "/googlehealthapi/webhooks/webhooks_public_keyset.json"
+
+
+class _UnsupportedMember(ValueError):
+    pass
 
 
 def _fixture(name: str) -> dict[str, Any]:
@@ -48,6 +75,12 @@ class FakeFitbit(FakeProvider):
         self._live_access_tokens: set[str] = set()
         #: The athlete's exercise data points (the Health API's shape); tests fill it.
         self.activities: list[dict[str, Any]] = []
+        #: The signing key Google would hold; its public half is served as a Tink keyset.
+        self.signing_key = ec.generate_private_key(ec.SECP256R1())
+        self.key_id = secrets.randbelow(2**31 - 1) + 1
+        self.keyset_fetches = 0
+        #: Filters that were refused (what a test can assert the code never sends).
+        self.refused_filters: list[str] = []
 
     def make_credentials(self) -> ProviderCredentials:
         return ProviderCredentials(
@@ -77,6 +110,9 @@ class FakeFitbit(FakeProvider):
             return self._token(request)
         if host == "oauth2.googleapis.com" and (method, path) == ("POST", "/revoke"):
             return self._revoke(request)
+        if host == KEYSET_HOST and (method, path) == ("GET", KEYSET_PATH):
+            self.keyset_fetches += 1
+            return httpx.Response(200, json=self.keyset())
         if (
             host == "health.googleapis.com"
             and method == "GET"
@@ -115,7 +151,27 @@ class FakeFitbit(FakeProvider):
                 else 0
             )
             bounds = _parse_filter(params.get("filter", ""))
+        except _UnsupportedMember as exc:
+            self.refused_filters.append(params.get("filter", ""))
+            return httpx.Response(
+                400,
+                json={
+                    "error": {
+                        "code": 400,
+                        "message": f"Member '{exc.args[0]}' is not supported for filtering",
+                        "status": "INVALID_ARGUMENT",
+                        "details": [
+                            {
+                                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                                "reason": "INVALID_DATA_POINT_FILTER_DATA_TYPE_MEMBER",
+                                "domain": "health.googleapis.com",
+                            }
+                        ],
+                    }
+                },
+            )
         except (ValueError, KeyError):
+            self.refused_filters.append(params.get("filter", ""))
             return httpx.Response(
                 400,
                 json={
@@ -129,7 +185,7 @@ class FakeFitbit(FakeProvider):
         selected = [
             point
             for point in self.activities
-            if all(compare(_point_start(point), moment) for compare, moment in bounds)
+            if all(compare(_point_civil_start(point), moment) for compare, moment in bounds)
         ]
         selected.sort(key=_point_start, reverse=True)
         page = selected[offset : offset + page_size]
@@ -139,6 +195,43 @@ class FakeFitbit(FakeProvider):
                 str(offset + page_size).encode()
             ).decode()
         return httpx.Response(200, json=body)
+
+    # --- signatures -------------------------------------------------------------------------
+
+    def keyset(self) -> dict[str, Any]:
+        """The public keyset in Tink's JSON format (one ENABLED ECDSA P-256 key, TINK prefix,
+        DER signatures, SHA-256), as the receivers of the live API read it."""
+        numbers = self.signing_key.public_key().public_numbers()
+        params = bytes([0x08, 0x03, 0x10, 0x02, 0x18, 0x02])  # SHA256, NIST_P256, DER
+        x = b"\x00" + numbers.x.to_bytes(32, "big")
+        y = b"\x00" + numbers.y.to_bytes(32, "big")
+        value = (
+            bytes([0x12, len(params)])
+            + params
+            + bytes([0x1A, len(x)])
+            + x
+            + bytes([0x22, len(y)])
+            + y
+        )
+        return {
+            "primaryKeyId": self.key_id,
+            "key": [
+                {
+                    "keyData": {
+                        "typeUrl": "type.googleapis.com/google.crypto.tink.EcdsaPublicKey",
+                        "value": base64.b64encode(value).decode(),
+                        "keyMaterialType": "ASYMMETRIC_PUBLIC",
+                    },
+                    "status": "ENABLED",
+                    "keyId": self.key_id,
+                    "outputPrefixType": "TINK",
+                }
+            ],
+        }
+
+    def sign(self, body: bytes) -> str:
+        der = self.signing_key.sign(body, ec.ECDSA(hashes.SHA256()))
+        return base64.b64encode(b"\x01" + self.key_id.to_bytes(4, "big") + der).decode()
 
     def _token(self, request: httpx.Request) -> httpx.Response:
         form = dict(parse_qsl(request.content.decode()))
@@ -202,7 +295,14 @@ class FakeFitbit(FakeProvider):
 
     # --- webhooks --------------------------------------------------------------------------
 
-    def _webhook(self, kind: str, authorization: str | None) -> WebhookParts:
+    def _webhook(
+        self,
+        kind: str,
+        authorization: str | None,
+        *,
+        signature: str | None = "valid",
+        header: str = "x-healthapi-signature",
+    ) -> WebhookParts:
         fixture = (
             "webhook_exercise_delete.json"
             if kind == "activity_deleted"
@@ -210,22 +310,44 @@ class FakeFitbit(FakeProvider):
         )
         body = _fixture(fixture)
         body["data"]["healthUserId"] = self.provider_user_id
+        raw = json.dumps(body).encode()
         headers = {"content-type": "application/json"}
         if authorization is not None:
             headers["authorization"] = authorization
-        return headers, json.dumps(body).encode(), {}
+        if signature == "valid":
+            headers[header] = self.sign(raw)
+        elif signature == "forged":
+            other = ec.generate_private_key(ec.SECP256R1())
+            der = other.sign(raw, ec.ECDSA(hashes.SHA256()))
+            headers[header] = base64.b64encode(
+                b"\x01" + self.key_id.to_bytes(4, "big") + der
+            ).decode()
+        return headers, raw, {}
 
-    def signed_webhook(self, kind: str = "activity_created") -> WebhookParts:
+    def signed_webhook(
+        self, kind: str = "activity_created", *, header: str = "x-healthapi-signature"
+    ) -> WebhookParts:
         """An exercise notification for this fake's athlete (Google's notifications are
-        notify-only: "activity_created" is an UPSERT of the exercise data type)."""
-        return self._webhook(kind, f"Bearer {self.credentials.webhook_secret}")
+        notify-only: "activity_created" is an UPSERT of the exercise data type), with the
+        subscriber's Authorization header and Google's signature."""
+        return self._webhook(kind, f"Bearer {self.credentials.webhook_secret}", header=header)
+
+    def unsigned_webhook(self, kind: str = "activity_created") -> WebhookParts:
+        """The right Authorization header but no signature (a leaked secret)."""
+        return self._webhook(kind, f"Bearer {self.credentials.webhook_secret}", signature=None)
+
+    def wrongly_signed_webhook(self, kind: str = "activity_created") -> WebhookParts:
+        """The right Authorization header, a signature by another key under Google's key id."""
+        return self._webhook(kind, f"Bearer {self.credentials.webhook_secret}", signature="forged")
 
     def forged_webhook(self, kind: str = "activity_created") -> WebhookParts:
-        return self._webhook(kind, "Bearer forged-" + secrets.token_hex(8))
+        return self._webhook(kind, "Bearer forged-" + secrets.token_hex(8), signature=None)
 
 
 def _parse_filter(text: str) -> list[tuple[Any, datetime]]:
-    """The supported subset of AIP-160: start_time terms with >= or <, joined by AND."""
+    """The filter grammar the API documents for exercise: ``civil_start_time`` terms with
+    ``>=`` or ``<`` and civil (zone-less) literals, joined by ``AND``. Any other member is
+    refused as the live API refuses it."""
     bounds: list[tuple[Any, datetime]] = []
     if not text.strip():
         return bounds
@@ -233,10 +355,13 @@ def _parse_filter(text: str) -> list[tuple[Any, datetime]]:
         match = _FILTER_TERM.match(term.strip())
         if match is None:
             raise ValueError(term)
-        moment = datetime.fromisoformat(match.group(2).replace("Z", "+00:00"))
-        if moment.tzinfo is None:
-            raise ValueError(term)
-        if match.group(1) == ">=":
+        member, operator, literal = match.groups()
+        if member != FILTER_FIELD:
+            raise _UnsupportedMember(member)
+        if not _CIVIL.match(literal):
+            raise ValueError(literal)  # a civil time has no zone designator
+        moment = datetime.fromisoformat(literal)
+        if operator == ">=":
             bounds.append((lambda a, b: a >= b, moment))
         else:
             bounds.append((lambda a, b: a < b, moment))
@@ -249,6 +374,20 @@ def _point_start(point: dict[str, Any]) -> datetime:
         return datetime.fromisoformat(value.replace("Z", "+00:00"))
     except (KeyError, TypeError, ValueError, AttributeError):
         return datetime.min.replace(tzinfo=UTC)
+
+
+def _point_civil_start(point: dict[str, Any]) -> datetime:
+    """The local wall-clock start: the real start shifted by ``startUtcOffset`` (a Duration
+    such as ``"-25200s"``), without a zone."""
+    start = _point_start(point)
+    if start == datetime.min.replace(tzinfo=UTC):
+        return datetime.min
+    try:
+        offset = point["exercise"]["interval"].get("startUtcOffset", "0s")
+        seconds = float(str(offset).rstrip("s"))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        seconds = 0.0
+    return (start + timedelta(seconds=seconds)).replace(tzinfo=None)
 
 
 def _s256(verifier: str) -> str:

@@ -1,8 +1,10 @@
 """A fake Garmin Connect Developer Program API for ``httpx.MockTransport``: the OAuth 2.0 PKCE
 token endpoint (code exchange that checks the S256 verifier when it saw the authorize URL;
 refresh that rotates the refresh token and refuses a spent one with 400 ``invalid_grant``),
-``GET /wellness-api/rest/user/id`` and ``/user/permissions``, ``DELETE /user/registration``,
-and push/ping/deregistration/permission-change webhooks with the ``garmin-client-id`` header.
+``GET /partner-gateway/rest/user/id`` and ``/user/permissions``, ``DELETE
+/partner-gateway/rest/user/registration`` (also served on the older ``/wellness-api/rest/user``
+paths), and push/ping/deregistration/permission-change webhooks with the ``garmin-client-id``
+header. Provenance of every rule: tests/fixtures/providers/garmin/PROVENANCE.md.
 
 The token endpoint's error bodies follow RFC 6749 — Garmin's exact shape is UNCONFIRMED (its
 specification is partner-only).
@@ -10,9 +12,12 @@ specification is partner-only).
 Activities: tests fill :attr:`FakeGarmin.activities` with activity summaries (see
 :meth:`FakeGarmin.add_activity`); each is uploaded at ``upload_times[summaryId]`` (default: its
 end). ``GET /wellness-api/rest/activities?uploadStartTimeInSeconds=&uploadEndTimeInSeconds=``
-serves, as a JSON array, those uploaded in the window (a window over 86,400 s is Garmin's 400);
-ping callback URLs point there. ``GET /wellness-api/rest/backfill/activities?
-summaryStartTimeInSeconds=&summaryEndTimeInSeconds=`` answers 202 (a range over 30 days: 400;
+serves, as a JSON array, those uploaded in the window (a window over 86,400 s is Garmin's 400)
+**only with the** ``token=`` **of a ping's callbackURL**: without it Garmin answers 400
+``{"errorMessage": "InvalidPullTokenException failure"}`` (integrators' diagnostics of the live
+API, 2025-2026: see PROVENANCE.md); ping callback URLs point there.
+``GET /wellness-api/rest/backfill/activities?summaryStartTimeInSeconds=&summaryEndTimeInSeconds=``
+answers 202 (a range over 30 days: 400;
 the same range again: 409; without HISTORICAL_DATA_EXPORT: 403) and records the range;
 :meth:`FakeGarmin.backfill_push_bodies` then gives the push bodies Garmin would send."""
 
@@ -95,6 +100,14 @@ class FakeGarmin(FakeProvider):
         self.backfill_requests: list[tuple[int, int]] = []
         #: Pull tokens (``token=`` of ping callbackURLs) already served.
         self.spent_pull_tokens: set[str] = set()
+        #: Pull tokens Garmin handed out in pings (only these open /activities).
+        self.issued_pull_tokens: set[str] = set()
+        #: Pulls refused for want of a ping's token (what the code must never cause).
+        self.tokenless_pulls = 0
+        #: Requests to /partner-gateway/rest/... (the current user endpoints).
+        self.partner_gateway_calls = 0
+        #: Accepted backfill ranges not yet delivered by ping.
+        self._undelivered: list[tuple[int, int]] = []
 
     def make_credentials(self) -> ProviderCredentials:
         return ProviderCredentials(
@@ -132,15 +145,18 @@ class FakeGarmin(FakeProvider):
             return httpx.Response(404)
         if _bearer(request) not in self._live_access_tokens:
             return httpx.Response(401, json={"errorMessage": "Unauthorized"})
-        if (method, path) == ("GET", "/wellness-api/rest/user/id"):
+        user_path = path.removeprefix("/partner-gateway/rest").removeprefix("/wellness-api/rest")
+        if path.startswith("/partner-gateway/"):
+            self.partner_gateway_calls += 1
+        if (method, user_path) == ("GET", "/user/id"):
             return httpx.Response(200, json={"userId": self.provider_user_id})
-        if (method, path) == ("GET", "/wellness-api/rest/user/permissions"):
+        if (method, user_path) == ("GET", "/user/permissions"):
             return httpx.Response(200, json=list(self.permissions))
         if (method, path) == ("GET", "/wellness-api/rest/activities"):
             return self._pull(request)
         if (method, path) == ("GET", "/wellness-api/rest/backfill/activities"):
             return self._backfill(request)
-        if (method, path) == ("DELETE", "/wellness-api/rest/user/registration"):
+        if (method, user_path) == ("DELETE", "/user/registration"):
             self.revocations += 1
             self._live_access_tokens.clear()
             self._spent_refresh_tokens |= self._live_refresh_tokens
@@ -247,6 +263,10 @@ class FakeGarmin(FakeProvider):
             )
         start, end = window
         token = request.url.params.get("token")
+        if token is None or token not in self.issued_pull_tokens:
+            # No ad-hoc pulls: the bearer token alone does not open /activities.
+            self.tokenless_pulls += 1
+            return httpx.Response(400, json={"errorMessage": "InvalidPullTokenException failure"})
         if token is not None:
             # A ping's pull token serves one download; a second GET is refused. [2nd]: an
             # integrator's note on Garmin ping callbacks — "The callbackURL is valid for 24
@@ -274,6 +294,7 @@ class FakeGarmin(FakeProvider):
         if window in self.backfill_requests:
             return httpx.Response(409, json={"errorMessage": "Duplicate backfill request"})
         self.backfill_requests.append(window)
+        self._undelivered.append(window)
         return httpx.Response(202)
 
     def backfill_push_bodies(self) -> list[dict[str, Any]]:
@@ -290,10 +311,11 @@ class FakeGarmin(FakeProvider):
         return bodies
 
     def backfill_ping_bodies(self) -> list[dict[str, Any]]:
-        """The ``activities`` pings Garmin sends in ping mode for the accepted backfill ranges:
-        one callbackURL per range, covering the uploads of the activities in it."""
+        """The ``activities`` pings Garmin sends in ping mode for the backfill ranges accepted
+        since the last call: callbackURLs covering the uploads of the activities in them."""
         bodies = []
-        for start, end in self.backfill_requests:
+        ranges, self._undelivered = self._undelivered, []
+        for start, end in ranges:
             uploads = [
                 self.uploaded_at(a)
                 for a in self.activities
@@ -305,13 +327,15 @@ class FakeGarmin(FakeProvider):
 
     def ping_body(self, upload_start: int, upload_end: int) -> dict[str, Any]:
         """An ``activities`` ping whose callbackURL pulls the given upload window."""
+        token = f"CPT-{secrets.token_hex(6)}"
+        self.issued_pull_tokens.add(token)
         return {
             "activities": [
                 {
                     "userId": self.provider_user_id,
                     "callbackURL": "https://apis.garmin.com/wellness-api/rest/activities"
                     f"?uploadStartTimeInSeconds={upload_start}"
-                    f"&uploadEndTimeInSeconds={upload_end}&token=CPT-{secrets.token_hex(6)}",
+                    f"&uploadEndTimeInSeconds={upload_end}&token={token}",
                 }
             ]
         }
@@ -331,6 +355,11 @@ class FakeGarmin(FakeProvider):
                     item["summaryId"] = str(self.activity_id)
                 if "changeTimeInSeconds" in item:
                     item["changeTimeInSeconds"] = int(time.time())
+                if "callbackURL" in item:
+                    # Garmin's ping: its pull token opens the callbackURL (once).
+                    token = dict(parse_qsl(urlsplit(item["callbackURL"]).query)).get("token")
+                    if token:
+                        self.issued_pull_tokens.add(token)
         return body
 
     def signed_webhook(self, kind: str = "activity_created") -> WebhookParts:

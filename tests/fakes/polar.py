@@ -9,6 +9,8 @@ from :meth:`make_exercise`); ``GET /v3/exercises`` serves, in one unpaged answer
 within the last :attr:`exercise_horizon` (30 days, by ``upload_time``) and
 ``GET /v3/exercises/{id}`` one of them (404 otherwise), both for a registered user's live token
 only (401 / 403 otherwise), as AccessLink does.
+
+Provenance of every rule and fixture: tests/fixtures/providers/polar/PROVENANCE.md.
 """
 
 from __future__ import annotations

@@ -11,7 +11,17 @@ SummaryActivities (no ``calories``/``description``, ``resource_state`` 2), filte
 first otherwise, paged by ``page``/``per_page`` (default 30, capped at 200).
 ``GET /api/v3/activities/{id}`` serves the detailed object or Strava's 404. Every API response
 carries ``X-RateLimit-Limit``/``-Usage`` and ``X-ReadRateLimit-Limit``/``-Usage`` counted by the
-fake (15-minute and daily); past a limit it answers Strava's 429."""
+fake (15-minute and daily); past a limit it answers Strava's 429.
+
+``GET https://www.strava.com/oauth/authorize`` (:meth:`FakeStrava.authorize`) checks what the
+real page checks before consent: the client id, and every comma-separated scope against the
+scopes developers.strava.com/docs/authentication lists — an unknown or repeated scope answers
+400 ``{"message": "Bad Request", "errors": [{"resource": "Authorize", "field": "scope",
+"code": "invalid"}]}`` (the shape quoted in many public integration notes and a regression
+test of a public client, found by content search). When :attr:`FakeStrava.athlete_capacity`
+athletes are connected, a new athlete gets Strava's page "Error 403: Limit of connected
+athletes exceeded" (quoted in github.com/jat255/strava-to-fittrackee/issues/22 and others)
+and never comes back to the callback. Provenance: tests/fixtures/providers/strava/README.md."""
 
 from __future__ import annotations
 
@@ -21,7 +31,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 
@@ -31,7 +41,24 @@ from trainlytics.providers.base import ProviderCredentials
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "providers" / "strava"
 
 #: The scope string Strava's redirect carries when the athlete keeps every box ticked.
-FULL_SCOPE = "read,activity:read_all"
+FULL_SCOPE = "read,activity:read,activity:read_all"
+#: The scopes Strava's authorize endpoint accepts (developers.strava.com/docs/authentication).
+VALID_SCOPES = frozenset(
+    {
+        "read",
+        "read_all",
+        "profile:read_all",
+        "profile:write",
+        "activity:read",
+        "activity:read_all",
+        "activity:write",
+    }
+)
+CAPACITY_PAGE = (
+    "Error 403: Limit of connected athletes exceeded\n"
+    "This app has exceeded the limit of connected athletes. If you are a developer of this "
+    "application, please contact Strava developer support for how to request a quota increase."
+)
 SUBSCRIPTION_ID = "287019"
 
 _WEBHOOK_FIXTURES = {
@@ -69,6 +96,9 @@ class FakeStrava(FakeProvider):
         self.rate_limits = {"overall": (200, 2000), "read": (100, 1000)}
         #: Requests counted so far in the current windows (the fake never resets them itself).
         self.usage = {"overall": [0, 0], "read": [0, 0]}
+        #: Athletes the application may connect (Standard tier: 10) and those connected.
+        self.athlete_capacity = 10
+        self.connected_athletes: set[str] = set()
 
     def make_credentials(self) -> ProviderCredentials:
         return ProviderCredentials(
@@ -77,7 +107,9 @@ class FakeStrava(FakeProvider):
             redirect_uri="https://api.trainlytics.test/oauth/strava/callback",
             # STRAVA_WEBHOOK_VERIFY_TOKEN: echoed by Strava in the subscription handshake.
             webhook_secret="strava-test-verify-token-" + secrets.token_hex(8),
-            extra={"SUBSCRIPTION_ID": SUBSCRIPTION_ID},
+            # STRAVA_ATHLETE_CAPACITY "0": no cap (the suites' database keeps every athlete
+            # any test connected; the cap has tests of its own).
+            extra={"SUBSCRIPTION_ID": SUBSCRIPTION_ID, "ATHLETE_CAPACITY": "0"},
         )
 
     # --- what the athlete's browser brings back ------------------------------------------------
@@ -86,6 +118,26 @@ class FakeStrava(FakeProvider):
         code = self.new_secret("strava-code")
         self._codes.add(code)
         return {"state": state, "code": code, "scope": self.scope}
+
+    def authorize(self, url: str) -> httpx.Response:
+        """What Strava's authorize page answers for ``url`` when this fake's athlete consents:
+        a 302 to the redirect URI with code, state and the granted scope, or Strava's errors."""
+        params = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
+        if params.get("client_id") != self.credentials.client_id:
+            return httpx.Response(400, json=fixture("error_authorize_client_id.json"))
+        requested = params.get("scope", "").split(",")
+        if not all(s in VALID_SCOPES for s in requested) or len(set(requested)) != len(requested):
+            return httpx.Response(400, json=fixture("error_authorize_scope.json"))
+        if (
+            self.provider_user_id not in self.connected_athletes
+            and len(self.connected_athletes) >= self.athlete_capacity
+        ):
+            return httpx.Response(403, text=CAPACITY_PAGE)
+        granted = [s for s in requested if s in self.scope.split(",")]
+        query = self.callback_query(params.get("state", ""))
+        query["scope"] = ",".join(granted)
+        location = f"{params.get('redirect_uri', '')}?{urlencode(query)}"
+        return httpx.Response(302, headers={"location": location})
 
     def denied_callback_query(self, state: str) -> dict[str, str]:
         """The redirect when the athlete presses Cancel on Strava's consent page."""
@@ -97,6 +149,8 @@ class FakeStrava(FakeProvider):
         if request.url.host != "www.strava.com":
             return httpx.Response(404, json={"message": "Record Not Found", "errors": []})
         route = (request.method, request.url.path)
+        if route == ("GET", "/oauth/authorize"):
+            return self.authorize(str(request.url))
         if route in {("POST", "/oauth/token"), ("POST", "/api/v3/oauth/token")}:
             return self._token(request)
         if route == ("POST", "/oauth/deauthorize"):
@@ -254,6 +308,7 @@ class FakeStrava(FakeProvider):
             self.token_exchanges += 1
             body = fixture("token_exchange.json")
             body["athlete"] = self._athlete(body["athlete"])
+            self.connected_athletes.add(self.provider_user_id)
             return httpx.Response(200, json=self._issue(body))
         if grant == "refresh_token":
             self.refresh_calls += 1

@@ -3,7 +3,9 @@ refresh tokens (a spent one is refused with Doorkeeper's real 400 ``invalid_gran
 /v1/user``, ``DELETE /v1/permissions``, ``workout_summary`` webhooks, and the athlete's workouts:
 ``GET /v1/workouts?page=&per_page=`` (newest first, with ``total``/``page``/``per_page``/
 ``order``/``sort`` as Wahoo answers) and ``GET /v1/workouts/{id}``, served from
-:attr:`FakeWahoo.activities`."""
+:attr:`FakeWahoo.activities`.
+
+Provenance of every rule and fixture: tests/fixtures/providers/wahoo/PROVENANCE.md."""
 
 from __future__ import annotations
 

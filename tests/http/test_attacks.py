@@ -23,6 +23,7 @@ import pytest
 from starlette.requests import Request
 
 from tests.fakes import FAKES
+from tests.fakes.fitbit import FakeFitbit
 from tests.fakes.garmin import FakeGarmin
 from tests.fakes.strava import FakeStrava
 from tests.http.conftest import World, access_token
@@ -327,12 +328,37 @@ def test_a_garmin_permission_change_counts_only_as_garmin_reports_it(
     body = json.dumps(fake.webhook_body("permissions_changed")).encode()
     assert post(world, "garmin", body, garmin_headers(fake)).status_code == 200
     assert run_webhook_jobs(world) == 1
-    assert status_of(world, connection_id) == ("revoked" if withdrawn else "active")
+    # A confirmed withdrawal of one permission is not a deauthorisation (issue 13): the new
+    # scopes are stored, the connection shows the error, the tokens stay.
+    assert status_of(world, connection_id) == ("error" if withdrawn else "active")
+    scopes = world.one(
+        "select scopes from public.provider_connections where id = %s", [connection_id]
+    )
+    assert ("ACTIVITY_EXPORT" in scopes) is not withdrawn
+    assert (
+        world.one(
+            "select count(*) from private.provider_tokens where connection_id = %s", [connection_id]
+        )
+        == 1
+    )
     if withdrawn:
         last_error = world.one(
             "select last_error from public.provider_connections where id = %s", [connection_id]
         )
         assert "ACTIVITY_EXPORT" in last_error
+        # Granted back in Garmin Connect: Garmin says so, the connection is active again.
+        fake.permissions = [*fake.permissions, "ACTIVITY_EXPORT"]
+        body = json.dumps(fake.webhook_body("permissions_changed")).encode()
+        assert post(world, "garmin", body, garmin_headers(fake)).status_code == 200
+        assert run_webhook_jobs(world) == 1
+        assert status_of(world, connection_id) == "active"
+        assert (
+            world.one(
+                "select last_error from public.provider_connections where id = %s",
+                [connection_id],
+            )
+            is None
+        )
 
 
 def test_a_garmin_user_id_with_a_newline_cannot_forge_a_log_line(
@@ -373,6 +399,10 @@ def _signed_for(world: World, provider: str, body: bytes) -> dict[str, str]:
             **headers,
             "polar-webhook-signature": hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(),
         }
+    if provider == "fitbit":
+        fake = world.fakes[provider]
+        assert isinstance(fake, FakeFitbit)
+        headers = {**headers, "x-healthapi-signature": fake.sign(body)}  # Google's signature
     return headers
 
 

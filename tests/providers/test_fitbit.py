@@ -374,9 +374,20 @@ def webhook(body: bytes, authorization: str | None = f"Bearer {WEBHOOK_SECRET}")
     return WebhookRequest("POST", headers, {}, body)
 
 
+def signing_google() -> tuple[FakeFitbit, FitbitProvider]:
+    """A fake Google that serves its public keyset, and a provider configured like the fake."""
+    fake = FakeFitbit()
+    credentials = ProviderCredentials(
+        CREDENTIALS.client_id, CLIENT_SECRET, CREDENTIALS.redirect_uri, WEBHOOK_SECRET
+    )
+    return fake, FitbitProvider(credentials, httpx.Client(transport=fake.transport()))
+
+
 def test_exercise_upsert_notification_verifies_and_parses() -> None:
-    p = provider(lambda r: httpx.Response(500))
-    request = webhook(fixture_bytes("webhook_exercise_upsert.json"))
+    fake, p = signing_google()
+    body = fixture_bytes("webhook_exercise_upsert.json")
+    request = webhook(body)
+    request.headers["x-healthapi-signature"] = fake.sign(body)  # type: ignore[index]
     p.verify_webhook(request)
     [event] = p.parse_webhook(request)
     assert event.provider_user_id == "3141592653589793238"
@@ -454,7 +465,7 @@ def test_verification_uses_compare_digest(monkeypatch: pytest.MonkeyPatch) -> No
 
     monkeypatch.setattr(module.hmac, "compare_digest", spy)
     provider(lambda r: httpx.Response(500)).verify_webhook(
-        webhook(fixture_bytes("webhook_exercise_upsert.json"))
+        webhook(fixture_bytes("webhook_verification.json"))
     )
     assert calls
 
@@ -500,6 +511,64 @@ def test_fake_webhooks_verify_and_forged_ones_do_not() -> None:
     headers, body, query = fake.forged_webhook()
     with pytest.raises(WebhookVerificationError):
         p.verify_webhook(WebhookRequest("POST", headers, query, body))
+
+
+@pytest.mark.parametrize("header", ["x-healthapi-signature", "google-health-api-signature"])
+def test_both_documented_signature_headers_are_verified(header: str) -> None:
+    fake = FakeFitbit()
+    p = FitbitProvider(fake.credentials, httpx.Client(transport=fake.transport()))
+    headers, body, query = fake.signed_webhook(header=header)
+    p.verify_webhook(WebhookRequest("POST", headers, query, body))
+    assert fake.keyset_fetches == 1
+
+
+def test_eve_with_the_leaked_authorization_secret_cannot_notify_without_googles_signature() -> None:
+    fake = FakeFitbit()
+    p = FitbitProvider(fake.credentials, httpx.Client(transport=fake.transport()))
+    for parts in (fake.unsigned_webhook(), fake.wrongly_signed_webhook()):
+        headers, body, query = parts
+        with pytest.raises(WebhookVerificationError):
+            p.verify_webhook(WebhookRequest("POST", headers, query, body))
+
+
+def test_eve_cannot_replay_a_signature_over_another_body() -> None:
+    fake = FakeFitbit()
+    p = FitbitProvider(fake.credentials, httpx.Client(transport=fake.transport()))
+    headers, body, query = fake.signed_webhook()
+    tampered = body.replace(fake.provider_user_id.encode(), b"999999999")
+    with pytest.raises(WebhookVerificationError):
+        p.verify_webhook(WebhookRequest("POST", headers, query, tampered))
+
+
+def test_a_rotated_key_refetches_the_keyset_once() -> None:
+    fake = FakeFitbit()
+    p = FitbitProvider(fake.credentials, httpx.Client(transport=fake.transport()))
+    headers, body, query = fake.signed_webhook()
+    p.verify_webhook(WebhookRequest("POST", headers, query, body))
+    # Google rotates: a new key id the cached keyset does not know.
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    fake.signing_key = ec.generate_private_key(ec.SECP256R1())
+    fake.key_id += 1
+    headers, body, query = fake.signed_webhook()
+    import trainlytics.providers.google_signatures as signatures
+
+    verifier = p._signatures()
+    verifier._fetched_at = (verifier._fetched_at or 0.0) - signatures.MIN_REFETCH_SECONDS
+    p.verify_webhook(WebhookRequest("POST", headers, query, body))
+    assert fake.keyset_fetches == 2
+
+
+def test_the_registration_check_needs_no_signature_but_the_right_authorization() -> None:
+    fake = FakeFitbit()
+    p = FitbitProvider(fake.credentials, httpx.Client(transport=fake.transport()))
+    body = fixture_bytes("webhook_verification.json")
+    p.verify_webhook(
+        WebhookRequest(
+            "POST", {"authorization": f"Bearer {fake.credentials.webhook_secret}"}, {}, body
+        )
+    )
+    assert fake.keyset_fetches == 0
 
 
 def test_reprs_hide_secrets() -> None:

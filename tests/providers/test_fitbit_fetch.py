@@ -102,9 +102,11 @@ def test_window_is_read_with_the_filter_page_by_page() -> None:
     assert len(requests) == len(pages) == 3  # 25 + 25 + 10
     first = requests[0].url.params
     assert first["pageSize"] == str(EXERCISE_PAGE_SIZE) == "25"
+    # The only member Google accepts for exercise, civil (zone-less) literals, the UTC
+    # window padded by 14 h on both sides.
     assert first["filter"] == (
-        'exercise.interval.start_time >= "2026-09-26T12:00:00Z" AND '
-        'exercise.interval.start_time < "2026-11-25T12:00:00Z"'
+        'exercise.interval.civil_start_time >= "2026-09-25T22:00:00" AND '
+        'exercise.interval.civil_start_time < "2026-11-26T02:00:00"'
     )
     assert "pageToken" not in first
     # Later pages carry the previous nextPageToken and the same filter.
@@ -129,7 +131,48 @@ def test_window_bounds_inclusive_start_exclusive_end_with_fractions() -> None:
     window = SyncWindow(start, start + timedelta(hours=2))
     _, names = run_window(provider, tokens, window)
     assert sorted(n.rsplit("/", 1)[1] for n in names) == ["7000000002", "7000000003"]
-    assert '>= "2026-11-20T06:00:00.250000Z"' in point_requests(fake)[0].url.params["filter"]
+    assert '>= "2026-11-19T16:00:00"' in point_requests(fake)[0].url.params["filter"]
+
+
+def with_offset(point: dict[str, Any], seconds: int) -> dict[str, Any]:
+    point["exercise"]["interval"]["startUtcOffset"] = f"{seconds}s"
+    point["exercise"]["interval"]["endUtcOffset"] = f"{seconds}s"
+    return point
+
+
+def test_items_are_kept_by_their_real_start_whatever_the_athletes_offset() -> None:
+    """Kiribati (+14 h) and Baker Island (-12 h) exercises at the window's edges: the padded
+    civil listing returns neighbours on both sides; only real starts in the window are kept."""
+    fake = FakeFitbit()
+    start = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)
+    end = start + timedelta(days=1)
+    fake.activities = [
+        with_offset(make_point(1, start, minutes=30), 14 * 3600),  # civil 14:00 on the 20th
+        with_offset(make_point(2, end - timedelta(minutes=1)), -12 * 3600),  # civil 11:59
+        with_offset(make_point(3, start - timedelta(minutes=1)), 14 * 3600),  # before
+        with_offset(make_point(4, end), -12 * 3600),  # at the exclusive end
+        with_offset(make_point(5, end + timedelta(hours=3)), -12 * 3600),  # after
+    ]
+    provider, tokens = connected(fake)
+    _, names = run_window(provider, tokens, SyncWindow(start, end))
+    assert sorted(n.rsplit("/", 1)[1] for n in names) == ["7000000001", "7000000002"]
+    assert fake.refused_filters == []
+
+
+def test_the_fake_refuses_the_start_time_member_as_google_does() -> None:
+    """What the code used to send: Google answers 400 for exercise (the fake says so too)."""
+    fake = FakeFitbit()
+    provider, tokens = connected(fake)
+    response = provider.http.get(
+        "https://health.googleapis.com/v4/users/me/dataTypes/exercise/dataPoints",
+        params={
+            "filter": 'exercise.interval.start_time >= "2026-11-20T00:00:00Z"',
+        },
+        headers={"Authorization": f"Bearer {tokens.access_token}"},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["status"] == "INVALID_ARGUMENT"
+    assert "is not supported for filtering" in response.json()["error"]["message"]
 
 
 def test_empty_window_answers_an_empty_object() -> None:
@@ -225,9 +268,25 @@ def test_upsert_notification_fetches_the_exercises_of_its_interval() -> None:
     assert not page.deleted_external_ids
     assert page.next_cursor is None
     assert point_requests(fake)[0].url.params["filter"] == (
-        'exercise.interval.start_time >= "2026-11-23T16:48:12Z" AND '
-        'exercise.interval.start_time < "2026-11-24T18:21:40Z"'
+        'exercise.interval.civil_start_time >= "2026-11-23T02:48:12" AND '
+        'exercise.interval.civil_start_time < "2026-11-25T08:21:40"'
     )
+
+
+def test_a_notification_declares_only_the_real_window_complete() -> None:
+    """An exercise in the civil padding (real start after the notified interval's end) is
+    neither returned nor inside a declared window: it cannot be deleted by omission."""
+    fake = FakeFitbit()
+    inside = make_point(1, datetime(2026, 11, 24, 17, 0, tzinfo=UTC), minutes=10)
+    padding = with_offset(make_point(2, datetime(2026, 11, 24, 20, 0, tzinfo=UTC)), -8 * 3600)
+    fake.activities = [inside, padding]
+    provider, tokens = connected(fake)
+    event = notification_event(fake, provider, "activity_created")
+    page = provider.fetch_for_event(tokens, event)
+    assert [item["name"] for item in page.items] == [inside["name"]]
+    (window,) = page.complete_windows
+    assert window.end == datetime(2026, 11, 24, 18, 21, 40, tzinfo=UTC)
+    assert not window.start <= datetime(2026, 11, 24, 20, 0, tzinfo=UTC) < window.end
 
 
 def test_notification_reads_every_page_of_its_interval() -> None:

@@ -260,9 +260,9 @@ def test_malformed_token_response_raises_bad_payload(make: Any, body: Any) -> No
 
 # --- identity and permissions ------------------------------------------------------------------
 
-USER_ID_URL = "https://apis.garmin.com/wellness-api/rest/user/id"
-PERMISSIONS_URL = "https://apis.garmin.com/wellness-api/rest/user/permissions"
-REGISTRATION_URL = "https://apis.garmin.com/wellness-api/rest/user/registration"
+USER_ID_URL = "https://apis.garmin.com/partner-gateway/rest/user/id"
+PERMISSIONS_URL = "https://apis.garmin.com/partner-gateway/rest/user/permissions"
+REGISTRATION_URL = "https://apis.garmin.com/partner-gateway/rest/user/registration"
 
 
 def test_identity_reads_user_id_and_permissions(make: Any) -> None:
@@ -302,7 +302,7 @@ def test_permissions_without_activity_export_are_insufficient(make: Any) -> None
     [
         ({}, ["ACTIVITY_EXPORT"]),
         ({"userId": None}, ["ACTIVITY_EXPORT"]),
-        ({"userId": USER_ID}, {"permissions": ["ACTIVITY_EXPORT"]}),
+        ({"userId": USER_ID}, {"permissions": "ACTIVITY_EXPORT"}),
         ({"userId": USER_ID}, ["ACTIVITY_EXPORT", 7]),
     ],
 )

@@ -1,7 +1,8 @@
 """GarminProvider.fetch_activities / fetch_for_event over httpx.MockTransport against the fake
-Garmin (tests/fakes/garmin.py): pulls in <= 24 h upload windows, asynchronous backfill requests
-in <= 30-day ranges (202 -> pending, 409 duplicate = fine, 403 without the historical
-permission), push and ping webhook events (callbackURL only on apis.garmin.com),
+Garmin (tests/fakes/garmin.py): never a pull (the fake answers a tokenless pull with Garmin's 400
+InvalidPullTokenException), asynchronous backfill requests in <= 30-day ranges for every
+window (202 -> pending, 409 duplicate = fine, 403 without the historical permission ->
+HistoryNotGrantedError), push and ping webhook events (callbackURL only on apis.garmin.com),
 deregistration and permission events."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,6 +19,7 @@ import pytest
 from tests.fakes.garmin import FakeGarmin
 from trainlytics.errors import (
     BadPayloadError,
+    HistoryNotGrantedError,
     ProviderError,
     ProviderUnavailableError,
     RateLimitedError,
@@ -32,6 +35,7 @@ from trainlytics.providers.base import (
 from trainlytics.providers.garmin import BACKFILL_WINDOW, GarminProvider
 
 DAY = 86400
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "providers" / "garmin"
 
 
 def connected(fake: FakeGarmin) -> tuple[GarminProvider, TokenSet]:
@@ -69,49 +73,68 @@ def test_class_settings() -> None:
     assert GarminProvider.rate_limit_buckets == ()
 
 
-def test_incremental_pull_in_24h_upload_windows() -> None:
+def test_a_recent_window_is_backfilled_never_pulled() -> None:
+    """No ad-hoc pulls: even yesterday's window is a backfill request (202, pending); the fake
+    answers a tokenless pull with Garmin's 400 InvalidPullTokenException, and none is made."""
     fake = FakeGarmin()
     now = now_epoch()
     fake.add_activity(1, now - 3 * DAY, uploaded_at=now - 3 * DAY + 4000)
-    # Recorded 10 days ago, uploaded (late) yesterday: the upload window catches it.
-    fake.add_activity(2, now - 10 * DAY, uploaded_at=now - DAY)
-    fake.add_activity(3, now - 20 * DAY, uploaded_at=now - 20 * DAY + 4000)  # outside
     provider, tokens = connected(fake)
     window = SyncWindow(
         datetime.fromtimestamp(now - 4 * DAY, UTC), datetime.fromtimestamp(now, UTC)
     )
     items, calls, pending = run_window(provider, tokens, window)
-    assert {i["activityId"] for i in items} == {1, 2}
-    assert calls == 4
-    assert pending is False
-    pulls = [r for r in fake.requests if r.url.path == "/wellness-api/rest/activities"]
-    assert len(pulls) == 4
-    for request in pulls:
-        start = int(request.url.params["uploadStartTimeInSeconds"])
-        end = int(request.url.params["uploadEndTimeInSeconds"])
-        assert 0 < end - start <= DAY
-        assert request.headers["authorization"] == f"Bearer {tokens.access_token}"
-    # Consecutive windows meet exactly: nothing between them is skipped.
-    bounds = [
-        (int(r.url.params["uploadStartTimeInSeconds"]), int(r.url.params["uploadEndTimeInSeconds"]))
-        for r in pulls
-    ]
-    assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
-    assert bounds[0][0] == now - 4 * DAY
-    assert bounds[-1][1] == now
+    assert (items, calls, pending) == ([], 1, True)
+    assert fake.backfill_requests == [(now - 4 * DAY, now)]
+    assert fake.tokenless_pulls == 0
+    assert not [r for r in fake.requests if r.url.path == "/wellness-api/rest/activities"]
+    # The data then arrives by ping, whose callbackURL carries the pull token.
+    (body,) = fake.backfill_ping_bodies()
+    (event,) = events_of(fake, body)
+    page = provider.fetch_for_event(tokens, event)
+    assert [i["activityId"] for i in page.items] == [1]
 
 
-def test_pulled_items_are_in_the_normaliser_shape() -> None:
+def test_the_fake_refuses_a_tokenless_pull_as_garmin_does() -> None:
     fake = FakeGarmin()
-    now = now_epoch()
-    fake.add_activity(7, now - 3600, activityType="BACKCOUNTRY SKIING/SNOWBOARDING")
     provider, tokens = connected(fake)
-    window = SyncWindow(datetime.fromtimestamp(now - 7200, UTC), datetime.now(UTC))
-    page = provider.fetch_activities(tokens, window, None)
-    (item,) = page.items
-    assert item["summaryId"] == "7"
-    assert item["userId"] == fake.provider_user_id
-    assert item["activityType"] == "BACKCOUNTRY SKIING/SNOWBOARDING"
+    now = now_epoch()
+    response = provider.http.get(
+        "https://apis.garmin.com/wellness-api/rest/activities",
+        params={"uploadStartTimeInSeconds": now - 3600, "uploadEndTimeInSeconds": now},
+        headers={"Authorization": f"Bearer {tokens.access_token}"},
+    )
+    assert response.status_code == 400
+    assert response.json() == {"errorMessage": "InvalidPullTokenException failure"}
+
+
+def test_activity_details_callbacks_are_reduced_to_their_summary() -> None:
+    """An activityDetails callback answers summary + samples + laps (up to 100 MB): only the
+    summary with its ids is handed to the ingest."""
+    fake = FakeGarmin()
+    provider, tokens = connected(fake)
+    details = json.loads((FIXTURES / "webhook_activity_details_push.json").read_text())[
+        "activityDetails"
+    ]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=details)
+
+    provider.http = httpx.Client(transport=httpx.MockTransport(handler))
+    url = (
+        "https://apis.garmin.com/wellness-api/rest/activityDetails?uploadStartTimeInSeconds=1"
+        "&uploadEndTimeInSeconds=2&token=CPT-x"
+    )
+    event = WebhookEvent(
+        fake.provider_user_id, "activities_available", None,
+        {"userId": fake.provider_user_id, "callbackURL": url},
+    )  # fmt: skip
+    page = provider.fetch_for_event(tokens, event)
+    assert page.items
+    for item, raw in zip(page.items, details, strict=True):
+        assert not {"samples", "laps", "summary"} & set(item)
+        assert item["summaryId"] == raw["summaryId"]
+        assert item["activityType"] == raw["summary"]["activityType"]
 
 
 def test_initial_backfill_requests_30_day_ranges_and_is_pending() -> None:
@@ -153,15 +176,16 @@ def test_duplicate_backfill_is_fine() -> None:
     assert len(fake.backfill_requests) == 1
 
 
-def test_backfill_without_historical_permission_is_refused() -> None:
+def test_backfill_without_historical_permission_is_history_not_granted() -> None:
     fake = FakeGarmin(permissions=["ACTIVITY_EXPORT"])
     provider, tokens = connected(fake)
     start = datetime.now(UTC) - timedelta(days=90)
-    with pytest.raises(ProviderError) as caught:
+    with pytest.raises(HistoryNotGrantedError) as caught:
         provider.fetch_activities(tokens, SyncWindow(start, start + timedelta(days=5)), None)
     assert caught.value.status_code == 403
+    assert "HISTORICAL_DATA_EXPORT" in caught.value.message
     assert caught.value.hint is not None
-    assert "HISTORICAL_DATA_EXPORT" in caught.value.hint
+    assert "historical data" in caught.value.hint
 
 
 def test_empty_window_makes_no_call() -> None:
@@ -187,8 +211,12 @@ def test_oauth1_user_access_token_is_never_handed_on() -> None:
     provider = GarminProvider(
         FakeGarmin().credentials, httpx.Client(transport=httpx.MockTransport(handler))
     )
-    window = SyncWindow(datetime.fromtimestamp(now - 60, UTC), datetime.fromtimestamp(now, UTC))
-    (item,) = provider.fetch_activities(TokenSet(access_token="a"), window, None).items  # noqa: S106
+    url = (
+        "https://apis.garmin.com/wellness-api/rest/activities?uploadStartTimeInSeconds=1"
+        "&uploadEndTimeInSeconds=2&token=CPT-x"
+    )
+    event = WebhookEvent("u", "activities_available", None, {"userId": "u", "callbackURL": url})
+    (item,) = provider.fetch_for_event(TokenSet(access_token="a"), event).items  # noqa: S106
     assert "userAccessToken" not in item
 
 
@@ -199,12 +227,10 @@ def test_oauth1_user_access_token_is_never_handed_on() -> None:
         (httpx.Response(400, json={"errorMessage": "bad range"}), ProviderError),
         (httpx.Response(429), RateLimitedError),
         (httpx.Response(502), ProviderUnavailableError),
-        (httpx.Response(200, text="not json"), BadPayloadError),
-        (httpx.Response(200, json={"activities": []}), BadPayloadError),
-        (httpx.Response(200, json=[1, 2]), BadPayloadError),
+        (httpx.Response(200), ProviderError),  # a backfill answers 202, not content
     ],
 )
-def test_pull_errors(response: httpx.Response, error: type[Exception]) -> None:
+def test_backfill_errors(response: httpx.Response, error: type[Exception]) -> None:
     provider = GarminProvider(
         FakeGarmin().credentials, httpx.Client(transport=httpx.MockTransport(lambda _: response))
     )
@@ -215,6 +241,27 @@ def test_pull_errors(response: httpx.Response, error: type[Exception]) -> None:
             SyncWindow(now - timedelta(hours=1), now),
             None,
         )
+
+
+@pytest.mark.parametrize(
+    ("response", "error"),
+    [
+        (httpx.Response(200, text="not json"), BadPayloadError),
+        (httpx.Response(200, json={"activities": []}), BadPayloadError),
+        (httpx.Response(200, json=[1, 2]), BadPayloadError),
+    ],
+)
+def test_callback_payload_errors(response: httpx.Response, error: type[Exception]) -> None:
+    provider = GarminProvider(
+        FakeGarmin().credentials, httpx.Client(transport=httpx.MockTransport(lambda _: response))
+    )
+    url = (
+        "https://apis.garmin.com/wellness-api/rest/activities?uploadStartTimeInSeconds=1"
+        "&uploadEndTimeInSeconds=2&token=CPT-x"
+    )
+    event = WebhookEvent("u", "activities_available", None, {"userId": "u", "callbackURL": url})
+    with pytest.raises(error):
+        provider.fetch_for_event(TokenSet(access_token="a"), event)  # noqa: S106
 
 
 # --- webhook events -------------------------------------------------------------------------------

@@ -373,12 +373,49 @@ def test_without_a_configured_secret_only_the_creation_ping_is_accepted() -> Non
         provider.verify_webhook(webhook(padded_ping, None))
 
 
-def test_with_a_configured_secret_a_ping_must_be_signed_too() -> None:
+def test_re_creating_the_webhook_passes_polars_ping_signed_with_the_new_secret() -> None:
+    """Issue 13: with the old secret configured, the re-creation's PING (signed with the new
+    secret, not known yet) used to get 401 and Polar refused the new webhook. A bare PING
+    carries no data and queues nothing: it is accepted whatever its signature."""
     ping = fixture_bytes("webhook_ping.json")
     provider = make_provider()
     provider.verify_webhook(webhook(ping, sign(ping)))
+    provider.verify_webhook(webhook(ping, sign(ping, "the-new-secret-polar-just-made")))
+    provider.verify_webhook(webhook(ping, None))
+    assert provider.parse_webhook(webhook(ping, None)) == []
+
+
+def test_eve_cannot_dress_an_exercise_up_as_a_ping() -> None:
+    body = json.dumps(
+        {"event": "PING", "timestamp": "2026-11-20T10:00:00Z", "user_id": 1, "entity_id": "x"}
+    ).encode()
     with pytest.raises(WebhookVerificationError):
-        provider.verify_webhook(webhook(ping, None))
+        make_provider().verify_webhook(webhook(body, None))
+
+
+def rotating_provider() -> PolarProvider:
+    credentials = ProviderCredentials(
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        redirect_uri=REDIRECT_URI,
+        webhook_secret="new-secret-after-rotation",  # noqa: S106 - test value
+        extra={"WEBHOOK_PREVIOUS_SECRET": WEBHOOK_SECRET},
+    )
+    return PolarProvider(credentials, httpx.Client(transport=httpx.MockTransport(lambda r: 0)))  # type: ignore[arg-type,return-value]
+
+
+def test_during_a_rotation_old_and_new_secrets_are_both_accepted() -> None:
+    body = fixture_bytes("webhook_exercise.json")
+    provider = rotating_provider()
+    provider.verify_webhook(webhook(body, sign(body, WEBHOOK_SECRET)))
+    provider.verify_webhook(webhook(body, sign(body, "new-secret-after-rotation")))
+    with pytest.raises(WebhookVerificationError):
+        provider.verify_webhook(webhook(body, sign(body, "a-third-secret")))
+    # After the rotation (previous secret removed), the old one no longer passes.
+    with pytest.raises(WebhookVerificationError):
+        make_provider(webhook_secret="new-secret-after-rotation").verify_webhook(  # noqa: S106
+            webhook(body, sign(body, WEBHOOK_SECRET))
+        )
 
 
 def test_parse_exercise_event() -> None:
@@ -503,6 +540,12 @@ def test_fake_polar_serves_a_whole_connection_life() -> None:
         provider.verify_webhook(signed)
         headers, body, query_ = fake.forged_webhook(kind)
         forged = WebhookRequest(method="POST", headers=headers, query=query_, body=body)
+        if kind == "ping":
+            # A bare PING carries nothing and is accepted whatever its signature (the
+            # re-creation check is signed with a secret not known yet); nothing is queued.
+            provider.verify_webhook(forged)
+            assert provider.parse_webhook(forged) == []
+            continue
         with pytest.raises(WebhookVerificationError):
             provider.verify_webhook(forged)
     headers, body, query_ = fake.signed_webhook()

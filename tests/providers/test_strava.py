@@ -135,7 +135,7 @@ def assert_no_secret(exc: BaseException) -> None:
 # --- OAuth: authorize URL ----------------------------------------------------------------------
 
 
-def test_authorize_url_asks_for_activity_read_all_with_state_and_no_pkce(make: Any) -> None:
+def test_authorize_url_asks_for_both_activity_scopes_with_state_and_no_pkce(make: Any) -> None:
     provider, _ = make(respond(500))
     url = provider.authorization_url(state="state-123", code_challenge="ignored-challenge")
     parts = urlsplit(url)
@@ -146,13 +146,18 @@ def test_authorize_url_asks_for_activity_read_all_with_state_and_no_pkce(make: A
         "redirect_uri": ["https://api.trainlytics.test/oauth/strava/callback"],
         "response_type": ["code"],
         "approval_prompt": ["auto"],
-        "scope": ["read,activity:read_all"],
+        # activity:read must be asked for explicitly: an athlete who unticks private
+        # activities still grants it (and only then does Strava send webhooks for them).
+        "scope": ["read,activity:read,activity:read_all"],
         "state": ["state-123"],
     }
     assert StravaProvider.uses_pkce is False
-    assert StravaProvider.required_scopes == ("activity:read_all",)
+    assert StravaProvider.required_scopes == ("activity:read",)
     assert StravaProvider.webhook_secret_setting == "WEBHOOK_VERIFY_TOKEN"  # noqa: S105
-    assert StravaProvider.extra_settings == ("SUBSCRIPTION_ID",)
+    assert StravaProvider.extra_settings == ("SUBSCRIPTION_ID", "ATHLETE_CAPACITY")
+    # Every requested scope is one Strava's authorize endpoint accepts (the fake checks it).
+    fake = FakeStrava()
+    assert fake.authorize(url).status_code == 302
     assert StravaProvider.delete_activities_on_disconnect is True
 
 
@@ -244,11 +249,13 @@ def test_malformed_token_response_raises_bad_payload(make: Any, body: Any) -> No
 @pytest.mark.parametrize(
     ("granted", "missing"),
     [
+        ("read,activity:read,activity:read_all", []),
         ("read,activity:read_all", []),
         ("read,activity:read_all,profile:read_all", []),
-        ("read,activity:read", ["activity:read_all"]),
-        ("read", ["activity:read_all"]),
-        ("", ["activity:read_all"]),
+        # Private activities unticked: accepted (public and followers activities sync).
+        ("read,activity:read", []),
+        ("read", ["activity:read"]),
+        ("", ["activity:read"]),
     ],
 )
 def test_scope_check_uses_the_scope_of_the_callback(
@@ -675,7 +682,7 @@ def test_fake_strava_serves_a_whole_connection_life() -> None:
                 TokenSet(access_token=refreshed.access_token), callback_query={}
             )
 
-    fake = FakeStrava(scope="read,activity:read")
+    fake = FakeStrava(scope="read")
     with httpx.Client(transport=fake.transport()) as client:
         provider = StravaProvider(fake.credentials, client)
         query = fake.callback("state-2")
@@ -683,7 +690,7 @@ def test_fake_strava_serves_a_whole_connection_life() -> None:
             code=query["code"], code_verifier=None, callback_query=query
         )
         identity = provider.fetch_identity(tokens, callback_query=query)
-        assert provider.missing_scopes(identity) == ["activity:read_all"]
+        assert provider.missing_scopes(identity) == ["activity:read"]
         provider.revoke(tokens)
         assert fake.revocations == 1
         with pytest.raises(TokenRevokedError):  # deauthorisation kills the refresh token too

@@ -146,14 +146,59 @@ def test_indoor_trainer_keeps_newer_summary_fields(db: Conn) -> None:
     assert n["elevation_gain"] is None  # ascent_accum null
     assert n["average_watts"] == approx(219.3)
     assert n["weighted_average_watts"] == approx(231.77)
-    # A summary's time_zone (newer API versions) is kept, not trusted for the offset.
-    assert n["timezone"] is None
+    # The summary's IANA time_zone is the activity's zone; London in November is UTC+0.
+    assert n["timezone"] == "Europe/London"
     assert n["utc_offset"] == 0
     assert n["activity_data"]["time_zone"] == "Europe/London"
     assert n["activity_data"]["plan_id"] == 8841203
     assert n["is_manual"] is False
     # A workout_token that is not "<device>:<counter>" names no device.
     assert n["device_name"] is None
+
+
+@pytest.mark.parametrize(
+    ("starts", "zone", "timezone", "offset"),
+    [
+        # Toronto: EDT (-4 h) in July, EST (-5 h) in January; the offset is the one in force.
+        ("2026-07-04T11:30:00.000Z", "America/Toronto", "America/Toronto", -4 * 3600),
+        ("2026-01-10T15:00:00.000Z", "America/Toronto", "America/Toronto", -5 * 3600),
+        ("2026-11-16T19:02:11.000Z", "Australia/Adelaide", "Australia/Adelaide", 37800),
+        ("2026-11-16T19:02:11.000Z", "Pacific/Kiritimati", "Pacific/Kiritimati", 14 * 3600),
+        # Not a zone this server knows, not a zone name at all, not a string: UTC, no zone.
+        ("2026-11-16T19:02:11.000Z", "Mars/Olympus_Mons", None, 0),
+        ("2026-11-16T19:02:11.000Z", "'; drop table x; --", None, 0),
+        ("2026-11-16T19:02:11.000Z", 3600, None, 0),
+        ("2026-11-16T19:02:11.000Z", "", None, 0),
+    ],
+)
+def test_the_summary_time_zone_sets_zone_and_offset(
+    db: Conn, starts: str, zone: Any, timezone: str | None, offset: int
+) -> None:
+    payload = workout("workout_indoor_trainer.json")
+    payload["starts"] = starts
+    payload["workout_summary"]["time_zone"] = zone
+    n = normalize(db, payload)
+    assert n["error"] is None
+    assert (n["timezone"], n["utc_offset"]) == (timezone, offset)
+
+
+def test_an_evening_ride_in_toronto_is_on_its_local_date(db: Conn) -> None:
+    """23:30 in Toronto on 4 July is 03:30 UTC on the 5th: the stored local start says the 4th
+    (local-date statistics were wrong for everyone outside UTC with offset 0)."""
+    connection_id, _ = make_connection(db, "wahoo")
+    payload = workout("workout_indoor_trainer.json")
+    payload["id"] = 880077
+    payload["starts"] = "2026-07-05T03:30:00.000Z"
+    payload["workout_summary"]["time_zone"] = "America/Toronto"
+    ingest(db, connection_id, [payload])
+    row = db.execute(
+        "select start_date_local, timezone, utc_offset from public.activities "
+        "where connection_id = %s and external_id = '880077'",
+        [connection_id],
+    ).fetchone()
+    assert row is not None
+    assert row[0] == datetime(2026, 7, 4, 23, 30)
+    assert (row[1], row[2]) == ("America/Toronto", -4 * 3600)
 
 
 def test_manual_flag_of_newer_summaries(db: Conn) -> None:

@@ -134,6 +134,9 @@ class AccessCheck:
     withdrawn: bool
     #: Required scopes/permissions the athlete no longer grants (empty when unknown or none).
     missing: tuple[str, ...] = ()
+    #: Everything the provider says the athlete grants now (None when it does not say); a
+    #: confirmed permission change stores it as the connection's scopes.
+    granted: tuple[str, ...] | None = None
 
 
 #: Payload key under which a provider module may stamp an event's arrival (epoch s), e.g. to
@@ -274,6 +277,20 @@ class Provider(ABC):
         claim). Not :meth:`fetch_identity` blindly: for some providers it registers the user
         (Polar)."""
         raise NotImplementedError(f"{self.name}: access events cannot be confirmed")
+
+    def athlete_capacity(self) -> int | None:
+        """How many athletes the provider lets this application connect (Strava's Standard
+        tier: 10); None when the provider sets no such limit. ``start_connection`` refuses a
+        new athlete once the application's active connections reach it."""
+        return None
+
+    def capacity_message(self, capacity: int) -> tuple[str, str]:
+        """The message and hint (athlete and operator) when :meth:`athlete_capacity` is
+        reached."""
+        return (
+            f"{self.name} connections are full ({capacity} athletes)",
+            f"operator: raise the application's athlete limit at {self.name}",
+        )
 
     def missing_scopes(self, identity: ProviderIdentity) -> list[str]:
         """Required scopes the athlete did not grant."""

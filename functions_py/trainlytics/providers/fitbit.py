@@ -32,16 +32,25 @@ REST reference v4; Google's OAuth 2.0 web-server guide):
   activity scope. ``healthUserId`` is the id webhooks name, so it is the provider user id.
   ``legacyUserId`` (the old Fitbit id) may only be used to map migrating users: not kept.
 - Data: ``GET https://health.googleapis.com/v4/users/me/dataTypes/exercise/dataPoints`` (page
-  size ≤ 25 for exercise, ``pageToken``/``nextPageToken``, AIP-160 ``filter`` on the interval
-  start: ``exercise.interval.start_time >= "<RFC 3339>" AND exercise.interval.start_time <
-  "<RFC 3339>"``). ``fetch_activities`` reads a sync window with that filter, page by page (the
-  cursor is the ``nextPageToken``); each data point goes to ``private.normalize_fitbit`` as it
-  came (``name`` ends with the data point id; ``exercise.interval`` has ``startTime``,
-  ``startUtcOffset`` as a Duration such as ``"-25200s"``, ``endTime``; ``activeDuration``
-  ``"1741.989s"``; ``metricsSummary`` with ``distanceMillimeters``, ``caloriesKcal``, int64s
-  such as ``averageHeartRateBeatsPerMinute`` as JSON strings).
+  size ≤ 25 for exercise, ``pageToken``/``nextPageToken``, AIP-160 ``filter``). For exercise
+  (a "session" record type) the only filter field is ``exercise.interval.civil_start_time``
+  (developers.google.com/health/filters, "Filter types and fields": sessions — exercise:
+  ``{dataType}.interval.civil_start_time``; only ``>=`` and ``<``; other operators and
+  unsupported members answer 400 ``INVALID_DATA_POINT_FILTER...``). A civil time is the
+  athlete's local wall-clock time without a zone (``"2026-03-04T00:00:00"``), so a window of
+  real (UTC) start times is asked for padded by :data:`CIVIL_PADDING` (±14 h: UTC offsets run
+  from -12:00 to +14:00) and the items are then kept by their real start
+  (``exercise.interval.startTime``); only the real window is ever declared complete. Each data
+  point goes to ``private.normalize_fitbit`` as it came (``name`` ends with the data point id;
+  ``exercise.interval`` has ``startTime``, ``startUtcOffset`` as a Duration such as
+  ``"-25200s"``, ``endTime``; ``activeDuration`` ``"1741.989s"``; ``metricsSummary`` with
+  ``distanceMillimeters``, ``caloriesKcal``, int64s such as ``averageHeartRateBeatsPerMinute``
+  as JSON strings).
 - Webhooks: a *subscriber* (``projects.subscribers.create``, a Cloud project call, not per
-  athlete) registers our HTTPS endpoint, its data types (``exercise`` among them) and an
+  athlete) registers our HTTPS endpoint, its ``subscriberConfigs`` (``dataTypes`` with
+  ``exercise`` among them and a ``subscriptionCreatePolicy``: ``AUTOMATIC`` — every athlete who
+  grants a matching scope is subscribed — or ``MANUAL``, where each athlete needs a
+  ``projects.subscribers.subscriptions.create`` call; Trainlytics expects ``AUTOMATIC``) and an
   ``endpointAuthorization.secret`` — the **full** ``Authorization`` header value Google sends
   with every notification. Registration is verified by two POSTs of ``{"type":
   "verification"}``: with the header (expects **201**) and without it (expects 401/403).
@@ -49,16 +58,20 @@ REST reference v4; Google's OAuth 2.0 web-server guide):
   "UPSERT"|"DELETE", "intervals": [{"physicalTimeInterval": {"startTime", "endTime"}}, ...],
   ...}}``; the receiver fetches the data itself. Register the subscriber with secret
   ``"Bearer " + FITBIT_WEBHOOK_SECRET``: ``verify_webhook`` compares that header in constant
-  time.
+  time **and** verifies the ECDSA P-256 signature Google's reference says clients "must
+  verify" (header ``X-HEALTHAPI-SIGNATURE`` or ``GOOGLE-HEALTH-API-SIGNATURE``; see
+  :mod:`trainlytics.providers.google_signatures`). A notification without a valid signature
+  is refused (401); only the registration check (which changes nothing) passes on the
+  ``Authorization`` header alone.
 
 UNCONFIRMED (not settled by official documentation at the time of writing):
 
-- The ``X-HEALTHAPI-SIGNATURE`` header (documented as an ECDSA P-256 signature of the JSON
-  payload, "verify with Google Health API's public key") is **not verified**: the official pages
-  do not publish the key location or wire format (third-party code fetches a Tink keyset from
-  www.gstatic.com/googlehealthapi/webhooks/webhooks_public_keyset.json). One developer reported
-  on the Fitbit community forum that notifications arrived without the ``Authorization`` header;
-  if that is confirmed, signature verification must be added here before enabling webhooks.
+- Where the signature's public key is published and the signature's wire format: not on
+  Google's pages; independent receivers of the live API use the Tink keyset at
+  ``www.gstatic.com/googlehealthapi/webhooks/webhooks_public_keyset.json`` and Tink's
+  prefixed DER signatures over the raw body (:mod:`~trainlytics.providers.google_signatures`).
+  If Google moves the keyset, notifications are refused (401) and Google retries them for up
+  to 7 days — nothing unverified is ever queued.
 - The ack status for notifications: 204 is used (as for the legacy Fitbit API and a
   third-party client library); the verification POST wants 201 — see ``webhook_ack_for``.
 - Whether a delivery may batch several notifications in a JSON array (one third-party receiver
@@ -113,6 +126,7 @@ from trainlytics.providers.base import (
     WebhookRequest,
     WebhookResponse,
 )
+from trainlytics.providers.google_signatures import KEYSET_URL, TinkKeysetVerifier
 from trainlytics.providers.http import request, response_json
 
 __all__ = [
@@ -151,6 +165,12 @@ DATA_TYPE_EXERCISE = "exercise"
 EXERCISE_PAGE_SIZE = 25
 #: How far before a notified interval an exercise touching it may have started.
 EVENT_LOOKBACK = timedelta(hours=24)
+#: The civil (local wall-clock) filter is padded by this on both sides of a UTC window: UTC
+#: offsets run from -12:00 to +14:00, so every exercise whose real start lies in the window has
+#: a civil start inside the padded range.
+CIVIL_PADDING = timedelta(hours=14)
+#: The only filter member the API accepts for exercise sessions.
+FILTER_FIELD = "exercise.interval.civil_start_time"
 
 _ERROR_CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
@@ -306,12 +326,16 @@ class FitbitProvider(Provider):
     def fetch_activities(
         self, tokens: TokenSet, window: SyncWindow, cursor: Mapping[str, Any] | None
     ) -> ActivityPage:
+        """One page of the padded civil-time listing of ``window``, keeping only the exercises
+        whose real start (``exercise.interval.startTime``) lies in the window. No window is
+        declared complete here: a run's listing spans several pages (and calls)."""
         token = cursor.get("pageToken") if cursor else None
         points, next_token = self._exercise_page(
             tokens, window.start, window.end, token if isinstance(token, str) else None
         )
         return ActivityPage(
-            items=points, next_cursor={"pageToken": next_token} if next_token else None
+            items=_starting_in(points, window),
+            next_cursor={"pageToken": next_token} if next_token else None,
         )
 
     def fetch_for_event(
@@ -324,9 +348,12 @@ class FitbitProvider(Provider):
         before it to its end is read, all pages, and that start-time window is declared
         *complete* (``complete_windows``): the engine soft-deletes the stored activities of the
         window that Google no longer returns — how a DELETE is applied — and an UPSERT re-reads
-        what changed (and applies any deletion it reveals the same way). The listing filters by
-        start time exactly as activities store it (``exercise.interval.startTime``), pages
-        through ``nextPageToken`` and has no history limit, so it is complete for the window."""
+        what changed (and applies any deletion it reveals the same way). The listing asks for
+        civil start times padded by :data:`CIVIL_PADDING` around the window, pages through
+        ``nextPageToken`` and has no history limit, so every exercise whose real start lies in
+        the window is among the answers; the items are then kept by their real start, and only
+        that real window is declared complete (the padding is never claimed: an exercise
+        starting there may be in no listing of ours)."""
         if event.kind not in ("activities_available", "activity_deleted"):
             return ActivityPage(items=(), api_calls=0)
         intervals = event.payload.get("intervals")
@@ -346,7 +373,7 @@ class FitbitProvider(Provider):
             while True:
                 points, token = self._exercise_page(tokens, window.start, window.end, token)
                 calls += 1
-                for point in points:
+                for point in _starting_in(points, window):
                     items[str(point.get("name"))] = point
                 if not token:
                     break
@@ -359,8 +386,8 @@ class FitbitProvider(Provider):
         params = {
             "pageSize": str(EXERCISE_PAGE_SIZE),
             "filter": (
-                f'exercise.interval.start_time >= "{_rfc3339(start)}" AND '
-                f'exercise.interval.start_time < "{_rfc3339(end)}"'
+                f'{FILTER_FIELD} >= "{_civil(start - CIVIL_PADDING)}" AND '
+                f'{FILTER_FIELD} < "{_civil(end + CIVIL_PADDING)}"'
             ),
         }
         if page_token:
@@ -404,6 +431,10 @@ class FitbitProvider(Provider):
     # --- Webhooks ------------------------------------------------------------------------------
 
     def verify_webhook(self, request: WebhookRequest) -> None:
+        """The ``Authorization`` header must be ``"Bearer " + FITBIT_WEBHOOK_SECRET`` (constant
+        time), and every request other than the registration check must carry a valid ECDSA
+        signature of its raw body (``X-HEALTHAPI-SIGNATURE`` or ``GOOGLE-HEALTH-API-SIGNATURE``;
+        :class:`~trainlytics.providers.google_signatures.TinkKeysetVerifier`)."""
         secret = self.credentials.webhook_secret
         if not secret:
             raise WebhookVerificationError("fitbit webhooks are not configured on this server")
@@ -414,6 +445,16 @@ class FitbitProvider(Provider):
         ):
             # Also what Google's registration check without the header expects (401/403).
             raise WebhookVerificationError("fitbit webhook Authorization header does not match")
+        if _is_verification(request.body):
+            return  # the registration check: nothing is queued, nothing changes
+        self._signatures().verify(request.headers, request.body)
+
+    def _signatures(self) -> TinkKeysetVerifier:
+        verifier = getattr(self, "_signature_verifier", None)
+        if verifier is None:
+            verifier = TinkKeysetVerifier(self.http, KEYSET_URL)
+            self._signature_verifier = verifier
+        return verifier
 
     def parse_webhook(self, request: WebhookRequest) -> list[WebhookEvent]:
         try:
@@ -499,11 +540,38 @@ class FitbitProvider(Provider):
         )
 
 
-def _rfc3339(moment: datetime) -> str:
-    """An RFC 3339 UTC timestamp for a filter literal (fractional seconds only when present)."""
+def _civil(moment: datetime) -> str:
+    """A civil-time filter literal: wall-clock ``YYYY-MM-DDTHH:MM:SS`` without a zone (the
+    filter guide's example ``"2026-03-04T00:00:00"``), rounded down to the second (the
+    padding makes the rounding harmless)."""
     utc = moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    spec = "microseconds" if utc.microsecond else "seconds"
-    return utc.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
+    return utc.replace(tzinfo=None, microsecond=0).isoformat(timespec="seconds")
+
+
+def _starting_in(points: list[Mapping[str, Any]], window: SyncWindow) -> list[Mapping[str, Any]]:
+    """The data points whose real start (``exercise.interval.startTime``) lies in ``window``.
+    A point without a readable start is kept: the normaliser reports it as a skipped item
+    rather than it being silently dropped."""
+    kept: list[Mapping[str, Any]] = []
+    for point in points:
+        exercise = point.get("exercise")
+        interval = exercise.get("interval") if isinstance(exercise, dict) else None
+        start = _instant(interval.get("startTime")) if isinstance(interval, dict) else None
+        if start is None or window.start <= start < window.end:
+            kept.append(point)
+    return kept
+
+
+def _is_verification(body: bytes) -> bool:
+    """Whether a (bounded) body is exactly Google's subscriber check ``{"type":
+    "verification"}``."""
+    if len(body) > 256:
+        return False
+    try:
+        parsed: Any = loads_bounded(body)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return bool(parsed == {"type": "verification"})
 
 
 def _instant(value: Any) -> datetime | None:

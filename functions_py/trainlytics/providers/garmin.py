@@ -10,10 +10,17 @@ independent integrations agree on (``shared/docs/providers.md`` §3, labelled [2
   (~24 h), ``refresh_token``, ``refresh_token_expires_in`` (~90 days), ``scope``, ``jti``.
   Every refresh returns a new refresh token (rotation); an expired or spent one means the
   athlete must consent again.
-- ``GET /wellness-api/rest/user/id`` → ``{"userId": ...}``: the stable provider user id.
-  ``GET /wellness-api/rest/user/permissions`` → e.g. ``["ACTIVITY_EXPORT", ...]``: what the
-  athlete granted. The sync needs ``ACTIVITY_EXPORT``.
-- ``DELETE /wellness-api/rest/user/registration`` → 204 withdraws the app's access.
+- User endpoints live on the **partner gateway** (``/partner-gateway/rest/user/...``; the
+  older ``/wellness-api/rest/user/...`` paths are what pre-2025 integrations call):
+  ``GET .../user/id`` → ``{"userId": ...}``: the stable provider user id;
+  ``GET .../user/permissions`` → e.g. ``["ACTIVITY_EXPORT", ...]`` (some integrations read a
+  ``{"permissions": [...]}`` object; both are accepted): what the athlete granted. The sync
+  needs ``ACTIVITY_EXPORT``. ``DELETE .../user/registration`` → 204 withdraws the app's
+  access. Sources: the-momentum/open-wearables ``backend/app/services/providers/garmin/
+  oauth.py`` and its tests (DELETE and permissions on ``/partner-gateway/rest/user/...``),
+  Garmin's Start Guide as quoted by integrators ("Call DELETE
+  /partner-gateway/rest/user/registration whenever our app disconnects someone"), and the
+  partner gateway's OAuth 1 → 2 ``/partner-gateway/rest/user/token-exchange``.
 - Webhooks: Garmin sends the ``garmin-client-id`` header (our client id). Bodies are keyed by
   summary type: ``{"activities": [...]}`` holds full summaries (push) or items with a
   ``callbackURL`` to GET (ping); ``{"deregistrations": [{"userId": ...}]}``;
@@ -40,19 +47,32 @@ UNCONFIRMED (no public primary source; handled defensively):
   ``manuallyUpdatedActivities`` are reported as ``activity_updated``.
 - A ping's callback validity: 24 h (stated for Activity Files; applied to summary pings too)
   and single use — a second download answering 410 is an integrator's report, not a document.
-- What authenticates the GET of a ping's callbackURL under OAuth 2.0: we send the athlete's
-  bearer token beside the URL's ``token=``; one integrator's notes say the pull token is what
-  counts (a bearer token alone answers 400 ``InvalidPullTokenException``).
-- Activities: how long pulled data stays available (we pull windows that start within the last
-  7 days and backfill older ones); whether the pull's upload bounds are inclusive; that a
-  backfill's duplicate answer is 409 and a missing historical permission 403 (both [2nd]).
+- Whether the bearer token is needed beside a callbackURL's ``token=`` (we send both; the pull
+  token is what Garmin checks — settled below).
+- That a backfill's duplicate answer is 409 and a missing historical permission 403 (both
+  [2nd]; the 403's body is not documented publicly).
+- Whether Garmin's review objects to small backfills requested by scheduled runs to close
+  gaps (the Start Guide permits backfill for history; outages are covered by Garmin's Summary
+  Resender, so a gap backfill is a safety net).
 
-Activities (``fetch_activities``/``fetch_for_event``): pull ``GET /activities`` by upload-time
-windows of <= 24 h (a JSON array of summaries) for recent windows; asynchronous
-``GET /backfill/activities`` in <= 30-day start-time ranges for older ones (202 → the page is
-``pending`` and the data arrives by ping; 409 = already requested, also fine). Pushes are
-ignored (see above); pings carry a ``callbackURL`` on apis.garmin.com, fetched with the
-athlete's bearer token. No public rate-limit headers or per-request limits.
+SETTLED since (sources now agree):
+
+- **No ad-hoc pulls.** ``GET /wellness-api/rest/activities?uploadStartTimeInSeconds=...`` with
+  the bearer token alone answers 400 ``{"errorMessage": "InvalidPullTokenException
+  failure"}``: Garmin serves it only with the ``token=`` a ping's callbackURL carries, and its
+  Start Guide says "ad-hoc requests for data are not permitted" (several integrators' logs
+  and diagnostics, 2025-2026, found by content search; shared/docs/providers.md §3).
+  Trainlytics never builds a pull URL: data arrives by ping; history and gaps by backfill.
+
+Activities (``fetch_activities``/``fetch_for_event``): every planned window is requested as an
+asynchronous ``GET /backfill/activities`` in <= 30-day start-time ranges (202 → the page is
+``pending`` and the data arrives by ping; 409 = already requested, also fine; 403 = the athlete
+has not granted historical export → :class:`~trainlytics.errors.HistoryNotGrantedError`, a
+``skipped`` run with a hint). Pushes are ignored (see above); pings carry a ``callbackURL`` on
+apis.garmin.com, fetched once with the athlete's bearer token. An ``activityDetails`` callback
+(samples and laps, up to 100 MB a body) is reduced to its ``summary`` before it is ingested:
+neither the job queue (which holds only the ping's userId and callbackURL) nor the ingest sees
+the samples. No public rate-limit headers or per-request limits.
 """
 
 from __future__ import annotations
@@ -68,6 +88,7 @@ import httpx
 
 from trainlytics.errors import (
     BadPayloadError,
+    HistoryNotGrantedError,
     ProviderError,
     TokenExchangeError,
     TokenRefreshError,
@@ -105,27 +126,23 @@ __all__ = [
 AUTHORIZE_URL = "https://connect.garmin.com/oauth2Confirm"
 TOKEN_URL = "https://diauth.garmin.com/di-oauth2-service/oauth/token"  # noqa: S105 - a URL
 API_BASE_URL = "https://apis.garmin.com/wellness-api/rest"
-USER_ID_URL = f"{API_BASE_URL}/user/id"
-PERMISSIONS_URL = f"{API_BASE_URL}/user/permissions"
-REGISTRATION_URL = f"{API_BASE_URL}/user/registration"
-#: Pull by upload time: ``?uploadStartTimeInSeconds=&uploadEndTimeInSeconds=`` (<= 24 h).
-ACTIVITIES_URL = f"{API_BASE_URL}/activities"
+#: The partner gateway, where the user endpoints live.
+PARTNER_GATEWAY_URL = "https://apis.garmin.com/partner-gateway/rest"
+USER_ID_URL = f"{PARTNER_GATEWAY_URL}/user/id"
+PERMISSIONS_URL = f"{PARTNER_GATEWAY_URL}/user/permissions"
+REGISTRATION_URL = f"{PARTNER_GATEWAY_URL}/user/registration"
 #: Asynchronous backfill by start time: ``?summaryStartTimeInSeconds=&summaryEndTimeInSeconds=``
 #: (<= 30 days); answers 202 and delivers the summaries later through the push/ping webhooks.
 BACKFILL_URL = f"{API_BASE_URL}/backfill/activities"
 API_HOST = "apis.garmin.com"
 
-#: Largest upload-time window of one pull request.
-PULL_WINDOW = timedelta(hours=24)
 #: Largest start-time range of one backfill request.
 BACKFILL_WINDOW = timedelta(days=30)
 #: How far back the initial synchronisation reaches: about the last month is all a backfill
 #: returns (see :attr:`GarminProvider.backfill_horizon`).
 BACKFILL_HORIZON = timedelta(days=30)
-#: Windows starting within this look-back are pulled (synchronously, by upload time); older
-#: ones are backfilled (asynchronously, by start time). UNCONFIRMED how long Garmin keeps data
-#: pullable; a week is well inside what integrations rely on.
-PULL_LOOKBACK = timedelta(days=7)
+#: The permission without which Garmin refuses a backfill (403).
+HISTORY_PERMISSION = "HISTORICAL_DATA_EXPORT"
 #: Ping callback paths whose content is activity summaries (activityFiles pings are FIT
 #: downloads and are not ingested here).
 _SUMMARY_CALLBACK_PATHS = frozenset(
@@ -172,7 +189,7 @@ class GarminProvider(Provider):
     # Garmin authenticates webhooks with our client id (header), not with a secret of ours.
     webhook_secret_setting: ClassVar[str | None] = None
     extra_settings: ClassVar[tuple[str, ...]] = ()
-    #: Backfill requests cover at most 30 days; pulls 24 h (chunked within a window by cursor).
+    #: Backfill requests cover at most 30 days (chunked within a window by cursor).
     max_window: ClassVar[timedelta | None] = BACKFILL_WINDOW
     #: Garmin serves only about the last month of history to a backfill (shared/docs/providers.md
     #: §3, attributed to Garmin support; UNCONFIRMED in public documentation): asking further
@@ -279,6 +296,8 @@ class GarminProvider(Provider):
         if not isinstance(user_id, str | int) or isinstance(user_id, bool) or not str(user_id):
             raise BadPayloadError(self.name, "the user id response has no userId", status_code=200)
         permissions = self._get_json(PERMISSIONS_URL, tokens, "reading the permissions")
+        if isinstance(permissions, dict):
+            permissions = permissions.get("permissions")
         if not isinstance(permissions, list) or not all(isinstance(p, str) for p in permissions):
             raise BadPayloadError(
                 self.name, "the permissions response is not a list of strings", status_code=200
@@ -300,7 +319,11 @@ class GarminProvider(Provider):
             return AccessCheck(withdrawn=True)
         if tokens.provider_user_id and identity.provider_user_id != tokens.provider_user_id:
             return AccessCheck(withdrawn=True)
-        return AccessCheck(withdrawn=False, missing=tuple(self.missing_scopes(identity)))
+        return AccessCheck(
+            withdrawn=False,
+            missing=tuple(self.missing_scopes(identity)),
+            granted=identity.scopes,
+        )
 
     # --- Webhooks --------------------------------------------------------------------------------
 
@@ -359,45 +382,40 @@ class GarminProvider(Provider):
     def fetch_activities(
         self, tokens: TokenSet, window: SyncWindow, cursor: Mapping[str, Any] | None
     ) -> ActivityPage:
-        """One step through ``window``: a pull of <= 24 h of uploads, or one asynchronous
-        backfill request of <= 30 days of start times.
-
-        A window starting within :data:`PULL_LOOKBACK` is pulled
-        (``GET /activities?uploadStartTimeInSeconds=&uploadEndTimeInSeconds=``, a JSON array of
-        summaries) in 24-hour upload windows, so activities recorded long ago but uploaded late
-        are caught. An older window is backfilled (``GET /backfill/activities?summaryStart...``):
-        Garmin answers 202 and pushes the summaries later, so the page is ``pending``. A 409
-        means the same range was already requested: also pending, not an error. The cursor
-        holds the mode and where the next request starts."""
+        """One asynchronous backfill request of <= 30 days of start times within ``window``
+        (``GET /backfill/activities?summaryStartTimeInSeconds=&summaryEndTimeInSeconds=``):
+        Garmin answers 202 and delivers the summaries later by ping, so the page is
+        ``pending``. A 409 means the same range was already requested: also pending. A 403
+        means the athlete has not granted historical export: :class:`HistoryNotGrantedError`
+        (the run is recorded as skipped, with the hint). Never a pull: Garmin serves
+        ``/activities`` only to a ping's callbackURL (see the module docstring). The cursor
+        holds where the next request starts."""
         window_end = int(window.end.timestamp())
-        if cursor and cursor.get("mode") in ("pull", "backfill"):
-            mode = str(cursor["mode"])
-            start = cursor.get("start")
-            if not isinstance(start, int) or isinstance(start, bool):
-                start = int(window.start.timestamp())
-        else:
-            mode = "pull" if window.start >= self._now() - PULL_LOOKBACK else "backfill"
+        start = cursor.get("start") if cursor else None
+        if not isinstance(start, int) or isinstance(start, bool):
             start = int(window.start.timestamp())
         if start >= window_end:
             return ActivityPage(items=(), api_calls=0)
-        step = PULL_WINDOW if mode == "pull" else BACKFILL_WINDOW
-        end = min(start + int(step.total_seconds()), window_end)
-        next_cursor = {"mode": mode, "start": end} if end < window_end else None
-        if mode == "pull":
-            response = self._activity_get(
-                ACTIVITIES_URL,
-                tokens,
-                "pulling activities",
-                params={"uploadStartTimeInSeconds": start, "uploadEndTimeInSeconds": end},
-            )
-            return ActivityPage(items=self._summaries(response), next_cursor=next_cursor)
-        response = self._activity_get(
+        end = min(start + int(BACKFILL_WINDOW.total_seconds()), window_end)
+        next_cursor = {"mode": "backfill", "start": end} if end < window_end else None
+        response = request(
+            self.http,
+            self.name,
+            "GET",
             BACKFILL_URL,
-            tokens,
-            "requesting a backfill",
             params={"summaryStartTimeInSeconds": start, "summaryEndTimeInSeconds": end},
-            accepted=(202, 409),
+            headers=_bearer(tokens),
         )
+        if response.status_code == 403:
+            raise HistoryNotGrantedError(
+                self.name,
+                f"Garmin refused to send activity history ({_describe(response)}): the athlete "
+                f"has not granted {HISTORY_PERMISSION}",
+                status_code=403,
+                hint="in Garmin Connect, allow Trainlytics to share historical data (and "
+                "activities); new activities arrive meanwhile",
+            )
+        self._check(response, "requesting a backfill", accepted=(202, 409))
         return ActivityPage(items=(), next_cursor=next_cursor, pending=True)
 
     def fetch_for_event(
@@ -425,31 +443,14 @@ class GarminProvider(Provider):
                     age / 3600,
                 )
                 return ActivityPage(items=(), api_calls=0)
-        response = self._activity_get(
-            url, tokens, "fetching a ping callback", params=None, accepted=(200, 410)
-        )
+        response = request(self.http, self.name, "GET", url, headers=_bearer(tokens))
+        self._check(response, "fetching a ping callback", accepted=(200, 410))
         if response.status_code == 410:
             log.info("garmin ping for user %s: already fetched (410)", event.provider_user_id)
             return ActivityPage(items=())
         return ActivityPage(items=self._summaries(response))
 
-    def _activity_get(
-        self,
-        url: str,
-        tokens: TokenSet,
-        what: str,
-        *,
-        params: Mapping[str, Any] | None,
-        accepted: tuple[int, ...] = (200,),
-    ) -> httpx.Response:
-        response = request(
-            self.http,
-            self.name,
-            "GET",
-            url,
-            params=dict(params) if params is not None else None,
-            headers=_bearer(tokens),
-        )
+    def _check(self, response: httpx.Response, what: str, *, accepted: tuple[int, ...]) -> None:
         if response.status_code == 401:
             raise TokenRevokedError(
                 self.name,
@@ -471,7 +472,6 @@ class GarminProvider(Provider):
                 f"{what} failed ({_describe(response)})",
                 status_code=response.status_code,
             )
-        return response
 
     def _summaries(self, response: httpx.Response) -> list[dict[str, Any]]:
         body = response_json(response, self.name)
@@ -479,7 +479,9 @@ class GarminProvider(Provider):
             raise BadPayloadError(
                 self.name, "the activity response is not a JSON array of objects", status_code=200
             )
-        return [_without_secrets(item) for item in body]
+        # activityDetails items carry {summaryId, activityId, summary, samples, laps}: only the
+        # summary (with its ids) is kept, so samples never reach the ingest or a job.
+        return [_without_secrets(_summary_only(item)) for item in body]
 
     def _now(self) -> datetime:
         return datetime.now(UTC)
@@ -566,6 +568,13 @@ def _after(now: datetime, seconds: Any) -> datetime | None:
     if isinstance(seconds, int | float) and not isinstance(seconds, bool):
         return now + timedelta(seconds=seconds)
     return None
+
+
+def _summary_only(item: Mapping[str, Any]) -> Mapping[str, Any]:
+    summary = item.get("summary")
+    if not isinstance(summary, dict):
+        return item
+    return {**summary, **{k: v for k, v in item.items() if k not in ("summary", "samples", "laps")}}
 
 
 def _without_secrets(item: Mapping[str, Any]) -> dict[str, Any]:

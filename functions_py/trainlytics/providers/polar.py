@@ -37,11 +37,18 @@ integrations polarofficial/accesslink-example-python and c2corg/c2c_tracking):
 
 UNCONFIRMED (not established by public documentation; decided here, revisit with Polar's docs):
 
-- The PING Polar sends while a webhook is being *created* arrives before the creation response
-  reveals ``signature_secret_key``, so it cannot be verified by us. While POLAR_WEBHOOK_SECRET is
-  unset we therefore accept a body that is exactly a PING (``event`` and ``timestamp`` only, and
-  nothing is queued for it) and reject everything else; once the secret is set, PINGs are
-  verified like every other delivery (Polar documents that PINGs are signed too).
+- The PING Polar sends while a webhook is being *created* (or re-created) arrives before the
+  creation response reveals the new ``signature_secret_key``, so it cannot be verified by us:
+  it is signed with a key we do not hold yet. A body that is exactly a PING (``event`` and
+  ``timestamp`` only) is therefore accepted whatever its signature — it carries no athlete
+  data and nothing is queued for it — and everything else must verify. (Before, a configured
+  old secret made the re-creation's signed PING fail with 401, so Polar refused the new
+  webhook.)
+- **Secret rotation.** Re-creating the webhook (one per client) gives a new secret. Set it as
+  POLAR_WEBHOOK_SECRET and move the old one to POLAR_WEBHOOK_PREVIOUS_SECRET: a delivery
+  verifies against either (deliveries signed before the switch and Polar's retries of them
+  still pass); remove the previous secret once no delivery has needed it for a day. Both are
+  compared in constant time.
 - Whether the token response ever carries ``scope``; when it does not, the granted scope is taken
   to be ``accesslink.read_all`` (Polar's consent has no per-scope choice; missing mandatory
   consents surface as the 403 of the registration).
@@ -109,6 +116,8 @@ EXERCISE_HORIZON = timedelta(days=30)
 SCOPE = "accesslink.read_all"
 
 SIGNATURE_HEADER = "polar-webhook-signature"
+#: POLAR_WEBHOOK_PREVIOUS_SECRET: the secret before a rotation, still accepted.
+_PREVIOUS_SECRET_SETTING = "WEBHOOK_PREVIOUS_SECRET"  # noqa: S105 - a setting name
 EVENT_HEADER = "polar-webhook-event"
 
 #: Namespace of the opaque member ids we register users under (a fixed random UUID).
@@ -143,6 +152,8 @@ class PolarProvider(Provider):
     uses_pkce: ClassVar[bool] = False
     required_scopes: ClassVar[tuple[str, ...]] = (SCOPE,)
     webhook_secret_setting: ClassVar[str | None] = "WEBHOOK_SECRET"  # noqa: S105 - env suffix
+    #: POLAR_WEBHOOK_PREVIOUS_SECRET: the secret before a rotation, still accepted.
+    extra_settings: ClassVar[tuple[str, ...]] = (_PREVIOUS_SECRET_SETTING,)
     backfill_horizon: ClassVar[timedelta | None] = EXERCISE_HORIZON
 
     # --- OAuth ---------------------------------------------------------------------------------
@@ -287,18 +298,31 @@ class PolarProvider(Provider):
 
     def verify_webhook(self, request: WebhookRequest) -> None:
         headers = {key.lower(): value for key, value in request.headers.items()}
-        secret = self.credentials.webhook_secret
-        if not secret:
-            if _is_bare_ping(request.body):
-                return
+        if _is_bare_ping(request.body):
+            return  # the (re-)creation check, signed with a key we cannot know yet: no data
+        secrets = [
+            s
+            for s in (
+                self.credentials.webhook_secret,
+                self.credentials.extra.get(_PREVIOUS_SECRET_SETTING),
+            )
+            if s
+        ]
+        if not secrets:
             raise WebhookVerificationError(
                 "polar webhook rejected: POLAR_WEBHOOK_SECRET is not configured"
             )
         signature = headers.get(SIGNATURE_HEADER)
         if not signature:
             raise WebhookVerificationError("polar webhook rejected: no Polar-Webhook-Signature")
-        expected = hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode()):
+        given = signature.strip().lower().encode()
+        matches = [
+            hmac.compare_digest(
+                hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest().encode(), given
+            )
+            for secret in secrets  # every secret is compared: no early exit
+        ]
+        if not any(matches):
             raise WebhookVerificationError("polar webhook rejected: signature mismatch")
 
     def parse_webhook(self, request: WebhookRequest) -> list[WebhookEvent]:

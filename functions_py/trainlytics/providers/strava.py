@@ -34,6 +34,9 @@ UNCONFIRMED (no public primary source found; handled defensively):
   treated as "already revoked".
 - Whether an ``athlete`` update can carry other ``updates`` keys than ``authorized``: any
   athlete update without ``authorized == "false"`` is ignored.
+- Whether a token exchange can also answer the athlete-capacity 403 (only the authorize page's
+  message is on record): such a 403 would be reported as ``exchange_failed``; the cap is
+  enforced before the athlete is sent to Strava (``athlete_capacity``).
 - A 429 carries no ``Retry-After``: we wait for the next quarter hour, or until midnight UTC
   when the 429's ``X-RateLimit-Usage``/``X-ReadRateLimit-Usage`` show a spent daily quota.
 - Whether ``after``/``before`` of ``GET /athlete/activities`` are inclusive (both are widened by
@@ -121,10 +124,53 @@ _RATE_LIMIT_HEADERS = (
     ("x-readratelimit-limit", "x-readratelimit-usage", "strava:read"),
 )
 
-#: ``read`` gives the public profile; ``activity:read_all`` adds "Only You" activities and
-#: privacy zones, and is needed to receive privacy-change webhooks.
-REQUESTED_SCOPES: tuple[str, ...] = ("read", "activity:read_all")
-REQUIRED_SCOPES: tuple[str, ...] = ("activity:read_all",)
+#: ``read`` gives the public profile; ``activity:read`` the athlete's Everyone and Followers
+#: activities; ``activity:read_all`` adds "Only You" activities and privacy zones (and the
+#: privacy-change webhooks). Both activity scopes are asked for: Strava's consent screen shows
+#: private activities as a separate, optional box, and an athlete who unticks it still grants
+#: ``activity:read`` — which must be requested explicitly, or Strava sends no webhook events
+#: for that athlete (Strava community hub, "webhook events missing", answer of 2025-01-31;
+#: support.strava.com/hc/en-us/articles/360018969732 "App Authorization Settings").
+REQUESTED_SCOPES: tuple[str, ...] = ("read", "activity:read", "activity:read_all")
+#: Either activity scope suffices; with ``activity:read`` alone, "Only You" activities are
+#: neither listed nor readable (``GET /activities/{id}`` answers 404: handled as gone).
+REQUIRED_SCOPES: tuple[str, ...] = ("activity:read",)
+#: Scopes that satisfy :data:`REQUIRED_SCOPES` (``activity:read_all`` includes reading).
+ACTIVITY_READ_SCOPES: frozenset[str] = frozenset({"activity:read", "activity:read_all"})
+#: Every scope string Strava's authorize endpoint accepts (developers.strava.com/docs/
+#: authentication, "Details About Requesting Access"); anything else, or a duplicate, is
+#: answered 400 ``{"message": "Bad Request", "errors": [{"resource": "Authorize", "field":
+#: "scope", "code": "invalid"}]}``.
+VALID_SCOPES: frozenset[str] = frozenset(
+    {
+        "read",
+        "read_all",
+        "profile:read_all",
+        "profile:write",
+        "activity:read",
+        "activity:read_all",
+        "activity:write",
+    }
+)
+#: Athletes an application on Strava's Standard tier may connect (since 1 June 2026; more
+#: needs the reviewed Extended Access). STRAVA_ATHLETE_CAPACITY overrides it ("0": no limit).
+STANDARD_ATHLETE_CAPACITY = 10
+#: What Strava shows on its own authorize page when the application is full (quoted in many
+#: public issue reports, e.g. github.com/jat255/strava-to-fittrackee/issues/22,
+#: thomaschampagne/elevate#1223, TrackMyIndoorWorkout#511): "Error 403: Limit of connected
+#: athletes exceeded. This app has exceeded the limit of connected athletes. If you are a
+#: developer of this application, please contact Strava developer support for how to request a
+#: quota increase." The athlete then never comes back to our callback, so Trainlytics counts
+#: its connected athletes itself and refuses before sending anyone to Strava.
+CAPACITY_MESSAGE = (
+    "Strava connections are full: this Trainlytics server has connected the {capacity} athletes "
+    "its Strava application may serve"
+)
+_CAPACITY_SETTING = "ATHLETE_CAPACITY"  # STRAVA_ATHLETE_CAPACITY
+CAPACITY_HINT = (
+    "operator: request Strava's Extended Access (developers.strava.com) and raise "
+    "STRAVA_ATHLETE_CAPACITY; athletes: try again later"
+)
 
 #: Strava's short rate-limit window (seconds); windows are aligned to the quarter hour.
 RATE_LIMIT_WINDOW_SECONDS = 15 * 60
@@ -146,7 +192,7 @@ class StravaProvider(Provider):
     uses_pkce: ClassVar[bool] = False
     required_scopes: ClassVar[tuple[str, ...]] = REQUIRED_SCOPES
     webhook_secret_setting: ClassVar[str | None] = "WEBHOOK_VERIFY_TOKEN"  # noqa: S105
-    extra_settings: ClassVar[tuple[str, ...]] = ("SUBSCRIPTION_ID",)
+    extra_settings: ClassVar[tuple[str, ...]] = ("SUBSCRIPTION_ID", _CAPACITY_SETTING)
     #: Strava's API agreement: delete the athlete's Strava data when they deauthorise.
     delete_activities_on_disconnect: ClassVar[bool] = True
     #: The whole history is listable, 200 activities per request, any window length.
@@ -283,6 +329,26 @@ class StravaProvider(Provider):
             profile=dict(athlete),
             scopes=scopes,
         )
+
+    def missing_scopes(self, identity: ProviderIdentity) -> list[str]:
+        """Missing only when neither ``activity:read`` nor ``activity:read_all`` was granted."""
+        if ACTIVITY_READ_SCOPES.intersection(identity.scopes):
+            return []
+        return list(REQUIRED_SCOPES)
+
+    def athlete_capacity(self) -> int | None:
+        """How many athletes the Strava application may connect (None: no limit known)."""
+        raw = self.credentials.extra.get(_CAPACITY_SETTING)
+        if raw is None or not raw.strip():
+            return STANDARD_ATHLETE_CAPACITY
+        try:
+            value = int(raw)
+        except ValueError:
+            return STANDARD_ATHLETE_CAPACITY
+        return value if value > 0 else None
+
+    def capacity_message(self, capacity: int) -> tuple[str, str]:
+        return CAPACITY_MESSAGE.format(capacity=capacity), CAPACITY_HINT
 
     def check_access(self, tokens: TokenSet) -> AccessCheck:
         """``GET /athlete`` with the athlete's token: 401 means the access was withdrawn.

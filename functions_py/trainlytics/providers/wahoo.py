@@ -27,7 +27,10 @@ Activities (the sync):
   date filter, so a window is read from page 1 down to the first workout that starts before
   the window (or the last page). Pages are ``PER_PAGE`` workouts (real pages of 60 are seen).
 - Each workout is handed to ``private.normalize_wahoo`` as it came (decimal strings, UTC
-  ``starts``).
+  ``starts``). The workout summary's ``time_zone`` (an IANA name such as
+  ``"America/Toronto"``, in the payloads recorded by several public clients:
+  shared/docs/providers.md §6) sets the activity's time zone and its UTC offset at the start;
+  without it (older summaries) the start stays UTC.
 - A ``workout_summary`` webhook carries the workout itself: ``fetch_for_event`` turns it into
   the list's shape (the workout with its summary) without calling the API, or fetches
   ``GET /v1/workouts/{id}`` when the webhook names only the id.
@@ -36,7 +39,10 @@ Activities (the sync):
 
 UNCONFIRMED: whether ``per_page`` may exceed 60 (the OpenAPI says 100); whether Wahoo sends
 rate-limit headers (none are documented: no observations are parsed); whether the summary's
-newer ``manual``/``time_zone`` fields are set by all apps.
+newer ``manual``/``time_zone`` fields are set by all apps (absent: UTC, as before); whether
+``DELETE /v1/permissions`` revokes only the token it is called with or every token of the
+athlete (Trainlytics assumes the latter and never revokes a token whose account holds a live
+connection here: see ``trainlytics.connect``).
 
 UNCONFIRMED: whether the token response always carries ``scope`` (Doorkeeper, which Wahoo runs,
 does by default; when it is absent the callback's ``scope`` or, failing that, the requested

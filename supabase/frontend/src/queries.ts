@@ -82,6 +82,7 @@ export function actionFor(code: string, status: number | null): ErrorAction {
     case "bad_request":
       return "fix_the_request";
     case "provider_not_configured":
+    case "provider_capacity": // the provider application is full (Strava: 10 athletes)
     case "database_unavailable":
     case "provider_error":
     case "network":
