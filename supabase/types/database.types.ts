@@ -548,6 +548,7 @@ export type Database = {
         Row: {
           activities_created: number
           activities_deleted: number
+          activities_failed: number
           activities_fetched: number
           activities_skipped: number
           activities_updated: number
@@ -567,6 +568,7 @@ export type Database = {
         Insert: {
           activities_created?: number
           activities_deleted?: number
+          activities_failed?: number
           activities_fetched?: number
           activities_skipped?: number
           activities_updated?: number
@@ -586,6 +588,7 @@ export type Database = {
         Update: {
           activities_created?: number
           activities_deleted?: number
+          activities_failed?: number
           activities_fetched?: number
           activities_skipped?: number
           activities_updated?: number
@@ -1104,6 +1107,13 @@ export type Database = {
           start_lon: number
         }[]
       }
+      connection_count_live: {
+        Args: {
+          p_except_user_id: string
+          p_provider: Database["public"]["Enums"]["provider_type"]
+        }
+        Returns: number
+      }
       connection_disconnect: {
         Args: { p_connection_id: number; p_delete_activities: boolean }
         Returns: {
@@ -1150,6 +1160,18 @@ export type Database = {
           changed: boolean
           provider: Database["public"]["Enums"]["provider_type"]
           user_id: string
+        }[]
+      }
+      connection_update_permissions: {
+        Args: {
+          p_connection_id: number
+          p_missing: string[]
+          p_reason?: string
+          p_scopes: string[]
+        }
+        Returns: {
+          changed: boolean
+          status: Database["public"]["Enums"]["connection_status"]
         }[]
       }
       connection_upsert: {
@@ -1336,6 +1358,7 @@ export type Database = {
       }
       sync_finish: {
         Args: {
+          p_activities_failed?: number
           p_error_details?: Json
           p_error_message?: string
           p_holder: string
@@ -1595,7 +1618,7 @@ export type Database = {
         | "coros"
         | "wahoo"
         | "fitbit"
-      sync_status: "running" | "success" | "failed" | "partial"
+      sync_status: "running" | "success" | "failed" | "partial" | "skipped"
       sync_trigger:
         | "initial"
         | "scheduled"
@@ -1816,7 +1839,7 @@ export const Constants = {
       ],
       connection_status: ["active", "error", "revoked", "disconnected"],
       provider_type: ["strava", "garmin", "polar", "coros", "wahoo", "fitbit"],
-      sync_status: ["running", "success", "failed", "partial"],
+      sync_status: ["running", "success", "failed", "partial", "skipped"],
       sync_trigger: [
         "initial",
         "scheduled",
