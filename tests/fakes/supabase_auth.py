@@ -88,6 +88,11 @@ def _now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
+def _identity_data(user_id: str, email: str) -> dict[str, Any]:
+    """provider.Claims{Subject, Email} as a map: the verified flags have no omitempty."""
+    return {"sub": user_id, "email": email, "email_verified": False, "phone_verified": False}
+
+
 def _auth_error(status: int, error_code: str, msg: str) -> httpx.Response:
     return httpx.Response(status, json={"code": status, "error_code": error_code, "msg": msg})
 
@@ -171,12 +176,19 @@ class FakeSupabase:
 
     # --- Supabase Auth -------------------------------------------------------------------------
 
-    def _admin_create_user(self, request: httpx.Request, bearer: str | None) -> httpx.Response:
+    def _require_admin(self, bearer: str | None) -> httpx.Response | None:
+        """requireAdminCredentials: a verified JWT whose role is an admin role (service_role)."""
         claims = self._claims(bearer)
         if isinstance(claims, httpx.Response):
             return claims
         if claims.get("role") != "service_role":
             return _auth_error(403, "not_admin", "User not allowed")
+        return None
+
+    def _admin_create_user(self, request: httpx.Request, bearer: str | None) -> httpx.Response:
+        refused = self._require_admin(bearer)
+        if refused is not None:
+            return refused
         try:
             params = json.loads(request.content or b"{}")
         except ValueError as exc:
@@ -228,12 +240,7 @@ class FakeSupabase:
             "identity_id": str(uuid.uuid4()),
             "id": user_id,
             "user_id": user_id,
-            "identity_data": {
-                "sub": user_id,
-                "email": email,
-                "email_verified": False,
-                "phone_verified": False,
-            },
+            "identity_data": _identity_data(user_id, email),
             "provider": "email",
             "last_sign_in_at": now,
             "created_at": now,
@@ -271,11 +278,9 @@ class FakeSupabase:
         return httpx.Response(200, json=user)
 
     def _invite(self, request: httpx.Request, bearer: str | None) -> httpx.Response:
-        claims = self._claims(bearer)
-        if isinstance(claims, httpx.Response):
-            return claims
-        if claims.get("role") != "service_role":
-            return _auth_error(403, "not_admin", "User not allowed")
+        refused = self._require_admin(bearer)
+        if refused is not None:
+            return refused
         params = json.loads(request.content or b"{}")
         email = str(params.get("email") or "")
         if not email:
@@ -308,12 +313,7 @@ class FakeSupabase:
                     "identity_id": str(uuid.uuid4()),
                     "id": user_id,
                     "user_id": user_id,
-                    "identity_data": {
-                        "sub": user_id,
-                        "email": email,
-                        "email_verified": False,
-                        "phone_verified": False,
-                    },
+                    "identity_data": _identity_data(user_id, email),
                     "provider": "email",
                     "created_at": now,
                     "updated_at": now,
@@ -330,11 +330,9 @@ class FakeSupabase:
         return httpx.Response(200, json=user)
 
     def _admin_delete_user(self, raw_id: str, bearer: str | None) -> httpx.Response:
-        claims = self._claims(bearer)
-        if isinstance(claims, httpx.Response):
-            return claims
-        if claims.get("role") != "service_role":
-            return _auth_error(403, "not_admin", "User not allowed")
+        refused = self._require_admin(bearer)
+        if refused is not None:
+            return refused
         try:
             user_id = str(uuid.UUID(raw_id))
         except ValueError:
@@ -401,14 +399,7 @@ class FakeSupabase:
                 [
                     user_id,
                     user_id,
-                    json.dumps(
-                        {
-                            "sub": user_id,
-                            "email": email,
-                            "email_verified": False,
-                            "phone_verified": False,
-                        }
-                    ),
+                    json.dumps(_identity_data(user_id, email)),
                 ],
             )
 
