@@ -1,20 +1,24 @@
-"""Creating athletes: through a Supabase project's Auth admin API, or in a local database.
+"""Supabase Auth users: through a project's Auth admin API, or written into a local database.
 
-- :func:`create_user_via_api` asks Supabase Auth (GoTrue) to create the user
-  (``POST {SUPABASE_URL}/auth/v1/admin/users`` with the service role key), then sets a coach or
-  admin role on the profile through PostgREST (``PATCH /rest/v1/users?id=eq.<id>``). This is
-  the only way on a Supabase project: its ``postgres`` login may not act as Supabase Auth.
-- :func:`create_local_user` writes the user the way Supabase Auth's admin endpoint does, on a
-  database Supabase Auth does not manage (the embedded server, CI's PostgreSQL after the
-  bootstrap): the ``auth.users`` row with a bcrypt hash (cost 10, GoTrue's), the ``email``
-  provider in ``raw_app_meta_data``, ``email_verified`` in ``raw_user_meta_data`` when
-  confirmed, empty strings (not nulls) in every column GoTrue scans into a Go string
-  (:data:`GOTRUE_STRING_COLUMNS`), and the matching ``auth.identities`` row. It acts as
-  ``supabase_auth_admin`` only where the login may (a superuser) and otherwise inserts as
-  itself; it never relies on the owner being a member of that role. On a database that
-  Supabase Auth manages it refuses, in one line, naming what to set.
-- :func:`invite_user` asks Supabase Auth to invite someone by email
-  (``POST {SUPABASE_URL}/auth/v1/invite``): Supabase creates the user and mails the link.
+- :class:`AuthAdminApi` is the one client of Supabase Auth's admin API
+  (``{SUPABASE_URL}/auth/v1`` with the service role key): ``POST /admin/users`` (optional
+  ``id``, ``password`` or ``password_hash``, ``email_confirm``, ``user_metadata``),
+  ``POST /invite`` and ``DELETE /admin/users/{id}``. :func:`create_user_via_api` and
+  :func:`invite_user` (``trainlytics users create|invite``) and the legacy import use it; a
+  coach or admin role is then set through PostgREST (``PATCH /rest/v1/users?id=eq.<id>``).
+  This is the only way on a Supabase project: its ``postgres`` login may not act as Supabase
+  Auth.
+- :func:`insert_auth_user` is the one local write, on a database Supabase Auth does not manage
+  (the embedded server, CI's PostgreSQL after the bootstrap), used by
+  :func:`create_local_user` and the legacy import: the ``auth.users`` row as Supabase Auth's
+  admin endpoint writes it (the bcrypt hash, the ``email`` provider in ``raw_app_meta_data``,
+  ``email_verified`` in ``raw_user_meta_data`` when confirmed, empty strings — not nulls — in
+  every column GoTrue scans into a Go string, :data:`GOTRUE_STRING_COLUMNS`) and the matching
+  ``auth.identities`` row. One rule (:func:`may_act_as_auth_admin`): it acts as
+  ``supabase_auth_admin`` only where the login may (a superuser) and otherwise inserts as the
+  login itself; it never relies on the owner being a member of that role.
+  :func:`check_local_auth` refuses, in one line naming what to set, on a database that
+  Supabase Auth manages or for a login that may not write ``auth.users``.
 
 The HTTP client is passed in (tests use ``httpx.MockTransport``). Shapes and rules come from
 supabase/auth (``internal/api/admin.go`` adminUserCreate, ``internal/models/user.go``,
@@ -27,6 +31,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import bcrypt
@@ -41,13 +46,19 @@ __all__ = [
     "GOTRUE_STRING_COLUMNS",
     "MIN_PASSWORD_LENGTH",
     "USER_ROLES",
+    "ApiUser",
+    "AuthAdminApi",
+    "AuthUserExistsError",
     "CreatedUser",
     "InvitedUser",
     "LocalUser",
+    "check_local_auth",
     "create_local_user",
     "create_user_via_api",
     "hash_password",
+    "insert_auth_user",
     "invite_user",
+    "may_act_as_auth_admin",
     "supabase_auth_manages",
     "validate_email",
 ]
@@ -143,7 +154,10 @@ def supabase_auth_manages(conn: psycopg.Connection[Any]) -> bool:
     return bool(row and row[0])
 
 
-def _may_act_as_auth_admin(conn: psycopg.Connection[Any]) -> bool:
+def may_act_as_auth_admin(conn: psycopg.Connection[Any]) -> bool:
+    """The one rule for writing auth users locally: act as ``supabase_auth_admin`` (what
+    Supabase Auth connects as) only when this login may ``set role`` to it (a superuser, or a
+    member); otherwise insert as the login itself, never relying on the owner's membership."""
     row = conn.execute(
         "select case when exists (select from pg_roles where rolname = 'supabase_auth_admin')"
         " then pg_has_role(current_user, 'supabase_auth_admin', 'member') else false end"
@@ -151,12 +165,122 @@ def _may_act_as_auth_admin(conn: psycopg.Connection[Any]) -> bool:
     return bool(row and row[0])
 
 
-def _no_auth_rights(exc: psycopg.errors.InsufficientPrivilege) -> TrainlyticsError:
+def _may_write_auth_users(conn: psycopg.Connection[Any]) -> bool:
+    if may_act_as_auth_admin(conn):
+        return True
+    # The privileges, and past row-level security (enabled on both tables, without policies):
+    # BYPASSRLS, as Supabase's postgres has.
+    row = conn.execute(
+        "select case when to_regclass('auth.users') is null"
+        " or to_regclass('auth.identities') is null then false"
+        " else has_table_privilege('auth.users', 'select, insert')"
+        " and has_table_privilege('auth.identities', 'insert')"
+        " and ((select rolbypassrls from pg_roles where rolname = current_user)"
+        " or not exists (select from pg_class where relrowsecurity"
+        " and oid in ('auth.users'::regclass, 'auth.identities'::regclass))) end"
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _no_auth_rights(hint: str) -> TrainlyticsError:
     """One line for a login that may not read or write Supabase Auth's tables."""
     return TrainlyticsError(
         "this database login may not write auth.users",
-        hint="connect as the project's postgres role (or a superuser), or " + SUPABASE_ENV_HINT,
+        hint="connect as the project's postgres role (or a superuser), or " + hint,
     )
+
+
+def check_local_auth(conn: psycopg.Connection[Any], *, hint: str = SUPABASE_ENV_HINT) -> None:
+    """Refuse, in one line, to write auth users into this database: when Supabase Auth manages
+    it (only the Auth server writes its users there), or when this login may neither act as
+    ``supabase_auth_admin`` nor insert into ``auth.users`` and ``auth.identities``. ``hint``
+    says how to go through the Auth admin API instead."""
+    if supabase_auth_manages(conn):
+        raise TrainlyticsError(
+            "this database is a Supabase project: its users are created by Supabase Auth",
+            hint=hint,
+        )
+    if not _may_write_auth_users(conn):
+        raise _no_auth_rights(hint)
+
+
+def insert_auth_user(
+    conn: psycopg.Connection[Any],
+    *,
+    user_id: uuid.UUID,
+    email: str,
+    encrypted_password: str,
+    confirmed: bool,
+    user_metadata: dict[str, Any],
+    created_at: datetime | None = None,
+) -> None:
+    """Insert the user and its ``email`` identity as Supabase Auth's admin endpoint does.
+
+    Must run inside the caller's transaction (``set local``): as ``supabase_auth_admin`` where
+    :func:`may_act_as_auth_admin`, else as the login itself, with ``search_path = auth`` (as
+    Supabase Auth runs, so the auth triggers see what they see there); the caller's role and
+    path are back afterwards. ``email`` is stored as given (callers lowercase it, as GoTrue
+    does); ``encrypted_password`` is a bcrypt hash, or '' for no usable password; confirmed
+    users get ``email_confirmed_at`` and ``email_verified`` in the user metadata
+    (models.User.Confirm)."""
+    metadata = dict(user_metadata)
+    if confirmed:
+        metadata["email_verified"] = True
+    # provider.Claims{Subject, Email} as structs.Map: email_verified / phone_verified carry no
+    # omitempty, so they are always present (false: Confirm does not touch the identity).
+    identity_data = {
+        "sub": str(user_id),
+        "email": email,
+        "email_verified": False,
+        "phone_verified": False,
+    }
+    row = conn.execute("select current_user, current_setting('search_path')").fetchone()
+    assert row is not None  # noqa: S101 - a select without from returns one row
+    caller, search_path = str(row[0]), str(row[1])
+    if may_act_as_auth_admin(conn):
+        conn.execute("set local role supabase_auth_admin")
+    conn.execute("set local search_path = auth")
+    strings = ", ".join(GOTRUE_STRING_COLUMNS)
+    blanks = ", ".join("''" for _ in GOTRUE_STRING_COLUMNS)
+    try:
+        conn.execute(
+            f"""
+            insert into auth.users (
+                instance_id, id, aud, role, email, encrypted_password,
+                email_confirmed_at, {strings}, email_change_confirm_status,
+                raw_app_meta_data, raw_user_meta_data, is_super_admin, is_sso_user,
+                is_anonymous, created_at, updated_at
+            ) values (
+                %(instance)s, %(id)s, 'authenticated', 'authenticated', %(email)s,
+                %(hash)s, case when %(confirmed)s then now() end, {blanks}, 0,
+                '{{"provider": "email", "providers": ["email"]}}', %(meta)s::jsonb,
+                false, false, false, coalesce(%(created)s, now()), now()
+            )
+            """,  # noqa: S608 - only the fixed column list above is formatted in
+            {
+                "instance": NIL_INSTANCE_ID,
+                "id": user_id,
+                "email": email,
+                "hash": encrypted_password,
+                "confirmed": confirmed,
+                "meta": json.dumps(metadata),
+                "created": created_at,
+            },
+        )
+        conn.execute(
+            """
+            insert into auth.identities (
+                provider_id, user_id, identity_data, provider, last_sign_in_at,
+                created_at, updated_at
+            ) values (%s, %s, %s::jsonb, 'email', now(), now(), now())
+            """,
+            [str(user_id), user_id, json.dumps(identity_data)],
+        )
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise _no_auth_rights(SUPABASE_ENV_HINT) from exc
+    # Back to the caller's role and path (not `reset`: that would drop a session role).
+    conn.execute(sql.SQL("set local role {}").format(sql.Identifier(caller)))
+    conn.execute("select set_config('search_path', %s, true)", [search_path])
 
 
 def create_local_user(
@@ -169,7 +293,8 @@ def create_local_user(
     last_name: str | None = None,
     role: str = "athlete",
 ) -> LocalUser:
-    """Write the user as Supabase Auth's admin endpoint would, and set the profile's role.
+    """Write the user as Supabase Auth's admin endpoint would (:func:`insert_auth_user`), and
+    set the profile's role.
 
     One transaction on ``conn``. Refuses (one line naming what to set) on a database that
     Supabase Auth manages; there, use :func:`create_user_via_api`."""
@@ -177,91 +302,37 @@ def create_local_user(
     if role not in USER_ROLES:
         raise TrainlyticsError(f"unknown role {role!r}", hint="one of " + ", ".join(USER_ROLES))
     password_hash = hash_password(password)
-    if supabase_auth_manages(conn):
-        raise TrainlyticsError(
-            "this database is a Supabase project: its users are created by Supabase Auth",
-            hint=SUPABASE_ENV_HINT,
-        )
-    metadata: dict[str, Any] = {
-        key: value for key, value in (("first_name", first_name), ("last_name", last_name)) if value
-    }
-    if confirmed:
-        # models.User.Confirm merges {"email_verified": true} into the user metadata.
-        metadata["email_verified"] = True
+    check_local_auth(conn)
     user_id = uuid.uuid4()
-    # provider.Claims{Subject, Email} as structs.Map: email_verified / phone_verified carry no
-    # omitempty, so they are always present (false: Confirm does not touch the identity).
-    identity_data = {
-        "sub": str(user_id),
-        "email": address,
-        "email_verified": False,
-        "phone_verified": False,
-    }
     with conn.transaction():
-        try:
-            exists = conn.execute(
-                "select 1 from auth.users where lower(email) = %s", [address]
-            ).fetchone()
-        except psycopg.errors.InsufficientPrivilege as exc:
-            raise _no_auth_rights(exc) from exc
+        exists = conn.execute(
+            "select 1 from auth.users where lower(email) = %s", [address]
+        ).fetchone()
         if exists is not None:
             raise TrainlyticsError(
                 f"a user with email {address} already exists",
                 hint="sign in with it, or choose another address",
             )
-        row = conn.execute("select current_user, current_setting('search_path')").fetchone()
-        assert row is not None  # noqa: S101 - a select without from returns one row
-        caller, search_path = str(row[0]), str(row[1])
-        if _may_act_as_auth_admin(conn):
-            # What Supabase Auth connects as; its triggers then run as they do on Supabase.
-            conn.execute("set local role supabase_auth_admin")
-        conn.execute("set local search_path = auth")
-        strings = ", ".join(GOTRUE_STRING_COLUMNS)
-        blanks = ", ".join("''" for _ in GOTRUE_STRING_COLUMNS)
-        try:
-            conn.execute(
-                f"""
-                insert into auth.users (
-                    instance_id, id, aud, role, email, encrypted_password,
-                    email_confirmed_at, {strings}, email_change_confirm_status,
-                    raw_app_meta_data, raw_user_meta_data, is_sso_user, is_anonymous,
-                    created_at, updated_at
-                ) values (
-                    %(instance)s, %(id)s, 'authenticated', 'authenticated', %(email)s,
-                    %(hash)s, case when %(confirmed)s then now() end, {blanks}, 0,
-                    '{{"provider": "email", "providers": ["email"]}}', %(meta)s::jsonb,
-                    false, false, now(), now()
-                )
-                """,  # noqa: S608 - only the fixed column list above is formatted in
-                {
-                    "instance": NIL_INSTANCE_ID,
-                    "id": user_id,
-                    "email": address,
-                    "hash": password_hash,
-                    "confirmed": confirmed,
-                    "meta": json.dumps(metadata),
-                },
-            )
-            conn.execute(
-                """
-                insert into auth.identities (
-                    provider_id, user_id, identity_data, provider, last_sign_in_at,
-                    created_at, updated_at
-                ) values (%s, %s, %s::jsonb, 'email', now(), now(), now())
-                """,
-                [str(user_id), user_id, json.dumps(identity_data)],
-            )
-        except psycopg.errors.InsufficientPrivilege as exc:
-            raise _no_auth_rights(exc) from exc
-        # Back to the caller's role and path (not `reset`: that would drop a session role).
-        conn.execute(sql.SQL("set local role {}").format(sql.Identifier(caller)))
-        conn.execute("select set_config('search_path', %s, true)", [search_path])
+        insert_auth_user(
+            conn,
+            user_id=user_id,
+            email=address,
+            encrypted_password=password_hash,
+            confirmed=confirmed,
+            user_metadata=_name_metadata(first_name, last_name),
+        )
         if role != "athlete":
             conn.execute(
                 "update public.users set role = %s::public.user_role where id = %s",
                 [role, user_id],
             )
     return LocalUser(user_id, address, confirmed, role)
+
+
+def _name_metadata(first_name: str | None, last_name: str | None) -> dict[str, Any]:
+    return {
+        key: value for key, value in (("first_name", first_name), ("last_name", last_name)) if value
+    }
 
 
 def _error_message(response: httpx.Response) -> str:
@@ -290,51 +361,130 @@ def _hint_for(response: httpx.Response) -> str:
     return "see the Auth logs of the Supabase project"
 
 
-def invite_user(
-    http: httpx.Client,
-    supabase_url: str,
-    service_key: str,
-    email: str,
-    *,
-    data: dict[str, str] | None = None,
-    redirect_to: str | None = None,
-) -> InvitedUser:
-    """Invite ``email`` through Supabase Auth's admin API; the project mails the link."""
-    address = validate_email(email)
-    base = _base_url(supabase_url)
-    headers = _api_headers(service_key)
-    params = {"redirect_to": redirect_to} if redirect_to else None
-    try:
-        response = http.post(
-            f"{base}/auth/v1/invite",
-            json={"email": address, "data": data or {}},
-            headers=headers,
-            params=params,
+class AuthUserExistsError(TrainlyticsError):
+    """Supabase Auth already has a user with this email (422 ``email_exists``)."""
+
+
+@dataclass(frozen=True)
+class ApiUser:
+    """The user object Supabase Auth answered with (the fields this package reads)."""
+
+    id: uuid.UUID
+    email: str | None
+    invited_at: str | None
+
+
+class AuthAdminApi:
+    """Supabase Auth's admin API of one project (``{SUPABASE_URL}/auth/v1``, service role key):
+    create a user (``POST /admin/users``), invite one (``POST /invite``), delete one
+    (``DELETE /admin/users/{id}``). Refusals become one-line errors with a hint."""
+
+    def __init__(self, http: httpx.Client, supabase_url: str, service_key: str) -> None:
+        self.http = http
+        self.base = _base_url(supabase_url)
+        self.headers = _api_headers(service_key)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """``method`` on ``{SUPABASE_URL}{path}`` with the key's headers (plus ``headers``)."""
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        try:
+            return self.http.request(method, f"{self.base}{path}", headers=headers, **kwargs)
+        except httpx.HTTPError as exc:
+            raise TrainlyticsError(
+                f"cannot reach Supabase Auth at {self.base}: {type(exc).__name__}",
+                hint="check SUPABASE_URL and the network",
+            ) from exc
+
+    def create_user(
+        self,
+        email: str,
+        *,
+        password: str | None = None,
+        password_hash: str | None = None,
+        user_id: uuid.UUID | None = None,
+        email_confirm: bool = True,
+        user_metadata: dict[str, Any] | None = None,
+    ) -> ApiUser:
+        """Create the user (AdminUserParams: ``id``, ``email``, ``password`` or
+        ``password_hash``, ``email_confirm``, ``user_metadata``). Without either password,
+        Supabase Auth sets a random one."""
+        body: dict[str, Any] = {
+            "email": email,
+            "email_confirm": email_confirm,
+            "user_metadata": user_metadata or {},
+        }
+        if user_id is not None:
+            body["id"] = str(user_id)
+        if password is not None:
+            body["password"] = password
+        if password_hash:
+            body["password_hash"] = password_hash
+        response = self.request("POST", "/auth/v1/admin/users", json=body)
+        self._raise_for(
+            response,
+            f"Supabase Auth refused to create {email}",
+            exists_hint="the address is already registered: sign in, or send a password reset",
         )
-    except httpx.HTTPError as exc:
-        raise TrainlyticsError(
-            f"cannot reach Supabase Auth at {base}: {type(exc).__name__}",
-            hint="check SUPABASE_URL and the network",
-        ) from exc
-    if response.status_code >= 400:
-        raise TrainlyticsError(
-            f"Supabase Auth refused the invitation of {address}: {_error_message(response)} "
-            f"(HTTP {response.status_code})",
-            hint=_hint_for(response),
+        return self._user(response, f"Supabase Auth answered the creation of {email}")
+
+    def invite(
+        self, email: str, *, data: dict[str, str] | None = None, redirect_to: str | None = None
+    ) -> ApiUser:
+        """Invite ``email``; the project mails the link."""
+        params = {"redirect_to": redirect_to} if redirect_to else None
+        response = self.request(
+            "POST", "/auth/v1/invite", json={"email": email, "data": data or {}}, params=params
         )
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict) or not isinstance(body.get("id"), str):
-        raise TrainlyticsError(
-            f"Supabase Auth answered the invitation of {address} without a user",
-            hint="check that SUPABASE_URL is the project URL, not another service",
+        self._raise_for(
+            response,
+            f"Supabase Auth refused the invitation of {email}",
+            exists_hint="the address is already registered: send a password reset instead",
         )
-    invited_at = body.get("invited_at")
-    return InvitedUser(
-        body["id"], str(body.get("email") or address), invited_at if invited_at else None
-    )
+        return self._user(response, f"Supabase Auth answered the invitation of {email}")
+
+    def delete_user(self, user_id: uuid.UUID) -> None:
+        """Delete the user; one already gone (404) is fine."""
+        response = self.request("DELETE", f"/auth/v1/admin/users/{user_id}")
+        if response.status_code != 404:
+            self._raise_for(response, f"Supabase Auth refused to delete user {user_id}")
+
+    @staticmethod
+    def _raise_for(response: httpx.Response, what: str, *, exists_hint: str | None = None) -> None:
+        status = response.status_code
+        if status < 400:
+            return
+        message = f"{what}: {_error_message(response)} (HTTP {status})"
+        if status == 422 and exists_hint is not None:
+            try:
+                code = response.json().get("error_code")
+            except (ValueError, AttributeError):
+                code = None
+            if code == "email_exists":
+                raise AuthUserExistsError(message, hint=exists_hint)
+            raise TrainlyticsError(message, hint=exists_hint)
+        raise TrainlyticsError(message, hint=_hint_for(response))
+
+    @staticmethod
+    def _user(response: httpx.Response, what: str) -> ApiUser:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        try:
+            user_id = uuid.UUID(str(body["id"])) if isinstance(body, dict) else None
+        except (KeyError, ValueError):
+            user_id = None
+        if user_id is None or not isinstance(body, dict):
+            raise TrainlyticsError(
+                f"{what} without a user",
+                hint="check that SUPABASE_URL is the project URL, not another service",
+            )
+        email, invited_at = body.get("email"), body.get("invited_at")
+        return ApiUser(
+            user_id,
+            email if isinstance(email, str) and email else None,
+            invited_at if isinstance(invited_at, str) and invited_at else None,
+        )
 
 
 def _api_headers(service_key: str) -> dict[str, str]:
@@ -352,6 +502,22 @@ def _base_url(supabase_url: str) -> str:
             hint="expected https://<project-ref>.supabase.co",
         )
     return base
+
+
+def invite_user(
+    http: httpx.Client,
+    supabase_url: str,
+    service_key: str,
+    email: str,
+    *,
+    data: dict[str, str] | None = None,
+    redirect_to: str | None = None,
+) -> InvitedUser:
+    """Invite ``email`` through Supabase Auth's admin API; the project mails the link."""
+    address = validate_email(email)
+    api = AuthAdminApi(http, supabase_url, service_key)
+    user = api.invite(address, data=data, redirect_to=redirect_to)
+    return InvitedUser(str(user.id), user.email or address, user.invited_at)
 
 
 def create_user_via_api(
@@ -373,67 +539,27 @@ def create_user_via_api(
     if role not in USER_ROLES:
         raise TrainlyticsError(f"unknown role {role!r}", hint="one of " + ", ".join(USER_ROLES))
     hash_password(password)  # the same length rules, before anything is sent
-    base = _base_url(supabase_url)
-    headers = _api_headers(service_key)
-    metadata = {
-        key: value for key, value in (("first_name", first_name), ("last_name", last_name)) if value
-    }
-    try:
-        response = http.post(
-            f"{base}/auth/v1/admin/users",
-            json={
-                "email": address,
-                "password": password,
-                "email_confirm": confirmed,
-                "user_metadata": metadata,
-            },
-            headers=headers,
-        )
-    except httpx.HTTPError as exc:
-        raise TrainlyticsError(
-            f"cannot reach Supabase Auth at {base}: {type(exc).__name__}",
-            hint="check SUPABASE_URL and the network",
-        ) from exc
-    if response.status_code >= 400:
-        hint = _hint_for(response)
-        if response.status_code == 422:
-            hint = "the address is already registered: sign in, or send a password reset"
-        raise TrainlyticsError(
-            f"Supabase Auth refused to create {address}: {_error_message(response)} "
-            f"(HTTP {response.status_code})",
-            hint=hint,
-        )
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict) or not isinstance(body.get("id"), str):
-        raise TrainlyticsError(
-            f"Supabase Auth answered the creation of {address} without a user",
-            hint="check that SUPABASE_URL is the project URL, not another service",
-        )
-    user_id = body["id"]
+    api = AuthAdminApi(http, supabase_url, service_key)
+    user = api.create_user(
+        address,
+        password=password,
+        email_confirm=confirmed,
+        user_metadata=_name_metadata(first_name, last_name),
+    )
     if role != "athlete":
-        _set_role_via_rest(http, base, headers, user_id, address, role)
-    return CreatedUser(user_id, str(body.get("email") or address), confirmed, role)
+        _set_role_via_rest(api, str(user.id), address, role)
+    return CreatedUser(str(user.id), user.email or address, confirmed, role)
 
 
-def _set_role_via_rest(
-    http: httpx.Client,
-    base: str,
-    headers: dict[str, str],
-    user_id: str,
-    address: str,
-    role: str,
-) -> None:
+def _set_role_via_rest(api: AuthAdminApi, user_id: str, address: str, role: str) -> None:
     failure = f"created {address} ({user_id}) but could not make them {role}"
     hint = f"set public.users.role to {role} for {user_id} (Table Editor, or SQL as postgres)"
     try:
-        response = http.patch(
-            f"{base}/rest/v1/users",
+        response = api.http.patch(
+            f"{api.base}/rest/v1/users",
             params={"id": f"eq.{user_id}"},
             json={"role": role},
-            headers={**headers, "Prefer": "return=representation"},
+            headers={**api.headers, "Prefer": "return=representation"},
         )
     except httpx.HTTPError as exc:
         raise TrainlyticsError(f"{failure}: {type(exc).__name__}", hint=hint) from exc

@@ -1,5 +1,6 @@
-"""A fake Supabase project API — Auth's admin user creation and PostgREST's table update — for
-``trainlytics users create`` through ``httpx.MockTransport``.
+"""A fake Supabase project API — Auth's admin API (create, invite, delete users) and PostgREST's
+table update — for ``trainlytics users create|invite`` and the legacy import through
+``httpx.MockTransport``. The one fake of that API in the tests.
 
 Every rule traces to a public source (supabase/auth at commit bc32168e, 2026-08-20, unless
 said otherwise); the fake does not share the code's assumptions:
@@ -22,8 +23,16 @@ said otherwise); the fake does not share the code's assumptions:
   already registered in the audience → 422 ``email_exists`` "A user with this email address
   has already been registered" (``internal/api/errors.go`` DuplicateEmailMsg); a password over
   72 bytes → 400 ``validation_failed`` (bcrypt.ErrPasswordTooLong). No minimum length is checked
-  there. The answer is 200 with the user (``internal/models/user.go`` JSON tags): ``id``,
-  ``aud``, ``role``, ``email`` (lowercased), ``email_confirmed_at`` when ``email_confirm``,
+  there. ``id`` (``internal/api/admin.go`` adminUserCreate): not a uuid → 400
+  ``validation_failed`` "ID must conform to the uuid v4 format"; the nil uuid → 400
+  ``validation_failed`` "ID cannot be a nil uuid"; otherwise the user gets that id.
+  ``password_hash`` (``models.NewUserWithPasswordHash``): with ``password`` as well → 400
+  ``validation_failed`` "Only a password or a password hash should be provided"; a hash Go's
+  ``bcrypt.Cost`` rejects (not ``$2<minor>$<cost>$`` + 53 characters) → 500 "Error creating
+  user" without an error code; otherwise it becomes ``encrypted_password`` as is. Neither →
+  Auth hashes a random password (the user has no usable one). The answer is 200 with the
+  user (``internal/models/user.go`` JSON tags): ``id``, ``aud``, ``role``, ``email``
+  (lowercased), ``email_confirmed_at`` when ``email_confirm``,
   ``phone`` "", ``app_metadata`` ``{"provider": "email", "providers": ["email"]}``,
   ``user_metadata`` (with ``email_verified: true`` merged in by models.User.Confirm),
   ``identities`` (one ``email`` identity: ``internal/models/identity.go``, identity_data from
@@ -35,6 +44,16 @@ said otherwise); the fake does not share the code's assumptions:
   ``email_exists``; a new address creates the user (``invited_at`` set, the ``data`` as user
   metadata, the ``email`` identity) and mails the link; an invited but unconfirmed one is
   invited again. 200 with the user.
+- ``DELETE /auth/v1/admin/users/{id}`` (``internal/api/admin.go`` adminUserDelete, behind
+  ``requireAdminCredentials`` and loadUser): an id that is not a uuid → 400
+  ``validation_failed`` "user_id must be an UUID"; an unknown id → 404 ``user_not_found``
+  "User not found"; otherwise the user is deleted (hard delete unless ``should_soft_delete``)
+  and the answer is 200 ``{}``.
+- With ``database_url``, the fake also writes what Auth writes into that (test) database, with
+  its own statements, as Auth connects (``supabase_auth_admin``, ``search_path`` auth): the
+  ``auth.users`` row (the string columns '', not null), its ``email`` identity, and the delete;
+  an address already in ``auth.users`` is ``email_exists``. The ``on_auth_user_created``
+  trigger then makes the real profile.
 - ``PATCH /rest/v1/users?id=eq.<uuid>`` (PostgREST docs, "Tables and Views — Update"; headers
   as for every PostgREST call): the filter selects the rows; without any filter Supabase's
   pg-safeupdate refuses (400, ``21000`` "UPDATE requires a WHERE clause"); an unknown column →
@@ -53,17 +72,25 @@ from typing import Any
 
 import httpx
 import jwt
+import psycopg
 
 __all__ = ["DUPLICATE_EMAIL_MSG", "FakeSupabase"]
 
 DUPLICATE_EMAIL_MSG = "A user with this email address has already been registered"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")  # what checkmail.ValidateFormat accepts, roughly
+_GO_BCRYPT = re.compile(r"^\$2[a-z]?\$[0-9]{2}\$.{53}$")  # what Go's bcrypt.Cost parses
+_USER_PATH = re.compile(r"^/auth/v1/admin/users/([^/]+)$")
 _USER_ROLES = ("athlete", "coach", "admin")
 _PROFILE_COLUMNS = {"first_name", "last_name", "avatar_url", "preferences", "role", "is_active"}
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _identity_data(user_id: str, email: str) -> dict[str, Any]:
+    """provider.Claims{Subject, Email} as a map: the verified flags have no omitempty."""
+    return {"sub": user_id, "email": email, "email_verified": False, "phone_verified": False}
 
 
 def _auth_error(status: int, error_code: str, msg: str) -> httpx.Response:
@@ -73,8 +100,10 @@ def _auth_error(status: int, error_code: str, msg: str) -> httpx.Response:
 class FakeSupabase:
     """One project: its JWT secret, its auth users and their ``public.users`` profiles."""
 
-    def __init__(self, host: str = "abcd1234.supabase.co") -> None:
+    def __init__(self, host: str = "abcd1234.supabase.co", database_url: str | None = None) -> None:
         self.host = host
+        #: When set, Auth's writes also go into this database (see the module docstring).
+        self.database_url = database_url
         self.jwt_secret = "super-secret-jwt-token-with-at-least-32-characters"  # noqa: S105
         self.service_role_key = jwt.encode(
             {"iss": "supabase", "ref": host.split(".")[0], "role": "service_role"},
@@ -120,6 +149,9 @@ class FakeSupabase:
         path = request.url.path
         if path == "/auth/v1/admin/users" and request.method == "POST":
             return self._admin_create_user(request, bearer)
+        match = _USER_PATH.match(path)
+        if match is not None and request.method == "DELETE":
+            return self._admin_delete_user(match.group(1), bearer)
         if path == "/auth/v1/invite" and request.method == "POST":
             return self._invite(request, bearer)
         if path == "/rest/v1/users" and request.method == "PATCH":
@@ -144,12 +176,19 @@ class FakeSupabase:
 
     # --- Supabase Auth -------------------------------------------------------------------------
 
-    def _admin_create_user(self, request: httpx.Request, bearer: str | None) -> httpx.Response:
+    def _require_admin(self, bearer: str | None) -> httpx.Response | None:
+        """requireAdminCredentials: a verified JWT whose role is an admin role (service_role)."""
         claims = self._claims(bearer)
         if isinstance(claims, httpx.Response):
             return claims
         if claims.get("role") != "service_role":
             return _auth_error(403, "not_admin", "User not allowed")
+        return None
+
+    def _admin_create_user(self, request: httpx.Request, bearer: str | None) -> httpx.Response:
+        refused = self._require_admin(bearer)
+        if refused is not None:
+            return refused
         try:
             params = json.loads(request.content or b"{}")
         except ValueError as exc:
@@ -169,11 +208,30 @@ class FakeSupabase:
         aud = "authenticated"
         if any(u["email"] == email and u["aud"] == aud for u in self.users.values()):
             return _auth_error(422, "email_exists", DUPLICATE_EMAIL_MSG)
+        if self.database_url is not None and self._db_has_email(email):
+            return _auth_error(422, "email_exists", DUPLICATE_EMAIL_MSG)
+        user_id = str(uuid.uuid4())
+        if params.get("id"):
+            try:
+                chosen = uuid.UUID(str(params["id"]))
+            except ValueError:
+                return _auth_error(
+                    400, "validation_failed", "ID must conform to the uuid v4 format"
+                )
+            if chosen.int == 0:
+                return _auth_error(400, "validation_failed", "ID cannot be a nil uuid")
+            user_id = str(chosen)
         password = params.get("password")
+        password_hash = str(params.get("password_hash") or "")
+        if password is not None and password_hash:
+            return _auth_error(
+                400, "validation_failed", "Only a password or a password hash should be provided"
+            )
+        if password_hash and not _GO_BCRYPT.match(password_hash):
+            return httpx.Response(500, json={"code": 500, "msg": "Error creating user"})
         if isinstance(password, str) and len(password.encode()) > 72:
             return _auth_error(400, "validation_failed", "bcrypt: password length exceeds 72 bytes")
         now = _now()
-        user_id = str(uuid.uuid4())
         metadata = dict(params.get("user_metadata") or {})
         confirmed = bool(params.get("email_confirm"))
         if confirmed:
@@ -182,12 +240,7 @@ class FakeSupabase:
             "identity_id": str(uuid.uuid4()),
             "id": user_id,
             "user_id": user_id,
-            "identity_data": {
-                "sub": user_id,
-                "email": email,
-                "email_verified": False,
-                "phone_verified": False,
-            },
+            "identity_data": _identity_data(user_id, email),
             "provider": "email",
             "last_sign_in_at": now,
             "created_at": now,
@@ -210,7 +263,9 @@ class FakeSupabase:
         if confirmed:
             user["email_confirmed_at"] = now
             user["confirmed_at"] = now
-        self.users[user_id] = {**user, "password": password}
+        self.users[user_id] = {**user, "password": password, "password_hash": password_hash}
+        if self.database_url is not None:
+            self._db_insert(user_id, email, password_hash, confirmed, metadata)
         # The on_auth_user_created trigger (our migration) creates the profile.
         self.profiles[user_id] = {
             "id": user_id,
@@ -223,11 +278,9 @@ class FakeSupabase:
         return httpx.Response(200, json=user)
 
     def _invite(self, request: httpx.Request, bearer: str | None) -> httpx.Response:
-        claims = self._claims(bearer)
-        if isinstance(claims, httpx.Response):
-            return claims
-        if claims.get("role") != "service_role":
-            return _auth_error(403, "not_admin", "User not allowed")
+        refused = self._require_admin(bearer)
+        if refused is not None:
+            return refused
         params = json.loads(request.content or b"{}")
         email = str(params.get("email") or "")
         if not email:
@@ -260,12 +313,7 @@ class FakeSupabase:
                     "identity_id": str(uuid.uuid4()),
                     "id": user_id,
                     "user_id": user_id,
-                    "identity_data": {
-                        "sub": user_id,
-                        "email": email,
-                        "email_verified": False,
-                        "phone_verified": False,
-                    },
+                    "identity_data": _identity_data(user_id, email),
                     "provider": "email",
                     "created_at": now,
                     "updated_at": now,
@@ -280,6 +328,90 @@ class FakeSupabase:
         self.profiles[user_id] = {"id": user_id, "email": email, "role": "athlete"}
         self.invitations.append(email)
         return httpx.Response(200, json=user)
+
+    def _admin_delete_user(self, raw_id: str, bearer: str | None) -> httpx.Response:
+        refused = self._require_admin(bearer)
+        if refused is not None:
+            return refused
+        try:
+            user_id = str(uuid.UUID(raw_id))
+        except ValueError:
+            return _auth_error(400, "validation_failed", "user_id must be an UUID")
+        known = self.users.pop(user_id, None) is not None
+        self.profiles.pop(user_id, None)
+        if self.database_url is not None:
+            with psycopg.connect(self.database_url, autocommit=True) as conn, conn.transaction():
+                conn.execute("set local role supabase_auth_admin")
+                found = conn.execute(
+                    "delete from auth.users where id = %s returning id", [user_id]
+                ).fetchone()
+            known = known or found is not None
+        if not known:
+            return _auth_error(404, "user_not_found", "User not found")
+        return httpx.Response(200, json={})
+
+    # --- what Auth writes into its database (only with database_url) ----------------------------
+
+    def _db_has_email(self, email: str) -> bool:
+        assert self.database_url is not None
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            found = conn.execute(
+                "select 1 from auth.users where lower(email) = %s", [email]
+            ).fetchone()
+        return found is not None
+
+    def _db_insert(
+        self,
+        user_id: str,
+        email: str,
+        password_hash: str,
+        confirmed: bool,
+        metadata: dict[str, Any],
+    ) -> None:
+        assert self.database_url is not None
+        if not password_hash:
+            password_hash = "$2a$10$" + "x" * 53  # the hash of a random password: unusable here
+        with psycopg.connect(self.database_url, autocommit=True) as conn, conn.transaction():
+            conn.execute("set local role supabase_auth_admin")
+            conn.execute("set local search_path = auth")
+            conn.execute(
+                "insert into auth.users (instance_id, id, aud, role, email, encrypted_password,"
+                " email_confirmed_at, confirmation_token, recovery_token,"
+                " email_change_token_current, email_change_token_new, email_change,"
+                " phone_change_token, phone_change, reauthentication_token,"
+                " raw_app_meta_data, raw_user_meta_data, created_at, updated_at)"
+                " values ('00000000-0000-0000-0000-000000000000', %s, 'authenticated',"
+                " 'authenticated', %s, %s, case when %s then now() end, '', '', '', '', '', '',"
+                " '', '', %s::jsonb, %s::jsonb, now(), now())",
+                [
+                    user_id,
+                    email,
+                    password_hash,
+                    confirmed,
+                    json.dumps({"provider": "email", "providers": ["email"]}),
+                    json.dumps(metadata),
+                ],
+            )
+            conn.execute(
+                "insert into auth.identities (provider_id, user_id, identity_data, provider,"
+                " last_sign_in_at, created_at, updated_at)"
+                " values (%s, %s, %s::jsonb, 'email', now(), now(), now())",
+                [
+                    user_id,
+                    user_id,
+                    json.dumps(_identity_data(user_id, email)),
+                ],
+            )
+
+    # --- what the tests read -------------------------------------------------------------------
+
+    def bodies(self, method: str, path: str = "/auth/v1/admin/users") -> list[dict[str, Any]]:
+        """The JSON bodies of the ``method`` requests whose path starts with ``path``."""
+        return [
+            json.loads(r.content) if r.content else {}
+            for r in self.requests
+            if r.method == method and r.url.path.startswith(path)
+        ]
 
     # --- PostgREST -----------------------------------------------------------------------------
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 
+from tests.fakes.supabase_auth import FakeSupabase
 from tests.legacy.conftest import sign_in, v1_url
-from tests.legacy.fake_gotrue import BASE, SERVICE_KEY, FakeGoTrue
 from tests.legacy.v1_factory import V1
 from trainlytics.crypto import TokenCipher
 from trainlytics.legacy import LegacyImporter, LegacyReport
@@ -19,21 +20,21 @@ Conn = psycopg.Connection[dict[str, Any]]
 
 
 def run(
-    v1: V1, operator_url: str, gotrue: FakeGoTrue, cipher: TokenCipher, **kwargs: Any
+    v1: V1, operator_url: str, gotrue: FakeSupabase, cipher: TokenCipher, **kwargs: Any
 ) -> LegacyReport:
-    with gotrue.client() as http:
-        auth = AdminApiAuthUsers(http, BASE, SERVICE_KEY)
+    with httpx.Client(transport=gotrue.transport()) as http:
+        auth = AdminApiAuthUsers(http, gotrue.url, gotrue.service_role_key)
         return LegacyImporter(v1_url(v1), operator_url, auth=auth, cipher=cipher, **kwargs).run()
 
 
 def test_users_are_created_through_the_admin_api_with_their_bcrypt_hash(
     v1: V1, v2: Conn, v2_url: str, operator_url: str, cipher: TokenCipher
 ) -> None:
-    gotrue = FakeGoTrue(v2_url)
+    gotrue = FakeSupabase(database_url=v2_url)
     report = run(v1, operator_url, gotrue, cipher)
     assert report.auth_mode == "admin-api"
     assert report.tables["users"].created == 8
-    posts = [body for method, _, body in gotrue.requests if method == "POST"]
+    posts = gotrue.bodies("POST")
     assert len(posts) == 8
     ada = next(p for p in posts if p["email"] == "ada.lovelace@example.com")
     assert ada["password_hash"].startswith("$2a$10$")
@@ -54,7 +55,7 @@ def test_users_are_created_through_the_admin_api_with_their_bcrypt_hash(
     assert pending == {"n": 0}
     again = run(v1, operator_url, gotrue, cipher)
     assert again.tables["users"].created == 0
-    assert len([m for m, _, _ in gotrue.requests if m == "POST"]) == 8
+    assert len(gotrue.bodies("POST")) == 8
 
 
 def test_a_failed_user_is_deleted_from_supabase_auth_again(
@@ -68,11 +69,11 @@ def test_a_failed_user_is_deleted_from_supabase_auth_again(
         "create trigger test_fault before insert on public.workouts for each row"
         " when (new.name = 'Tempo 4 x 2 km') execute function public.test_fault()"
     )
-    gotrue = FakeGoTrue(v2_url)
+    gotrue = FakeSupabase(database_url=v2_url)
     report = run(v1, operator_url, gotrue, cipher)
     (failure,) = report.notes["failures"]
     assert failure["v1_user_id"] == v1.users["ada"]
-    deletes = [path for method, path, _ in gotrue.requests if method == "DELETE"]
+    deletes = gotrue.bodies("DELETE")
     assert len(deletes) == 1
     assert (
         v2.execute("select 1 from auth.users where email = 'ada.lovelace@example.com'").fetchone()
@@ -86,7 +87,7 @@ def test_a_failed_user_is_deleted_from_supabase_auth_again(
 def test_an_interrupted_run_reuses_the_auth_user_it_had_created(
     v1: V1, v2: Conn, v2_url: str, operator_url: str, cipher: TokenCipher
 ) -> None:
-    gotrue = FakeGoTrue(v2_url)
+    gotrue = FakeSupabase(database_url=v2_url)
 
     def crash_at_ada(v1_id: int) -> None:
         if v1_id == v1.users["ada"]:
@@ -98,7 +99,8 @@ def test_an_interrupted_run_reuses_the_auth_user_it_had_created(
     assert len(pending) == 1
     resumed = run(v1, operator_url, gotrue, cipher)
     assert resumed.tables["users"].created + resumed.tables["users"].already_there == 8
-    assert gotrue.posts_for("ada.lovelace@example.com") == 1
+    posts = gotrue.bodies("POST")
+    assert [p["email"] for p in posts].count("ada.lovelace@example.com") == 1
     row = v2.execute(
         "select m.user_id from private.legacy_users as m where m.v1_user_id = %s",
         [v1.users["ada"]],
@@ -110,7 +112,7 @@ def test_an_interrupted_run_reuses_the_auth_user_it_had_created(
 def test_a_dry_run_on_a_supabase_project_calls_no_api_and_writes_nothing(
     v1: V1, v2: Conn, v2_url: str, operator_url: str, cipher: TokenCipher
 ) -> None:
-    gotrue = FakeGoTrue(v2_url)
+    gotrue = FakeSupabase(database_url=v2_url)
     report = run(v1, operator_url, gotrue, cipher, dry_run=True)
     assert gotrue.requests == []
     assert report.dry_run

@@ -9,10 +9,13 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from tests.helpers import act_as_anon, act_as_user, reset_role
 from tests.legacy.conftest import sign_in, v1_url
 from tests.legacy.v1_factory import V1, strava_detail
+from trainlytics.auth_admin import check_local_auth
 from trainlytics.crypto import TokenCipher
 from trainlytics.errors import TrainlyticsError
 from trainlytics.legacy import LegacyImporter, LegacyReport
@@ -595,11 +598,59 @@ def test_a_database_that_is_not_v1_is_refused(
         LegacyImporter(make_database(), v2_url, auth=LocalAuthUsers(), cipher=cipher).run()
 
 
-def test_an_operator_login_that_cannot_write_auth_users_gets_a_clear_error(
-    v1: V1, operator_url: str, cipher: TokenCipher
+def test_the_owner_login_imports_without_acting_as_supabase_auth_admin(
+    v1: V1, v2: Conn, operator_url: str, cipher: TokenCipher
 ) -> None:
-    with pytest.raises(TrainlyticsError, match="supabase_auth_admin"):
-        LegacyImporter(v1_url(v1), operator_url, auth=LocalAuthUsers(), cipher=cipher).run()
+    """The one local rule (as for `users create`): a login that may not become
+    supabase_auth_admin but holds the owner's privileges on auth.users and BYPASSRLS (as
+    Supabase's postgres does) inserts as itself."""
+    with psycopg.connect(operator_url) as operator:
+        row = operator.execute(
+            "select pg_has_role(current_user, 'supabase_auth_admin', 'member')"
+        ).fetchone()
+        assert row == (False,)
+        with pytest.raises(TrainlyticsError, match=r"may not write auth\.users"):
+            check_local_auth(operator)  # without BYPASSRLS, RLS on auth.users stops it
+        login = operator.info.user
+    v2.execute(sql.SQL("alter role {} bypassrls").format(sql.Identifier(login)))
+    report = LegacyImporter(v1_url(v1), operator_url, auth=LocalAuthUsers(), cipher=cipher).run()
+    assert report.tables["users"].created == 8
+    assert sign_in(v2, "ada.lovelace@example.com", v1.passwords["ada"]) is not None
+
+
+def test_a_login_that_cannot_write_auth_users_gets_a_clear_error(
+    v1: V1, v2: Conn, v2_url: str, cipher: TokenCipher
+) -> None:
+    role = f"legacy_service_{uuid.uuid4().hex[:8]}"
+    v2.execute(
+        sql.SQL("create role {} login nosuperuser in role service_role").format(
+            sql.Identifier(role)
+        )
+    )
+    params = {k: v for k, v in conninfo_to_dict(v2_url).items() if v is not None}
+    params["user"] = role
+    params.pop("password", None)
+    try:
+        with pytest.raises(TrainlyticsError, match=r"may not write auth\.users") as raised:
+            LegacyImporter(
+                v1_url(v1), make_conninfo(**params), auth=LocalAuthUsers(), cipher=cipher
+            ).run()
+        assert "--auth admin-api" in (raised.value.hint or "")
+    finally:
+        v2.execute(sql.SQL("drop role {}").format(sql.Identifier(role)))
+    assert v2.execute("select count(*) as n from auth.users").fetchone() == {"n": 0}
+
+
+def test_a_supabase_project_is_refused_without_the_admin_api(
+    v1: V1, v2: Conn, v2_url: str, cipher: TokenCipher
+) -> None:
+    """Where Supabase Auth runs (its ledger auth.schema_migrations exists), only it writes
+    auth.users: the local mode refuses, as `users create` does."""
+    v2.execute("create table auth.schema_migrations (version varchar(255) primary key)")
+    with pytest.raises(TrainlyticsError, match="is a Supabase project") as raised:
+        LegacyImporter(v1_url(v1), v2_url, auth=LocalAuthUsers(), cipher=cipher).run()
+    assert "--auth admin-api" in (raised.value.hint or "")
+    assert v2.execute("select count(*) as n from auth.users").fetchone() == {"n": 0}
 
 
 # Who sees what afterwards --------------------------------------------------------------------
