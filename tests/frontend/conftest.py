@@ -3,9 +3,9 @@
 - alice, an athlete (Europe/Paris, UTC+2 in June) with a Garmin connection whose last three
   syncs failed after a success, a Strava connection and a disconnected Polar one; her
   activities: a Garmin run and its Strava copy (grouped: the Garmin copy is primary), a
-  Strava-only ride, a private Garmin run, a soft-deleted Garmin run, a manual walk; three
-  planned workouts (one by her coach), two of them fulfilled (by the Garmin run and by the
-  Strava ride);
+  Strava-only ride, a private Garmin run, a soft-deleted Garmin run, a manual walk; four
+  planned workouts (one by her coach), three of them fulfilled (by the Garmin run, by the
+  Strava ride and by the private run: her coach sees neither of the last two);
 - bob, coach with alice's active grant, and gina's offer pending; hank revoked his grant;
 - frank, a coach nobody granted anything;
 - eve, another athlete with her own Garmin run.
@@ -83,6 +83,7 @@ def build(conn: Conn, world: Screens) -> None:
         # Offered, then moved on as the app moves it (the trigger stamps activated_at).
         grant = _insert(conn, "coach_athletes", {"athlete_id": world.uid(athlete), "coach_id": bob})
         conn.execute("update public.coach_athletes set status = %s where id = %s", [status, grant])
+        world.ids[f"grant_{athlete}"] = grant
 
     ids = world.ids
     for label, owner, provider, status in (
@@ -193,7 +194,8 @@ def build(conn: Conn, world: Screens) -> None:
     )
     activity("eve_run", eve, "c_eve", start_date="2025-06-03T05:00:00Z", **run)
 
-    # Workouts: the run and the ride fulfilled, one open; one planned by the coach.
+    # Workouts: the run, the ride and the private run fulfilled, one open; one planned by the
+    # coach.
     ids["w_run"] = _insert(
         conn,
         "workouts",
@@ -219,6 +221,19 @@ def build(conn: Conn, world: Screens) -> None:
             "name": "Tempo ride",
             "planned_duration": 4800,
             "completed_activity_id": ids["strava_ride"],
+        },
+    )
+    ids["w_private"] = _insert(
+        conn,
+        "workouts",
+        {
+            "user_id": alice,
+            "planned_date": "2025-06-05",
+            "activity_type": "run",
+            "name": "Easy 5k",
+            "planned_duration": 1400,
+            "planned_distance": 5000.0,
+            "completed_activity_id": ids["private_run"],
         },
     )
     ids["w_open"] = _insert(

@@ -24,6 +24,7 @@ from tests.frontend.postgrest import (
     load_manifest,
     run,
 )
+from tests.helpers import act_as_user
 from tests.http.conftest import FRONTEND, access_token
 from tests.http.conftest import World as HttpWorld
 from trainlytics.connect import REASONS
@@ -35,6 +36,9 @@ MANIFEST = load_manifest()
 WEEK = {"fromWeek": "2025-05-26", "toWeek": "2025-06-30"}
 MONTHS = {"fromMonth": "2025-05-01", "toMonth": "2025-07-01"}
 DAYS = {"from": "2025-06-01", "to": "2025-06-14"}
+
+
+OFFER_NULLABLE = {"email", "first_name", "last_name", "avatar_url"}
 
 
 def check_types(request: Request, rows: list[dict[str, Any]]) -> None:
@@ -49,6 +53,11 @@ def check_types(request: Request, rows: list[dict[str, Any]]) -> None:
                         assert json_matches_type(item, nested[key]), (key, item, nested[key])
                 continue
             assert column in types, f"{request.relation}.{column} is not in the generated types"
+            if request.relation == "pending_coach_offers" and column in OFFER_NULLABLE:
+                # queries.ts widens these to `string | null` (PendingCoachOffer): the generator
+                # types every column of a function's table as non-null.
+                assert value is None or json_matches_type(value, types[column]), (column, value)
+                continue
             assert json_matches_type(value, types[column]), (
                 f"{request.relation}.{column} = {value!r} is not {types[column]}"
             )
@@ -72,6 +81,9 @@ def names(rows: list[dict[str, Any]]) -> list[str]:
 
 # --- the manifest itself ----------------------------------------------------------------------
 
+# RPCs that take no user: they answer for the caller (auth.uid()) only.
+CALLERS_OWN_RPCS = {"pending_coach_offers"}
+
 
 def test_every_data_request_filters_by_the_user_it_shows() -> None:
     """The README's rule: always filter by the user whose data is shown (the (user_id, ...)
@@ -83,7 +95,10 @@ def test_every_data_request_filters_by_the_user_it_shows() -> None:
             if request.http:
                 continue
             if request.is_rpc:
-                assert "p_user_id" in request.body, name
+                if request.relation in CALLERS_OWN_RPCS:
+                    assert request.body == {}, name  # no argument: always the caller's own
+                else:
+                    assert "p_user_id" in request.body, name
                 continue
             column = owners.get(request.relation, "user_id")
             filters = [value for key, value in request.query if key == column]
@@ -126,6 +141,12 @@ def test_the_rpcs_a_user_may_call_are_the_ones_the_readme_lists(api: Conn) -> No
         ).fetchall()
     ]
     assert executable == MANIFEST["userRpcs"]
+    anon = api.execute(
+        "select p.proname from pg_proc as p"
+        " where p.pronamespace = 'public'::regnamespace"
+        " and has_function_privilege('anon', p.oid, 'execute')"
+    ).fetchall()
+    assert anon == []
     readme = (QUERIES_FILE.parents[3] / "README.md").read_text(encoding="utf-8")
     for name in executable:
         assert f"`{name}(" in readme, f"README does not document {name}"
@@ -338,27 +359,117 @@ def test_nobody_else_reads_alices_connections(
 def test_coach_lists_active_and_pending_athletes_with_their_names(
     api: Conn, screens_world: Screens
 ) -> None:
-    bob = screens_world.uid("bob")
-    [rows] = screen(api, screens_world, "coachAthletes", "bob", coachId=bob)
-    assert [(r["status"], r["athlete"]["first_name"]) for r in rows] == [
-        ("pending", "Gina"),
-        ("active", "Alice"),
+    """Active athletes carry their names through the embed; gina's pending offer comes from
+    public.pending_coach_offers() (who offers and since when, no preferences); hank's revoked
+    grant is in neither."""
+    bob, alice, gina = (screens_world.uid(n) for n in ("bob", "alice", "gina"))
+    athletes, offers = screen(api, screens_world, "coachAthletes", "bob", coachId=bob)
+    assert [
+        (r["id"], r["athlete_id"], r["athlete"]["first_name"], r["athlete"]["last_name"])
+        for r in athletes
+    ] == [(screens_world.ids["grant_alice"], str(alice), "Alice", "Martin")]
+    assert athletes[0]["activated_at"] is not None
+    assert [
+        (o["grant_id"], o["athlete_id"], o["first_name"], o["last_name"], o["avatar_url"])
+        for o in offers
+    ] == [(screens_world.ids["grant_gina"], str(gina), "Gina", "Pending", GINA_AVATAR)]
+    assert offers[0]["email"].startswith("gina-")
+    assert offers[0]["offered_at"] is not None
+    # Exactly the declared columns: the athlete's preferences (FTP, heart rates) are not among
+    # them.
+    assert sorted(offers[0]) == sorted(generated_row_types("pending_coach_offers", function=True))
+    assert "preferences" not in offers[0]
+
+
+GINA_AVATAR = "https://cdn.example/gina.png"
+
+
+def test_bob_pending_coach_cannot_read_ginas_profile(api: Conn, screens_world: Screens) -> None:
+    """Only an active grant opens the profile: the pending coach reads no users row of gina,
+    neither directly (the athlete page) nor through the grant's embed, so the offer's names
+    must come from pending_coach_offers()."""
+    bob, gina = screens_world.uid("bob"), screens_world.uid("gina")
+    profile = screen(api, screens_world, "athletePage", "bob", athleteId=gina, **ATHLETE_PAGE)[0]
+    assert profile == []
+    embed = Request(
+        method="GET",
+        path="coach_athletes",
+        query=(
+            ("select", "id,status,athlete:users!coach_athletes_athlete_id_fkey(id,first_name)"),
+            ("coach_id", f"eq.{bob}"),
+            ("status", "eq.pending"),
+        ),
+        body=None,
+    )
+    assert run(api, embed, bob) == [
+        {"id": screens_world.ids["grant_gina"], "status": "pending", "athlete": None}
     ]
-    assert rows[1]["athlete_id"] == str(screens_world.uid("alice"))
-    assert rows[1]["activated_at"] is not None
+
+
+@pytest.mark.parametrize("caller", ["frank", "eve", "gina", "alice"])
+def test_nobody_but_the_offered_coach_sees_ginas_offer(
+    api: Conn, screens_world: Screens, caller: str
+) -> None:
+    """An unrelated coach (frank), an unrelated athlete (eve), the athlete who offers (gina:
+    not a coach) and bob's active athlete (alice): pending_coach_offers() answers nothing."""
+    [request] = [r for r in expand(MANIFEST, "coachAthletes", {"coachId": "x"}) if r.is_rpc]
+    assert run(api, request, screens_world.uid(caller)) == []
+
+
+def test_an_accepted_offer_leaves_the_offers_and_opens_the_profile(
+    api: Conn, screens_world: Screens
+) -> None:
+    """Bob accepts gina's offer as the README says (update the grant to active): in the same
+    transaction the offer is gone from pending_coach_offers() and gina's profile is readable."""
+    bob, gina = screens_world.uid("bob"), screens_world.uid("gina")
+    with api.transaction(force_rollback=True):
+        act_as_user(api, bob)
+        api.execute(
+            "update public.coach_athletes set status = 'active' where id = %s",
+            [screens_world.ids["grant_gina"]],
+        )
+        offers = api.execute("select count(*) from public.pending_coach_offers()").fetchone()
+        profile = api.execute(
+            "select first_name from public.users where id = %s", [gina]
+        ).fetchall()
+    assert offers == (0,)
+    assert profile == [("Gina",)]
 
 
 @pytest.mark.parametrize("reader", ["frank", "alice"])
 def test_others_cannot_list_bobs_athletes(api: Conn, screens_world: Screens, reader: str) -> None:
     bob = screens_world.uid("bob")
-    [rows] = screen(api, screens_world, "coachAthletes", reader, coachId=bob)
+    athletes, offers = screen(api, screens_world, "coachAthletes", reader, coachId=bob)
     # alice sees her own grant to bob (both sides read a grant), never gina's.
-    assert all(r["athlete_id"] == str(screens_world.uid(reader)) for r in rows)
+    assert all(r["athlete_id"] == str(screens_world.uid(reader)) for r in athletes)
+    assert offers == []
     if reader == "frank":
-        assert rows == []
+        assert athletes == []
 
 
 ATHLETE_PAGE = {**WEEK, **DAYS, "limit": 10}
+
+
+def coach_readable_activity_ids(api: Conn, world: Screens, coach: str, athlete: str) -> set[int]:
+    """Every activity of ``athlete`` that ``coach`` may read (copies included), under RLS."""
+    request = Request(
+        method="GET",
+        path="activities",
+        query=(("select", "id"), ("user_id", f"eq.{world.uid(athlete)}")),
+        body=None,
+    )
+    return {row["id"] for row in run(api, request, world.uid(coach))}
+
+
+def assert_no_hidden_activity_named(
+    api: Conn, world: Screens, workouts: list[dict[str, Any]]
+) -> None:
+    """The privacy property: no workout the coach reads names an activity hidden from them."""
+    readable = coach_readable_activity_ids(api, world, "bob", "alice")
+    hidden = {world.ids["strava_ride"], world.ids["private_run"], world.ids["strava_copy"]}
+    assert not readable & hidden
+    for workout in workouts:
+        assert workout["completed_activity_id"] in readable | {None}, workout
 
 
 def test_athlete_page_as_the_coach(api: Conn, screens_world: Screens) -> None:
@@ -370,8 +481,21 @@ def test_athlete_page_as_the_coach(api: Conn, screens_world: Screens) -> None:
     assert names(activities) == ["manual_walk", "garmin_run"]
     assert {r["activity_type"] for r in volume} == {"run", "walk"}
     assert len(load) == 14
-    assert [w["name"] for w in workouts] == ["Easy 10k", "Tempo ride", "Intervals"]
-    assert compliance[0]["week_start"] == "2025-06-02"
+    # The Tempo ride (fulfilled by the Strava ride) and the Easy 5k (by the private run) are
+    # hidden from the coach with their activities.
+    assert [w["name"] for w in workouts] == ["Easy 10k", "Intervals"]
+    assert_no_hidden_activity_named(api, screens_world, workouts)
+    assert [(c["week_start"], c["planned_count"]) for c in compliance] == [
+        ("2025-06-02", 1),
+        ("2025-06-09", 1),
+    ]
+
+
+def test_athlete_page_as_the_athlete_shows_every_workout(api: Conn, screens_world: Screens) -> None:
+    alice = screens_world.uid("alice")
+    results = screen(api, screens_world, "athletePage", "alice", athleteId=alice, **ATHLETE_PAGE)
+    workouts = results[4]
+    assert [w["name"] for w in workouts] == ["Easy 10k", "Tempo ride", "Easy 5k", "Intervals"]
 
 
 def test_athlete_page_for_a_coach_without_grant_is_empty(api: Conn, screens_world: Screens) -> None:
@@ -391,31 +515,48 @@ def test_planned_workouts_and_compliance(api: Conn, screens_world: Screens) -> N
     assert [(w["name"], w["completed_activity_id"]) for w in workouts] == [
         ("Easy 10k", ids["garmin_run"]),
         ("Tempo ride", ids["strava_ride"]),
+        ("Easy 5k", ids["private_run"]),
         ("Intervals", None),
     ]
     assert workouts[1]["coach_id"] == str(screens_world.uid("bob"))
     assert [
         (c["week_start"], c["planned_count"], c["completed_count"], c["completion_rate"])
         for c in compliance
-    ] == [("2025-06-02", 2, 2, 1), ("2025-06-09", 1, 0, 0)]
+    ] == [("2025-06-02", 3, 3, 1), ("2025-06-09", 1, 0, 0)]
     first = compliance[0]
-    # Seconds and metres: the planned run and ride, the Garmin run and the Strava ride.
-    assert (first["planned_duration"], first["completed_duration"]) == (7800, 7800)
-    assert first["completed_distance"] == 50000
+    # Seconds and metres: the planned run, ride and 5k; the Garmin run, the Strava ride and
+    # the private run.
+    assert (first["planned_duration"], first["completed_duration"]) == (9200, 9200)
+    assert first["completed_distance"] == 55000
 
 
 def test_coach_compliance_counts_only_activities_the_coach_may_read(
     api: Conn, screens_world: Screens
 ) -> None:
+    """The workouts fulfilled by the Strava ride and by the private run are absent for the
+    coach (their completed_activity_id would name the hidden activity), present for the
+    athlete; the coach's compliance counts only what the coach may read."""
     alice = screens_world.uid("alice")
+    ids = screens_world.ids
     values = {"userId": alice, "from": "2025-06-02", "to": "2025-06-15"}
     workouts, compliance = screen(api, screens_world, "plannedWorkouts", "bob", **values)
-    assert len(workouts) == 3
-    # The Tempo ride was fulfilled by a Strava activity: not completed in the coach's view.
-    assert [(c["week_start"], c["completed_count"]) for c in compliance] == [
-        ("2025-06-02", 1),
-        ("2025-06-09", 0),
+    mine, _ = screen(api, screens_world, "plannedWorkouts", "alice", **values)
+    hidden = {ids["w_ride"], ids["w_private"]}
+    assert hidden <= {w["id"] for w in mine}
+    assert not hidden & {w["id"] for w in workouts}
+    assert [(w["name"], w["completed_activity_id"]) for w in workouts] == [
+        ("Easy 10k", ids["garmin_run"]),
+        ("Intervals", None),
     ]
+    assert_no_hidden_activity_named(api, screens_world, workouts)
+    assert [
+        (c["week_start"], c["planned_count"], c["completed_count"], c["completion_rate"])
+        for c in compliance
+    ] == [("2025-06-02", 1, 1, 1), ("2025-06-09", 1, 0, 0)]
+    first = compliance[0]
+    # Only the Easy 10k and the Garmin run: nothing of the hidden ride or private run.
+    assert (first["planned_duration"], first["completed_duration"]) == (3000, 3000)
+    assert first["completed_distance"] == 10000
 
 
 # --- the HTTP functions -----------------------------------------------------------------------

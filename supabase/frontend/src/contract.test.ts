@@ -40,6 +40,7 @@ interface Manifest {
   http: Record<string, string[]>;
   callbackReasons: string[];
   httpErrors: string[];
+  userRpcs: string[];
 }
 
 interface Recorded {
@@ -173,6 +174,51 @@ for (const [name, screen] of Object.entries(manifest.screens)) {
     assert.deepEqual(sorted(log), sorted(expand(name, screen.example)));
   });
 }
+
+test("every RPC a screen calls is one of the userRpcs (the functions `authenticated` may execute)", () => {
+  const called = new Set<string>();
+  for (const [name, screen] of Object.entries(manifest.screens)) {
+    for (const request of expand(name, screen.example)) {
+      if (!request.http && request.path.startsWith("rpc/")) called.add(request.path.slice(4));
+    }
+  }
+  assert.ok(called.has("pending_coach_offers"));
+  for (const rpc of called) assert.ok(manifest.userRpcs.includes(rpc), rpc);
+});
+
+test("coachAthletes: active athletes from the grants, offers from pending_coach_offers", async () => {
+  const alice = { id: "a1", first_name: "Alice", last_name: "Martin", avatar_url: null };
+  const active = [
+    { id: 1, activated_at: "2025-06-01T10:00:00+00:00", athlete_id: "a1", athlete: alice },
+  ];
+  // An offer from an athlete who never set a name: the function answers null for it.
+  const offer = {
+    grant_id: 2,
+    athlete_id: "g1",
+    email: "gina@example.com",
+    first_name: null,
+    last_name: null,
+    avatar_url: null,
+    offered_at: "2025-06-03T09:00:00+00:00",
+  };
+  const client = createClient<Database>(SUPABASE_URL, "anon-key", {
+    ...CLIENT_OPTIONS,
+    global: {
+      fetch: async (input) => {
+        const url = new URL(input instanceof Request ? input.url : String(input));
+        const body = url.pathname.endsWith("/rpc/pending_coach_offers") ? [offer] : active;
+        return new Response(JSON.stringify(body), {
+          status: 200,
+          headers: { "Content-Type": "application/json" },
+        });
+      },
+    },
+  });
+  const result = await queries.coachAthletes(client, { coachId: "b0" });
+  assert.deepEqual(result, { athletes: active, offers: [offer] });
+  const names: (string | null)[] = result.offers.map((o) => o.first_name);
+  assert.deepEqual(names, [null]);
+});
 
 test("the callback reasons the frontend explains are the ones screens.json lists", () => {
   assert.deepEqual(Object.keys(queries.CALLBACK_REASONS), manifest.callbackReasons);

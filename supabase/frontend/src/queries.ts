@@ -246,24 +246,45 @@ export async function connections(client: Client, args: { userId: string; histor
   };
 }
 
-/** A coach's athletes: active grants and offers waiting for the coach, with each athlete's
- * name and avatar. */
+/** An offer waiting for the coach (`pending_coach_offers`): who offers and since when, never
+ * their preferences. The generated type says `string` for every column of a function's table
+ * (Supabase's generator cannot see nullability there); email, names and avatar are nullable
+ * `users` columns, so they are widened here. */
+export type PendingCoachOffer = Omit<
+  Public["Functions"]["pending_coach_offers"]["Returns"][number],
+  "email" | "first_name" | "last_name" | "avatar_url"
+> & {
+  email: string | null;
+  first_name: string | null;
+  last_name: string | null;
+  avatar_url: string | null;
+};
+
+/** A coach's athletes: the active grants, each with the athlete's name and avatar, and the
+ * offers waiting for the coach to accept (`pending_coach_offers()`: a pending coach reads no
+ * profile row, so an offer's names come from that function; accept with
+ * `update coach_athletes set status = 'active' where id = grant_id`). */
 export async function coachAthletes(client: Client, args: { coachId: string }) {
-  return rows(
-    await client
+  const [active, pending] = await Promise.all([
+    client
       .from("coach_athletes")
       .select(
-        "id,status,activated_at,athlete_id,athlete:users!coach_athletes_athlete_id_fkey(id,first_name,last_name,avatar_url)",
+        "id,activated_at,athlete_id,athlete:users!coach_athletes_athlete_id_fkey(id,first_name,last_name,avatar_url)",
       )
       .eq("coach_id", args.coachId)
-      .in("status", ["pending", "active"])
-      .order("status", { ascending: true })
-      .order("created_at", { ascending: true }),
-  );
+      .eq("status", "active")
+      .order("activated_at", { ascending: true })
+      .order("id", { ascending: true }),
+    client.rpc("pending_coach_offers"),
+  ]);
+  const offers: PendingCoachOffer[] = rows(pending);
+  return { athletes: rows(active), offers };
 }
 
 /** One athlete's page: profile, latest activities, weekly volume, load and plan. The profile
- * is null when the caller may not read it (no active grant, or an offer not accepted). */
+ * is null when the caller may not read it (no active grant, or an offer not accepted). A
+ * coach's plan leaves out the workouts fulfilled by an activity hidden from coaches (private or
+ * Strava-sourced), and the compliance counts only what the coach may read. */
 export async function athletePage(
   client: Client,
   args: {
@@ -291,7 +312,9 @@ export async function athletePage(
 }
 
 /** Planned workouts between two local days, and compliance for the weeks (Mondays) between
- * them: planned vs completed counts, durations (s), distances (m), loads. */
+ * them: planned vs completed counts, durations (s), distances (m), loads. A coach does not see
+ * a workout fulfilled by an activity hidden from coaches (private or Strava-sourced): its
+ * `completed_activity_id` would name that activity; the coach's compliance counts neither. */
 export async function plannedWorkouts(
   client: Client,
   args: { userId: string; from: LocalDate; to: LocalDate },
