@@ -68,8 +68,11 @@ def rotate_key_command(
                 if progress.live.is_started:
                     progress.stop()
         console.print(
-            f"{result.reencrypted} re-encrypted ({result.revocations} of them queued for "
-            f"revocation), {result.skipped} changed concurrently "
+            f"{result.reencrypted} re-encrypted, {result.skipped} changed concurrently "
             "(run again to pick them up if needed)",
             style="bold",
+        )
+        console.print(
+            f"{result.revocations} of the re-encrypted rows are tokens of disconnected "
+            "connections queued for revocation"
         )
