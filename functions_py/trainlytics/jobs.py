@@ -244,8 +244,8 @@ def sweep_revocations_job(context: JobContext, timestamp: int) -> None:
 
 
 def make_blueprint() -> Blueprint:
-    """A fresh blueprint of the tasks (the revocation sweep is periodic). (procrastinate renames a blueprint's tasks when an
-    app takes them, so each app gets its own.)"""
+    """A fresh blueprint of the tasks (the revocation sweep is periodic). (procrastinate
+    renames a blueprint's tasks when an app takes them, so each app gets its own.)"""
     blueprint = Blueprint()
     blueprint.task(name="sync_connection", queue=SYNC_QUEUE, pass_context=True, retry=SYNC_RETRY)(
         sync_connection

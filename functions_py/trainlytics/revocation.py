@@ -189,9 +189,7 @@ def _revoke_one(
     try:
         if provider.needs_refresh(tokens, now, 60.0):
             try:
-                tokens = replace(
-                    provider.refresh(tokens), provider_user_id=queued.provider_user_id
-                )
+                tokens = replace(provider.refresh(tokens), provider_user_id=queued.provider_user_id)
             except TokenRevokedError:
                 return "revoked", None  # the provider no longer honours these tokens
             except (ProviderNotConfiguredError, ConfigError):

@@ -603,7 +603,10 @@ def test_finish_rejects_an_unknown_outcome(
     connection_id = _queue_revocation(store, cipher, make_user())
     (queued,) = store.claim_revocations(connection_id)
     with tx.transaction(force_rollback=True), pytest.raises(psycopg.errors.InvalidParameterValue):
-        tx.execute("select * from public.token_revocation_finish(%s, 'ok', null)", [queued.revocation_id])
+        tx.execute(
+            "select * from public.token_revocation_finish(%s, 'ok', null)",
+            [queued.revocation_id],
+        )
 
 
 def test_the_sweeps_claim_pages_by_id_so_a_released_row_waits_for_the_next_sweep(

@@ -190,6 +190,4 @@ def test_rotation_of_a_queued_revocation_leaves_a_row_changed_meanwhile_alone(
 
         assert store.replace_revocation_ciphertexts([resealed]) == 0
         assert store.replace_revocation_ciphertexts([]) == 0
-        assert conn.execute("select key_id from private.token_revocations").fetchall() == [
-            ("old",)
-        ]
+        assert conn.execute("select key_id from private.token_revocations").fetchall() == [("old",)]
