@@ -9,7 +9,8 @@ API
     - ``stored_tokens(connection_id: int) -> tuple[StoredTokens, TokenSet]`` — decrypted as
       stored, no refresh (e.g. to revoke at the provider on disconnect).
 - ``rotate_keys(store, cipher, *, batch_size=500, on_progress=None) -> RotationResult`` —
-  re-encrypt every token row not under the current key (``trainlytics tokens rotate-key``).
+  re-encrypt every token row, and every revocation still queued, not under the current key
+  (``trainlytics tokens rotate-key``).
 
 Refresh protocol (single-use refresh tokens — Wahoo, Strava, Garmin rotate them — must never be
 spent twice):
