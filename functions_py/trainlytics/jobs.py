@@ -10,7 +10,10 @@
   both transports (psycopg, and PostgREST ``rpc()`` with the service key) can queue. Each job
   carries a queueing lock: one waiting or running sync per connection, and one job per
   webhook event however often the provider replays it.
-- Consumers: the two tasks below run the sync engine (:mod:`trainlytics.sync`), which a worker
+- Revocations: ``revoke_tokens`` (queued by SQL on every disconnect) and the periodic
+  ``sweep_revocations`` (every 10 minutes, deferred by the workers themselves) run
+  :mod:`trainlytics.revocation`; the sweep drains whatever a lost or exhausted job left.
+- Consumers: the sync tasks below run the sync engine (:mod:`trainlytics.sync`), which a worker
   hands them as ``additional_context={"engine": engine}`` (``trainlytics worker``), or which
   :func:`configure_engine` sets for the process. Transient failures (provider 5xx, timeouts,
   429 and our own rate limiter, a dropped database connection, a busy connection) are retried
@@ -41,7 +44,7 @@ from psycopg.rows import TupleRow
 from trainlytics.errors import ProviderUnavailableError
 from trainlytics.logs import get_logger
 from trainlytics.providers.base import RECEIVED_AT_KEY, WebhookEvent
-from trainlytics.revocation import revoke_queued
+from trainlytics.revocation import revoke_queued, sweep_revocations
 from trainlytics.sql_splitter import split_statements
 from trainlytics.sync import is_transient
 from trainlytics.tokens import TokenService
@@ -53,7 +56,9 @@ if TYPE_CHECKING:
 __all__ = [
     "PROCESS_WEBHOOK_EVENT",
     "QUEUE_SCHEMA",
+    "REVOCATION_SWEEP_CRON",
     "REVOKE_TOKENS",
+    "SWEEP_REVOCATIONS",
     "SYNC_CONNECTION",
     "EnqueuedJob",
     "JobQueue",
@@ -76,6 +81,9 @@ NAMESPACE = "trainlytics"
 SYNC_CONNECTION = f"{NAMESPACE}:sync_connection"
 #: Queued by SQL (private.record_connection_status_change) on every disconnect.
 REVOKE_TOKENS = f"{NAMESPACE}:revoke_tokens"
+#: Periodic (:data:`REVOCATION_SWEEP_CRON`): drains whatever the per-connection jobs left.
+SWEEP_REVOCATIONS = f"{NAMESPACE}:sweep_revocations"
+REVOCATION_SWEEP_CRON = "*/10 * * * *"
 PROCESS_WEBHOOK_EVENT = f"{NAMESPACE}:process_webhook_event"
 SYNC_QUEUE = "sync"
 WEBHOOK_QUEUE = "webhooks"
@@ -195,12 +203,19 @@ def process_webhook_event(
     )
 
 
-def revoke_tokens(context: JobContext, connection_id: int) -> None:
-    """Revoke at the provider the tokens a disconnect queued (trainlytics.revocation). A
-    failure leaves the row queued and raises a transient error, so the queue retries."""
+def _token_service(context: JobContext) -> TokenService:
     service = _engine_for(context).tokens
     if not isinstance(service, TokenService):
         raise RuntimeError("the worker's sync engine has no token service to revoke with")
+    return service
+
+
+def revoke_tokens(context: JobContext, connection_id: int) -> None:
+    """Revoke at the provider the tokens a disconnect queued (trainlytics.revocation). A
+    failed attempt leaves the row queued and raises a transient error, so the queue retries;
+    an operator error (provider or key not configured) is not retried here: the row waits for
+    the periodic sweep, which logs it each time."""
+    service = _token_service(context)
     report = revoke_queued(
         service.store, service.cipher, service.providers, connection_id=connection_id
     )
@@ -212,9 +227,25 @@ def revoke_tokens(context: JobContext, connection_id: int) -> None:
         )
 
 
+def sweep_revocations_job(context: JobContext, timestamp: int) -> None:
+    """The periodic sweep of the revocation queue (every 10 minutes): attempts every queued
+    revocation once, whether or not its own job was ever queued or still retries."""
+    service = _token_service(context)
+    report = sweep_revocations(service.store, service.cipher, service.providers)
+    logger.info(
+        "revocation sweep (scheduled at %s): %s revoked, %s failed (kept for a retry), "
+        "%s waiting for operator configuration, %s dropped",
+        datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds"),
+        len(report.revoked),
+        len(report.failed),
+        len(report.deferred),
+        len(report.dropped),
+    )
+
+
 def make_blueprint() -> Blueprint:
-    """A fresh blueprint of the two tasks. (procrastinate renames a blueprint's tasks when an
-    app takes them, so each app gets its own.)"""
+    """A fresh blueprint of the tasks (the revocation sweep is periodic). (procrastinate
+    renames a blueprint's tasks when an app takes them, so each app gets its own.)"""
     blueprint = Blueprint()
     blueprint.task(name="sync_connection", queue=SYNC_QUEUE, pass_context=True, retry=SYNC_RETRY)(
         sync_connection
@@ -225,6 +256,14 @@ def make_blueprint() -> Blueprint:
     blueprint.task(
         name="revoke_tokens", queue=REVOCATION_QUEUE, pass_context=True, retry=SYNC_RETRY
     )(revoke_tokens)
+    # One sweep waiting at a time (queueing lock), whatever the number of workers.
+    sweep = blueprint.task(
+        name="sweep_revocations",
+        queue=REVOCATION_QUEUE,
+        pass_context=True,
+        queueing_lock="sweep_revocations",
+    )(sweep_revocations_job)
+    blueprint.periodic(cron=REVOCATION_SWEEP_CRON, periodic_id="every-10-minutes")(sweep)
     return blueprint
 
 

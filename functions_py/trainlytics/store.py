@@ -23,10 +23,14 @@ API (``ConnectionStore(gateway: Gateway)``)
 - ``disconnect(connection_id, *, delete_activities) -> DisconnectResult`` — the same SQL as
   an athlete's ``update provider_connections set status = 'disconnected'``: tokens queued for
   revocation, Strava activities deleted.
-- ``claim_revocations(connection_id=None, limit=50) -> list[QueuedRevocation]`` and
-  ``finish_revocation(revocation_id, *, revoked, error=None) -> bool`` — the revocation queue.
+- ``claim_revocations(connection_id=None, limit=50) -> list[QueuedRevocation]``,
+  ``claim_due_revocations(after_id, limit) -> list[QueuedRevocation]`` (the sweep's keyset
+  claim) and ``finish_revocation(revocation_id, *, outcome, error=None) -> FinishOutcome``
+  (``revoked | retry | deferred | dropped | gone``) — the revocation queue.
 - ``tokens_for_rotation(current_key_id, after_connection_id, limit) -> list[RotationRow]``
 - ``replace_ciphertexts(connection_id, expected_version, sealed) -> bool``
+- ``revocations_for_rotation(current_key_id, after_id, limit) -> list[RevocationRotationRow]``
+  and ``replace_revocation_ciphertexts(rows) -> int`` (one set-based call per batch).
 
 Ids: connection ids are ``int``, user ids ``uuid.UUID``, providers the ``provider_type`` string.
 """
@@ -50,8 +54,12 @@ __all__ = [
     "ConnectionStore",
     "ConsumedState",
     "DisconnectResult",
+    "FinishOutcome",
     "Lease",
     "QueuedRevocation",
+    "ResealedRevocation",
+    "RevocationOutcome",
+    "RevocationRotationRow",
     "RotationRow",
     "StateStatus",
     "StoredTokens",
@@ -81,12 +89,21 @@ CONNECTION_FUNCTIONS = frozenset(
         "tokens_replace_ciphertexts",
         "token_revocations_claim",
         "token_revocation_finish",
+        "token_revocations_claim_due",
+        "token_revocations_for_rotation",
+        "token_revocations_replace_ciphertexts",
     }
 )
 
 StateStatus = Literal["ok", "unknown", "expired", "reused", "wrong_provider"]
 UpsertStatus = Literal["connected", "reconnected", "linked_to_other_user"]
 ConnectionStatus = Literal["active", "error", "revoked", "disconnected"]
+#: What a revocation attempt came to: ``deferred`` is an operator error on this server (provider
+#: or key not configured), which does not count as an attempt.
+RevocationOutcome = Literal["revoked", "failed", "deferred"]
+#: What became of the row: ``retry`` / ``deferred`` keep it, ``dropped`` gave it up unrevoked
+#: (attempt budget spent, or queued too long), ``gone`` it was no longer queued.
+FinishOutcome = Literal["revoked", "retry", "deferred", "dropped", "gone"]
 
 
 @dataclass(frozen=True)
@@ -163,6 +180,27 @@ class QueuedRevocation:
     provider_user_id: str
     sealed: SealedTokens
     attempts: int
+
+
+@dataclass(frozen=True)
+class RevocationRotationRow:
+    """A queued revocation sealed with another key than the current one."""
+
+    revocation_id: int
+    user_id: uuid.UUID
+    provider: str
+    sealed: SealedTokens
+    #: Rows still to rotate, this one included.
+    remaining: int
+
+
+@dataclass(frozen=True)
+class ResealedRevocation:
+    """A queued revocation's tokens sealed anew, replacing those sealed with ``expected_key_id``."""
+
+    revocation_id: int
+    expected_key_id: str
+    sealed: SealedTokens
 
 
 @dataclass(frozen=True)
@@ -345,33 +383,25 @@ class ConnectionStore:
         rows = self.gateway.call(
             "token_revocations_claim", {"p_connection_id": connection_id, "p_limit": limit}
         )
-        return [
-            QueuedRevocation(
-                revocation_id=int(row["revocation_id"]),
-                connection_id=int(row["connection_id"]),
-                user_id=_uuid(row["user_id"]),
-                provider=row["provider"],
-                provider_user_id=row["provider_user_id"],
-                sealed=SealedTokens(
-                    key_id=row["key_id"],
-                    access_token_ciphertext=row["access_token_ciphertext"],
-                    refresh_token_ciphertext=row["refresh_token_ciphertext"],
-                    access_token_expires_at=_datetime_or_none(row["access_token_expires_at"]),
-                ),
-                attempts=int(row["attempts"]),
-            )
-            for row in rows
-        ]
+        return _queued_revocations(rows)
+
+    def claim_due_revocations(self, after_id: int, limit: int) -> list[QueuedRevocation]:
+        """The sweep's claim: rows after ``after_id`` (by id), so a row released for a retry
+        is not claimed twice in one sweep."""
+        rows = self.gateway.call(
+            "token_revocations_claim_due", {"p_after_id": after_id, "p_limit": limit}
+        )
+        return _queued_revocations(rows)
 
     def finish_revocation(
-        self, revocation_id: int, *, revoked: bool, error: str | None = None
-    ) -> bool:
-        """True when the row is gone (revoked, or given up after the last attempt)."""
+        self, revocation_id: int, *, outcome: RevocationOutcome, error: str | None = None
+    ) -> FinishOutcome:
+        """Record an attempt's outcome; what became of the row."""
         row = self._one(
             "token_revocation_finish",
-            {"p_revocation_id": revocation_id, "p_revoked": revoked, "p_error": error},
+            {"p_revocation_id": revocation_id, "p_outcome": outcome, "p_error": error},
         )
-        return bool(row and row["finished"])
+        return cast(FinishOutcome, row["outcome"]) if row else "gone"
 
     # --- Tokens -----------------------------------------------------------------------------
 
@@ -476,6 +506,70 @@ class ConnectionStore:
             },
         )
         return bool(row and row["replaced"])
+
+    def revocations_for_rotation(
+        self, current_key_id: str, after_id: int, limit: int
+    ) -> list[RevocationRotationRow]:
+        rows = self.gateway.call(
+            "token_revocations_for_rotation",
+            {"p_current_key_id": current_key_id, "p_after_id": after_id, "p_limit": limit},
+        )
+        return [
+            RevocationRotationRow(
+                revocation_id=int(row["revocation_id"]),
+                user_id=_uuid(row["user_id"]),
+                provider=row["provider"],
+                sealed=SealedTokens(
+                    key_id=row["key_id"],
+                    access_token_ciphertext=row["access_token_ciphertext"],
+                    refresh_token_ciphertext=row["refresh_token_ciphertext"],
+                ),
+                remaining=int(row["remaining"]),
+            )
+            for row in rows
+        ]
+
+    def replace_revocation_ciphertexts(self, rows: list[ResealedRevocation]) -> int:
+        """One set-based call per batch; how many rows were replaced (a row revoked or rotated
+        meanwhile is left alone)."""
+        if not rows:
+            return 0
+        row = self._one(
+            "token_revocations_replace_ciphertexts",
+            {
+                "p_rows": [
+                    {
+                        "revocation_id": r.revocation_id,
+                        "expected_key_id": r.expected_key_id,
+                        "key_id": r.sealed.key_id,
+                        "access_token_ciphertext": r.sealed.access_token_ciphertext,
+                        "refresh_token_ciphertext": r.sealed.refresh_token_ciphertext,
+                    }
+                    for r in rows
+                ]
+            },
+        )
+        return int(row["replaced"]) if row else 0
+
+
+def _queued_revocations(rows: list[dict[str, Any]]) -> list[QueuedRevocation]:
+    return [
+        QueuedRevocation(
+            revocation_id=int(row["revocation_id"]),
+            connection_id=int(row["connection_id"]),
+            user_id=_uuid(row["user_id"]),
+            provider=row["provider"],
+            provider_user_id=row["provider_user_id"],
+            sealed=SealedTokens(
+                key_id=row["key_id"],
+                access_token_ciphertext=row["access_token_ciphertext"],
+                refresh_token_ciphertext=row["refresh_token_ciphertext"],
+                access_token_expires_at=_datetime_or_none(row["access_token_expires_at"]),
+            ),
+            attempts=int(row["attempts"]),
+        )
+        for row in rows
+    ]
 
 
 # --- Values from either transport (psycopg: Python types; PostgREST: JSON strings) -----------

@@ -9,7 +9,8 @@ API
     - ``stored_tokens(connection_id: int) -> tuple[StoredTokens, TokenSet]`` — decrypted as
       stored, no refresh (e.g. to revoke at the provider on disconnect).
 - ``rotate_keys(store, cipher, *, batch_size=500, on_progress=None) -> RotationResult`` —
-  re-encrypt every token row not under the current key (``trainlytics tokens rotate-key``).
+  re-encrypt every token row, and every revocation still queued, not under the current key
+  (``trainlytics tokens rotate-key``).
 
 Refresh protocol (single-use refresh tokens — Wahoo, Strava, Garmin rotate them — must never be
 spent twice):
@@ -50,7 +51,7 @@ from trainlytics.errors import (
 )
 from trainlytics.logs import get_logger
 from trainlytics.providers.base import Provider, TokenSet
-from trainlytics.store import ConnectionStore, StoredTokens
+from trainlytics.store import ConnectionStore, ResealedRevocation, StoredTokens
 
 __all__ = ["RotationResult", "TokenService", "rotate_keys"]
 
@@ -207,11 +208,14 @@ class TokenService:
 
 @dataclass(frozen=True)
 class RotationResult:
-    #: Rows re-encrypted under the current key.
+    #: Rows re-encrypted under the current key (token rows and queued revocations).
     reencrypted: int
-    #: Rows changed concurrently (e.g. refreshed, hence already under the current key) and
-    #: left alone; a later run picks up any that still need it.
+    #: Rows changed concurrently (e.g. refreshed, hence already under the current key, or a
+    #: revocation done meanwhile) and left alone; a later run picks up any that still need it.
     skipped: int
+    #: Of ``reencrypted``, the rows of ``private.token_revocations`` (tokens of disconnected
+    #: connections still waiting to be revoked at the provider).
+    revocations: int = 0
 
 
 def rotate_keys(
@@ -221,21 +225,22 @@ def rotate_keys(
     batch_size: int = 500,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> RotationResult:
-    """Re-encrypt every token row not sealed with ``cipher.current_kid``, in batches.
+    """Re-encrypt every token row, and every queued revocation, not sealed with
+    ``cipher.current_kid``, in batches.
 
     Idempotent: rows already under the current key are not touched, so running it again
     does nothing. ``on_progress(done, total)`` is called after each row (``total`` is known
-    from the first batch on). Raises TokenDecryptionError if a row's key is not configured."""
+    from the first batches on). Raises TokenDecryptionError if a row's key is not configured."""
     current = cipher.current_kid
     after = 0
     done = reencrypted = skipped = 0
-    total: int | None = None
-    while True:
-        batch = store.tokens_for_rotation(current, after, batch_size)
-        if not batch:
-            break
-        if total is None:
-            total = batch[0].remaining
+    first = store.tokens_for_rotation(current, after, batch_size)
+    first_revocations = store.revocations_for_rotation(current, 0, batch_size)
+    total = (first[0].remaining if first else 0) + (
+        first_revocations[0].remaining if first_revocations else 0
+    )
+    batch = first
+    while batch:
         for row in batch:
             tokens = cipher.open(row.sealed, user_id=row.user_id, provider=row.provider)
             sealed = cipher.seal(tokens, user_id=row.user_id, provider=row.provider)
@@ -247,4 +252,32 @@ def rotate_keys(
             after = row.connection_id
             if on_progress is not None:
                 on_progress(done, max(total, done))
-    return RotationResult(reencrypted=reencrypted, skipped=skipped)
+        batch = store.tokens_for_rotation(current, after, batch_size)
+    # The revocation queue: one set-based replace per batch.
+    revocations = 0
+    pending = first_revocations
+    while pending:
+        resealed = [
+            ResealedRevocation(
+                revocation_id=row.revocation_id,
+                expected_key_id=row.sealed.key_id,
+                sealed=cipher.seal(
+                    cipher.open(row.sealed, user_id=row.user_id, provider=row.provider),
+                    user_id=row.user_id,
+                    provider=row.provider,
+                ),
+            )
+            for row in pending
+        ]
+        replaced = store.replace_revocation_ciphertexts(resealed)
+        revocations += replaced
+        skipped += len(resealed) - replaced
+        done += len(resealed)
+        if on_progress is not None:
+            on_progress(done, max(total, done))
+        pending = store.revocations_for_rotation(
+            current, max(row.revocation_id for row in pending), batch_size
+        )
+    return RotationResult(
+        reencrypted=reencrypted + revocations, skipped=skipped, revocations=revocations
+    )

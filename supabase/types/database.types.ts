@@ -1422,9 +1422,9 @@ export type Database = {
         }[]
       }
       token_revocation_finish: {
-        Args: { p_error?: string; p_revocation_id: number; p_revoked: boolean }
+        Args: { p_error?: string; p_outcome: string; p_revocation_id: number }
         Returns: {
-          finished: boolean
+          outcome: string
         }[]
       }
       token_revocations_claim: {
@@ -1440,6 +1440,39 @@ export type Database = {
           refresh_token_ciphertext: string
           revocation_id: number
           user_id: string
+        }[]
+      }
+      token_revocations_claim_due: {
+        Args: { p_after_id: number; p_limit: number }
+        Returns: {
+          access_token_ciphertext: string
+          access_token_expires_at: string
+          attempts: number
+          connection_id: number
+          key_id: string
+          provider: Database["public"]["Enums"]["provider_type"]
+          provider_user_id: string
+          refresh_token_ciphertext: string
+          revocation_id: number
+          user_id: string
+        }[]
+      }
+      token_revocations_for_rotation: {
+        Args: { p_after_id: number; p_current_key_id: string; p_limit: number }
+        Returns: {
+          access_token_ciphertext: string
+          key_id: string
+          provider: Database["public"]["Enums"]["provider_type"]
+          refresh_token_ciphertext: string
+          remaining: number
+          revocation_id: number
+          user_id: string
+        }[]
+      }
+      token_revocations_replace_ciphertexts: {
+        Args: { p_rows: Json }
+        Returns: {
+          replaced: number
         }[]
       }
       tokens_acquire_refresh_lease: {

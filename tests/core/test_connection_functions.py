@@ -554,3 +554,71 @@ def test_replace_ciphertexts_requires_the_expected_version(
     stored = store.get_tokens(connection_id)
     assert stored is not None
     assert stored.version == 2
+
+
+# --- the revocation queue: outcomes (integration fixes after issue 14) ----------------------
+
+
+def _queue_revocation(store: ConnectionStore, cipher: TokenCipher, user: uuid.UUID) -> int:
+    connection_id = connect(store, cipher, user)
+    store.disconnect(connection_id, delete_activities=False)
+    return connection_id
+
+
+def test_an_operator_error_gives_the_claims_attempt_back_and_keeps_the_row(
+    tx: Conn, store: ConnectionStore, cipher: TokenCipher, make_user: MakeUser
+) -> None:
+    connection_id = _queue_revocation(store, cipher, make_user())
+    for _ in range(7):  # more than the attempt budget
+        (queued,) = store.claim_revocations(connection_id)
+        assert queued.attempts == 1
+        outcome = store.finish_revocation(
+            queued.revocation_id, outcome="deferred", error="provider strava is not configured"
+        )
+        assert outcome == "deferred"
+    row = tx.execute(
+        "select attempts, last_error, claimed_until from private.token_revocations"
+        " where connection_id = %s",
+        [connection_id],
+    ).fetchone()
+    assert row == (0, "provider strava is not configured", None)
+
+
+def test_the_fifth_failed_attempt_drops_the_row_and_says_so(
+    tx: Conn, store: ConnectionStore, cipher: TokenCipher, make_user: MakeUser
+) -> None:
+    connection_id = _queue_revocation(store, cipher, make_user())
+    outcomes = []
+    for _ in range(5):
+        (queued,) = store.claim_revocations(connection_id)
+        outcomes.append(store.finish_revocation(queued.revocation_id, outcome="failed", error="x"))
+    assert outcomes == ["retry"] * 4 + ["dropped"]
+    assert store.claim_revocations(connection_id) == []
+    assert store.finish_revocation(queued.revocation_id, outcome="revoked") == "gone"
+
+
+def test_finish_rejects_an_unknown_outcome(
+    tx: Conn, store: ConnectionStore, cipher: TokenCipher, make_user: MakeUser
+) -> None:
+    connection_id = _queue_revocation(store, cipher, make_user())
+    (queued,) = store.claim_revocations(connection_id)
+    with tx.transaction(force_rollback=True), pytest.raises(psycopg.errors.InvalidParameterValue):
+        tx.execute(
+            "select * from public.token_revocation_finish(%s, 'ok', null)",
+            [queued.revocation_id],
+        )
+
+
+def test_the_sweeps_claim_pages_by_id_so_a_released_row_waits_for_the_next_sweep(
+    tx: Conn, store: ConnectionStore, cipher: TokenCipher, make_user: MakeUser
+) -> None:
+    tx.execute("delete from private.token_revocations")
+    ids = [_queue_revocation(store, cipher, make_user()) for _ in range(3)]
+    first = store.claim_due_revocations(0, 2)
+    assert sorted(q.connection_id for q in first) == ids[:2]
+    for queued in first:
+        assert store.finish_revocation(queued.revocation_id, outcome="failed") == "retry"
+    after = max(q.revocation_id for q in first)
+    assert sorted(q.connection_id for q in store.claim_due_revocations(after, 2)) == ids[2:]
+    # released rows are claimable again from the start (the next sweep)
+    assert sorted(q.connection_id for q in store.claim_due_revocations(0, 10)) == ids[:2]

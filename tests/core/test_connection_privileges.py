@@ -37,7 +37,12 @@ CALLS: dict[str, str] = {
     "connection_count_live": "select * from public.connection_count_live('strava', %(user)s)",
     "tokens_get": "select * from public.tokens_get(%(conn)s)",
     "token_revocations_claim": "select * from public.token_revocations_claim(%(conn)s, 10)",
-    "token_revocation_finish": "select * from public.token_revocation_finish(1, true, null)",
+    "token_revocation_finish": "select * from public.token_revocation_finish(1, 'revoked', null)",
+    "token_revocations_claim_due": "select * from public.token_revocations_claim_due(0, 10)",
+    "token_revocations_for_rotation": "select * from"
+    " public.token_revocations_for_rotation('k9', 0, 10)",
+    "token_revocations_replace_ciphertexts": "select * from"
+    " public.token_revocations_replace_ciphertexts('[]')",
     "tokens_acquire_refresh_lease": "select * from"
     " public.tokens_acquire_refresh_lease(%(conn)s, 'eve', 60)",
     "tokens_store_refreshed": "select * from public.tokens_store_refreshed(%(conn)s, 'eve',"

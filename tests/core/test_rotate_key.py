@@ -18,7 +18,7 @@ from trainlytics.cli import app
 from trainlytics.crypto import TokenCipher
 from trainlytics.gateway import PsycopgGateway
 from trainlytics.providers.base import TokenSet
-from trainlytics.store import ConnectionStore
+from trainlytics.store import ConnectionStore, ResealedRevocation
 
 runner = CliRunner()
 PROVIDERS = ("strava", "garmin", "polar", "coros", "wahoo")
@@ -113,3 +113,81 @@ def test_rotate_key_names_a_missing_key_variable() -> None:
     )
     assert result.exit_code == 1
     assert "TRAINLYTICS_TOKEN_KEYS is not set" in result.output
+
+
+def test_rotate_key_reencrypts_tokens_queued_for_revocation_so_retiring_the_old_key_loses_none(
+    make_database: Callable[[], str], server_url: str
+) -> None:
+    """Threat: a disconnected athlete's tokens, still queued for revocation, sealed with a key
+    the operator retires after `rotate-key` — unreadable, so never revoked at the provider."""
+    url = make_database()
+    migrate_database(url, server_url)
+    old, new = random_key(), random_key()
+    old_cipher = TokenCipher({"old": old}, "old")
+    queued: dict[int, tuple[uuid.UUID, str, str]] = {}
+    with psycopg.connect(url, autocommit=True) as conn:
+        store = ConnectionStore(PsycopgGateway(conn))
+        for index, provider in enumerate(PROVIDERS):
+            user = create_auth_user(conn, f"{uuid.uuid4().hex}@example.com")
+            result = store.upsert_connection(
+                user_id=user,
+                provider=provider,
+                identity=identity(f"{provider}-{index}"),
+                sealed=old_cipher.seal(
+                    TokenSet(access_token=f"access-{index}", refresh_token=f"refresh-{index}"),
+                    user_id=user,
+                    provider=provider,
+                ),
+            )
+            assert result.connection_id is not None
+            if index % 2 == 0:  # disconnected: the tokens wait in the revocation queue
+                store.disconnect(result.connection_id, delete_activities=False)
+                queued[result.connection_id] = (user, provider, f"access-{index}")
+        assert conn.execute("select count(*) from private.token_revocations").fetchone() == (
+            len(queued),
+        )
+
+        env = {"TRAINLYTICS_TOKEN_KEYS": keys_env(("new", new), ("old", old))}
+        args = ["tokens", "rotate-key", "--database-url", url, "--batch-size", "2"]
+        first = runner.invoke(app, args, env=env)
+        second = runner.invoke(app, args, env=env)
+
+        assert first.exit_code == 0, first.output
+        assert "5 re-encrypted, 0 changed concurrently" in first.output
+        assert f"{len(queued)} of the re-encrypted rows are tokens of disconnected" in first.output
+        assert "0 re-encrypted" in second.output
+        key_ids = conn.execute("select distinct key_id from private.token_revocations").fetchall()
+        assert key_ids == [("new",)]
+        # The old key retired: every queued revocation still opens (the sweep can revoke it).
+        new_only = TokenCipher({"new": new}, "new")
+        claimed = store.claim_revocations(None, 100)
+        assert {row.connection_id for row in claimed} == set(queued)
+        for row in claimed:
+            user, provider, access = queued[row.connection_id]
+            assert new_only.open(row.sealed, user_id=user, provider=provider).access_token == access
+
+
+def test_rotation_of_a_queued_revocation_leaves_a_row_changed_meanwhile_alone(
+    make_database: Callable[[], str], server_url: str
+) -> None:
+    url = make_database()
+    migrate_database(url, server_url)
+    old_cipher = TokenCipher({"old": random_key()}, "old")
+    with psycopg.connect(url, autocommit=True) as conn:
+        store = ConnectionStore(PsycopgGateway(conn))
+        user = create_auth_user(conn, f"{uuid.uuid4().hex}@example.com")
+        result = store.upsert_connection(
+            user_id=user,
+            provider="strava",
+            identity=identity(),
+            sealed=old_cipher.seal(TokenSet(access_token="a"), user_id=user, provider="strava"),
+        )
+        assert result.connection_id is not None
+        store.disconnect(result.connection_id, delete_activities=False)
+        (row,) = store.revocations_for_rotation("new", 0, 10)
+        assert row.remaining == 1
+        resealed = ResealedRevocation(row.revocation_id, "someone-else", row.sealed)
+
+        assert store.replace_revocation_ciphertexts([resealed]) == 0
+        assert store.replace_revocation_ciphertexts([]) == 0
+        assert conn.execute("select key_id from private.token_revocations").fetchall() == [("old",)]

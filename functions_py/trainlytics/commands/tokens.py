@@ -35,8 +35,9 @@ def rotate_key_command(
         int, typer.Option("--batch-size", min=1, max=10_000, help="Rows per batch.")
     ] = 500,
 ) -> None:
-    """Re-encrypt every stored token under the current key (the first of
-    TRAINLYTICS_TOKEN_KEYS). Idempotent; keep the old keys configured until it has run."""
+    """Re-encrypt every stored token, including those queued for revocation, under the current
+    key (the first of TRAINLYTICS_TOKEN_KEYS). Idempotent; keep the old keys configured until
+    it has run."""
     with reporting_errors():
         keys, current = parse_token_keys(os.environ.get(TOKEN_KEYS_ENV))
         cipher = TokenCipher(keys, current)
@@ -70,4 +71,8 @@ def rotate_key_command(
             f"{result.reencrypted} re-encrypted, {result.skipped} changed concurrently "
             "(run again to pick them up if needed)",
             style="bold",
+        )
+        console.print(
+            f"{result.revocations} of the re-encrypted rows are tokens of disconnected "
+            "connections queued for revocation"
         )

@@ -3,7 +3,9 @@
 At start, a worker closes the ``sync_history`` runs that dead workers left ``running``
 (``public.sync_close_stale_runs``) and re-queues the jobs procrastinate holds for workers that
 stopped sending heartbeats; then it consumes the ``sync``, ``webhooks`` and ``revocations``
-queues with ``--concurrency`` jobs at a time (sync tasks run in threads). Stop it with
+queues with ``--concurrency`` jobs at a time (sync tasks run in threads), and defers the periodic
+revocation sweep (``trainlytics:sweep_revocations``, every 10 minutes; procrastinate lets one
+worker defer each tick). Stop it with
 Ctrl-C / SIGTERM: running jobs finish first. Configuration comes from the environment
 (:mod:`trainlytics.config`; the database from ``--database-url`` / ``DATABASE_URL``).
 """
