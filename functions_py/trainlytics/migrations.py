@@ -324,6 +324,27 @@ def _migrate_locked(
             pin_queue_search_path(conn)
 
 
+def _timezones_due(conn: Connection, result: MigrationResult) -> bool:
+    """Derive now? When this run applied the zones migration; or when it was applied before
+    (e.g. by ``supabase db push``, which knows nothing of the derivation) and some stored
+    activity can still get a zone."""
+    if any(m.version == TIMEZONES_MIGRATION for m in result.applied):
+        return True
+    if not any(m.version == TIMEZONES_MIGRATION for m in result.skipped):
+        return False
+    from trainlytics.gateway import GatewayError, PsycopgGateway
+
+    try:
+        rows = PsycopgGateway(conn, role="service_role").call(
+            "activity_timezone_candidates", {"p_limit": 1}
+        )
+    except GatewayError as exc:
+        if exc.code == "42501":  # a login that may not act as the workers
+            return False
+        raise
+    return bool(rows)
+
+
 def derive_all_timezones(conn: Connection) -> TimezoneRun:
     """Give every stored activity without a zone the zone of its start position, else its
     athlete's preferred zone (:func:`trainlytics.importers.timezones.derive_timezones` over
@@ -352,7 +373,8 @@ def migrate(
     failure; migrations committed before it stay applied.
 
     When this run applied :data:`TIMEZONES_MIGRATION` (the migration that introduced derived
-    time zones), ``derive_timezones`` then runs once over every stored activity (default
+    time zones), or it was applied before (``supabase db push``) and a stored activity can
+    still get a zone, ``derive_timezones`` then runs over every stored activity (default
     :func:`derive_all_timezones`; the CLI passes one with a progress bar) and its result is
     ``result.timezones``. Every migration path goes through here — ``trainlytics db migrate``,
     the embedded database's automatic migration, the demo — so none of them skips it.
@@ -370,7 +392,7 @@ def migrate(
             _migrate_locked(
                 conn, migrations, result, bootstrap_file, on_bootstrap, on_start, on_applied
             )
-            if any(m.version == TIMEZONES_MIGRATION for m in result.applied):
+            if _timezones_due(conn, result):
                 result.timezones = derive_timezones(conn)
         finally:
             if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:

@@ -24,6 +24,7 @@ from tests.helpers import create_auth_user
 from trainlytics import migrations
 from trainlytics.cli import app
 from trainlytics.demo import run_demo
+from trainlytics.importers.timezones import TimezoneRun
 from trainlytics.readiness import check_ready
 
 runner = CliRunner()
@@ -117,4 +118,22 @@ def test_migrate_reports_the_derivation_in_its_result(
     assert result.timezones is not None
     assert (result.timezones.examined, result.timezones.updated) == (1, 1)
     assert migrate_database(url, server_url).timezones is None
+    assert zone_of(url, activity_id) == DERIVED
+
+
+def test_db_migrate_after_a_push_derives_the_zones_the_push_did_not(
+    before_zones: tuple[str, int], server_url: str
+) -> None:
+    # `supabase db push` applies the files and records them, but derives nothing.
+    url, activity_id = before_zones
+    with cluster_lock(server_url), psycopg.connect(url, autocommit=True) as conn:
+        pushed = migrations.migrate(conn, derive_timezones=lambda _conn: TimezoneRun())
+    assert any(m.version == migrations.TIMEZONES_MIGRATION for m in pushed.applied)
+    assert zone_of(url, activity_id) == (None, 3600, None)
+
+    result = runner.invoke(app, ["db", "migrate", "--database-url", url])
+
+    assert result.exit_code == 0, result.output
+    assert "0 applied" in result.output
+    assert "time zones: 1 activities without a zone examined, 1 given" in result.output
     assert zone_of(url, activity_id) == DERIVED
