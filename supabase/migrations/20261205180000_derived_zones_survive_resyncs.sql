@@ -197,7 +197,10 @@ begin
                     when k.derived
                         then k.activity_data
                         || jsonb_build_object('timezone_source', a.activity_data -> 'timezone_source')
-                    else k.activity_data - 'timezone_source'
+                    -- (a stored one merged into a partial payload's data is not the source's)
+                    when k.activity_data ? 'timezone_source'
+                        then k.activity_data - 'timezone_source'
+                    else k.activity_data
                 end as activity_data
             from (
                 select
@@ -441,7 +444,7 @@ begin
                 when k.derived
                     then (n.activity_data - '_keep_stored')
                     || jsonb_build_object('timezone_source', a.activity_data -> 'timezone_source')
-                else n.activity_data - '_keep_stored' - 'timezone_source'
+                else n.activity_data - '_keep_stored'
             end as kept_activity_data
         from public.activities as a
         inner join public.activity_raw_payloads as r on a.id = r.activity_id
