@@ -19,6 +19,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg import sql
@@ -28,6 +29,9 @@ from trainlytics import resources
 from trainlytics.errors import MigrationError
 from trainlytics.jobs import QUEUE_SCHEMA, install_queue_schema, pin_queue_search_path
 from trainlytics.sql_splitter import split_statements
+
+if TYPE_CHECKING:
+    from trainlytics.importers.timezones import TimezoneRun
 
 __all__ = [
     "BOOTSTRAP_FILE",
@@ -51,6 +55,9 @@ REPO_ROOT = resources.CHECKOUT_ROOT
 MIGRATIONS_DIR = resources.migrations_dir()
 BOOTSTRAP_FILE = resources.bootstrap_file()
 OWNER_ROLE = "trainlytics_owner"
+#: The migration that introduced derived time zones (issue 15): applying it derives the zone of
+#: every activity stored before it, once (see :func:`migrate`).
+TIMEZONES_MIGRATION = "20261205130000"
 
 MIGRATION_FILE_PATTERN = re.compile(r"^([0-9]+)_(.*)\.sql$")
 
@@ -117,6 +124,9 @@ class MigrationResult:
     bootstrapped: bool = False
     #: Whether this run installed procrastinate's schema into ``queue``.
     queue_installed: bool = False
+    #: The one-time derivation of stored activities' time zones, when this run applied
+    #: :data:`TIMEZONES_MIGRATION` (``None`` otherwise).
+    timezones: TimezoneRun | None = None
 
 
 def discover_migrations(directory: Path | None = None) -> list[MigrationFile]:
@@ -314,6 +324,37 @@ def _migrate_locked(
             pin_queue_search_path(conn)
 
 
+def _timezones_due(conn: Connection, result: MigrationResult) -> bool:
+    """Derive now? When this run applied the zones migration; or when it was applied before
+    (e.g. by ``supabase db push``, which knows nothing of the derivation) and some stored
+    activity can still get a zone."""
+    if any(m.version == TIMEZONES_MIGRATION for m in result.applied):
+        return True
+    if not any(m.version == TIMEZONES_MIGRATION for m in result.skipped):
+        return False
+    from trainlytics.gateway import GatewayError, PsycopgGateway
+
+    try:
+        rows = PsycopgGateway(conn, role="service_role").call(
+            "activity_timezone_candidates", {"p_limit": 1}
+        )
+    except GatewayError as exc:
+        if exc.code == "42501":  # a login that may not act as the workers
+            return False
+        raise
+    return bool(rows)
+
+
+def derive_all_timezones(conn: Connection) -> TimezoneRun:
+    """Give every stored activity without a zone the zone of its start position, else its
+    athlete's preferred zone (:func:`trainlytics.importers.timezones.derive_timezones` over
+    everyone, as ``service_role``). Idempotent."""
+    from trainlytics.gateway import PsycopgGateway
+    from trainlytics.importers.timezones import derive_timezones
+
+    return derive_timezones(PsycopgGateway(conn, role="service_role"))
+
+
 def migrate(
     conn: Connection,
     migrations_dir: Path | None = None,
@@ -322,6 +363,7 @@ def migrate(
     on_bootstrap: Callable[[], None] | None = None,
     on_start: Callable[[list[MigrationFile]], None] | None = None,
     on_applied: Callable[[MigrationFile], None] | None = None,
+    derive_timezones: Callable[[Connection], TimezoneRun] = derive_all_timezones,
 ) -> MigrationResult:
     """Bootstrap when needed, then apply every pending migration, each in one transaction.
 
@@ -329,6 +371,13 @@ def migrate(
     before the first one runs, ``on_applied`` each file once committed (the CLI draws its
     progress bar with them). Raises :class:`MigrationError` naming the file and statement on
     failure; migrations committed before it stay applied.
+
+    When this run applied :data:`TIMEZONES_MIGRATION` (the migration that introduced derived
+    time zones), or it was applied before (``supabase db push``) and a stored activity can
+    still get a zone, ``derive_timezones`` then runs over every stored activity (default
+    :func:`derive_all_timezones`; the CLI passes one with a progress bar) and its result is
+    ``result.timezones``. Every migration path goes through here — ``trainlytics db migrate``,
+    the embedded database's automatic migration, the demo — so none of them skips it.
     """
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         conn.rollback()
@@ -343,6 +392,8 @@ def migrate(
             _migrate_locked(
                 conn, migrations, result, bootstrap_file, on_bootstrap, on_start, on_applied
             )
+            if _timezones_due(conn, result):
+                result.timezones = derive_timezones(conn)
         finally:
             if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
                 conn.rollback()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import psycopg
 import typer
@@ -14,6 +14,9 @@ from trainlytics import migrations
 from trainlytics.console import console, reporting_errors
 from trainlytics.database import connect, redact_url, resolve_database_url
 from trainlytics.errors import MigrationError
+
+if TYPE_CHECKING:
+    from trainlytics.importers.timezones import TimezoneRun
 
 app = typer.Typer(help="Apply and inspect the database migrations.", no_args_is_help=True)
 
@@ -81,6 +84,11 @@ def migrate_command(
                 progress.console.print(f"  [green]applied[/] {migration.filename}")
                 progress.advance(task)
 
+            def derive_timezones(conn: psycopg.Connection[Any]) -> TimezoneRun:
+                if progress.live.is_started:
+                    progress.stop()  # one live display at a time: the zones draw their own
+                return _derive_all_timezones(conn)
+
             try:
                 result = migrations.migrate(
                     conn,
@@ -88,6 +96,7 @@ def migrate_command(
                     on_bootstrap=on_bootstrap,
                     on_start=on_start,
                     on_applied=on_applied,
+                    derive_timezones=derive_timezones,
                 )
             finally:
                 if progress.live.is_started:
@@ -98,16 +107,12 @@ def migrate_command(
             f"{len(result.applied)} applied, {len(result.skipped)} already applied",
             style="bold",
         )
-        if any(m.version == TIMEZONES_MIGRATION for m in result.applied):
-            # Once: the migration that introduced derived time zones was just applied.
-            with connect(url, autocommit=True) as conn:
-                _derive_all_timezones(conn)
+        if result.timezones is not None:
+            _report_timezones(result.timezones)
 
 
-TIMEZONES_MIGRATION = "20261205130000"
-
-
-def _derive_all_timezones(conn: psycopg.Connection[Any]) -> None:
+def _derive_all_timezones(conn: psycopg.Connection[Any]) -> TimezoneRun:
+    """:func:`trainlytics.migrations.derive_all_timezones` with a progress bar."""
     from trainlytics.gateway import PsycopgGateway
     from trainlytics.importers.timezones import derive_timezones
 
@@ -123,6 +128,10 @@ def _derive_all_timezones(conn: psycopg.Connection[Any]) -> None:
             PsycopgGateway(conn, role="service_role"),
             on_batch=lambda r: progress.update(task, advance=0, updated=r.updated),
         )
+    return run
+
+
+def _report_timezones(run: TimezoneRun) -> None:
     console.print(
         f"time zones: {run.examined} activities without a zone examined, {run.updated} given "
         "the zone of their start position or the athlete's preference",
@@ -142,7 +151,7 @@ def timezones_command(database_url: DatabaseUrlOption = None) -> None:
         url = resolve_database_url(database_url)
         console.print(f"Deriving time zones on [bold]{redact_url(url)}[/]", soft_wrap=True)
         with connect(url, autocommit=True) as conn:
-            _derive_all_timezones(conn)
+            _report_timezones(_derive_all_timezones(conn))
 
 
 @app.command("status")

@@ -9,8 +9,9 @@ the zone's offset at the start (DST included) in one statement; the rollups foll
 
 Called after every file import (the importing athlete's rows), after every stored sync page
 that created or updated rows (that connection's rows: Garmin sends a start position and an
-offset but no zone), and once over every row by ``trainlytics db timezones`` (run by ``db
-migrate`` when the migration that introduced zones is applied).
+offset but no zone), and once over every row when the migration that introduced zones is
+applied (``trainlytics.migrations.migrate``, which ``db migrate``, the embedded database's
+automatic migration and the demo all use); ``trainlytics db timezones`` runs it on demand.
 """
 
 from __future__ import annotations
