@@ -209,12 +209,32 @@ QUERIES = {
         " order by week_start, activity_type"
     ),
     "load_series_1y": "select * from public.training_load_series(%s, %s, %s)",
+    # The reference is the filtered query above; the athlete's side leaves the user_id filter
+    # out (a client ignoring the frontend contract, or a coach's overview): RLS alone narrows.
+    "weekly_volume_1y_unfiltered": (
+        "select * from public.weekly_volume where user_id = %s and week_start >= %s"
+        " order by week_start, activity_type"
+    ),
+}
+RLS_QUERIES = {
+    "weekly_volume_1y_unfiltered": (
+        "select * from public.weekly_volume where week_start >= %s"
+        " order by week_start, activity_type"
+    ),
 }
 
 
-def params_for(key: str, user: uuid.UUID) -> list[Any]:
+def query_for(key: str, side: str) -> str:
+    return RLS_QUERIES.get(key, QUERIES[key]) if side == "rls" else QUERIES[key]
+
+
+def params_for(key: str, user: uuid.UUID, side: str = "ref") -> list[Any]:
     start = TODAY - timedelta(days=365)
-    return [user, start] if key == "weekly_volume_1y" else [user, start, TODAY]
+    if key == "load_series_1y":
+        return [user, start, TODAY]
+    if side == "rls" and key in RLS_QUERIES:
+        return [start]
+    return [user, start]
 
 
 def become(conn: Connection, side: str, user: uuid.UUID) -> None:
@@ -233,8 +253,9 @@ def run_side(conn: Connection, side: str, user: uuid.UUID, key: str) -> tuple[fl
     """Unprepared: the statement is planned on every run."""
     with conn.transaction(force_rollback=True):
         become(conn, side, user)
-        rows = conn.execute(QUERIES[key].encode(), params_for(key, user)).fetchall()
-        return explain_ms(conn, QUERIES[key], params_for(key, user)), rows
+        query, params = query_for(key, side), params_for(key, user, side)
+        rows = conn.execute(query.encode(), params).fetchall()
+        return explain_ms(conn, query, params), rows
 
 
 def positional(query: str) -> str:
@@ -258,7 +279,7 @@ class PreparedSide:
         self.conn.close()
 
     def _execute_sql(self, key: str, user: uuid.UUID) -> sql.Composed:
-        args = sql.SQL(", ").join(sql.Literal(p) for p in params_for(key, user))
+        args = sql.SQL(", ").join(sql.Literal(p) for p in params_for(key, user, self.side))
         return sql.SQL("execute {} ({})").format(sql.Identifier(key), args)
 
     def run(self, user: uuid.UUID, key: str, fetch: bool = False) -> tuple[float, list[Any]]:
@@ -267,7 +288,7 @@ class PreparedSide:
             become(conn, self.side, user)
             if key not in self.prepared:
                 # Prepared under the request's role, as PostgREST prepares inside the request.
-                conn.execute(f"prepare {key} as {positional(QUERIES[key])}".encode())
+                conn.execute(f"prepare {key} as {positional(query_for(key, self.side))}".encode())
                 self.prepared.add(key)
             execute = self._execute_sql(key, user)
             if fetch:
@@ -286,6 +307,44 @@ class PreparedSide:
             [key],
         ).fetchone()
         return {"generic_plans": row[0], "custom_plans": row[1]} if row else {}
+
+
+def _plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _plan_nodes(child)
+
+
+def plan_check(conn: Connection, user: uuid.UUID) -> dict[str, Any]:
+    """The athlete's weekly volume plans, filtered and not: how often the helper's initPlan ran
+    (0 = never executed), whether a BitmapOr appears, and how the rollup table is scanned."""
+    checks: dict[str, Any] = {}
+    for key in ("weekly_volume_1y", "weekly_volume_1y_unfiltered"):
+        query, params = query_for(key, "rls"), params_for(key, user, "rls")
+        with conn.transaction(force_rollback=True):
+            become(conn, "rls", user)
+            row = conn.execute(
+                ("explain (analyze, verbose, format json) " + query).encode(), params
+            ).fetchone()
+        if row is None:
+            raise RuntimeError("EXPLAIN returned nothing")
+        nodes = list(_plan_nodes(row[0][0]["Plan"]))
+        checks[key] = {
+            "helper_initplan_loops": [
+                n["Actual Loops"]
+                for n in nodes
+                if n.get("Parent Relationship") == "InitPlan"
+                and "readable_user_ids" in json.dumps(n.get("Output", []))
+            ],
+            "bitmap_or": any(n["Node Type"] == "BitmapOr" for n in nodes),
+            "rollup_scans": [
+                f"{n['Node Type']} {n.get('Index Name', '')}".strip()
+                for n in nodes
+                if n.get("Relation Name") == "weekly_rollups"
+                or n.get("Index Name", "").startswith("weekly_rollups")
+            ],
+        }
+    return checks
 
 
 def subjects_of(conn: Connection, sample: int) -> tuple[list[uuid.UUID], int]:
@@ -603,6 +662,9 @@ def main() -> None:
                     f" {sizes[2]:,} daily load rows"
                 )
                 subjects, _ = subjects_of(conn, args.sample)
+                plans = plan_check(conn, subjects[0])
+                for key, check in plans.items():
+                    console.print(f"  plan of {key} (heaviest athlete): {check}")
                 measured: dict[str, Any] = {
                     "current policy": {
                         "unprepared": measure_queries(conn, args.sample, args.iterations),
@@ -676,6 +738,7 @@ def main() -> None:
                     "daily_loads": sizes[2],
                 },
                 "generation_seconds": generation,
+                "plans": plans,
                 "measured": measured,
                 "ingest": ingest,
             },

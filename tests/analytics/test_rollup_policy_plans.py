@@ -1,7 +1,8 @@
 """The rollup policies' plans (migration 20261205170000) and the rows they let through.
 
 weekly_rollups_select and daily_loads_select read `user_id = (select auth.uid()) or
-(array[user_id] && array(select private.readable_user_ids()) and (shareable or admin))`. What
+(array[user_id] && array_remove(array(select private.readable_user_ids()), (select auth.uid()))
+and (shareable or admin))`. What
 that buys is a plan property: when the athlete's query filters by their own user_id (the
 frontend contract), the unique key serves that filter, every row scanned passes the first arm,
 and PostgreSQL never evaluates the helper's initPlan. These tests read EXPLAIN ANALYZE (JSON,
@@ -162,6 +163,10 @@ def test_unfiltered_rollup_reads_keep_an_index_path(
         scans = _rollup_scans(nodes)
         assert scans, caller
         assert all(scan["Node Type"] != "Seq Scan" for scan in scans), caller
+        if caller == "alice":
+            # The GIN side looks for the other readable athletes only: none for an athlete.
+            gin = [n for n in nodes if n.get("Index Name", "").endswith("_user_id_array")]
+            assert [n["Actual Rows"] for n in gin] == [0]
 
 
 def _read(conn: Conn, caller: uuid.UUID, query: str, params: list[Any]) -> list[Any]:
