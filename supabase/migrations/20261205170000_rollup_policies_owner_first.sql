@@ -3,8 +3,8 @@
 -- Until now weekly_rollups_select and daily_loads_select read
 --     user_id = any(array(select private.readable_user_ids())) and (shareable or ...)
 -- The helper's initPlan is an index condition there, so every statement called
--- private.readable_user_ids() (a security definer PL/pgSQL function, ~25 us per request on the
--- benchmark machine), the athlete's own weekly volume included, whose explicit user_id filter
+-- private.readable_user_ids() (a security definer PL/pgSQL function, 15 to 30 us per request on
+-- the benchmark machine), the athlete's own weekly volume included, whose explicit user_id filter
 -- (the frontend contract) already names the caller. On the faithful Supabase emulation that
 -- call was most of what RLS cost the weekly volume as PostgREST runs it (bench/analytics.py,
 -- prepared statements; see bench/README.md).
