@@ -18,10 +18,24 @@ measures, in the same run:
 3. with ``--policy-floor``: the weekly volume again under the cheapest policies weekly_rollups
    could have (``auth.uid()`` alone; no function call at all), neither of which serves coaches:
    what RLS costs on that query at the least. The real policy is restored afterwards.
+4. with ``--previous-policy``: both queries again under the rollup policies as they were before
+   migration 20261205170000 (the helper's initPlan evaluated on every statement), restored
+   afterwards: the before/after comparison within one run.
+
+Every query is timed two ways, both server-side (``EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON)``,
+planning + execution, each side on its own transaction set up as PostgREST does):
+
+- **unprepared**: the statement text sent and planned on every run;
+- **prepared**: what PostgREST does by default (``db-prepared-statements = true``): one
+  ``PREPARE`` per side and connection, then ``EXPLAIN ANALYZE EXECUTE`` of it with each
+  subject's parameters; after PostgreSQL's first five custom plans the plan cache may switch to
+  a generic plan, whose planning is not paid again. Warm-up runs (``--warmup``, distinct
+  subjects) come first, so the timed runs see the plan cache's steady state.
 
     .venv/bin/python bench/analytics.py [--users 10000] [--activities 10000000]
                                         [--ingest 20000] [--database-url URL] [--keep]
-                                        [--policy-floor]
+                                        [--policy-floor] [--previous-policy]
+                                        [--reuse-database NAME]
 """
 
 from __future__ import annotations
@@ -195,31 +209,146 @@ QUERIES = {
         " order by week_start, activity_type"
     ),
     "load_series_1y": "select * from public.training_load_series(%s, %s, %s)",
+    # The reference is the filtered query above; the athlete's side leaves the user_id filter
+    # out (a client ignoring the frontend contract, or a coach's overview): RLS alone narrows.
+    "weekly_volume_1y_unfiltered": (
+        "select * from public.weekly_volume where user_id = %s and week_start >= %s"
+        " order by week_start, activity_type"
+    ),
+}
+RLS_QUERIES = {
+    "weekly_volume_1y_unfiltered": (
+        "select * from public.weekly_volume where week_start >= %s"
+        " order by week_start, activity_type"
+    ),
 }
 
 
-def params_for(key: str, user: uuid.UUID) -> list[Any]:
+def query_for(key: str, side: str) -> str:
+    return RLS_QUERIES.get(key, QUERIES[key]) if side == "rls" else QUERIES[key]
+
+
+def params_for(key: str, user: uuid.UUID, side: str = "ref") -> list[Any]:
     start = TODAY - timedelta(days=365)
-    return [user, start] if key == "weekly_volume_1y" else [user, start, TODAY]
+    if key == "load_series_1y":
+        return [user, start, TODAY]
+    if side == "rls" and key in RLS_QUERIES:
+        return [start]
+    return [user, start]
+
+
+def become(conn: Connection, side: str, user: uuid.UUID) -> None:
+    """The request's transaction-local setup: PostgREST's for the athlete, the owner's role."""
+    if side == "rls":
+        conn.execute(
+            "select set_config('role', 'authenticated', true),"
+            " set_config('request.jwt.claims', %s, true)",
+            [json.dumps({"sub": str(user), "role": "authenticated"})],
+        )
+    else:
+        conn.execute(f"set local role {migrations.OWNER_ROLE}")
 
 
 def run_side(conn: Connection, side: str, user: uuid.UUID, key: str) -> tuple[float, list[Any]]:
+    """Unprepared: the statement is planned on every run."""
     with conn.transaction(force_rollback=True):
-        if side == "rls":
-            conn.execute(
-                "select set_config('role', 'authenticated', true),"
-                " set_config('request.jwt.claims', %s, true)",
-                [json.dumps({"sub": str(user), "role": "authenticated"})],
-            )
-        else:
-            conn.execute(f"set local role {migrations.OWNER_ROLE}")
-        rows = conn.execute(QUERIES[key].encode(), params_for(key, user)).fetchall()
-        return explain_ms(conn, QUERIES[key], params_for(key, user)), rows
+        become(conn, side, user)
+        query, params = query_for(key, side), params_for(key, user, side)
+        rows = conn.execute(query.encode(), params).fetchall()
+        return explain_ms(conn, query, params), rows
 
 
-def measure_queries(
-    conn: Connection, sample: int, iterations: int, keys: tuple[str, ...] = tuple(QUERIES)
-) -> dict[str, Any]:
+def positional(query: str) -> str:
+    """psycopg's %s placeholders as PREPARE's $1, $2, ..."""
+    parts = query.split("%s")
+    return "".join(f"{part}${n}" for n, part in enumerate(parts[:-1], 1)) + parts[-1]
+
+
+class PreparedSide:
+    """One side's own connection holding its prepared statements, as a PostgREST pool
+    connection does (db-prepared-statements = true): prepared once, executed request after
+    request; PostgreSQL's plan cache decides between custom and generic plans."""
+
+    def __init__(self, url: str, side: str) -> None:
+        # psycopg's own automatic preparing is turned off: the statements are prepared here.
+        self.conn: Connection = psycopg.connect(url, autocommit=True, prepare_threshold=None)
+        self.side = side
+        self.prepared: set[str] = set()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def _execute_sql(self, key: str, user: uuid.UUID) -> sql.Composed:
+        args = sql.SQL(", ").join(sql.Literal(p) for p in params_for(key, user, self.side))
+        return sql.SQL("execute {} ({})").format(sql.Identifier(key), args)
+
+    def run(self, user: uuid.UUID, key: str, fetch: bool = False) -> tuple[float, list[Any]]:
+        conn = self.conn
+        with conn.transaction(force_rollback=True):
+            become(conn, self.side, user)
+            if key not in self.prepared:
+                # Prepared under the request's role, as PostgREST prepares inside the request.
+                conn.execute(f"prepare {key} as {positional(query_for(key, self.side))}".encode())
+                self.prepared.add(key)
+            execute = self._execute_sql(key, user)
+            if fetch:
+                return 0.0, conn.execute(execute).fetchall()
+            plan = conn.execute(
+                sql.SQL("explain (analyze, timing off, summary on, format json) {}").format(execute)
+            ).fetchone()
+        if plan is None:
+            raise RuntimeError("EXPLAIN returned nothing")
+        top = plan[0][0]
+        return float(top["Planning Time"]) + float(top["Execution Time"]), []
+
+    def plan_counts(self, key: str) -> dict[str, int]:
+        row = self.conn.execute(
+            "select generic_plans, custom_plans from pg_prepared_statements where name = %s",
+            [key],
+        ).fetchone()
+        return {"generic_plans": row[0], "custom_plans": row[1]} if row else {}
+
+
+def _plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _plan_nodes(child)
+
+
+def plan_check(conn: Connection, user: uuid.UUID) -> dict[str, Any]:
+    """The athlete's weekly volume plans, filtered and not: how often the helper's initPlan ran
+    (0 = never executed), whether a BitmapOr appears, and how the rollup table is scanned."""
+    checks: dict[str, Any] = {}
+    for key in ("weekly_volume_1y", "weekly_volume_1y_unfiltered"):
+        query, params = query_for(key, "rls"), params_for(key, user, "rls")
+        with conn.transaction(force_rollback=True):
+            become(conn, "rls", user)
+            row = conn.execute(
+                ("explain (analyze, verbose, format json) " + query).encode(), params
+            ).fetchone()
+        if row is None:
+            raise RuntimeError("EXPLAIN returned nothing")
+        nodes = list(_plan_nodes(row[0][0]["Plan"]))
+        checks[key] = {
+            "helper_initplan_loops": [
+                n["Actual Loops"]
+                for n in nodes
+                if n.get("Parent Relationship") == "InitPlan"
+                and "readable_user_ids" in json.dumps(n.get("Output", []))
+            ],
+            "bitmap_or": any(n["Node Type"] == "BitmapOr" for n in nodes),
+            "rollup_scans": [
+                f"{n['Node Type']} {n.get('Index Name', '')}".strip()
+                for n in nodes
+                if n.get("Relation Name") == "weekly_rollups"
+                or n.get("Index Name", "").startswith("weekly_rollups")
+            ],
+        }
+    return checks
+
+
+def subjects_of(conn: Connection, sample: int) -> tuple[list[uuid.UUID], int]:
+    """The heaviest athlete first, then a random sample (fixed for the whole run)."""
     heaviest = conn.execute(
         "select user_id, n_activities from bench_plan order by n_activities desc limit 1"
     ).fetchone()
@@ -228,12 +357,76 @@ def measure_queries(
     others = [
         r[0]
         for r in conn.execute(
-            "select user_id from bench_plan where n_activities >= 50 order by random() limit %s",
-            [sample],
+            "select user_id from bench_plan where n_activities >= 50 and user_id <> %s"
+            " order by md5(user_id::text) limit %s",
+            [heaviest[0], sample],
         ).fetchall()
     ]
-    subjects = [heaviest[0], *others]
-    results: dict[str, Any] = {"heaviest_activities": heaviest[1], "subjects": len(subjects)}
+    return [heaviest[0], *others], heaviest[1]
+
+
+def summarise(times: dict[str, list[float]], heavy: dict[str, list[float]]) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        side: {
+            "median_ms": statistics.median(times[side]),
+            "p95_ms": statistics.quantiles(times[side], n=20)[18],
+            "heaviest_median_ms": statistics.median(heavy[side]),
+        }
+        for side in times
+    }
+    result["ratio"] = result["rls"]["median_ms"] / result["ref"]["median_ms"]
+    result["overhead_ms"] = result["rls"]["median_ms"] - result["ref"]["median_ms"]
+    return result
+
+
+def measure_prepared(
+    url: str,
+    subjects: list[uuid.UUID],
+    iterations: int,
+    warmup: int,
+    keys: tuple[str, ...] = tuple(QUERIES),
+) -> dict[str, Any]:
+    """Each side on its own connection with prepared statements (PostgREST's default)."""
+    sides = {side: PreparedSide(url, side) for side in ("rls", "ref")}
+    results: dict[str, Any] = {}
+    try:
+        for key in keys:
+            for user in subjects:
+                _, rls_rows = sides["rls"].run(user, key, fetch=True)
+                _, ref_rows = sides["ref"].run(user, key, fetch=True)
+                if rls_rows != ref_rows or not rls_rows:
+                    console.print(f"[red]{key} (prepared): RLS and reference rows differ[/]")
+                    sys.exit(2)
+            for n in range(warmup):
+                for side in sides.values():
+                    side.run(subjects[n % len(subjects)], key)
+            times: dict[str, list[float]] = {"rls": [], "ref": []}
+            heavy: dict[str, list[float]] = {"rls": [], "ref": []}
+            for _ in range(iterations):
+                for user in subjects:
+                    for name in random.sample(["rls", "ref"], 2):
+                        elapsed, _ = sides[name].run(user, key)
+                        times[name].append(elapsed)
+                        if user == subjects[0]:
+                            heavy[name].append(elapsed)
+            results[key] = summarise(times, heavy)
+            results[key]["plan_cache"] = {
+                name: side.plan_counts(key) for name, side in sides.items()
+            }
+    finally:
+        for side in sides.values():
+            side.close()
+    return results
+
+
+def measure_queries(
+    conn: Connection, sample: int, iterations: int, keys: tuple[str, ...] = tuple(QUERIES)
+) -> dict[str, Any]:
+    subjects, heaviest_activities = subjects_of(conn, sample)
+    results: dict[str, Any] = {
+        "heaviest_activities": heaviest_activities,
+        "subjects": len(subjects),
+    }
     for key in keys:
         times: dict[str, list[float]] = {"rls": [], "ref": []}
         heavy: dict[str, list[float]] = {"rls": [], "ref": []}
@@ -247,19 +440,19 @@ def measure_queries(
                 for side in random.sample(["rls", "ref"], 2):
                     elapsed, _ = run_side(conn, side, user, key)
                     times[side].append(elapsed)
-                    if user == heaviest[0]:
+                    if user == subjects[0]:
                         heavy[side].append(elapsed)
-        results[key] = {
-            side: {
-                "median_ms": statistics.median(times[side]),
-                "p95_ms": statistics.quantiles(times[side], n=20)[18],
-                "heaviest_median_ms": statistics.median(heavy[side]),
-            }
-            for side in times
-        }
-        results[key]["ratio"] = results[key]["rls"]["median_ms"] / results[key]["ref"]["median_ms"]
+        results[key] = summarise(times, heavy)
     return results
 
+
+# The rollup policies as they were before migration 20261205170000: the helper's initPlan is an
+# operand of the AND, so every statement calls private.readable_user_ids(), the athlete's own
+# included. Same rows as today's policies (tests/db/test_rls_matrix.py).
+PREVIOUS_POLICY = (
+    "user_id = any(array(select private.readable_user_ids()))"
+    " and (shareable or user_id = (select auth.uid()) or (select private.is_admin()))"
+)
 
 # The cheapest policies weekly_rollups could have, to measure what RLS costs at the least on the
 # weekly volume: neither serves coaches or admins, so neither is a candidate, only a floor.
@@ -273,29 +466,49 @@ FLOOR_POLICIES = {
     ),
 }
 
+ROLLUP_POLICIES = {
+    "weekly_rollups": "weekly_rollups_select",
+    "daily_loads": "daily_loads_select",
+}
 
-def measure_policy_floor(conn: Connection, sample: int, iterations: int) -> dict[str, Any]:
-    """The weekly volume's RLS ratio under each floor policy, then the real policy restored."""
-    row = conn.execute(
-        "select qual from pg_policies"
-        " where schemaname = 'public' and tablename = 'weekly_rollups'"
-        " and policyname = 'weekly_rollups_select'"
-    ).fetchone()
-    if row is None:
-        raise RuntimeError("weekly_rollups_select is missing")
+
+def measure_under_policies(
+    conn: Connection,
+    url: str,
+    policies: dict[str, tuple[dict[str, str], tuple[str, ...]]],
+    sample: int,
+    iterations: int,
+    warmup: int,
+) -> dict[str, Any]:
+    """Each named alternative: ({table: policy expression}, query keys), measured unprepared
+    and prepared; the real policies are restored afterwards."""
+    current = {
+        table: conn.execute(
+            "select qual from pg_policies"
+            " where schemaname = 'public' and tablename = %s and policyname = %s",
+            [table, policy],
+        ).fetchone()
+        for table, policy in ROLLUP_POLICIES.items()
+    }
+    subjects, _ = subjects_of(conn, sample)
     results: dict[str, Any] = {}
     try:
-        for name, expression in FLOOR_POLICIES.items():
-            conn.execute(
-                f"alter policy weekly_rollups_select on public.weekly_rollups using ({expression})"
-            )
-            results[name] = measure_queries(conn, sample, iterations, ("weekly_volume_1y",))[
-                "weekly_volume_1y"
-            ]
+        for name, (expressions, keys) in policies.items():
+            for table, expression in expressions.items():
+                conn.execute(
+                    f"alter policy {ROLLUP_POLICIES[table]} on public.{table} using ({expression})"
+                )
+            results[name] = {
+                "unprepared": measure_queries(conn, sample, iterations, keys),
+                "prepared": measure_prepared(url, subjects, iterations, warmup, keys),
+            }
     finally:
-        conn.execute(
-            f"alter policy weekly_rollups_select on public.weekly_rollups using ({row[0]})"
-        )
+        for table, row in current.items():
+            if row is None:
+                raise RuntimeError(f"{ROLLUP_POLICIES[table]} is missing")
+            conn.execute(
+                f"alter policy {ROLLUP_POLICIES[table]} on public.{table} using ({row[0]})"
+            )
     return results
 
 
@@ -375,28 +588,68 @@ def main() -> None:
     parser.add_argument("--activities", type=int, default=10_000_000)
     parser.add_argument("--sample", type=int, default=20)
     parser.add_argument("--iterations", type=int, default=10)
-    parser.add_argument("--ingest", type=int, default=20_000)
+    parser.add_argument(
+        "--warmup", type=int, default=20, help="prepared runs per side before timing"
+    )
+    parser.add_argument("--ingest", type=int, default=20_000, help="0 skips the ingest part")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--keep", action="store_true", help="keep the database")
+    parser.add_argument(
+        "--reuse-database",
+        metavar="NAME",
+        help="measure a database kept by an earlier --keep run (no generation; kept again)",
+    )
     parser.add_argument(
         "--policy-floor",
         action="store_true",
         help="also measure the weekly volume under the cheapest possible policies",
     )
+    parser.add_argument(
+        "--previous-policy",
+        action="store_true",
+        help="also measure both queries under the rollup policies before 20261205170000",
+    )
+    parser.add_argument(
+        "--try-policy",
+        action="append",
+        default=[],
+        metavar="NAME=EXPRESSION",
+        help="also measure both queries with this USING expression on both rollup tables",
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args()
 
+    alternatives: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {}
+    if args.previous_policy:
+        alternatives["previous policy"] = (
+            dict.fromkeys(ROLLUP_POLICIES, PREVIOUS_POLICY),
+            tuple(QUERIES),
+        )
+    for spec in args.try_policy:
+        label, _, expression = spec.partition("=")
+        alternatives[label] = (dict.fromkeys(ROLLUP_POLICIES, expression), tuple(QUERIES))
+    if args.policy_floor:
+        for label, expression in FLOOR_POLICIES.items():
+            alternatives[f"floor {label}"] = (
+                {"weekly_rollups": expression},
+                ("weekly_volume_1y",),
+            )
+
+    generation: dict[str, float] = {}
     with bench_server(args.database_url) as server:
-        name = f"trainlytics_bench_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(server, autocommit=True) as admin:
-            admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+        name = args.reuse_database or f"trainlytics_bench_{uuid.uuid4().hex[:12]}"
+        if not args.reuse_database:
+            with psycopg.connect(server, autocommit=True) as admin:
+                admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
         url = make_conninfo(server, dbname=name)
         try:
             with psycopg.connect(url, autocommit=True) as conn:
-                migrations.migrate(conn)
                 version = conn.execute("show server_version").fetchone()
-                console.print(f"PostgreSQL {version[0] if version else '?'}; generating")
-                generation = generate(conn, args.users, args.activities)
+                console.print(f"PostgreSQL {version[0] if version else '?'}")
+                if not args.reuse_database:
+                    migrations.migrate(conn)
+                    console.print("generating")
+                    generation = generate(conn, args.users, args.activities)
                 sizes = conn.execute(
                     "select (select count(*) from public.activities),"
                     " (select count(*) from public.weekly_rollups),"
@@ -408,15 +661,22 @@ def main() -> None:
                     f"  {sizes[0]:,} activities, {sizes[1]:,} weekly rollup rows,"
                     f" {sizes[2]:,} daily load rows"
                 )
-                queries = measure_queries(conn, args.sample, args.iterations)
-                floor = (
-                    measure_policy_floor(conn, args.sample, args.iterations)
-                    if args.policy_floor
-                    else {}
+                subjects, _ = subjects_of(conn, args.sample)
+                plans = plan_check(conn, subjects[0])
+                for key, check in plans.items():
+                    console.print(f"  plan of {key} (heaviest athlete): {check}")
+                measured: dict[str, Any] = {
+                    "current policy": {
+                        "unprepared": measure_queries(conn, args.sample, args.iterations),
+                        "prepared": measure_prepared(url, subjects, args.iterations, args.warmup),
+                    }
+                }
+                measured |= measure_under_policies(
+                    conn, url, alternatives, args.sample, args.iterations, args.warmup
                 )
-                ingest = measure_ingest(conn, args.ingest, args.rounds)
+                ingest = measure_ingest(conn, args.ingest, args.rounds) if args.ingest > 0 else None
         finally:
-            if not args.keep:
+            if not (args.keep or args.reuse_database):
                 with psycopg.connect(server, autocommit=True) as admin:
                     admin.execute(
                         sql.SQL("drop database if exists {} with (force)").format(
@@ -424,27 +684,49 @@ def main() -> None:
                         )
                     )
 
-    table = Table(title="Statistics under RLS vs owner with explicit filter (same run)")
-    for column in ("query", "RLS median ms", "ref median ms", "ratio", "RLS p95", "heaviest RLS"):
-        table.add_column(column)
-    rows = [(key, queries[key]) for key in QUERIES]
-    rows += [(f"weekly_volume_1y, floor policy {name}", q) for name, q in floor.items()]
-    for label, q in rows:
-        table.add_row(
-            label,
-            f"{q['rls']['median_ms']:.3f}",
-            f"{q['ref']['median_ms']:.3f}",
-            f"{q['ratio']:.2f}",
-            f"{q['rls']['p95_ms']:.3f}",
-            f"{q['rls']['heaviest_median_ms']:.3f}",
-        )
-    console.print(table)
-    console.print(
-        f"Ingest of {ingest['activities_per_mode']:,} activities per mode: with rollups "
-        f"{ingest['seconds']['with_rollups']:.2f} s, "
-        f"without {ingest['seconds']['without_rollups']:.2f} s"
-        f" -> slowdown {ingest['slowdown'] * 100:.1f} % (target <= 20 %)"
+    table = Table(
+        title="Statistics under RLS vs owner with explicit filter (same run; server-side ms,"
+        " planning + execution; medians)"
     )
+    for column in (
+        "policy",
+        "query",
+        "statement",
+        "RLS ms",
+        "ref ms",
+        "ratio",
+        "RLS - ref ms",
+        "RLS p95",
+        "heaviest RLS / ref",
+        "plans (RLS: generic/custom)",
+    ):
+        table.add_column(column)
+    for policy, modes in measured.items():
+        for mode, by_key in modes.items():
+            for key, q in by_key.items():
+                if key not in QUERIES:
+                    continue
+                cache = q.get("plan_cache", {}).get("rls", {})
+                table.add_row(
+                    policy,
+                    key,
+                    mode,
+                    f"{q['rls']['median_ms']:.3f}",
+                    f"{q['ref']['median_ms']:.3f}",
+                    f"{q['ratio']:.2f}",
+                    f"{q['overhead_ms']:.3f}",
+                    f"{q['rls']['p95_ms']:.3f}",
+                    f"{q['rls']['heaviest_median_ms']:.3f} / {q['ref']['heaviest_median_ms']:.3f}",
+                    f"{cache.get('generic_plans', '')}/{cache.get('custom_plans', '')}",
+                )
+    console.print(table)
+    if ingest is not None:
+        console.print(
+            f"Ingest of {ingest['activities_per_mode']:,} activities per mode: with rollups "
+            f"{ingest['seconds']['with_rollups']:.2f} s, "
+            f"without {ingest['seconds']['without_rollups']:.2f} s"
+            f" -> slowdown {ingest['slowdown'] * 100:.1f} % (target <= 20 %)"
+        )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(
         json.dumps(
@@ -456,8 +738,8 @@ def main() -> None:
                     "daily_loads": sizes[2],
                 },
                 "generation_seconds": generation,
-                "queries": queries,
-                "policy_floor": floor,
+                "plans": plans,
+                "measured": measured,
                 "ingest": ingest,
             },
             indent=2,
