@@ -11,16 +11,19 @@ through the sync engine into real Postgres:
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from tests.fakes.garmin import FakeGarmin
 from tests.fakes.strava import FakeStrava
+from tests.helpers import act_as_anon, act_as_service, act_as_user, create_auth_user
 from tests.sync.engine_support import admin, history, pool, sync_database_url
 from tests.sync.test_engine_providers import Tokens, live, new_connection, rows
 from trainlytics.gateway import PsycopgGateway
@@ -141,3 +144,62 @@ def test_a_garmin_callback_carrying_another_users_activities_writes_nothing_for_
     (skipped,) = run["error_details"]["skipped_items"]
     assert skipped["external_id"] == "9191"
     assert "another Garmin user" in skipped["reason"]
+
+
+def _started_run(admin: Conn, holder: str) -> tuple[int, int, uuid.UUID]:
+    fake = FakeGarmin()
+    connection_id = new_connection(admin, "garmin", fake.provider_user_id)
+    row = admin.execute(
+        "select sync_id from public.sync_start(%s, 'webhook', %s, 300, false)",
+        [connection_id, holder],
+    ).fetchone()
+    assert row is not None
+    owner = admin.execute(
+        "select user_id from public.provider_connections where id = %s", [connection_id]
+    ).fetchone()
+    assert owner is not None
+    return connection_id, int(row[0]), owner[0]
+
+
+def _fetched_and_details(admin: Conn, sync_id: int) -> tuple[int, Any]:
+    row = admin.execute(
+        "select activities_fetched, error_details from public.sync_history where id = %s",
+        [sync_id],
+    ).fetchone()
+    assert row is not None
+    return int(row[0]), row[1]
+
+
+REFUSED = [{"external_id": "1", "reason": "refused: another Garmin user"}]
+
+
+def test_eve_cannot_write_refused_items_into_alices_sync_run(admin: Conn) -> None:
+    """sync_refuse_items is the worker's (service role): neither an athlete nor anon may
+    inflate another run's counts or plant reasons in its history."""
+    _, sync_id, alice = _started_run(admin, "worker-1")
+    eve = create_auth_user(admin, f"{uuid.uuid4().hex}@example.com")
+    for become in (lambda c: act_as_user(c, eve), lambda c: act_as_user(c, alice), act_as_anon):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege), admin.transaction():
+            become(admin)
+            admin.execute(
+                "select public.sync_refuse_items(%s, 'worker-1', %s)", [sync_id, Jsonb(REFUSED)]
+            )
+    assert _fetched_and_details(admin, sync_id) == (0, None)
+
+
+def test_a_holder_that_lost_the_run_records_no_refused_items(admin: Conn) -> None:
+    _, sync_id, _ = _started_run(admin, "worker-1")
+    with admin.transaction():
+        act_as_service(admin)
+        stale = admin.execute(
+            "select public.sync_refuse_items(%s, 'worker-2', %s)", [sync_id, Jsonb(REFUSED)]
+        ).fetchone()
+        held = admin.execute(
+            "select public.sync_refuse_items(%s, 'worker-1', %s)", [sync_id, Jsonb(REFUSED)]
+        ).fetchone()
+    assert (stale, held) == ((False,), (True,))
+    fetched, details = _fetched_and_details(admin, sync_id)
+    assert fetched == 1
+    assert details["skipped_items"] == [
+        {"index": None, "external_id": "1", "reason": "refused: another Garmin user"}
+    ]
