@@ -48,6 +48,11 @@ lists by upload time and only since registration, COROS's history limit is unkno
 has no listing of a window (backfill is asynchronous) — a wrong claim of completeness would
 delete the athlete's activities.
 
+Refused items: a page's ``refused`` (items the provider module received but will not hand to
+the ingest, e.g. Garmin callback items of another Garmin user) are recorded on the run by
+``public.sync_refuse_items`` — counted as fetched and failed, their reasons beside the ingest's
+skipped items — so fetched = created + updated + skipped + failed holds for every run.
+
 Rate limits: every provider request is reserved in the shared buckets first; a page's reported
 usage is recorded; a page (or event) that took more calls than the one reserved is charged the
 difference (``rate_limit_charge``; fewer: the reservation is given back); and a 429's

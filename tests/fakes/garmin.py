@@ -283,9 +283,7 @@ class FakeGarmin(FakeProvider):
             self.spent_pull_tokens.add(token)
         return httpx.Response(
             200,
-            json=[
-                self._with_user(a) for a in self.activities if start <= self.uploaded_at(a) < end
-            ]
+            json=[self._with_user(a) for a in self.activities if start <= self.uploaded_at(a) < end]
             + [a for a in self.other_users_activities if start <= self.uploaded_at(a) < end],
         )
 

@@ -342,8 +342,12 @@ def test_a_genuine_strava_delete_is_confirmed_by_strava_404() -> None:
     [
         (httpx.Response(503), ProviderUnavailableError),
         (httpx.Response(429, json={"message": "Rate Limit Exceeded"}), RateLimitedError),
-        (httpx.Response(401, json=json.loads((FIXTURES / "error_authorization.json").read_text())),
-         TokenRevokedError),
+        (
+            httpx.Response(
+                401, json=json.loads((FIXTURES / "error_authorization.json").read_text())
+            ),
+            TokenRevokedError,
+        ),
         (httpx.Response(403, json={"message": "Forbidden"}), ProviderError),
     ],
 )

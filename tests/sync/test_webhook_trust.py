@@ -179,11 +179,13 @@ def test_eve_cannot_write_refused_items_into_alices_sync_run(admin: Conn) -> Non
     _, sync_id, alice = _started_run(admin, "worker-1")
     eve = create_auth_user(admin, f"{uuid.uuid4().hex}@example.com")
     for become in (lambda c: act_as_user(c, eve), lambda c: act_as_user(c, alice), act_as_anon):
-        with pytest.raises(psycopg.errors.InsufficientPrivilege), admin.transaction():
+        with admin.transaction(force_rollback=True):
             become(admin)
-            admin.execute(
-                "select public.sync_refuse_items(%s, 'worker-1', %s)", [sync_id, Jsonb(REFUSED)]
-            )
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                admin.execute(
+                    "select public.sync_refuse_items(%s, 'worker-1', %s)",
+                    [sync_id, Jsonb(REFUSED)],
+                )
     assert _fetched_and_details(admin, sync_id) == (0, None)
 
 

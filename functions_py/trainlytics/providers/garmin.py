@@ -70,10 +70,11 @@ asynchronous ``GET /backfill/activities`` in <= 30-day start-time ranges (202 â†
 has not granted historical export â†’ :class:`~trainlytics.errors.HistoryNotGrantedError`, a
 ``skipped`` run with a hint). Pushes are ignored (see above); pings carry a ``callbackURL`` on
 apis.garmin.com, fetched once with the athlete's bearer token; an item of another Garmin
-user than the connection's is refused (counted as failed, logged, never written). An ``activityDetails`` callback
-(samples and laps, up to 100 MB a body) is reduced to its ``summary`` before it is ingested:
-neither the job queue (which holds only the ping's userId and callbackURL) nor the ingest sees
-the samples. No public rate-limit headers or per-request limits.
+user than the connection's is refused (counted as failed, logged, never written). An
+``activityDetails`` callback (samples and laps, up to 100 MB a body) is reduced to its
+``summary`` before it is ingested: neither the job queue (which holds only the ping's userId
+and callbackURL) nor the ingest sees the samples. No public rate-limit headers or per-request
+limits.
 """
 
 from __future__ import annotations

@@ -49,7 +49,8 @@ UNCONFIRMED (no public primary source found; handled defensively):
 
 Activities (``fetch_activities``/``fetch_for_event``): ``GET /athlete/activities`` pages of 200
 with ``after``/``before`` (epoch s); ``GET /activities/{id}`` for webhook creates, updates and
-deletes (a delete is applied only on Strava's 404); deletes arrive only by webhook (the API has no delete listing). Every API response carries
+deletes (a delete is applied only on Strava's 404). Deletes arrive only by webhook (the API has
+no delete listing). Every API response carries
 ``X-RateLimit-Limit``/``-Usage`` (overall) and ``X-ReadRateLimit-Limit``/``-Usage`` (reads),
 each ``"15-min,daily"``: reported as :class:`RateLimitObservation` for the shared limiter.
 """
