@@ -503,7 +503,7 @@ class StravaProvider(Provider):
     ) -> ActivityPage:
         """What an activity event means, always asked of Strava first (``GET /activities/{id}``
         with the athlete's token): events are not signed, so an event is a hint, never a
-        command (docs/DESIGN: "Trust nothing unauthenticated").
+        command (DESIGN.md: "Trust nothing unauthenticated").
 
         - Create/update: the DetailedActivity (title, type and privacy as they are now, plus
           calories and description) — unless it belongs to another athlete (then nothing).
