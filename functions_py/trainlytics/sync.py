@@ -48,6 +48,11 @@ lists by upload time and only since registration, COROS's history limit is unkno
 has no listing of a window (backfill is asynchronous) — a wrong claim of completeness would
 delete the athlete's activities.
 
+Refused items: a page's ``refused`` (items the provider module received but will not hand to
+the ingest, e.g. Garmin callback items of another Garmin user) are recorded on the run by
+``public.sync_refuse_items`` — counted as fetched and failed, their reasons beside the ingest's
+skipped items — so fetched = created + updated + skipped + failed holds for every run.
+
 Rate limits: every provider request is reserved in the shared buckets first; a page's reported
 usage is recorded; a page (or event) that took more calls than the one reserved is charged the
 difference (``rate_limit_charge``; fewer: the reservation is given back); and a 429's
@@ -71,7 +76,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -124,6 +129,7 @@ SYNC_FUNCTIONS = frozenset(
         "sync_start",
         "sync_progress",
         "sync_ingest_page",
+        "sync_refuse_items",
         "sync_advance_cursor",
         "sync_finish",
         "sync_close_stale_runs",
@@ -655,8 +661,36 @@ class SyncEngine:
         if isinstance(errors, list):
             run.failed += len(errors)
             run.item_errors.extend(e for e in errors if isinstance(e, Mapping))
+        if page.refused:
+            self._refuse(run, page.refused)
         if int(row.get("created") or 0) + int(row.get("updated") or 0):
             self._derive_timezones(run)
+
+    def _refuse(self, run: _Run, refused: Sequence[Mapping[str, Any]]) -> None:
+        """Items the provider step refused before the ingest: counted as fetched and failed,
+        with their reasons, on the run (``public.sync_refuse_items``) and in the outcome."""
+        entries = [
+            {
+                "index": None,
+                "external_id": (
+                    None if item.get("external_id") is None else str(item["external_id"])[:200]
+                ),
+                "reason": str(item.get("reason") or "refused")[:500],
+            }
+            for item in refused
+        ]
+        rows = self.gateway.call(
+            "sync_refuse_items",
+            {"p_sync_id": run.sync_id, "p_holder": run.holder, "p_refused": entries},
+        )
+        if not rows or not next(iter(rows[0].values())):
+            raise SyncLeaseLostError(
+                f"sync {run.sync_id} of connection {run.connection_id} was closed as abandoned "
+                "while it ran; its progress up to the last stored page is kept"
+            )
+        run.fetched += len(entries)
+        run.failed += len(entries)
+        run.item_errors.extend(entries)
 
     def _derive_timezones(self, run: _Run) -> None:
         """Rows of the connection without a zone get the zone of their start position (issue

@@ -1403,6 +1403,10 @@ export type Database = {
         }
         Returns: boolean
       }
+      sync_refuse_items: {
+        Args: { p_holder: string; p_refused: Json; p_sync_id: number }
+        Returns: boolean
+      }
       sync_start: {
         Args: {
           p_connection_id: number

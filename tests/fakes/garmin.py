@@ -106,6 +106,11 @@ class FakeGarmin(FakeProvider):
         self.tokenless_pulls = 0
         #: Requests to /partner-gateway/rest/... (the current user endpoints).
         self.partner_gateway_calls = 0
+        #: Summaries of OTHER Garmin users (each with its own ``userId``) that a callbackURL
+        #: also returns when their upload time is in its window. Garmin documents no such
+        #: answer: this is fault injection (a mix-up at Garmin's side, or a callback that is
+        #: not what it claims), for the defence-in-depth check of ``userId``.
+        self.other_users_activities: list[dict[str, Any]] = []
         #: Accepted backfill ranges not yet delivered by ping.
         self._undelivered: list[tuple[int, int]] = []
 
@@ -278,9 +283,8 @@ class FakeGarmin(FakeProvider):
             self.spent_pull_tokens.add(token)
         return httpx.Response(
             200,
-            json=[
-                self._with_user(a) for a in self.activities if start <= self.uploaded_at(a) < end
-            ],
+            json=[self._with_user(a) for a in self.activities if start <= self.uploaded_at(a) < end]
+            + [a for a in self.other_users_activities if start <= self.uploaded_at(a) < end],
         )
 
     def _backfill(self, request: httpx.Request) -> httpx.Response:

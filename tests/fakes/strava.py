@@ -9,7 +9,11 @@ Activities: tests fill :attr:`FakeStrava.activities` with DetailedActivity-shape
 SummaryActivities (no ``calories``/``description``, ``resource_state`` 2), filtered by
 ``after``/``before`` (exclusive epoch seconds), oldest first when ``after`` is given and newest
 first otherwise, paged by ``page``/``per_page`` (default 30, capped at 200).
-``GET /api/v3/activities/{id}`` serves the detailed object or Strava's 404. Every API response
+``GET /api/v3/activities/{id}`` serves the detailed object or, for an activity the fake does not
+hold (never added, or removed by :meth:`FakeStrava.delete_activity`), Strava's 404
+``{"message": "Record Not Found", "errors": [{"resource": "Activity", "field": "id", "code":
+"invalid"}]}`` (fixture ``error_record_not_found.json``; provenance in the fixtures' README: the
+swagger's Fault model, and the body as recorded by two public clients). Every API response
 carries ``X-RateLimit-Limit``/``-Usage`` and ``X-ReadRateLimit-Limit``/``-Usage`` counted by the
 fake (15-minute and daily); past a limit it answers Strava's 429.
 
@@ -216,6 +220,13 @@ class FakeStrava(FakeProvider):
         self.activities.append(activity)
         return activity
 
+    def delete_activity(self, activity_id: int) -> None:
+        """The athlete deletes the activity at Strava: its detail answers 404 from now on."""
+        before = len(self.activities)
+        self.activities = [a for a in self.activities if a["id"] != activity_id]
+        if len(self.activities) == before:
+            raise KeyError(f"FakeStrava holds no activity {activity_id}")
+
     def _counted(self, request: httpx.Request) -> httpx.Response:
         if _bearer(request) not in self._live_access_tokens:
             return _error(401, "error_authorization.json")
@@ -277,13 +288,7 @@ class FakeStrava(FakeProvider):
         for activity in self.activities:
             if str(activity["id"]) == raw_id:
                 return httpx.Response(200, json=activity)
-        return httpx.Response(
-            404,
-            json={
-                "message": "Record Not Found",
-                "errors": [{"resource": "Activity", "field": "id", "code": "invalid"}],
-            },
-        )
+        return _error(404, "error_record_not_found.json")
 
     def _token(self, request: httpx.Request) -> httpx.Response:
         form = dict(parse_qsl(request.content.decode()))

@@ -116,6 +116,8 @@ def test_activity_details_callbacks_are_reduced_to_their_summary() -> None:
     details = json.loads((FIXTURES / "webhook_activity_details_push.json").read_text())[
         "activityDetails"
     ]
+    for raw in details:  # the fixture's invented user is this connection's user
+        raw["userId"] = fake.provider_user_id
 
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json=details)
@@ -135,6 +137,33 @@ def test_activity_details_callbacks_are_reduced_to_their_summary() -> None:
         assert not {"samples", "laps", "summary"} & set(item)
         assert item["summaryId"] == raw["summaryId"]
         assert item["activityType"] == raw["summary"]["activityType"]
+
+
+def test_callback_items_of_another_garmin_user_are_refused_not_ingested() -> None:
+    """Defence in depth: a callback item whose userId is not the connection's Garmin user (or
+    that has none) is refused with a reason, never handed to the ingest."""
+    fake = FakeGarmin()
+    provider, tokens = connected(fake)
+    own = {"userId": fake.provider_user_id, "summaryId": "1", "activityType": "RUNNING"}
+    other = {"userId": "someone-else", "summaryId": "2", "activityType": "RUNNING"}
+    anonymous = {"summaryId": "3", "activityType": "RUNNING"}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=[own, other, anonymous])
+
+    provider.http = httpx.Client(transport=httpx.MockTransport(handler))
+    url = (
+        "https://apis.garmin.com/wellness-api/rest/activities?uploadStartTimeInSeconds=1"
+        "&uploadEndTimeInSeconds=2&token=CPT-x"
+    )
+    event = WebhookEvent(
+        fake.provider_user_id, "activities_available", None,
+        {"userId": fake.provider_user_id, "callbackURL": url},
+    )  # fmt: skip
+    page = provider.fetch_for_event(tokens, event)
+    assert [item["summaryId"] for item in page.items] == ["1"]
+    assert [r["external_id"] for r in page.refused] == ["2", "3"]
+    assert all("another Garmin user" in r["reason"] for r in page.refused)
 
 
 def test_initial_backfill_requests_30_day_ranges_and_is_pending() -> None:
@@ -204,7 +233,7 @@ def test_oauth1_user_access_token_is_never_handed_on() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(
             200,
-            json=[{"summaryId": "1", "activityId": 1, "startTimeInSeconds": now,
+            json=[{"userId": "u", "summaryId": "1", "activityId": 1, "startTimeInSeconds": now,
                    "userAccessToken": "oauth1-secret"}],
         )  # fmt: skip
 

@@ -304,15 +304,71 @@ def test_create_and_update_fetch_the_detail(kind: str) -> None:
     assert fake.requests[-1].url.path == f"/api/v3/activities/{fake.activity_id}"
 
 
-def test_delete_needs_no_call() -> None:
+def test_a_forged_strava_delete_event_deletes_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    """Strava events are unsigned: anyone who learns the subscription id can claim a delete.
+    The claim is checked with Strava; an activity Strava still serves is not deleted."""
     fake = FakeStrava()
+    fake.add_activity(fake.activity_id, T0)  # still at Strava
+    provider, tokens = connected(fake)
+    before = len(fake.requests)
+    with caplog.at_level("WARNING", logger="trainlytics"):
+        page = provider.fetch_for_event(tokens, event_of(fake, "activity_deleted"))
+    assert list(page.deleted_external_ids) == []
+    assert list(page.items) == []
+    assert page.api_calls == 1
+    assert len(page.rate_limits) == 4  # the confirmation is charged to the shared limiter
+    (asked,) = fake.requests[before:]
+    assert asked.url.path == f"/api/v3/activities/{fake.activity_id}"
+    assert asked.headers["authorization"] == f"Bearer {tokens.access_token}"
+    assert "NOT confirmed" in caplog.text
+
+
+def test_a_genuine_strava_delete_is_confirmed_by_strava_404() -> None:
+    fake = FakeStrava()
+    fake.add_activity(fake.activity_id, T0)
+    fake.delete_activity(fake.activity_id)  # the athlete deleted it at Strava
     provider, tokens = connected(fake)
     before = len(fake.requests)
     page = provider.fetch_for_event(tokens, event_of(fake, "activity_deleted"))
-    assert list(page.items) == []
     assert list(page.deleted_external_ids) == [str(fake.activity_id)]
-    assert page.api_calls == 0
-    assert len(fake.requests) == before
+    assert list(page.items) == []
+    assert page.api_calls == 1
+    (asked,) = fake.requests[before:]
+    assert asked.url.path == f"/api/v3/activities/{fake.activity_id}"
+
+
+@pytest.mark.parametrize(
+    ("response", "error"),
+    [
+        (httpx.Response(503), ProviderUnavailableError),
+        (httpx.Response(429, json={"message": "Rate Limit Exceeded"}), RateLimitedError),
+        (
+            httpx.Response(
+                401, json=json.loads((FIXTURES / "error_authorization.json").read_text())
+            ),
+            TokenRevokedError,
+        ),
+        (httpx.Response(403, json={"message": "Forbidden"}), ProviderError),
+    ],
+)
+def test_a_delete_strava_cannot_confirm_is_never_applied(
+    response: httpx.Response, error: type[Exception]
+) -> None:
+    """No answer is not a 404: the event fails (5xx/429 transient, retried by the queue)."""
+    provider = _provider_answering(response)
+    event = WebhookEvent("1", "activity_deleted", "16327730912", {})
+    with pytest.raises(error):
+        provider.fetch_for_event(TokenSet(access_token="a"), event)  # noqa: S106
+
+
+def test_an_event_naming_another_athletes_activity_ingests_nothing() -> None:
+    """A forged create naming an activity Strava serves but that belongs to someone else."""
+    fake = FakeStrava()
+    fake.add_activity(fake.activity_id, T0, athlete={"id": 777, "resource_state": 1})
+    provider, tokens = connected(fake)
+    page = provider.fetch_for_event(tokens, event_of(fake, "activity_created"))
+    assert list(page.items) == []
+    assert list(page.deleted_external_ids) == []
 
 
 def test_update_of_a_vanished_activity_is_a_delete() -> None:

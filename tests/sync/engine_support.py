@@ -77,8 +77,10 @@ class StravaListServer:
     used_15min: int = 0
 
     def add(self, *ids: int, **overrides: Any) -> None:
+        """Activities of this server's athlete (``athlete.id`` = the fake's user)."""
+        owner = {"id": int(self.fake.provider_user_id), "resource_state": 1}
         for activity_id in ids:
-            self.activities[activity_id] = activity(activity_id, **overrides)
+            self.activities[activity_id] = activity(activity_id, **{"athlete": owner, **overrides})
 
     def handle(self, req: httpx.Request) -> httpx.Response:
         path = req.url.path
@@ -89,11 +91,12 @@ class StravaListServer:
             self.detail_requests.append(activity_id)
             found = self.activities.get(activity_id)
             if found is None:
+                # Strava's 404 (tests/fixtures/providers/strava/error_record_not_found.json).
                 return httpx.Response(
                     404,
                     json={
                         "message": "Record Not Found",
-                        "errors": [{"resource": "Activity", "field": "id", "code": "not found"}],
+                        "errors": [{"resource": "Activity", "field": "id", "code": "invalid"}],
                     },
                 )
             return httpx.Response(

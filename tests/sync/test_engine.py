@@ -114,12 +114,14 @@ def test_webhook_events_ingest_update_and_delete(pool: ConnectionPool[Any], admi
         connection_id, WebhookEvent(user, "activity_created", "7", {"aspect_type": "create"})
     )
     assert (created.status, created.created) == ("success", 1)
+    stale = server.activities.pop(2)  # the athlete deletes it at Strava: its detail is a 404
     deleted = engine.process_event(
         connection_id, WebhookEvent(user, "activity_deleted", "2", {"aspect_type": "delete"})
     )
     assert (deleted.status, deleted.deleted) == ("success", 1)
     assert stored_ids(admin, connection_id) == [1, 7]
-    # A later sync listing the deleted activity again does not resurrect it.
+    # A later sync whose (stale) listing still shows the deleted activity does not resurrect it.
+    server.activities[2] = stale
     again = engine.run(connection_id, "scheduled")
     assert again.status == "success"
     assert stored_ids(admin, connection_id) == [1, 7]

@@ -65,6 +65,7 @@ def test_sync_job_runs_once_per_connection_and_webhook_jobs_apply_events(
 
     user = server.fake.provider_user_id
     server.add(900)
+    del server.activities[5]  # deleted at Strava: the delete event is confirmed by its 404
     queue.enqueue_webhook_event(
         "strava", connection_id, WebhookEvent(user, "activity_created", "900", {"a": 1})
     )

@@ -195,6 +195,11 @@ class ActivityPage:
     #: listing is known to be complete for it (no history limit, no filter by permission or
     #: upload time, no paging across calls) — a wrong claim deletes the athlete's activities.
     complete_windows: Sequence[SyncWindow] = ()
+    #: Items received but refused before the ingest (never stored), each
+    #: ``{"external_id": str | None, "reason": str}`` — e.g. a Garmin callback item of another
+    #: Garmin user. The engine counts them as fetched and failed, with their reasons
+    #: (``public.sync_refuse_items``), so a run's counts still add up.
+    refused: Sequence[Mapping[str, Any]] = ()
 
 
 class Provider(ABC):

@@ -69,10 +69,12 @@ asynchronous ``GET /backfill/activities`` in <= 30-day start-time ranges (202 �
 ``pending`` and the data arrives by ping; 409 = already requested, also fine; 403 = the athlete
 has not granted historical export → :class:`~trainlytics.errors.HistoryNotGrantedError`, a
 ``skipped`` run with a hint). Pushes are ignored (see above); pings carry a ``callbackURL`` on
-apis.garmin.com, fetched once with the athlete's bearer token. An ``activityDetails`` callback
-(samples and laps, up to 100 MB a body) is reduced to its ``summary`` before it is ingested:
-neither the job queue (which holds only the ping's userId and callbackURL) nor the ingest sees
-the samples. No public rate-limit headers or per-request limits.
+apis.garmin.com, fetched once with the athlete's bearer token; an item of another Garmin
+user than the connection's is refused (counted as failed, logged, never written). An
+``activityDetails`` callback (samples and laps, up to 100 MB a body) is reduced to its
+``summary`` before it is ingested: neither the job queue (which holds only the ping's userId
+and callbackURL) nor the ingest sees the samples. No public rate-limit headers or per-request
+limits.
 """
 
 from __future__ import annotations
@@ -448,7 +450,38 @@ class GarminProvider(Provider):
         if response.status_code == 410:
             log.info("garmin ping for user %s: already fetched (410)", event.provider_user_id)
             return ActivityPage(items=())
-        return ActivityPage(items=self._summaries(response))
+        return self._own_items(self._summaries(response), tokens, event)
+
+    def _own_items(
+        self, items: list[dict[str, Any]], tokens: TokenSet, event: WebhookEvent
+    ) -> ActivityPage:
+        """Defence in depth: only items of the connection's Garmin user are ingested. An item
+        whose ``userId`` is another (or missing) is refused — counted as failed with a reason
+        and logged — never written to this athlete's (or anyone's) activities."""
+        expected = tokens.provider_user_id or event.provider_user_id
+        kept: list[dict[str, Any]] = []
+        refused: list[dict[str, Any]] = []
+        for item in items:
+            owner = item.get("userId")
+            if isinstance(owner, str) and owner == expected:
+                kept.append(item)
+                continue
+            external_id = item.get("summaryId", item.get("activityId"))
+            refused.append(
+                {
+                    "external_id": None if external_id is None else str(external_id),
+                    "reason": "refused: the Garmin callback item belongs to another Garmin "
+                    "user than the connection's",
+                }
+            )
+        if refused:
+            log.warning(
+                "garmin ping for user %s: %d callback item(s) of another Garmin user refused, "
+                "nothing written for them",
+                expected,
+                len(refused),
+            )
+        return ActivityPage(items=kept, refused=refused)
 
     def _check(self, response: httpx.Response, what: str, *, accepted: tuple[int, ...]) -> None:
         if response.status_code == 401:

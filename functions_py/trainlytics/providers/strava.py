@@ -26,7 +26,9 @@ Facts this module relies on (see ``shared/docs/providers.md`` §2):
   athlete ``update`` with ``updates.authorized == "false"``. Strava requires deleting the
   athlete's Strava data when that happens (API agreement). Since events are unsigned, the
   worker first confirms with Strava that the athlete's token no longer works
-  (:meth:`StravaProvider.check_access`), then deletes (``trainlytics.webhooks``).
+  (:meth:`StravaProvider.check_access`), then deletes (``trainlytics.webhooks``). Likewise an
+  activity ``delete`` is applied only once ``GET /activities/{id}`` answers 404: a forged
+  delete of an activity Strava still serves deletes nothing.
 
 UNCONFIRMED (no public primary source found; handled defensively):
 
@@ -46,8 +48,9 @@ UNCONFIRMED (no public primary source found; handled defensively):
   the DetailedActivity. A later list page of the same activity carries neither field.
 
 Activities (``fetch_activities``/``fetch_for_event``): ``GET /athlete/activities`` pages of 200
-with ``after``/``before`` (epoch s); ``GET /activities/{id}`` for webhook creates and updates;
-deletes arrive only by webhook (the API has no delete listing). Every API response carries
+with ``after``/``before`` (epoch s); ``GET /activities/{id}`` for webhook creates, updates and
+deletes (a delete is applied only on Strava's 404). Deletes arrive only by webhook (the API has
+no delete listing). Every API response carries
 ``X-RateLimit-Limit``/``-Usage`` (overall) and ``X-ReadRateLimit-Limit``/``-Usage`` (reads),
 each ``"15-min,daily"``: reported as :class:`RateLimitObservation` for the shared limiter.
 """
@@ -73,6 +76,7 @@ from trainlytics.errors import (
     WebhookVerificationError,
 )
 from trainlytics.json_limits import JsonTooDeepError, loads_bounded
+from trainlytics.logs import get_logger
 from trainlytics.providers.base import (
     AccessCheck,
     ActivityPage,
@@ -97,6 +101,8 @@ __all__ = [
     "TOKEN_URL",
     "StravaProvider",
 ]
+
+log = get_logger(__name__)
 
 AUTHORIZE_URL = "https://www.strava.com/oauth/authorize"
 TOKEN_URL = "https://www.strava.com/oauth/token"  # noqa: S105 - an endpoint, not a secret
@@ -495,13 +501,21 @@ class StravaProvider(Provider):
     def fetch_for_event(
         self, tokens: TokenSet, event: WebhookEvent, cursor: Mapping[str, Any] | None = None
     ) -> ActivityPage:
-        """Create/update: the DetailedActivity (``GET /activities/{id}``: title, type and
-        privacy as they are now, plus calories and description). Delete: the id. A 404 on the
-        detail means the activity is gone (deleted right after the event) and is applied as a
-        delete. Deauthorisation and other events carry nothing to ingest."""
-        if event.kind == "activity_deleted" and event.object_id:
-            return ActivityPage(items=(), deleted_external_ids=(event.object_id,), api_calls=0)
-        if event.kind not in ("activity_created", "activity_updated") or not event.object_id:
+        """What an activity event means, always asked of Strava first (``GET /activities/{id}``
+        with the athlete's token): events are not signed, so an event is a hint, never a
+        command (DESIGN.md: "Trust nothing unauthenticated").
+
+        - Create/update: the DetailedActivity (title, type and privacy as they are now, plus
+          calories and description) — unless it belongs to another athlete (then nothing).
+        - Delete: confirmed only by Strava's 404 (``Record Not Found``); an activity Strava
+          still serves is kept and the event logged as NOT confirmed.
+        - A 404 on a create/update likewise means the activity is gone: applied as a delete.
+
+        A 401 is a revoked token; 429 and 5xx are transient (retried by the job queue); any
+        other status fails the event (``ProviderError``). Deauthorisation and other events
+        carry nothing to ingest (the webhook worker confirms them with :meth:`check_access`)."""
+        kinds = ("activity_created", "activity_updated", "activity_deleted")
+        if event.kind not in kinds or not event.object_id:
             return ActivityPage(items=(), api_calls=0)
         if not event.object_id.isdigit():
             raise BadPayloadError(self.name, "webhook event with a non-numeric activity id")
@@ -524,6 +538,27 @@ class StravaProvider(Provider):
             raise BadPayloadError(
                 self.name, "the activity response is not the requested activity", status_code=200
             )
+        if event.kind == "activity_deleted":
+            log.warning(
+                "strava delete event for activity %s of athlete %s NOT confirmed: Strava still "
+                "serves the activity; nothing deleted",
+                event.object_id,
+                event.provider_user_id,
+            )
+            return ActivityPage(items=(), rate_limits=observations)
+        owner = detail.get("athlete")
+        owner_id = owner.get("id") if isinstance(owner, dict) else None
+        expected = tokens.provider_user_id or event.provider_user_id
+        if owner_id is not None and str(owner_id) != expected:
+            log.warning(
+                "strava %s event for activity %s ignored: Strava says it belongs to athlete %s, "
+                "not to the connection's athlete %s",
+                event.kind,
+                event.object_id,
+                owner_id if _is_id(owner_id) else "<unreadable>",
+                expected,
+            )
+            return ActivityPage(items=(), rate_limits=observations)
         return ActivityPage(items=(detail,), rate_limits=observations)
 
     # --- internals -------------------------------------------------------------------------------
