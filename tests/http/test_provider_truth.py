@@ -286,7 +286,7 @@ def test_reconnecting_with_another_account_revokes_the_replaced_accounts_tokens(
     )
     first_token = world.deps.tokens.stored_tokens(connection_id)[1].access_token
     first_account = fake.provider_user_id
-    fake.provider_user_id = "7" + first_account[1:]  # the athlete's other Wahoo account
+    fake.provider_user_id = str(int(first_account) + 1)  # the athlete's other Wahoo account
     assert world.connect("wahoo")["status"] == "connected"
     revocations = [
         r for r in fake.requests if (r.method, r.url.path) == ("DELETE", "/v1/permissions")
