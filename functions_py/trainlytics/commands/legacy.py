@@ -111,8 +111,9 @@ def import_command(
         typer.Option(
             "--auth",
             help="How auth users are created: database (insert as Supabase Auth does; needs a "
-            "login that may write auth.users, e.g. the embedded server's), admin-api (a Supabase project's Auth admin API: SUPABASE_URL + "
-            "SUPABASE_SERVICE_ROLE_KEY), or auto (admin-api when both are set).",
+            "login that may write auth.users, e.g. the embedded server's), admin-api (a "
+            "Supabase project's Auth admin API: SUPABASE_URL + SUPABASE_SERVICE_ROLE_KEY), "
+            "or auto (admin-api when both are set).",
         ),
     ] = "auto",
     batch_users: Annotated[
