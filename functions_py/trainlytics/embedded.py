@@ -31,6 +31,7 @@ __all__ = [
     "is_embedded_url",
     "prune_stale_handles",
     "start_embedded",
+    "stop_all_embedded",
     "stop_embedded",
 ]
 
@@ -132,6 +133,13 @@ def stop_embedded(data_dir: Path | None = None) -> None:
     server = _servers.pop(_pgdata(data_dir), None)
     if server is not None:
         server.cleanup()
+
+
+def stop_all_embedded() -> None:
+    """Release every handle this process holds now (a server about to be ended by a signal,
+    which skips interpreter-exit cleanup, calls this first)."""
+    for pgdata in list(_servers):
+        _servers.pop(pgdata).cleanup()
 
 
 def is_embedded_url(url: str) -> bool:

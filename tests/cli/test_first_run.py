@@ -199,6 +199,9 @@ def test_serve_runs_on_the_embedded_database(tmp_path: Path) -> None:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
         stop_embedded(tmp_path)
+    # uvicorn re-raises SIGTERM after its graceful shutdown (no interpreter-exit cleanup): serve
+    # released its handle on the server at shutdown, so the last release above stopped it.
+    assert not (tmp_path / "postgres" / "postmaster.pid").exists()
 
 
 # --- config check ---------------------------------------------------------------------------

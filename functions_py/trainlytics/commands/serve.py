@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from trainlytics.console import reporting_errors
+from trainlytics.embedded import stop_all_embedded
 
 
 def serve_command(
@@ -31,4 +32,8 @@ def serve_command(
     )
     with reporting_errors():
         app = create_app_from_env()
+    # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown, so the process dies by the
+    # signal and interpreter-exit handlers never run: release the embedded server's handle at
+    # shutdown, or the server outlives `serve`.
+    app.router.add_event_handler("shutdown", stop_all_embedded)
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
