@@ -113,7 +113,9 @@ from public, anon, authenticated;
 grant execute on function public.stream_fetch_candidates(bigint, integer, timestamptz)
 to service_role;
 
-create function public.stream_fetch_pending(p_connection_id bigint, p_since timestamptz default null)
+create function public.stream_fetch_pending(
+    p_connection_id bigint, p_since timestamptz default null
+)
 returns table (due bigint, next_retry_at timestamptz)
 language sql
 stable
@@ -214,7 +216,7 @@ create function public.rate_limit_acquire_share(
     p_buckets text[],
     p_limits integer[],
     p_window_seconds integer[],
-    p_share real,
+    p_share double precision,
     p_cost integer default 1
 )
 returns table (granted boolean, retry_at timestamptz, blocking_bucket text)
@@ -292,15 +294,17 @@ begin
     return query select true, null::timestamptz, null::text;
 end;
 $$;
-comment on function public.rate_limit_acquire_share(text[], integer[], integer[], real, integer) is
+comment on function public.rate_limit_acquire_share(
+    text[], integer[], integer[], double precision, integer
+) is
     'Reserves p_cost requests in every bucket named, as rate_limit_acquire, but only while each '
     'bucket''s current window stays within p_share (0 < share <= 1) of its limit: low-priority '
     'work (stream fetches) leaves the rest of a provider''s budget to summary syncs. granted '
     'false when a bucket''s share is spent; retry_at is then when its window ends. Service '
     'role only.';
 revoke all on function public.rate_limit_acquire_share(
-    text[], integer[], integer[], real, integer
+    text[], integer[], integer[], double precision, integer
 ) from public, anon, authenticated;
 grant execute on function public.rate_limit_acquire_share(
-    text[], integer[], integer[], real, integer
+    text[], integer[], integer[], double precision, integer
 ) to service_role;

@@ -28,7 +28,7 @@ from tests.fakes.polar import FakePolar
 from tests.fakes.strava import FakeStrava
 from tests.fakes.wahoo import FakeWahoo
 from tests.sync.engine_support import admin, pool, sync_database_url
-from tests.sync.ingest_support import T0, ingest, make_connection, strava_activity
+from tests.sync.ingest_support import ingest, make_connection, strava_activity
 from trainlytics import jobs
 from trainlytics.gateway import PsycopgGateway
 from trainlytics.providers.base import Provider, TokenSet
@@ -181,8 +181,17 @@ def _streams(admin: Conn, connection_id: int) -> dict[str, dict[str, Any]]:
 
 
 def _strava(api: Api, fake: FakeStrava | None = None) -> StravaProvider:
+    """A Strava provider on ``api`` whose buckets are this test's own (the module's tests
+    share one database, and Strava's buckets are per application)."""
     fake = fake or FakeStrava()
-    return StravaProvider(fake.credentials, api.client())
+    provider = StravaProvider(fake.credentials, api.client())
+    prefix = f"strava:test:{uuid.uuid4().hex[:8]}"
+    buckets = tuple(
+        (name.replace("strava:", f"{prefix}:"), limit, seconds)
+        for name, limit, seconds in StravaProvider.rate_limit_buckets
+    )
+    setattr(provider, "rate_limit_buckets", buckets)  # noqa: B010 - a ClassVar, per test
+    return provider
 
 
 # --- Strava ------------------------------------------------------------------------------------
@@ -210,14 +219,16 @@ def test_strava_streams_fill_activity_streams_and_record_every_outcome(
     outcome = _sync(pool, {"strava": _strava(api)}, Tokens()).run(connection_id)
 
     assert (outcome.fetched, outcome.unavailable, outcome.failed) == (2, 1, 0)
-    assert outcome.remaining == 0 and outcome.deferred_until is None
+    assert outcome.remaining == 0
+    assert outcome.deferred_until is None
     # The manual activity is never asked for; each other one once, keyed by type.
     asked = sorted(int(r.url.path.split("/")[4]) for r in api.requests)
     assert asked == [9101, 9102, 9104]
     assert all(r.url.params["key_by_type"] == "true" for r in api.requests)
     fetches = _fetches(admin, connection_id)
     assert fetches["9101"][:2] == ("fetched", 0)
-    assert fetches["9104"][0] == "unavailable" and "404" in str(fetches["9104"][2])
+    assert fetches["9104"][0] == "unavailable"
+    assert "404" in str(fetches["9104"][2])
     assert "9103" not in fetches
     stored = _streams(admin, connection_id)
     assert set(stored) == {"9101", "9102"}
@@ -305,7 +316,8 @@ def test_stream_job_leaves_the_summary_share_of_stravas_budget(
         " order by window_start desc limit 1",
         [f"{bucket_prefix}:read:15min"],
     ).fetchone()
-    assert used is not None and used[0] == 100
+    assert used is not None
+    assert used[0] == 100
 
 
 def _without_rate_headers(
@@ -356,7 +368,8 @@ def test_a_failed_stream_fetch_is_retried_later_and_given_up_after_five(
     assert outcome.next_retry_at is not None
     status, attempts, error = _fetches(admin, connection_id)["9501"]
     assert (status, attempts) == ("retrying", 1)
-    assert error is not None and "502" in error
+    assert error is not None
+    assert "502" in error
     # Not due yet: no request. Then due four more times: given up.
     assert sync.run(connection_id).failed == 0
     for _ in range(4):
@@ -372,13 +385,14 @@ def test_a_failed_stream_fetch_is_retried_later_and_given_up_after_five(
     runs = admin.execute(
         "select count(*) from public.sync_history where connection_id = %s", [connection_id]
     ).fetchone()
-    assert runs is not None and runs[0] == 0
+    assert runs is not None
+    assert runs[0] == 0
 
 
-def test_athlete_reads_own_stream_fetches_but_not_anothers(
+def test_other_athlete_cannot_read_stream_fetch_outcomes(
     pool: ConnectionPool[Any], admin: Conn
 ) -> None:
-    """test_other_athlete_cannot_read_stream_fetch_outcomes"""
+    """The owner reads their outcomes; another athlete sees none; nobody but the job writes."""
     alice, alice_user = make_connection(admin, "strava")
     _, eve_user = make_connection(admin, "strava")
     ingest(admin, alice, [strava_activity(9601)])
@@ -402,19 +416,22 @@ def test_athlete_reads_own_stream_fetches_but_not_anothers(
 
     assert visible(alice_user) == 1
     assert visible(eve_user) == 0
-    with pytest.raises(psycopg.errors.InsufficientPrivilege), admin.transaction():
+    with admin.transaction():
         admin.execute("set local role authenticated")
         admin.execute(
             "select set_config('request.jwt.claims', %s, true)",
             [json.dumps({"sub": str(alice_user), "role": "authenticated"})],
         )
-        admin.execute("update public.activity_stream_fetches set status = 'fetched'")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            admin.execute("update public.activity_stream_fetches set status = 'fetched'")
 
 
 # --- Polar, Wahoo, COROS: FIT files ----------------------------------------------------------
 
 
-def _fit_route(data: bytes, *, bearer: str | None = None) -> Callable[[httpx.Request], httpx.Response]:
+def _fit_route(
+    data: bytes, *, bearer: str | None = None
+) -> Callable[[httpx.Request], httpx.Response]:
     def handle(request: httpx.Request) -> httpx.Response:
         if bearer is not None and request.headers.get("authorization") != f"Bearer {bearer}":
             return httpx.Response(401, json={"error": "unauthorized"})
@@ -432,14 +449,16 @@ def test_polar_exercise_fit_fills_streams_within_the_30_day_horizon(
     ingest(admin, connection_id, [recent, old])
     fake = FakePolar()
     api = Api(
-        {("www.polaraccesslink.com", f"/v3/exercises/{recent['id']}/fit"): _fit_route(
-            RUN_FIT, bearer="stream-test-token"
-        )}
+        {
+            ("www.polaraccesslink.com", f"/v3/exercises/{recent['id']}/fit"): _fit_route(
+                RUN_FIT, bearer="stream-test-token"
+            )
+        }
     )
 
-    outcome = _sync(
-        pool, {"polar": PolarProvider(fake.credentials, api.client())}, Tokens()
-    ).run(connection_id)
+    outcome = _sync(pool, {"polar": PolarProvider(fake.credentials, api.client())}, Tokens()).run(
+        connection_id
+    )
 
     assert outcome.fetched == 1
     assert [r.url.path for r in api.requests] == [f"/v3/exercises/{recent['id']}/fit"]
@@ -465,9 +484,9 @@ def test_wahoo_workout_file_is_downloaded_from_wahoos_cdn_without_a_token(
     api = Api({(url.host, url.path): _fit_route(BIKE_FIT)})
     fake = FakeWahoo()
 
-    outcome = _sync(
-        pool, {"wahoo": WahooProvider(fake.credentials, api.client())}, Tokens()
-    ).run(connection_id)
+    outcome = _sync(pool, {"wahoo": WahooProvider(fake.credentials, api.client())}, Tokens()).run(
+        connection_id
+    )
 
     assert (outcome.fetched, outcome.failed) == (1, 1)
     assert [r.url.host for r in api.requests] == ["cdn.wahooligan.com"]
@@ -477,7 +496,8 @@ def test_wahoo_workout_file_is_downloaded_from_wahoos_cdn_without_a_token(
     assert fetches[str(forged["id"])][0] == "retrying"
     assert "host" in str(fetches[str(forged["id"])][2])
     stored = _streams(admin, connection_id)[str(workout["id"])]
-    assert stored["source"] == "wahoo" and stored["heart_rate"] is not None
+    assert stored["source"] == "wahoo"
+    assert stored["heart_rate"] is not None
 
 
 def test_coros_fit_url_fills_streams(pool: ConnectionPool[Any], admin: Conn) -> None:
@@ -488,9 +508,9 @@ def test_coros_fit_url_fills_streams(pool: ConnectionPool[Any], admin: Conn) -> 
     api = Api({(url.host, url.path): _fit_route(RUN_FIT)})
     fake = FakeCoros()
 
-    outcome = _sync(
-        pool, {"coros": CorosProvider(fake.credentials, api.client())}, Tokens()
-    ).run(connection_id)
+    outcome = _sync(pool, {"coros": CorosProvider(fake.credentials, api.client())}, Tokens()).run(
+        connection_id
+    )
 
     assert outcome.fetched == 1
     assert [str(r.url) for r in api.requests] == [workout["fitUrl"]]
@@ -514,14 +534,21 @@ class HeartRateFake:
         self.filters.append(text)
         parts = text.split(" AND ")
         ok = len(parts) == 2 and all(
-            p.startswith(("heart_rate.sample_time.physical_time >= \"",
-                          "heart_rate.sample_time.physical_time < \""))
+            p.startswith(
+                (
+                    'heart_rate.sample_time.physical_time >= "',
+                    'heart_rate.sample_time.physical_time < "',
+                )
+            )
             and p.endswith('Z"')
             for p in parts
         )
         if not ok:
             return httpx.Response(
-                400, json={"error": {"code": 400, "message": "bad filter", "status": "INVALID_ARGUMENT"}}
+                400,
+                json={
+                    "error": {"code": 400, "message": "bad filter", "status": "INVALID_ARGUMENT"}
+                },
             )
         return httpx.Response(200, json=self.pages[request.url.params.get("pageToken")])
 
@@ -540,16 +567,15 @@ def test_google_health_heart_rate_fills_a_heart_rate_stream(
     first = _fixture("fitbit/heart_rate_data_points.json")
     second = _fixture("fitbit/heart_rate_data_points_page2.json")
     for offset, point in enumerate(first["dataPoints"] + second["dataPoints"]):
-        point["heartRate"]["sampleTime"]["physicalTime"] = (
-            start[0] + timedelta(seconds=5 * offset)
-        ).strftime("%Y-%m-%dT%H:%M:%SZ")
+        moment = start[0].astimezone(UTC) + timedelta(seconds=5 * offset)
+        point["heartRate"]["sampleTime"]["physicalTime"] = moment.isoformat().replace("+00:00", "Z")
     fake = HeartRateFake(pages={None: first, "page-2": second})
     api = Api({("health.googleapis.com", "/v4/users/me/dataTypes/heart-rate/dataPoints"): fake})
     provider = FitbitProvider(FakeFitbit().credentials, api.client())
 
-    outcome = _sync(
-        pool, {"fitbit": provider}, Tokens(scopes=(SCOPE_HEART_RATE,))
-    ).run(connection_id)
+    outcome = _sync(pool, {"fitbit": provider}, Tokens(scopes=(SCOPE_HEART_RATE,))).run(
+        connection_id
+    )
 
     assert (outcome.fetched, outcome.api_calls) == (1, 2)
     (stored,) = _streams(admin, connection_id).values()
@@ -567,13 +593,12 @@ def test_google_health_without_the_heart_rate_scope_asks_nothing(
     provider = FitbitProvider(FakeFitbit().credentials, api.client())
     activity_scope = "https://www.googleapis.com/auth/googlehealth.activity_and_fitness.readonly"
 
-    outcome = _sync(pool, {"fitbit": provider}, Tokens(scopes=(activity_scope,))).run(
-        connection_id
-    )
+    outcome = _sync(pool, {"fitbit": provider}, Tokens(scopes=(activity_scope,))).run(connection_id)
 
     assert (outcome.unavailable, outcome.api_calls, api.requests) == (1, 0, [])
     ((status, _, error),) = _fetches(admin, connection_id).values()
-    assert status == "unavailable" and "scope" in str(error)
+    assert status == "unavailable"
+    assert "scope" in str(error)
 
 
 # --- the job -----------------------------------------------------------------------------------
