@@ -176,6 +176,18 @@ def build_world(conn: Conn) -> World:
             [ids[conn_label], owner, status, created],
         )
 
+    # Stream fetch outcomes (issue 18, provider streams): the athlete's own only.
+    for activity, owner, conn_label in (
+        ("a_strava", alice, "c_alice_strava"),
+        ("a_eve", eve, "c_eve_garmin"),
+    ):
+        conn.execute(
+            "insert into public.activity_stream_fetches (activity_id, user_id, connection_id,"
+            " status) values (%s, %s, %s, 'unavailable')",
+            [ids[activity], owner, ids[conn_label]],
+        )
+        ids[f"fx_{activity.removeprefix('a_')}"] = ids[activity]
+
     # A sync lease on alice's Strava connection and a shared rate-limit window (workers' state).
     conn.execute(
         "insert into private.sync_leases (connection_id, sync_history_id, holder, lease_until)"
@@ -245,6 +257,7 @@ def build_world(conn: Conn) -> World:
         "public.activities": by_prefix("a_"),
         "public.activity_raw_payloads": by_prefix("p_"),
         "public.sync_history": by_prefix("s_"),
+        "public.activity_stream_fetches": by_prefix("fx_"),
         "public.workouts": by_prefix("w_"),
         "private.provider_tokens": by_prefix("t_"),
         "private.oauth_states": by_prefix("o_"),
@@ -361,6 +374,7 @@ READ_QUERIES: dict[str, str] = {
     "public.activities": "select id from public.activities",
     "public.activity_raw_payloads": "select activity_id from public.activity_raw_payloads",
     "public.sync_history": "select id from public.sync_history",
+    "public.activity_stream_fetches": "select activity_id from public.activity_stream_fetches",
     "public.workouts": "select id from public.workouts",
     "private.provider_tokens": "select connection_id from private.provider_tokens",
     "private.oauth_states": "select id from private.oauth_states",
@@ -500,6 +514,14 @@ EXPECTED_READS: dict[str, dict[str, set[str] | str]] = {
         bob=NONE,
         admin={"s_alice_strava", "s_alice_garmin", "s_eve_garmin"},
         service={"s_alice_strava", "s_alice_garmin", "s_eve_garmin"},
+    ),
+    # Stream fetch outcomes (issue 18): the athlete only (a Strava activity's among them).
+    "public.activity_stream_fetches": _reads(
+        alice={"fx_strava"},
+        eve={"fx_eve"},
+        bob=NONE,
+        admin=NONE,
+        service={"fx_strava", "fx_eve"},
     ),
     "public.workouts": _reads(
         alice={"w_alice", "w_bob"},
@@ -842,6 +864,19 @@ WRITES: tuple[Write, ...] = (
         "erase-sync-history",
         "delete from public.sync_history where id = %s",
         lambda w: [w.ids["s_alice_garmin"]],
+        ALL_DENIED,
+    ),
+    # activity_stream_fetches: written only by the stream job (service role)
+    Write(
+        "forge-stream-fetch",
+        "update public.activity_stream_fetches set status = 'fetched' where activity_id = %s",
+        lambda w: [w.ids["a_strava"]],
+        ALL_DENIED,
+    ),
+    Write(
+        "erase-stream-fetch",
+        "delete from public.activity_stream_fetches where activity_id = %s",
+        lambda w: [w.ids["a_strava"]],
         ALL_DENIED,
     ),
     # workouts: coach_id is the caller unless alice plans for herself
