@@ -32,6 +32,14 @@ API (``ConnectionStore(gateway: Gateway)``)
 - ``revocations_for_rotation(current_key_id, after_id, limit) -> list[RevocationRotationRow]``
   and ``replace_revocation_ciphertexts(rows) -> int`` (one set-based call per batch).
 
+API (``StreamStore(gateway: Gateway)``, issue 18)
+-------------------------------------------------
+- ``store_streams(activity_id, streams: ActivityStreams, *, source=None) -> int`` — stores or
+  replaces the activity's streams (``public.ingest_activity_streams``); the sample count.
+  ``source`` defaults to the activity's provider, else ``file``. Bad streams raise
+  ``GatewayError`` (SQLSTATE 22023) naming the channel; nothing stored changes.
+- ``delete_streams(activity_id) -> None``
+
 Ids: connection ids are ``int``, user ids ``uuid.UUID``, providers the ``provider_type`` string.
 """
 
@@ -46,9 +54,11 @@ from typing import Any, Literal, cast
 from trainlytics.crypto import SealedTokens
 from trainlytics.gateway import Gateway
 from trainlytics.providers.base import ProviderIdentity
+from trainlytics.streams import ActivityStreams
 
 __all__ = [
     "CONNECTION_FUNCTIONS",
+    "STREAM_FUNCTIONS",
     "AccountConnection",
     "ConnectionRef",
     "ConnectionStore",
@@ -63,6 +73,7 @@ __all__ = [
     "RotationRow",
     "StateStatus",
     "StoredTokens",
+    "StreamStore",
     "UpsertResult",
     "UpsertStatus",
     "UserConnection",
@@ -94,6 +105,9 @@ CONNECTION_FUNCTIONS = frozenset(
         "token_revocations_replace_ciphertexts",
     }
 )
+
+#: The SQL functions of :class:`StreamStore`.
+STREAM_FUNCTIONS = frozenset({"ingest_activity_streams"})
 
 StateStatus = Literal["ok", "unknown", "expired", "reused", "wrong_provider"]
 UpsertStatus = Literal["connected", "reconnected", "linked_to_other_user"]
@@ -570,6 +584,28 @@ def _queued_revocations(rows: list[dict[str, Any]]) -> list[QueuedRevocation]:
         )
         for row in rows
     ]
+
+
+class StreamStore:
+    """Activity streams (time series), over any :class:`Gateway`."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    def store_streams(
+        self, activity_id: int, streams: ActivityStreams, *, source: str | None = None
+    ) -> int:
+        rows = self.gateway.call(
+            "ingest_activity_streams",
+            {"p_activity_id": activity_id, "p_streams": streams.to_json(), "p_source": source},
+        )
+        return int(rows[0]["sample_count"]) if rows else 0
+
+    def delete_streams(self, activity_id: int) -> None:
+        self.gateway.call(
+            "ingest_activity_streams",
+            {"p_activity_id": activity_id, "p_streams": {}, "p_source": None},
+        )
 
 
 # --- Values from either transport (psycopg: Python types; PostgREST: JSON strings) -----------
