@@ -39,6 +39,7 @@ from trainlytics.errors import (
     TokenRevokedError,
     TrainlyticsError,
 )
+from trainlytics.gateway import GatewayError
 from trainlytics.logs import get_logger
 from trainlytics.providers.base import Provider, RateLimitObservation, TokenSet
 from trainlytics.providers.stream_convert import Streams, point_count
@@ -266,7 +267,15 @@ class StreamSync:
             counts.unavailable += 1
             self._record(target, "unavailable", _one_line(result.reason or "no streams"))
             return None
-        self._store_streams(target.activity_id, result.streams)
+        try:
+            self._store_streams(target.activity_id, result.streams)
+        except GatewayError as exc:
+            # The database refused these streams (a value out of range, ...): this activity's
+            # failure, recorded and retried a bounded number of times, not the whole job's.
+            counts.failed += 1
+            self._record(target, "failed", _one_line(f"streams not stored: {exc.message}"))
+            log.warning("streams of %s activity %s not stored: %s", name, target.activity_id, exc)
+            return None
         counts.fetched += 1
         self._record(target, "fetched", None, point_count(result.streams))
         return None
@@ -336,7 +345,7 @@ def _default_store(gateway: _Gateway) -> _StreamsStore:
     """The streams helper's typed store (``StreamStore.store_streams``)."""
     from trainlytics.store import StreamStore
 
-    store = StreamStore(gateway)  # type: ignore[arg-type]
+    store = StreamStore(gateway)
 
     def save(activity_id: int, streams: Streams) -> None:
         store.store_streams(activity_id, to_activity_streams(streams))
