@@ -53,6 +53,8 @@ __all__ = [
     "StreamBudget",
     "StreamRunOutcome",
     "StreamSync",
+    "store_page_streams",
+    "to_activity_streams",
 ]
 
 log = get_logger(__name__)
@@ -63,6 +65,7 @@ STREAM_FUNCTIONS = frozenset(
         "stream_fetch_candidates",
         "stream_fetch_pending",
         "stream_fetch_record",
+        "stream_activity_id",
         "rate_limit_acquire_share",
         "rate_limit_observe",
         "rate_limit_charge",
@@ -283,15 +286,7 @@ class StreamSync:
     def _record(
         self, target: StreamTarget, outcome: str, error: str | None, points: int | None = None
     ) -> None:
-        self.gateway.call(
-            "stream_fetch_record",
-            {
-                "p_activity_id": target.activity_id,
-                "p_outcome": outcome,
-                "p_error": error,
-                "p_points": points,
-            },
-        )
+        _record_outcome(self.gateway, target.activity_id, outcome, error, points)
 
     def _finish(
         self,
@@ -331,6 +326,54 @@ class StreamSync:
                 f", deferred to {deferred.isoformat()}" if deferred else "",
             )
         return outcome
+
+
+def store_page_streams(
+    gateway: _Gateway,
+    connection_id: int,
+    streams: Mapping[str, Mapping[str, Sequence[Any]]],
+    *,
+    streams_store: _StreamsStore | None = None,
+) -> tuple[int, int]:
+    """Store the streams that came with a sync page (Garmin ``activityDetails``), keyed by
+    external id, after the page's items were ingested; each outcome is recorded on the
+    activity. Returns (stored, failed). Never raises for one activity's streams: a database
+    refusal is recorded as that activity's failure (DatabaseUnavailableError propagates)."""
+    save = streams_store or _default_store(gateway)
+    stored = failed = 0
+    for external_id, series in streams.items():
+        rows = gateway.call(
+            "stream_activity_id", {"p_connection_id": connection_id, "p_external_id": external_id}
+        )
+        value = next(iter(rows[0].values())) if rows else None
+        if value is None:
+            continue  # not stored (refused or malformed item): nothing to attach streams to
+        activity_id = int(value)
+        target = {key: list(values) for key, values in series.items()}
+        try:
+            save(activity_id, target)
+        except GatewayError as exc:
+            failed += 1
+            _record_outcome(gateway, activity_id, "failed", f"streams not stored: {exc.message}")
+            log.warning("streams of activity %s not stored: %s", activity_id, exc.message)
+            continue
+        stored += 1
+        _record_outcome(gateway, activity_id, "fetched", None, point_count(target))
+    return stored, failed
+
+
+def _record_outcome(
+    gateway: _Gateway, activity_id: int, outcome: str, error: str | None, points: int | None = None
+) -> None:
+    gateway.call(
+        "stream_fetch_record",
+        {
+            "p_activity_id": activity_id,
+            "p_outcome": outcome,
+            "p_error": None if error is None else _one_line(error),
+            "p_points": points,
+        },
+    )
 
 
 @dataclass

@@ -308,3 +308,25 @@ revoke all on function public.rate_limit_acquire_share(
 grant execute on function public.rate_limit_acquire_share(
     text[], integer[], integer[], double precision, integer
 ) to service_role;
+
+-- Streams that arrive with a sync page (Garmin activityDetails callbacks) -------------------
+
+create function public.stream_activity_id(p_connection_id bigint, p_external_id text)
+returns bigint
+language sql
+stable
+set search_path = ''
+as $$
+    select a.id
+    from public.activities as a
+    where
+        a.connection_id = p_connection_id
+        and a.external_id = p_external_id
+        and a.deleted_at is null;
+$$;
+comment on function public.stream_activity_id(bigint, text) is
+    'The id of the connection''s live activity with this provider id (null when there is '
+    'none): where the sync stores streams that came inside a page (Garmin activityDetails '
+    'callbacks). Service role only.';
+revoke all on function public.stream_activity_id(bigint, text) from public, anon, authenticated;
+grant execute on function public.stream_activity_id(bigint, text) to service_role;

@@ -24,6 +24,7 @@ from psycopg_pool import ConnectionPool
 
 from tests.fakes.coros import FakeCoros
 from tests.fakes.fitbit import FakeFitbit
+from tests.fakes.garmin import FakeGarmin
 from tests.fakes.polar import FakePolar
 from tests.fakes.strava import FakeStrava
 from tests.fakes.wahoo import FakeWahoo
@@ -31,15 +32,17 @@ from tests.sync.engine_support import admin, pool, sync_database_url
 from tests.sync.ingest_support import ingest, make_connection, strava_activity
 from trainlytics import jobs
 from trainlytics.gateway import PsycopgGateway
-from trainlytics.providers.base import Provider, TokenSet
+from trainlytics.providers.base import Provider, TokenSet, WebhookRequest
 from trainlytics.providers.coros import CorosProvider
 from trainlytics.providers.fitbit import FitbitProvider
+from trainlytics.providers.garmin import GarminProvider
 from trainlytics.providers.polar import PolarProvider
 from trainlytics.providers.strava import StravaProvider
 from trainlytics.providers.streams_fitbit import SCOPE_HEART_RATE
 from trainlytics.providers.wahoo import WahooProvider
 from trainlytics.rate_limits import RateLimiter, buckets_for
 from trainlytics.stream_sync import StreamSync
+from trainlytics.sync import SyncEngine
 
 __all__ = ["admin", "pool", "sync_database_url"]
 
@@ -669,3 +672,68 @@ def test_stream_job_runs_in_its_own_low_priority_queue(
     ).fetchall()
     assert [s[0] for s in statuses] == ["succeeded"]
     assert set(_streams(admin, connection_id)) == {"9701"}
+
+
+# --- Garmin: samples inside an activityDetails ping callback --------------------------------
+
+
+def test_garmin_activity_details_callback_stores_the_samples_as_streams(
+    pool: ConnectionPool[Any], admin: Conn
+) -> None:
+    """A ping names an ``activityDetails`` callback (the only way Garmin delivers samples);
+    the sync stores the summary and, beside it, the samples of the athlete's own items —
+    not those of an item of another Garmin user, which the sync refuses."""
+    fake = FakeGarmin()
+    connection_id, _ = make_connection(admin, "garmin")
+    admin.execute(
+        "update public.provider_connections set provider_user_id = %s where id = %s",
+        [fake.provider_user_id, connection_id],
+    )
+    body = _fixture("garmin/webhook_activity_details_push.json")["activityDetails"]
+    mine = {**body[0], "userId": fake.provider_user_id}
+    other = {**body[0], "userId": "someone-else", "activityId": 21873461299}
+    token = "CPT-details-1"  # noqa: S105 - a test value
+    fake.issued_pull_tokens.add(token)
+    callback = (
+        "https://apis.garmin.com/wellness-api/rest/activityDetails"
+        f"?uploadStartTimeInSeconds=1795672700&uploadEndTimeInSeconds=1795676400&token={token}"
+    )
+
+    def details(request: httpx.Request) -> httpx.Response:
+        # The callback serves the items of the pinged upload window once, as a JSON array
+        # (the push body's list); the bearer token and the ping's pull token are required.
+        if request.headers.get("authorization") != "Bearer stream-test-token":
+            return httpx.Response(401, json={"errorMessage": "Unauthorized"})
+        if request.url.params.get("token") != token:
+            return httpx.Response(400, json={"errorMessage": "InvalidPullTokenException failure"})
+        return httpx.Response(200, json=[mine, other])
+
+    api = Api({("apis.garmin.com", "/wellness-api/rest/activityDetails"): details})
+    provider = GarminProvider(fake.credentials, api.client())
+    ping = {"activityDetails": [{"userId": fake.provider_user_id, "callbackURL": callback}]}
+    request = WebhookRequest(
+        "POST", {"garmin-client-id": fake.credentials.client_id}, {}, json.dumps(ping).encode()
+    )
+    (event,) = provider.parse_webhook(request)
+    tokens = Tokens(
+        {
+            connection_id: TokenSet(
+                access_token="stream-test-token",  # noqa: S106 - a test value
+                provider_user_id=fake.provider_user_id,
+            )
+        }
+    )
+    engine = SyncEngine(PsycopgGateway(pool, role="service_role"), tokens, {"garmin": provider})
+
+    outcome = engine.process_event(connection_id, event)
+
+    assert (outcome.created, outcome.failed) == (1, 1)  # the other user's item is refused
+    assert (outcome.streams_stored, outcome.streams_failed) == (1, 0)
+    stored = _streams(admin, connection_id)
+    assert set(stored) == {"21873461203"}
+    assert stored["21873461203"]["source"] == "garmin"
+    assert list(stored["21873461203"]["time_s"]) == [0.0, 5.0]
+    assert list(stored["21873461203"]["heart_rate"]) == [118, 121]
+    # stepsPerMinute halved to strides, doubled back to steps by the store for a run.
+    assert list(stored["21873461203"]["cadence"]) == [164.0, 168.0]
+    assert _fetches(admin, connection_id)["21873461203"][0] == "fetched"
