@@ -166,7 +166,7 @@ def sync_connection(context: JobContext, connection_id: int, trigger: str) -> No
         outcome.deleted,
     )
     if outcome.status in ("success", "partial"):
-        _queue_streams(engine, connection_id)
+        _queue_streams(engine, connection_id, outcome.provider)
 
 
 def process_webhook_event(
@@ -212,12 +212,17 @@ def process_webhook_event(
         outcome.deleted,
     )
     if outcome.created or outcome.updated:
-        _queue_streams(engine, connection_id)
+        _queue_streams(engine, connection_id, outcome.provider)
 
 
-def _queue_streams(engine: SyncEngine, connection_id: int) -> None:
-    """Queue the connection's stream job after a sync stored activities. Never the sync's
-    failure: a stream job not queued now is queued by the next sync."""
+def _queue_streams(engine: SyncEngine, connection_id: int, provider: str | None) -> None:
+    """Queue the connection's stream job after a sync stored activities (providers with a
+    stream source only). Never the sync's failure: a stream job not queued now is queued by
+    the next sync."""
+    from trainlytics.providers.streams_registry import STREAM_SOURCES
+
+    if provider not in STREAM_SOURCES:
+        return
     try:
         JobQueue(engine.gateway).enqueue_streams(connection_id)
     except Exception as exc:

@@ -31,7 +31,7 @@ from tests.fakes.wahoo import FakeWahoo
 from tests.sync.engine_support import admin, pool, sync_database_url
 from tests.sync.ingest_support import ingest, make_connection, strava_activity
 from trainlytics import jobs
-from trainlytics.gateway import PsycopgGateway
+from trainlytics.gateway import GatewayError, PsycopgGateway
 from trainlytics.providers.base import Provider, TokenSet, WebhookRequest
 from trainlytics.providers.coros import CorosProvider
 from trainlytics.providers.fitbit import FitbitProvider
@@ -42,7 +42,7 @@ from trainlytics.providers.streams_fitbit import SCOPE_HEART_RATE
 from trainlytics.providers.wahoo import WahooProvider
 from trainlytics.rate_limits import RateLimiter, buckets_for
 from trainlytics.stream_sync import StreamSync
-from trainlytics.sync import SyncEngine
+from trainlytics.sync import SyncEngine, SyncOutcome
 
 __all__ = ["admin", "pool", "sync_database_url"]
 
@@ -737,3 +737,35 @@ def test_garmin_activity_details_callback_stores_the_samples_as_streams(
     # stepsPerMinute halved to strides, doubled back to steps by the store for a run.
     assert list(stored["21873461203"]["cadence"]) == [164.0, 168.0]
     assert _fetches(admin, connection_id)["21873461203"][0] == "fetched"
+
+
+def test_a_sync_queues_the_stream_job_and_never_fails_for_it(
+    pool: ConnectionPool[Any], admin: Conn
+) -> None:
+    connection_id, _ = make_connection(admin, "strava")
+    real = PsycopgGateway(pool, role="service_role")
+
+    class Broken:
+        def call(self, function: str, args: Any) -> list[dict[str, Any]]:
+            raise GatewayError(function, "the queue is unavailable")
+
+    @dataclass
+    class Engine:
+        gateway: Any
+
+        def run(self, connection_id: int, trigger: str) -> SyncOutcome:
+            return SyncOutcome(connection_id, "success", provider="strava", created=3)
+
+    @dataclass
+    class Context:
+        additional_context: dict[str, Any]
+
+    # The queue failing does not fail the sync job.
+    jobs.sync_connection(Context({"engine": Engine(Broken())}), connection_id, "manual")  # type: ignore[arg-type]
+    jobs.sync_connection(Context({"engine": Engine(real)}), connection_id, "manual")  # type: ignore[arg-type]
+    queued = admin.execute(
+        "select queue_name, priority from queue.procrastinate_jobs"
+        " where task_name = %s and (args->>'connection_id')::bigint = %s",
+        [jobs.FETCH_STREAMS, connection_id],
+    ).fetchall()
+    assert queued == [("streams", -10)]

@@ -8,8 +8,10 @@ heart-rate data points of the exercise's interval; ``nextPageToken`` pages are f
 most :data:`MAX_PAGES`. Each point is ``{"heartRate": {"sampleTime": {"physicalTime": ...},
 "beatsPerMinute": "<int64 as string>"}}``.
 
-Not available through the API: per-sample position, speed, power or cadence of an exercise (the
-exercise data point has only its ``metricsSummary``); so the stream is ``time`` + ``heartrate``.
+Not read: per-sample position, speed, power or cadence. The exercise data point carries only
+summaries (``metricsSummary``, splits); the GPS track (``location.readonly`` scope) and the
+``distance``/``altitude`` interval types are not used here (their per-exercise shape is not
+documented in a form we can verify). So the stream is ``time`` + ``heartrate``.
 The heart-rate scope is **not** among the scopes Trainlytics asks for today
 (``providers/fitbit.py`` ``SCOPES``): a connection whose granted scopes lack it is marked
 unavailable without a request; an unexpected 403 ``PERMISSION_DENIED`` is treated the same.
