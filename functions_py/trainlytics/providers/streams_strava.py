@@ -10,8 +10,10 @@ the activity lacks is simply absent. One request per activity, counted in the re
 the whole application with the summary sync — so streams get at most :attr:`budget_share` of
 each bucket and the summary sync keeps the rest.
 
-Answers: 401 → the token is revoked; 404 (``Record Not Found``: activity gone, private
-without ``activity:read_all``, or a manual activity without data) → unavailable; 429 → the
+Answers: 401 → the token is revoked; 404 (``Record Not Found``: activity gone, or private
+without ``activity:read_all``) → unavailable; a 200 without a ``time`` stream → unavailable
+(UNCONFIRMED: which of the two Strava answers for an activity recorded without data; manual
+activities are never asked); 429 → the
 rate-limit error with Strava's reset (next quarter hour, or midnight UTC when a daily quota is
 spent); 5xx → transient. Streams are fetched with the owner's own token only: the job lists
 the activities of one connection and fetches them with that connection's tokens (Strava's
