@@ -10,6 +10,7 @@ Fake rules and payloads: ``fixtures/providers/<provider>/PROVENANCE.md`` ("Strea
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from trainlytics.providers.coros import CorosProvider
 from trainlytics.providers.fitbit import FitbitProvider
 from trainlytics.providers.garmin import GarminProvider
 from trainlytics.providers.polar import PolarProvider
-from trainlytics.providers.strava import StravaProvider
+from trainlytics.providers.strava import StravaProvider, seconds_to_next_window
 from trainlytics.providers.streams_fitbit import SCOPE_HEART_RATE
 from trainlytics.providers.wahoo import WahooProvider
 from trainlytics.rate_limits import RateLimiter, buckets_for
@@ -283,6 +284,10 @@ def test_stream_job_leaves_the_summary_share_of_stravas_budget(
     """After the summary sync used 48 of the 100 reads of this quarter hour, the stream job
     (share 0.5) fetches 2 and defers to the window's end instead of spending the rest; the
     summary sync still gets its requests."""
+    # The counts below live in one 15-minute window: do not start just before it ends.
+    to_window_end = seconds_to_next_window(datetime.now(UTC))
+    if to_window_end < 30:
+        time.sleep(to_window_end + 1)
     connection_id, _ = make_connection(admin, "strava")
     ids = list(range(9301, 9306))
     ingest(admin, connection_id, [strava_activity(i) for i in ids])
