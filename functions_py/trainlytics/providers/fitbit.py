@@ -102,7 +102,6 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
-from urllib.parse import urlencode
 
 import httpx
 
@@ -110,15 +109,12 @@ from trainlytics.errors import (
     BadPayloadError,
     InsufficientScopeError,
     ProviderError,
-    TokenExchangeError,
-    TokenRefreshError,
     TokenRevokedError,
     WebhookVerificationError,
 )
 from trainlytics.json_limits import loads_bounded
 from trainlytics.providers.base import (
     ActivityPage,
-    Provider,
     ProviderIdentity,
     SyncWindow,
     TokenSet,
@@ -127,7 +123,8 @@ from trainlytics.providers.base import (
     WebhookResponse,
 )
 from trainlytics.providers.google_signatures import KEYSET_URL, TinkKeysetVerifier
-from trainlytics.providers.http import request, response_json
+from trainlytics.providers.http import response_json
+from trainlytics.providers.oauth2 import OAuth2Provider, error_code
 
 __all__ = [
     "AUTHORIZE_URL",
@@ -175,130 +172,49 @@ FILTER_FIELD = "exercise.interval.civil_start_time"
 _ERROR_CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
-class FitbitProvider(Provider):
+class FitbitProvider(OAuth2Provider):
     name: ClassVar[str] = "fitbit"
+    position: ClassVar[int] = 6
     uses_pkce: ClassVar[bool] = True
     required_scopes: ClassVar[tuple[str, ...]] = (SCOPE_ACTIVITY,)
     #: FITBIT_WEBHOOK_SECRET: the subscriber's endpointAuthorization secret is
     #: ``"Bearer " + FITBIT_WEBHOOK_SECRET``.
     webhook_secret_setting: ClassVar[str | None] = "WEBHOOK_SECRET"  # noqa: S105 - a variable name
 
-    # --- OAuth ---------------------------------------------------------------------------------
+    # --- OAuth: the shared OAuth 2 client (providers/oauth2.py), with Google's settings ----------
 
-    def authorization_url(self, *, state: str, code_challenge: str | None) -> str:
-        params = {
-            "client_id": self.credentials.client_id,
-            "redirect_uri": self.credentials.redirect_uri,
-            "response_type": "code",
-            "scope": " ".join(SCOPES),
-            "state": state,
-            "access_type": "offline",
-            "prompt": "consent",
-        }
-        if code_challenge is not None:
-            params["code_challenge"] = code_challenge
-            params["code_challenge_method"] = "S256"
-        return f"{AUTHORIZE_URL}?{urlencode(params)}"
+    authorize_url: ClassVar[str] = AUTHORIZE_URL
+    token_url: ClassVar[str] = TOKEN_URL
+    requested_scopes: ClassVar[tuple[str, ...]] = SCOPES
+    #: A refresh token is only issued with ``access_type=offline``; ``prompt=consent`` makes a
+    #: reconnect get one again.
+    authorize_params: ClassVar[Mapping[str, str]] = {"access_type": "offline", "prompt": "consent"}
+    missing_refresh_token_error: ClassVar[type[ProviderError]] = TokenRevokedError
+    #: Google does not rotate refresh tokens: the shared client keeps the stored one unless a
+    #: new one comes, and keeps the stored scopes when the refresh response has none.
+    revoke_url: ClassVar[str | None] = REVOKE_URL
+    revoke_token_field: ClassVar[str | None] = "token"  # noqa: S105 - a field name
+    revoke_done: ClassVar[frozenset[int]] = frozenset({200})
+    revoke_gone: ClassVar[frozenset[int]] = frozenset()
 
-    def exchange_code(
-        self, *, code: str, code_verifier: str | None, callback_query: Mapping[str, str]
-    ) -> TokenSet:
-        data = {
-            "client_id": self.credentials.client_id,
-            "client_secret": self.credentials.client_secret,
-            "code": code,
-            "grant_type": "authorization_code",
-            "redirect_uri": self.credentials.redirect_uri,
-        }
-        if code_verifier is not None:
-            data["code_verifier"] = code_verifier
-        response = request(self.http, self.name, "POST", TOKEN_URL, data=data)
-        if response.status_code != 200:
-            raise TokenExchangeError(
-                self.name,
-                f"authorization code exchange refused ({_error_code(response)})",
-                status_code=response.status_code,
-            )
-        return self._token_set(response, previous_refresh_token=None)
-
-    def refresh(self, tokens: TokenSet) -> TokenSet:
-        if tokens.refresh_token is None:
-            raise TokenRevokedError(self.name, "no refresh token stored for this connection")
-        response = request(
-            self.http,
-            self.name,
-            "POST",
-            TOKEN_URL,
-            data={
-                "client_id": self.credentials.client_id,
-                "client_secret": self.credentials.client_secret,
-                "grant_type": "refresh_token",
-                "refresh_token": tokens.refresh_token,
-            },
-        )
-        if response.status_code in (400, 401):
-            raise TokenRevokedError(
-                self.name,
-                f"refresh token refused ({_error_code(response)})",
-                status_code=response.status_code,
-                hint="the athlete must reconnect their Fitbit (Google) account",
-            )
-        if response.status_code != 200:
-            raise TokenRefreshError(
-                self.name,
-                f"token refresh answered {response.status_code}",
-                status_code=response.status_code,
-            )
-        # Google does not rotate refresh tokens: keep the stored one unless a new one comes.
-        refreshed = self._token_set(response, previous_refresh_token=tokens.refresh_token)
-        if refreshed.scopes is None and tokens.scopes is not None:
-            refreshed = TokenSet(
-                access_token=refreshed.access_token,
-                refresh_token=refreshed.refresh_token,
-                expires_at=refreshed.expires_at,
-                scopes=tokens.scopes,
-            )
-        return refreshed
-
-    def revoke(self, tokens: TokenSet) -> None:
+    def _revocable_token(self, tokens: TokenSet) -> str:
         # Revoking the refresh token ends the whole grant; the access token is the fallback.
-        token = tokens.refresh_token or tokens.access_token
-        response = request(self.http, self.name, "POST", REVOKE_URL, data={"token": token})
-        if response.status_code == 200:
-            return
-        if response.status_code == 400 and _error_code(response) == "invalid_token":
-            return  # already revoked or expired: the grant is gone either way
-        raise ProviderError(
-            self.name,
-            f"revocation answered {response.status_code} ({_error_code(response)})",
-            status_code=response.status_code,
-        )
+        return tokens.refresh_token or tokens.access_token
+
+    def _already_revoked(self, response: httpx.Response) -> bool:
+        # Google answers 400 invalid_token for a token already revoked or expired.
+        return response.status_code == 400 and error_code(response) == "invalid_token"
 
     def fetch_identity(
         self, tokens: TokenSet, *, callback_query: Mapping[str, str]
     ) -> ProviderIdentity:
         granted = tokens.scopes if tokens.scopes is not None else ()
-        response = request(
-            self.http,
-            self.name,
-            "GET",
-            IDENTITY_URL,
-            headers={"Authorization": f"Bearer {tokens.access_token}"},
-        )
-        if response.status_code == 401:
-            raise TokenRevokedError(
-                self.name, "the access token was refused by users/me/identity", status_code=401
-            )
+        response = self._send("GET", IDENTITY_URL, headers=self._bearer(tokens))
         if response.status_code == 403:
             # PERMISSION_DENIED: none of the scopes allowing getIdentity was granted.
             missing = self._missing(granted) or list(self.required_scopes)
             raise InsufficientScopeError(self.name, missing)
-        if response.status_code != 200:
-            raise ProviderError(
-                self.name,
-                f"GET users/me/identity answered {response.status_code}",
-                status_code=response.status_code,
-            )
+        self._check_api_status(response, "GET users/me/identity")
         body = response_json(response, self.name)
         health_user_id = body.get("healthUserId") if isinstance(body, dict) else None
         if not isinstance(health_user_id, str) or not health_user_id:
@@ -392,30 +308,12 @@ class FitbitProvider(Provider):
         }
         if page_token:
             params["pageToken"] = page_token
-        response = request(
-            self.http,
-            self.name,
-            "GET",
-            EXERCISE_DATA_POINTS_URL,
-            params=params,
-            headers={"Authorization": f"Bearer {tokens.access_token}"},
+        response = self._send(
+            "GET", EXERCISE_DATA_POINTS_URL, params=params, headers=self._bearer(tokens)
         )
-        if response.status_code == 401:
-            raise TokenRevokedError(
-                self.name,
-                "the access token was refused by exercise dataPoints",
-                status_code=401,
-                hint="the athlete must reconnect their Fitbit (Google) account",
-            )
         if response.status_code == 403:
             raise InsufficientScopeError(self.name, list(self.required_scopes))
-        if response.status_code != 200:
-            raise ProviderError(
-                self.name,
-                f"GET exercise dataPoints answered {response.status_code} "
-                f"({_error_code(response)})",
-                status_code=response.status_code,
-            )
+        self._check_api_status(response, "GET exercise dataPoints")
         body = response_json(response, self.name)
         if not isinstance(body, dict):
             raise BadPayloadError(self.name, "exercise dataPoints answered a non-object body")
@@ -511,34 +409,6 @@ class FitbitProvider(Provider):
             return WebhookResponse(201, None)
         return self.webhook_ack()
 
-    # --- helpers -------------------------------------------------------------------------------
-
-    def _token_set(
-        self, response: httpx.Response, *, previous_refresh_token: str | None
-    ) -> TokenSet:
-        body = response_json(response, self.name)
-        if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
-            raise BadPayloadError(
-                self.name, "token endpoint answered without an access_token", status_code=200
-            )
-        refresh_token = body.get("refresh_token")
-        if not isinstance(refresh_token, str) or not refresh_token:
-            refresh_token = previous_refresh_token
-        expires_in = body.get("expires_in")
-        expires_at = (
-            datetime.now(UTC) + timedelta(seconds=float(expires_in))
-            if isinstance(expires_in, int | float) and not isinstance(expires_in, bool)
-            else None
-        )
-        scope = body.get("scope")
-        scopes = tuple(scope.split()) if isinstance(scope, str) else None
-        return TokenSet(
-            access_token=body["access_token"],
-            refresh_token=refresh_token,
-            expires_at=expires_at,
-            scopes=scopes,
-        )
-
 
 def _civil(moment: datetime) -> str:
     """A civil-time filter literal: wall-clock ``YYYY-MM-DDTHH:MM:SS`` without a zone (the
@@ -582,18 +452,3 @@ def _instant(value: Any) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
-def _error_code(response: httpx.Response) -> str:
-    """The OAuth ``error`` code (or Google API ``error.status``) of an error response when it is
-    a plain identifier — never the description or the body, which may echo what we sent."""
-    try:
-        body = response.json()
-    except (ValueError, UnicodeDecodeError):
-        return f"HTTP {response.status_code}"
-    code: Any = body.get("error") if isinstance(body, dict) else None
-    if isinstance(code, dict):  # Google API errors: {"error": {"code", "message", "status"}}
-        code = code.get("status")
-    if isinstance(code, str) and _ERROR_CODE.match(code):
-        return code
-    return f"HTTP {response.status_code}"

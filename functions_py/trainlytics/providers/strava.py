@@ -60,18 +60,15 @@ from __future__ import annotations
 import hmac
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
-from urllib.parse import urlencode
 
 import httpx
 
 from trainlytics.errors import (
     BadPayloadError,
-    ProviderError,
     RateLimitedError,
-    TokenExchangeError,
-    TokenRefreshError,
     TokenRevokedError,
     WebhookVerificationError,
 )
@@ -80,7 +77,6 @@ from trainlytics.logs import get_logger
 from trainlytics.providers.base import (
     AccessCheck,
     ActivityPage,
-    Provider,
     ProviderIdentity,
     RateLimitObservation,
     SyncWindow,
@@ -90,7 +86,8 @@ from trainlytics.providers.base import (
     WebhookRequest,
     WebhookResponse,
 )
-from trainlytics.providers.http import request, response_json
+from trainlytics.providers.http import response_json
+from trainlytics.providers.oauth2 import OAuth2Provider, split_scopes
 
 __all__ = [
     "API_BASE_URL",
@@ -193,8 +190,9 @@ _WEBHOOK_KINDS: dict[str, WebhookEventKind] = {
 }
 
 
-class StravaProvider(Provider):
+class StravaProvider(OAuth2Provider):
     name: ClassVar[str] = "strava"
+    position: ClassVar[int] = 1
     uses_pkce: ClassVar[bool] = False
     required_scopes: ClassVar[tuple[str, ...]] = REQUIRED_SCOPES
     webhook_secret_setting: ClassVar[str | None] = "WEBHOOK_VERIFY_TOKEN"  # noqa: S105
@@ -209,113 +207,58 @@ class StravaProvider(Provider):
     #: activity data (developers.strava.com/docs/webhooks, "Event Data").
     max_webhook_body_bytes: ClassVar[int] = 64 * 1024
 
-    # --- OAuth ---------------------------------------------------------------------------------
+    # --- OAuth: the shared OAuth 2 client (providers/oauth2.py), with Strava's settings ----------
 
-    def authorization_url(self, *, state: str, code_challenge: str | None) -> str:
-        # Strava documents no PKCE; a challenge, if one is passed, is not sent.
-        params = {
-            "client_id": self.credentials.client_id,
-            "redirect_uri": self.credentials.redirect_uri,
-            "response_type": "code",
-            "approval_prompt": "auto",
-            "scope": ",".join(REQUESTED_SCOPES),
-            "state": state,
-        }
-        return f"{AUTHORIZE_URL}?{urlencode(params)}"
+    authorize_url: ClassVar[str] = AUTHORIZE_URL
+    token_url: ClassVar[str] = TOKEN_URL
+    requested_scopes: ClassVar[tuple[str, ...]] = REQUESTED_SCOPES
+    scope_separator: ClassVar[str] = ","
+    authorize_params: ClassVar[Mapping[str, str]] = {"approval_prompt": "auto"}
+    # Strava documents no PKCE and no redirect_uri in the code exchange.
+    exchange_sends_redirect_uri: ClassVar[bool] = False
+    refresh_token_required: ClassVar[bool] = True
+    #: The response carries both ``expires_at`` (epoch s) and ``expires_in``: the absolute wins.
+    trusts_expires_at: ClassVar[bool] = True
+    #: The token response does not say which scopes were granted: the callback does.
+    scopes_from_callback: ClassVar[bool] = True
+    revoke_url: ClassVar[str | None] = DEAUTHORIZE_URL
+    revoke_token_field: ClassVar[str | None] = "access_token"  # noqa: S105 - a field name
+    #: 400/401: the token is no longer valid, i.e. access is already withdrawn.
+    revoke_gone: ClassVar[frozenset[int]] = frozenset({400, 401})
 
-    def exchange_code(
-        self, *, code: str, code_verifier: str | None, callback_query: Mapping[str, str]
+    def _token_quirks(
+        self, tokens: TokenSet, body: Mapping[str, Any], *, exchange: bool
     ) -> TokenSet:
-        response = self._post_token(
-            {
-                "client_id": self.credentials.client_id,
-                "client_secret": self.credentials.client_secret,
-                "code": code,
-                "grant_type": "authorization_code",
-            }
-        )
-        if response.status_code != 200:
-            raise TokenExchangeError(
-                self.name,
-                f"the authorization code was refused ({_describe(response)})",
-                status_code=response.status_code,
-                hint=_hint_for(response) or "start the connection again",
-            )
-        body = self._token_body(response)
+        """The code exchange's ``athlete`` summary: its id is the provider user id."""
         athlete = body.get("athlete")
-        if not isinstance(athlete, dict) or not _is_id(athlete.get("id")):
+        if exchange and (not isinstance(athlete, dict) or not _is_id(athlete.get("id"))):
             raise BadPayloadError(
-                self.name,
-                "the token response has no athlete id",
-                status_code=response.status_code,
+                self.name, "the token response has no athlete id", status_code=200
             )
-        return TokenSet(
-            access_token=body["access_token"],
-            refresh_token=body["refresh_token"],
-            expires_at=_expires_at(body),
-            # Strava's token response does not say which scopes were granted: the callback does.
-            scopes=_scopes_from_query(callback_query) if "scope" in callback_query else None,
-            provider_user_id=str(athlete["id"]),
-            extra={"athlete": athlete},
-        )
+        if not isinstance(athlete, dict):
+            return tokens
+        user_id = str(athlete["id"]) if exchange else tokens.provider_user_id
+        return replace(tokens, provider_user_id=user_id, extra={"athlete": athlete})
 
-    def refresh(self, tokens: TokenSet) -> TokenSet:
-        if not tokens.refresh_token:
-            raise TokenRefreshError(self.name, "no refresh token is stored for this connection")
-        response = self._post_token(
-            {
-                "client_id": self.credentials.client_id,
-                "client_secret": self.credentials.client_secret,
-                "grant_type": "refresh_token",
-                "refresh_token": tokens.refresh_token,
-            }
-        )
-        if response.status_code in (400, 401):
-            if _blames_application(response):
-                # Our client id/secret is wrong: every connection would fail the same way, and
-                # none of them is revoked. Fix the configuration, then retry.
-                raise TokenRefreshError(
-                    self.name,
-                    f"the refresh was refused because of the app's credentials "
-                    f"({_describe(response)})",
-                    status_code=response.status_code,
-                    hint="check STRAVA_CLIENT_ID and STRAVA_CLIENT_SECRET",
-                )
-            raise TokenRevokedError(
-                self.name,
-                f"the refresh token was refused ({_describe(response)})",
-                status_code=response.status_code,
-                hint="the athlete must connect Strava again",
-            )
-        if response.status_code != 200:
-            raise TokenRefreshError(
-                self.name,
-                f"the refresh failed ({_describe(response)})",
-                status_code=response.status_code,
-            )
-        body = self._token_body(response)
-        athlete = body.get("athlete")
-        return TokenSet(
-            access_token=body["access_token"],
-            # Strava "may" rotate: keep the new one when it comes, else the old one stays valid.
-            refresh_token=body.get("refresh_token") or tokens.refresh_token,
-            expires_at=_expires_at(body),
-            refresh_token_expires_at=tokens.refresh_token_expires_at,
-            scopes=tokens.scopes,
-            provider_user_id=tokens.provider_user_id,
-            extra={"athlete": athlete} if isinstance(athlete, dict) else tokens.extra,
-        )
+    def _error_detail(self, response: httpx.Response) -> str | None:
+        """Strava's error codes (``RefreshToken.refresh_token:invalid``), not RFC 6749's."""
+        codes = []
+        for error in _errors(response)[:3]:
+            resource, field, code = error.get("resource"), error.get("field"), error.get("code")
+            if (
+                isinstance(resource, str)
+                and isinstance(field, str)
+                and isinstance(code, str)
+                and _ERROR_RESOURCE.match(resource)
+                and _ERROR_WORD.match(field)
+                and _ERROR_WORD.match(code)
+            ):
+                codes.append(f"{resource}.{field}:{code}")
+        return ", ".join(codes) or None
 
-    def revoke(self, tokens: TokenSet) -> None:
-        response = self._send("POST", DEAUTHORIZE_URL, data={"access_token": tokens.access_token})
-        if response.status_code in (200, 204, 400, 401):
-            # 400/401: the token is no longer valid, i.e. access is already withdrawn.
-            return
-        raise ProviderError(
-            self.name,
-            f"deauthorisation failed ({_describe(response)})",
-            status_code=response.status_code,
-        )
+    def _blames_client(self, response: httpx.Response) -> bool:
+        """An ``Application`` resource in the errors: our client id/secret is wrong."""
+        return any(error.get("resource") == "Application" for error in _errors(response))
 
     def fetch_identity(
         self, tokens: TokenSet, *, callback_query: Mapping[str, str]
@@ -324,7 +267,7 @@ class StravaProvider(Provider):
         if not isinstance(athlete, Mapping) or not _is_id(athlete.get("id")):
             athlete = self._get_athlete(tokens)
         scopes = (
-            _scopes_from_query(callback_query)
+            (split_scopes(callback_query["scope"]) or ())
             if "scope" in callback_query
             else (tokens.scopes or ())
         )
@@ -460,7 +403,8 @@ class StravaProvider(Provider):
             after = _cursor_int(cursor, "after", after)
             page = max(1, _cursor_int(cursor, "page", 1))
         before = int(window.end.timestamp()) + 1
-        response = self._api_get(
+        response = self._api_call(
+            "GET",
             ACTIVITIES_URL,
             tokens,
             "listing activities",
@@ -519,12 +463,13 @@ class StravaProvider(Provider):
             return ActivityPage(items=(), api_calls=0)
         if not event.object_id.isdigit():
             raise BadPayloadError(self.name, "webhook event with a non-numeric activity id")
-        response = self._api_get(
+        response = self._api_call(
+            "GET",
             ACTIVITY_URL.format(activity_id=event.object_id),
             tokens,
             "reading an activity",
             params={"include_all_efforts": "false"},
-            missing_ok=True,
+            accepted=(200, 404),
         )
         observations = rate_limit_observations(response.headers)
         if response.status_code == 404:
@@ -563,46 +508,14 @@ class StravaProvider(Provider):
 
     # --- internals -------------------------------------------------------------------------------
 
-    def _api_get(
-        self,
-        url: str,
-        tokens: TokenSet,
-        what: str,
-        *,
-        params: Mapping[str, Any],
-        missing_ok: bool = False,
-    ) -> httpx.Response:
-        response = self._send(
-            "GET",
-            url,
-            params=dict(params),
-            headers={"Authorization": f"Bearer {tokens.access_token}"},
-        )
-        if response.status_code == 401:
-            raise TokenRevokedError(
-                self.name,
-                f"{what}: the access token was refused ({_describe(response)})",
-                status_code=401,
-                hint="the athlete must connect Strava again",
-            )
-        if response.status_code == 404 and missing_ok:
-            return response
-        if response.status_code != 200:
-            raise ProviderError(
-                self.name,
-                f"{what} failed ({_describe(response)})",
-                status_code=response.status_code,
-            )
-        return response
-
     def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         try:
-            return request(self.http, self.name, method, url, **kwargs)
+            return super()._send(method, url, **kwargs)
         except RateLimitedError as exc:
             if exc.retry_after is not None:
                 raise
             headers = exc.rate_limit_headers or {}
-            now = datetime.now(UTC)
+            now = self.clock()
             # A 429 carries no Retry-After: wait for the next quarter hour, or for midnight UTC
             # when the headers say a daily quota is spent.
             retry_after = (
@@ -618,52 +531,8 @@ class StravaProvider(Provider):
                 rate_limit_headers=headers,
             ) from exc
 
-    def _post_token(self, form: Mapping[str, str]) -> httpx.Response:
-        return self._send("POST", TOKEN_URL, data=dict(form))
-
-    def _token_body(self, response: httpx.Response) -> dict[str, Any]:
-        body = response_json(response, self.name)
-        if (
-            not isinstance(body, dict)
-            or not isinstance(body.get("access_token"), str)
-            or not body["access_token"]
-            or (
-                "refresh_token" in body
-                and body["refresh_token"] is not None
-                and not isinstance(body["refresh_token"], str)
-            )
-        ):
-            raise BadPayloadError(
-                self.name,
-                "the token response has no access_token",
-                status_code=response.status_code,
-            )
-        if body.get("refresh_token") in (None, "") and "athlete" in body:
-            # A code exchange always returns a refresh token.
-            raise BadPayloadError(
-                self.name,
-                "the token response has no refresh_token",
-                status_code=response.status_code,
-            )
-        return body
-
     def _get_athlete(self, tokens: TokenSet) -> Mapping[str, Any]:
-        response = self._send(
-            "GET", ATHLETE_URL, headers={"Authorization": f"Bearer {tokens.access_token}"}
-        )
-        if response.status_code == 401:
-            raise TokenRevokedError(
-                self.name,
-                f"the access token was refused ({_describe(response)})",
-                status_code=401,
-            )
-        if response.status_code != 200:
-            raise ProviderError(
-                self.name,
-                f"reading the athlete failed ({_describe(response)})",
-                status_code=response.status_code,
-            )
-        athlete = response_json(response, self.name)
+        athlete = self._api_json(ATHLETE_URL, tokens, "reading the athlete")
         if not isinstance(athlete, dict) or not _is_id(athlete.get("id")):
             raise BadPayloadError(self.name, "the athlete response has no id", status_code=200)
         return athlete
@@ -737,20 +606,6 @@ def _cursor_int(cursor: Mapping[str, Any], key: str, default: int) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
-def _expires_at(body: Mapping[str, Any]) -> datetime | None:
-    expires_at = body.get("expires_at")
-    if isinstance(expires_at, int | float) and not isinstance(expires_at, bool):
-        return datetime.fromtimestamp(expires_at, UTC)
-    expires_in = body.get("expires_in")
-    if isinstance(expires_in, int | float) and not isinstance(expires_in, bool):
-        return datetime.now(UTC) + timedelta(seconds=expires_in)
-    return None
-
-
-def _scopes_from_query(query: Mapping[str, str]) -> tuple[str, ...]:
-    return tuple(scope.strip() for scope in query.get("scope", "").split(",") if scope.strip())
-
-
 def _is_id(value: Any) -> bool:
     if isinstance(value, bool):
         return False
@@ -780,32 +635,3 @@ def _errors(response: httpx.Response) -> list[dict[str, Any]]:
         return []
     errors = body.get("errors") if isinstance(body, dict) else None
     return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
-
-
-def _describe(response: httpx.Response) -> str:
-    """HTTP status plus Strava's error codes (``RefreshToken.refresh_token:invalid``) — never
-    the raw body, which could echo what we sent."""
-    codes = []
-    for error in _errors(response)[:3]:
-        resource, field, code = error.get("resource"), error.get("field"), error.get("code")
-        if (
-            isinstance(resource, str)
-            and isinstance(field, str)
-            and isinstance(code, str)
-            and _ERROR_RESOURCE.match(resource)
-            and _ERROR_WORD.match(field)
-            and _ERROR_WORD.match(code)
-        ):
-            codes.append(f"{resource}.{field}:{code}")
-    detail = f"HTTP {response.status_code}"
-    return f"{detail}, {', '.join(codes)}" if codes else detail
-
-
-def _blames_application(response: httpx.Response) -> bool:
-    return any(error.get("resource") == "Application" for error in _errors(response))
-
-
-def _hint_for(response: httpx.Response) -> str | None:
-    if _blames_application(response):
-        return "check STRAVA_CLIENT_ID, STRAVA_CLIENT_SECRET and the app's callback domain"
-    return None

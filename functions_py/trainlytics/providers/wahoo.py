@@ -54,31 +54,25 @@ from __future__ import annotations
 import hmac
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, ClassVar
-from urllib.parse import urlencode
-
-import httpx
 
 from trainlytics.errors import (
     BadPayloadError,
     ProviderError,
-    TokenExchangeError,
-    TokenRefreshError,
     TokenRevokedError,
     WebhookVerificationError,
 )
 from trainlytics.json_limits import JsonTooDeepError, loads_bounded
 from trainlytics.providers.base import (
     ActivityPage,
-    Provider,
     ProviderIdentity,
     SyncWindow,
     TokenSet,
     WebhookEvent,
     WebhookRequest,
 )
-from trainlytics.providers.http import request, response_json
+from trainlytics.providers.oauth2 import OAuth2Provider, split_scopes
 
 __all__ = [
     "AUTHORIZE_URL",
@@ -107,8 +101,9 @@ EVENT_WORKOUT_SUMMARY = "workout_summary"
 _ERROR_CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
-class WahooProvider(Provider):
+class WahooProvider(OAuth2Provider):
     name: ClassVar[str] = "wahoo"
+    position: ClassVar[int] = 5
     uses_pkce: ClassVar[bool] = False
     required_scopes: ClassVar[tuple[str, ...]] = SCOPES
     webhook_secret_setting: ClassVar[str | None] = "WEBHOOK_TOKEN"  # noqa: S105 - a variable name
@@ -119,112 +114,25 @@ class WahooProvider(Provider):
         ("wahoo:daily", 5000, 86400),
     )
 
-    # --- OAuth ---------------------------------------------------------------------------------
+    # --- OAuth: the shared OAuth 2 client (providers/oauth2.py), with Wahoo's settings -----------
 
-    def authorization_url(self, *, state: str, code_challenge: str | None) -> str:
-        params = {
-            "client_id": self.credentials.client_id,
-            "redirect_uri": self.credentials.redirect_uri,
-            "response_type": "code",
-            "scope": " ".join(SCOPES),
-            "state": state,
-        }
-        return f"{AUTHORIZE_URL}?{urlencode(params)}"
-
-    def exchange_code(
-        self, *, code: str, code_verifier: str | None, callback_query: Mapping[str, str]
-    ) -> TokenSet:
-        response = request(
-            self.http,
-            self.name,
-            "POST",
-            TOKEN_URL,
-            data={
-                "client_id": self.credentials.client_id,
-                "client_secret": self.credentials.client_secret,
-                "code": code,
-                "grant_type": "authorization_code",
-                "redirect_uri": self.credentials.redirect_uri,
-            },
-            headers={"Accept": "application/json"},
-        )
-        if response.status_code != 200:
-            raise TokenExchangeError(
-                self.name,
-                f"authorization code exchange refused ({_error_code(response)})",
-                status_code=response.status_code,
-            )
-        return self._token_set(response, previous_refresh_token=None)
-
-    def refresh(self, tokens: TokenSet) -> TokenSet:
-        # Single-use refresh token: only ever called under the connection's refresh lease (see
-        # the module docstring) so the chain never forks.
-        if tokens.refresh_token is None:
-            raise TokenRevokedError(self.name, "no refresh token stored for this connection")
-        response = request(
-            self.http,
-            self.name,
-            "POST",
-            TOKEN_URL,
-            data={
-                "client_id": self.credentials.client_id,
-                "client_secret": self.credentials.client_secret,
-                "grant_type": "refresh_token",
-                "refresh_token": tokens.refresh_token,
-            },
-            headers={"Accept": "application/json"},
-        )
-        if response.status_code in (400, 401):
-            raise TokenRevokedError(
-                self.name,
-                f"refresh token refused ({_error_code(response)})",
-                status_code=response.status_code,
-                hint="the athlete must reconnect Wahoo",
-            )
-        if response.status_code != 200:
-            raise TokenRefreshError(
-                self.name,
-                f"token refresh answered {response.status_code}",
-                status_code=response.status_code,
-            )
-        # Wahoo always rotates; should a response ever lack the new refresh token, keeping the
-        # old one is the only option (it is spent: the next refresh is refused → reconnect).
-        return self._token_set(response, previous_refresh_token=tokens.refresh_token)
-
-    def revoke(self, tokens: TokenSet) -> None:
-        response = request(
-            self.http,
-            self.name,
-            "DELETE",
-            PERMISSIONS_URL,
-            headers=_bearer(tokens.access_token),
-        )
-        # 401: the token is already invalid — the app's access is gone, which is what we want.
-        if response.status_code in (200, 204, 401):
-            return
-        raise ProviderError(
-            self.name,
-            f"revocation answered {response.status_code}",
-            status_code=response.status_code,
-        )
+    authorize_url: ClassVar[str] = AUTHORIZE_URL
+    token_url: ClassVar[str] = TOKEN_URL
+    oauth_accept: ClassVar[str | None] = "application/json"
+    requested_scopes: ClassVar[tuple[str, ...]] = SCOPES
+    #: A refresh without a refresh token cannot succeed: the athlete reconnects.
+    missing_refresh_token_error: ClassVar[type[ProviderError]] = TokenRevokedError
+    #: Single-use refresh tokens: Wahoo always rotates, and the shared client keeps the new one
+    #: (should a response lack it, the old one is kept: spent, so the next refresh is refused
+    #: and the athlete reconnects). ``refresh()`` runs only under the connection's refresh
+    #: lease (see the module docstring), so the chain never forks.
+    revoke_url: ClassVar[str | None] = PERMISSIONS_URL
+    revoke_method: ClassVar[str] = "DELETE"
 
     def fetch_identity(
         self, tokens: TokenSet, *, callback_query: Mapping[str, str]
     ) -> ProviderIdentity:
-        response = request(
-            self.http, self.name, "GET", USER_URL, headers=_bearer(tokens.access_token)
-        )
-        if response.status_code == 401:
-            raise TokenRevokedError(
-                self.name, "the access token was refused by GET /v1/user", status_code=401
-            )
-        if response.status_code != 200:
-            raise ProviderError(
-                self.name,
-                f"GET /v1/user answered {response.status_code}",
-                status_code=response.status_code,
-            )
-        body = response_json(response, self.name)
+        body = self._api_json(USER_URL, tokens, "GET /v1/user")
         user_id = body.get("id") if isinstance(body, dict) else None
         if not isinstance(user_id, int | str) or isinstance(user_id, bool) or str(user_id) == "":
             raise BadPayloadError(self.name, "GET /v1/user answered without a user id")
@@ -300,23 +208,7 @@ class WahooProvider(Provider):
         params: Mapping[str, Any] | None,
         what: str,
     ) -> dict[str, Any]:
-        response = request(
-            self.http, self.name, "GET", url, params=params, headers=_bearer(tokens.access_token)
-        )
-        if response.status_code == 401:
-            raise TokenRevokedError(
-                self.name,
-                f"the access token was refused reading {what}",
-                status_code=401,
-                hint="the athlete must reconnect Wahoo",
-            )
-        if response.status_code != 200:
-            raise ProviderError(
-                self.name,
-                f"reading {what} answered {response.status_code}",
-                status_code=response.status_code,
-            )
-        body = response_json(response, self.name)
+        body = self._api_json(url, tokens, f"reading {what}", params=params)
         if not isinstance(body, dict):
             raise BadPayloadError(self.name, f"reading {what} answered a non-object body")
         return body
@@ -379,29 +271,11 @@ class WahooProvider(Provider):
 
     # --- helpers -------------------------------------------------------------------------------
 
-    def _token_set(
-        self, response: httpx.Response, *, previous_refresh_token: str | None
-    ) -> TokenSet:
-        body = response_json(response, self.name)
-        if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
-            raise BadPayloadError(
-                self.name, "token endpoint answered without an access_token", status_code=200
-            )
-        refresh_token = body.get("refresh_token")
-        if not isinstance(refresh_token, str) or not refresh_token:
-            refresh_token = previous_refresh_token
-        return TokenSet(
-            access_token=body["access_token"],
-            refresh_token=refresh_token,
-            expires_at=_expires_at(body),
-            scopes=_scopes(body.get("scope")),
-        )
-
     @staticmethod
     def _granted_scopes(tokens: TokenSet, callback_query: Mapping[str, str]) -> tuple[str, ...]:
         if tokens.scopes is not None:
             return tokens.scopes
-        from_callback = _scopes(callback_query.get("scope"))
+        from_callback = split_scopes(callback_query.get("scope"))
         if from_callback is not None:
             return from_callback
         return SCOPES  # UNCONFIRMED fallback, see the module docstring
@@ -427,38 +301,3 @@ def _parse_instant(value: Any) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
-def _bearer(access_token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
-
-
-def _scopes(value: Any) -> tuple[str, ...] | None:
-    if not isinstance(value, str):
-        return None
-    return tuple(part for part in re.split(r"[\s,+]+", value) if part)
-
-
-def _expires_at(body: Mapping[str, Any]) -> datetime | None:
-    expires_in = body.get("expires_in")
-    if isinstance(expires_in, int | float) and not isinstance(expires_in, bool):
-        # Counted from our clock, not Doorkeeper's ``created_at``: a skewed provider clock must
-        # not make a fresh token look expired (the refresh margin absorbs the transit time).
-        return datetime.now(UTC) + timedelta(seconds=float(expires_in))
-    expires_at = body.get("expires_at")
-    if isinstance(expires_at, int | float) and not isinstance(expires_at, bool):
-        return datetime.fromtimestamp(expires_at, UTC)
-    return None
-
-
-def _error_code(response: httpx.Response) -> str:
-    """The OAuth ``error`` code of an error response, if it is a plain identifier (never the
-    description or the body, which may echo what we sent)."""
-    try:
-        body = response.json()
-    except (ValueError, UnicodeDecodeError):
-        return f"HTTP {response.status_code}"
-    code = body.get("error") if isinstance(body, dict) else None
-    if isinstance(code, str) and _ERROR_CODE.match(code):
-        return code
-    return f"HTTP {response.status_code}"
