@@ -63,26 +63,12 @@ from typing import Any, ClassVar
 
 import httpx
 
-from trainlytics.errors import (
-    BadPayloadError,
-    ProviderError,
-    ProviderUnavailableError,
-    TokenExchangeError,
-    TokenRevokedError,
-    WebhookVerificationError,
-)
-from trainlytics.json_limits import loads_bounded
-from trainlytics.providers.base import (
-    ActivityPage,
-    ProviderIdentity,
-    SyncWindow,
-    TokenSet,
-    WebhookEvent,
-    WebhookRequest,
-    WebhookResponse,
-)
+from trainlytics import errors
+from trainlytics.providers import base
+from trainlytics.providers.base import ActivityPage, TokenSet, WebhookEvent, WebhookRequest
 from trainlytics.providers.http import response_json
 from trainlytics.providers.oauth2 import OAuth2Provider
+from trainlytics.providers.payloads import json_object
 
 __all__ = [
     "AUTHORIZE_URL",
@@ -150,11 +136,7 @@ class CorosProvider(OAuth2Provider):
     revoke_gone: ClassVar[frozenset[int]] = frozenset({401, 403})
 
     def _read_token_response(
-        self,
-        response: httpx.Response,
-        *,
-        previous: TokenSet | None,
-        callback_query: Mapping[str, str],
+        self, response: httpx.Response, *, previous: TokenSet | None, query: Mapping[str, str]
     ) -> TokenSet:
         """COROS's envelope: a result other than "0000" is a refusal despite the HTTP 200; a
         refresh answered by the envelope alone extends the current access token."""
@@ -162,12 +144,12 @@ class CorosProvider(OAuth2Provider):
         body = self._token_json(response, exchange=exchange)
         result = _failed_result(body)
         if result is not None and exchange:
-            raise TokenExchangeError(self.name, f"token exchange refused (result {result})")
+            raise errors.TokenExchangeError(self.name, f"token exchange refused (result {result})")
         if result is not None:
-            raise TokenRevokedError(self.name, f"refresh refused (result {result})")
+            raise errors.TokenRevokedError(self.name, f"refresh refused (result {result})")
         payload = _token_payload(body)
         if payload is not None:
-            return self._parse_tokens(payload, previous=previous, callback_query=callback_query)
+            return self._parse_tokens(payload, previous=previous, query=query)
         if previous is not None and body.get("result") == SUCCESS_RESULT:
             return replace(previous, expires_at=self.clock() + DEFAULT_TOKEN_LIFETIME)
         raise self._malformed("the token response has no access_token", exchange=exchange)
@@ -178,23 +160,23 @@ class CorosProvider(OAuth2Provider):
         """``openId``: the athlete's id, required from the code exchange."""
         open_id = _open_id(body.get("openId"))
         if open_id is None and exchange:
-            raise TokenExchangeError(self.name, "token response has no openId")
+            raise errors.TokenExchangeError(self.name, "token response has no openId")
         return replace(tokens, provider_user_id=open_id) if open_id else tokens
 
     def _check_revocation(self, response: httpx.Response) -> None:
         body = response_json(response, self.name)
         if not isinstance(body, dict) or "result" not in body:
-            raise BadPayloadError(self.name, "deauthorize answer is not a COROS envelope")
+            raise errors.BadPayloadError(self.name, "deauthorize answer is not a COROS envelope")
         result = _failed_result(body)
         if result is not None:
-            raise ProviderError(self.name, f"deauthorize refused (result {result})")
+            raise errors.ProviderError(self.name, f"deauthorize refused (result {result})")
 
     def fetch_identity(
         self, tokens: TokenSet, *, callback_query: Mapping[str, str]
-    ) -> ProviderIdentity:
+    ) -> base.ProviderIdentity:
         if not tokens.provider_user_id:
-            raise BadPayloadError(self.name, "token set carries no COROS openId")
-        return ProviderIdentity(
+            raise errors.BadPayloadError(self.name, "token set carries no COROS openId")
+        return base.ProviderIdentity(
             provider_user_id=tokens.provider_user_id,
             username=None,
             profile={"openId": tokens.provider_user_id},
@@ -208,33 +190,30 @@ class CorosProvider(OAuth2Provider):
         client = headers.get(CLIENT_HEADER)
         secret = headers.get(SECRET_HEADER)
         if not client or not secret:
-            raise WebhookVerificationError("coros webhook rejected: client/secret headers missing")
+            raise errors.WebhookVerificationError(
+                "coros webhook rejected: client/secret headers missing"
+            )
         # Compare both, always, so timing does not reveal which one failed.
         client_ok = hmac.compare_digest(client.encode(), self.credentials.client_id.encode())
         secret_ok = hmac.compare_digest(secret.encode(), self.credentials.client_secret.encode())
         if not (client_ok and secret_ok):
-            raise WebhookVerificationError("coros webhook rejected: client/secret mismatch")
+            raise errors.WebhookVerificationError("coros webhook rejected: client/secret mismatch")
 
     def parse_webhook(self, request: WebhookRequest) -> list[WebhookEvent]:
-        try:
-            body = loads_bounded(request.body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise BadPayloadError(self.name, "webhook body is not JSON") from exc
-        if not isinstance(body, dict):
-            raise BadPayloadError(self.name, "webhook body is not a JSON object")
+        body = json_object(request.body, self.name)
         items = body.get("sportDataList")
         if not isinstance(items, list):
-            raise BadPayloadError(self.name, "webhook body has no sportDataList")
+            raise errors.BadPayloadError(self.name, "webhook body has no sportDataList")
         events: list[WebhookEvent] = []
         for index, item in enumerate(items):
             if not isinstance(item, dict):
-                raise BadPayloadError(self.name, f"sportDataList[{index}] is not an object")
+                raise errors.BadPayloadError(self.name, f"sportDataList[{index}] is not an object")
             open_id = _open_id(item.get("openId"))
             if open_id is None:
-                raise BadPayloadError(self.name, f"sportDataList[{index}] has no openId")
+                raise errors.BadPayloadError(self.name, f"sportDataList[{index}] has no openId")
             label_id = item.get("labelId")
             if isinstance(label_id, bool) or not isinstance(label_id, str | int) or label_id == "":
-                raise BadPayloadError(self.name, f"sportDataList[{index}] has no labelId")
+                raise errors.BadPayloadError(self.name, f"sportDataList[{index}] has no labelId")
             events.append(
                 WebhookEvent(
                     provider_user_id=open_id,
@@ -245,17 +224,17 @@ class CorosProvider(OAuth2Provider):
             )
         return events
 
-    def webhook_ack(self) -> WebhookResponse:
-        return WebhookResponse(200, {"result": SUCCESS_RESULT, "message": "ok"})
+    def webhook_ack(self) -> base.WebhookResponse:
+        return base.WebhookResponse(200, {"result": SUCCESS_RESULT, "message": "ok"})
 
     # --- Activities ------------------------------------------------------------------------------
 
     def fetch_activities(
-        self, tokens: TokenSet, window: SyncWindow, cursor: Mapping[str, Any] | None
+        self, tokens: TokenSet, window: base.SyncWindow, cursor: Mapping[str, Any] | None
     ) -> ActivityPage:
         open_id = tokens.provider_user_id
         if not open_id:
-            raise ProviderError(self.name, "the connection has no COROS openId")
+            raise errors.ProviderError(self.name, "the connection has no COROS openId")
         start = _cursor_start(cursor, window)
         if start >= window.end:
             return ActivityPage(items=(), api_calls=0)
@@ -273,29 +252,31 @@ class CorosProvider(OAuth2Provider):
             headers={"Accept": "application/json"},
         )
         if response.status_code == 403:
-            raise TokenRevokedError(
+            raise errors.TokenRevokedError(
                 self.name, "sport list refused the access token (403)", status_code=403
             )
         self._check_api_status(response, "sport list")
         body = response_json(response, self.name)
         if not isinstance(body, dict) or "result" not in body:
-            raise BadPayloadError(self.name, "sport list answer is not a COROS envelope")
+            raise errors.BadPayloadError(self.name, "sport list answer is not a COROS envelope")
         result = _failed_result(body)
         if result is not None:
             if result in REVOKED_RESULTS:
-                raise TokenRevokedError(
+                raise errors.TokenRevokedError(
                     self.name,
                     f"sport list refused the access token (result {result})",
                     hint="the athlete must reconnect COROS",
                 )
             # The codes' meanings are not public: an error envelope may be a passing server
             # problem, so it is retried (the job's attempts are bounded), not given up at once.
-            raise ProviderUnavailableError(self.name, f"sport list refused (result {result})")
+            raise errors.ProviderUnavailableError(
+                self.name, f"sport list refused (result {result})"
+            )
         data = body.get("data")
         if data is None:
             data = []
         if not isinstance(data, list):
-            raise BadPayloadError(self.name, "sport list data is not a JSON array")
+            raise errors.BadPayloadError(self.name, "sport list data is not a JSON array")
         return ActivityPage(
             items=_starting_within(data, start, end),
             next_cursor={"from": end.isoformat()} if end < window.end else None,
@@ -310,7 +291,7 @@ class CorosProvider(OAuth2Provider):
         return ActivityPage(items=(dict(event.payload),), api_calls=0)
 
 
-def _cursor_start(cursor: Mapping[str, Any] | None, window: SyncWindow) -> datetime:
+def _cursor_start(cursor: Mapping[str, Any] | None, window: base.SyncWindow) -> datetime:
     """Where this step of the window starts: the cursor's ``from`` when it lies in the window."""
     value = cursor.get("from") if cursor else None
     if isinstance(value, str):

@@ -88,26 +88,11 @@ from typing import Any, ClassVar
 
 import httpx
 
-from trainlytics.errors import (
-    BadPayloadError,
-    HistoryNotGrantedError,
-    ProviderError,
-    TokenRevokedError,
-    WebhookVerificationError,
-)
+from trainlytics import errors
 from trainlytics.json_limits import loads_bounded
 from trainlytics.logs import get_logger
-from trainlytics.providers.base import (
-    RECEIVED_AT_KEY,
-    AccessCheck,
-    ActivityPage,
-    ProviderIdentity,
-    SyncWindow,
-    TokenSet,
-    WebhookEvent,
-    WebhookEventKind,
-    WebhookRequest,
-)
+from trainlytics.providers import base
+from trainlytics.providers.base import ActivityPage, TokenSet, WebhookEvent, WebhookRequest
 from trainlytics.providers.http import response_json
 from trainlytics.providers.oauth2 import OAuth2Provider
 
@@ -165,7 +150,7 @@ REQUIRED_PERMISSIONS: tuple[str, ...] = ("ACTIVITY_EXPORT",)
 WEBHOOK_CLIENT_ID_HEADER = "garmin-client-id"
 
 #: Webhook body keys about activities, and what a pushed item of that key means.
-_ACTIVITY_KEYS: dict[str, WebhookEventKind] = {
+_ACTIVITY_KEYS: dict[str, base.WebhookEventKind] = {
     "activities": "activity_created",
     "activityDetails": "activity_updated",
     "manuallyUpdatedActivities": "activity_updated",
@@ -223,36 +208,38 @@ class GarminProvider(OAuth2Provider):
 
     def fetch_identity(
         self, tokens: TokenSet, *, callback_query: Mapping[str, str]
-    ) -> ProviderIdentity:
+    ) -> base.ProviderIdentity:
         user = self._get_json(USER_ID_URL, tokens, "reading the user id")
         user_id = user.get("userId") if isinstance(user, dict) else None
         if not isinstance(user_id, str | int) or isinstance(user_id, bool) or not str(user_id):
-            raise BadPayloadError(self.name, "the user id response has no userId", status_code=200)
+            raise errors.BadPayloadError(
+                self.name, "the user id response has no userId", status_code=200
+            )
         permissions = self._get_json(PERMISSIONS_URL, tokens, "reading the permissions")
         if isinstance(permissions, dict):
             permissions = permissions.get("permissions")
         if not isinstance(permissions, list) or not all(isinstance(p, str) for p in permissions):
-            raise BadPayloadError(
+            raise errors.BadPayloadError(
                 self.name, "the permissions response is not a list of strings", status_code=200
             )
-        return ProviderIdentity(
+        return base.ProviderIdentity(
             provider_user_id=str(user_id),
             username=None,  # the partner API exposes no display name
             profile={"userId": str(user_id), "permissions": list(permissions)},
             scopes=tuple(permissions),
         )
 
-    def check_access(self, tokens: TokenSet) -> AccessCheck:
+    def check_access(self, tokens: TokenSet) -> base.AccessCheck:
         """``GET /user/id`` (401: the registration is gone) and ``GET /user/permissions``
         (what the athlete grants now), both read-only, through :meth:`fetch_identity`; a
         different ``userId`` than the token's account counts as withdrawn."""
         try:
             identity = self.fetch_identity(tokens, callback_query={})
-        except TokenRevokedError:
-            return AccessCheck(withdrawn=True)
+        except errors.TokenRevokedError:
+            return base.AccessCheck(withdrawn=True)
         if tokens.provider_user_id and identity.provider_user_id != tokens.provider_user_id:
-            return AccessCheck(withdrawn=True)
-        return AccessCheck(
+            return base.AccessCheck(withdrawn=True)
+        return base.AccessCheck(
             withdrawn=False,
             missing=tuple(self.missing_scopes(identity)),
             granted=identity.scopes,
@@ -265,7 +252,7 @@ class GarminProvider(OAuth2Provider):
         if not given or not hmac.compare_digest(
             given.encode(), self.credentials.client_id.encode()
         ):
-            raise WebhookVerificationError(
+            raise errors.WebhookVerificationError(
                 f"garmin webhook rejected: missing or wrong {WEBHOOK_CLIENT_ID_HEADER} header"
             )
 
@@ -279,14 +266,16 @@ class GarminProvider(OAuth2Provider):
         try:
             body = loads_bounded(request.body)
         except (ValueError, UnicodeDecodeError):
-            raise BadPayloadError(self.name, "webhook body is not JSON") from None
+            raise errors.BadPayloadError(self.name, "webhook body is not JSON") from None
         if not isinstance(body, dict) or not body:
-            raise BadPayloadError(self.name, "webhook body is not a Garmin notification object")
+            raise errors.BadPayloadError(
+                self.name, "webhook body is not a Garmin notification object"
+            )
         events: list[WebhookEvent] = []
         received_at = int(self.clock().timestamp())
         for key, items in body.items():
             if not isinstance(items, list):
-                raise BadPayloadError(
+                raise errors.BadPayloadError(
                     self.name, f"webhook body key {_safe_key(key)} does not hold a list"
                 )
             if key in _ACTIVITY_KEYS:
@@ -305,7 +294,9 @@ class GarminProvider(OAuth2Provider):
                     if not isinstance(permissions, list) or not all(
                         isinstance(p, str) for p in permissions
                     ):
-                        raise BadPayloadError(self.name, f"{key} item without a permissions list")
+                        raise errors.BadPayloadError(
+                            self.name, f"{key} item without a permissions list"
+                        )
                     events.append(WebhookEvent(user_id, "permissions_changed", None, item))
             # Other summary types (dailies, sleeps, epochs, ...) are not activities: ignored.
         return events
@@ -313,7 +304,7 @@ class GarminProvider(OAuth2Provider):
     # --- Activities ------------------------------------------------------------------------------
 
     def fetch_activities(
-        self, tokens: TokenSet, window: SyncWindow, cursor: Mapping[str, Any] | None
+        self, tokens: TokenSet, window: base.SyncWindow, cursor: Mapping[str, Any] | None
     ) -> ActivityPage:
         """One asynchronous backfill request of <= 30 days of start times within ``window``
         (``GET /backfill/activities?summaryStartTimeInSeconds=&summaryEndTimeInSeconds=``):
@@ -338,7 +329,7 @@ class GarminProvider(OAuth2Provider):
             headers=self._bearer(tokens),
         )
         if response.status_code == 403:
-            raise HistoryNotGrantedError(
+            raise errors.HistoryNotGrantedError(
                 self.name,
                 f"Garmin refused to send activity history ({self._describe(response)}): the "
                 f"athlete has not granted {HISTORY_PERMISSION}",
@@ -363,7 +354,7 @@ class GarminProvider(OAuth2Provider):
         url = _callback_url(event.payload.get("callbackURL"))
         if httpx.URL(url).path not in _SUMMARY_CALLBACK_PATHS:
             return ActivityPage(items=(), api_calls=0)  # e.g. an activity FIT file
-        received_at = event.payload.get(RECEIVED_AT_KEY)
+        received_at = event.payload.get(base.RECEIVED_AT_KEY)
         if isinstance(received_at, int) and not isinstance(received_at, bool):
             age = self.clock().timestamp() - received_at
             if age > PING_VALIDITY.total_seconds():
@@ -414,7 +405,7 @@ class GarminProvider(OAuth2Provider):
 
     def _check(self, response: httpx.Response, what: str, *, accepted: tuple[int, ...]) -> None:
         if response.status_code == 403:
-            raise ProviderError(
+            raise errors.ProviderError(
                 self.name,
                 f"{what} was refused ({self._describe(response)})",
                 status_code=403,
@@ -426,7 +417,7 @@ class GarminProvider(OAuth2Provider):
     def _summaries(self, response: httpx.Response) -> list[dict[str, Any]]:
         body = response_json(response, self.name)
         if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
-            raise BadPayloadError(
+            raise errors.BadPayloadError(
                 self.name, "the activity response is not a JSON array of objects", status_code=200
             )
         # activityDetails items carry {summaryId, activityId, summary, samples, laps}: only the
@@ -450,7 +441,7 @@ class GarminProvider(OAuth2Provider):
         # here so that a forged ping naming another host is refused before it is queued.
         _callback_url(item["callbackURL"])
         payload = {"userId": user_id, "callbackURL": item["callbackURL"]}
-        payload[RECEIVED_AT_KEY] = received_at
+        payload[base.RECEIVED_AT_KEY] = received_at
         return WebhookEvent(user_id, "activities_available", None, payload)
 
     def _get_json(self, url: str, tokens: TokenSet, what: str) -> Any:
@@ -485,13 +476,13 @@ def _callback_url(value: Any) -> str:
             and url.path.startswith("/wellness-api/rest/")
         ):
             return value
-    raise BadPayloadError("garmin", "ping callbackURL is not on https://apis.garmin.com")
+    raise errors.BadPayloadError("garmin", "ping callbackURL is not on https://apis.garmin.com")
 
 
 def _user_id(item: Any, key: str) -> str:
     user_id = item.get("userId") if isinstance(item, dict) else None
     if not isinstance(user_id, str) or not user_id:
-        raise BadPayloadError("garmin", f"{key} item without a userId")
+        raise errors.BadPayloadError("garmin", f"{key} item without a userId")
     return user_id
 
 

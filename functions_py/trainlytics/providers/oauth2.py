@@ -198,7 +198,7 @@ class OAuth2Provider(Provider):
                 if self._blames_client(response)
                 else "start the connection again",
             )
-        return self._read_token_response(response, previous=None, callback_query=callback_query)
+        return self._read_token_response(response, previous=None, query=callback_query)
 
     def refresh(self, tokens: TokenSet) -> TokenSet:
         """Refresh under the connection's refresh lease (``trainlytics.tokens``): single-use
@@ -234,7 +234,7 @@ class OAuth2Provider(Provider):
                 f"the refresh failed ({self._describe(response)})",
                 status_code=response.status_code,
             )
-        return self._read_token_response(response, previous=tokens, callback_query={})
+        return self._read_token_response(response, previous=tokens, query={})
 
     def _token_request(self, url: str, form: Mapping[str, str]) -> httpx.Response:
         """POST ``form`` to a token endpoint with the client's authentication."""
@@ -251,15 +251,12 @@ class OAuth2Provider(Provider):
     # --- the token-response parser ---------------------------------------------------------------
 
     def _read_token_response(
-        self,
-        response: httpx.Response,
-        *,
-        previous: TokenSet | None,
-        callback_query: Mapping[str, str],
+        self, response: httpx.Response, *, previous: TokenSet | None, query: Mapping[str, str]
     ) -> TokenSet:
-        """The tokens of a 200 answer (``previous``: the refreshed set; None on exchange)."""
+        """The tokens of a 200 answer (``previous``: the refreshed set, None on exchange;
+        ``query``: the callback's query on exchange)."""
         body = self._token_json(response, exchange=previous is None)
-        return self._parse_tokens(body, previous=previous, callback_query=callback_query)
+        return self._parse_tokens(body, previous=previous, query=query)
 
     def _token_json(self, response: httpx.Response, *, exchange: bool) -> dict[str, Any]:
         try:
@@ -273,11 +270,7 @@ class OAuth2Provider(Provider):
         return body
 
     def _parse_tokens(
-        self,
-        body: Mapping[str, Any],
-        *,
-        previous: TokenSet | None,
-        callback_query: Mapping[str, str],
+        self, body: Mapping[str, Any], *, previous: TokenSet | None, query: Mapping[str, str]
     ) -> TokenSet:
         exchange = previous is None
         access_token = body.get("access_token")
@@ -295,8 +288,8 @@ class OAuth2Provider(Provider):
         scopes = split_scopes(body.get("scope"))
         if scopes is None and previous is not None:
             scopes = previous.scopes
-        if scopes is None and exchange and self.scopes_from_callback and "scope" in callback_query:
-            scopes = split_scopes(callback_query["scope"]) or ()
+        if scopes is None and exchange and self.scopes_from_callback and "scope" in query:
+            scopes = split_scopes(query["scope"]) or ()
         refresh_expires = _after(now, body.get("refresh_token_expires_in"))
         if refresh_expires is None and not new_refresh and previous is not None:
             refresh_expires = previous.refresh_token_expires_at

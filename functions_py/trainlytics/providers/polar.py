@@ -74,26 +74,13 @@ from urllib.parse import quote
 
 import httpx
 
-from trainlytics.errors import (
-    BadPayloadError,
-    InsufficientScopeError,
-    ProviderError,
-    TokenExchangeError,
-    TokenRefreshError,
-    TokenRevokedError,
-    WebhookVerificationError,
-)
+from trainlytics import errors
 from trainlytics.json_limits import loads_bounded
-from trainlytics.providers.base import (
-    ActivityPage,
-    ProviderIdentity,
-    SyncWindow,
-    TokenSet,
-    WebhookEvent,
-    WebhookRequest,
-)
+from trainlytics.providers import base
+from trainlytics.providers.base import ActivityPage, TokenSet, WebhookEvent, WebhookRequest
 from trainlytics.providers.http import response_json
 from trainlytics.providers.oauth2 import ClientAuth, OAuth2Provider
+from trainlytics.providers.payloads import json_object
 
 __all__ = [
     "API_BASE_URL",
@@ -161,12 +148,12 @@ class PolarProvider(OAuth2Provider):
         """``x_user_id``: the athlete's Polar user id, needed to register and de-register."""
         user_id = _user_id(body.get("x_user_id"))
         if user_id is None:
-            raise TokenExchangeError(self.name, "token response has no valid x_user_id")
+            raise errors.TokenExchangeError(self.name, "token response has no valid x_user_id")
         return replace(tokens, provider_user_id=user_id)
 
     def refresh(self, tokens: TokenSet) -> TokenSet:
         """AccessLink issues long-lived access tokens and no refresh token."""
-        raise TokenRefreshError(
+        raise errors.TokenRefreshError(
             self.name,
             "Polar access tokens cannot be refreshed (AccessLink issues no refresh token)",
             hint="the athlete reconnects Polar when the access token expires",
@@ -174,15 +161,19 @@ class PolarProvider(OAuth2Provider):
 
     def _revoke_target(self, tokens: TokenSet) -> str:
         if not tokens.provider_user_id:
-            raise ProviderError(self.name, "cannot deregister a user without the Polar user id")
+            raise errors.ProviderError(
+                self.name, "cannot deregister a user without the Polar user id"
+            )
         return f"{USERS_URL}/{tokens.provider_user_id}"
 
     def fetch_identity(
         self, tokens: TokenSet, *, callback_query: Mapping[str, str]
-    ) -> ProviderIdentity:
+    ) -> base.ProviderIdentity:
         user_id = tokens.provider_user_id
         if not user_id:
-            raise BadPayloadError(self.name, "token set carries no Polar user id (x_user_id)")
+            raise errors.BadPayloadError(
+                self.name, "token set carries no Polar user id (x_user_id)"
+            )
         response = self._send(
             "POST",
             USERS_URL,
@@ -193,20 +184,20 @@ class PolarProvider(OAuth2Provider):
             # Already registered (a reconnect): read the same base information.
             response = self._send("GET", f"{USERS_URL}/{user_id}", headers=self._bearer(tokens))
         if response.status_code == 403:
-            raise InsufficientScopeError(self.name, ["the mandatory Polar Flow consents"])
+            raise errors.InsufficientScopeError(self.name, ["the mandatory Polar Flow consents"])
         self._check_api_status(response, "user registration")
         info = response_json(response, self.name)
         if not isinstance(info, dict):
-            raise BadPayloadError(self.name, "user information is not a JSON object")
+            raise errors.BadPayloadError(self.name, "user information is not a JSON object")
         registered_id = info.get("polar-user-id")
         if registered_id is not None and _user_id(registered_id) != user_id:
-            raise BadPayloadError(self.name, "user information is for another Polar user")
+            raise errors.BadPayloadError(self.name, "user information is for another Polar user")
         first = info.get("first-name")
         last = info.get("last-name")
         names = [part for part in (first, last) if isinstance(part, str) and part.strip()]
         # Data minimisation: weight, height, birthdate, gender and extra-info are not kept.
         profile = {key: info[key] for key in _PROFILE_KEYS if key in info}
-        return ProviderIdentity(
+        return base.ProviderIdentity(
             provider_user_id=user_id,
             username=" ".join(part.strip() for part in names) or None,
             profile=profile,
@@ -228,12 +219,14 @@ class PolarProvider(OAuth2Provider):
             if s
         ]
         if not secrets:
-            raise WebhookVerificationError(
+            raise errors.WebhookVerificationError(
                 "polar webhook rejected: POLAR_WEBHOOK_SECRET is not configured"
             )
         signature = headers.get(SIGNATURE_HEADER)
         if not signature:
-            raise WebhookVerificationError("polar webhook rejected: no Polar-Webhook-Signature")
+            raise errors.WebhookVerificationError(
+                "polar webhook rejected: no Polar-Webhook-Signature"
+            )
         given = signature.strip().lower().encode()
         matches = [
             hmac.compare_digest(
@@ -242,23 +235,23 @@ class PolarProvider(OAuth2Provider):
             for secret in secrets  # every secret is compared: no early exit
         ]
         if not any(matches):
-            raise WebhookVerificationError("polar webhook rejected: signature mismatch")
+            raise errors.WebhookVerificationError("polar webhook rejected: signature mismatch")
 
     def parse_webhook(self, request: WebhookRequest) -> list[WebhookEvent]:
-        body = _json_object(request.body, self.name)
+        body = json_object(request.body, self.name)
         event = body.get("event")
         if not isinstance(event, str) or not event:
-            raise BadPayloadError(self.name, "webhook body has no event type")
+            raise errors.BadPayloadError(self.name, "webhook body has no event type")
         if event == "PING":
             return []
         if event != "EXERCISE":
             return []  # Not subscribed by Trainlytics (SLEEP, ACTIVITY_SUMMARY, ...).
         user_id = _user_id(body.get("user_id"))
         if user_id is None:
-            raise BadPayloadError(self.name, "EXERCISE webhook has no valid user_id")
+            raise errors.BadPayloadError(self.name, "EXERCISE webhook has no valid user_id")
         entity_id = body.get("entity_id")
         if not isinstance(entity_id, str) or not entity_id:
-            raise BadPayloadError(self.name, "EXERCISE webhook has no entity_id")
+            raise errors.BadPayloadError(self.name, "EXERCISE webhook has no entity_id")
         return [
             WebhookEvent(
                 provider_user_id=user_id,
@@ -271,7 +264,7 @@ class PolarProvider(OAuth2Provider):
     # --- Activities ------------------------------------------------------------------------------
 
     def fetch_activities(
-        self, tokens: TokenSet, window: SyncWindow, cursor: Mapping[str, Any] | None
+        self, tokens: TokenSet, window: base.SyncWindow, cursor: Mapping[str, Any] | None
     ) -> ActivityPage:
         # One answer holds every exercise uploaded in the last 30 days: no paging, no range. The
         # list is by upload time, so filtering on the window's start times would lose late
@@ -282,7 +275,7 @@ class PolarProvider(OAuth2Provider):
         self._check_exercise_status(response, "exercise list")
         body = response_json(response, self.name)
         if not isinstance(body, list):
-            raise BadPayloadError(self.name, "exercise list is not a JSON array")
+            raise errors.BadPayloadError(self.name, "exercise list is not a JSON array")
         # Items go to the ingest verbatim, malformed ones included: it reports them one by one.
         return ActivityPage(items=body)
 
@@ -298,7 +291,7 @@ class PolarProvider(OAuth2Provider):
         self._check_exercise_status(response, "exercise")
         body = response_json(response, self.name)
         if not isinstance(body, dict):
-            raise BadPayloadError(self.name, "exercise is not a JSON object")
+            raise errors.BadPayloadError(self.name, "exercise is not a JSON object")
         return ActivityPage(items=(body,))
 
     @staticmethod
@@ -326,7 +319,7 @@ class PolarProvider(OAuth2Provider):
 
     def _check_exercise_status(self, response: httpx.Response, what: str) -> None:
         if response.status_code == 403:
-            raise TokenRevokedError(
+            raise errors.TokenRevokedError(
                 self.name,
                 f"{what} refused (403): the athlete has not accepted Polar's mandatory consents",
                 status_code=403,
@@ -344,16 +337,6 @@ def _user_id(value: Any) -> str | None:
     if isinstance(value, str) and value.isdigit() and value.isascii() and int(value) > 0:
         return str(int(value))
     return None
-
-
-def _json_object(raw: bytes, provider: str) -> dict[str, Any]:
-    try:
-        body = loads_bounded(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadPayloadError(provider, "webhook body is not JSON") from exc
-    if not isinstance(body, dict):
-        raise BadPayloadError(provider, "webhook body is not a JSON object")
-    return body
 
 
 def _is_bare_ping(raw: bytes) -> bool:

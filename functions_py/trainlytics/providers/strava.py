@@ -66,28 +66,14 @@ from typing import Any, ClassVar
 
 import httpx
 
-from trainlytics.errors import (
-    BadPayloadError,
-    RateLimitedError,
-    TokenRevokedError,
-    WebhookVerificationError,
-)
+from trainlytics import errors
 from trainlytics.json_limits import JsonTooDeepError, loads_bounded
 from trainlytics.logs import get_logger
-from trainlytics.providers.base import (
-    AccessCheck,
-    ActivityPage,
-    ProviderIdentity,
-    RateLimitObservation,
-    SyncWindow,
-    TokenSet,
-    WebhookEvent,
-    WebhookEventKind,
-    WebhookRequest,
-    WebhookResponse,
-)
+from trainlytics.providers import base
+from trainlytics.providers.base import ActivityPage, TokenSet, WebhookEvent, WebhookRequest
 from trainlytics.providers.http import response_json
 from trainlytics.providers.oauth2 import OAuth2Provider, split_scopes
+from trainlytics.providers.payloads import json_object, parse_instant
 
 __all__ = [
     "API_BASE_URL",
@@ -183,7 +169,7 @@ RATE_LIMIT_WINDOW_SECONDS = 15 * 60
 # digits) is left out of messages.
 _ERROR_RESOURCE = re.compile(r"^[A-Z][A-Za-z]{0,39}$")
 _ERROR_WORD = re.compile(r"^[a-z][a-z_ ]{0,39}$")
-_WEBHOOK_KINDS: dict[str, WebhookEventKind] = {
+_WEBHOOK_KINDS: dict[str, base.WebhookEventKind] = {
     "create": "activity_created",
     "update": "activity_updated",
     "delete": "activity_deleted",
@@ -232,7 +218,7 @@ class StravaProvider(OAuth2Provider):
         """The code exchange's ``athlete`` summary: its id is the provider user id."""
         athlete = body.get("athlete")
         if exchange and (not isinstance(athlete, dict) or not _is_id(athlete.get("id"))):
-            raise BadPayloadError(
+            raise errors.BadPayloadError(
                 self.name, "the token response has no athlete id", status_code=200
             )
         if not isinstance(athlete, dict):
@@ -262,7 +248,7 @@ class StravaProvider(OAuth2Provider):
 
     def fetch_identity(
         self, tokens: TokenSet, *, callback_query: Mapping[str, str]
-    ) -> ProviderIdentity:
+    ) -> base.ProviderIdentity:
         athlete = tokens.extra.get("athlete")
         if not isinstance(athlete, Mapping) or not _is_id(athlete.get("id")):
             athlete = self._get_athlete(tokens)
@@ -272,14 +258,14 @@ class StravaProvider(OAuth2Provider):
             else (tokens.scopes or ())
         )
         username = athlete.get("username")
-        return ProviderIdentity(
+        return base.ProviderIdentity(
             provider_user_id=str(athlete["id"]),
             username=username if isinstance(username, str) and username else None,
             profile=dict(athlete),
             scopes=scopes,
         )
 
-    def missing_scopes(self, identity: ProviderIdentity) -> list[str]:
+    def missing_scopes(self, identity: base.ProviderIdentity) -> list[str]:
         """Missing only when neither ``activity:read`` nor ``activity:read_all`` was granted."""
         if ACTIVITY_READ_SCOPES.intersection(identity.scopes):
             return []
@@ -299,68 +285,70 @@ class StravaProvider(OAuth2Provider):
     def capacity_message(self, capacity: int) -> tuple[str, str]:
         return CAPACITY_MESSAGE.format(capacity=capacity), CAPACITY_HINT
 
-    def check_access(self, tokens: TokenSet) -> AccessCheck:
+    def check_access(self, tokens: TokenSet) -> base.AccessCheck:
         """``GET /athlete`` with the athlete's token: 401 means the access was withdrawn.
         Strava: deauthorising an application invalidates every access and refresh token it
         holds for the athlete (developers.strava.com/docs/authentication, "Deauthorization");
         a request with such a token answers 401 "Authorization Error"."""
         try:
             self._get_athlete(tokens)
-        except TokenRevokedError:
-            return AccessCheck(withdrawn=True)
-        return AccessCheck(withdrawn=False)
+        except errors.TokenRevokedError:
+            return base.AccessCheck(withdrawn=True)
+        return base.AccessCheck(withdrawn=False)
 
     # --- Webhooks --------------------------------------------------------------------------------
 
-    def handle_webhook_get(self, request: WebhookRequest) -> WebhookResponse:
+    def handle_webhook_get(self, request: WebhookRequest) -> base.WebhookResponse:
         """The subscription handshake: echo ``hub.challenge`` when the verify token is ours."""
         expected = self.credentials.webhook_secret
         mode = request.query.get("hub.mode")
         challenge = request.query.get("hub.challenge")
         token = request.query.get("hub.verify_token", "")
         if mode != "subscribe" or not challenge:
-            return WebhookResponse(400, {"detail": "not a subscription handshake"})
+            return base.WebhookResponse(400, {"detail": "not a subscription handshake"})
         if not expected or not _equal(token, expected):
-            return WebhookResponse(403, {"detail": "verify token mismatch"})
-        return WebhookResponse(200, {"hub.challenge": challenge})
+            return base.WebhookResponse(403, {"detail": "verify token mismatch"})
+        return base.WebhookResponse(200, {"hub.challenge": challenge})
 
     def verify_webhook(self, request: WebhookRequest) -> None:
         """Events are unsigned: the body must name our push subscription."""
         expected = self.credentials.extra.get("SUBSCRIPTION_ID")
         if not expected:
-            raise WebhookVerificationError(
+            raise errors.WebhookVerificationError(
                 "strava webhook rejected: STRAVA_SUBSCRIPTION_ID is not configured",
                 hint="set STRAVA_SUBSCRIPTION_ID to the id of the app's push subscription",
             )
         try:
             body = loads_bounded(request.body)
         except JsonTooDeepError:
-            raise BadPayloadError(self.name, "webhook body nests too deeply") from None
+            raise errors.BadPayloadError(self.name, "webhook body nests too deeply") from None
         except (ValueError, UnicodeDecodeError):
-            raise WebhookVerificationError(
+            raise errors.WebhookVerificationError(
                 "strava webhook rejected: the body is not JSON"
             ) from None
         subscription_id = body.get("subscription_id") if isinstance(body, dict) else None
         if not _is_id(subscription_id) or not _equal(str(subscription_id), expected):
-            raise WebhookVerificationError(
+            raise errors.WebhookVerificationError(
                 "strava webhook rejected: unknown or missing subscription_id"
             )
 
     def parse_webhook(self, request: WebhookRequest) -> list[WebhookEvent]:
-        event = _json_object(request.body, self.name)
+        event = json_object(request.body, self.name)
         object_type = event.get("object_type")
         aspect_type = event.get("aspect_type")
         owner_id = event.get("owner_id")
         object_id = event.get("object_id")
         updates = event.get("updates", {})
         if not _is_id(owner_id) or not _is_id(object_id):
-            raise BadPayloadError(self.name, "webhook event without a numeric owner_id/object_id")
+            raise errors.BadPayloadError(
+                self.name, "webhook event without a numeric owner_id/object_id"
+            )
         if aspect_type not in _WEBHOOK_KINDS:
-            raise BadPayloadError(self.name, "webhook event with an unknown aspect_type")
+            raise errors.BadPayloadError(self.name, "webhook event with an unknown aspect_type")
         if updates is None:
             updates = {}
         if not isinstance(updates, dict):
-            raise BadPayloadError(self.name, "webhook event whose updates is not an object")
+            raise errors.BadPayloadError(self.name, "webhook event whose updates is not an object")
         if object_type == "activity":
             return [
                 WebhookEvent(
@@ -381,12 +369,12 @@ class StravaProvider(OAuth2Provider):
                     )
                 ]
             return []  # profile changes: nothing to sync
-        raise BadPayloadError(self.name, "webhook event with an unknown object_type")
+        raise errors.BadPayloadError(self.name, "webhook event with an unknown object_type")
 
     # --- Activities ------------------------------------------------------------------------------
 
     def fetch_activities(
-        self, tokens: TokenSet, window: SyncWindow, cursor: Mapping[str, Any] | None
+        self, tokens: TokenSet, window: base.SyncWindow, cursor: Mapping[str, Any] | None
     ) -> ActivityPage:
         """One page (up to 200) of the athlete's SummaryActivities starting in ``window``.
 
@@ -412,19 +400,19 @@ class StravaProvider(OAuth2Provider):
         )
         body = response_json(response, self.name)
         if not isinstance(body, list):
-            raise BadPayloadError(
+            raise errors.BadPayloadError(
                 self.name, "the activity list is not a JSON array", status_code=200
             )
         items = [item for item in body if isinstance(item, dict)]
         if len(items) != len(body):
-            raise BadPayloadError(
+            raise errors.BadPayloadError(
                 self.name,
                 "the activity list holds something that is not an object",
                 status_code=200,
             )
         next_cursor: dict[str, Any] | None = None
         if len(items) >= PAGE_SIZE:
-            starts = [_epoch(item.get("start_date")) for item in items]
+            starts = [_epoch(parse_instant(item.get("start_date"))) for item in items]
             known = [start for start in starts if start is not None]
             ascending = len(known) == len(starts) and known == sorted(known)
             if ascending and known and known[-1] - 1 > after:
@@ -438,7 +426,9 @@ class StravaProvider(OAuth2Provider):
             rate_limits=rate_limit_observations(response.headers),
         )
 
-    def rate_limit_observations(self, headers: Mapping[str, str]) -> Sequence[RateLimitObservation]:
+    def rate_limit_observations(
+        self, headers: Mapping[str, str]
+    ) -> Sequence[base.RateLimitObservation]:
         """The four buckets from ``X-RateLimit-*``/``X-ReadRateLimit-*`` (also those of a 429)."""
         return rate_limit_observations(headers)
 
@@ -462,7 +452,7 @@ class StravaProvider(OAuth2Provider):
         if event.kind not in kinds or not event.object_id:
             return ActivityPage(items=(), api_calls=0)
         if not event.object_id.isdigit():
-            raise BadPayloadError(self.name, "webhook event with a non-numeric activity id")
+            raise errors.BadPayloadError(self.name, "webhook event with a non-numeric activity id")
         response = self._api_call(
             "GET",
             ACTIVITY_URL.format(activity_id=event.object_id),
@@ -480,7 +470,7 @@ class StravaProvider(OAuth2Provider):
             )
         detail = response_json(response, self.name)
         if not isinstance(detail, dict) or str(detail.get("id")) != event.object_id:
-            raise BadPayloadError(
+            raise errors.BadPayloadError(
                 self.name, "the activity response is not the requested activity", status_code=200
             )
         if event.kind == "activity_deleted":
@@ -511,7 +501,7 @@ class StravaProvider(OAuth2Provider):
     def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         try:
             return super()._send(method, url, **kwargs)
-        except RateLimitedError as exc:
+        except errors.RateLimitedError as exc:
             if exc.retry_after is not None:
                 raise
             headers = exc.rate_limit_headers or {}
@@ -523,7 +513,7 @@ class StravaProvider(OAuth2Provider):
                 if _daily_quota_spent(headers)
                 else seconds_to_next_window(now)
             )
-            raise RateLimitedError(
+            raise errors.RateLimitedError(
                 self.name,
                 exc.message.removeprefix(f"{self.name}: "),
                 retry_after=retry_after,
@@ -534,7 +524,9 @@ class StravaProvider(OAuth2Provider):
     def _get_athlete(self, tokens: TokenSet) -> Mapping[str, Any]:
         athlete = self._api_json(ATHLETE_URL, tokens, "reading the athlete")
         if not isinstance(athlete, dict) or not _is_id(athlete.get("id")):
-            raise BadPayloadError(self.name, "the athlete response has no id", status_code=200)
+            raise errors.BadPayloadError(
+                self.name, "the athlete response has no id", status_code=200
+            )
         return athlete
 
 
@@ -552,12 +544,12 @@ def seconds_to_midnight(now: datetime) -> float:
     return (midnight - now).total_seconds()
 
 
-def rate_limit_observations(headers: Mapping[str, str]) -> tuple[RateLimitObservation, ...]:
+def rate_limit_observations(headers: Mapping[str, str]) -> tuple[base.RateLimitObservation, ...]:
     """The four buckets' usage from ``X-RateLimit-*`` (overall) and ``X-ReadRateLimit-*``
     (non-upload) headers, each ``"<15-min>,<daily>"``. Absent or malformed headers give
     nothing."""
     lowered = {name.lower(): value for name, value in headers.items()}
-    observations: list[RateLimitObservation] = []
+    observations: list[base.RateLimitObservation] = []
     for limit_header, usage_header, family in _RATE_LIMIT_HEADERS:
         limits = _pair(lowered.get(limit_header))
         usage = _pair(lowered.get(usage_header))
@@ -567,7 +559,7 @@ def rate_limit_observations(headers: Mapping[str, str]) -> tuple[RateLimitObserv
             (("15min", 900), ("daily", 86400)), limits, usage, strict=True
         ):
             observations.append(
-                RateLimitObservation(
+                base.RateLimitObservation(
                     bucket=f"{family}:{suffix}", used=used, limit=limit, window_seconds=window
                 )
             )
@@ -589,18 +581,6 @@ def _daily_quota_spent(headers: Mapping[str, str]) -> bool:
     )
 
 
-def _epoch(value: Any) -> int | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp())
-
-
 def _cursor_int(cursor: Mapping[str, Any], key: str, default: int) -> int:
     value = cursor.get(key, default)
     return value if isinstance(value, int) and not isinstance(value, bool) else default
@@ -618,16 +598,6 @@ def _equal(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
 
 
-def _json_object(body: bytes, provider: str) -> dict[str, Any]:
-    try:
-        parsed = loads_bounded(body)
-    except (ValueError, UnicodeDecodeError):
-        raise BadPayloadError(provider, "webhook body is not JSON") from None
-    if not isinstance(parsed, dict):
-        raise BadPayloadError(provider, "webhook body is not a JSON object")
-    return parsed
-
-
 def _errors(response: httpx.Response) -> list[dict[str, Any]]:
     try:
         body = response.json()
@@ -635,3 +605,7 @@ def _errors(response: httpx.Response) -> list[dict[str, Any]]:
         return []
     errors = body.get("errors") if isinstance(body, dict) else None
     return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
+
+
+def _epoch(moment: datetime | None) -> int | None:
+    return int(moment.timestamp()) if moment is not None else None

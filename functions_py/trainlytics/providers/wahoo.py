@@ -52,27 +52,15 @@ scopes are assumed — Wahoo's consent screen has no per-scope tick boxes as far
 from __future__ import annotations
 
 import hmac
-import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from trainlytics.errors import (
-    BadPayloadError,
-    ProviderError,
-    TokenRevokedError,
-    WebhookVerificationError,
-)
+from trainlytics import errors
 from trainlytics.json_limits import JsonTooDeepError, loads_bounded
-from trainlytics.providers.base import (
-    ActivityPage,
-    ProviderIdentity,
-    SyncWindow,
-    TokenSet,
-    WebhookEvent,
-    WebhookRequest,
-)
+from trainlytics.providers import base
+from trainlytics.providers.base import ActivityPage, TokenSet, WebhookEvent, WebhookRequest
 from trainlytics.providers.oauth2 import OAuth2Provider, split_scopes
+from trainlytics.providers.payloads import json_object, parse_instant
 
 __all__ = [
     "AUTHORIZE_URL",
@@ -98,8 +86,6 @@ SCOPES: tuple[str, ...] = ("user_read", "workouts_read", "offline_data")
 #: The only webhook event type Wahoo documents.
 EVENT_WORKOUT_SUMMARY = "workout_summary"
 
-_ERROR_CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
-
 
 class WahooProvider(OAuth2Provider):
     name: ClassVar[str] = "wahoo"
@@ -121,7 +107,7 @@ class WahooProvider(OAuth2Provider):
     oauth_accept: ClassVar[str | None] = "application/json"
     requested_scopes: ClassVar[tuple[str, ...]] = SCOPES
     #: A refresh without a refresh token cannot succeed: the athlete reconnects.
-    missing_refresh_token_error: ClassVar[type[ProviderError]] = TokenRevokedError
+    missing_refresh_token_error: ClassVar[type[errors.ProviderError]] = errors.TokenRevokedError
     #: Single-use refresh tokens: Wahoo always rotates, and the shared client keeps the new one
     #: (should a response lack it, the old one is kept: spent, so the next refresh is refused
     #: and the athlete reconnects). ``refresh()`` runs only under the connection's refresh
@@ -131,17 +117,17 @@ class WahooProvider(OAuth2Provider):
 
     def fetch_identity(
         self, tokens: TokenSet, *, callback_query: Mapping[str, str]
-    ) -> ProviderIdentity:
+    ) -> base.ProviderIdentity:
         body = self._api_json(USER_URL, tokens, "GET /v1/user")
         user_id = body.get("id") if isinstance(body, dict) else None
         if not isinstance(user_id, int | str) or isinstance(user_id, bool) or str(user_id) == "":
-            raise BadPayloadError(self.name, "GET /v1/user answered without a user id")
+            raise errors.BadPayloadError(self.name, "GET /v1/user answered without a user id")
         first = body.get("first") if isinstance(body.get("first"), str) else None
         last = body.get("last") if isinstance(body.get("last"), str) else None
         username = " ".join(part for part in (first, last) if part) or None
         # Keep the athlete's name only: email, birth date, height and weight are not needed.
         profile = {"id": user_id, "first": first, "last": last}
-        return ProviderIdentity(
+        return base.ProviderIdentity(
             provider_user_id=str(user_id),
             username=username,
             profile=profile,
@@ -151,7 +137,7 @@ class WahooProvider(OAuth2Provider):
     # --- Activities ----------------------------------------------------------------------------
 
     def fetch_activities(
-        self, tokens: TokenSet, window: SyncWindow, cursor: Mapping[str, Any] | None
+        self, tokens: TokenSet, window: base.SyncWindow, cursor: Mapping[str, Any] | None
     ) -> ActivityPage:
         page = _page_number(cursor)
         body = self._get_json(
@@ -159,13 +145,15 @@ class WahooProvider(OAuth2Provider):
         )
         workouts = body.get("workouts")
         if not isinstance(workouts, list):
-            raise BadPayloadError(self.name, "GET /v1/workouts answered without a workouts list")
+            raise errors.BadPayloadError(
+                self.name, "GET /v1/workouts answered without a workouts list"
+            )
         items: list[Mapping[str, Any]] = []
         reached_older = False
         for workout in workouts:
             if not isinstance(workout, dict):
                 continue
-            starts = _parse_instant(workout.get("starts"))
+            starts = parse_instant(workout.get("starts"))
             if starts is None:
                 items.append(workout)  # the ingest reports it as malformed
             elif starts < window.start:
@@ -194,7 +182,7 @@ class WahooProvider(OAuth2Provider):
             rest = {key: value for key, value in summary.items() if key != "workout"}
             return ActivityPage(items=[{**workout, "workout_summary": rest}], api_calls=0)
         if event.object_id is None:
-            raise BadPayloadError(self.name, "workout_summary event without a workout id")
+            raise errors.BadPayloadError(self.name, "workout_summary event without a workout id")
         detail = self._get_json(
             tokens, f"{WORKOUTS_URL}/{event.object_id}", params=None, what="workout"
         )
@@ -210,7 +198,7 @@ class WahooProvider(OAuth2Provider):
     ) -> dict[str, Any]:
         body = self._api_json(url, tokens, f"reading {what}", params=params)
         if not isinstance(body, dict):
-            raise BadPayloadError(self.name, f"reading {what} answered a non-object body")
+            raise errors.BadPayloadError(self.name, f"reading {what} answered a non-object body")
         return body
 
     # --- Webhooks ------------------------------------------------------------------------------
@@ -218,27 +206,24 @@ class WahooProvider(OAuth2Provider):
     def verify_webhook(self, request: WebhookRequest) -> None:
         secret = self.credentials.webhook_secret
         if not secret:
-            raise WebhookVerificationError("wahoo webhooks are not configured on this server")
+            raise errors.WebhookVerificationError(
+                "wahoo webhooks are not configured on this server"
+            )
         # The token travels inside the body: the raw bytes must be decoded to find it.
         try:
             body = loads_bounded(request.body)
         except JsonTooDeepError:
-            raise BadPayloadError(self.name, "webhook body nests too deeply") from None
+            raise errors.BadPayloadError(self.name, "webhook body nests too deeply") from None
         except (ValueError, UnicodeDecodeError) as exc:
-            raise WebhookVerificationError("wahoo webhook body is not JSON") from exc
+            raise errors.WebhookVerificationError("wahoo webhook body is not JSON") from exc
         token = body.get("webhook_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not hmac.compare_digest(
             token.encode("utf-8"), secret.encode("utf-8")
         ):
-            raise WebhookVerificationError("wahoo webhook_token does not match")
+            raise errors.WebhookVerificationError("wahoo webhook_token does not match")
 
     def parse_webhook(self, request: WebhookRequest) -> list[WebhookEvent]:
-        try:
-            body = loads_bounded(request.body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise BadPayloadError(self.name, "webhook body is not JSON") from exc
-        if not isinstance(body, dict):
-            raise BadPayloadError(self.name, "webhook body is not a JSON object")
+        body = json_object(request.body, self.name)
         # Older examples name the field "event" instead of "event_type".
         event_type = body.get("event_type", body.get("event"))
         if event_type != EVENT_WORKOUT_SUMMARY:
@@ -246,16 +231,18 @@ class WahooProvider(OAuth2Provider):
         user = body.get("user")
         user_id = user.get("id") if isinstance(user, dict) else None
         if not isinstance(user_id, int | str) or isinstance(user_id, bool) or str(user_id) == "":
-            raise BadPayloadError(self.name, "workout_summary webhook without user.id")
+            raise errors.BadPayloadError(self.name, "workout_summary webhook without user.id")
         summary = body.get("workout_summary")
         if not isinstance(summary, dict):
-            raise BadPayloadError(self.name, "workout_summary webhook without workout_summary")
+            raise errors.BadPayloadError(
+                self.name, "workout_summary webhook without workout_summary"
+            )
         workout = summary.get("workout")
         workout_id = workout.get("id") if isinstance(workout, dict) else None
         if workout_id is None:
             workout_id = summary.get("workout_id")
         if not isinstance(workout_id, int | str) or isinstance(workout_id, bool):
-            raise BadPayloadError(self.name, "workout_summary webhook without a workout id")
+            raise errors.BadPayloadError(self.name, "workout_summary webhook without a workout id")
         # Never hand the webhook token on to the queue.
         payload = {key: value for key, value in body.items() if key != "webhook_token"}
         return [
@@ -290,14 +277,3 @@ def _positive_int(value: Any, *, allow_zero: bool = False) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool) and value >= (0 if allow_zero else 1):
         return value
     return None
-
-
-def _parse_instant(value: Any) -> datetime | None:
-    """Wahoo's ``starts`` ("2026-11-22T08:14:05.000Z") as an aware UTC datetime."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
