@@ -351,3 +351,7 @@ def _open_id(value: Any) -> str | None:
     if isinstance(value, str) and value.strip():
         return value.strip()
     return None
+
+
+#: The provider this module defines (found by ``trainlytics.providers`` discovery).
+PROVIDER = CorosProvider

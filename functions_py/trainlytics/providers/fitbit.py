@@ -428,3 +428,7 @@ def _is_verification(body: bytes) -> bool:
     except (ValueError, UnicodeDecodeError):
         return False
     return bool(parsed == {"type": "verification"})
+
+
+#: The provider this module defines (found by ``trainlytics.providers`` discovery).
+PROVIDER = FitbitProvider

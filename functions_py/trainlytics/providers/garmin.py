@@ -488,3 +488,7 @@ def _user_id(item: Any, key: str) -> str:
 
 def _safe_key(key: str) -> str:
     return key if _BODY_KEY.match(key) else "<unprintable>"
+
+
+#: The provider this module defines (found by ``trainlytics.providers`` discovery).
+PROVIDER = GarminProvider

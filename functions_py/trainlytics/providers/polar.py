@@ -351,3 +351,7 @@ def _is_bare_ping(raw: bytes) -> bool:
         and set(body) <= {"event", "timestamp"}
         and isinstance(body.get("timestamp", ""), str)
     )
+
+
+#: The provider this module defines (found by ``trainlytics.providers`` discovery).
+PROVIDER = PolarProvider

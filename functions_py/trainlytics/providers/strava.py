@@ -609,3 +609,7 @@ def _errors(response: httpx.Response) -> list[dict[str, Any]]:
 
 def _epoch(moment: datetime | None) -> int | None:
     return int(moment.timestamp()) if moment is not None else None
+
+
+#: The provider this module defines (found by ``trainlytics.providers`` discovery).
+PROVIDER = StravaProvider

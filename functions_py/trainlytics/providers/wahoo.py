@@ -277,3 +277,7 @@ def _positive_int(value: Any, *, allow_zero: bool = False) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool) and value >= (0 if allow_zero else 1):
         return value
     return None
+
+
+#: The provider this module defines (found by ``trainlytics.providers`` discovery).
+PROVIDER = WahooProvider
