@@ -18,6 +18,7 @@ import pytest
 from trainlytics.errors import (
     BadPayloadError,
     ProviderError,
+    RateLimitedError,
     TokenExchangeError,
     TokenRefreshError,
     TokenRevokedError,
@@ -231,3 +232,14 @@ def test_a_bearer_call_refused_with_401_is_a_revoked_token() -> None:
     with pytest.raises(TokenRevokedError):
         provider._api_json("https://server.test/me", STORED, "reading the athlete")
     assert seen[0].headers["authorization"] == "Bearer old-access"
+
+
+def test_strava_waits_for_the_next_quarter_hour_of_the_injected_clock() -> None:
+    # A 429 without Retry-After (Strava sends none): 12:05 → the window at 12:15.
+    transport = httpx.MockTransport(lambda request: httpx.Response(429))
+    strava = StravaProvider(
+        CREDENTIALS, httpx.Client(transport=transport), clock=lambda: NOW + timedelta(minutes=5)
+    )
+    with pytest.raises(RateLimitedError) as caught:
+        strava.refresh(STORED)
+    assert caught.value.retry_after == 600
