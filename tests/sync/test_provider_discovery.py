@@ -24,6 +24,7 @@ import textwrap
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -40,12 +41,14 @@ from tests.sync.engine_support import admin, pool, sync_database_url
 from trainlytics.cli import app as cli_app
 from trainlytics.config import Settings
 from trainlytics.config_check import check_environment
-from trainlytics.errors import TokenRevokedError
+from trainlytics.errors import ConfigError, TokenRevokedError
 from trainlytics.gateway import PsycopgGateway
 from trainlytics.providers import (
+    ENTRY_POINT_GROUP,
     PROVIDER_CLASSES,
     UnknownProviderError,
     build_providers,
+    discover_providers,
     get_provider,
     refresh_registry,
 )
@@ -203,6 +206,35 @@ def test_a_new_module_is_discovered_in_enum_order(acme: type[Any]) -> None:
     assert list(PROVIDER_CLASSES)[-1] == "acme"
     assert list(PROVIDER_CLASSES)[:6] == ["strava", "garmin", "polar", "coros", "wahoo", "fitbit"]
     assert sport_label("acme") == "ACME"
+
+
+def test_an_installed_plugin_is_discovered_through_its_entry_point(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A provider shipped as its own package: entry point group ``trainlytics.providers``."""
+    (tmp_path / "acme_plugin.py").write_text(ACME_MODULE, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    point = EntryPoint(name="acme", value="acme_plugin", group=ENTRY_POINT_GROUP)
+
+    def plugins(*, group: str) -> list[EntryPoint]:
+        return [point] if group == ENTRY_POINT_GROUP else []
+
+    monkeypatch.setattr(providers_package, "entry_points", plugins)
+    try:
+        refresh_registry()
+        assert PROVIDER_CLASSES["acme"].__module__ == "acme_plugin"
+        # The same name from a second plug-in is refused, not silently shadowed.
+        (tmp_path / "acme_copy.py").write_text(ACME_MODULE, encoding="utf-8")
+        copy = EntryPoint(name="acme", value="acme_copy", group=ENTRY_POINT_GROUP)
+        monkeypatch.setattr(providers_package, "entry_points", lambda *, group: [point, copy])
+        with pytest.raises(ConfigError, match="defined twice"):
+            discover_providers()
+    finally:
+        monkeypatch.undo()
+        sys.modules.pop("acme_plugin", None)
+        sys.modules.pop("acme_copy", None)
+        refresh_registry()
+    assert "acme" not in PROVIDER_CLASSES
 
 
 def test_without_the_module_acme_is_no_provider() -> None:
