@@ -22,6 +22,7 @@ from trainlytics.errors import (
     TokenExchangeError,
     TokenRefreshError,
     TokenRevokedError,
+    WebhookVerificationError,
 )
 from trainlytics.providers.base import (
     ProviderCredentials,
@@ -65,13 +66,13 @@ class Rfc6749Provider(OAuth2Provider):
     def fetch_identity(
         self, tokens: TokenSet, *, callback_query: Mapping[str, str]
     ) -> ProviderIdentity:
-        raise NotImplementedError
+        return ProviderIdentity("1", None, {}, tokens.scopes or ())
 
     def verify_webhook(self, request: WebhookRequest) -> None:
-        raise NotImplementedError
+        raise WebhookVerificationError("this server sends no webhooks")
 
     def parse_webhook(self, request: WebhookRequest) -> list[WebhookEvent]:
-        raise NotImplementedError
+        return []
 
 
 class BasicAuthProvider(Rfc6749Provider):
