@@ -219,9 +219,9 @@ def _queue_streams(engine: SyncEngine, connection_id: int, provider: str | None)
     """Queue the connection's stream job after a sync stored activities (providers with a
     stream source only). Never the sync's failure: a stream job not queued now is queued by
     the next sync."""
-    from trainlytics.providers.streams_registry import STREAM_SOURCES
+    from trainlytics.providers.streams_registry import stream_sources
 
-    if provider not in STREAM_SOURCES:
+    if provider not in stream_sources():
         return
     try:
         JobQueue(engine.gateway).enqueue_streams(connection_id)

@@ -20,6 +20,8 @@ from typing import Any, ClassVar, Literal
 
 import httpx
 
+from trainlytics.clock import Clock, utc_now
+
 __all__ = [
     "DEFAULT_MAX_WEBHOOK_BODY_BYTES",
     "RECEIVED_AT_KEY",
@@ -212,6 +214,11 @@ class Provider(ABC):
 
     #: The ``provider_type`` enum value.
     name: ClassVar[str]
+    #: How athletes and operators see the name ("COROS"); default: the name capitalised.
+    display_name: ClassVar[str] = ""
+    #: Where the provider stands in listings: its position in the ``provider_type`` enum
+    #: (values are only ever appended, so a new provider takes the next number).
+    position: ClassVar[int] = 1000
     #: Whether the authorize request carries a PKCE S256 challenge.
     uses_pkce: ClassVar[bool]
     #: Scopes (or permissions) the sync cannot do without.
@@ -239,9 +246,18 @@ class Provider(ABC):
     #: Largest webhook body accepted; a larger one is answered 413 before it is read whole.
     max_webhook_body_bytes: ClassVar[int] = DEFAULT_MAX_WEBHOOK_BODY_BYTES
 
-    def __init__(self, credentials: ProviderCredentials, http: httpx.Client) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.display_name and "name" in cls.__dict__:
+            cls.display_name = cls.name.capitalize()
+
+    def __init__(
+        self, credentials: ProviderCredentials, http: httpx.Client, *, clock: Clock = utc_now
+    ) -> None:
         self.credentials = credentials
         self.http = http
+        #: The wall clock (token expiries, rate-limit waits, ping validity); tests inject one.
+        self.clock = clock
 
     # --- OAuth ---------------------------------------------------------------------------------
 

@@ -58,31 +58,17 @@ import hmac
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
-from urllib.parse import urlencode
 
-from trainlytics.errors import (
-    BadPayloadError,
-    ProviderError,
-    ProviderUnavailableError,
-    TokenExchangeError,
-    TokenRefreshError,
-    TokenRevokedError,
-    WebhookVerificationError,
-)
-from trainlytics.json_limits import loads_bounded
-from trainlytics.providers.base import (
-    ActivityPage,
-    Provider,
-    ProviderIdentity,
-    SyncWindow,
-    TokenSet,
-    WebhookEvent,
-    WebhookRequest,
-    WebhookResponse,
-)
-from trainlytics.providers.http import request, response_json
+import httpx
+
+from trainlytics import errors
+from trainlytics.providers import base
+from trainlytics.providers.base import ActivityPage, TokenSet, WebhookEvent, WebhookRequest
+from trainlytics.providers.http import response_json
+from trainlytics.providers.oauth2 import OAuth2Provider
+from trainlytics.providers.payloads import json_object
 
 __all__ = [
     "AUTHORIZE_URL",
@@ -121,8 +107,10 @@ SECRET_HEADER = "secret"  # noqa: S105 - a header name, not a secret
 _SAFE_CODE = re.compile(r"^[0-9]{1,8}$")
 
 
-class CorosProvider(Provider):
+class CorosProvider(OAuth2Provider):
     name: ClassVar[str] = "coros"
+    display_name: ClassVar[str] = "COROS"
+    position: ClassVar[int] = 4
     uses_pkce: ClassVar[bool] = False
     #: COROS's consent screen has no scopes to choose from.
     required_scopes: ClassVar[tuple[str, ...]] = ()
@@ -133,152 +121,62 @@ class CorosProvider(Provider):
     #: How far back the initial backfill asks (COROS's own history limit is not public).
     backfill_horizon: ClassVar[timedelta | None] = timedelta(days=365)
 
-    # --- OAuth ---------------------------------------------------------------------------------
+    # --- OAuth: the shared OAuth 2 client (providers/oauth2.py), with COROS's settings -----------
 
-    def authorization_url(self, *, state: str, code_challenge: str | None) -> str:
-        params = {
-            "client_id": self.credentials.client_id,
-            "redirect_uri": self.credentials.redirect_uri,
-            "response_type": "code",
-            "state": state,
-        }
-        return f"{AUTHORIZE_URL}?{urlencode(params)}"
+    authorize_url: ClassVar[str] = AUTHORIZE_URL
+    token_url: ClassVar[str] = TOKEN_URL
+    refresh_url: ClassVar[str | None] = REFRESH_URL
+    oauth_accept: ClassVar[str | None] = "application/json"
+    malformed_token_is_grant_error: ClassVar[bool] = True
+    default_token_lifetime: ClassVar[timedelta | None] = DEFAULT_TOKEN_LIFETIME
+    revoke_url: ClassVar[str | None] = DEAUTHORIZE_URL
+    revoke_token_field: ClassVar[str | None] = "token"  # noqa: S105 - a field name
+    revoke_done: ClassVar[frozenset[int]] = frozenset({200})
+    #: 401/403: already withdrawn.
+    revoke_gone: ClassVar[frozenset[int]] = frozenset({401, 403})
 
-    def exchange_code(
-        self, *, code: str, code_verifier: str | None, callback_query: Mapping[str, str]
+    def _read_token_response(
+        self, response: httpx.Response, *, previous: TokenSet | None, query: Mapping[str, str]
     ) -> TokenSet:
-        response = request(
-            self.http,
-            self.name,
-            "POST",
-            TOKEN_URL,
-            data={
-                "client_id": self.credentials.client_id,
-                "client_secret": self.credentials.client_secret,
-                "code": code,
-                "grant_type": "authorization_code",
-                "redirect_uri": self.credentials.redirect_uri,
-            },
-            headers={"Accept": "application/json"},
-        )
-        if response.status_code != 200:
-            raise TokenExchangeError(
-                self.name,
-                f"token exchange refused ({response.status_code})",
-                status_code=response.status_code,
-            )
-        try:
-            body = response_json(response, self.name)
-        except BadPayloadError as exc:
-            raise TokenExchangeError(self.name, "token response is not JSON") from exc
-        if not isinstance(body, dict):
-            raise TokenExchangeError(self.name, "token response is not a JSON object")
+        """COROS's envelope: a result other than "0000" is a refusal despite the HTTP 200; a
+        refresh answered by the envelope alone extends the current access token."""
+        exchange = previous is None
+        body = self._token_json(response, exchange=exchange)
         result = _failed_result(body)
+        if result is not None and exchange:
+            raise errors.TokenExchangeError(self.name, f"token exchange refused (result {result})")
         if result is not None:
-            raise TokenExchangeError(self.name, f"token exchange refused (result {result})")
-        payload = _token_payload(body)
-        if payload is None:
-            raise TokenExchangeError(self.name, "token response has no access_token")
-        refresh_token = payload.get("refresh_token")
-        open_id = _open_id(payload.get("openId"))
-        if open_id is None:
-            raise TokenExchangeError(self.name, "token response has no openId")
-        if not isinstance(refresh_token, str) or not refresh_token:
-            refresh_token = None
-        return TokenSet(
-            access_token=payload["access_token"],
-            refresh_token=refresh_token,
-            expires_at=_expires_at(payload.get("expires_in")),
-            provider_user_id=open_id,
-        )
-
-    def refresh(self, tokens: TokenSet) -> TokenSet:
-        if not tokens.refresh_token:
-            raise TokenRefreshError(self.name, "no refresh token is stored for this connection")
-        response = request(
-            self.http,
-            self.name,
-            "POST",
-            REFRESH_URL,
-            data={
-                "client_id": self.credentials.client_id,
-                "client_secret": self.credentials.client_secret,
-                "grant_type": "refresh_token",
-                "refresh_token": tokens.refresh_token,
-            },
-            headers={"Accept": "application/json"},
-        )
-        if response.status_code in (400, 401):
-            raise TokenRevokedError(
-                self.name,
-                f"refresh refused ({response.status_code})",
-                status_code=response.status_code,
-            )
-        if response.status_code != 200:
-            raise TokenRefreshError(
-                self.name,
-                f"refresh answered {response.status_code}",
-                status_code=response.status_code,
-            )
-        try:
-            body = response_json(response, self.name)
-        except BadPayloadError as exc:
-            raise TokenRefreshError(self.name, "refresh response is not JSON") from exc
-        if not isinstance(body, dict):
-            raise TokenRefreshError(self.name, "refresh response is not a JSON object")
-        result = _failed_result(body)
-        if result is not None:
-            raise TokenRevokedError(self.name, f"refresh refused (result {result})")
+            raise errors.TokenRevokedError(self.name, f"refresh refused (result {result})")
         payload = _token_payload(body)
         if payload is not None:
-            # New tokens: keep whatever the body does not replace.
-            new_refresh = payload.get("refresh_token")
-            return TokenSet(
-                access_token=payload["access_token"],
-                refresh_token=new_refresh
-                if isinstance(new_refresh, str) and new_refresh
-                else tokens.refresh_token,
-                expires_at=_expires_at(payload.get("expires_in")),
-                refresh_token_expires_at=tokens.refresh_token_expires_at,
-                scopes=tokens.scopes,
-                provider_user_id=_open_id(payload.get("openId")) or tokens.provider_user_id,
-                extra=tokens.extra,
-            )
-        if body.get("result") == SUCCESS_RESULT:
-            # Envelope only: the current access token's validity was extended.
-            return replace(tokens, expires_at=datetime.now(UTC) + DEFAULT_TOKEN_LIFETIME)
-        raise TokenRefreshError(self.name, "refresh response has neither tokens nor a result")
+            return self._parse_tokens(payload, previous=previous, query=query)
+        if previous is not None and body.get("result") == SUCCESS_RESULT:
+            return replace(previous, expires_at=self.clock() + DEFAULT_TOKEN_LIFETIME)
+        raise self._malformed("the token response has no access_token", exchange=exchange)
 
-    def revoke(self, tokens: TokenSet) -> None:
-        response = request(
-            self.http,
-            self.name,
-            "POST",
-            DEAUTHORIZE_URL,
-            data={"token": tokens.access_token},
-            headers={"Accept": "application/json"},
-        )
-        if response.status_code in (401, 403):
-            return  # Already withdrawn.
-        if response.status_code != 200:
-            raise ProviderError(
-                self.name,
-                f"deauthorize answered {response.status_code}",
-                status_code=response.status_code,
-            )
+    def _token_quirks(
+        self, tokens: TokenSet, body: Mapping[str, Any], *, exchange: bool
+    ) -> TokenSet:
+        """``openId``: the athlete's id, required from the code exchange."""
+        open_id = _open_id(body.get("openId"))
+        if open_id is None and exchange:
+            raise errors.TokenExchangeError(self.name, "token response has no openId")
+        return replace(tokens, provider_user_id=open_id) if open_id else tokens
+
+    def _check_revocation(self, response: httpx.Response) -> None:
         body = response_json(response, self.name)
         if not isinstance(body, dict) or "result" not in body:
-            raise BadPayloadError(self.name, "deauthorize answer is not a COROS envelope")
+            raise errors.BadPayloadError(self.name, "deauthorize answer is not a COROS envelope")
         result = _failed_result(body)
         if result is not None:
-            raise ProviderError(self.name, f"deauthorize refused (result {result})")
+            raise errors.ProviderError(self.name, f"deauthorize refused (result {result})")
 
     def fetch_identity(
         self, tokens: TokenSet, *, callback_query: Mapping[str, str]
-    ) -> ProviderIdentity:
+    ) -> base.ProviderIdentity:
         if not tokens.provider_user_id:
-            raise BadPayloadError(self.name, "token set carries no COROS openId")
-        return ProviderIdentity(
+            raise errors.BadPayloadError(self.name, "token set carries no COROS openId")
+        return base.ProviderIdentity(
             provider_user_id=tokens.provider_user_id,
             username=None,
             profile={"openId": tokens.provider_user_id},
@@ -292,33 +190,30 @@ class CorosProvider(Provider):
         client = headers.get(CLIENT_HEADER)
         secret = headers.get(SECRET_HEADER)
         if not client or not secret:
-            raise WebhookVerificationError("coros webhook rejected: client/secret headers missing")
+            raise errors.WebhookVerificationError(
+                "coros webhook rejected: client/secret headers missing"
+            )
         # Compare both, always, so timing does not reveal which one failed.
         client_ok = hmac.compare_digest(client.encode(), self.credentials.client_id.encode())
         secret_ok = hmac.compare_digest(secret.encode(), self.credentials.client_secret.encode())
         if not (client_ok and secret_ok):
-            raise WebhookVerificationError("coros webhook rejected: client/secret mismatch")
+            raise errors.WebhookVerificationError("coros webhook rejected: client/secret mismatch")
 
     def parse_webhook(self, request: WebhookRequest) -> list[WebhookEvent]:
-        try:
-            body = loads_bounded(request.body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise BadPayloadError(self.name, "webhook body is not JSON") from exc
-        if not isinstance(body, dict):
-            raise BadPayloadError(self.name, "webhook body is not a JSON object")
+        body = json_object(request.body, self.name)
         items = body.get("sportDataList")
         if not isinstance(items, list):
-            raise BadPayloadError(self.name, "webhook body has no sportDataList")
+            raise errors.BadPayloadError(self.name, "webhook body has no sportDataList")
         events: list[WebhookEvent] = []
         for index, item in enumerate(items):
             if not isinstance(item, dict):
-                raise BadPayloadError(self.name, f"sportDataList[{index}] is not an object")
+                raise errors.BadPayloadError(self.name, f"sportDataList[{index}] is not an object")
             open_id = _open_id(item.get("openId"))
             if open_id is None:
-                raise BadPayloadError(self.name, f"sportDataList[{index}] has no openId")
+                raise errors.BadPayloadError(self.name, f"sportDataList[{index}] has no openId")
             label_id = item.get("labelId")
             if isinstance(label_id, bool) or not isinstance(label_id, str | int) or label_id == "":
-                raise BadPayloadError(self.name, f"sportDataList[{index}] has no labelId")
+                raise errors.BadPayloadError(self.name, f"sportDataList[{index}] has no labelId")
             events.append(
                 WebhookEvent(
                     provider_user_id=open_id,
@@ -329,25 +224,23 @@ class CorosProvider(Provider):
             )
         return events
 
-    def webhook_ack(self) -> WebhookResponse:
-        return WebhookResponse(200, {"result": SUCCESS_RESULT, "message": "ok"})
+    def webhook_ack(self) -> base.WebhookResponse:
+        return base.WebhookResponse(200, {"result": SUCCESS_RESULT, "message": "ok"})
 
     # --- Activities ------------------------------------------------------------------------------
 
     def fetch_activities(
-        self, tokens: TokenSet, window: SyncWindow, cursor: Mapping[str, Any] | None
+        self, tokens: TokenSet, window: base.SyncWindow, cursor: Mapping[str, Any] | None
     ) -> ActivityPage:
         open_id = tokens.provider_user_id
         if not open_id:
-            raise ProviderError(self.name, "the connection has no COROS openId")
+            raise errors.ProviderError(self.name, "the connection has no COROS openId")
         start = _cursor_start(cursor, window)
         if start >= window.end:
             return ActivityPage(items=(), api_calls=0)
         step = self.max_window or timedelta(days=27)
         end = min(window.end, start + step)
-        response = request(
-            self.http,
-            self.name,
+        response = self._send(
             "GET",
             SPORT_LIST_URL,
             params={
@@ -358,37 +251,32 @@ class CorosProvider(Provider):
             },
             headers={"Accept": "application/json"},
         )
-        if response.status_code in (401, 403):
-            raise TokenRevokedError(
-                self.name,
-                f"sport list refused the access token ({response.status_code})",
-                status_code=response.status_code,
+        if response.status_code == 403:
+            raise errors.TokenRevokedError(
+                self.name, "sport list refused the access token (403)", status_code=403
             )
-        if response.status_code != 200:
-            raise ProviderError(
-                self.name,
-                f"sport list answered {response.status_code}",
-                status_code=response.status_code,
-            )
+        self._check_api_status(response, "sport list")
         body = response_json(response, self.name)
         if not isinstance(body, dict) or "result" not in body:
-            raise BadPayloadError(self.name, "sport list answer is not a COROS envelope")
+            raise errors.BadPayloadError(self.name, "sport list answer is not a COROS envelope")
         result = _failed_result(body)
         if result is not None:
             if result in REVOKED_RESULTS:
-                raise TokenRevokedError(
+                raise errors.TokenRevokedError(
                     self.name,
                     f"sport list refused the access token (result {result})",
                     hint="the athlete must reconnect COROS",
                 )
             # The codes' meanings are not public: an error envelope may be a passing server
             # problem, so it is retried (the job's attempts are bounded), not given up at once.
-            raise ProviderUnavailableError(self.name, f"sport list refused (result {result})")
+            raise errors.ProviderUnavailableError(
+                self.name, f"sport list refused (result {result})"
+            )
         data = body.get("data")
         if data is None:
             data = []
         if not isinstance(data, list):
-            raise BadPayloadError(self.name, "sport list data is not a JSON array")
+            raise errors.BadPayloadError(self.name, "sport list data is not a JSON array")
         return ActivityPage(
             items=_starting_within(data, start, end),
             next_cursor={"from": end.isoformat()} if end < window.end else None,
@@ -403,7 +291,7 @@ class CorosProvider(Provider):
         return ActivityPage(items=(dict(event.payload),), api_calls=0)
 
 
-def _cursor_start(cursor: Mapping[str, Any] | None, window: SyncWindow) -> datetime:
+def _cursor_start(cursor: Mapping[str, Any] | None, window: base.SyncWindow) -> datetime:
     """Where this step of the window starts: the cursor's ``from`` when it lies in the window."""
     value = cursor.get("from") if cursor else None
     if isinstance(value, str):
@@ -465,7 +353,5 @@ def _open_id(value: Any) -> str | None:
     return None
 
 
-def _expires_at(expires_in: Any) -> datetime:
-    if isinstance(expires_in, bool) or not isinstance(expires_in, int | float) or expires_in <= 0:
-        return datetime.now(UTC) + DEFAULT_TOKEN_LIFETIME
-    return datetime.now(UTC) + timedelta(seconds=float(expires_in))
+#: The provider this module defines (found by ``trainlytics.providers`` discovery).
+PROVIDER = CorosProvider

@@ -98,52 +98,23 @@ UNCONFIRMED (not settled by official documentation at the time of writing):
 from __future__ import annotations
 
 import hmac
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
-from urllib.parse import urlencode
 
 import httpx
 
-from trainlytics.errors import (
-    BadPayloadError,
-    InsufficientScopeError,
-    ProviderError,
-    TokenExchangeError,
-    TokenRefreshError,
-    TokenRevokedError,
-    WebhookVerificationError,
-)
+from trainlytics import errors
 from trainlytics.json_limits import loads_bounded
-from trainlytics.providers.base import (
-    ActivityPage,
-    Provider,
-    ProviderIdentity,
-    SyncWindow,
-    TokenSet,
-    WebhookEvent,
-    WebhookRequest,
-    WebhookResponse,
-)
+from trainlytics.providers import base
+from trainlytics.providers.base import ActivityPage, TokenSet, WebhookEvent, WebhookRequest
 from trainlytics.providers.google_signatures import KEYSET_URL, TinkKeysetVerifier
-from trainlytics.providers.http import request, response_json
+from trainlytics.providers.http import response_json
+from trainlytics.providers.oauth2 import OAuth2Provider, error_code
+from trainlytics.providers.payloads import parse_instant
 
-__all__ = [
-    "AUTHORIZE_URL",
-    "EXERCISE_DATA_POINTS_URL",
-    "IDENTITY_URL",
-    "REVOKE_URL",
-    "SCOPES",
-    "SCOPE_ACTIVITY",
-    "SCOPE_LOCATION",
-    "TOKEN_URL",
-    "FitbitProvider",
-]
+__all__ = ["EXERCISE_PAGE_SIZE", "SCOPES", "SCOPE_ACTIVITY", "SCOPE_LOCATION", "FitbitProvider"]
 
-AUTHORIZE_URL = "https://accounts.google.com/o/oauth2/v2/auth"
-TOKEN_URL = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL, not a password
-REVOKE_URL = "https://oauth2.googleapis.com/revoke"
 HEALTH_API_BASE = "https://health.googleapis.com/v4"
 IDENTITY_URL = f"{HEALTH_API_BASE}/users/me/identity"
 EXERCISE_DATA_POINTS_URL = f"{HEALTH_API_BASE}/users/me/dataTypes/exercise/dataPoints"
@@ -172,145 +143,64 @@ CIVIL_PADDING = timedelta(hours=14)
 #: The only filter member the API accepts for exercise sessions.
 FILTER_FIELD = "exercise.interval.civil_start_time"
 
-_ERROR_CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
-
-class FitbitProvider(Provider):
+class FitbitProvider(OAuth2Provider):
     name: ClassVar[str] = "fitbit"
+    position: ClassVar[int] = 6
     uses_pkce: ClassVar[bool] = True
     required_scopes: ClassVar[tuple[str, ...]] = (SCOPE_ACTIVITY,)
     #: FITBIT_WEBHOOK_SECRET: the subscriber's endpointAuthorization secret is
     #: ``"Bearer " + FITBIT_WEBHOOK_SECRET``.
     webhook_secret_setting: ClassVar[str | None] = "WEBHOOK_SECRET"  # noqa: S105 - a variable name
 
-    # --- OAuth ---------------------------------------------------------------------------------
+    # --- OAuth: the shared OAuth 2 client (providers/oauth2.py), with Google's settings ----------
 
-    def authorization_url(self, *, state: str, code_challenge: str | None) -> str:
-        params = {
-            "client_id": self.credentials.client_id,
-            "redirect_uri": self.credentials.redirect_uri,
-            "response_type": "code",
-            "scope": " ".join(SCOPES),
-            "state": state,
-            "access_type": "offline",
-            "prompt": "consent",
-        }
-        if code_challenge is not None:
-            params["code_challenge"] = code_challenge
-            params["code_challenge_method"] = "S256"
-        return f"{AUTHORIZE_URL}?{urlencode(params)}"
+    authorize_url: ClassVar[str] = "https://accounts.google.com/o/oauth2/v2/auth"
+    token_url: ClassVar[str] = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
+    requested_scopes: ClassVar[tuple[str, ...]] = SCOPES
+    #: A refresh token is only issued with ``access_type=offline``; ``prompt=consent`` makes a
+    #: reconnect get one again.
+    authorize_params: ClassVar[Mapping[str, str]] = {"access_type": "offline", "prompt": "consent"}
+    missing_refresh_token_error: ClassVar[type[errors.ProviderError]] = errors.TokenRevokedError
+    #: Google does not rotate refresh tokens: the shared client keeps the stored one unless a
+    #: new one comes, and keeps the stored scopes when the refresh response has none.
+    revoke_url: ClassVar[str | None] = "https://oauth2.googleapis.com/revoke"
+    revoke_token_field: ClassVar[str | None] = "token"  # noqa: S105 - a field name
+    revoke_done: ClassVar[frozenset[int]] = frozenset({200})
+    revoke_gone: ClassVar[frozenset[int]] = frozenset()
 
-    def exchange_code(
-        self, *, code: str, code_verifier: str | None, callback_query: Mapping[str, str]
-    ) -> TokenSet:
-        data = {
-            "client_id": self.credentials.client_id,
-            "client_secret": self.credentials.client_secret,
-            "code": code,
-            "grant_type": "authorization_code",
-            "redirect_uri": self.credentials.redirect_uri,
-        }
-        if code_verifier is not None:
-            data["code_verifier"] = code_verifier
-        response = request(self.http, self.name, "POST", TOKEN_URL, data=data)
-        if response.status_code != 200:
-            raise TokenExchangeError(
-                self.name,
-                f"authorization code exchange refused ({_error_code(response)})",
-                status_code=response.status_code,
-            )
-        return self._token_set(response, previous_refresh_token=None)
-
-    def refresh(self, tokens: TokenSet) -> TokenSet:
-        if tokens.refresh_token is None:
-            raise TokenRevokedError(self.name, "no refresh token stored for this connection")
-        response = request(
-            self.http,
-            self.name,
-            "POST",
-            TOKEN_URL,
-            data={
-                "client_id": self.credentials.client_id,
-                "client_secret": self.credentials.client_secret,
-                "grant_type": "refresh_token",
-                "refresh_token": tokens.refresh_token,
-            },
-        )
-        if response.status_code in (400, 401):
-            raise TokenRevokedError(
-                self.name,
-                f"refresh token refused ({_error_code(response)})",
-                status_code=response.status_code,
-                hint="the athlete must reconnect their Fitbit (Google) account",
-            )
-        if response.status_code != 200:
-            raise TokenRefreshError(
-                self.name,
-                f"token refresh answered {response.status_code}",
-                status_code=response.status_code,
-            )
-        # Google does not rotate refresh tokens: keep the stored one unless a new one comes.
-        refreshed = self._token_set(response, previous_refresh_token=tokens.refresh_token)
-        if refreshed.scopes is None and tokens.scopes is not None:
-            refreshed = TokenSet(
-                access_token=refreshed.access_token,
-                refresh_token=refreshed.refresh_token,
-                expires_at=refreshed.expires_at,
-                scopes=tokens.scopes,
-            )
-        return refreshed
-
-    def revoke(self, tokens: TokenSet) -> None:
+    def _revocable_token(self, tokens: TokenSet) -> str:
         # Revoking the refresh token ends the whole grant; the access token is the fallback.
-        token = tokens.refresh_token or tokens.access_token
-        response = request(self.http, self.name, "POST", REVOKE_URL, data={"token": token})
-        if response.status_code == 200:
-            return
-        if response.status_code == 400 and _error_code(response) == "invalid_token":
-            return  # already revoked or expired: the grant is gone either way
-        raise ProviderError(
-            self.name,
-            f"revocation answered {response.status_code} ({_error_code(response)})",
-            status_code=response.status_code,
-        )
+        return tokens.refresh_token or tokens.access_token
+
+    def _already_revoked(self, response: httpx.Response) -> bool:
+        # Google answers 400 invalid_token for a token already revoked or expired.
+        return response.status_code == 400 and error_code(response) == "invalid_token"
 
     def fetch_identity(
         self, tokens: TokenSet, *, callback_query: Mapping[str, str]
-    ) -> ProviderIdentity:
+    ) -> base.ProviderIdentity:
         granted = tokens.scopes if tokens.scopes is not None else ()
-        response = request(
-            self.http,
-            self.name,
-            "GET",
-            IDENTITY_URL,
-            headers={"Authorization": f"Bearer {tokens.access_token}"},
-        )
-        if response.status_code == 401:
-            raise TokenRevokedError(
-                self.name, "the access token was refused by users/me/identity", status_code=401
-            )
+        response = self._send("GET", IDENTITY_URL, headers=self._bearer(tokens))
         if response.status_code == 403:
             # PERMISSION_DENIED: none of the scopes allowing getIdentity was granted.
             missing = self._missing(granted) or list(self.required_scopes)
-            raise InsufficientScopeError(self.name, missing)
-        if response.status_code != 200:
-            raise ProviderError(
-                self.name,
-                f"GET users/me/identity answered {response.status_code}",
-                status_code=response.status_code,
-            )
+            raise errors.InsufficientScopeError(self.name, missing)
+        self._check_api_status(response, "GET users/me/identity")
         body = response_json(response, self.name)
         health_user_id = body.get("healthUserId") if isinstance(body, dict) else None
         if not isinstance(health_user_id, str) or not health_user_id:
-            raise BadPayloadError(self.name, "users/me/identity answered without healthUserId")
-        return ProviderIdentity(
+            raise errors.BadPayloadError(
+                self.name, "users/me/identity answered without healthUserId"
+            )
+        return base.ProviderIdentity(
             provider_user_id=health_user_id,
             username=None,  # the Health API has no display name; profile needs another scope
             profile={"healthUserId": health_user_id},
             scopes=granted,
         )
 
-    def missing_scopes(self, identity: ProviderIdentity) -> list[str]:
+    def missing_scopes(self, identity: base.ProviderIdentity) -> list[str]:
         return self._missing(identity.scopes)
 
     def _missing(self, granted: tuple[str, ...]) -> list[str]:
@@ -324,7 +214,7 @@ class FitbitProvider(Provider):
     # --- Activities ----------------------------------------------------------------------------
 
     def fetch_activities(
-        self, tokens: TokenSet, window: SyncWindow, cursor: Mapping[str, Any] | None
+        self, tokens: TokenSet, window: base.SyncWindow, cursor: Mapping[str, Any] | None
     ) -> ActivityPage:
         """One page of the padded civil-time listing of ``window``, keeping only the exercises
         whose real start (``exercise.interval.startTime``) lies in the window. No window is
@@ -358,17 +248,19 @@ class FitbitProvider(Provider):
             return ActivityPage(items=(), api_calls=0)
         intervals = event.payload.get("intervals")
         if not isinstance(intervals, list):
-            raise BadPayloadError(self.name, "exercise notification without intervals")
+            raise errors.BadPayloadError(self.name, "exercise notification without intervals")
         items: dict[str, Mapping[str, Any]] = {}
-        windows: list[SyncWindow] = []
+        windows: list[base.SyncWindow] = []
         calls = 0
         for interval in intervals:
             physical = interval.get("physicalTimeInterval") if isinstance(interval, dict) else None
-            start = _instant(physical.get("startTime")) if isinstance(physical, dict) else None
-            end = _instant(physical.get("endTime")) if isinstance(physical, dict) else None
+            start = parse_instant(physical.get("startTime")) if isinstance(physical, dict) else None
+            end = parse_instant(physical.get("endTime")) if isinstance(physical, dict) else None
             if start is None or end is None:
-                raise BadPayloadError(self.name, "exercise notification with an invalid interval")
-            window = SyncWindow(start - EVENT_LOOKBACK, max(end, start + timedelta(seconds=1)))
+                raise errors.BadPayloadError(
+                    self.name, "exercise notification with an invalid interval"
+                )
+            window = base.SyncWindow(start - EVENT_LOOKBACK, max(end, start + timedelta(seconds=1)))
             token: str | None = None
             while True:
                 points, token = self._exercise_page(tokens, window.start, window.end, token)
@@ -392,36 +284,20 @@ class FitbitProvider(Provider):
         }
         if page_token:
             params["pageToken"] = page_token
-        response = request(
-            self.http,
-            self.name,
-            "GET",
-            EXERCISE_DATA_POINTS_URL,
-            params=params,
-            headers={"Authorization": f"Bearer {tokens.access_token}"},
+        response = self._send(
+            "GET", EXERCISE_DATA_POINTS_URL, params=params, headers=self._bearer(tokens)
         )
-        if response.status_code == 401:
-            raise TokenRevokedError(
-                self.name,
-                "the access token was refused by exercise dataPoints",
-                status_code=401,
-                hint="the athlete must reconnect their Fitbit (Google) account",
-            )
         if response.status_code == 403:
-            raise InsufficientScopeError(self.name, list(self.required_scopes))
-        if response.status_code != 200:
-            raise ProviderError(
-                self.name,
-                f"GET exercise dataPoints answered {response.status_code} "
-                f"({_error_code(response)})",
-                status_code=response.status_code,
-            )
+            raise errors.InsufficientScopeError(self.name, list(self.required_scopes))
+        self._check_api_status(response, "GET exercise dataPoints")
         body = response_json(response, self.name)
         if not isinstance(body, dict):
-            raise BadPayloadError(self.name, "exercise dataPoints answered a non-object body")
+            raise errors.BadPayloadError(
+                self.name, "exercise dataPoints answered a non-object body"
+            )
         points = body.get("dataPoints", [])
         if not isinstance(points, list):
-            raise BadPayloadError(self.name, "exercise dataPoints answered without a list")
+            raise errors.BadPayloadError(self.name, "exercise dataPoints answered without a list")
         next_token = body.get("nextPageToken")
         return (
             [point for point in points if isinstance(point, dict)],
@@ -437,14 +313,18 @@ class FitbitProvider(Provider):
         :class:`~trainlytics.providers.google_signatures.TinkKeysetVerifier`)."""
         secret = self.credentials.webhook_secret
         if not secret:
-            raise WebhookVerificationError("fitbit webhooks are not configured on this server")
+            raise errors.WebhookVerificationError(
+                "fitbit webhooks are not configured on this server"
+            )
         provided = request.headers.get("authorization")
         expected = f"Bearer {secret}"
         if provided is None or not hmac.compare_digest(
             provided.strip().encode("utf-8"), expected.encode("utf-8")
         ):
             # Also what Google's registration check without the header expects (401/403).
-            raise WebhookVerificationError("fitbit webhook Authorization header does not match")
+            raise errors.WebhookVerificationError(
+                "fitbit webhook Authorization header does not match"
+            )
         if _is_verification(request.body):
             return  # the registration check: nothing is queued, nothing changes
         self._signatures().verify(request.headers, request.body)
@@ -460,12 +340,12 @@ class FitbitProvider(Provider):
         try:
             body = loads_bounded(request.body)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise BadPayloadError(self.name, "webhook body is not JSON") from exc
+            raise errors.BadPayloadError(self.name, "webhook body is not JSON") from exc
         items: list[Any] = body if isinstance(body, list) else [body]
         events: list[WebhookEvent] = []
         for item in items:
             if not isinstance(item, dict):
-                raise BadPayloadError(self.name, "webhook notification is not a JSON object")
+                raise errors.BadPayloadError(self.name, "webhook notification is not a JSON object")
             if item.get("type") == "verification":
                 continue  # subscriber registration check: nothing to queue
             events.extend(self._events_of(item))
@@ -474,19 +354,21 @@ class FitbitProvider(Provider):
     def _events_of(self, item: Mapping[str, Any]) -> list[WebhookEvent]:
         data = item.get("data")
         if not isinstance(data, dict):
-            raise BadPayloadError(self.name, "webhook notification without a data object")
+            raise errors.BadPayloadError(self.name, "webhook notification without a data object")
         health_user_id = data.get("healthUserId")
         data_type = data.get("dataType")
         operation = data.get("operation")
         if not isinstance(health_user_id, str) or not health_user_id:
-            raise BadPayloadError(self.name, "webhook notification without healthUserId")
+            raise errors.BadPayloadError(self.name, "webhook notification without healthUserId")
         if not isinstance(data_type, str) or operation not in ("UPSERT", "DELETE"):
-            raise BadPayloadError(self.name, "webhook notification without dataType/operation")
+            raise errors.BadPayloadError(
+                self.name, "webhook notification without dataType/operation"
+            )
         if data_type != DATA_TYPE_EXERCISE:
             return []  # steps, sleep, weight...: not synced by Trainlytics
         intervals = data.get("intervals", [])
         if not isinstance(intervals, list):
-            raise BadPayloadError(self.name, "webhook notification intervals is not a list")
+            raise errors.BadPayloadError(self.name, "webhook notification intervals is not a list")
         return [
             WebhookEvent(
                 provider_user_id=health_user_id,
@@ -497,10 +379,10 @@ class FitbitProvider(Provider):
             )
         ]
 
-    def webhook_ack(self) -> WebhookResponse:
-        return WebhookResponse(204, None)
+    def webhook_ack(self) -> base.WebhookResponse:
+        return base.WebhookResponse(204, None)
 
-    def webhook_ack_for(self, request: WebhookRequest) -> WebhookResponse:
+    def webhook_ack_for(self, request: WebhookRequest) -> base.WebhookResponse:
         """The ack for a verified request: Google's subscriber registration check wants
         ``201 Created`` for ``{"type": "verification"}``; notifications get 204."""
         try:
@@ -508,36 +390,8 @@ class FitbitProvider(Provider):
         except (ValueError, UnicodeDecodeError):
             return self.webhook_ack()
         if isinstance(body, dict) and body.get("type") == "verification":
-            return WebhookResponse(201, None)
+            return base.WebhookResponse(201, None)
         return self.webhook_ack()
-
-    # --- helpers -------------------------------------------------------------------------------
-
-    def _token_set(
-        self, response: httpx.Response, *, previous_refresh_token: str | None
-    ) -> TokenSet:
-        body = response_json(response, self.name)
-        if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
-            raise BadPayloadError(
-                self.name, "token endpoint answered without an access_token", status_code=200
-            )
-        refresh_token = body.get("refresh_token")
-        if not isinstance(refresh_token, str) or not refresh_token:
-            refresh_token = previous_refresh_token
-        expires_in = body.get("expires_in")
-        expires_at = (
-            datetime.now(UTC) + timedelta(seconds=float(expires_in))
-            if isinstance(expires_in, int | float) and not isinstance(expires_in, bool)
-            else None
-        )
-        scope = body.get("scope")
-        scopes = tuple(scope.split()) if isinstance(scope, str) else None
-        return TokenSet(
-            access_token=body["access_token"],
-            refresh_token=refresh_token,
-            expires_at=expires_at,
-            scopes=scopes,
-        )
 
 
 def _civil(moment: datetime) -> str:
@@ -548,7 +402,9 @@ def _civil(moment: datetime) -> str:
     return utc.replace(tzinfo=None, microsecond=0).isoformat(timespec="seconds")
 
 
-def _starting_in(points: list[Mapping[str, Any]], window: SyncWindow) -> list[Mapping[str, Any]]:
+def _starting_in(
+    points: list[Mapping[str, Any]], window: base.SyncWindow
+) -> list[Mapping[str, Any]]:
     """The data points whose real start (``exercise.interval.startTime``) lies in ``window``.
     A point without a readable start is kept: the normaliser reports it as a skipped item
     rather than it being silently dropped."""
@@ -556,7 +412,7 @@ def _starting_in(points: list[Mapping[str, Any]], window: SyncWindow) -> list[Ma
     for point in points:
         exercise = point.get("exercise")
         interval = exercise.get("interval") if isinstance(exercise, dict) else None
-        start = _instant(interval.get("startTime")) if isinstance(interval, dict) else None
+        start = parse_instant(interval.get("startTime")) if isinstance(interval, dict) else None
         if start is None or window.start <= start < window.end:
             kept.append(point)
     return kept
@@ -574,26 +430,5 @@ def _is_verification(body: bytes) -> bool:
     return bool(parsed == {"type": "verification"})
 
 
-def _instant(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
-def _error_code(response: httpx.Response) -> str:
-    """The OAuth ``error`` code (or Google API ``error.status``) of an error response when it is
-    a plain identifier — never the description or the body, which may echo what we sent."""
-    try:
-        body = response.json()
-    except (ValueError, UnicodeDecodeError):
-        return f"HTTP {response.status_code}"
-    code: Any = body.get("error") if isinstance(body, dict) else None
-    if isinstance(code, dict):  # Google API errors: {"error": {"code", "message", "status"}}
-        code = code.get("status")
-    if isinstance(code, str) and _ERROR_CODE.match(code):
-        return code
-    return f"HTTP {response.status_code}"
+#: The provider this module defines (found by ``trainlytics.providers`` discovery).
+PROVIDER = FitbitProvider

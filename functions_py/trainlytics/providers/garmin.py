@@ -82,36 +82,19 @@ from __future__ import annotations
 import hmac
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any, ClassVar
-from urllib.parse import urlencode
 
 import httpx
 
-from trainlytics.errors import (
-    BadPayloadError,
-    HistoryNotGrantedError,
-    ProviderError,
-    TokenExchangeError,
-    TokenRefreshError,
-    TokenRevokedError,
-    WebhookVerificationError,
-)
+from trainlytics import errors
 from trainlytics.json_limits import loads_bounded
 from trainlytics.logs import get_logger
-from trainlytics.providers.base import (
-    RECEIVED_AT_KEY,
-    AccessCheck,
-    ActivityPage,
-    Provider,
-    ProviderIdentity,
-    SyncWindow,
-    TokenSet,
-    WebhookEvent,
-    WebhookEventKind,
-    WebhookRequest,
-)
-from trainlytics.providers.http import request, response_json
+from trainlytics.providers import base
+from trainlytics.providers.base import ActivityPage, TokenSet, WebhookEvent, WebhookRequest
+from trainlytics.providers.http import response_json
+from trainlytics.providers.oauth2 import OAuth2Provider
 
 __all__ = [
     "API_BASE_URL",
@@ -167,7 +150,7 @@ REQUIRED_PERMISSIONS: tuple[str, ...] = ("ACTIVITY_EXPORT",)
 WEBHOOK_CLIENT_ID_HEADER = "garmin-client-id"
 
 #: Webhook body keys about activities, and what a pushed item of that key means.
-_ACTIVITY_KEYS: dict[str, WebhookEventKind] = {
+_ACTIVITY_KEYS: dict[str, base.WebhookEventKind] = {
     "activities": "activity_created",
     "activityDetails": "activity_updated",
     "manuallyUpdatedActivities": "activity_updated",
@@ -184,8 +167,9 @@ _BODY_KEY = re.compile(r"^[A-Za-z]{1,40}$")
 log = get_logger(__name__)
 
 
-class GarminProvider(Provider):
+class GarminProvider(OAuth2Provider):
     name: ClassVar[str] = "garmin"
+    position: ClassVar[int] = 2
     uses_pkce: ClassVar[bool] = True
     required_scopes: ClassVar[tuple[str, ...]] = REQUIRED_PERMISSIONS
     # Garmin authenticates webhooks with our client id (header), not with a secret of ours.
@@ -202,126 +186,60 @@ class GarminProvider(Provider):
     #: No public per-request limits (backfill throughput is counted in days); 429s are honoured.
     rate_limit_buckets: ClassVar[tuple[tuple[str, int, int], ...]] = ()
 
-    # --- OAuth ---------------------------------------------------------------------------------
+    # --- OAuth: the shared OAuth 2 client (providers/oauth2.py), with Garmin's settings ----------
 
-    def authorization_url(self, *, state: str, code_challenge: str | None) -> str:
-        if not code_challenge:
-            raise ValueError("garmin requires a PKCE S256 code challenge")
-        params = {
-            "response_type": "code",
-            "client_id": self.credentials.client_id,
-            "code_challenge": code_challenge,
-            "code_challenge_method": "S256",
-            "redirect_uri": self.credentials.redirect_uri,
-            "state": state,
-        }
-        return f"{AUTHORIZE_URL}?{urlencode(params)}"
+    authorize_url: ClassVar[str] = AUTHORIZE_URL
+    token_url: ClassVar[str] = TOKEN_URL
+    #: OAuth 2.0 with PKCE: no authorize URL, no exchange without the S256 challenge/verifier.
+    pkce_required: ClassVar[bool] = True
+    refresh_token_required: ClassVar[bool] = True
+    #: Deregistration withdraws the app; 401/403/404: the registration (or token) is gone.
+    revoke_url: ClassVar[str | None] = REGISTRATION_URL
+    revoke_method: ClassVar[str] = "DELETE"
+    revoke_done: ClassVar[frozenset[int]] = frozenset({200, 202, 204})
+    revoke_gone: ClassVar[frozenset[int]] = frozenset({401, 403, 404})
 
-    def exchange_code(
-        self, *, code: str, code_verifier: str | None, callback_query: Mapping[str, str]
+    def _token_quirks(
+        self, tokens: TokenSet, body: Mapping[str, Any], *, exchange: bool
     ) -> TokenSet:
-        if not code_verifier:
-            raise TokenExchangeError(self.name, "the PKCE code verifier is missing")
-        response = self._post_token(
-            {
-                "grant_type": "authorization_code",
-                "client_id": self.credentials.client_id,
-                "client_secret": self.credentials.client_secret,
-                "code": code,
-                "code_verifier": code_verifier,
-                "redirect_uri": self.credentials.redirect_uri,
-            }
-        )
-        if response.status_code != 200:
-            raise TokenExchangeError(
-                self.name,
-                f"the authorization code was refused ({_describe(response)})",
-                status_code=response.status_code,
-                hint=_hint_for(response) or "start the connection again",
-            )
-        body = self._token_body(response, require_refresh=True)
-        return _token_set(body, previous=None)
-
-    def refresh(self, tokens: TokenSet) -> TokenSet:
-        if not tokens.refresh_token:
-            raise TokenRefreshError(self.name, "no refresh token is stored for this connection")
-        response = self._post_token(
-            {
-                "grant_type": "refresh_token",
-                "client_id": self.credentials.client_id,
-                "client_secret": self.credentials.client_secret,
-                "refresh_token": tokens.refresh_token,
-            }
-        )
-        if response.status_code in (400, 401):
-            if _error_code(response) == "invalid_client":
-                raise TokenRefreshError(
-                    self.name,
-                    f"the refresh was refused because of the app's credentials "
-                    f"({_describe(response)})",
-                    status_code=response.status_code,
-                    hint="check GARMIN_CLIENT_ID and GARMIN_CLIENT_SECRET",
-                )
-            raise TokenRevokedError(
-                self.name,
-                f"the refresh token was refused ({_describe(response)})",
-                status_code=response.status_code,
-                hint="the athlete must connect Garmin again",
-            )
-        if response.status_code != 200:
-            raise TokenRefreshError(
-                self.name,
-                f"the refresh failed ({_describe(response)})",
-                status_code=response.status_code,
-            )
-        body = self._token_body(response, require_refresh=False)
-        return _token_set(body, previous=tokens)
-
-    def revoke(self, tokens: TokenSet) -> None:
-        response = request(
-            self.http, self.name, "DELETE", REGISTRATION_URL, headers=_bearer(tokens)
-        )
-        if response.status_code in (200, 202, 204, 401, 403, 404):
-            # 401/403/404: the registration (or the token) is already gone.
-            return
-        raise ProviderError(
-            self.name,
-            f"deregistration failed ({_describe(response)})",
-            status_code=response.status_code,
-        )
+        """The token's ``jti`` (its id at Garmin), kept for support requests."""
+        jti = body.get("jti")
+        return replace(tokens, extra={"jti": jti} if isinstance(jti, str) else {})
 
     def fetch_identity(
         self, tokens: TokenSet, *, callback_query: Mapping[str, str]
-    ) -> ProviderIdentity:
+    ) -> base.ProviderIdentity:
         user = self._get_json(USER_ID_URL, tokens, "reading the user id")
         user_id = user.get("userId") if isinstance(user, dict) else None
         if not isinstance(user_id, str | int) or isinstance(user_id, bool) or not str(user_id):
-            raise BadPayloadError(self.name, "the user id response has no userId", status_code=200)
+            raise errors.BadPayloadError(
+                self.name, "the user id response has no userId", status_code=200
+            )
         permissions = self._get_json(PERMISSIONS_URL, tokens, "reading the permissions")
         if isinstance(permissions, dict):
             permissions = permissions.get("permissions")
         if not isinstance(permissions, list) or not all(isinstance(p, str) for p in permissions):
-            raise BadPayloadError(
+            raise errors.BadPayloadError(
                 self.name, "the permissions response is not a list of strings", status_code=200
             )
-        return ProviderIdentity(
+        return base.ProviderIdentity(
             provider_user_id=str(user_id),
             username=None,  # the partner API exposes no display name
             profile={"userId": str(user_id), "permissions": list(permissions)},
             scopes=tuple(permissions),
         )
 
-    def check_access(self, tokens: TokenSet) -> AccessCheck:
+    def check_access(self, tokens: TokenSet) -> base.AccessCheck:
         """``GET /user/id`` (401: the registration is gone) and ``GET /user/permissions``
         (what the athlete grants now), both read-only, through :meth:`fetch_identity`; a
         different ``userId`` than the token's account counts as withdrawn."""
         try:
             identity = self.fetch_identity(tokens, callback_query={})
-        except TokenRevokedError:
-            return AccessCheck(withdrawn=True)
+        except errors.TokenRevokedError:
+            return base.AccessCheck(withdrawn=True)
         if tokens.provider_user_id and identity.provider_user_id != tokens.provider_user_id:
-            return AccessCheck(withdrawn=True)
-        return AccessCheck(
+            return base.AccessCheck(withdrawn=True)
+        return base.AccessCheck(
             withdrawn=False,
             missing=tuple(self.missing_scopes(identity)),
             granted=identity.scopes,
@@ -334,7 +252,7 @@ class GarminProvider(Provider):
         if not given or not hmac.compare_digest(
             given.encode(), self.credentials.client_id.encode()
         ):
-            raise WebhookVerificationError(
+            raise errors.WebhookVerificationError(
                 f"garmin webhook rejected: missing or wrong {WEBHOOK_CLIENT_ID_HEADER} header"
             )
 
@@ -348,14 +266,16 @@ class GarminProvider(Provider):
         try:
             body = loads_bounded(request.body)
         except (ValueError, UnicodeDecodeError):
-            raise BadPayloadError(self.name, "webhook body is not JSON") from None
+            raise errors.BadPayloadError(self.name, "webhook body is not JSON") from None
         if not isinstance(body, dict) or not body:
-            raise BadPayloadError(self.name, "webhook body is not a Garmin notification object")
+            raise errors.BadPayloadError(
+                self.name, "webhook body is not a Garmin notification object"
+            )
         events: list[WebhookEvent] = []
-        received_at = int(self._now().timestamp())
+        received_at = int(self.clock().timestamp())
         for key, items in body.items():
             if not isinstance(items, list):
-                raise BadPayloadError(
+                raise errors.BadPayloadError(
                     self.name, f"webhook body key {_safe_key(key)} does not hold a list"
                 )
             if key in _ACTIVITY_KEYS:
@@ -374,7 +294,9 @@ class GarminProvider(Provider):
                     if not isinstance(permissions, list) or not all(
                         isinstance(p, str) for p in permissions
                     ):
-                        raise BadPayloadError(self.name, f"{key} item without a permissions list")
+                        raise errors.BadPayloadError(
+                            self.name, f"{key} item without a permissions list"
+                        )
                     events.append(WebhookEvent(user_id, "permissions_changed", None, item))
             # Other summary types (dailies, sleeps, epochs, ...) are not activities: ignored.
         return events
@@ -382,7 +304,7 @@ class GarminProvider(Provider):
     # --- Activities ------------------------------------------------------------------------------
 
     def fetch_activities(
-        self, tokens: TokenSet, window: SyncWindow, cursor: Mapping[str, Any] | None
+        self, tokens: TokenSet, window: base.SyncWindow, cursor: Mapping[str, Any] | None
     ) -> ActivityPage:
         """One asynchronous backfill request of <= 30 days of start times within ``window``
         (``GET /backfill/activities?summaryStartTimeInSeconds=&summaryEndTimeInSeconds=``):
@@ -400,19 +322,17 @@ class GarminProvider(Provider):
             return ActivityPage(items=(), api_calls=0)
         end = min(start + int(BACKFILL_WINDOW.total_seconds()), window_end)
         next_cursor = {"mode": "backfill", "start": end} if end < window_end else None
-        response = request(
-            self.http,
-            self.name,
+        response = self._send(
             "GET",
             BACKFILL_URL,
             params={"summaryStartTimeInSeconds": start, "summaryEndTimeInSeconds": end},
-            headers=_bearer(tokens),
+            headers=self._bearer(tokens),
         )
         if response.status_code == 403:
-            raise HistoryNotGrantedError(
+            raise errors.HistoryNotGrantedError(
                 self.name,
-                f"Garmin refused to send activity history ({_describe(response)}): the athlete "
-                f"has not granted {HISTORY_PERMISSION}",
+                f"Garmin refused to send activity history ({self._describe(response)}): the "
+                f"athlete has not granted {HISTORY_PERMISSION}",
                 status_code=403,
                 hint="in Garmin Connect, allow Trainlytics to share historical data (and "
                 "activities); new activities arrive meanwhile",
@@ -434,9 +354,9 @@ class GarminProvider(Provider):
         url = _callback_url(event.payload.get("callbackURL"))
         if httpx.URL(url).path not in _SUMMARY_CALLBACK_PATHS:
             return ActivityPage(items=(), api_calls=0)  # e.g. an activity FIT file
-        received_at = event.payload.get(RECEIVED_AT_KEY)
+        received_at = event.payload.get(base.RECEIVED_AT_KEY)
         if isinstance(received_at, int) and not isinstance(received_at, bool):
-            age = self._now().timestamp() - received_at
+            age = self.clock().timestamp() - received_at
             if age > PING_VALIDITY.total_seconds():
                 log.warning(
                     "garmin ping for user %s not fetched: it arrived %.0f h ago, past the "
@@ -445,7 +365,7 @@ class GarminProvider(Provider):
                     age / 3600,
                 )
                 return ActivityPage(items=(), api_calls=0)
-        response = request(self.http, self.name, "GET", url, headers=_bearer(tokens))
+        response = self._send("GET", url, headers=self._bearer(tokens))
         self._check(response, "fetching a ping callback", accepted=(200, 410))
         if response.status_code == 410:
             log.info("garmin ping for user %s: already fetched (410)", event.provider_user_id)
@@ -485,40 +405,25 @@ class GarminProvider(Provider):
         return ActivityPage(items=kept, refused=refused)
 
     def _check(self, response: httpx.Response, what: str, *, accepted: tuple[int, ...]) -> None:
-        if response.status_code == 401:
-            raise TokenRevokedError(
-                self.name,
-                f"{what}: the access token was refused",
-                status_code=401,
-                hint="the athlete must connect Garmin again",
-            )
         if response.status_code == 403:
-            raise ProviderError(
+            raise errors.ProviderError(
                 self.name,
-                f"{what} was refused ({_describe(response)})",
+                f"{what} was refused ({self._describe(response)})",
                 status_code=403,
                 hint="the athlete has not granted ACTIVITY_EXPORT (and, for history, "
                 "HISTORICAL_DATA_EXPORT) in Garmin Connect",
             )
-        if response.status_code not in accepted:
-            raise ProviderError(
-                self.name,
-                f"{what} failed ({_describe(response)})",
-                status_code=response.status_code,
-            )
+        self._check_api_status(response, what, accepted=accepted)
 
     def _summaries(self, response: httpx.Response) -> list[dict[str, Any]]:
         body = response_json(response, self.name)
         if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
-            raise BadPayloadError(
+            raise errors.BadPayloadError(
                 self.name, "the activity response is not a JSON array of objects", status_code=200
             )
         # activityDetails items carry {summaryId, activityId, summary, samples, laps}: only the
         # summary (with its ids) is kept, so samples never reach the ingest or a job.
         return [_without_secrets(_summary_only(item)) for item in body]
-
-    def _now(self) -> datetime:
-        return datetime.now(UTC)
 
     def with_detail_streams(
         self, page: ActivityPage, response: httpx.Response, url: str
@@ -529,8 +434,6 @@ class GarminProvider(Provider):
         Other callbacks are returned unchanged (their body is not parsed twice)."""
         if httpx.URL(url).path != "/wellness-api/rest/activityDetails" or not page.items:
             return page
-        from dataclasses import replace
-
         from trainlytics.providers.stream_convert import from_garmin_samples
 
         kept = {str(item.get("activityId")) for item in page.items}
@@ -566,71 +469,11 @@ class GarminProvider(Provider):
         # here so that a forged ping naming another host is refused before it is queued.
         _callback_url(item["callbackURL"])
         payload = {"userId": user_id, "callbackURL": item["callbackURL"]}
-        payload[RECEIVED_AT_KEY] = received_at
+        payload[base.RECEIVED_AT_KEY] = received_at
         return WebhookEvent(user_id, "activities_available", None, payload)
 
-    def _post_token(self, form: Mapping[str, str]) -> httpx.Response:
-        return request(self.http, self.name, "POST", TOKEN_URL, data=dict(form))
-
-    def _token_body(self, response: httpx.Response, *, require_refresh: bool) -> dict[str, Any]:
-        body = response_json(response, self.name)
-        if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
-            raise BadPayloadError(
-                self.name, "the token response has no access_token", status_code=200
-            )
-        refresh = body.get("refresh_token")
-        if (require_refresh and not refresh) or (
-            refresh is not None and not isinstance(refresh, str)
-        ):
-            raise BadPayloadError(
-                self.name, "the token response has no refresh_token", status_code=200
-            )
-        return body
-
     def _get_json(self, url: str, tokens: TokenSet, what: str) -> Any:
-        response = request(self.http, self.name, "GET", url, headers=_bearer(tokens))
-        if response.status_code == 401:
-            raise TokenRevokedError(
-                self.name, f"{what}: the access token was refused", status_code=401
-            )
-        if response.status_code != 200:
-            raise ProviderError(
-                self.name,
-                f"{what} failed ({_describe(response)})",
-                status_code=response.status_code,
-            )
-        return response_json(response, self.name)
-
-
-def _token_set(body: Mapping[str, Any], *, previous: TokenSet | None) -> TokenSet:
-    now = datetime.now(UTC)
-    scope = body.get("scope")
-    scopes = (
-        tuple(s for s in re.split(r"[\s,]+", scope) if s)
-        if isinstance(scope, str)
-        else (previous.scopes if previous else None)
-    )
-    refresh_expires = _after(now, body.get("refresh_token_expires_in"))
-    new_refresh = body.get("refresh_token")
-    return TokenSet(
-        access_token=body["access_token"],
-        refresh_token=new_refresh or (previous.refresh_token if previous else None),
-        expires_at=_after(now, body.get("expires_in")),
-        refresh_token_expires_at=(
-            refresh_expires
-            if refresh_expires or new_refresh or previous is None
-            else previous.refresh_token_expires_at
-        ),
-        scopes=scopes,
-        provider_user_id=previous.provider_user_id if previous else None,
-        extra={"jti": body["jti"]} if isinstance(body.get("jti"), str) else {},
-    )
-
-
-def _after(now: datetime, seconds: Any) -> datetime | None:
-    if isinstance(seconds, int | float) and not isinstance(seconds, bool):
-        return now + timedelta(seconds=seconds)
-    return None
+        return self._api_json(url, tokens, what)
 
 
 def _summary_only(item: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -661,17 +504,13 @@ def _callback_url(value: Any) -> str:
             and url.path.startswith("/wellness-api/rest/")
         ):
             return value
-    raise BadPayloadError("garmin", "ping callbackURL is not on https://apis.garmin.com")
-
-
-def _bearer(tokens: TokenSet) -> dict[str, str]:
-    return {"Authorization": f"Bearer {tokens.access_token}"}
+    raise errors.BadPayloadError("garmin", "ping callbackURL is not on https://apis.garmin.com")
 
 
 def _user_id(item: Any, key: str) -> str:
     user_id = item.get("userId") if isinstance(item, dict) else None
     if not isinstance(user_id, str) or not user_id:
-        raise BadPayloadError("garmin", f"{key} item without a userId")
+        raise errors.BadPayloadError("garmin", f"{key} item without a userId")
     return user_id
 
 
@@ -679,22 +518,5 @@ def _safe_key(key: str) -> str:
     return key if _BODY_KEY.match(key) else "<unprintable>"
 
 
-def _error_code(response: httpx.Response) -> str | None:
-    try:
-        body = response.json()
-    except (ValueError, UnicodeDecodeError):
-        return None
-    error = body.get("error") if isinstance(body, dict) else None
-    return error if isinstance(error, str) and _ERROR_CODE.match(error) else None
-
-
-def _describe(response: httpx.Response) -> str:
-    """HTTP status plus the OAuth ``error`` code — never the raw body."""
-    code = _error_code(response)
-    return f"HTTP {response.status_code}, {code}" if code else f"HTTP {response.status_code}"
-
-
-def _hint_for(response: httpx.Response) -> str | None:
-    if _error_code(response) == "invalid_client":
-        return "check GARMIN_CLIENT_ID, GARMIN_CLIENT_SECRET and GARMIN_REDIRECT_URI"
-    return None
+#: The provider this module defines (found by ``trainlytics.providers`` discovery).
+PROVIDER = GarminProvider

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from trainlytics.clock import Clock, utc_now
 from trainlytics.errors import BadPayloadError, ProviderUnavailableError, RateLimitedError
 
 __all__ = ["parse_retry_after", "request", "response_json"]
@@ -30,11 +31,17 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return max(0.0, (when - (now or utc_now())).total_seconds())
 
 
 def request(
-    client: httpx.Client, provider: str, method: str, url: str, **kwargs: Any
+    client: httpx.Client,
+    provider: str,
+    method: str,
+    url: str,
+    *,
+    clock: Clock = utc_now,
+    **kwargs: Any,
 ) -> httpx.Response:
     """Send a request; timeouts, connection errors, 429 and 5xx become exceptions.
 
@@ -52,7 +59,7 @@ def request(
         raise RateLimitedError(
             provider,
             f"{method} {_path(url)} was rate limited",
-            retry_after=parse_retry_after(response.headers.get("retry-after")),
+            retry_after=parse_retry_after(response.headers.get("retry-after"), clock()),
             rate_limit_headers={
                 name.lower(): value
                 for name, value in response.headers.items()

@@ -65,35 +65,22 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any, ClassVar
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import httpx
 
-from trainlytics.errors import (
-    BadPayloadError,
-    InsufficientScopeError,
-    ProviderError,
-    TokenExchangeError,
-    TokenRefreshError,
-    TokenRevokedError,
-    WebhookVerificationError,
-)
+from trainlytics import errors
 from trainlytics.json_limits import loads_bounded
-from trainlytics.providers.base import (
-    ActivityPage,
-    Provider,
-    ProviderIdentity,
-    SyncWindow,
-    TokenSet,
-    WebhookEvent,
-    WebhookRequest,
-)
-from trainlytics.providers.http import request, response_json
+from trainlytics.providers import base
+from trainlytics.providers.base import ActivityPage, TokenSet, WebhookEvent, WebhookRequest
+from trainlytics.providers.http import response_json
+from trainlytics.providers.oauth2 import ClientAuth, OAuth2Provider
+from trainlytics.providers.payloads import json_object
 
 __all__ = [
     "API_BASE_URL",
@@ -126,29 +113,15 @@ MEMBER_ID_NAMESPACE = uuid.UUID("7c1f2b8e-5d0a-4e4f-9a57-2f0d6c3b9e41")
 #: User information kept as the connection's profile.
 _PROFILE_KEYS = ("polar-user-id", "member-id", "registration-date", "first-name", "last-name")
 
-#: RFC 6749 error codes: the only parts of an OAuth error body that may be echoed.
-_OAUTH_ERRORS = frozenset(
-    {
-        "invalid_request",
-        "invalid_client",
-        "invalid_grant",
-        "unauthorized_client",
-        "unsupported_grant_type",
-        "invalid_scope",
-        "access_denied",
-        "server_error",
-        "temporarily_unavailable",
-    }
-)
-
 
 def member_id_for(polar_user_id: str) -> str:
     """The opaque, stable ``member-id`` we register a Polar user under."""
     return str(uuid.uuid5(MEMBER_ID_NAMESPACE, f"polar:{polar_user_id}"))
 
 
-class PolarProvider(Provider):
+class PolarProvider(OAuth2Provider):
     name: ClassVar[str] = "polar"
+    position: ClassVar[int] = 3
     uses_pkce: ClassVar[bool] = False
     required_scopes: ClassVar[tuple[str, ...]] = (SCOPE,)
     webhook_secret_setting: ClassVar[str | None] = "WEBHOOK_SECRET"  # noqa: S105 - env suffix
@@ -156,138 +129,75 @@ class PolarProvider(Provider):
     extra_settings: ClassVar[tuple[str, ...]] = (_PREVIOUS_SECRET_SETTING,)
     backfill_horizon: ClassVar[timedelta | None] = EXERCISE_HORIZON
 
-    # --- OAuth ---------------------------------------------------------------------------------
+    # --- OAuth: the shared OAuth 2 client (providers/oauth2.py), with Polar's settings -----------
 
-    def authorization_url(self, *, state: str, code_challenge: str | None) -> str:
-        # Polar documents no PKCE: a challenge, if one were passed, is not sent.
-        params = {
-            "response_type": "code",
-            "client_id": self.credentials.client_id,
-            "redirect_uri": self.credentials.redirect_uri,
-            "scope": SCOPE,
-            "state": state,
-        }
-        return f"{AUTHORIZE_URL}?{urlencode(params)}"
+    authorize_url: ClassVar[str] = AUTHORIZE_URL
+    token_url: ClassVar[str] = TOKEN_URL
+    #: Polar's token endpoint authenticates the client with HTTP Basic.
+    client_auth: ClassVar[ClientAuth] = "client_secret_basic"
+    oauth_accept: ClassVar[str | None] = "application/json;charset=UTF-8"
+    requested_scopes: ClassVar[tuple[str, ...]] = (SCOPE,)
+    malformed_token_is_grant_error: ClassVar[bool] = True
+    #: De-registration withdraws the app; 401/403/404: already withdrawn or de-registered.
+    revoke_method: ClassVar[str] = "DELETE"
+    revoke_gone: ClassVar[frozenset[int]] = frozenset({401, 403, 404})
 
-    def exchange_code(
-        self, *, code: str, code_verifier: str | None, callback_query: Mapping[str, str]
+    def _token_quirks(
+        self, tokens: TokenSet, body: Mapping[str, Any], *, exchange: bool
     ) -> TokenSet:
-        response = request(
-            self.http,
-            self.name,
-            "POST",
-            TOKEN_URL,
-            auth=httpx.BasicAuth(self.credentials.client_id, self.credentials.client_secret),
-            data={
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": self.credentials.redirect_uri,
-            },
-            headers={"Accept": "application/json;charset=UTF-8"},
-        )
-        if response.status_code != 200:
-            raise TokenExchangeError(
-                self.name,
-                f"token exchange refused ({response.status_code}{_oauth_error_suffix(response)})",
-                status_code=response.status_code,
-            )
-        try:
-            body = response_json(response, self.name)
-        except BadPayloadError as exc:
-            raise TokenExchangeError(
-                self.name, "token response is not JSON", status_code=response.status_code
-            ) from exc
-        if not isinstance(body, dict):
-            raise TokenExchangeError(self.name, "token response is not a JSON object")
-        access_token = body.get("access_token")
-        if not isinstance(access_token, str) or not access_token:
-            raise TokenExchangeError(self.name, "token response has no access_token")
+        """``x_user_id``: the athlete's Polar user id, needed to register and de-register."""
         user_id = _user_id(body.get("x_user_id"))
         if user_id is None:
-            raise TokenExchangeError(self.name, "token response has no valid x_user_id")
-        token_type = body.get("token_type")
-        if token_type is not None and str(token_type).lower() != "bearer":
-            raise TokenExchangeError(self.name, "token response is not a bearer token")
-        return TokenSet(
-            access_token=access_token,
-            refresh_token=None,
-            expires_at=_expires_at(body.get("expires_in")),
-            scopes=_scopes(body.get("scope")),
-            provider_user_id=user_id,
-        )
+            raise errors.TokenExchangeError(self.name, "token response has no valid x_user_id")
+        return replace(tokens, provider_user_id=user_id)
 
     def refresh(self, tokens: TokenSet) -> TokenSet:
-        raise TokenRefreshError(
+        """AccessLink issues long-lived access tokens and no refresh token."""
+        raise errors.TokenRefreshError(
             self.name,
             "Polar access tokens cannot be refreshed (AccessLink issues no refresh token)",
             hint="the athlete reconnects Polar when the access token expires",
         )
 
-    def revoke(self, tokens: TokenSet) -> None:
-        user_id = tokens.provider_user_id
-        if not user_id:
-            raise ProviderError(self.name, "cannot deregister a user without the Polar user id")
-        response = request(
-            self.http,
-            self.name,
-            "DELETE",
-            f"{USERS_URL}/{user_id}",
-            headers=self._bearer(tokens),
-        )
-        if response.status_code in (200, 204):
-            return
-        if response.status_code in (401, 403, 404):
-            # The token was already withdrawn or the user already de-registered.
-            return
-        raise ProviderError(
-            self.name,
-            f"user de-registration answered {response.status_code}",
-            status_code=response.status_code,
-        )
+    def _revoke_target(self, tokens: TokenSet) -> str:
+        if not tokens.provider_user_id:
+            raise errors.ProviderError(
+                self.name, "cannot deregister a user without the Polar user id"
+            )
+        return f"{USERS_URL}/{tokens.provider_user_id}"
 
     def fetch_identity(
         self, tokens: TokenSet, *, callback_query: Mapping[str, str]
-    ) -> ProviderIdentity:
+    ) -> base.ProviderIdentity:
         user_id = tokens.provider_user_id
         if not user_id:
-            raise BadPayloadError(self.name, "token set carries no Polar user id (x_user_id)")
-        response = request(
-            self.http,
-            self.name,
+            raise errors.BadPayloadError(
+                self.name, "token set carries no Polar user id (x_user_id)"
+            )
+        response = self._send(
             "POST",
             USERS_URL,
             json={"member-id": member_id_for(user_id)},
-            headers={**self._bearer(tokens), "Accept": "application/json"},
+            headers=self._bearer(tokens),
         )
         if response.status_code == 409:
             # Already registered (a reconnect): read the same base information.
-            response = request(
-                self.http,
-                self.name,
-                "GET",
-                f"{USERS_URL}/{user_id}",
-                headers={**self._bearer(tokens), "Accept": "application/json"},
-            )
+            response = self._send("GET", f"{USERS_URL}/{user_id}", headers=self._bearer(tokens))
         if response.status_code == 403:
-            raise InsufficientScopeError(self.name, ["the mandatory Polar Flow consents"])
-        if response.status_code != 200:
-            raise ProviderError(
-                self.name,
-                f"user registration answered {response.status_code}",
-                status_code=response.status_code,
-            )
+            raise errors.InsufficientScopeError(self.name, ["the mandatory Polar Flow consents"])
+        self._check_api_status(response, "user registration")
         info = response_json(response, self.name)
         if not isinstance(info, dict):
-            raise BadPayloadError(self.name, "user information is not a JSON object")
+            raise errors.BadPayloadError(self.name, "user information is not a JSON object")
         registered_id = info.get("polar-user-id")
         if registered_id is not None and _user_id(registered_id) != user_id:
-            raise BadPayloadError(self.name, "user information is for another Polar user")
+            raise errors.BadPayloadError(self.name, "user information is for another Polar user")
         first = info.get("first-name")
         last = info.get("last-name")
         names = [part for part in (first, last) if isinstance(part, str) and part.strip()]
         # Data minimisation: weight, height, birthdate, gender and extra-info are not kept.
         profile = {key: info[key] for key in _PROFILE_KEYS if key in info}
-        return ProviderIdentity(
+        return base.ProviderIdentity(
             provider_user_id=user_id,
             username=" ".join(part.strip() for part in names) or None,
             profile=profile,
@@ -309,12 +219,14 @@ class PolarProvider(Provider):
             if s
         ]
         if not secrets:
-            raise WebhookVerificationError(
+            raise errors.WebhookVerificationError(
                 "polar webhook rejected: POLAR_WEBHOOK_SECRET is not configured"
             )
         signature = headers.get(SIGNATURE_HEADER)
         if not signature:
-            raise WebhookVerificationError("polar webhook rejected: no Polar-Webhook-Signature")
+            raise errors.WebhookVerificationError(
+                "polar webhook rejected: no Polar-Webhook-Signature"
+            )
         given = signature.strip().lower().encode()
         matches = [
             hmac.compare_digest(
@@ -323,23 +235,23 @@ class PolarProvider(Provider):
             for secret in secrets  # every secret is compared: no early exit
         ]
         if not any(matches):
-            raise WebhookVerificationError("polar webhook rejected: signature mismatch")
+            raise errors.WebhookVerificationError("polar webhook rejected: signature mismatch")
 
     def parse_webhook(self, request: WebhookRequest) -> list[WebhookEvent]:
-        body = _json_object(request.body, self.name)
+        body = json_object(request.body, self.name)
         event = body.get("event")
         if not isinstance(event, str) or not event:
-            raise BadPayloadError(self.name, "webhook body has no event type")
+            raise errors.BadPayloadError(self.name, "webhook body has no event type")
         if event == "PING":
             return []
         if event != "EXERCISE":
             return []  # Not subscribed by Trainlytics (SLEEP, ACTIVITY_SUMMARY, ...).
         user_id = _user_id(body.get("user_id"))
         if user_id is None:
-            raise BadPayloadError(self.name, "EXERCISE webhook has no valid user_id")
+            raise errors.BadPayloadError(self.name, "EXERCISE webhook has no valid user_id")
         entity_id = body.get("entity_id")
         if not isinstance(entity_id, str) or not entity_id:
-            raise BadPayloadError(self.name, "EXERCISE webhook has no entity_id")
+            raise errors.BadPayloadError(self.name, "EXERCISE webhook has no entity_id")
         return [
             WebhookEvent(
                 provider_user_id=user_id,
@@ -352,24 +264,18 @@ class PolarProvider(Provider):
     # --- Activities ------------------------------------------------------------------------------
 
     def fetch_activities(
-        self, tokens: TokenSet, window: SyncWindow, cursor: Mapping[str, Any] | None
+        self, tokens: TokenSet, window: base.SyncWindow, cursor: Mapping[str, Any] | None
     ) -> ActivityPage:
         # One answer holds every exercise uploaded in the last 30 days: no paging, no range. The
         # list is by upload time, so filtering on the window's start times would lose late
         # uploads; the ingest skips what it already holds.
-        response = request(
-            self.http,
-            self.name,
-            "GET",
-            EXERCISES_URL,
-            headers={**self._bearer(tokens), "Accept": "application/json"},
-        )
+        response = self._send("GET", EXERCISES_URL, headers=self._bearer(tokens))
         if response.status_code == 204:
             return ActivityPage(items=())
         self._check_exercise_status(response, "exercise list")
         body = response_json(response, self.name)
         if not isinstance(body, list):
-            raise BadPayloadError(self.name, "exercise list is not a JSON array")
+            raise errors.BadPayloadError(self.name, "exercise list is not a JSON array")
         # Items go to the ingest verbatim, malformed ones included: it reports them one by one.
         return ActivityPage(items=body)
 
@@ -378,20 +284,14 @@ class PolarProvider(Provider):
     ) -> ActivityPage:
         if event.kind not in ("activity_created", "activity_updated") or not event.object_id:
             return ActivityPage(items=(), api_calls=0)
-        response = request(
-            self.http,
-            self.name,
-            "GET",
-            self._exercise_url(event),
-            headers={**self._bearer(tokens), "Accept": "application/json"},
-        )
+        response = self._send("GET", self._exercise_url(event), headers=self._bearer(tokens))
         if response.status_code in (204, 404):
             # Gone, or older than the 30-day horizon: nothing to ingest.
             return ActivityPage(items=())
         self._check_exercise_status(response, "exercise")
         body = response_json(response, self.name)
         if not isinstance(body, dict):
-            raise BadPayloadError(self.name, "exercise is not a JSON object")
+            raise errors.BadPayloadError(self.name, "exercise is not a JSON object")
         return ActivityPage(items=(body,))
 
     @staticmethod
@@ -418,31 +318,14 @@ class PolarProvider(Provider):
         return own
 
     def _check_exercise_status(self, response: httpx.Response, what: str) -> None:
-        if response.status_code == 200:
-            return
-        if response.status_code == 401:
-            raise TokenRevokedError(
-                self.name,
-                f"{what} refused the access token (401)",
-                status_code=401,
-                hint="the athlete reconnects Polar",
-            )
         if response.status_code == 403:
-            raise TokenRevokedError(
+            raise errors.TokenRevokedError(
                 self.name,
                 f"{what} refused (403): the athlete has not accepted Polar's mandatory consents",
                 status_code=403,
                 hint="the athlete accepts the consents in Polar Flow and reconnects",
             )
-        raise ProviderError(
-            self.name, f"{what} answered {response.status_code}", status_code=response.status_code
-        )
-
-    # --- Helpers ---------------------------------------------------------------------------------
-
-    @staticmethod
-    def _bearer(tokens: TokenSet) -> dict[str, str]:
-        return {"Authorization": f"Bearer {tokens.access_token}"}
+        self._check_api_status(response, what)
 
 
 def _user_id(value: Any) -> str | None:
@@ -454,42 +337,6 @@ def _user_id(value: Any) -> str | None:
     if isinstance(value, str) and value.isdigit() and value.isascii() and int(value) > 0:
         return str(int(value))
     return None
-
-
-def _expires_at(expires_in: Any) -> datetime | None:
-    if isinstance(expires_in, bool) or not isinstance(expires_in, int | float):
-        return None
-    if expires_in <= 0:
-        return None
-    return datetime.now(UTC) + timedelta(seconds=float(expires_in))
-
-
-def _scopes(value: Any) -> tuple[str, ...] | None:
-    if isinstance(value, str) and value.strip():
-        return tuple(part for part in re.split(r"[\s,]+", value.strip()) if part)
-    return None
-
-
-def _oauth_error_suffix(response: httpx.Response) -> str:
-    """``: <error>`` from an RFC 6749 error body when it is a standard code; else empty."""
-    try:
-        body = response.json()
-    except ValueError:
-        return ""
-    error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(error, str) and error in _OAUTH_ERRORS:
-        return f": {error}"
-    return ""
-
-
-def _json_object(raw: bytes, provider: str) -> dict[str, Any]:
-    try:
-        body = loads_bounded(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadPayloadError(provider, "webhook body is not JSON") from exc
-    if not isinstance(body, dict):
-        raise BadPayloadError(provider, "webhook body is not a JSON object")
-    return body
 
 
 def _is_bare_ping(raw: bytes) -> bool:
@@ -504,3 +351,7 @@ def _is_bare_ping(raw: bytes) -> bool:
         and set(body) <= {"event", "timestamp"}
         and isinstance(body.get("timestamp", ""), str)
     )
+
+
+#: The provider this module defines (found by ``trainlytics.providers`` discovery).
+PROVIDER = PolarProvider

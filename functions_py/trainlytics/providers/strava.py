@@ -60,37 +60,20 @@ from __future__ import annotations
 import hmac
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
-from urllib.parse import urlencode
 
 import httpx
 
-from trainlytics.errors import (
-    BadPayloadError,
-    ProviderError,
-    RateLimitedError,
-    TokenExchangeError,
-    TokenRefreshError,
-    TokenRevokedError,
-    WebhookVerificationError,
-)
+from trainlytics import errors
 from trainlytics.json_limits import JsonTooDeepError, loads_bounded
 from trainlytics.logs import get_logger
-from trainlytics.providers.base import (
-    AccessCheck,
-    ActivityPage,
-    Provider,
-    ProviderIdentity,
-    RateLimitObservation,
-    SyncWindow,
-    TokenSet,
-    WebhookEvent,
-    WebhookEventKind,
-    WebhookRequest,
-    WebhookResponse,
-)
-from trainlytics.providers.http import request, response_json
+from trainlytics.providers import base
+from trainlytics.providers.base import ActivityPage, TokenSet, WebhookEvent, WebhookRequest
+from trainlytics.providers.http import response_json
+from trainlytics.providers.oauth2 import OAuth2Provider, split_scopes
+from trainlytics.providers.payloads import json_object, parse_instant
 
 __all__ = [
     "API_BASE_URL",
@@ -186,15 +169,16 @@ RATE_LIMIT_WINDOW_SECONDS = 15 * 60
 # digits) is left out of messages.
 _ERROR_RESOURCE = re.compile(r"^[A-Z][A-Za-z]{0,39}$")
 _ERROR_WORD = re.compile(r"^[a-z][a-z_ ]{0,39}$")
-_WEBHOOK_KINDS: dict[str, WebhookEventKind] = {
+_WEBHOOK_KINDS: dict[str, base.WebhookEventKind] = {
     "create": "activity_created",
     "update": "activity_updated",
     "delete": "activity_deleted",
 }
 
 
-class StravaProvider(Provider):
+class StravaProvider(OAuth2Provider):
     name: ClassVar[str] = "strava"
+    position: ClassVar[int] = 1
     uses_pkce: ClassVar[bool] = False
     required_scopes: ClassVar[tuple[str, ...]] = REQUIRED_SCOPES
     webhook_secret_setting: ClassVar[str | None] = "WEBHOOK_VERIFY_TOKEN"  # noqa: S105
@@ -209,134 +193,79 @@ class StravaProvider(Provider):
     #: activity data (developers.strava.com/docs/webhooks, "Event Data").
     max_webhook_body_bytes: ClassVar[int] = 64 * 1024
 
-    # --- OAuth ---------------------------------------------------------------------------------
+    # --- OAuth: the shared OAuth 2 client (providers/oauth2.py), with Strava's settings ----------
 
-    def authorization_url(self, *, state: str, code_challenge: str | None) -> str:
-        # Strava documents no PKCE; a challenge, if one is passed, is not sent.
-        params = {
-            "client_id": self.credentials.client_id,
-            "redirect_uri": self.credentials.redirect_uri,
-            "response_type": "code",
-            "approval_prompt": "auto",
-            "scope": ",".join(REQUESTED_SCOPES),
-            "state": state,
-        }
-        return f"{AUTHORIZE_URL}?{urlencode(params)}"
+    authorize_url: ClassVar[str] = AUTHORIZE_URL
+    token_url: ClassVar[str] = TOKEN_URL
+    requested_scopes: ClassVar[tuple[str, ...]] = REQUESTED_SCOPES
+    scope_separator: ClassVar[str] = ","
+    authorize_params: ClassVar[Mapping[str, str]] = {"approval_prompt": "auto"}
+    # Strava documents no PKCE and no redirect_uri in the code exchange.
+    exchange_sends_redirect_uri: ClassVar[bool] = False
+    refresh_token_required: ClassVar[bool] = True
+    #: The response carries both ``expires_at`` (epoch s) and ``expires_in``: the absolute wins.
+    trusts_expires_at: ClassVar[bool] = True
+    #: The token response does not say which scopes were granted: the callback does.
+    scopes_from_callback: ClassVar[bool] = True
+    revoke_url: ClassVar[str | None] = DEAUTHORIZE_URL
+    revoke_token_field: ClassVar[str | None] = "access_token"  # noqa: S105 - a field name
+    #: 400/401: the token is no longer valid, i.e. access is already withdrawn.
+    revoke_gone: ClassVar[frozenset[int]] = frozenset({400, 401})
 
-    def exchange_code(
-        self, *, code: str, code_verifier: str | None, callback_query: Mapping[str, str]
+    def _token_quirks(
+        self, tokens: TokenSet, body: Mapping[str, Any], *, exchange: bool
     ) -> TokenSet:
-        response = self._post_token(
-            {
-                "client_id": self.credentials.client_id,
-                "client_secret": self.credentials.client_secret,
-                "code": code,
-                "grant_type": "authorization_code",
-            }
-        )
-        if response.status_code != 200:
-            raise TokenExchangeError(
-                self.name,
-                f"the authorization code was refused ({_describe(response)})",
-                status_code=response.status_code,
-                hint=_hint_for(response) or "start the connection again",
-            )
-        body = self._token_body(response)
+        """The code exchange's ``athlete`` summary: its id is the provider user id."""
         athlete = body.get("athlete")
-        if not isinstance(athlete, dict) or not _is_id(athlete.get("id")):
-            raise BadPayloadError(
-                self.name,
-                "the token response has no athlete id",
-                status_code=response.status_code,
+        if exchange and (not isinstance(athlete, dict) or not _is_id(athlete.get("id"))):
+            raise errors.BadPayloadError(
+                self.name, "the token response has no athlete id", status_code=200
             )
-        return TokenSet(
-            access_token=body["access_token"],
-            refresh_token=body["refresh_token"],
-            expires_at=_expires_at(body),
-            # Strava's token response does not say which scopes were granted: the callback does.
-            scopes=_scopes_from_query(callback_query) if "scope" in callback_query else None,
-            provider_user_id=str(athlete["id"]),
-            extra={"athlete": athlete},
-        )
+        if not isinstance(athlete, dict):
+            return tokens
+        user_id = str(athlete["id"]) if exchange else tokens.provider_user_id
+        return replace(tokens, provider_user_id=user_id, extra={"athlete": athlete})
 
-    def refresh(self, tokens: TokenSet) -> TokenSet:
-        if not tokens.refresh_token:
-            raise TokenRefreshError(self.name, "no refresh token is stored for this connection")
-        response = self._post_token(
-            {
-                "client_id": self.credentials.client_id,
-                "client_secret": self.credentials.client_secret,
-                "grant_type": "refresh_token",
-                "refresh_token": tokens.refresh_token,
-            }
-        )
-        if response.status_code in (400, 401):
-            if _blames_application(response):
-                # Our client id/secret is wrong: every connection would fail the same way, and
-                # none of them is revoked. Fix the configuration, then retry.
-                raise TokenRefreshError(
-                    self.name,
-                    f"the refresh was refused because of the app's credentials "
-                    f"({_describe(response)})",
-                    status_code=response.status_code,
-                    hint="check STRAVA_CLIENT_ID and STRAVA_CLIENT_SECRET",
-                )
-            raise TokenRevokedError(
-                self.name,
-                f"the refresh token was refused ({_describe(response)})",
-                status_code=response.status_code,
-                hint="the athlete must connect Strava again",
-            )
-        if response.status_code != 200:
-            raise TokenRefreshError(
-                self.name,
-                f"the refresh failed ({_describe(response)})",
-                status_code=response.status_code,
-            )
-        body = self._token_body(response)
-        athlete = body.get("athlete")
-        return TokenSet(
-            access_token=body["access_token"],
-            # Strava "may" rotate: keep the new one when it comes, else the old one stays valid.
-            refresh_token=body.get("refresh_token") or tokens.refresh_token,
-            expires_at=_expires_at(body),
-            refresh_token_expires_at=tokens.refresh_token_expires_at,
-            scopes=tokens.scopes,
-            provider_user_id=tokens.provider_user_id,
-            extra={"athlete": athlete} if isinstance(athlete, dict) else tokens.extra,
-        )
+    def _error_detail(self, response: httpx.Response) -> str | None:
+        """Strava's error codes (``RefreshToken.refresh_token:invalid``), not RFC 6749's."""
+        codes = []
+        for error in _errors(response)[:3]:
+            resource, field, code = error.get("resource"), error.get("field"), error.get("code")
+            if (
+                isinstance(resource, str)
+                and isinstance(field, str)
+                and isinstance(code, str)
+                and _ERROR_RESOURCE.match(resource)
+                and _ERROR_WORD.match(field)
+                and _ERROR_WORD.match(code)
+            ):
+                codes.append(f"{resource}.{field}:{code}")
+        return ", ".join(codes) or None
 
-    def revoke(self, tokens: TokenSet) -> None:
-        response = self._send("POST", DEAUTHORIZE_URL, data={"access_token": tokens.access_token})
-        if response.status_code in (200, 204, 400, 401):
-            # 400/401: the token is no longer valid, i.e. access is already withdrawn.
-            return
-        raise ProviderError(
-            self.name,
-            f"deauthorisation failed ({_describe(response)})",
-            status_code=response.status_code,
-        )
+    def _blames_client(self, response: httpx.Response) -> bool:
+        """An ``Application`` resource in the errors: our client id/secret is wrong."""
+        return any(error.get("resource") == "Application" for error in _errors(response))
 
     def fetch_identity(
         self, tokens: TokenSet, *, callback_query: Mapping[str, str]
-    ) -> ProviderIdentity:
+    ) -> base.ProviderIdentity:
         athlete = tokens.extra.get("athlete")
         if not isinstance(athlete, Mapping) or not _is_id(athlete.get("id")):
             athlete = self._get_athlete(tokens)
         scopes = (
-            _scopes_from_query(callback_query)
+            (split_scopes(callback_query["scope"]) or ())
             if "scope" in callback_query
             else (tokens.scopes or ())
         )
         username = athlete.get("username")
-        return ProviderIdentity(
+        return base.ProviderIdentity(
             provider_user_id=str(athlete["id"]),
             username=username if isinstance(username, str) and username else None,
             profile=dict(athlete),
             scopes=scopes,
         )
 
-    def missing_scopes(self, identity: ProviderIdentity) -> list[str]:
+    def missing_scopes(self, identity: base.ProviderIdentity) -> list[str]:
         """Missing only when neither ``activity:read`` nor ``activity:read_all`` was granted."""
         if ACTIVITY_READ_SCOPES.intersection(identity.scopes):
             return []
@@ -356,68 +285,70 @@ class StravaProvider(Provider):
     def capacity_message(self, capacity: int) -> tuple[str, str]:
         return CAPACITY_MESSAGE.format(capacity=capacity), CAPACITY_HINT
 
-    def check_access(self, tokens: TokenSet) -> AccessCheck:
+    def check_access(self, tokens: TokenSet) -> base.AccessCheck:
         """``GET /athlete`` with the athlete's token: 401 means the access was withdrawn.
         Strava: deauthorising an application invalidates every access and refresh token it
         holds for the athlete (developers.strava.com/docs/authentication, "Deauthorization");
         a request with such a token answers 401 "Authorization Error"."""
         try:
             self._get_athlete(tokens)
-        except TokenRevokedError:
-            return AccessCheck(withdrawn=True)
-        return AccessCheck(withdrawn=False)
+        except errors.TokenRevokedError:
+            return base.AccessCheck(withdrawn=True)
+        return base.AccessCheck(withdrawn=False)
 
     # --- Webhooks --------------------------------------------------------------------------------
 
-    def handle_webhook_get(self, request: WebhookRequest) -> WebhookResponse:
+    def handle_webhook_get(self, request: WebhookRequest) -> base.WebhookResponse:
         """The subscription handshake: echo ``hub.challenge`` when the verify token is ours."""
         expected = self.credentials.webhook_secret
         mode = request.query.get("hub.mode")
         challenge = request.query.get("hub.challenge")
         token = request.query.get("hub.verify_token", "")
         if mode != "subscribe" or not challenge:
-            return WebhookResponse(400, {"detail": "not a subscription handshake"})
+            return base.WebhookResponse(400, {"detail": "not a subscription handshake"})
         if not expected or not _equal(token, expected):
-            return WebhookResponse(403, {"detail": "verify token mismatch"})
-        return WebhookResponse(200, {"hub.challenge": challenge})
+            return base.WebhookResponse(403, {"detail": "verify token mismatch"})
+        return base.WebhookResponse(200, {"hub.challenge": challenge})
 
     def verify_webhook(self, request: WebhookRequest) -> None:
         """Events are unsigned: the body must name our push subscription."""
         expected = self.credentials.extra.get("SUBSCRIPTION_ID")
         if not expected:
-            raise WebhookVerificationError(
+            raise errors.WebhookVerificationError(
                 "strava webhook rejected: STRAVA_SUBSCRIPTION_ID is not configured",
                 hint="set STRAVA_SUBSCRIPTION_ID to the id of the app's push subscription",
             )
         try:
             body = loads_bounded(request.body)
         except JsonTooDeepError:
-            raise BadPayloadError(self.name, "webhook body nests too deeply") from None
+            raise errors.BadPayloadError(self.name, "webhook body nests too deeply") from None
         except (ValueError, UnicodeDecodeError):
-            raise WebhookVerificationError(
+            raise errors.WebhookVerificationError(
                 "strava webhook rejected: the body is not JSON"
             ) from None
         subscription_id = body.get("subscription_id") if isinstance(body, dict) else None
         if not _is_id(subscription_id) or not _equal(str(subscription_id), expected):
-            raise WebhookVerificationError(
+            raise errors.WebhookVerificationError(
                 "strava webhook rejected: unknown or missing subscription_id"
             )
 
     def parse_webhook(self, request: WebhookRequest) -> list[WebhookEvent]:
-        event = _json_object(request.body, self.name)
+        event = json_object(request.body, self.name)
         object_type = event.get("object_type")
         aspect_type = event.get("aspect_type")
         owner_id = event.get("owner_id")
         object_id = event.get("object_id")
         updates = event.get("updates", {})
         if not _is_id(owner_id) or not _is_id(object_id):
-            raise BadPayloadError(self.name, "webhook event without a numeric owner_id/object_id")
+            raise errors.BadPayloadError(
+                self.name, "webhook event without a numeric owner_id/object_id"
+            )
         if aspect_type not in _WEBHOOK_KINDS:
-            raise BadPayloadError(self.name, "webhook event with an unknown aspect_type")
+            raise errors.BadPayloadError(self.name, "webhook event with an unknown aspect_type")
         if updates is None:
             updates = {}
         if not isinstance(updates, dict):
-            raise BadPayloadError(self.name, "webhook event whose updates is not an object")
+            raise errors.BadPayloadError(self.name, "webhook event whose updates is not an object")
         if object_type == "activity":
             return [
                 WebhookEvent(
@@ -438,12 +369,12 @@ class StravaProvider(Provider):
                     )
                 ]
             return []  # profile changes: nothing to sync
-        raise BadPayloadError(self.name, "webhook event with an unknown object_type")
+        raise errors.BadPayloadError(self.name, "webhook event with an unknown object_type")
 
     # --- Activities ------------------------------------------------------------------------------
 
     def fetch_activities(
-        self, tokens: TokenSet, window: SyncWindow, cursor: Mapping[str, Any] | None
+        self, tokens: TokenSet, window: base.SyncWindow, cursor: Mapping[str, Any] | None
     ) -> ActivityPage:
         """One page (up to 200) of the athlete's SummaryActivities starting in ``window``.
 
@@ -460,7 +391,8 @@ class StravaProvider(Provider):
             after = _cursor_int(cursor, "after", after)
             page = max(1, _cursor_int(cursor, "page", 1))
         before = int(window.end.timestamp()) + 1
-        response = self._api_get(
+        response = self._api_call(
+            "GET",
             ACTIVITIES_URL,
             tokens,
             "listing activities",
@@ -468,19 +400,19 @@ class StravaProvider(Provider):
         )
         body = response_json(response, self.name)
         if not isinstance(body, list):
-            raise BadPayloadError(
+            raise errors.BadPayloadError(
                 self.name, "the activity list is not a JSON array", status_code=200
             )
         items = [item for item in body if isinstance(item, dict)]
         if len(items) != len(body):
-            raise BadPayloadError(
+            raise errors.BadPayloadError(
                 self.name,
                 "the activity list holds something that is not an object",
                 status_code=200,
             )
         next_cursor: dict[str, Any] | None = None
         if len(items) >= PAGE_SIZE:
-            starts = [_epoch(item.get("start_date")) for item in items]
+            starts = [_epoch(parse_instant(item.get("start_date"))) for item in items]
             known = [start for start in starts if start is not None]
             ascending = len(known) == len(starts) and known == sorted(known)
             if ascending and known and known[-1] - 1 > after:
@@ -494,7 +426,9 @@ class StravaProvider(Provider):
             rate_limits=rate_limit_observations(response.headers),
         )
 
-    def rate_limit_observations(self, headers: Mapping[str, str]) -> Sequence[RateLimitObservation]:
+    def rate_limit_observations(
+        self, headers: Mapping[str, str]
+    ) -> Sequence[base.RateLimitObservation]:
         """The four buckets from ``X-RateLimit-*``/``X-ReadRateLimit-*`` (also those of a 429)."""
         return rate_limit_observations(headers)
 
@@ -518,13 +452,14 @@ class StravaProvider(Provider):
         if event.kind not in kinds or not event.object_id:
             return ActivityPage(items=(), api_calls=0)
         if not event.object_id.isdigit():
-            raise BadPayloadError(self.name, "webhook event with a non-numeric activity id")
-        response = self._api_get(
+            raise errors.BadPayloadError(self.name, "webhook event with a non-numeric activity id")
+        response = self._api_call(
+            "GET",
             ACTIVITY_URL.format(activity_id=event.object_id),
             tokens,
             "reading an activity",
             params={"include_all_efforts": "false"},
-            missing_ok=True,
+            accepted=(200, 404),
         )
         observations = rate_limit_observations(response.headers)
         if response.status_code == 404:
@@ -535,7 +470,7 @@ class StravaProvider(Provider):
             )
         detail = response_json(response, self.name)
         if not isinstance(detail, dict) or str(detail.get("id")) != event.object_id:
-            raise BadPayloadError(
+            raise errors.BadPayloadError(
                 self.name, "the activity response is not the requested activity", status_code=200
             )
         if event.kind == "activity_deleted":
@@ -563,46 +498,14 @@ class StravaProvider(Provider):
 
     # --- internals -------------------------------------------------------------------------------
 
-    def _api_get(
-        self,
-        url: str,
-        tokens: TokenSet,
-        what: str,
-        *,
-        params: Mapping[str, Any],
-        missing_ok: bool = False,
-    ) -> httpx.Response:
-        response = self._send(
-            "GET",
-            url,
-            params=dict(params),
-            headers={"Authorization": f"Bearer {tokens.access_token}"},
-        )
-        if response.status_code == 401:
-            raise TokenRevokedError(
-                self.name,
-                f"{what}: the access token was refused ({_describe(response)})",
-                status_code=401,
-                hint="the athlete must connect Strava again",
-            )
-        if response.status_code == 404 and missing_ok:
-            return response
-        if response.status_code != 200:
-            raise ProviderError(
-                self.name,
-                f"{what} failed ({_describe(response)})",
-                status_code=response.status_code,
-            )
-        return response
-
     def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         try:
-            return request(self.http, self.name, method, url, **kwargs)
-        except RateLimitedError as exc:
+            return super()._send(method, url, **kwargs)
+        except errors.RateLimitedError as exc:
             if exc.retry_after is not None:
                 raise
             headers = exc.rate_limit_headers or {}
-            now = datetime.now(UTC)
+            now = self.clock()
             # A 429 carries no Retry-After: wait for the next quarter hour, or for midnight UTC
             # when the headers say a daily quota is spent.
             retry_after = (
@@ -610,7 +513,7 @@ class StravaProvider(Provider):
                 if _daily_quota_spent(headers)
                 else seconds_to_next_window(now)
             )
-            raise RateLimitedError(
+            raise errors.RateLimitedError(
                 self.name,
                 exc.message.removeprefix(f"{self.name}: "),
                 retry_after=retry_after,
@@ -618,54 +521,12 @@ class StravaProvider(Provider):
                 rate_limit_headers=headers,
             ) from exc
 
-    def _post_token(self, form: Mapping[str, str]) -> httpx.Response:
-        return self._send("POST", TOKEN_URL, data=dict(form))
-
-    def _token_body(self, response: httpx.Response) -> dict[str, Any]:
-        body = response_json(response, self.name)
-        if (
-            not isinstance(body, dict)
-            or not isinstance(body.get("access_token"), str)
-            or not body["access_token"]
-            or (
-                "refresh_token" in body
-                and body["refresh_token"] is not None
-                and not isinstance(body["refresh_token"], str)
-            )
-        ):
-            raise BadPayloadError(
-                self.name,
-                "the token response has no access_token",
-                status_code=response.status_code,
-            )
-        if body.get("refresh_token") in (None, "") and "athlete" in body:
-            # A code exchange always returns a refresh token.
-            raise BadPayloadError(
-                self.name,
-                "the token response has no refresh_token",
-                status_code=response.status_code,
-            )
-        return body
-
     def _get_athlete(self, tokens: TokenSet) -> Mapping[str, Any]:
-        response = self._send(
-            "GET", ATHLETE_URL, headers={"Authorization": f"Bearer {tokens.access_token}"}
-        )
-        if response.status_code == 401:
-            raise TokenRevokedError(
-                self.name,
-                f"the access token was refused ({_describe(response)})",
-                status_code=401,
-            )
-        if response.status_code != 200:
-            raise ProviderError(
-                self.name,
-                f"reading the athlete failed ({_describe(response)})",
-                status_code=response.status_code,
-            )
-        athlete = response_json(response, self.name)
+        athlete = self._api_json(ATHLETE_URL, tokens, "reading the athlete")
         if not isinstance(athlete, dict) or not _is_id(athlete.get("id")):
-            raise BadPayloadError(self.name, "the athlete response has no id", status_code=200)
+            raise errors.BadPayloadError(
+                self.name, "the athlete response has no id", status_code=200
+            )
         return athlete
 
 
@@ -683,12 +544,12 @@ def seconds_to_midnight(now: datetime) -> float:
     return (midnight - now).total_seconds()
 
 
-def rate_limit_observations(headers: Mapping[str, str]) -> tuple[RateLimitObservation, ...]:
+def rate_limit_observations(headers: Mapping[str, str]) -> tuple[base.RateLimitObservation, ...]:
     """The four buckets' usage from ``X-RateLimit-*`` (overall) and ``X-ReadRateLimit-*``
     (non-upload) headers, each ``"<15-min>,<daily>"``. Absent or malformed headers give
     nothing."""
     lowered = {name.lower(): value for name, value in headers.items()}
-    observations: list[RateLimitObservation] = []
+    observations: list[base.RateLimitObservation] = []
     for limit_header, usage_header, family in _RATE_LIMIT_HEADERS:
         limits = _pair(lowered.get(limit_header))
         usage = _pair(lowered.get(usage_header))
@@ -698,7 +559,7 @@ def rate_limit_observations(headers: Mapping[str, str]) -> tuple[RateLimitObserv
             (("15min", 900), ("daily", 86400)), limits, usage, strict=True
         ):
             observations.append(
-                RateLimitObservation(
+                base.RateLimitObservation(
                     bucket=f"{family}:{suffix}", used=used, limit=limit, window_seconds=window
                 )
             )
@@ -720,35 +581,9 @@ def _daily_quota_spent(headers: Mapping[str, str]) -> bool:
     )
 
 
-def _epoch(value: Any) -> int | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp())
-
-
 def _cursor_int(cursor: Mapping[str, Any], key: str, default: int) -> int:
     value = cursor.get(key, default)
     return value if isinstance(value, int) and not isinstance(value, bool) else default
-
-
-def _expires_at(body: Mapping[str, Any]) -> datetime | None:
-    expires_at = body.get("expires_at")
-    if isinstance(expires_at, int | float) and not isinstance(expires_at, bool):
-        return datetime.fromtimestamp(expires_at, UTC)
-    expires_in = body.get("expires_in")
-    if isinstance(expires_in, int | float) and not isinstance(expires_in, bool):
-        return datetime.now(UTC) + timedelta(seconds=expires_in)
-    return None
-
-
-def _scopes_from_query(query: Mapping[str, str]) -> tuple[str, ...]:
-    return tuple(scope.strip() for scope in query.get("scope", "").split(",") if scope.strip())
 
 
 def _is_id(value: Any) -> bool:
@@ -763,16 +598,6 @@ def _equal(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
 
 
-def _json_object(body: bytes, provider: str) -> dict[str, Any]:
-    try:
-        parsed = loads_bounded(body)
-    except (ValueError, UnicodeDecodeError):
-        raise BadPayloadError(provider, "webhook body is not JSON") from None
-    if not isinstance(parsed, dict):
-        raise BadPayloadError(provider, "webhook body is not a JSON object")
-    return parsed
-
-
 def _errors(response: httpx.Response) -> list[dict[str, Any]]:
     try:
         body = response.json()
@@ -782,30 +607,9 @@ def _errors(response: httpx.Response) -> list[dict[str, Any]]:
     return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
 
 
-def _describe(response: httpx.Response) -> str:
-    """HTTP status plus Strava's error codes (``RefreshToken.refresh_token:invalid``) — never
-    the raw body, which could echo what we sent."""
-    codes = []
-    for error in _errors(response)[:3]:
-        resource, field, code = error.get("resource"), error.get("field"), error.get("code")
-        if (
-            isinstance(resource, str)
-            and isinstance(field, str)
-            and isinstance(code, str)
-            and _ERROR_RESOURCE.match(resource)
-            and _ERROR_WORD.match(field)
-            and _ERROR_WORD.match(code)
-        ):
-            codes.append(f"{resource}.{field}:{code}")
-    detail = f"HTTP {response.status_code}"
-    return f"{detail}, {', '.join(codes)}" if codes else detail
+def _epoch(moment: datetime | None) -> int | None:
+    return int(moment.timestamp()) if moment is not None else None
 
 
-def _blames_application(response: httpx.Response) -> bool:
-    return any(error.get("resource") == "Application" for error in _errors(response))
-
-
-def _hint_for(response: httpx.Response) -> str | None:
-    if _blames_application(response):
-        return "check STRAVA_CLIENT_ID, STRAVA_CLIENT_SECRET and the app's callback domain"
-    return None
+#: The provider this module defines (found by ``trainlytics.providers`` discovery).
+PROVIDER = StravaProvider

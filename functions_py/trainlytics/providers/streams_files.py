@@ -31,7 +31,7 @@ from trainlytics.providers.http import request
 from trainlytics.providers.stream_convert import from_fit
 from trainlytics.providers.streams_base import StreamFetch, StreamSource, StreamTarget, read_capped
 
-__all__ = ["CorosStreams", "FitFileStreams", "WahooStreams"]
+__all__ = ["STREAM_SOURCE_CLASSES", "CorosStreams", "FitFileStreams", "WahooStreams"]
 
 
 class FitFileStreams(StreamSource):
@@ -113,3 +113,7 @@ def _allowed(url: str, domains: tuple[str, ...]) -> bool:
     return parsed.scheme == "https" and any(
         host == domain or host.endswith(f".{domain}") for domain in domains
     )
+
+
+#: Discovered by :func:`trainlytics.providers.streams_registry.stream_sources`.
+STREAM_SOURCE_CLASSES = (WahooStreams, CorosStreams)

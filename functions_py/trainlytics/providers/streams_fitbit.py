@@ -30,7 +30,13 @@ from trainlytics.providers.http import request, response_json
 from trainlytics.providers.stream_convert import from_google_heart_rate
 from trainlytics.providers.streams_base import StreamFetch, StreamSource, StreamTarget
 
-__all__ = ["HEART_RATE_DATA_POINTS_URL", "MAX_PAGES", "SCOPE_HEART_RATE", "GoogleHealthStreams"]
+__all__ = [
+    "HEART_RATE_DATA_POINTS_URL",
+    "MAX_PAGES",
+    "SCOPE_HEART_RATE",
+    "STREAM_SOURCE_CLASSES",
+    "GoogleHealthStreams",
+]
 
 HEART_RATE_DATA_POINTS_URL = f"{HEALTH_API_BASE}/users/me/dataTypes/heart-rate/dataPoints"
 SCOPE_HEART_RATE = (
@@ -122,3 +128,7 @@ def _has_heart_rate_scope(scopes: tuple[str, ...]) -> bool:
 
 def _rfc3339(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+#: Discovered by :func:`trainlytics.providers.streams_registry.stream_sources`.
+STREAM_SOURCE_CLASSES = (GoogleHealthStreams,)

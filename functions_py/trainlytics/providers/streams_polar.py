@@ -24,7 +24,11 @@ from trainlytics.providers.polar import EXERCISES_URL
 from trainlytics.providers.stream_convert import from_fit
 from trainlytics.providers.streams_base import StreamFetch, StreamSource, StreamTarget, read_capped
 
-__all__ = ["FIT_URL", "PolarStreams"]
+__all__ = [
+    "FIT_URL",
+    "STREAM_SOURCE_CLASSES",
+    "PolarStreams",
+]
 
 FIT_URL = f"{EXERCISES_URL}/{{exercise_id}}/fit"
 
@@ -77,3 +81,7 @@ class PolarStreams(StreamSource):
         if streams is None:
             return StreamFetch.unavailable("the FIT file holds no timed records")
         return StreamFetch(streams=streams)
+
+
+#: Discovered by :func:`trainlytics.providers.streams_registry.stream_sources`.
+STREAM_SOURCE_CLASSES = (PolarStreams,)

@@ -37,7 +37,11 @@ from trainlytics.providers.strava import (
 from trainlytics.providers.stream_convert import STRAVA_KEYS, from_strava
 from trainlytics.providers.streams_base import StreamFetch, StreamSource, StreamTarget
 
-__all__ = ["STREAMS_URL", "StravaStreams"]
+__all__ = [
+    "STREAMS_URL",
+    "STREAM_SOURCE_CLASSES",
+    "StravaStreams",
+]
 
 STREAMS_URL = f"{API_BASE_URL}/activities/{{activity_id}}/streams"
 
@@ -110,3 +114,7 @@ def _with_reset(exc: RateLimitedError) -> RateLimitedError:
         status_code=exc.status_code or 429,
         rate_limit_headers=headers,
     )
+
+
+#: Discovered by :func:`trainlytics.providers.streams_registry.stream_sources`.
+STREAM_SOURCE_CLASSES = (StravaStreams,)

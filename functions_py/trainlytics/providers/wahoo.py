@@ -52,33 +52,15 @@ scopes are assumed — Wahoo's consent screen has no per-scope tick boxes as far
 from __future__ import annotations
 
 import hmac
-import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
-from urllib.parse import urlencode
 
-import httpx
-
-from trainlytics.errors import (
-    BadPayloadError,
-    ProviderError,
-    TokenExchangeError,
-    TokenRefreshError,
-    TokenRevokedError,
-    WebhookVerificationError,
-)
+from trainlytics import errors
 from trainlytics.json_limits import JsonTooDeepError, loads_bounded
-from trainlytics.providers.base import (
-    ActivityPage,
-    Provider,
-    ProviderIdentity,
-    SyncWindow,
-    TokenSet,
-    WebhookEvent,
-    WebhookRequest,
-)
-from trainlytics.providers.http import request, response_json
+from trainlytics.providers import base
+from trainlytics.providers.base import ActivityPage, TokenSet, WebhookEvent, WebhookRequest
+from trainlytics.providers.oauth2 import OAuth2Provider, split_scopes
+from trainlytics.providers.payloads import json_object, parse_instant
 
 __all__ = [
     "AUTHORIZE_URL",
@@ -104,11 +86,10 @@ SCOPES: tuple[str, ...] = ("user_read", "workouts_read", "offline_data")
 #: The only webhook event type Wahoo documents.
 EVENT_WORKOUT_SUMMARY = "workout_summary"
 
-_ERROR_CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
-
-class WahooProvider(Provider):
+class WahooProvider(OAuth2Provider):
     name: ClassVar[str] = "wahoo"
+    position: ClassVar[int] = 5
     uses_pkce: ClassVar[bool] = False
     required_scopes: ClassVar[tuple[str, ...]] = SCOPES
     webhook_secret_setting: ClassVar[str | None] = "WEBHOOK_TOKEN"  # noqa: S105 - a variable name
@@ -119,121 +100,34 @@ class WahooProvider(Provider):
         ("wahoo:daily", 5000, 86400),
     )
 
-    # --- OAuth ---------------------------------------------------------------------------------
+    # --- OAuth: the shared OAuth 2 client (providers/oauth2.py), with Wahoo's settings -----------
 
-    def authorization_url(self, *, state: str, code_challenge: str | None) -> str:
-        params = {
-            "client_id": self.credentials.client_id,
-            "redirect_uri": self.credentials.redirect_uri,
-            "response_type": "code",
-            "scope": " ".join(SCOPES),
-            "state": state,
-        }
-        return f"{AUTHORIZE_URL}?{urlencode(params)}"
-
-    def exchange_code(
-        self, *, code: str, code_verifier: str | None, callback_query: Mapping[str, str]
-    ) -> TokenSet:
-        response = request(
-            self.http,
-            self.name,
-            "POST",
-            TOKEN_URL,
-            data={
-                "client_id": self.credentials.client_id,
-                "client_secret": self.credentials.client_secret,
-                "code": code,
-                "grant_type": "authorization_code",
-                "redirect_uri": self.credentials.redirect_uri,
-            },
-            headers={"Accept": "application/json"},
-        )
-        if response.status_code != 200:
-            raise TokenExchangeError(
-                self.name,
-                f"authorization code exchange refused ({_error_code(response)})",
-                status_code=response.status_code,
-            )
-        return self._token_set(response, previous_refresh_token=None)
-
-    def refresh(self, tokens: TokenSet) -> TokenSet:
-        # Single-use refresh token: only ever called under the connection's refresh lease (see
-        # the module docstring) so the chain never forks.
-        if tokens.refresh_token is None:
-            raise TokenRevokedError(self.name, "no refresh token stored for this connection")
-        response = request(
-            self.http,
-            self.name,
-            "POST",
-            TOKEN_URL,
-            data={
-                "client_id": self.credentials.client_id,
-                "client_secret": self.credentials.client_secret,
-                "grant_type": "refresh_token",
-                "refresh_token": tokens.refresh_token,
-            },
-            headers={"Accept": "application/json"},
-        )
-        if response.status_code in (400, 401):
-            raise TokenRevokedError(
-                self.name,
-                f"refresh token refused ({_error_code(response)})",
-                status_code=response.status_code,
-                hint="the athlete must reconnect Wahoo",
-            )
-        if response.status_code != 200:
-            raise TokenRefreshError(
-                self.name,
-                f"token refresh answered {response.status_code}",
-                status_code=response.status_code,
-            )
-        # Wahoo always rotates; should a response ever lack the new refresh token, keeping the
-        # old one is the only option (it is spent: the next refresh is refused → reconnect).
-        return self._token_set(response, previous_refresh_token=tokens.refresh_token)
-
-    def revoke(self, tokens: TokenSet) -> None:
-        response = request(
-            self.http,
-            self.name,
-            "DELETE",
-            PERMISSIONS_URL,
-            headers=_bearer(tokens.access_token),
-        )
-        # 401: the token is already invalid — the app's access is gone, which is what we want.
-        if response.status_code in (200, 204, 401):
-            return
-        raise ProviderError(
-            self.name,
-            f"revocation answered {response.status_code}",
-            status_code=response.status_code,
-        )
+    authorize_url: ClassVar[str] = AUTHORIZE_URL
+    token_url: ClassVar[str] = TOKEN_URL
+    oauth_accept: ClassVar[str | None] = "application/json"
+    requested_scopes: ClassVar[tuple[str, ...]] = SCOPES
+    #: A refresh without a refresh token cannot succeed: the athlete reconnects.
+    missing_refresh_token_error: ClassVar[type[errors.ProviderError]] = errors.TokenRevokedError
+    #: Single-use refresh tokens: Wahoo always rotates, and the shared client keeps the new one
+    #: (should a response lack it, the old one is kept: spent, so the next refresh is refused
+    #: and the athlete reconnects). ``refresh()`` runs only under the connection's refresh
+    #: lease (see the module docstring), so the chain never forks.
+    revoke_url: ClassVar[str | None] = PERMISSIONS_URL
+    revoke_method: ClassVar[str] = "DELETE"
 
     def fetch_identity(
         self, tokens: TokenSet, *, callback_query: Mapping[str, str]
-    ) -> ProviderIdentity:
-        response = request(
-            self.http, self.name, "GET", USER_URL, headers=_bearer(tokens.access_token)
-        )
-        if response.status_code == 401:
-            raise TokenRevokedError(
-                self.name, "the access token was refused by GET /v1/user", status_code=401
-            )
-        if response.status_code != 200:
-            raise ProviderError(
-                self.name,
-                f"GET /v1/user answered {response.status_code}",
-                status_code=response.status_code,
-            )
-        body = response_json(response, self.name)
+    ) -> base.ProviderIdentity:
+        body = self._api_json(USER_URL, tokens, "GET /v1/user")
         user_id = body.get("id") if isinstance(body, dict) else None
         if not isinstance(user_id, int | str) or isinstance(user_id, bool) or str(user_id) == "":
-            raise BadPayloadError(self.name, "GET /v1/user answered without a user id")
+            raise errors.BadPayloadError(self.name, "GET /v1/user answered without a user id")
         first = body.get("first") if isinstance(body.get("first"), str) else None
         last = body.get("last") if isinstance(body.get("last"), str) else None
         username = " ".join(part for part in (first, last) if part) or None
         # Keep the athlete's name only: email, birth date, height and weight are not needed.
         profile = {"id": user_id, "first": first, "last": last}
-        return ProviderIdentity(
+        return base.ProviderIdentity(
             provider_user_id=str(user_id),
             username=username,
             profile=profile,
@@ -243,7 +137,7 @@ class WahooProvider(Provider):
     # --- Activities ----------------------------------------------------------------------------
 
     def fetch_activities(
-        self, tokens: TokenSet, window: SyncWindow, cursor: Mapping[str, Any] | None
+        self, tokens: TokenSet, window: base.SyncWindow, cursor: Mapping[str, Any] | None
     ) -> ActivityPage:
         page = _page_number(cursor)
         body = self._get_json(
@@ -251,13 +145,15 @@ class WahooProvider(Provider):
         )
         workouts = body.get("workouts")
         if not isinstance(workouts, list):
-            raise BadPayloadError(self.name, "GET /v1/workouts answered without a workouts list")
+            raise errors.BadPayloadError(
+                self.name, "GET /v1/workouts answered without a workouts list"
+            )
         items: list[Mapping[str, Any]] = []
         reached_older = False
         for workout in workouts:
             if not isinstance(workout, dict):
                 continue
-            starts = _parse_instant(workout.get("starts"))
+            starts = parse_instant(workout.get("starts"))
             if starts is None:
                 items.append(workout)  # the ingest reports it as malformed
             elif starts < window.start:
@@ -286,7 +182,7 @@ class WahooProvider(Provider):
             rest = {key: value for key, value in summary.items() if key != "workout"}
             return ActivityPage(items=[{**workout, "workout_summary": rest}], api_calls=0)
         if event.object_id is None:
-            raise BadPayloadError(self.name, "workout_summary event without a workout id")
+            raise errors.BadPayloadError(self.name, "workout_summary event without a workout id")
         detail = self._get_json(
             tokens, f"{WORKOUTS_URL}/{event.object_id}", params=None, what="workout"
         )
@@ -300,25 +196,9 @@ class WahooProvider(Provider):
         params: Mapping[str, Any] | None,
         what: str,
     ) -> dict[str, Any]:
-        response = request(
-            self.http, self.name, "GET", url, params=params, headers=_bearer(tokens.access_token)
-        )
-        if response.status_code == 401:
-            raise TokenRevokedError(
-                self.name,
-                f"the access token was refused reading {what}",
-                status_code=401,
-                hint="the athlete must reconnect Wahoo",
-            )
-        if response.status_code != 200:
-            raise ProviderError(
-                self.name,
-                f"reading {what} answered {response.status_code}",
-                status_code=response.status_code,
-            )
-        body = response_json(response, self.name)
+        body = self._api_json(url, tokens, f"reading {what}", params=params)
         if not isinstance(body, dict):
-            raise BadPayloadError(self.name, f"reading {what} answered a non-object body")
+            raise errors.BadPayloadError(self.name, f"reading {what} answered a non-object body")
         return body
 
     # --- Webhooks ------------------------------------------------------------------------------
@@ -326,27 +206,24 @@ class WahooProvider(Provider):
     def verify_webhook(self, request: WebhookRequest) -> None:
         secret = self.credentials.webhook_secret
         if not secret:
-            raise WebhookVerificationError("wahoo webhooks are not configured on this server")
+            raise errors.WebhookVerificationError(
+                "wahoo webhooks are not configured on this server"
+            )
         # The token travels inside the body: the raw bytes must be decoded to find it.
         try:
             body = loads_bounded(request.body)
         except JsonTooDeepError:
-            raise BadPayloadError(self.name, "webhook body nests too deeply") from None
+            raise errors.BadPayloadError(self.name, "webhook body nests too deeply") from None
         except (ValueError, UnicodeDecodeError) as exc:
-            raise WebhookVerificationError("wahoo webhook body is not JSON") from exc
+            raise errors.WebhookVerificationError("wahoo webhook body is not JSON") from exc
         token = body.get("webhook_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not hmac.compare_digest(
             token.encode("utf-8"), secret.encode("utf-8")
         ):
-            raise WebhookVerificationError("wahoo webhook_token does not match")
+            raise errors.WebhookVerificationError("wahoo webhook_token does not match")
 
     def parse_webhook(self, request: WebhookRequest) -> list[WebhookEvent]:
-        try:
-            body = loads_bounded(request.body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise BadPayloadError(self.name, "webhook body is not JSON") from exc
-        if not isinstance(body, dict):
-            raise BadPayloadError(self.name, "webhook body is not a JSON object")
+        body = json_object(request.body, self.name)
         # Older examples name the field "event" instead of "event_type".
         event_type = body.get("event_type", body.get("event"))
         if event_type != EVENT_WORKOUT_SUMMARY:
@@ -354,16 +231,18 @@ class WahooProvider(Provider):
         user = body.get("user")
         user_id = user.get("id") if isinstance(user, dict) else None
         if not isinstance(user_id, int | str) or isinstance(user_id, bool) or str(user_id) == "":
-            raise BadPayloadError(self.name, "workout_summary webhook without user.id")
+            raise errors.BadPayloadError(self.name, "workout_summary webhook without user.id")
         summary = body.get("workout_summary")
         if not isinstance(summary, dict):
-            raise BadPayloadError(self.name, "workout_summary webhook without workout_summary")
+            raise errors.BadPayloadError(
+                self.name, "workout_summary webhook without workout_summary"
+            )
         workout = summary.get("workout")
         workout_id = workout.get("id") if isinstance(workout, dict) else None
         if workout_id is None:
             workout_id = summary.get("workout_id")
         if not isinstance(workout_id, int | str) or isinstance(workout_id, bool):
-            raise BadPayloadError(self.name, "workout_summary webhook without a workout id")
+            raise errors.BadPayloadError(self.name, "workout_summary webhook without a workout id")
         # Never hand the webhook token on to the queue.
         payload = {key: value for key, value in body.items() if key != "webhook_token"}
         return [
@@ -379,29 +258,11 @@ class WahooProvider(Provider):
 
     # --- helpers -------------------------------------------------------------------------------
 
-    def _token_set(
-        self, response: httpx.Response, *, previous_refresh_token: str | None
-    ) -> TokenSet:
-        body = response_json(response, self.name)
-        if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
-            raise BadPayloadError(
-                self.name, "token endpoint answered without an access_token", status_code=200
-            )
-        refresh_token = body.get("refresh_token")
-        if not isinstance(refresh_token, str) or not refresh_token:
-            refresh_token = previous_refresh_token
-        return TokenSet(
-            access_token=body["access_token"],
-            refresh_token=refresh_token,
-            expires_at=_expires_at(body),
-            scopes=_scopes(body.get("scope")),
-        )
-
     @staticmethod
     def _granted_scopes(tokens: TokenSet, callback_query: Mapping[str, str]) -> tuple[str, ...]:
         if tokens.scopes is not None:
             return tokens.scopes
-        from_callback = _scopes(callback_query.get("scope"))
+        from_callback = split_scopes(callback_query.get("scope"))
         if from_callback is not None:
             return from_callback
         return SCOPES  # UNCONFIRMED fallback, see the module docstring
@@ -418,47 +279,5 @@ def _positive_int(value: Any, *, allow_zero: bool = False) -> int | None:
     return None
 
 
-def _parse_instant(value: Any) -> datetime | None:
-    """Wahoo's ``starts`` ("2026-11-22T08:14:05.000Z") as an aware UTC datetime."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
-def _bearer(access_token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
-
-
-def _scopes(value: Any) -> tuple[str, ...] | None:
-    if not isinstance(value, str):
-        return None
-    return tuple(part for part in re.split(r"[\s,+]+", value) if part)
-
-
-def _expires_at(body: Mapping[str, Any]) -> datetime | None:
-    expires_in = body.get("expires_in")
-    if isinstance(expires_in, int | float) and not isinstance(expires_in, bool):
-        # Counted from our clock, not Doorkeeper's ``created_at``: a skewed provider clock must
-        # not make a fresh token look expired (the refresh margin absorbs the transit time).
-        return datetime.now(UTC) + timedelta(seconds=float(expires_in))
-    expires_at = body.get("expires_at")
-    if isinstance(expires_at, int | float) and not isinstance(expires_at, bool):
-        return datetime.fromtimestamp(expires_at, UTC)
-    return None
-
-
-def _error_code(response: httpx.Response) -> str:
-    """The OAuth ``error`` code of an error response, if it is a plain identifier (never the
-    description or the body, which may echo what we sent)."""
-    try:
-        body = response.json()
-    except (ValueError, UnicodeDecodeError):
-        return f"HTTP {response.status_code}"
-    code = body.get("error") if isinstance(body, dict) else None
-    if isinstance(code, str) and _ERROR_CODE.match(code):
-        return code
-    return f"HTTP {response.status_code}"
+#: The provider this module defines (found by ``trainlytics.providers`` discovery).
+PROVIDER = WahooProvider

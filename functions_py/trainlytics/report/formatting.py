@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from trainlytics.providers import PROVIDER_CLASSES
+
 __all__ = [
     "FAMILIES",
     "family_of",
@@ -101,7 +103,6 @@ _LABELS = {
     "mountain_bike_ride": "Mountain bike ride",
     "file": "File import",
     "manual": "Manual entry",
-    "coros": "COROS",
 }
 
 
@@ -114,7 +115,11 @@ def family_of(activity_type: str) -> tuple[str, str]:
 
 
 def sport_label(value: str) -> str:
-    """``trail_run`` → ``Trail run``; also provider and source names."""
+    """``trail_run`` → ``Trail run``; also source names, and provider names as each provider
+    module spells them (``Provider.display_name``: ``COROS``)."""
+    provider = PROVIDER_CLASSES.get(value)
+    if provider is not None:
+        return provider.display_name
     return _LABELS.get(value, value.replace("_", " ").capitalize())
 
 
