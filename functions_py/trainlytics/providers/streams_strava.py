@@ -22,7 +22,7 @@ terms: an athlete's data is shown only to that athlete; RLS keeps stored streams
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import ClassVar
 
 from trainlytics.errors import ProviderError, RateLimitedError, TokenRevokedError
@@ -66,7 +66,7 @@ class StravaStreams(StreamSource):
                 headers={"Authorization": f"Bearer {tokens.access_token}"},
             )
         except RateLimitedError as exc:
-            raise _with_reset(exc) from exc
+            raise _with_reset(exc, self.provider.clock()) from exc
         observations = rate_limit_observations(response.headers)
         if response.status_code == 401:
             raise TokenRevokedError(
@@ -97,13 +97,12 @@ class StravaStreams(StreamSource):
         return StreamFetch(streams=streams, rate_limits=observations)
 
 
-def _with_reset(exc: RateLimitedError) -> RateLimitedError:
+def _with_reset(exc: RateLimitedError, now: datetime) -> RateLimitedError:
     """Strava's 429 has no Retry-After: the next quarter hour, or midnight UTC when the
     headers show a spent daily quota."""
     if exc.retry_after is not None:
         return exc
     headers = exc.rate_limit_headers or {}
-    now = datetime.now(UTC)
     spent = any(
         o.bucket.endswith(":daily") and o.used >= o.limit for o in rate_limit_observations(headers)
     )
