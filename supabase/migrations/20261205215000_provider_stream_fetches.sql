@@ -330,3 +330,33 @@ comment on function public.stream_activity_id(bigint, text) is
     'callbacks). Service role only.';
 revoke all on function public.stream_activity_id(bigint, text) from public, anon, authenticated;
 grant execute on function public.stream_activity_id(bigint, text) to service_role;
+
+-- What the athlete sees per connection ---------------------------------------------------------
+
+create view public.stream_fetch_summary
+with (security_invoker = true) as
+select
+    f.connection_id,
+    f.user_id,
+    count(*) filter (where f.status = 'fetched') as fetched,
+    count(*) filter (where f.status = 'unavailable') as unavailable,
+    count(*) filter (where f.status = 'retrying') as retrying,
+    count(*) filter (where f.status = 'failed') as failed,
+    coalesce(sum(f.points) filter (where f.status = 'fetched'), 0) as points,
+    max(f.updated_at) as last_attempt_at,
+    (array_agg(f.last_error order by f.updated_at desc) filter (
+        where f.status in ('retrying', 'failed')
+    ))[1] as last_error
+from public.activity_stream_fetches as f
+group by f.connection_id, f.user_id;
+
+comment on view public.stream_fetch_summary is
+    'Per provider connection: how fetching activity streams went (counts of fetched, '
+    'unavailable, retrying and failed activities, samples stored, the last attempt and the '
+    'latest error). Runs as the caller: the athlete sees their own connections only.';
+comment on column public.stream_fetch_summary.points is 'Samples stored in total.';
+comment on column public.stream_fetch_summary.last_error is
+    'The most recent error of a retrying or failed fetch (one line, no secret), or null.';
+
+revoke all on public.stream_fetch_summary from public, anon, authenticated;
+grant select on public.stream_fetch_summary to authenticated, service_role;

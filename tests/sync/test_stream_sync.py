@@ -389,6 +389,15 @@ def test_a_failed_stream_fetch_is_retried_later_and_given_up_after_five(
         sync.run(connection_id)
     assert _fetches(admin, connection_id)["9501"][:2] == ("failed", 5)
     assert len(api.requests) == 5
+    # Surfaced per connection (the view the frontend reads under RLS).
+    summary = admin.execute(
+        "select fetched, retrying, failed, last_error from public.stream_fetch_summary"
+        " where connection_id = %s",
+        [connection_id],
+    ).fetchone()
+    assert summary is not None
+    assert summary[:3] == (0, 0, 1)
+    assert "502" in summary[3]
     # No sync run was opened or failed by any of this.
     runs = admin.execute(
         "select count(*) from public.sync_history where connection_id = %s", [connection_id]
