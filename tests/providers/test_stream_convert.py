@@ -14,13 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from trainlytics.importers.base import FileImportError, TrackPoint
+from trainlytics.importers.base import FileImportError
 from trainlytics.providers.stream_convert import (
     STREAM_TYPES,
     from_fit,
     from_garmin_samples,
     from_google_heart_rate,
-    from_points,
     from_strava,
 )
 
@@ -103,10 +102,6 @@ def test_fit_records_of_a_real_ride() -> None:
 def test_fit_file_that_is_not_fit_is_an_error() -> None:
     with pytest.raises(FileImportError):
         from_fit(b"<html>expired link</html>" * 20)
-
-
-def test_points_without_time_are_no_streams() -> None:
-    assert from_points([TrackPoint(lat=1.0, lon=2.0)]) is None
 
 
 def test_google_heart_rate_keeps_the_exercise_window_in_time_order() -> None:

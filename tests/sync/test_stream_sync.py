@@ -610,12 +610,6 @@ def test_google_health_heart_rate_fills_a_heart_rate_stream(
     assert stored["cadence"] is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="streams branch (20261205210000): private.store_activity_streams doubles a foot "
-    "activity's absent cadence into '{}', which violates activity_streams_lengths; remove this "
-    "mark once it keeps null",
-)
 def test_google_health_heart_rate_of_a_run_without_cadence(
     pool: ConnectionPool[Any], admin: Conn
 ) -> None:

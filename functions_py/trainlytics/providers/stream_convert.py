@@ -14,7 +14,8 @@ Converters (one per provider shape):
 - :func:`from_strava` — ``GET /activities/{id}/streams`` (``key_by_type=true``: an object keyed
   by type; the swagger's example is the array form, also accepted).
 - :func:`from_garmin_samples` — the ``samples`` of an ``activityDetails`` summary.
-- :func:`from_points` / :func:`from_fit` — records of a FIT file (Wahoo, COROS, Polar).
+- :func:`from_fit` — records of a FIT file (Wahoo, COROS, Polar), through the importers'
+  FIT reader.
 - :func:`from_google_heart_rate` — Google Health ``heart-rate`` data points.
 
 Each returns None when the payload holds no usable time series (e.g. a manual activity).
@@ -27,8 +28,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from trainlytics.importers.base import TrackPoint
-
 __all__ = [
     "STRAVA_KEYS",
     "STREAM_TYPES",
@@ -36,7 +35,6 @@ __all__ = [
     "from_fit",
     "from_garmin_samples",
     "from_google_heart_rate",
-    "from_points",
     "from_strava",
     "point_count",
 ]
@@ -153,47 +151,18 @@ def from_garmin_samples(samples: Any, start_epoch: float) -> Streams | None:
     return _finish(columns)
 
 
-def from_points(
-    points: Iterable[TrackPoint], start: datetime | None = None, *, temps: Sequence[Any] = ()
-) -> Streams | None:
-    """Timed track points (FIT records) relative to ``start`` (default: the first point)."""
-    timed = [(p.time, p) for p in points if p.time is not None]
-    if not timed:
-        return None
-    first = _aware(timed[0][0])
-    # The activity's start (a FIT session's start_time), unless a record precedes it.
-    origin = min(_aware(start), first) if start is not None else first
-    columns: dict[str, list[Any]] = {name: [] for name in STREAM_TYPES}
-    for stamp, p in timed:
-        columns["time"].append((_aware(stamp) - origin).total_seconds())
-        columns["distance"].append(p.distance)
-        columns["latlng"].append(_latlng([p.lat, p.lon]))
-        columns["altitude"].append(p.elevation)
-        columns["heartrate"].append(p.heartrate)
-        columns["watts"].append(p.power)
-        columns["cadence"].append(p.cadence)
-        columns["velocity_smooth"].append(p.speed)
-    if len(temps) == len(timed):
-        columns["temp"] = [_number(t) for t in temps]
-    return _finish(columns)
-
-
 def from_fit(data: bytes) -> Streams | None:
-    """The records of a FIT activity file (read by the importers' FIT reader); None when it
-    holds fewer than two timed records. Raises FileImportError for an unreadable file."""
-    import warnings
+    """The records of a FIT activity file, read exactly as a file import reads them (the
+    importers' ``parse_fit``: its ``streams`` — time from the session start, cumulative
+    distance across session restarts, temperature, at most 200,000 samples); None when it holds
+    fewer than two timed records. Raises FileImportError for an unreadable or non-activity
+    file."""
+    from trainlytics.importers.fit import parse_fit
 
-    from trainlytics.importers.base import FileImportError
-    from trainlytics.importers.fit import _read  # the importers' reader: strict, then lenient
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # fitdecode's lenient-mode warnings
-        found, damage = _read(data)
-    starts = [s["start_time"] for s in found.sessions if isinstance(s.get("start_time"), datetime)]
-    streams = from_points(found.points, starts[0] if starts else None)
-    if streams is None and damage is not None:
-        raise FileImportError(f"not a readable FIT file ({damage})")
-    return streams
+    parsed = parse_fit(data)
+    if parsed.streams is None:
+        return None
+    return _finish({k: v for k, v in parsed.streams.to_json().items() if isinstance(v, list)})
 
 
 def from_google_heart_rate(
