@@ -777,3 +777,61 @@ def test_a_sync_queues_the_stream_job_and_never_fails_for_it(
         [jobs.FETCH_STREAMS, connection_id],
     ).fetchall()
     assert queued == [("streams", -10)]
+
+
+def test_coros_expired_fit_link_is_renewed_through_sport_detail_fit(
+    pool: ConnectionPool[Any], admin: Conn
+) -> None:
+    """The pushed ``fitUrl`` is a signed link that may expire (403): a fresh one comes from
+    ``GET /v2/coros/sport/detail/fit`` (COROS envelope, ``data.fitUrl``)."""
+    connection_id, _ = make_connection(admin, "coros")
+    workout = _fixture("coros/activities/sport_list.json")["data"][0]
+    ingest(admin, connection_id, [workout])
+    expired = httpx.URL(workout["fitUrl"])
+    fresh = "https://oss.coros.com/fit/fresh/479215730485462016.fit?signature=renewed"
+    asked: list[dict[str, str]] = []
+
+    def detail(request: httpx.Request) -> httpx.Response:
+        asked.append(dict(request.url.params))
+        if request.url.params.get("token") != "stream-test-token":
+            return httpx.Response(200, json={"result": "1019", "message": "token invalid"})
+        return httpx.Response(
+            200,
+            json={
+                "result": "0000",
+                "message": "OK",
+                "data": {
+                    "labelId": workout["labelId"],
+                    "mode": workout["mode"],
+                    "subMode": workout["subMode"],
+                    "fitUrl": fresh,
+                },
+            },
+        )
+
+    api = Api(
+        {
+            ("oss.coros.com", expired.path): lambda r: httpx.Response(403, text="expired"),
+            ("oss.coros.com", "/fit/fresh/"): _fit_route(RUN_FIT),
+            ("open.coros.com", "/v2/coros/sport/detail/fit"): detail,
+        }
+    )
+    tokens = Tokens(
+        {connection_id: TokenSet(access_token="stream-test-token", provider_user_id="open-1")}  # noqa: S106
+    )
+    provider = CorosProvider(FakeCoros().credentials, api.client())
+
+    outcome = _sync(pool, {"coros": provider}, tokens).run(connection_id)
+
+    assert outcome.fetched == 1
+    assert asked == [
+        {
+            "token": "stream-test-token",
+            "openId": "open-1",
+            "labelId": workout["labelId"],
+            "mode": str(workout["mode"]),
+            "subMode": str(workout["subMode"]),
+        }
+    ]
+    assert [r.url.path for r in api.requests][-1] == "/fit/fresh/479215730485462016.fit"
+    assert _streams(admin, connection_id)[workout["labelId"]]["source"] == "coros"

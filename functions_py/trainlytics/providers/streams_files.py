@@ -24,14 +24,25 @@ from typing import Any, ClassVar
 
 import httpx
 
-from trainlytics.errors import BadPayloadError, ProviderError
+from trainlytics.errors import BadPayloadError, ProviderError, ProviderUnavailableError
 from trainlytics.importers.base import FileImportError
 from trainlytics.providers.base import TokenSet
-from trainlytics.providers.http import request
+from trainlytics.providers.coros import BASE_URL as COROS_BASE_URL
+from trainlytics.providers.coros import SUCCESS_RESULT
+from trainlytics.providers.http import request, response_json
 from trainlytics.providers.stream_convert import from_fit
 from trainlytics.providers.streams_base import StreamFetch, StreamSource, StreamTarget, read_capped
 
-__all__ = ["STREAM_SOURCE_CLASSES", "CorosStreams", "FitFileStreams", "WahooStreams"]
+#: COROS: a fresh signed link to a workout's FIT file.
+FIT_DETAIL_URL = f"{COROS_BASE_URL}/v2/coros/sport/detail/fit"
+
+__all__ = [
+    "FIT_DETAIL_URL",
+    "STREAM_SOURCE_CLASSES",
+    "CorosStreams",
+    "FitFileStreams",
+    "WahooStreams",
+]
 
 
 class FitFileStreams(StreamSource):
@@ -48,15 +59,21 @@ class FitFileStreams(StreamSource):
         url = self.file_url(target.payload)
         if not url:
             return StreamFetch.unavailable("the activity names no FIT file", api_calls=0)
+        result = self.download(url)
+        if result is None:
+            return StreamFetch.unavailable("the FIT file is no longer available")
+        return result
+
+    def download(self, url: str, *, calls: int = 1) -> StreamFetch | None:
+        """The FIT file at ``url`` as streams; None when the link is gone (403/404/410: a
+        signed link expired, or no file)."""
         if not _allowed(url, self.allowed_domains):
             raise BadPayloadError(
                 self.provider_name, "the activity's file URL is not on the provider's host"
             )
         response = request(self.http, self.provider_name, "GET", url)
-        if response.status_code in (403, 404, 410):
-            return StreamFetch.unavailable(
-                f"the FIT file is no longer available (HTTP {response.status_code})"
-            )
+        if response.status_code in (401, 403, 404, 410):
+            return None
         if response.status_code != 200:
             raise ProviderError(
                 self.provider_name,
@@ -68,10 +85,12 @@ class FitFileStreams(StreamSource):
             streams = from_fit(data)
         except FileImportError as exc:
             # A damaged file stays damaged: not worth retrying.
-            return StreamFetch.unavailable(f"the FIT file is unreadable: {exc.message[:200]}")
+            return StreamFetch.unavailable(
+                f"the FIT file is unreadable: {exc.message[:200]}", api_calls=calls
+            )
         if streams is None:
-            return StreamFetch.unavailable("the FIT file holds no timed records")
-        return StreamFetch(streams=streams)
+            return StreamFetch.unavailable("the FIT file holds no timed records", api_calls=calls)
+        return StreamFetch(streams=streams, api_calls=calls)
 
 
 class WahooStreams(FitFileStreams):
@@ -88,8 +107,63 @@ class WahooStreams(FitFileStreams):
 
 
 class CorosStreams(FitFileStreams):
+    """The workout's ``fitUrl``; when it is missing or its signed link has expired, a fresh
+    one from ``GET /v2/coros/sport/detail/fit?token&openId&labelId&mode&subMode``, whose COROS
+    envelope carries ``data.fitUrl`` (independent integrations that recover expired links
+    this way; COROS's own documentation is private)."""
+
     provider_name: ClassVar[str] = "coros"
     allowed_domains: ClassVar[tuple[str, ...]] = ("coros.com",)
+
+    def fetch(self, tokens: TokenSet, target: StreamTarget) -> StreamFetch:
+        url = self.file_url(target.payload)
+        if url:
+            result = self.download(url)
+            if result is not None:
+                return result
+        fresh = self.fresh_url(tokens, target)
+        if fresh is None:
+            return StreamFetch.unavailable(
+                "COROS names no FIT file for this workout", api_calls=2 if url else 1
+            )
+        result = self.download(fresh, calls=3 if url else 2)
+        if result is None:
+            return StreamFetch.unavailable("the FIT file is no longer available")
+        return result
+
+    def fresh_url(self, tokens: TokenSet, target: StreamTarget) -> str | None:
+        payload = target.payload
+        open_id = tokens.provider_user_id or payload.get("openId")
+        mode, sub_mode = payload.get("mode"), payload.get("subMode")
+        if not open_id or not isinstance(mode, int) or not isinstance(sub_mode, int):
+            return None
+        response = request(
+            self.http,
+            "coros",
+            "GET",
+            FIT_DETAIL_URL,
+            params={
+                "token": tokens.access_token,
+                "openId": str(open_id),
+                "labelId": target.external_id,
+                "mode": mode,
+                "subMode": sub_mode,
+            },
+        )
+        if response.status_code != 200:
+            raise ProviderError(
+                "coros",
+                f"asking for the FIT link failed (HTTP {response.status_code})",
+                status_code=response.status_code,
+            )
+        body = response_json(response, "coros")
+        if not isinstance(body, Mapping) or body.get("result") != SUCCESS_RESULT:
+            result = body.get("result") if isinstance(body, Mapping) else None
+            code = result if isinstance(result, str) and result.isdigit() else "?"
+            raise ProviderUnavailableError("coros", f"FIT link refused (result {code[:8]})")
+        data = body.get("data")
+        fresh = data.get("fitUrl") if isinstance(data, Mapping) else None
+        return fresh if isinstance(fresh, str) and fresh else None
 
     def file_url(self, payload: Mapping[str, Any]) -> str | None:
         url = payload.get("fitUrl")
