@@ -56,23 +56,20 @@ from trainlytics.errors import (
     AuthenticationError,
     ConfigError,
     DatabaseUnavailableError,
+    GatewayError,
     InsufficientScopeError,
     OAuthStateError,
     ProviderCapacityError,
     ProviderError,
     ProviderNotConfiguredError,
     TrainlyticsError,
+    UnknownProviderError,
 )
-from trainlytics.gateway import Gateway, GatewayError, PsycopgGateway, SupabaseGateway
+from trainlytics.gateway import Gateway, PsycopgGateway, SupabaseGateway
 from trainlytics.jobs import JobQueue
 from trainlytics.jwt_auth import JwtVerifier
 from trainlytics.logs import get_logger
-from trainlytics.providers import (
-    PROVIDER_CLASSES,
-    UnknownProviderError,
-    build_providers,
-    get_provider,
-)
+from trainlytics.providers import PROVIDER_CLASSES, build_providers, get_provider
 from trainlytics.providers.base import WebhookRequest
 from trainlytics.store import ConnectionStore
 from trainlytics.tokens import TokenService

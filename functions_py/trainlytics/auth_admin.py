@@ -39,7 +39,7 @@ import httpx
 import psycopg
 from psycopg import sql
 
-from trainlytics.errors import TrainlyticsError
+from trainlytics.errors import AuthUserExistsError, TrainlyticsError
 
 __all__ = [
     "BCRYPT_COST",
@@ -48,7 +48,6 @@ __all__ = [
     "USER_ROLES",
     "ApiUser",
     "AuthAdminApi",
-    "AuthUserExistsError",
     "CreatedUser",
     "InvitedUser",
     "LocalUser",
@@ -359,10 +358,6 @@ def _hint_for(response: httpx.Response) -> str:
     if status == 404:
         return "check SUPABASE_URL: it must be the project URL (https://<ref>.supabase.co)"
     return "see the Auth logs of the Supabase project"
-
-
-class AuthUserExistsError(TrainlyticsError):
-    """Supabase Auth already has a user with this email (422 ``email_exists``)."""
 
 
 @dataclass(frozen=True)

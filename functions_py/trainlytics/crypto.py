@@ -35,13 +35,12 @@ from typing import Literal
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from trainlytics.errors import ConfigError, TrainlyticsError
+from trainlytics.errors import ConfigError, TokenDecryptionError
 from trainlytics.providers.base import TokenSet
 
 __all__ = [
     "SealedTokens",
     "TokenCipher",
-    "TokenDecryptionError",
     "TokenField",
     "token_aad",
 ]
@@ -49,10 +48,6 @@ __all__ = [
 NONCE_BYTES = 12
 TAG_BYTES = 16
 TokenField = Literal["access_token", "refresh_token"]
-
-
-class TokenDecryptionError(TrainlyticsError):
-    """A stored token cannot be decrypted: unknown key id, or ciphertext/AAD do not match."""
 
 
 def token_aad(user_id: uuid.UUID | str, provider: str, field: TokenField) -> bytes:

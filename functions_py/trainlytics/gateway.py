@@ -15,8 +15,10 @@ API
 - ``GatewayError`` — the function failed (SQL error / PostgREST 4xx); connection failures are
   ``DatabaseUnavailableError``.
 
-Function and argument names must match ``[a-z][a-z0-9_]*`` (≤ 63 chars); an optional
-``allowed`` set narrows the callable functions further. No value is ever formatted into SQL.
+Function and argument names must match ``[a-z][a-z0-9_]*`` (≤ 63 chars) and, by default, be
+in the typed layer's allow-list (``trainlytics.db.ALLOWED_FUNCTIONS``: what its modules declare);
+``allowed`` gives another set, or ``None`` for any name (tests only). No value is ever formatted
+into SQL.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Final, Literal, Protocol
 
 import httpx
 import psycopg
@@ -36,26 +38,30 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from trainlytics.errors import DatabaseUnavailableError, TrainlyticsError
+from trainlytics.errors import DatabaseUnavailableError, GatewayError
 from trainlytics.jsonb_text import jsonb_bytes
 
 __all__ = [
+    "TYPED_LAYER",
     "Gateway",
-    "GatewayError",
     "PsycopgGateway",
     "SupabaseGateway",
 ]
 
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
+#: The default ``allowed``: the typed layer's allow-list, ``trainlytics.db.ALLOWED_FUNCTIONS``.
+TYPED_LAYER: Final = "typed layer"
+Allowed = frozenset[str] | None | Literal["typed layer"]
 
-class GatewayError(TrainlyticsError):
-    """A SQL function call failed. ``code`` is the SQLSTATE (or PostgREST code) when known."""
 
-    def __init__(self, function: str, message: str, *, code: str | None = None) -> None:
-        super().__init__(f"{function}: {message}")
-        self.function = function
-        self.code = code
+def _resolve(allowed: Allowed) -> frozenset[str] | None:
+    if allowed == TYPED_LAYER:
+        # Imported here: the typed modules import this one.
+        from trainlytics.db import ALLOWED_FUNCTIONS
+
+        return ALLOWED_FUNCTIONS
+    return allowed if isinstance(allowed, frozenset) else None
 
 
 class Gateway(Protocol):
@@ -82,13 +88,13 @@ class PsycopgGateway:
         source: psycopg.Connection[Any] | ConnectionPool[Any],
         *,
         role: str | None = None,
-        allowed: frozenset[str] | None = None,
+        allowed: Allowed = TYPED_LAYER,
     ) -> None:
         if role is not None and not IDENTIFIER.match(role):
             raise ValueError(f"invalid role name {role!r}")
         self._source = source
         self._role = role
-        self._allowed = allowed
+        self._allowed = _resolve(allowed)
 
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
@@ -165,12 +171,12 @@ class SupabaseGateway:
         service_key: str,
         http: httpx.Client,
         *,
-        allowed: frozenset[str] | None = None,
+        allowed: Allowed = TYPED_LAYER,
     ) -> None:
         self._base = url.rstrip("/")
         self._key = service_key
         self._http = http
-        self._allowed = allowed
+        self._allowed = _resolve(allowed)
 
     def __repr__(self) -> str:
         return f"SupabaseGateway({self._base!r})"

@@ -31,7 +31,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
 import psycopg
 from procrastinate import App, Blueprint, JobContext, PsycopgConnector, RetryStrategy
@@ -41,7 +41,9 @@ from procrastinate.schema import SchemaManager
 from psycopg import sql
 from psycopg.rows import TupleRow
 
+from trainlytics.db import jobs as db_jobs
 from trainlytics.errors import ProviderUnavailableError
+from trainlytics.gateway import Gateway
 from trainlytics.logs import get_logger
 from trainlytics.providers.base import RECEIVED_AT_KEY, WebhookEvent
 from trainlytics.revocation import revoke_queued, sweep_revocations
@@ -355,10 +357,6 @@ def install_queue_schema(conn: Connection, *, role: str | None = None) -> bool:
 # --- queueing ----------------------------------------------------------------------------------
 
 
-class _Gateway(Protocol):
-    def call(self, function: str, args: Mapping[str, Any]) -> list[dict[str, Any]]: ...
-
-
 @dataclass(frozen=True)
 class EnqueuedJob:
     job_id: int | None
@@ -387,26 +385,20 @@ def webhook_event_key(provider: str, event: WebhookEvent) -> str:
 class JobQueue:
     """Queues the sync jobs through ``public.enqueue_job`` (either gateway transport)."""
 
-    def __init__(self, gateway: _Gateway) -> None:
+    def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
 
     def _enqueue(
         self, task_name: str, args: Mapping[str, Any], *, queue_name: str, queueing_lock: str
     ) -> EnqueuedJob:
-        rows = self.gateway.call(
-            "enqueue_job",
-            {
-                "p_task_name": task_name,
-                "p_args": dict(args),
-                "p_queue_name": queue_name,
-                "p_queueing_lock": queueing_lock,
-            },
+        job_id, queued = db_jobs.enqueue_job(
+            self.gateway,
+            task_name=task_name,
+            args=args,
+            queue_name=queue_name,
+            queueing_lock=queueing_lock,
         )
-        row = rows[0] if rows else {}
-        job_id = row.get("job_id")
-        return EnqueuedJob(
-            job_id=int(job_id) if job_id is not None else None, queued=bool(row.get("queued"))
-        )
+        return EnqueuedJob(job_id=job_id, queued=queued)
 
     def enqueue_sync(self, connection_id: int, trigger: SyncTrigger) -> EnqueuedJob:
         """Queue a sync of the connection, unless one is already waiting or running."""

@@ -47,10 +47,10 @@ from psycopg import IsolationLevel
 from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
 
-from trainlytics.auth_admin import AuthUserExistsError, validate_email
+from trainlytics.auth_admin import validate_email
 from trainlytics.crypto import TokenCipher
 from trainlytics.database import connect, redact_url
-from trainlytics.errors import TrainlyticsError
+from trainlytics.errors import AuthUserExistsError, TrainlyticsError
 from trainlytics.legacy_auth import (
     AdminApiAuthUsers,
     LegacyAuthUser,

@@ -332,12 +332,12 @@ def _timezones_due(conn: Connection, result: MigrationResult) -> bool:
         return True
     if not any(m.version == TIMEZONES_MIGRATION for m in result.skipped):
         return False
-    from trainlytics.gateway import GatewayError, PsycopgGateway
+    from trainlytics.db.ingest import timezone_candidates
+    from trainlytics.errors import GatewayError
+    from trainlytics.gateway import PsycopgGateway
 
     try:
-        rows = PsycopgGateway(conn, role="service_role").call(
-            "activity_timezone_candidates", {"p_limit": 1}
-        )
+        rows = timezone_candidates(PsycopgGateway(conn, role="service_role"), limit=1)
     except GatewayError as exc:
         if exc.code == "42501":  # a login that may not act as the workers
             return False

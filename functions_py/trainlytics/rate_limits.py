@@ -23,26 +23,23 @@ API
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from trainlytics.errors import RateLimitedError
+from trainlytics.db import rate_limits as db_rate_limits
+from trainlytics.errors import RateLimitWait
+from trainlytics.gateway import Gateway
 from trainlytics.providers.base import Provider, RateLimitObservation
 
 __all__ = [
     "Bucket",
     "Limiter",
     "NoRateLimiter",
-    "RateLimitWait",
     "RateLimiter",
     "buckets_for",
 ]
-
-
-class _Gateway(Protocol):
-    def call(self, function: str, args: Mapping[str, Any]) -> list[dict[str, Any]]: ...
 
 
 @dataclass(frozen=True)
@@ -50,20 +47,6 @@ class Bucket:
     name: str
     limit: int
     window_seconds: int
-
-
-class RateLimitWait(RateLimitedError):
-    """Our shared limiter has no request left in a bucket before ``retry_at``."""
-
-    def __init__(self, provider: str, bucket: str, retry_at: datetime, now: datetime) -> None:
-        super().__init__(
-            provider,
-            f"rate limit {bucket} is used up until {retry_at.isoformat()}",
-            retry_after=max(0.0, (retry_at - now).total_seconds()),
-            status_code=429,
-        )
-        self.bucket = bucket
-        self.retry_at = retry_at
 
 
 def buckets_for(provider: Provider, provider_user_id: str | None) -> tuple[Bucket, ...]:
@@ -87,7 +70,7 @@ class RateLimiter:
 
     def __init__(
         self,
-        gateway: _Gateway,
+        gateway: Gateway,
         *,
         max_wait: float = 30.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -102,16 +85,13 @@ class RateLimiter:
         if not buckets:
             return
         while True:
-            rows = self.gateway.call(
-                "rate_limit_acquire",
-                {
-                    "p_buckets": [b.name for b in buckets],
-                    "p_limits": [b.limit for b in buckets],
-                    "p_window_seconds": [b.window_seconds for b in buckets],
-                    "p_cost": cost,
-                },
+            row = db_rate_limits.acquire(
+                self.gateway,
+                buckets=[b.name for b in buckets],
+                limits=[b.limit for b in buckets],
+                window_seconds=[b.window_seconds for b in buckets],
+                cost=cost,
             )
-            row = rows[0] if rows else {"granted": True}
             if row.get("granted"):
                 return
             retry_at = _timestamp(row.get("retry_at"))
@@ -125,27 +105,23 @@ class RateLimiter:
     def observe(self, observations: Sequence[RateLimitObservation]) -> None:
         if not observations:
             return
-        self.gateway.call(
-            "rate_limit_observe",
-            {
-                "p_buckets": [o.bucket for o in observations],
-                "p_used": [o.used for o in observations],
-                "p_limits": [o.limit for o in observations],
-                "p_window_seconds": [o.window_seconds for o in observations],
-            },
+        db_rate_limits.observe(
+            self.gateway,
+            buckets=[o.bucket for o in observations],
+            used=[o.used for o in observations],
+            limits=[o.limit for o in observations],
+            window_seconds=[o.window_seconds for o in observations],
         )
 
     def charge(self, buckets: Sequence[Bucket], cost: int) -> None:
         if not buckets or cost == 0:
             return
-        self.gateway.call(
-            "rate_limit_charge",
-            {
-                "p_buckets": [b.name for b in buckets],
-                "p_limits": [b.limit for b in buckets],
-                "p_window_seconds": [b.window_seconds for b in buckets],
-                "p_cost": cost,
-            },
+        db_rate_limits.charge(
+            self.gateway,
+            buckets=[b.name for b in buckets],
+            limits=[b.limit for b in buckets],
+            window_seconds=[b.window_seconds for b in buckets],
+            cost=cost,
         )
 
 

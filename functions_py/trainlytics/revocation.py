@@ -31,9 +31,10 @@ from trainlytics.errors import (
     ProviderNotConfiguredError,
     TokenRevokedError,
     TrainlyticsError,
+    UnknownProviderError,
 )
 from trainlytics.logs import get_logger
-from trainlytics.providers import UnknownProviderError, get_provider
+from trainlytics.providers import get_provider
 
 if TYPE_CHECKING:
     from trainlytics.crypto import TokenCipher

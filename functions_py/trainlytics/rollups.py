@@ -15,6 +15,8 @@ from typing import Any
 
 import psycopg
 
+from trainlytics.db.lookups import user_id_by_email
+from trainlytics.db.rollups import athletes_with_rollups, rebuild_athlete, rollup_row_counts
 from trainlytics.errors import TrainlyticsError
 
 __all__ = ["RebuildResult", "athletes_to_rebuild", "rebuild_rollups"]
@@ -32,22 +34,14 @@ class RebuildResult:
 def athletes_to_rebuild(conn: Connection, email: str | None = None) -> list[uuid.UUID]:
     """The athlete named by ``email``, or every athlete with activities or rollups."""
     if email is not None:
-        row = conn.execute(
-            "select id from public.users where lower(email) = lower(%s)", [email]
-        ).fetchone()
-        if row is None:
+        user_id = user_id_by_email(conn, email)
+        if user_id is None:
             raise TrainlyticsError(
                 f"no user with email {email}",
                 hint="give the athlete's sign-in email, or leave --user out to rebuild everyone",
             )
-        return [row[0]]
-    rows = conn.execute(
-        "select user_id from public.activities"
-        " union select user_id from public.weekly_rollups"
-        " union select user_id from public.daily_loads"
-        " order by 1"
-    ).fetchall()
-    return [row[0] for row in rows]
+        return [user_id]
+    return athletes_with_rollups(conn)
 
 
 def rebuild_rollups(
@@ -63,13 +57,8 @@ def rebuild_rollups(
         raise ValueError("rebuild_rollups needs an autocommit connection")
     for done, athlete in enumerate(athletes, start=1):
         with conn.transaction():
-            conn.execute("select public.rebuild_rollups(%s)", [athlete])
+            rebuild_athlete(conn, athlete)
         if on_progress is not None:
             on_progress(done)
-    counts = conn.execute(
-        "select (select count(*) from public.weekly_rollups where user_id = any(%s)),"
-        " (select count(*) from public.daily_loads where user_id = any(%s))",
-        [athletes, athletes],
-    ).fetchone()
-    weekly, daily = counts if counts is not None else (0, 0)
-    return RebuildResult(len(athletes), int(weekly), int(daily))
+    weekly, daily = rollup_row_counts(conn, athletes)
+    return RebuildResult(len(athletes), weekly, daily)

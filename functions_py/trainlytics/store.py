@@ -49,6 +49,7 @@ from trainlytics.providers.base import ProviderIdentity
 
 __all__ = [
     "CONNECTION_FUNCTIONS",
+    "FUNCTIONS",
     "AccountConnection",
     "ConnectionRef",
     "ConnectionStore",
@@ -68,7 +69,7 @@ __all__ = [
     "UserConnection",
 ]
 
-#: Every SQL function this module calls (an allow-list for gateways, if wanted).
+#: Every SQL function this module calls (its part of the allow-list, ``trainlytics.db``).
 CONNECTION_FUNCTIONS = frozenset(
     {
         "oauth_state_create",
@@ -94,6 +95,8 @@ CONNECTION_FUNCTIONS = frozenset(
         "token_revocations_replace_ciphertexts",
     }
 )
+#: The name every typed module of ``trainlytics.db`` declares its SQL functions under.
+FUNCTIONS = CONNECTION_FUNCTIONS
 
 StateStatus = Literal["ok", "unknown", "expired", "reused", "wrong_provider"]
 UpsertStatus = Literal["connected", "reconnected", "linked_to_other_user"]

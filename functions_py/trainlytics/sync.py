@@ -82,6 +82,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Literal, Protocol
 
+from trainlytics.db import sync_runs
 from trainlytics.errors import (
     BadPayloadError,
     ConfigError,
@@ -92,10 +93,14 @@ from trainlytics.errors import (
     ProviderNotConfiguredError,
     ProviderUnavailableError,
     RateLimitedError,
+    SyncBusyError,
+    SyncLeaseLostError,
+    TokenKeyNotConfiguredError,
     TokenRefreshError,
     TokenRevokedError,
     TrainlyticsError,
 )
+from trainlytics.gateway import Gateway
 from trainlytics.logs import get_logger
 from trainlytics.providers.base import ActivityPage, Provider, SyncWindow, TokenSet, WebhookEvent
 from trainlytics.rate_limits import Bucket, Limiter, NoRateLimiter, buckets_for
@@ -103,14 +108,10 @@ from trainlytics.rate_limits import Bucket, Limiter, NoRateLimiter, buckets_for
 __all__ = [
     "HISTORY_START",
     "MAX_EVENT_STEPS",
-    "SYNC_FUNCTIONS",
     "Cursor",
-    "SyncBusyError",
     "SyncEngine",
-    "SyncLeaseLostError",
     "SyncOutcome",
     "SyncProgress",
-    "TokenKeyNotConfiguredError",
     "is_transient",
     "plan_windows",
 ]
@@ -123,62 +124,11 @@ MAX_EVENT_STEPS = 100
 #: Where "all history" starts when a provider has no backfill horizon.
 HISTORY_START = datetime(2000, 1, 1, tzinfo=UTC)
 
-#: The SQL functions this module calls (an allow-list for gateways, if wanted).
-SYNC_FUNCTIONS = frozenset(
-    {
-        "sync_start",
-        "sync_progress",
-        "sync_ingest_page",
-        "sync_refuse_items",
-        "sync_advance_cursor",
-        "sync_finish",
-        "sync_close_stale_runs",
-        "rate_limit_acquire",
-        "rate_limit_observe",
-        "rate_limit_charge",
-    }
-)
-
 OutcomeStatus = Literal["success", "partial", "failed", "skipped"]
-
-
-class _Gateway(Protocol):
-    def call(self, function: str, args: Mapping[str, Any]) -> list[dict[str, Any]]: ...
 
 
 class _Tokens(Protocol):
     def valid_tokens(self, connection_id: int) -> TokenSet: ...
-
-
-class TokenKeyNotConfiguredError(ConfigError):
-    """A connection's tokens are sealed with a key ``TRAINLYTICS_TOKEN_KEYS`` does not hold."""
-
-    def __init__(self, connection_id: int, key_id: str) -> None:
-        super().__init__(
-            f"the tokens of connection {connection_id} are sealed with key {key_id!r}, which "
-            "TRAINLYTICS_TOKEN_KEYS does not hold on this server",
-            hint=f"add {key_id}:<its base64 key> to TRAINLYTICS_TOKEN_KEYS (after the current "
-            "key), then run `trainlytics tokens rotate-key`",
-        )
-        self.connection_id = connection_id
-        self.key_id = key_id
-
-
-class SyncBusyError(TrainlyticsError):
-    """Another synchronisation of the connection is running (its lease is live)."""
-
-    def __init__(self, connection_id: int, retry_at: datetime | None) -> None:
-        when = f" until {retry_at.isoformat()}" if retry_at else ""
-        super().__init__(
-            f"connection {connection_id} is already being synchronised{when}",
-            hint="wait for that run to finish",
-        )
-        self.connection_id = connection_id
-        self.retry_at = retry_at
-
-
-class SyncLeaseLostError(TrainlyticsError):
-    """The run was closed as abandoned while it ran (its lease lapsed): stop at once."""
 
 
 @dataclass(frozen=True)
@@ -361,7 +311,7 @@ class SyncEngine:
 
     def __init__(
         self,
-        gateway: _Gateway,
+        gateway: Gateway,
         tokens: _Tokens,
         providers: Mapping[str, Provider],
         *,
@@ -444,10 +394,9 @@ class SyncEngine:
         athlete sees (``sync_history``, the connection's status and ``last_error``). The error
         is permanent (:func:`is_transient`): the CLI prints it, a worker logs it and the job
         fails without retries; the connection stays as it was."""
-        rows = self.gateway.call("tokens_get", {"p_connection_id": connection_id})
-        if not rows:
+        row = sync_runs.connection_token_key(self.gateway, connection_id)
+        if row is None:
             return  # an unknown connection: sync_start answers "unknown" (skipped)
-        row = rows[0]
         name = str(row["provider"])
         if name not in self.providers:
             prefix = name.upper()
@@ -460,9 +409,7 @@ class SyncEngine:
 
     def close_stale_runs(self, older_than: timedelta = timedelta(0)) -> int:
         """Close runs whose worker died (lease lapsed more than ``older_than`` ago)."""
-        rows = self.gateway.call("sync_close_stale_runs", {"p_older_than": _interval(older_than)})
-        value = next(iter(rows[0].values())) if rows else 0
-        return int(value or 0)
+        return sync_runs.close_stale_runs(self.gateway, older_than)
 
     # --- internals -------------------------------------------------------------------------
 
@@ -471,17 +418,14 @@ class SyncEngine:
     ) -> tuple[_Run, dict[str, Any]] | SyncOutcome:
         self.check_configuration(connection_id)
         holder = f"{self._holder_prefix}:{uuid.uuid4().hex}"
-        rows = self.gateway.call(
-            "sync_start",
-            {
-                "p_connection_id": connection_id,
-                "p_trigger": trigger,
-                "p_holder": holder,
-                "p_lease_seconds": self.lease_seconds,
-                "p_exclusive": exclusive,
-            },
+        row = sync_runs.start(
+            self.gateway,
+            connection_id=connection_id,
+            trigger=trigger,
+            holder=holder,
+            lease_seconds=self.lease_seconds,
+            exclusive=exclusive,
         )
-        row = rows[0] if rows else {"status": "unknown"}
         status = row.get("status")
         if status == "busy":
             raise SyncBusyError(connection_id, _parse_time(row.get("lease_until")))
@@ -629,21 +573,18 @@ class SyncEngine:
         return page
 
     def _store(self, run: _Run, page: ActivityPage, *, cursor: Mapping[str, Any] | None) -> None:
-        rows = self.gateway.call(
-            "sync_ingest_page",
-            {
-                "p_sync_id": run.sync_id,
-                "p_holder": run.holder,
-                "p_items": [dict(item) for item in page.items],
-                "p_deleted_external_ids": [str(x) for x in page.deleted_external_ids],
-                "p_api_calls": page.api_calls,
-                "p_cursor": cursor,
-                "p_lease_seconds": self.lease_seconds,
-                "p_complete_starts": [w.start for w in page.complete_windows],
-                "p_complete_ends": [w.end for w in page.complete_windows],
-            },
+        row = sync_runs.ingest_page(
+            self.gateway,
+            sync_id=run.sync_id,
+            holder=run.holder,
+            items=page.items,
+            deleted_external_ids=[str(x) for x in page.deleted_external_ids],
+            api_calls=page.api_calls,
+            cursor=cursor,
+            lease_seconds=self.lease_seconds,
+            complete_starts=[w.start for w in page.complete_windows],
+            complete_ends=[w.end for w in page.complete_windows],
         )
-        row = rows[0] if rows else {}
         if not row.get("lease_held"):
             raise SyncLeaseLostError(
                 f"sync {run.sync_id} of connection {run.connection_id} was closed as abandoned "
@@ -679,11 +620,9 @@ class SyncEngine:
             }
             for item in refused
         ]
-        rows = self.gateway.call(
-            "sync_refuse_items",
-            {"p_sync_id": run.sync_id, "p_holder": run.holder, "p_refused": entries},
-        )
-        if not rows or not next(iter(rows[0].values())):
+        if not sync_runs.refuse_items(
+            self.gateway, sync_id=run.sync_id, holder=run.holder, refused=entries
+        ):
             raise SyncLeaseLostError(
                 f"sync {run.sync_id} of connection {run.connection_id} was closed as abandoned "
                 "while it ran; its progress up to the last stored page is kept"
@@ -708,18 +647,14 @@ class SyncEngine:
             )
 
     def _heartbeat(self, run: _Run, window: SyncWindow) -> None:
-        rows = self.gateway.call(
-            "sync_progress",
-            {
-                "p_sync_id": run.sync_id,
-                "p_holder": run.holder,
-                "p_api_calls": 0,
-                "p_window_start": window.start,
-                "p_window_end": window.end,
-                "p_lease_seconds": self.lease_seconds,
-            },
-        )
-        if rows and not next(iter(rows[0].values())):
+        if not sync_runs.heartbeat(
+            self.gateway,
+            sync_id=run.sync_id,
+            holder=run.holder,
+            window_start=window.start,
+            window_end=window.end,
+            lease_seconds=self.lease_seconds,
+        ):
             raise SyncLeaseLostError(f"sync {run.sync_id} was closed as abandoned while it ran")
 
     def _finish(
@@ -741,16 +676,14 @@ class SyncEngine:
         *,
         failed: int | None = None,
     ) -> None:
-        self.gateway.call(
-            "sync_finish",
-            {
-                "p_sync_id": sync_id,
-                "p_holder": holder,
-                "p_status": status,
-                "p_error_message": message,
-                "p_error_details": dict(details) if details is not None else None,
-                "p_activities_failed": failed,
-            },
+        sync_runs.finish(
+            self.gateway,
+            sync_id=sync_id,
+            holder=holder,
+            status=status,
+            error_message=message,
+            error_details=details,
+            activities_failed=failed,
         )
 
     def _progress(self, run: _Run, window: SyncWindow, index: int, total: int) -> SyncProgress:
@@ -814,7 +747,3 @@ def _require_time(value: Any) -> datetime:
     if parsed is None:
         raise ValueError(f"not a timestamp: {value!r}")
     return parsed
-
-
-def _interval(delta: timedelta) -> str:
-    return f"{delta.total_seconds()} seconds"

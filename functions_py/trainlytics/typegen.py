@@ -37,13 +37,12 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from trainlytics import migrations
 from trainlytics.embedded import start_embedded, stop_embedded
-from trainlytics.errors import TrainlyticsError
+from trainlytics.errors import TrainlyticsError, TypegenError
 
 __all__ = [
     "FRONTEND_DIR",
     "SERVER_URL_ENV",
     "TYPES_FILE",
-    "TypegenError",
     "generate",
     "main",
     "node_database_url",
@@ -61,10 +60,6 @@ HEADER = (
 )
 # The test harness's bootstrap lock (tests/conftest.py): the bootstrap touches cluster-wide roles.
 _BOOTSTRAP_LOCK = 0x7472_6169_6E74
-
-
-class TypegenError(TrainlyticsError):
-    """The types could not be generated (no node, no generator installed, generator failed)."""
 
 
 def node_database_url(conninfo: str) -> str:

@@ -35,7 +35,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from trainlytics.errors import (
     BadPayloadError,
@@ -43,6 +43,7 @@ from trainlytics.errors import (
     TokenRevokedError,
     WebhookVerificationError,
 )
+from trainlytics.gateway import Gateway
 from trainlytics.logs import get_logger
 from trainlytics.providers import get_provider
 from trainlytics.providers.base import (
@@ -218,10 +219,6 @@ def _handle_event(deps: Deps, provider_name: str, event: WebhookEvent) -> None:
 # --- the worker's side: confirming access events -------------------------------------------
 
 
-class _Gateway(Protocol):
-    def call(self, function: str, args: Mapping[str, Any]) -> list[dict[str, Any]]: ...
-
-
 class _Tokens(Protocol):
     def valid_tokens(self, connection_id: int) -> TokenSet: ...
 
@@ -241,7 +238,7 @@ class AccessEventOutcome:
 
 
 def apply_access_event(
-    gateway: _Gateway,
+    gateway: Gateway,
     tokens: _Tokens,
     providers: Mapping[str, Provider],
     provider_name: str,

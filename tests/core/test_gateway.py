@@ -17,8 +17,8 @@ from psycopg_pool import ConnectionPool
 
 from tests.core.conftest import identity, tokens
 from trainlytics.crypto import TokenCipher
-from trainlytics.errors import DatabaseUnavailableError
-from trainlytics.gateway import GatewayError, PsycopgGateway, SupabaseGateway
+from trainlytics.errors import DatabaseUnavailableError, GatewayError
+from trainlytics.gateway import PsycopgGateway, SupabaseGateway
 from trainlytics.store import ConnectionStore
 
 Conn = psycopg.Connection[Any]

@@ -280,7 +280,7 @@ def test_an_unknown_connection_is_refused(store: ConnectionStore, cipher: TokenC
 def test_tokens_under_a_missing_key_fail_loudly(
     store: ConnectionStore, cipher: TokenCipher, make_user: Any
 ) -> None:
-    from trainlytics.crypto import TokenDecryptionError
+    from trainlytics.errors import TokenDecryptionError
 
     connection_id = connect_wahoo(store, cipher, make_user(), expires_in=3600)
     other = TokenCipher({"k2": random_key()}, "k2")

@@ -21,9 +21,9 @@ from tests.fakes.strava import FakeStrava
 from tests.sync.engine_support import admin, history, sync_database_url
 from tests.sync.test_cli_sync import KEY, connect_athlete, env_for, fake, one_red_line
 from trainlytics.cli import app
-from trainlytics.errors import ProviderNotConfiguredError
+from trainlytics.errors import ProviderNotConfiguredError, TokenKeyNotConfiguredError
 from trainlytics.gateway import PsycopgGateway
-from trainlytics.sync import SyncEngine, TokenKeyNotConfiguredError, is_transient
+from trainlytics.sync import SyncEngine, is_transient
 
 __all__ = ["admin", "fake", "sync_database_url"]
 

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from trainlytics.console import console, err_console, reporting_errors
 from trainlytics.database import connect, redact_url
+from trainlytics.db.lookups import user_id_by_email
 from trainlytics.errors import TrainlyticsError
 from trainlytics.gateway import PsycopgGateway
 from trainlytics.importers import FileIngest, ParsedActivity, count_work, read_path
@@ -28,16 +29,13 @@ __all__ = ["ImportRun", "import_command", "import_paths", "user_id_for_email"]
 
 
 def user_id_for_email(conn: psycopg.Connection[Any], email: str) -> uuid.UUID:
-    row = conn.execute(
-        "select id from public.users where lower(email) = lower(%s)", [email.strip()]
-    ).fetchone()
-    if row is None:
+    user_id = user_id_by_email(conn, email.strip())
+    if user_id is None:
         raise TrainlyticsError(
             f"no user with email {email.strip()}",
             hint="check the address, or create the user with `trainlytics users create`",
         )
-    value = row[0]
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    return user_id
 
 
 class ImportRun:

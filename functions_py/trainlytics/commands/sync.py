@@ -14,8 +14,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from trainlytics.commands.worker import build_runtime
 from trainlytics.console import console, reporting_errors
-from trainlytics.errors import TrainlyticsError
-from trainlytics.providers import PROVIDER_CLASSES, UnknownProviderError
+from trainlytics.db.lookups import connection_exists, connection_id_for, user_id_by_email
+from trainlytics.errors import TrainlyticsError, UnknownProviderError
+from trainlytics.providers import PROVIDER_CLASSES
 from trainlytics.sync import SyncProgress
 
 __all__ = ["sync_command"]
@@ -58,37 +59,25 @@ def sync_command(
                 hint="e.g. trainlytics sync 42, or trainlytics sync --user a@b.c --provider strava",
             )
         if provider is not None and provider not in PROVIDER_CLASSES:
-            raise UnknownProviderError(provider)
+            raise UnknownProviderError(provider, PROVIDER_CLASSES)
         runtime = build_runtime(database_url, pool_size=2)
         try:
             with runtime.pool.connection() as conn:
                 if connection_id is None:
-                    known = conn.execute(
-                        "select 1 from public.users where lower(email) = lower(%s)", [user]
-                    ).fetchone()
-                    if known is None:
+                    if user is None or provider is None:  # excluded above; for mypy
+                        raise TrainlyticsError("name the connection by --user and --provider")
+                    if user_id_by_email(conn, user) is None:
                         raise TrainlyticsError(
                             f"no user has the email {user}", hint="check the email"
                         )
-                    row = conn.execute(
-                        "select pc.id from public.provider_connections as pc"
-                        " join public.users as u on u.id = pc.user_id"
-                        " where lower(u.email) = lower(%s) and pc.provider::text = %s",
-                        [user, provider],
-                    ).fetchone()
-                    if row is None:
+                    found = connection_id_for(conn, user, provider)
+                    if found is None:
                         raise TrainlyticsError(
                             f"{user} has no {provider} connection",
                             hint="connect it first, or check the provider name",
                         )
-                    connection_id = int(row[0])
-                elif (
-                    conn.execute(
-                        "select 1 from public.provider_connections where id = %s",
-                        [connection_id],
-                    ).fetchone()
-                    is None
-                ):
+                    connection_id = found
+                elif not connection_exists(conn, connection_id):
                     raise TrainlyticsError(
                         f"connection {connection_id} does not exist",
                         hint="name it by --user and --provider, or check the id",

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from trainlytics.errors import ProviderNotConfiguredError, TrainlyticsError
+from trainlytics.errors import ProviderNotConfiguredError, UnknownProviderError
 from trainlytics.providers.base import Provider
 from trainlytics.providers.coros import CorosProvider
 from trainlytics.providers.fitbit import FitbitProvider
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PROVIDER_CLASSES",
-    "UnknownProviderError",
     "build_providers",
     "get_provider",
 ]
@@ -52,16 +51,6 @@ PROVIDER_CLASSES: dict[str, type[Provider]] = {
 }
 
 
-class UnknownProviderError(TrainlyticsError):
-    """A name that is not one of the supported providers (the HTTP app answers 404)."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(
-            f"unknown provider {name!r}", hint="one of " + ", ".join(sorted(PROVIDER_CLASSES))
-        )
-        self.provider = name
-
-
 def build_providers(settings: Settings, http: httpx.Client) -> dict[str, Provider]:
     """One instance per configured provider, all sharing ``http``."""
     return {
@@ -77,7 +66,7 @@ def get_provider(providers: Mapping[str, Provider], name: str) -> Provider:
     Raises UnknownProviderError for a name that is no provider, ProviderNotConfiguredError for
     a provider this deployment has no credentials for."""
     if name not in PROVIDER_CLASSES:
-        raise UnknownProviderError(name)
+        raise UnknownProviderError(name, PROVIDER_CLASSES)
     provider = providers.get(name)
     if provider is None:
         prefix = name.upper()

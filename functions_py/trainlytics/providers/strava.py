@@ -68,6 +68,7 @@ import httpx
 
 from trainlytics.errors import (
     BadPayloadError,
+    JsonTooDeepError,
     ProviderError,
     RateLimitedError,
     TokenExchangeError,
@@ -75,7 +76,7 @@ from trainlytics.errors import (
     TokenRevokedError,
     WebhookVerificationError,
 )
-from trainlytics.json_limits import JsonTooDeepError, loads_bounded
+from trainlytics.json_limits import loads_bounded
 from trainlytics.logs import get_logger
 from trainlytics.providers.base import (
     AccessCheck,

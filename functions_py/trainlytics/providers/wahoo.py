@@ -62,13 +62,14 @@ import httpx
 
 from trainlytics.errors import (
     BadPayloadError,
+    JsonTooDeepError,
     ProviderError,
     TokenExchangeError,
     TokenRefreshError,
     TokenRevokedError,
     WebhookVerificationError,
 )
-from trainlytics.json_limits import JsonTooDeepError, loads_bounded
+from trainlytics.json_limits import loads_bounded
 from trainlytics.providers.base import (
     ActivityPage,
     Provider,
