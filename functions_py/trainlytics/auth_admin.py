@@ -27,7 +27,6 @@ supabase/auth (``internal/api/admin.go`` adminUserCreate, ``internal/models/user
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from dataclasses import dataclass
@@ -37,8 +36,16 @@ from typing import Any
 import bcrypt
 import httpx
 import psycopg
-from psycopg import sql
 
+from trainlytics.db.auth_users import (
+    GOTRUE_STRING_COLUMNS,
+    auth_email_taken,
+    insert_auth_rows,
+    may_act_as_auth_admin,
+    may_write_auth_users,
+    set_profile_role,
+    supabase_auth_manages,
+)
 from trainlytics.errors import AuthUserExistsError, TrainlyticsError
 
 __all__ = [
@@ -69,20 +76,6 @@ MIN_PASSWORD_LENGTH = 6
 MAX_PASSWORD_BYTES = 72
 USER_ROLES = ("athlete", "coach", "admin")
 
-#: auth.users columns Supabase Auth scans into Go ``string`` fields (models.User): NULL there
-#: breaks reading the user ("converting NULL to string is unsupported"), so they are ''.
-GOTRUE_STRING_COLUMNS = (
-    "confirmation_token",
-    "recovery_token",
-    "email_change_token_current",
-    "email_change_token_new",
-    "email_change",
-    "phone_change_token",
-    "phone_change",
-    "reauthentication_token",
-)
-#: GoTrue's instance_id (uuid.Nil: a single-tenant server writes the nil uuid).
-NIL_INSTANCE_ID = "00000000-0000-0000-0000-000000000000"
 SUPABASE_ENV_HINT = (
     "set SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY (Project Settings → API keys) to create "
     "users through Supabase Auth"
@@ -145,42 +138,6 @@ def hash_password(password: str, *, cost: int = BCRYPT_COST) -> str:
     return bcrypt.hashpw(encoded, bcrypt.gensalt(rounds=cost)).decode("ascii")
 
 
-def supabase_auth_manages(conn: psycopg.Connection[Any]) -> bool:
-    """Whether Supabase Auth (GoTrue) runs this database: its own migration ledger
-    ``auth.schema_migrations`` exists (every Supabase project has it; the local emulation
-    ``sql/supabase_compat.sql`` does not create it — Auth's own migrations are not emulated)."""
-    row = conn.execute("select to_regclass('auth.schema_migrations') is not null").fetchone()
-    return bool(row and row[0])
-
-
-def may_act_as_auth_admin(conn: psycopg.Connection[Any]) -> bool:
-    """The one rule for writing auth users locally: act as ``supabase_auth_admin`` (what
-    Supabase Auth connects as) only when this login may ``set role`` to it (a superuser, or a
-    member); otherwise insert as the login itself, never relying on the owner's membership."""
-    row = conn.execute(
-        "select case when exists (select from pg_roles where rolname = 'supabase_auth_admin')"
-        " then pg_has_role(current_user, 'supabase_auth_admin', 'member') else false end"
-    ).fetchone()
-    return bool(row and row[0])
-
-
-def _may_write_auth_users(conn: psycopg.Connection[Any]) -> bool:
-    if may_act_as_auth_admin(conn):
-        return True
-    # The privileges, and past row-level security (enabled on both tables, without policies):
-    # BYPASSRLS, as Supabase's postgres has.
-    row = conn.execute(
-        "select case when to_regclass('auth.users') is null"
-        " or to_regclass('auth.identities') is null then false"
-        " else has_table_privilege('auth.users', 'select, insert')"
-        " and has_table_privilege('auth.identities', 'insert')"
-        " and ((select rolbypassrls from pg_roles where rolname = current_user)"
-        " or not exists (select from pg_class where relrowsecurity"
-        " and oid in ('auth.users'::regclass, 'auth.identities'::regclass))) end"
-    ).fetchone()
-    return bool(row and row[0])
-
-
 def _no_auth_rights(hint: str) -> TrainlyticsError:
     """One line for a login that may not read or write Supabase Auth's tables."""
     return TrainlyticsError(
@@ -199,7 +156,7 @@ def check_local_auth(conn: psycopg.Connection[Any], *, hint: str = SUPABASE_ENV_
             "this database is a Supabase project: its users are created by Supabase Auth",
             hint=hint,
         )
-    if not _may_write_auth_users(conn):
+    if not may_write_auth_users(conn):
         raise _no_auth_rights(hint)
 
 
@@ -233,53 +190,19 @@ def insert_auth_user(
         "email_verified": False,
         "phone_verified": False,
     }
-    row = conn.execute("select current_user, current_setting('search_path')").fetchone()
-    assert row is not None  # noqa: S101 - a select without from returns one row
-    caller, search_path = str(row[0]), str(row[1])
-    if may_act_as_auth_admin(conn):
-        conn.execute("set local role supabase_auth_admin")
-    conn.execute("set local search_path = auth")
-    strings = ", ".join(GOTRUE_STRING_COLUMNS)
-    blanks = ", ".join("''" for _ in GOTRUE_STRING_COLUMNS)
     try:
-        conn.execute(
-            f"""
-            insert into auth.users (
-                instance_id, id, aud, role, email, encrypted_password,
-                email_confirmed_at, {strings}, email_change_confirm_status,
-                raw_app_meta_data, raw_user_meta_data, is_super_admin, is_sso_user,
-                is_anonymous, created_at, updated_at
-            ) values (
-                %(instance)s, %(id)s, 'authenticated', 'authenticated', %(email)s,
-                %(hash)s, case when %(confirmed)s then now() end, {blanks}, 0,
-                '{{"provider": "email", "providers": ["email"]}}', %(meta)s::jsonb,
-                false, false, false, coalesce(%(created)s, now()), now()
-            )
-            """,  # noqa: S608 - only the fixed column list above is formatted in
-            {
-                "instance": NIL_INSTANCE_ID,
-                "id": user_id,
-                "email": email,
-                "hash": encrypted_password,
-                "confirmed": confirmed,
-                "meta": json.dumps(metadata),
-                "created": created_at,
-            },
-        )
-        conn.execute(
-            """
-            insert into auth.identities (
-                provider_id, user_id, identity_data, provider, last_sign_in_at,
-                created_at, updated_at
-            ) values (%s, %s, %s::jsonb, 'email', now(), now(), now())
-            """,
-            [str(user_id), user_id, json.dumps(identity_data)],
+        insert_auth_rows(
+            conn,
+            user_id=user_id,
+            email=email,
+            encrypted_password=encrypted_password,
+            confirmed=confirmed,
+            user_metadata=metadata,
+            identity_data=identity_data,
+            created_at=created_at,
         )
     except psycopg.errors.InsufficientPrivilege as exc:
         raise _no_auth_rights(SUPABASE_ENV_HINT) from exc
-    # Back to the caller's role and path (not `reset`: that would drop a session role).
-    conn.execute(sql.SQL("set local role {}").format(sql.Identifier(caller)))
-    conn.execute("select set_config('search_path', %s, true)", [search_path])
 
 
 def create_local_user(
@@ -304,10 +227,7 @@ def create_local_user(
     check_local_auth(conn)
     user_id = uuid.uuid4()
     with conn.transaction():
-        exists = conn.execute(
-            "select 1 from auth.users where lower(email) = %s", [address]
-        ).fetchone()
-        if exists is not None:
+        if auth_email_taken(conn, address):
             raise TrainlyticsError(
                 f"a user with email {address} already exists",
                 hint="sign in with it, or choose another address",
@@ -321,10 +241,7 @@ def create_local_user(
             user_metadata=_name_metadata(first_name, last_name),
         )
         if role != "athlete":
-            conn.execute(
-                "update public.users set role = %s::public.user_role where id = %s",
-                [role, user_id],
-            )
+            set_profile_role(conn, user_id, role)
     return LocalUser(user_id, address, confirmed, role)
 
 

@@ -33,21 +33,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-import psycopg
 from procrastinate import App, Blueprint, JobContext, PsycopgConnector, RetryStrategy
 from procrastinate.jobs import Job
 from procrastinate.retry import RetryDecision
-from procrastinate.schema import SchemaManager
-from psycopg import sql
-from psycopg.rows import TupleRow
 
 from trainlytics.db import jobs as db_jobs
+from trainlytics.db.queue_schema import QUEUE_SCHEMA
 from trainlytics.errors import ProviderUnavailableError
 from trainlytics.gateway import Gateway
 from trainlytics.logs import get_logger
 from trainlytics.providers.base import RECEIVED_AT_KEY, WebhookEvent
 from trainlytics.revocation import revoke_queued, sweep_revocations
-from trainlytics.sql_splitter import split_statements
 from trainlytics.sync import is_transient
 from trainlytics.tokens import TokenService
 from trainlytics.webhooks import ACCESS_EVENT_KINDS, apply_access_event
@@ -68,17 +64,13 @@ __all__ = [
     "SyncTrigger",
     "build_app",
     "configure_engine",
-    "install_queue_schema",
     "make_blueprint",
-    "pin_queue_search_path",
-    "queue_schema_installed",
     "tasks",
     "webhook_event_key",
 ]
 
 logger = get_logger(__name__)
 
-QUEUE_SCHEMA = "queue"
 NAMESPACE = "trainlytics"
 SYNC_CONNECTION = f"{NAMESPACE}:sync_connection"
 #: Queued by SQL (private.record_connection_status_change) on every disconnect.
@@ -282,76 +274,6 @@ def build_app(database_url: str) -> App:
     )
     app.add_tasks_from(make_blueprint(), namespace=NAMESPACE)
     return app
-
-
-# --- installation ------------------------------------------------------------------------------
-
-Connection = psycopg.Connection[TupleRow]
-
-
-def queue_schema_installed(conn: Connection) -> bool:
-    row = conn.execute(
-        "select to_regclass(%s) is not null", [f"{QUEUE_SCHEMA}.procrastinate_jobs"]
-    ).fetchone()
-    return bool(row and row[0])
-
-
-# Every procrastinate function in ``queue`` gets ``search_path = queue``: procrastinate writes its
-# table and type names unqualified, so without a pinned path they resolve against the caller's
-# (plpgsql_check, run by `supabase db lint`, reports each of them as an error).
-_PIN_QUEUE_SEARCH_PATH = """
-do $pin$
-declare
-    f regprocedure;
-begin
-    for f in
-        select p.oid::regprocedure
-        from pg_proc as p
-        where p.pronamespace = 'queue'::regnamespace and p.prokind = 'f'
-          and not exists (
-              select from unnest(p.proconfig) as c where c like 'search_path=%'
-          )
-    loop
-        execute format('alter function %s set search_path = queue', f);
-    end loop;
-end
-$pin$
-"""
-
-
-def pin_queue_search_path(conn: Connection) -> None:
-    """Pin ``search_path = queue`` on the functions in ``queue`` that do not pin one."""
-    conn.execute(_PIN_QUEUE_SEARCH_PATH)
-
-
-def install_queue_schema(conn: Connection, *, role: str | None = None) -> bool:
-    """Install procrastinate's schema into ``queue`` unless it is there; True when installed.
-
-    Runs in one transaction (as ``role`` when given, the migrations' owner), with
-    ``search_path`` set to ``queue`` so every procrastinate object lands there, pins that
-    ``search_path`` on its functions, then grants ``service_role`` what enqueueing and workers
-    need. Requires the schema to exist (the
-    job-queue migration creates it). ``conn`` must be in autocommit mode or idle.
-    """
-    if queue_schema_installed(conn):
-        return False
-    statements = split_statements(SchemaManager.get_schema())
-    queue = sql.Identifier(QUEUE_SCHEMA)
-    with conn.transaction():
-        if role is not None:
-            conn.execute(sql.SQL("set local role {}").format(sql.Identifier(role)))
-        conn.execute(sql.SQL("set local search_path = {}").format(queue))
-        for statement in statements:
-            conn.execute(statement.encode())
-        pin_queue_search_path(conn)
-        for grant in (
-            "grant all on all tables in schema {} to service_role",
-            "grant all on all sequences in schema {} to service_role",
-            "grant execute on all functions in schema {} to service_role",
-        ):
-            conn.execute(sql.SQL(grant).format(queue))
-    logger.info("installed the procrastinate job queue in schema %s", QUEUE_SCHEMA)
-    return True
 
 
 # --- queueing ----------------------------------------------------------------------------------

@@ -45,11 +45,11 @@ import orjson
 import psycopg
 from psycopg import IsolationLevel
 from psycopg.rows import TupleRow
-from psycopg.types.json import Jsonb
 
 from trainlytics.auth_admin import validate_email
 from trainlytics.crypto import TokenCipher
 from trainlytics.database import connect, redact_url
+from trainlytics.db import legacy_queries as q
 from trainlytics.errors import AuthUserExistsError, TrainlyticsError
 from trainlytics.legacy_auth import (
     AdminApiAuthUsers,
@@ -323,7 +323,7 @@ class LegacyImporter:
                 try:
                     self._run(v1, v2)
                 finally:
-                    v2.execute("select pg_advisory_unlock(%s)", [_LOCK_KEY])
+                    q.release_lock(v2, _LOCK_KEY)
                     v1.rollback()
         except BaseException:
             self.report.interrupted = True
@@ -333,18 +333,14 @@ class LegacyImporter:
         return self.report
 
     def _check_target(self, v2: Connection) -> None:
-        row = v2.execute(
-            "select to_regprocedure('public.legacy_import_user(uuid,jsonb,jsonb,jsonb,jsonb)')"
-            " is not null"
-        ).fetchone()
-        if not row or not row[0]:
+        if not q.has_legacy_import_function(v2):
             raise TrainlyticsError(
                 f"{redact_url(self.target_url)} has no legacy import function",
                 hint="run `trainlytics db migrate` (or `supabase db push`) on the v2 database",
             )
         with v2.transaction():
             try:
-                v2.execute("set local role service_role")
+                q.as_service_role(v2)
             except psycopg.errors.InsufficientPrivilege as exc:
                 raise TrainlyticsError(
                     "this database login cannot act as service_role",
@@ -352,19 +348,14 @@ class LegacyImporter:
                 ) from exc
         if isinstance(self.auth, LocalAuthUsers):
             self.auth.check(v2)
-        locked = v2.execute("select pg_try_advisory_lock(%s)", [_LOCK_KEY]).fetchone()
-        if not locked or not locked[0]:
+        if not q.try_lock(v2, _LOCK_KEY):
             raise TrainlyticsError(
                 "another legacy import is running on this database",
                 hint="wait for it to finish; a run can be interrupted and resumed at any time",
             )
 
     def _check_source(self, v1: Connection) -> None:
-        rows = v1.execute(
-            "select table_name::text, column_name::text from information_schema.columns"
-            " where table_schema = current_schema() and table_name = any(%s)",
-            [list(V1_TABLES)],
-        ).fetchall()
+        rows = q.v1_columns(v1, V1_TABLES)
         present: dict[str, set[str]] = defaultdict(set)
         for table, column in rows:
             present[table].add(column)
@@ -386,29 +377,14 @@ class LegacyImporter:
 
     def _plan(self, v1: Connection, v2: Connection) -> list[PlannedUser]:
         report = self.report
-        users = [r[0] for r in v1.execute("select to_jsonb(u) from users as u order by u.id")]
+        users = q.v1_users(v1)
         connections: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        for (row,) in v1.execute(
-            "select to_jsonb(c) from strava_connections as c order by c.user_id, c.id"
-        ):
+        for row in q.v1_connections(v1):
             connections[int(row["user_id"])].append(row)
-        activity_counts: dict[int, int] = {
-            int(uid): int(n)
-            for uid, n in v1.execute("select user_id, count(*) from activities group by user_id")
-        }
-        workouts: dict[int, tuple[str, int]] = {
-            int(uid): (text, int(n))
-            for uid, text, n in v1.execute(
-                "select user_id, jsonb_agg(to_jsonb(w) order by w.id)::text, count(*)"
-                " from workouts as w group by user_id"
-            )
-        }
-        coach_ids = {
-            int(r[0])
-            for r in v1.execute("select distinct coach_id from workouts where coach_id is not null")
-        }
-        resets = v1.execute("select count(*) from password_reset_tokens").fetchone()
-        reset_count = int(resets[0]) if resets else 0
+        activity_counts = q.v1_activity_counts(v1)
+        workouts = q.v1_workouts(v1)
+        coach_ids = q.v1_coach_ids(v1)
+        reset_count = q.v1_reset_token_count(v1)
         report.tables["password_reset_tokens"].read = reset_count
         if reset_count:
             report.tables["password_reset_tokens"].skip(RESET_TOKENS_REASON, count=reset_count)
@@ -422,26 +398,7 @@ class LegacyImporter:
         for name, count in totals:
             report.tables[name].read = count
 
-        with v2.transaction():
-            v2.execute("set local role service_role")
-            mapped = {
-                int(v1_id): user_id
-                for v1_id, user_id in v2.execute(
-                    "select v1_user_id, user_id from private.legacy_users"
-                )
-            }
-            pending = {
-                int(v1_id): user_id
-                for v1_id, user_id in v2.execute(
-                    "select v1_user_id, user_id from private.legacy_auth_pending"
-                )
-            }
-            registered = {
-                str(email): user_id
-                for email, user_id in v2.execute(
-                    "select lower(email), id from public.users where email is not null"
-                )
-            }
+        mapped, pending, registered = q.v2_identities(v2)
 
         # Emails: normalised, then grouped; one user per address.
         by_email: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -565,14 +522,7 @@ class LegacyImporter:
                     self.on_user(user.v1_id, user.activities_count)
 
     def _read_activities(self, v1: Connection, user_ids: list[int]) -> dict[int, str]:
-        return {
-            int(uid): str(text)
-            for uid, text in v1.execute(
-                "select a.user_id, jsonb_agg(to_jsonb(a) order by a.id)::text"
-                " from activities as a where a.user_id = any(%s) group by a.user_id",
-                [user_ids],
-            )
-        }
+        return q.v1_activities(v1, user_ids)
 
     def _connection_argument(self, user: PlannedUser, user_id: uuid.UUID) -> dict[str, Any] | None:
         chosen, _ = choose_connection(user.connections)
@@ -667,22 +617,16 @@ class LegacyImporter:
         activities: str,
     ) -> dict[str, Any]:
         v1_user = {k: v for k, v in user.v1.items() if k != "password_hash"}
-        v2.execute("set local role service_role")
-        row = v2.execute(
-            "select public.legacy_import_user(%s, %s, %s, %s::jsonb, %s::jsonb)",
-            [
-                user_id,
-                Jsonb(v1_user),
-                Jsonb(connection) if connection is not None else None,
-                activities,
-                user.workouts_json,
-            ],
-        ).fetchone()
+        result = q.import_user(
+            v2,
+            user_id=user_id,
+            v1_user=v1_user,
+            connection=connection,
+            activities=activities,
+            workouts=user.workouts_json,
+        )
         if self.before_commit is not None:
             self.before_commit(user.v1_id)
-        if row is None:  # pragma: no cover - a scalar select returns a row
-            raise RuntimeError("legacy_import_user returned nothing")
-        result: dict[str, Any] = row[0]
         return result
 
     def _import_locally(
@@ -698,22 +642,15 @@ class LegacyImporter:
         self, v2: Connection, auth: AdminApiAuthUsers, user: PlannedUser, activities: str
     ) -> dict[str, Any]:
         with v2.transaction():
-            v2.execute("set local role service_role")
-            pending = v2.execute(
-                "select user_id from private.legacy_auth_pending where v1_user_id = %s",
-                [user.v1_id],
-            ).fetchone()
+            q.as_service_role(v2)
+            pending = q.pending_user(v2, user.v1_id)
             if pending is None:
                 user_id = uuid.uuid4()
-                v2.execute(
-                    "insert into private.legacy_auth_pending (v1_user_id, user_id) values (%s, %s)",
-                    [user.v1_id, user_id],
-                )
+                q.add_pending(v2, user.v1_id, user_id)
                 exists = False
             else:
-                user_id = pending[0]
-                found = v2.execute("select 1 from public.users where id = %s", [user_id])
-                exists = found.fetchone() is not None
+                user_id = pending
+                exists = q.profile_exists(v2, user_id)
         if not exists:
             try:
                 auth.create(self._auth_user(user, user_id))
@@ -724,9 +661,7 @@ class LegacyImporter:
         try:
             with v2.transaction():
                 result = self._call(v2, user, user_id, connection, activities)
-                v2.execute(
-                    "delete from private.legacy_auth_pending where v1_user_id = %s", [user.v1_id]
-                )
+                q.delete_pending(v2, user.v1_id)
         except (psycopg.Error, TrainlyticsError):
             # Undo the auth user, so a failed user leaves nothing behind.
             auth.delete(user_id)
@@ -736,8 +671,8 @@ class LegacyImporter:
 
     def _forget_pending(self, v2: Connection, v1_id: int) -> None:
         with v2.transaction():
-            v2.execute("set local role service_role")
-            v2.execute("delete from private.legacy_auth_pending where v1_user_id = %s", [v1_id])
+            q.as_service_role(v2)
+            q.delete_pending(v2, v1_id)
 
     def _record(self, user: PlannedUser, result: Mapping[str, Any]) -> None:
         tables = self.report.tables

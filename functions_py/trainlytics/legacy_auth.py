@@ -29,6 +29,7 @@ import httpx
 import psycopg
 
 from trainlytics.auth_admin import AuthAdminApi, check_local_auth, insert_auth_user
+from trainlytics.db.auth_users import has_auth_identities
 from trainlytics.errors import TrainlyticsError
 
 __all__ = [
@@ -80,8 +81,7 @@ class LocalAuthUsers:
 
     def check(self, conn: psycopg.Connection[Any]) -> None:
         """Fail early, with a hint, when this database or login may not get auth users."""
-        exists = conn.execute("select to_regclass('auth.identities') is not null").fetchone()
-        if not exists or not exists[0]:
+        if not has_auth_identities(conn):
             raise TrainlyticsError(
                 "this database has no auth.identities table",
                 hint="re-run `trainlytics db migrate` on a fresh database, or use a "

@@ -26,8 +26,8 @@ from psycopg import sql
 from psycopg.rows import TupleRow
 
 from trainlytics import resources
+from trainlytics.db.queue_schema import QUEUE_SCHEMA, install_queue_schema, pin_queue_search_path
 from trainlytics.errors import MigrationError
-from trainlytics.jobs import QUEUE_SCHEMA, install_queue_schema, pin_queue_search_path
 from trainlytics.sql_splitter import split_statements
 
 if TYPE_CHECKING:

@@ -17,9 +17,9 @@ import psycopg
 from trainlytics import migrations
 from trainlytics.console import err_console
 from trainlytics.database import connect, redact_url, resolve_database_url
+from trainlytics.db.queue_schema import queue_schema_installed
 from trainlytics.embedded import is_embedded_url
 from trainlytics.errors import DatabaseNotReadyError
-from trainlytics.jobs import queue_schema_installed
 
 __all__ = ["check_ready", "ready_database_url"]
 
