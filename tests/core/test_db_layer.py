@@ -164,3 +164,19 @@ def test_every_allowed_function_is_callable_by_service_role(tx: Conn) -> None:
     assert {r[0] for r in rows} == db_layer.ALLOWED_FUNCTIONS
     # And the default gateway reaches one of them (the role switch included).
     assert PsycopgGateway(tx, role="service_role").call("tokens_get", {"p_connection_id": -1}) == []
+
+
+def test_no_module_restates_the_gateway_protocol() -> None:
+    """One ``Gateway`` protocol (``trainlytics.gateway``): no private copies with a ``call``."""
+    copies = []
+    for path in _python_files(PACKAGE):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.ClassDef)
+                and any(getattr(base, "id", None) == "Protocol" for base in node.bases)
+                and any(
+                    isinstance(item, ast.FunctionDef) and item.name == "call" for item in node.body
+                )
+            ):
+                copies.append(f"{path.relative_to(PACKAGE)}:{node.name}")
+    assert copies == ["gateway.py:Gateway"]
