@@ -68,7 +68,7 @@ if str(REPO_ROOT / "functions_py") not in sys.path:  # runnable without `pip ins
     sys.path.insert(0, str(REPO_ROOT / "functions_py"))
 
 from trainlytics import migrations  # noqa: E402
-from trainlytics.embedded import start_embedded, stop_embedded  # noqa: E402
+from trainlytics.db.embedded import start_embedded, stop_embedded  # noqa: E402
 
 BENCH_DATABASE_URL_ENV = "TRAINLYTICS_BENCH_DATABASE_URL"
 DEFAULT_OUTPUT = REPO_ROOT / "bench" / "results" / "analytics.json"

@@ -14,8 +14,8 @@ import psycopg
 import pytest
 
 from tests.core.conftest import identity, tokens
-from trainlytics.crypto import TokenCipher
-from trainlytics.store import ConnectionStore
+from trainlytics.connections.crypto import TokenCipher
+from trainlytics.db.store import ConnectionStore
 
 Conn = psycopg.Connection[Any]
 MakeUser = Callable[[], uuid.UUID]

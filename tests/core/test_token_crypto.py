@@ -10,7 +10,7 @@ import pytest
 
 from tests.core.conftest import random_key, tokens
 from trainlytics.config import ConfigError
-from trainlytics.crypto import TokenCipher, token_aad
+from trainlytics.connections.crypto import TokenCipher, token_aad
 from trainlytics.errors import TokenDecryptionError
 from trainlytics.providers.base import TokenSet
 

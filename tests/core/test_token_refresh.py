@@ -23,12 +23,12 @@ from tests.core.refresh_support import (
     SingleUseTokenServer,
     refresh_worker,
 )
-from trainlytics.crypto import TokenCipher
+from trainlytics.connections.crypto import TokenCipher
+from trainlytics.connections.tokens import TokenService
+from trainlytics.db.gateway import PsycopgGateway
+from trainlytics.db.store import ConnectionStore
 from trainlytics.errors import ProviderUnavailableError, TokenRefreshError, TokenRevokedError
-from trainlytics.gateway import PsycopgGateway
 from trainlytics.providers.base import TokenSet
-from trainlytics.store import ConnectionStore
-from trainlytics.tokens import TokenService
 
 Conn = psycopg.Connection[Any]
 

@@ -27,7 +27,7 @@ from tests.frontend.postgrest import (
 from tests.helpers import act_as_user
 from tests.http.conftest import FRONTEND, access_token
 from tests.http.conftest import World as HttpWorld
-from trainlytics.connect import REASONS
+from trainlytics.connections.connect import REASONS
 from trainlytics.providers import PROVIDER_CLASSES
 
 Conn = psycopg.Connection[Any]

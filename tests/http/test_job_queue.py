@@ -11,9 +11,9 @@ import psycopg
 import pytest
 
 from tests.helpers import act_as_anon, act_as_service, act_as_user, create_auth_user
-from trainlytics import jobs, migrations
-from trainlytics.db import queue_schema
+from trainlytics.db import migrations, queue_schema
 from trainlytics.providers.base import WebhookEvent
+from trainlytics.sync import jobs
 
 Conn = psycopg.Connection[Any]
 

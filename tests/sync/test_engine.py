@@ -22,11 +22,11 @@ from tests.sync.engine_support import (
     stored_ids,
     sync_database_url,
 )
+from trainlytics.db.gateway import PsycopgGateway
 from trainlytics.errors import SyncBusyError
-from trainlytics.gateway import PsycopgGateway
 from trainlytics.providers.base import WebhookEvent
-from trainlytics.rate_limits import RateLimiter
-from trainlytics.sync import SyncProgress
+from trainlytics.sync.engine import SyncProgress
+from trainlytics.sync.rate_limits import RateLimiter
 
 __all__ = ["admin", "pool", "sync_database_url"]
 

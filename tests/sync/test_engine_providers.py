@@ -33,6 +33,7 @@ from tests.fakes.strava import FakeStrava
 from tests.fakes.wahoo import FakeWahoo
 from tests.helpers import create_auth_user
 from tests.sync.engine_support import admin, history, pool, sync_database_url
+from trainlytics.db.gateway import PsycopgGateway
 from trainlytics.errors import (
     BadPayloadError,
     DatabaseUnavailableError,
@@ -45,8 +46,6 @@ from trainlytics.errors import (
     TokenRefreshError,
     TokenRevokedError,
 )
-from trainlytics.gateway import PsycopgGateway
-from trainlytics.jobs import SYNC_RETRY
 from trainlytics.providers import PROVIDER_CLASSES
 from trainlytics.providers.base import (
     ActivityPage,
@@ -62,8 +61,9 @@ from trainlytics.providers.garmin import GarminProvider
 from trainlytics.providers.polar import PolarProvider
 from trainlytics.providers.strava import StravaProvider
 from trainlytics.providers.wahoo import WahooProvider
-from trainlytics.rate_limits import RateLimiter, buckets_for
-from trainlytics.sync import Cursor, SyncEngine, is_transient, plan_windows
+from trainlytics.sync.engine import Cursor, SyncEngine, is_transient, plan_windows
+from trainlytics.sync.jobs import SYNC_RETRY
+from trainlytics.sync.rate_limits import RateLimiter, buckets_for
 
 __all__ = ["admin", "pool", "sync_database_url"]
 

@@ -24,8 +24,8 @@ from tests.sync.ingest_support import (
     stored,
     strava_activity,
 )
-from trainlytics.gateway import PsycopgGateway
-from trainlytics.jsonb_text import jsonb_bytes, without_nul
+from trainlytics.db.gateway import PsycopgGateway
+from trainlytics.db.jsonb_text import jsonb_bytes, without_nul
 
 
 @pytest.fixture

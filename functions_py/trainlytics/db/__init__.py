@@ -7,8 +7,7 @@ module calls, and another that no module outside this package holds SQL.
 
 from __future__ import annotations
 
-from trainlytics import store
-from trainlytics.db import ingest, jobs, rate_limits, sync_runs
+from trainlytics.db import ingest, jobs, rate_limits, store, sync_runs
 
 __all__ = ["ALLOWED_FUNCTIONS", "TYPED_MODULES"]
 

@@ -1,5 +1,5 @@
 """Supabase Auth's tables written locally (``auth.users``, ``auth.identities``) — the SQL
-behind :mod:`trainlytics.auth_admin` on a database Supabase Auth does not manage.
+behind :mod:`trainlytics.users.auth_admin` on a database Supabase Auth does not manage.
 
 Rows as Supabase Auth's admin endpoint writes them (supabase/auth ``internal/models/user.go``,
 ``identity.go``): empty strings — not nulls — in every column GoTrue scans into a Go string

@@ -1,5 +1,5 @@
 """The demo's SQL: the seed file, the duplicate groups of the imported sample set, the
-statistics rebuild, and the original design's example queries (``trainlytics.seed_queries``)."""
+statistics rebuild, and the original design's example queries (``trainlytics.db.seed_queries``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg
 
-from trainlytics.seed_queries import SeedQuery
+from trainlytics.db.seed_queries import SeedQuery
 
 __all__ = [
     "duplicate_groups",

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from trainlytics.gateway import Gateway
+from trainlytics.db.gateway import Gateway
 
 __all__ = ["FUNCTIONS", "ingest_file_activities", "set_activity_timezones", "timezone_candidates"]
 

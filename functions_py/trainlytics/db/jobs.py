@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from trainlytics.gateway import Gateway
+from trainlytics.db.gateway import Gateway
 
 __all__ = ["FUNCTIONS", "enqueue_job"]
 

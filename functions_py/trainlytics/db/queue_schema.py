@@ -13,8 +13,8 @@ from procrastinate.schema import SchemaManager
 from psycopg import sql
 from psycopg.rows import TupleRow
 
+from trainlytics.db.sql_splitter import split_statements
 from trainlytics.logs import get_logger
-from trainlytics.sql_splitter import split_statements
 
 __all__ = [
     "QUEUE_SCHEMA",

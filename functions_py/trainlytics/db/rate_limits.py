@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from trainlytics.gateway import Gateway
+from trainlytics.db.gateway import Gateway
 
 __all__ = ["FUNCTIONS", "acquire", "charge", "observe"]
 

@@ -1,8 +1,8 @@
 """Typed calls of the sync-run SQL functions (``public.sync_*``) — the sync engine's database.
 
 Each function names one SQL function of ``supabase/migrations`` and binds its arguments by
-name through a :class:`~trainlytics.gateway.Gateway`; rows come back as dicts (psycopg types or
-PostgREST JSON scalars), which :mod:`trainlytics.sync` reads.
+name through a :class:`~trainlytics.db.gateway.Gateway`; rows come back as dicts (psycopg types or
+PostgREST JSON scalars), which :mod:`trainlytics.sync.engine` reads.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from trainlytics.gateway import Gateway
+from trainlytics.db.gateway import Gateway
 
 __all__ = [
     "FUNCTIONS",

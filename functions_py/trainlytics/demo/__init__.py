@@ -15,10 +15,11 @@ from typing import Any
 
 import psycopg
 
-from trainlytics import migrations, resources
+from trainlytics import resources
 from trainlytics.db import demo as demo_sql
+from trainlytics.db import migrations
+from trainlytics.db.seed_queries import SEED_QUERIES
 from trainlytics.demo.sample_set import SampleSet, build_sample_set
-from trainlytics.seed_queries import SEED_QUERIES
 
 __all__ = [
     "DEMO_ATHLETE_EMAIL",
@@ -72,7 +73,7 @@ def import_sample_set(
     conn: psycopg.Connection[Any], athlete_id: str, folder: Path, *, weeks: int = 8
 ) -> ImportResult:
     """Generate the sample set into ``folder`` and import it for the athlete (idempotent)."""
-    from trainlytics.commands.import_ import import_paths
+    from trainlytics.cli.import_ import import_paths
 
     sample_set = build_sample_set(folder, weeks=weeks)
     run = import_paths(conn, uuid.UUID(athlete_id), sample_set.paths)

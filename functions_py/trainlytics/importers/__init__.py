@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trainlytics.db.gateway import Gateway
 from trainlytics.db.ingest import ingest_file_activities
 from trainlytics.errors import FileImportError
-from trainlytics.gateway import Gateway
 from trainlytics.importers.archive import Archive, open_archive
 from trainlytics.importers.base import ImportOutcome, ParsedActivity
 from trainlytics.importers.files import ACTIVITY_SUFFIXES, activity_kind, parse_activity_file

@@ -10,7 +10,7 @@ the zone's offset at the start (DST included) in one statement; the rollups foll
 Called after every file import (the importing athlete's rows), after every stored sync page
 that created or updated rows (that connection's rows: Garmin sends a start position and an
 offset but no zone), and once over every row when the migration that introduced zones is
-applied (``trainlytics.migrations.migrate``, which ``db migrate``, the embedded database's
+applied (``trainlytics.db.migrations.migrate``, which ``db migrate``, the embedded database's
 automatic migration and the demo all use); ``trainlytics db timezones`` runs it on demand.
 """
 
@@ -20,8 +20,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from trainlytics.db.gateway import Gateway
 from trainlytics.db.ingest import set_activity_timezones, timezone_candidates
-from trainlytics.gateway import Gateway
 from trainlytics.importers.base import zone_at
 
 __all__ = ["TimezoneRun", "derive_timezones"]
