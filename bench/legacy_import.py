@@ -51,8 +51,8 @@ for path in (REPO_ROOT / "functions_py", REPO_ROOT / "bench"):
 
 from ingest_throughput import EPOCH, bench_server, strava_activity, throwaway_database  # noqa: E402
 
-from trainlytics import migrations  # noqa: E402
 from trainlytics.connections.crypto import TokenCipher  # noqa: E402
+from trainlytics.db import migrations  # noqa: E402
 from trainlytics.legacy.auth_users import LocalAuthUsers  # noqa: E402
 from trainlytics.legacy.importer import LegacyImporter  # noqa: E402
 

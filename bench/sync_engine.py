@@ -43,7 +43,7 @@ for path in (REPO_ROOT / "functions_py", REPO_ROOT / "bench"):
 
 from ingest_throughput import bench_server, throwaway_database  # noqa: E402
 
-from trainlytics import migrations  # noqa: E402
+from trainlytics.db import migrations  # noqa: E402
 from trainlytics.db.gateway import PsycopgGateway  # noqa: E402
 from trainlytics.providers.base import (  # noqa: E402
     ActivityPage,
