@@ -41,12 +41,11 @@ from tests.sync.engine_support import admin, pool, sync_database_url
 from trainlytics.cli.main import app as cli_app
 from trainlytics.config import Settings
 from trainlytics.config_check import check_environment
-from trainlytics.errors import ConfigError, TokenRevokedError
 from trainlytics.db.gateway import PsycopgGateway
+from trainlytics.errors import ConfigError, TokenRevokedError, UnknownProviderError
 from trainlytics.providers import (
     ENTRY_POINT_GROUP,
     PROVIDER_CLASSES,
-    UnknownProviderError,
     build_providers,
     discover_providers,
     get_provider,
