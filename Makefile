@@ -47,11 +47,11 @@ $(STAMP): pyproject.toml
 # throwaway database migrated with every file in supabase/migrations: an embedded PostgreSQL,
 # or a database created on $$TRAINLYTICS_TYPES_DATABASE_URL's server (dropped afterwards).
 types: $(STAMP) $(NODE_STAMP)
-	$(BIN)/python -m trainlytics.typegen
+	$(BIN)/python -m trainlytics.db.typegen
 
 # Fails when the committed types differ from what the migrations generate (CI).
 types-check: $(STAMP) $(NODE_STAMP)
-	$(BIN)/python -m trainlytics.typegen --check
+	$(BIN)/python -m trainlytics.db.typegen --check
 
 # The screens' queries: strict type check, then the contract test (each function's requests
 # equal supabase/frontend/screens.json, which tests/frontend runs against the database).

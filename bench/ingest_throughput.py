@@ -54,10 +54,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT / "functions_py") not in sys.path:  # runnable without `pip install -e .`
     sys.path.insert(0, str(REPO_ROOT / "functions_py"))
 
-from trainlytics import migrations  # noqa: E402
-from trainlytics.database import redact_url  # noqa: E402
-from trainlytics.embedded import start_embedded, stop_embedded  # noqa: E402
-from trainlytics.jsonb_text import jsonb_bytes  # noqa: E402
+from trainlytics.db import migrations  # noqa: E402
+from trainlytics.db.database import redact_url  # noqa: E402
+from trainlytics.db.embedded import start_embedded, stop_embedded  # noqa: E402
+from trainlytics.db.jsonb_text import jsonb_bytes  # noqa: E402
 
 BENCH_DATABASE_URL_ENV = "TRAINLYTICS_BENCH_DATABASE_URL"
 DATABASE_PREFIX = "trainlytics_bench_"
@@ -277,7 +277,7 @@ def ingest_page(
     row = conn.execute(
         "select created, updated, skipped, deleted, jsonb_array_length(errors)"
         " from public.ingest_activities(%s, %s, '{}', %s)",
-        # Encoded as the gateways do (trainlytics.jsonb_text.jsonb_bytes).
+        # Encoded as the gateways do (trainlytics.db.jsonb_text.jsonb_bytes).
         [connection_id, Jsonb(page, dumps=jsonb_bytes), received],
     ).fetchone()
     conn.execute("reset role")

@@ -5,7 +5,7 @@ Creates three throwaway databases on one server (``--database-url`` /
 Trainlytics v1 database (tests/fixtures/legacy/v1_schema.sql) filled with ``--users`` users and
 ``--activities`` activities, and two migrated v2 databases.
 
-- **import**: :class:`trainlytics.legacy.LegacyImporter` end to end, v1 to the first v2
+- **import**: :class:`trainlytics.legacy.importer.LegacyImporter` end to end, v1 to the first v2
   database: reading v1 (one read-only transaction), one auth user with its bcrypt hash, profile,
   Strava connection with encrypted tokens, activities through ``public.ingest_activities``
   (manual v1 entries through the Strava normaliser into manual rows), workouts, sync_history
@@ -51,10 +51,10 @@ for path in (REPO_ROOT / "functions_py", REPO_ROOT / "bench"):
 
 from ingest_throughput import EPOCH, bench_server, strava_activity, throwaway_database  # noqa: E402
 
-from trainlytics import migrations  # noqa: E402
-from trainlytics.crypto import TokenCipher  # noqa: E402
-from trainlytics.legacy import LegacyImporter  # noqa: E402
-from trainlytics.legacy_auth import LocalAuthUsers  # noqa: E402
+from trainlytics.connections.crypto import TokenCipher  # noqa: E402
+from trainlytics.db import migrations  # noqa: E402
+from trainlytics.legacy.auth_users import LocalAuthUsers  # noqa: E402
+from trainlytics.legacy.importer import LegacyImporter  # noqa: E402
 
 V1_SCHEMA = REPO_ROOT / "tests" / "fixtures" / "legacy" / "v1_schema.sql"
 PAGE = 200

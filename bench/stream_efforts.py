@@ -51,9 +51,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT / "functions_py") not in sys.path:  # runnable without `pip install -e .`
     sys.path.insert(0, str(REPO_ROOT / "functions_py"))
 
-from trainlytics import migrations  # noqa: E402
-from trainlytics.database import redact_url  # noqa: E402
-from trainlytics.embedded import start_embedded, stop_embedded  # noqa: E402
+from trainlytics.db import migrations  # noqa: E402
+from trainlytics.db.database import redact_url  # noqa: E402
+from trainlytics.db.embedded import start_embedded, stop_embedded  # noqa: E402
 
 BENCH_DATABASE_URL_ENV = "TRAINLYTICS_BENCH_DATABASE_URL"
 DEFAULT_OUTPUT = REPO_ROOT / "bench" / "results" / "stream_efforts.json"

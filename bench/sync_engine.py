@@ -43,8 +43,8 @@ for path in (REPO_ROOT / "functions_py", REPO_ROOT / "bench"):
 
 from ingest_throughput import bench_server, throwaway_database  # noqa: E402
 
-from trainlytics import migrations  # noqa: E402
-from trainlytics.gateway import PsycopgGateway  # noqa: E402
+from trainlytics.db import migrations  # noqa: E402
+from trainlytics.db.gateway import PsycopgGateway  # noqa: E402
 from trainlytics.providers.base import (  # noqa: E402
     ActivityPage,
     ProviderCredentials,
@@ -52,8 +52,8 @@ from trainlytics.providers.base import (  # noqa: E402
     TokenSet,
 )
 from trainlytics.providers.strava import StravaProvider  # noqa: E402
-from trainlytics.rate_limits import RateLimiter  # noqa: E402
-from trainlytics.sync import SyncEngine  # noqa: E402
+from trainlytics.sync.engine import SyncEngine  # noqa: E402
+from trainlytics.sync.rate_limits import RateLimiter  # noqa: E402
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -24,8 +24,8 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from psycopg.rows import TupleRow
 
-from trainlytics import migrations
-from trainlytics.embedded import start_embedded, stop_embedded
+from trainlytics.db import migrations
+from trainlytics.db.embedded import start_embedded, stop_embedded
 
 TEST_DATABASE_URL_ENV = "TRAINLYTICS_TEST_DATABASE_URL"
 TEST_DATABASE_PREFIX = "trainlytics_test_"

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import psycopg
 
 from tests.conftest import migrate_database, throwaway_database
-from trainlytics.migrations import REPO_ROOT
+from trainlytics.db.migrations import REPO_ROOT
 
 __all__ = ["ALICE", "BOB", "SEED_FILE", "seeded_database"]
 

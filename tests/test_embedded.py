@@ -14,9 +14,9 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from trainlytics.cli import app
-from trainlytics.database import connect, redact_url, resolve_database_url
-from trainlytics.embedded import (
+from trainlytics.cli.main import app
+from trainlytics.db.database import connect, redact_url, resolve_database_url
+from trainlytics.db.embedded import (
     DATA_DIR_ENV,
     HANDLE_FILE,
     default_data_dir,
@@ -92,7 +92,7 @@ def test_a_crashed_process_does_not_leave_the_server_running_for_ever(data_dir: 
         [
             sys.executable,
             "-c",
-            "import sys, time; from trainlytics.embedded import start_embedded;"
+            "import sys, time; from trainlytics.db.embedded import start_embedded;"
             "start_embedded(); print('up', flush=True); time.sleep(600)",
         ],
         env={**os.environ, DATA_DIR_ENV: str(data_dir)},

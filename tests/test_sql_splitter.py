@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trainlytics.sql_splitter import split_statements
+from trainlytics.db.sql_splitter import split_statements
 
 
 def test_splits_at_semicolons_trims_and_drops_empty_statements() -> None:

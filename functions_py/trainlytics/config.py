@@ -45,7 +45,7 @@ from trainlytics.errors import ConfigError, ProviderNotConfiguredError
 from trainlytics.providers.base import Provider, ProviderCredentials
 
 if TYPE_CHECKING:
-    from trainlytics.crypto import TokenCipher
+    from trainlytics.connections.crypto import TokenCipher
 
 __all__ = [
     "TOKEN_KEYS_ENV",
@@ -220,7 +220,7 @@ class Settings:
         return credentials
 
     def token_cipher(self) -> TokenCipher:
-        from trainlytics.crypto import TokenCipher
+        from trainlytics.connections.crypto import TokenCipher
 
         return TokenCipher(self.token_keys, self.current_key_id)
 

@@ -1,7 +1,7 @@
 """What this deployment has configured, feature by feature (``trainlytics config check``).
 
 :func:`check_environment` reads the same variables as :mod:`trainlytics.config` (and the
-database resolution of :mod:`trainlytics.database`) and reports, for each feature, whether it
+database resolution of :mod:`trainlytics.db.database`) and reports, for each feature, whether it
 is ready, missing (with the variables to set), off (optional and not configured) or invalid
 (with the message naming the variable). It never prints a secret's value.
 :func:`serve_missing` lists, in one go, what ``trainlytics serve`` still needs.
@@ -21,8 +21,8 @@ from trainlytics.config import (
     _url,
     parse_token_keys,
 )
-from trainlytics.database import DATABASE_URL_ENV, redact_url
-from trainlytics.embedded import DATA_DIR_ENV, default_data_dir
+from trainlytics.db.database import DATABASE_URL_ENV, redact_url
+from trainlytics.db.embedded import DATA_DIR_ENV, default_data_dir
 from trainlytics.errors import ConfigError
 
 __all__ = ["FeatureCheck", "State", "check_environment", "serve_missing"]

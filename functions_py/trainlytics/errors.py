@@ -6,27 +6,39 @@ each class to a status code.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 
 __all__ = [
+    "AuthUserExistsError",
     "AuthenticationError",
     "BadPayloadError",
     "ConfigError",
     "DatabaseNotReadyError",
     "DatabaseUnavailableError",
+    "FileImportError",
+    "GatewayError",
     "HistoryNotGrantedError",
     "InsufficientScopeError",
+    "JsonTooDeepError",
     "MigrationError",
     "OAuthStateError",
     "ProviderCapacityError",
     "ProviderError",
     "ProviderNotConfiguredError",
     "ProviderUnavailableError",
+    "RateLimitWait",
     "RateLimitedError",
+    "SyncBusyError",
+    "SyncLeaseLostError",
+    "TokenDecryptionError",
     "TokenExchangeError",
+    "TokenKeyNotConfiguredError",
     "TokenRefreshError",
     "TokenRevokedError",
     "TrainlyticsError",
+    "TypegenError",
+    "UnknownProviderError",
     "WebhookVerificationError",
 ]
 
@@ -179,3 +191,91 @@ class HistoryNotGrantedError(ProviderError):
     answers a backfill 403 without HISTORICAL_DATA_EXPORT). Not a failure of the connection:
     the synchronisation records a ``skipped`` run whose message and hint tell the athlete what
     to grant; new activities keep arriving by webhook."""
+
+
+# --- Errors of the modules around the providers and the database (one place for all) ---------
+
+
+class UnknownProviderError(TrainlyticsError):
+    """A name that is not one of the supported providers (the HTTP app answers 404)."""
+
+    def __init__(self, name: str, known: Iterable[str] = ()) -> None:
+        names = sorted(known)
+        super().__init__(
+            f"unknown provider {name!r}", hint="one of " + ", ".join(names) if names else None
+        )
+        self.provider = name
+
+
+class TokenDecryptionError(TrainlyticsError):
+    """A stored token cannot be decrypted: unknown key id, or ciphertext/AAD do not match."""
+
+
+class TokenKeyNotConfiguredError(ConfigError):
+    """A connection's tokens are sealed with a key ``TRAINLYTICS_TOKEN_KEYS`` does not hold."""
+
+    def __init__(self, connection_id: int, key_id: str) -> None:
+        super().__init__(
+            f"the tokens of connection {connection_id} are sealed with key {key_id!r}, which "
+            "TRAINLYTICS_TOKEN_KEYS does not hold on this server",
+            hint=f"add {key_id}:<its base64 key> to TRAINLYTICS_TOKEN_KEYS (after the current "
+            "key), then run `trainlytics tokens rotate-key`",
+        )
+        self.connection_id = connection_id
+        self.key_id = key_id
+
+
+class RateLimitWait(RateLimitedError):
+    """Our shared limiter has no request left in a bucket before ``retry_at``."""
+
+    def __init__(self, provider: str, bucket: str, retry_at: datetime, now: datetime) -> None:
+        super().__init__(
+            provider,
+            f"rate limit {bucket} is used up until {retry_at.isoformat()}",
+            retry_after=max(0.0, (retry_at - now).total_seconds()),
+            status_code=429,
+        )
+        self.bucket = bucket
+        self.retry_at = retry_at
+
+
+class SyncBusyError(TrainlyticsError):
+    """Another synchronisation of the connection is running (its lease is live)."""
+
+    def __init__(self, connection_id: int, retry_at: datetime | None) -> None:
+        when = f" until {retry_at.isoformat()}" if retry_at else ""
+        super().__init__(
+            f"connection {connection_id} is already being synchronised{when}",
+            hint="wait for that run to finish",
+        )
+        self.connection_id = connection_id
+        self.retry_at = retry_at
+
+
+class SyncLeaseLostError(TrainlyticsError):
+    """The run was closed as abandoned while it ran (its lease lapsed): stop at once."""
+
+
+class GatewayError(TrainlyticsError):
+    """A SQL function call failed. ``code`` is the SQLSTATE (or PostgREST code) when known."""
+
+    def __init__(self, function: str, message: str, *, code: str | None = None) -> None:
+        super().__init__(f"{function}: {message}")
+        self.function = function
+        self.code = code
+
+
+class FileImportError(TrainlyticsError):
+    """A file is corrupt, truncated or not an activity format Trainlytics reads."""
+
+
+class JsonTooDeepError(ValueError):
+    """The document nests deeper than allowed."""
+
+
+class AuthUserExistsError(TrainlyticsError):
+    """Supabase Auth already has a user with this email (422 ``email_exists``)."""
+
+
+class TypegenError(TrainlyticsError):
+    """The types could not be generated (no node, no generator installed, generator failed)."""

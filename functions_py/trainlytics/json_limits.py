@@ -16,6 +16,8 @@ import json
 import re
 from typing import Any
 
+from trainlytics.errors import JsonTooDeepError
+
 __all__ = ["DEFAULT_MAX_DEPTH", "JsonTooDeepError", "json_depth", "loads_bounded"]
 
 DEFAULT_MAX_DEPTH = 64
@@ -25,10 +27,6 @@ DEFAULT_MAX_DEPTH = 64
 # are counted: conservative, and json.loads refuses such a document anyway.
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-
-
-class JsonTooDeepError(ValueError):
-    """The document nests deeper than allowed."""
 
 
 def json_depth(raw: bytes, *, stop_after: int | None = None) -> int:

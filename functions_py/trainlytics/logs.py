@@ -9,7 +9,7 @@ replaced by a visible escape (``\\n``, ``\\x1b``, ``\\u2028``), before any handl
 Tracebacks (``exc_info``) are left alone: they are ours, not the caller's.
 
 Every module of the package logs through :func:`get_logger`; the HTTP app also attaches the
-filter to the ``httpx`` logger (:func:`trainlytics.app.install_log_redaction`).
+filter to the ``httpx`` logger (:func:`trainlytics.api.app.install_log_redaction`).
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from tests.helpers import act_as_service, act_as_user, create_auth_user, reset_role
 from tests.sync.ingest_support import ingest, make_connection, strava_activity
-from trainlytics.cli import app
+from trainlytics.cli.main import app
 
 Conn = psycopg.Connection[Any]
 

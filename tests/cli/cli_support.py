@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from click.testing import Result
 from typer.testing import CliRunner
 
-from trainlytics.cli import app
+from trainlytics.cli.main import app
 
 __all__ = ["error_line", "invoke"]
 

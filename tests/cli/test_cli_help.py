@@ -9,7 +9,7 @@ import pytest
 import typer
 
 from tests.cli.cli_support import invoke
-from trainlytics.cli import app
+from trainlytics.cli.main import app
 
 
 def _command_paths(command: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

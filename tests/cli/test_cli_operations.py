@@ -24,8 +24,8 @@ from psycopg_pool import ConnectionPool
 
 from tests.cli.cli_support import error_line, invoke
 from tests.sync.engine_support import StravaListServer, make_engine, new_connection
-from trainlytics.commands import sync as sync_command
-from trainlytics.commands.worker import Runtime
+from trainlytics.cli import sync as sync_command
+from trainlytics.cli.worker import Runtime
 
 TRAINLYTICS = str(Path(sys.executable).with_name("trainlytics"))
 TOKEN_KEYS = "k1:" + base64.b64encode(b"\x01" * 32).decode()

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from tests.cli.cli_support import error_line, invoke
-from trainlytics.commands import users as users_command
+from trainlytics.cli import users as users_command
 
 PASSWORD = "correct horse battery"  # noqa: S105 - a test value
 

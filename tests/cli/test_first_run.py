@@ -19,9 +19,9 @@ import pytest
 from tests.cli.cli_support import error_line, invoke
 from tests.cli.test_cli_operations import TOKEN_KEYS, TRAINLYTICS, _free_port, clean_env
 from tests.conftest import throwaway_database
-from trainlytics import migrations
 from trainlytics.config_check import check_environment
-from trainlytics.embedded import start_embedded, stop_embedded
+from trainlytics.db import migrations
+from trainlytics.db.embedded import start_embedded, stop_embedded
 
 __all__ = ["clean_env"]
 
@@ -100,7 +100,7 @@ def test_a_missing_table_despite_the_check_is_still_one_line(
     clean_env: pytest.MonkeyPatch, empty_database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The safety net under the readiness check: an UndefinedTable never becomes a traceback."""
-    from trainlytics import readiness
+    from trainlytics.cli import readiness
 
     monkeypatch.setattr(readiness, "check_ready", lambda *args, **kwargs: None)
     result = invoke(["stats", "--user", "ada@example.com", "--database-url", empty_database_url])

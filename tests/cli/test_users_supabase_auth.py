@@ -26,8 +26,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from tests.cli.cli_support import error_line, invoke
 from tests.fakes.supabase_auth import DUPLICATE_EMAIL_MSG, FakeSupabase
 from tests.seeded import ALICE, BOB
-from trainlytics.auth_admin import GOTRUE_STRING_COLUMNS
-from trainlytics.commands import users as users_command
+from trainlytics.cli import users as users_command
+from trainlytics.users.auth_admin import GOTRUE_STRING_COLUMNS
 
 PASSWORD = "correct horse battery"  # noqa: S105 - a test value
 

@@ -13,10 +13,10 @@ import psycopg
 import pytest
 
 from tests.helpers import create_auth_user
-from trainlytics.crypto import TokenCipher
-from trainlytics.gateway import PsycopgGateway
+from trainlytics.connections.crypto import TokenCipher
+from trainlytics.db.gateway import PsycopgGateway
+from trainlytics.db.store import ConnectionStore
 from trainlytics.providers.base import ProviderIdentity, TokenSet
-from trainlytics.store import ConnectionStore
 
 Conn = psycopg.Connection[Any]
 

@@ -17,9 +17,11 @@ from urllib.parse import parse_qs
 import httpx
 import psycopg
 
-from trainlytics.crypto import TokenCipher
+from trainlytics.connections.crypto import TokenCipher
+from trainlytics.connections.tokens import TokenService
+from trainlytics.db.gateway import PsycopgGateway
+from trainlytics.db.store import ConnectionStore
 from trainlytics.errors import TokenRefreshError, TokenRevokedError
-from trainlytics.gateway import PsycopgGateway
 from trainlytics.providers.base import (
     Provider,
     ProviderCredentials,
@@ -29,8 +31,6 @@ from trainlytics.providers.base import (
     WebhookRequest,
 )
 from trainlytics.providers.http import request, response_json
-from trainlytics.store import ConnectionStore
-from trainlytics.tokens import TokenService
 
 
 class SingleUseTokenServer:

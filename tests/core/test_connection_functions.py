@@ -14,8 +14,8 @@ import psycopg
 import pytest
 
 from tests.core.conftest import identity, tokens
-from trainlytics.crypto import TokenCipher
-from trainlytics.store import ConnectionStore
+from trainlytics.connections.crypto import TokenCipher
+from trainlytics.db.store import ConnectionStore
 
 Conn = psycopg.Connection[Any]
 MakeUser = Callable[[], uuid.UUID]
@@ -148,7 +148,7 @@ def test_a_state_for_another_provider_is_refused_and_spent(
 
 
 def test_state_ttl_is_bounded(store: ConnectionStore, make_user: MakeUser) -> None:
-    from trainlytics.gateway import GatewayError
+    from trainlytics.errors import GatewayError
 
     with pytest.raises(GatewayError) as caught:
         store.create_oauth_state(

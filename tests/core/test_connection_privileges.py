@@ -11,9 +11,9 @@ import pytest
 
 from tests.core.conftest import identity, tokens
 from tests.helpers import act_as_anon, act_as_service, act_as_user, create_auth_user
-from trainlytics.crypto import TokenCipher
-from trainlytics.gateway import PsycopgGateway
-from trainlytics.store import CONNECTION_FUNCTIONS, ConnectionStore
+from trainlytics.connections.crypto import TokenCipher
+from trainlytics.db.gateway import PsycopgGateway
+from trainlytics.db.store import CONNECTION_FUNCTIONS, ConnectionStore
 
 Conn = psycopg.Connection[Any]
 

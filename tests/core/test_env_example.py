@@ -7,9 +7,9 @@ from pathlib import Path
 
 from tests.conftest import TEST_DATABASE_URL_ENV
 from trainlytics.config import TOKEN_KEYS_ENV
-from trainlytics.database import DATABASE_URL_ENV
-from trainlytics.embedded import DATA_DIR_ENV
-from trainlytics.migrations import REPO_ROOT
+from trainlytics.db.database import DATABASE_URL_ENV
+from trainlytics.db.embedded import DATA_DIR_ENV
+from trainlytics.db.migrations import REPO_ROOT
 from trainlytics.providers import PROVIDER_CLASSES
 
 ENV_EXAMPLE = REPO_ROOT / ".env.example"

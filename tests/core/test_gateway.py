@@ -16,10 +16,10 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from tests.core.conftest import identity, tokens
-from trainlytics.crypto import TokenCipher
-from trainlytics.errors import DatabaseUnavailableError
-from trainlytics.gateway import GatewayError, PsycopgGateway, SupabaseGateway
-from trainlytics.store import ConnectionStore
+from trainlytics.connections.crypto import TokenCipher
+from trainlytics.db.gateway import PsycopgGateway, SupabaseGateway
+from trainlytics.db.store import ConnectionStore
+from trainlytics.errors import DatabaseUnavailableError, GatewayError
 
 Conn = psycopg.Connection[Any]
 URL = "https://abc.supabase.co"

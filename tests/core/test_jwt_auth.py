@@ -14,8 +14,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from trainlytics.api.jwt_auth import JwtVerifier
 from trainlytics.errors import AuthenticationError
-from trainlytics.jwt_auth import JwtVerifier
 
 SECRET = "super-secret-jwt-token-with-at-least-32-characters-long"
 JWKS_URL = "https://abc.supabase.co/auth/v1/.well-known/jwks.json"

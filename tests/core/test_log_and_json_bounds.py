@@ -8,7 +8,8 @@ import logging
 
 import pytest
 
-from trainlytics.json_limits import JsonTooDeepError, json_depth, loads_bounded
+from trainlytics.errors import JsonTooDeepError
+from trainlytics.json_limits import json_depth, loads_bounded
 from trainlytics.logs import escape_control_characters, get_logger
 
 

@@ -12,8 +12,8 @@ import pytest
 
 from tests.core.conftest import identity, tokens
 from tests.helpers import act_as_user, create_auth_user, reset_role
-from trainlytics.crypto import TokenCipher
-from trainlytics.store import ConnectionStore
+from trainlytics.connections.crypto import TokenCipher
+from trainlytics.db.store import ConnectionStore
 
 Conn = psycopg.Connection[Any]
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from trainlytics import resources
-from trainlytics.migrations import REPO_ROOT
+from trainlytics.db.migrations import REPO_ROOT
 
 
 def test_a_checkout_reads_its_own_files() -> None:

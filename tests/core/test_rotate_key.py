@@ -14,11 +14,11 @@ from typer.testing import CliRunner
 from tests.conftest import migrate_database
 from tests.core.conftest import identity, keys_env, random_key
 from tests.helpers import create_auth_user
-from trainlytics.cli import app
-from trainlytics.crypto import TokenCipher
-from trainlytics.gateway import PsycopgGateway
+from trainlytics.cli.main import app
+from trainlytics.connections.crypto import TokenCipher
+from trainlytics.db.gateway import PsycopgGateway
+from trainlytics.db.store import ConnectionStore, ResealedRevocation
 from trainlytics.providers.base import TokenSet
-from trainlytics.store import ConnectionStore, ResealedRevocation
 
 runner = CliRunner()
 PROVIDERS = ("strava", "garmin", "polar", "coros", "wahoo")

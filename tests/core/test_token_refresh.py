@@ -23,12 +23,12 @@ from tests.core.refresh_support import (
     SingleUseTokenServer,
     refresh_worker,
 )
-from trainlytics.crypto import TokenCipher
+from trainlytics.connections.crypto import TokenCipher
+from trainlytics.connections.tokens import TokenService
+from trainlytics.db.gateway import PsycopgGateway
+from trainlytics.db.store import ConnectionStore
 from trainlytics.errors import ProviderUnavailableError, TokenRefreshError, TokenRevokedError
-from trainlytics.gateway import PsycopgGateway
 from trainlytics.providers.base import TokenSet
-from trainlytics.store import ConnectionStore
-from trainlytics.tokens import TokenService
 
 Conn = psycopg.Connection[Any]
 
@@ -280,7 +280,7 @@ def test_an_unknown_connection_is_refused(store: ConnectionStore, cipher: TokenC
 def test_tokens_under_a_missing_key_fail_loudly(
     store: ConnectionStore, cipher: TokenCipher, make_user: Any
 ) -> None:
-    from trainlytics.crypto import TokenDecryptionError
+    from trainlytics.errors import TokenDecryptionError
 
     connection_id = connect_wahoo(store, cipher, make_user(), expires_in=3600)
     other = TokenCipher({"k2": random_key()}, "k2")

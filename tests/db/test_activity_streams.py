@@ -9,8 +9,9 @@ import psycopg
 import pytest
 
 from tests.helpers import act_as_anon, act_as_service, act_as_user, create_auth_user
-from trainlytics.gateway import GatewayError, PsycopgGateway
-from trainlytics.store import StreamStore
+from trainlytics.db.gateway import PsycopgGateway
+from trainlytics.db.store import StreamStore
+from trainlytics.errors import GatewayError
 from trainlytics.streams import ActivityStreams
 
 Conn = psycopg.Connection[Any]

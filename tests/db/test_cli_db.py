@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import cluster_lock
-from trainlytics.cli import app
+from trainlytics.cli.main import app
 
 runner = CliRunner()
 

@@ -15,8 +15,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from trainlytics.auth_admin import create_local_user
 from trainlytics.errors import TrainlyticsError
+from trainlytics.users.auth_admin import create_local_user
 
 Conn = psycopg.Connection[Any]
 PASSWORD = "correct horse battery"  # noqa: S105 - a test value

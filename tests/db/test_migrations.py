@@ -9,9 +9,9 @@ import psycopg
 import pytest
 
 from tests.conftest import migrate_database
-from trainlytics import migrations
+from trainlytics.db import migrations
+from trainlytics.db.sql_splitter import split_statements
 from trainlytics.errors import MigrationError
-from trainlytics.sql_splitter import split_statements
 
 FIRST = """\
 -- things we count

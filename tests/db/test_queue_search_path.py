@@ -10,7 +10,7 @@ from typing import Any
 
 import psycopg
 
-from trainlytics.jobs import pin_queue_search_path
+from trainlytics.db.queue_schema import pin_queue_search_path
 
 Conn = psycopg.Connection[Any]
 

@@ -21,11 +21,11 @@ from typer.testing import CliRunner
 
 from tests.conftest import cluster_lock, migrate_database
 from tests.helpers import create_auth_user
-from trainlytics import migrations
-from trainlytics.cli import app
+from trainlytics.cli.main import app
+from trainlytics.cli.readiness import check_ready
+from trainlytics.db import migrations
 from trainlytics.demo import run_demo
 from trainlytics.importers.timezones import TimezoneRun
-from trainlytics.readiness import check_ready
 
 runner = CliRunner()
 

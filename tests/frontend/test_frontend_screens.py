@@ -27,7 +27,7 @@ from tests.frontend.postgrest import (
 from tests.helpers import act_as_user
 from tests.http.conftest import FRONTEND, access_token
 from tests.http.conftest import World as HttpWorld
-from trainlytics.connect import REASONS
+from trainlytics.connections.connect import REASONS
 from trainlytics.providers import PROVIDER_CLASSES
 
 Conn = psycopg.Connection[Any]
@@ -157,7 +157,7 @@ def test_callback_reasons_are_the_ones_the_callback_sends() -> None:
 
 
 def test_http_error_codes_are_the_ones_the_app_answers() -> None:
-    app = (QUERIES_FILE.parents[3] / "functions_py" / "trainlytics" / "app.py").read_text(
+    app = (QUERIES_FILE.parents[3] / "functions_py" / "trainlytics" / "api" / "app.py").read_text(
         encoding="utf-8"
     )
     codes = (

@@ -1,4 +1,4 @@
-"""``python -m trainlytics.typegen`` (make types / make types-check): the parts that do not need
+"""``python -m trainlytics.db.typegen`` (make types / make types-check): the parts that do not need
 node (CI's ``make types-check`` runs the generator itself on every submission)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from trainlytics import typegen
+from trainlytics.db import typegen
 
 
 @pytest.mark.parametrize(

@@ -30,15 +30,15 @@ from psycopg_pool import ConnectionPool
 from tests.conftest import migrate_database, throwaway_database
 from tests.fakes import FAKES, FakeProvider
 from tests.helpers import create_auth_user
-from trainlytics.app import create_app
+from trainlytics.api.app import create_app
+from trainlytics.api.jwt_auth import JwtVerifier
 from trainlytics.config import Settings
-from trainlytics.connect import Deps
-from trainlytics.gateway import PsycopgGateway
-from trainlytics.jobs import JobQueue
-from trainlytics.jwt_auth import JwtVerifier
+from trainlytics.connections.connect import Deps
+from trainlytics.connections.tokens import TokenService
+from trainlytics.db.gateway import PsycopgGateway
+from trainlytics.db.store import ConnectionStore
 from trainlytics.providers import PROVIDER_CLASSES, build_providers
-from trainlytics.store import ConnectionStore
-from trainlytics.tokens import TokenService
+from trainlytics.sync.jobs import JobQueue
 
 JWT_SECRET = "test-jwt-secret-" + "x" * 32
 FRONTEND = "https://app.trainlytics.test"

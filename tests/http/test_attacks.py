@@ -27,10 +27,10 @@ from tests.fakes.fitbit import FakeFitbit
 from tests.fakes.garmin import FakeGarmin
 from tests.fakes.strava import FakeStrava
 from tests.http.conftest import World, access_token
-from trainlytics import jobs
-from trainlytics.gateway import PsycopgGateway
+from trainlytics.db.gateway import PsycopgGateway
 from trainlytics.providers import PROVIDER_CLASSES
-from trainlytics.sync import SyncEngine
+from trainlytics.sync import jobs
+from trainlytics.sync.engine import SyncEngine
 
 PROVIDERS = sorted(FAKES)
 
@@ -367,7 +367,7 @@ def test_a_garmin_user_id_with_a_newline_cannot_forge_a_log_line(
     fake = world.fakes["garmin"]
     assert isinstance(fake, FakeGarmin)
     caplog.set_level(logging.INFO)
-    forged_id = "x\nCRITICAL trainlytics.webhooks: admin password reset\r\x1b[2J"
+    forged_id = "x\nCRITICAL trainlytics.sync.webhooks: admin password reset\r\x1b[2J"
     body = {
         "deregistrations": [{"userId": forged_id}],
         "activities": [
@@ -452,7 +452,7 @@ def test_a_signed_body_is_verified_before_it_is_parsed(world: World) -> None:
 def test_a_webhook_body_is_read_only_up_to_the_cap() -> None:
     """A streamed body without a Content-Length is read chunk by chunk and dropped at the cap:
     memory stays bounded whatever the sender streams."""
-    from trainlytics.app import _read_body_capped  # here, so the module imports on old code
+    from trainlytics.api.app import _read_body_capped  # here, so the module imports on old code
 
     chunk = b"x" * 65536
     sent = 0

@@ -16,11 +16,11 @@ import pytest
 from tests.fakes import FAKES, PROVIDER_NAMES
 from tests.helpers import act_as_user
 from tests.http.conftest import World, state_of
-from trainlytics import jobs
+from trainlytics.connections.revocation import revoke_queued
 from trainlytics.errors import TokenRevokedError
 from trainlytics.providers import PROVIDER_CLASSES
-from trainlytics.revocation import revoke_queued
-from trainlytics.sync import SyncEngine
+from trainlytics.sync import jobs
+from trainlytics.sync.engine import SyncEngine
 
 PROVIDERS = sorted(FAKES)
 

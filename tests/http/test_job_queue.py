@@ -11,8 +11,9 @@ import psycopg
 import pytest
 
 from tests.helpers import act_as_anon, act_as_service, act_as_user, create_auth_user
-from trainlytics import jobs, migrations
+from trainlytics.db import migrations, queue_schema
 from trainlytics.providers.base import WebhookEvent
+from trainlytics.sync import jobs
 
 Conn = psycopg.Connection[Any]
 
@@ -38,7 +39,7 @@ class ConnGateway:
 
 
 def test_the_queue_lives_in_a_schema_the_data_api_does_not_expose(db: Conn) -> None:
-    assert jobs.queue_schema_installed(db)
+    assert queue_schema.queue_schema_installed(db)
     owner = db.execute(
         "select pg_get_userbyid(relowner) from pg_class"
         " where oid = 'queue.procrastinate_jobs'::regclass"
@@ -53,7 +54,7 @@ def test_the_queue_lives_in_a_schema_the_data_api_does_not_expose(db: Conn) -> N
 
 def test_installing_again_is_a_no_op(database_url: str) -> None:
     with psycopg.connect(database_url, autocommit=True) as conn:
-        assert jobs.install_queue_schema(conn, role=migrations.OWNER_ROLE) is False
+        assert queue_schema.install_queue_schema(conn, role=migrations.OWNER_ROLE) is False
         result = migrations.migrate(conn)
     assert result.applied == []
     assert result.queue_installed is False

@@ -11,7 +11,7 @@ import pytest
 
 from tests.fakes import FAKES
 from tests.http.conftest import World, state_of
-from trainlytics.connect import code_challenge_s256, hash_state, new_code_verifier
+from trainlytics.connections.connect import code_challenge_s256, hash_state, new_code_verifier
 
 PROVIDERS = sorted(FAKES)
 

@@ -17,9 +17,9 @@ from procrastinate.exceptions import AlreadyEnqueued
 from tests.fakes import FAKES
 from tests.helpers import act_as_user
 from tests.http.conftest import World
-from trainlytics import jobs
-from trainlytics.revocation import sweep_revocations
-from trainlytics.sync import SyncEngine
+from trainlytics.connections.revocation import sweep_revocations
+from trainlytics.sync import jobs
+from trainlytics.sync.engine import SyncEngine
 
 PROVIDERS = sorted(FAKES)
 PROVIDER = "polar" if "polar" in FAKES else PROVIDERS[0]

@@ -11,7 +11,7 @@ import pytest
 
 from tests.fakes import FAKES
 from tests.http.conftest import World
-from trainlytics import jobs
+from trainlytics.sync import jobs
 
 PROVIDERS = sorted(FAKES)
 
@@ -98,7 +98,7 @@ def test_a_forged_webhook_gets_401_and_leaves_nothing_but_a_log_line(
     assert response.status_code == 401
     assert response.json() == {"detail": "webhook verification failed"}
     assert _trace(world) == before
-    rejections = [r for r in caplog.records if r.name == "trainlytics.webhooks"]
+    rejections = [r for r in caplog.records if r.name == "trainlytics.sync.webhooks"]
     assert len(rejections) == 1
     assert rejections[0].levelno == logging.WARNING
     assert "rejected" in rejections[0].getMessage()

@@ -12,8 +12,8 @@ import pytest
 
 from tests.helpers import create_auth_user
 from tests.seeded import seeded_database
+from trainlytics.db.gateway import PsycopgGateway
 from trainlytics.demo.files import Workout, synthesize
-from trainlytics.gateway import PsycopgGateway
 from trainlytics.importers import FileIngest
 
 START = datetime(2026, 10, 1, 6, 30, tzinfo=UTC)

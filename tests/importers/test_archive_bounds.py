@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from trainlytics.errors import FileImportError
 from trainlytics.importers import archive as archive_module
 from trainlytics.importers import read_path
 from trainlytics.importers.archive import ZipArchive
-from trainlytics.importers.base import FileImportError
 
 
 def _zip_with_entries_at_one_member(

@@ -33,14 +33,9 @@ import fitdecode  # type: ignore[import-untyped]
 import psycopg
 import pytest
 
+from trainlytics.errors import FileImportError
 from trainlytics.importers import FileIngest, read_path
-from trainlytics.importers.base import (
-    FileImportError,
-    ParsedActivity,
-    TrackPoint,
-    clean_speeds,
-    summarize_track,
-)
+from trainlytics.importers.base import ParsedActivity, TrackPoint, clean_speeds, summarize_track
 from trainlytics.importers.files import parse_activity_file
 from trainlytics.importers.fit import _read
 

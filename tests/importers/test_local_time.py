@@ -17,8 +17,8 @@ from psycopg.types.json import Jsonb
 
 from tests.helpers import act_as_anon, act_as_user, reset_role
 from tests.importers.conftest import START, make_run
+from trainlytics.db.gateway import PsycopgGateway
 from trainlytics.demo.files import synthesize, write_fit, write_gpx, write_tcx
-from trainlytics.gateway import PsycopgGateway
 from trainlytics.importers import FileIngest
 from trainlytics.importers.base import ParsedActivity
 from trainlytics.importers.files import parse_activity_file

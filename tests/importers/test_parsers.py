@@ -19,7 +19,8 @@ import pytest
 
 from tests.importers.conftest import START, make_ride, make_run
 from trainlytics.demo.files import Workout, write_fit, write_gpx, write_tcx
-from trainlytics.importers.base import FileImportError, ParsedActivity
+from trainlytics.errors import FileImportError
+from trainlytics.importers.base import ParsedActivity
 from trainlytics.importers.files import parse_activity_file
 
 WRITERS: dict[str, Callable[[Workout], bytes]] = {

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from tests.helpers import create_auth_user
-from trainlytics.gateway import PsycopgGateway
+from trainlytics.db.gateway import PsycopgGateway
 from trainlytics.importers import FileIngest
 from trainlytics.importers.files import parse_activity_file
 from trainlytics.importers.gpx import parse_gpx

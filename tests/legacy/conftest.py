@@ -21,9 +21,9 @@ from psycopg.rows import dict_row
 
 from tests.conftest import migrate_database
 from tests.legacy.v1_factory import V1, build_messy_v1, create_v1_schema
-from trainlytics.crypto import TokenCipher
-from trainlytics.legacy import LegacyImporter, LegacyReport
-from trainlytics.legacy_auth import LocalAuthUsers
+from trainlytics.connections.crypto import TokenCipher
+from trainlytics.legacy.auth_users import LocalAuthUsers
+from trainlytics.legacy.importer import LegacyImporter, LegacyReport
 
 KEY = base64.b64encode(bytes(range(32))).decode()
 TOKEN_KEYS = f"k1:{KEY}"

@@ -12,9 +12,9 @@ import pytest
 from tests.fakes.supabase_auth import FakeSupabase
 from tests.legacy.conftest import sign_in, v1_url
 from tests.legacy.v1_factory import V1
-from trainlytics.crypto import TokenCipher
-from trainlytics.legacy import LegacyImporter, LegacyReport
-from trainlytics.legacy_auth import AdminApiAuthUsers
+from trainlytics.connections.crypto import TokenCipher
+from trainlytics.legacy.auth_users import AdminApiAuthUsers
+from trainlytics.legacy.importer import LegacyImporter, LegacyReport
 
 Conn = psycopg.Connection[dict[str, Any]]
 

@@ -15,11 +15,11 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from tests.helpers import act_as_anon, act_as_user, reset_role
 from tests.legacy.conftest import sign_in, v1_url
 from tests.legacy.v1_factory import V1, strava_detail
-from trainlytics.auth_admin import check_local_auth
-from trainlytics.crypto import TokenCipher
+from trainlytics.connections.crypto import TokenCipher
 from trainlytics.errors import TrainlyticsError
-from trainlytics.legacy import LegacyImporter, LegacyReport
-from trainlytics.legacy_auth import LocalAuthUsers
+from trainlytics.legacy.auth_users import LocalAuthUsers
+from trainlytics.legacy.importer import LegacyImporter, LegacyReport
+from trainlytics.users.auth_admin import check_local_auth
 
 Conn = psycopg.Connection[dict[str, Any]]
 RunImport = Callable[..., LegacyReport]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import bcrypt
 import pytest
 
-from trainlytics.legacy import choose_connection, connection_status, normalize_email
-from trainlytics.legacy_auth import is_bcrypt_hash
+from trainlytics.legacy.auth_users import is_bcrypt_hash
+from trainlytics.legacy.importer import choose_connection, connection_status, normalize_email
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from trainlytics.importers.base import FileImportError
+from trainlytics.errors import FileImportError
 from trainlytics.providers.stream_convert import (
     STREAM_TYPES,
     from_fit,

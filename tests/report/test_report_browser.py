@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Route, sync_playwright
 
 from tests.seeded import ALICE
-from trainlytics.migrations import REPO_ROOT
+from trainlytics.db.migrations import REPO_ROOT
 from trainlytics.report import write_report
 from trainlytics.report.data import ReportData
 from trainlytics.report.formatting import family_of

@@ -37,7 +37,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from tests.conftest import cluster_lock, throwaway_database
-from trainlytics import migrations
+from trainlytics.db import migrations
 
 REPO = Path(__file__).resolve().parents[2]
 CLI_DIR = REPO / ".ci" / "supabase-cli"

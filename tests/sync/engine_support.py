@@ -31,8 +31,8 @@ from tests.conftest import migrate_database, throwaway_database
 from tests.fakes.strava import FakeStrava
 from tests.helpers import create_auth_user
 from tests.sync.ingest_support import T0, strava_activity
+from trainlytics.db.gateway import PsycopgGateway
 from trainlytics.errors import BadPayloadError
-from trainlytics.gateway import PsycopgGateway
 from trainlytics.providers.base import (
     ActivityPage,
     Provider,
@@ -43,7 +43,7 @@ from trainlytics.providers.base import (
 )
 from trainlytics.providers.http import request, response_json
 from trainlytics.providers.strava import StravaProvider
-from trainlytics.sync import SyncEngine
+from trainlytics.sync.engine import SyncEngine
 
 Conn = psycopg.Connection[Any]
 

@@ -19,11 +19,11 @@ from tests.core.conftest import keys_env, random_key
 from tests.fakes.strava import FakeStrava
 from tests.helpers import create_auth_user
 from tests.sync.engine_support import admin, history, sync_database_url
-from trainlytics.cli import app
-from trainlytics.crypto import TokenCipher
-from trainlytics.gateway import PsycopgGateway
+from trainlytics.cli.main import app
+from trainlytics.connections.crypto import TokenCipher
+from trainlytics.db.gateway import PsycopgGateway
+from trainlytics.db.store import ConnectionStore
 from trainlytics.providers.base import ProviderIdentity, TokenSet
-from trainlytics.store import ConnectionStore
 
 __all__ = ["admin", "sync_database_url"]
 

@@ -19,7 +19,7 @@ import psycopg
 
 from tests.helpers import act_as_service, reset_role
 from tests.sync.ingest_support import T0, ingest, make_connection, strava_activity
-from trainlytics.gateway import PsycopgGateway
+from trainlytics.db.gateway import PsycopgGateway
 from trainlytics.importers.timezones import derive_timezones
 
 Conn = psycopg.Connection[Any]

@@ -22,10 +22,11 @@ from tests.sync.engine_support import (
     stored_ids,
     sync_database_url,
 )
-from trainlytics.gateway import PsycopgGateway
+from trainlytics.db.gateway import PsycopgGateway
+from trainlytics.errors import SyncBusyError
 from trainlytics.providers.base import WebhookEvent
-from trainlytics.rate_limits import RateLimiter
-from trainlytics.sync import SyncBusyError, SyncProgress
+from trainlytics.sync.engine import SyncProgress
+from trainlytics.sync.rate_limits import RateLimiter
 
 __all__ = ["admin", "pool", "sync_database_url"]
 
@@ -203,7 +204,7 @@ def test_shared_rate_limiter_records_headers_and_refuses_when_full(
         "update private.rate_limit_windows set used = request_limit"
         " where bucket = 'strava:read:15min'"
     )
-    from trainlytics.rate_limits import RateLimitWait
+    from trainlytics.errors import RateLimitWait
 
     with pytest.raises(RateLimitWait) as caught:
         engine.run(connection_id, "scheduled")

@@ -18,10 +18,10 @@ from tests.sync.engine_support import (
     stored_ids,
     sync_database_url,
 )
-from trainlytics import jobs
+from trainlytics.db.gateway import PsycopgGateway
 from trainlytics.errors import ProviderUnavailableError, TokenRevokedError
-from trainlytics.gateway import PsycopgGateway
 from trainlytics.providers.base import WebhookEvent
+from trainlytics.sync import jobs
 
 __all__ = ["admin", "pool", "sync_database_url"]
 

@@ -33,6 +33,7 @@ from tests.fakes.strava import FakeStrava
 from tests.fakes.wahoo import FakeWahoo
 from tests.helpers import create_auth_user
 from tests.sync.engine_support import admin, history, pool, sync_database_url
+from trainlytics.db.gateway import PsycopgGateway
 from trainlytics.errors import (
     BadPayloadError,
     DatabaseUnavailableError,
@@ -41,11 +42,10 @@ from trainlytics.errors import (
     ProviderNotConfiguredError,
     ProviderUnavailableError,
     RateLimitedError,
+    SyncLeaseLostError,
     TokenRefreshError,
     TokenRevokedError,
 )
-from trainlytics.gateway import PsycopgGateway
-from trainlytics.jobs import SYNC_RETRY
 from trainlytics.providers import PROVIDER_CLASSES
 from trainlytics.providers.base import (
     ActivityPage,
@@ -61,14 +61,9 @@ from trainlytics.providers.garmin import GarminProvider
 from trainlytics.providers.polar import PolarProvider
 from trainlytics.providers.strava import StravaProvider
 from trainlytics.providers.wahoo import WahooProvider
-from trainlytics.rate_limits import RateLimiter, buckets_for
-from trainlytics.sync import (
-    Cursor,
-    SyncEngine,
-    SyncLeaseLostError,
-    is_transient,
-    plan_windows,
-)
+from trainlytics.sync.engine import Cursor, SyncEngine, is_transient, plan_windows
+from trainlytics.sync.jobs import SYNC_RETRY
+from trainlytics.sync.rate_limits import RateLimiter, buckets_for
 
 __all__ = ["admin", "pool", "sync_database_url"]
 
@@ -631,7 +626,7 @@ def test_a_429_is_recorded_for_every_worker_and_extra_calls_are_charged(
     # The 429's headers, parsed by Strava's own parser, say the bucket is full: every worker
     # now waits (our own limiter refuses before asking Strava again).
     assert used["strava:read:15min"] >= fake.rate_limits["read"][0]
-    from trainlytics.rate_limits import RateLimitWait
+    from trainlytics.errors import RateLimitWait
 
     with pytest.raises(RateLimitWait):
         engine.run(connection_id, "scheduled")

@@ -33,7 +33,7 @@ from trainlytics.errors import (
     ProviderUnavailableError,
     RateLimitedError,
 )
-from trainlytics.sync import is_transient
+from trainlytics.sync.engine import is_transient
 
 __all__ = ["admin", "pool", "sync_database_url"]
 

@@ -24,8 +24,8 @@ from tests.sync.ingest_support import (
     stored,
     strava_activity,
 )
-from trainlytics.gateway import PsycopgGateway
-from trainlytics.jsonb_text import jsonb_bytes, without_nul
+from trainlytics.db.gateway import PsycopgGateway
+from trainlytics.db.jsonb_text import jsonb_bytes, without_nul
 
 
 @pytest.fixture
@@ -750,7 +750,8 @@ def test_a_nul_character_sent_through_the_gateway_does_not_lose_the_page(
     # nothing: the whole page is stored.
     connection_id, _ = strava
     page = [strava_activity(1), strava_activity(2, description="bad \x00 byte")]
-    rows = PsycopgGateway(db).call(
+    # ingest_activities is no Python call of the package (sync_ingest_page calls it in SQL).
+    rows = PsycopgGateway(db, allowed=None).call(
         "ingest_activities", {"p_connection_id": connection_id, "p_items": page}
     )
     assert (rows[0]["created"], rows[0]["errors"]) == (2, [])

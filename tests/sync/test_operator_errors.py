@@ -20,10 +20,10 @@ from tests.core.conftest import keys_env, random_key
 from tests.fakes.strava import FakeStrava
 from tests.sync.engine_support import admin, history, sync_database_url
 from tests.sync.test_cli_sync import KEY, connect_athlete, env_for, fake, one_red_line
-from trainlytics.cli import app
-from trainlytics.errors import ProviderNotConfiguredError
-from trainlytics.gateway import PsycopgGateway
-from trainlytics.sync import SyncEngine, TokenKeyNotConfiguredError, is_transient
+from trainlytics.cli.main import app
+from trainlytics.db.gateway import PsycopgGateway
+from trainlytics.errors import ProviderNotConfiguredError, TokenKeyNotConfiguredError
+from trainlytics.sync.engine import SyncEngine, is_transient
 
 __all__ = ["admin", "fake", "sync_database_url"]
 

@@ -38,15 +38,14 @@ from typer.testing import CliRunner
 import trainlytics.providers as providers_package
 from tests.helpers import create_auth_user
 from tests.sync.engine_support import admin, pool, sync_database_url
-from trainlytics.cli import app as cli_app
+from trainlytics.cli.main import app as cli_app
 from trainlytics.config import Settings
 from trainlytics.config_check import check_environment
-from trainlytics.errors import ConfigError, TokenRevokedError
-from trainlytics.gateway import PsycopgGateway
+from trainlytics.db.gateway import PsycopgGateway
+from trainlytics.errors import ConfigError, TokenRevokedError, UnknownProviderError
 from trainlytics.providers import (
     ENTRY_POINT_GROUP,
     PROVIDER_CLASSES,
-    UnknownProviderError,
     build_providers,
     discover_providers,
     get_provider,
@@ -54,7 +53,7 @@ from trainlytics.providers import (
 )
 from trainlytics.providers.base import SyncWindow, TokenSet
 from trainlytics.report.formatting import sport_label
-from trainlytics.sync import SyncEngine
+from trainlytics.sync.engine import SyncEngine
 
 __all__ = ["admin", "pool", "sync_database_url"]
 

@@ -19,7 +19,7 @@ from tests.fakes.garmin import FakeGarmin
 from tests.fakes.strava import FakeStrava
 from tests.sync.engine_support import admin, history, pool, sync_database_url
 from tests.sync.test_engine_providers import Tokens, new_connection
-from trainlytics.gateway import PsycopgGateway
+from trainlytics.db.gateway import PsycopgGateway
 from trainlytics.providers.base import (
     ActivityPage,
     SyncWindow,
@@ -29,7 +29,7 @@ from trainlytics.providers.base import (
 )
 from trainlytics.providers.garmin import GarminProvider
 from trainlytics.providers.strava import StravaProvider
-from trainlytics.sync import SyncEngine
+from trainlytics.sync.engine import SyncEngine
 
 __all__ = ["admin", "pool", "sync_database_url"]
 

@@ -31,8 +31,8 @@ from tests.fakes.strava import FakeStrava
 from tests.fakes.wahoo import FakeWahoo
 from tests.sync.engine_support import admin, pool, sync_database_url
 from tests.sync.ingest_support import ingest, make_connection, strava_activity
-from trainlytics import jobs
-from trainlytics.gateway import GatewayError, PsycopgGateway
+from trainlytics.db.gateway import PsycopgGateway
+from trainlytics.errors import GatewayError
 from trainlytics.providers.base import Provider, TokenSet, WebhookRequest
 from trainlytics.providers.coros import CorosProvider
 from trainlytics.providers.fitbit import FitbitProvider
@@ -41,9 +41,10 @@ from trainlytics.providers.polar import PolarProvider
 from trainlytics.providers.strava import StravaProvider, seconds_to_next_window
 from trainlytics.providers.streams_fitbit import SCOPE_HEART_RATE
 from trainlytics.providers.wahoo import WahooProvider
-from trainlytics.rate_limits import RateLimiter, buckets_for
-from trainlytics.stream_sync import StreamSync
-from trainlytics.sync import SyncEngine, SyncOutcome
+from trainlytics.sync import jobs
+from trainlytics.sync.engine import SyncEngine, SyncOutcome
+from trainlytics.sync.rate_limits import RateLimiter, buckets_for
+from trainlytics.sync.streams import StreamSync
 
 __all__ = ["admin", "pool", "sync_database_url"]
 

@@ -26,11 +26,11 @@ from tests.fakes.strava import FakeStrava
 from tests.helpers import act_as_anon, act_as_service, act_as_user, create_auth_user
 from tests.sync.engine_support import admin, history, pool, sync_database_url
 from tests.sync.test_engine_providers import Tokens, live, new_connection, rows
-from trainlytics.gateway import PsycopgGateway
+from trainlytics.db.gateway import PsycopgGateway
 from trainlytics.providers.base import WebhookRequest
 from trainlytics.providers.garmin import GarminProvider
 from trainlytics.providers.strava import StravaProvider
-from trainlytics.sync import SyncEngine
+from trainlytics.sync.engine import SyncEngine
 
 __all__ = ["admin", "pool", "sync_database_url"]
 

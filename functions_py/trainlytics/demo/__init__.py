@@ -15,9 +15,11 @@ from typing import Any
 
 import psycopg
 
-from trainlytics import migrations, resources
+from trainlytics import resources
+from trainlytics.db import demo as demo_sql
+from trainlytics.db import migrations
+from trainlytics.db.seed_queries import SEED_QUERIES
 from trainlytics.demo.sample_set import SampleSet, build_sample_set
-from trainlytics.seed_queries import SEED_QUERIES
 
 __all__ = [
     "DEMO_ATHLETE_EMAIL",
@@ -64,38 +66,24 @@ class DemoResult:
 
 def load_seed(conn: psycopg.Connection[Any], seed_file: Path = SEED_FILE) -> None:
     """Run supabase/seed.sql in one transaction (it is idempotent)."""
-    with conn.transaction():
-        conn.execute(seed_file.read_text(encoding="utf-8"))
+    demo_sql.run_seed_file(conn, seed_file.read_text(encoding="utf-8"))
 
 
 def import_sample_set(
     conn: psycopg.Connection[Any], athlete_id: str, folder: Path, *, weeks: int = 8
 ) -> ImportResult:
     """Generate the sample set into ``folder`` and import it for the athlete (idempotent)."""
-    from trainlytics.commands.import_ import import_paths
+    from trainlytics.cli.import_ import import_paths
 
     sample_set = build_sample_set(folder, weeks=weeks)
     run = import_paths(conn, uuid.UUID(athlete_id), sample_set.paths)
-    groups = None
-    has_groups = conn.execute(
-        "select 1 from information_schema.columns where table_schema = 'public'"
-        " and table_name = 'activities' and column_name = 'primary_activity_id'"
-    ).fetchone()
-    if has_groups:
-        row = conn.execute(
-            "select count(distinct primary_activity_id) from public.activities"
-            " where user_id = %s and source = 'file' and primary_activity_id is not null",
-            [athlete_id],
-        ).fetchone()
-        groups = int(row[0]) if row else 0
+    groups = demo_sql.duplicate_groups(conn, athlete_id)
     return ImportResult(sample_set, run.read, run.created, run.skipped, run.failed, groups)
 
 
 def compute_statistics(conn: psycopg.Connection[Any], athlete_id: str) -> None:
     """Rebuild the athlete's statistics rollups when the rollup migration is there."""
-    row = conn.execute("select to_regprocedure('public.rebuild_rollups(uuid)')").fetchone()
-    if row is not None and row[0] is not None:
-        conn.execute("select public.rebuild_rollups(%s::uuid)", [athlete_id])
+    demo_sql.rebuild_rollups_if_present(conn, athlete_id)
 
 
 def run_demo(
@@ -111,12 +99,10 @@ def run_demo(
     athlete, then compute the statistics; with ``report_path``, write the athlete's report."""
     result = migrations.migrate(conn)
     load_seed(conn)
-    row = conn.execute(
-        "select id::text from public.users where email = %s", (DEMO_ATHLETE_EMAIL,)
-    ).fetchone()
-    if row is None:  # the seed creates this user; its absence means the seed did not run
+    found = demo_sql.user_id_text(conn, DEMO_ATHLETE_EMAIL)
+    if found is None:  # the seed creates this user; its absence means the seed did not run
         raise RuntimeError(f"demo athlete {DEMO_ATHLETE_EMAIL} missing after loading the seed")
-    athlete_id = str(row[0])
+    athlete_id = found
     imported = None
     if sample_dir is not None:
         imported = import_sample_set(conn, athlete_id, sample_dir, weeks=weeks)
@@ -127,11 +113,8 @@ def run_demo(
 
         write_report(conn, DEMO_ATHLETE_EMAIL, report_path)
         written = report_path
-    answers = []
-    with conn.transaction():
-        conn.execute("set local search_path = public")
-        for query in SEED_QUERIES:
-            cur = conn.execute(query.sql, {"user_id": athlete_id})
-            columns = [col.name for col in cur.description or []]
-            answers.append(QueryResult(query.title, columns, cur.fetchall()))
+    answers = [
+        QueryResult(title, columns, rows)
+        for title, columns, rows in demo_sql.run_seed_queries(conn, SEED_QUERIES, athlete_id)
+    ]
     return DemoResult(athlete_id, len(result.applied), answers, imported, written)

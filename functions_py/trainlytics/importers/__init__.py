@@ -25,17 +25,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trainlytics.gateway import Gateway, GatewayError
+from trainlytics.db.gateway import Gateway
+from trainlytics.db.ingest import ingest_file_activities
+from trainlytics.db.store import StreamStore
+from trainlytics.errors import FileImportError, GatewayError
 from trainlytics.importers.archive import Archive, open_archive
-from trainlytics.importers.base import FileImportError, ImportOutcome, ParsedActivity
+from trainlytics.importers.base import ImportOutcome, ParsedActivity
 from trainlytics.importers.files import ACTIVITY_SUFFIXES, activity_kind, parse_activity_file
 from trainlytics.importers.garmin_export import find_summaries, read_garmin_export
 from trainlytics.importers.strava_export import find_activities_csv, read_strava_export
 from trainlytics.importers.timezones import derive_timezones
-from trainlytics.store import StreamStore
 
 __all__ = [
-    "FileImportError",
     "FileIngest",
     "ImportOutcome",
     "IngestSummary",
@@ -128,11 +129,9 @@ class FileIngest:
         summary = IngestSummary()
         for start in range(0, len(activities), self._batch_size):
             batch = activities[start : start + self._batch_size]
-            rows = self._gateway.call(
-                "ingest_file_activities",
-                {"p_user_id": user_id, "p_items": [a.to_payload() for a in batch]},
+            row = ingest_file_activities(
+                self._gateway, user_id=user_id, items=[a.to_payload() for a in batch]
             )
-            row = rows[0]
             summary.created += int(row["created"])
             summary.skipped += int(row["skipped"])
             for error in row["errors"] or []:

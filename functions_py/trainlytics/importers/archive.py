@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Protocol
 
-from trainlytics.importers.base import FileImportError
+from trainlytics.errors import FileImportError
 
 __all__ = [
     "MAX_ENTRIES",

@@ -56,11 +56,10 @@ from typing import Any
 
 import tzfpy
 
-from trainlytics.errors import TrainlyticsError
+from trainlytics.errors import FileImportError
 from trainlytics.streams import ActivityStreams
 
 __all__ = [
-    "FileImportError",
     "ImportOutcome",
     "ParsedActivity",
     "TrackPoint",
@@ -90,10 +89,6 @@ SPEED_MEDIAN_WINDOW = 5
 # Elevation: centred moving-mean window (s), then the hysteresis (m) of gain and loss.
 ELEVATION_WINDOW = 10.0
 ELEVATION_HYSTERESIS = 0.75
-
-
-class FileImportError(TrainlyticsError):
-    """A file is corrupt, truncated or not an activity format Trainlytics reads."""
 
 
 def sha256_hex(data: bytes) -> str:

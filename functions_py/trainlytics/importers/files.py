@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from trainlytics.errors import FileImportError
 from trainlytics.importers.archive import gunzip
-from trainlytics.importers.base import FileImportError, ParsedActivity
+from trainlytics.importers.base import ParsedActivity
 from trainlytics.importers.fit import parse_fit
 from trainlytics.importers.gpx import parse_gpx
 from trainlytics.importers.tcx import parse_tcx

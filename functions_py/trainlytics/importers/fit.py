@@ -32,8 +32,8 @@ from typing import Any
 
 import fitdecode  # type: ignore[import-untyped]
 
+from trainlytics.errors import FileImportError
 from trainlytics.importers.base import (
-    FileImportError,
     ParsedActivity,
     TrackPoint,
     locate,

@@ -25,14 +25,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from trainlytics.errors import FileImportError
 from trainlytics.importers.archive import Archive
-from trainlytics.importers.base import (
-    FileImportError,
-    ImportOutcome,
-    ParsedActivity,
-    locate,
-    sha256_hex,
-)
+from trainlytics.importers.base import ImportOutcome, ParsedActivity, locate, sha256_hex
 from trainlytics.importers.files import activity_kind, parse_activity_file
 
 __all__ = ["find_summaries", "read_garmin_export"]

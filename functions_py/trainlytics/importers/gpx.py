@@ -21,8 +21,8 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml.ElementTree as safe_et  # type: ignore[import-untyped]
 from defusedxml import DefusedXmlException
 
+from trainlytics.errors import FileImportError
 from trainlytics.importers.base import (
-    FileImportError,
     ParsedActivity,
     TrackPoint,
     locate,

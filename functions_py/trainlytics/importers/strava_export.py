@@ -20,8 +20,9 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+from trainlytics.errors import FileImportError
 from trainlytics.importers.archive import Archive
-from trainlytics.importers.base import FileImportError, ImportOutcome, ParsedActivity, sha256_hex
+from trainlytics.importers.base import ImportOutcome, ParsedActivity, sha256_hex
 from trainlytics.importers.files import parse_activity_file
 
 __all__ = ["find_activities_csv", "read_strava_export"]

@@ -16,8 +16,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from xml.etree.ElementTree import Element
 
+from trainlytics.errors import FileImportError
 from trainlytics.importers.base import (
-    FileImportError,
     ParsedActivity,
     TrackPoint,
     locate,

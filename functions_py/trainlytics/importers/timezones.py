@@ -10,7 +10,7 @@ the zone's offset at the start (DST included) in one statement; the rollups foll
 Called after every file import (the importing athlete's rows), after every stored sync page
 that created or updated rows (that connection's rows: Garmin sends a start position and an
 offset but no zone), and once over every row when the migration that introduced zones is
-applied (``trainlytics.migrations.migrate``, which ``db migrate``, the embedded database's
+applied (``trainlytics.db.migrations.migrate``, which ``db migrate``, the embedded database's
 automatic migration and the demo all use); ``trainlytics db timezones`` runs it on demand.
 """
 
@@ -19,17 +19,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
 
+from trainlytics.db.gateway import Gateway
+from trainlytics.db.ingest import set_activity_timezones, timezone_candidates
 from trainlytics.importers.base import zone_at
 
 __all__ = ["TimezoneRun", "derive_timezones"]
 
 BATCH = 1000
-
-
-class _Caller(Protocol):
-    def call(self, function: str, args: Any) -> list[dict[str, Any]]: ...
 
 
 @dataclass
@@ -40,7 +37,7 @@ class TimezoneRun:
 
 
 def derive_timezones(
-    gateway: _Caller,
+    gateway: Gateway,
     *,
     user_id: uuid.UUID | None = None,
     connection_id: int | None = None,
@@ -52,14 +49,8 @@ def derive_timezones(
     run = TimezoneRun()
     after = 0
     while True:
-        rows = gateway.call(
-            "activity_timezone_candidates",
-            {
-                "p_user_id": user_id,
-                "p_connection_id": connection_id,
-                "p_after_id": after,
-                "p_limit": batch,
-            },
+        rows = timezone_candidates(
+            gateway, user_id=user_id, connection_id=connection_id, after_id=after, limit=batch
         )
         if not rows:
             return run
@@ -68,8 +59,7 @@ def derive_timezones(
             lat, lon = row.get("start_lat"), row.get("start_lon")
             zone = zone_at(float(lat), float(lon)) if lat is not None and lon is not None else None
             items.append({"id": int(row["activity_id"]), "timezone": zone})
-        result = gateway.call("set_activity_timezones", {"p_items": items})
-        first = result[0] if result else {}
+        first = set_activity_timezones(gateway, items)
         run.examined += len(rows)
         run.updated += int(first.get("updated") or 0)
         run.unknown_zones.update(str(z) for z in first.get("unknown_zones") or [])

@@ -7,7 +7,7 @@ from xml.etree.ElementTree import Element
 import defusedxml.ElementTree as safe_et  # type: ignore[import-untyped]
 from defusedxml import DefusedXmlException
 
-from trainlytics.importers.base import FileImportError
+from trainlytics.errors import FileImportError
 
 __all__ = ["local_name", "parse_xml"]
 

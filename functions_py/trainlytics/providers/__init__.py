@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from trainlytics.clock import Clock, utc_now
-from trainlytics.errors import ConfigError, ProviderNotConfiguredError, TrainlyticsError
+from trainlytics.errors import ConfigError, ProviderNotConfiguredError, UnknownProviderError
 from trainlytics.providers.base import Provider
 
 if TYPE_CHECKING:
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 __all__ = [
     "ENTRY_POINT_GROUP",
     "PROVIDER_CLASSES",
-    "UnknownProviderError",
     "build_providers",
     "discover_providers",
     "get_provider",
@@ -97,16 +96,6 @@ def refresh_registry() -> None:
 refresh_registry()
 
 
-class UnknownProviderError(TrainlyticsError):
-    """A name that is not one of the supported providers (the HTTP app answers 404)."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(
-            f"unknown provider {name!r}", hint="one of " + ", ".join(sorted(PROVIDER_CLASSES))
-        )
-        self.provider = name
-
-
 def build_providers(
     settings: Settings, http: httpx.Client, *, clock: Clock = utc_now
 ) -> dict[str, Provider]:
@@ -124,7 +113,7 @@ def get_provider(providers: Mapping[str, Provider], name: str) -> Provider:
     Raises UnknownProviderError for a name that is no provider, ProviderNotConfiguredError for
     a provider this deployment has no credentials for."""
     if name not in PROVIDER_CLASSES:
-        raise UnknownProviderError(name)
+        raise UnknownProviderError(name, PROVIDER_CLASSES)
     provider = providers.get(name)
     if provider is None:
         prefix = name.upper()

@@ -67,7 +67,8 @@ from typing import Any, ClassVar
 import httpx
 
 from trainlytics import errors
-from trainlytics.json_limits import JsonTooDeepError, loads_bounded
+from trainlytics.errors import JsonTooDeepError
+from trainlytics.json_limits import loads_bounded
 from trainlytics.logs import get_logger
 from trainlytics.providers import base
 from trainlytics.providers.base import ActivityPage, TokenSet, WebhookEvent, WebhookRequest

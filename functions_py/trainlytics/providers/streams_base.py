@@ -1,6 +1,6 @@
 """The contract of a provider's stream source: one activity's time series, fetched on demand.
 
-Stream fetching is a separate, low-priority job (``trainlytics.stream_sync``): a source says
+Stream fetching is a separate, low-priority job (``trainlytics.sync.streams``): a source says
 how to fetch one activity's streams and how much of the provider's rate budget it may use;
 the job decides which activities, when, and records every outcome.
 

@@ -24,8 +24,12 @@ from typing import Any, ClassVar
 
 import httpx
 
-from trainlytics.errors import BadPayloadError, ProviderError, ProviderUnavailableError
-from trainlytics.importers.base import FileImportError
+from trainlytics.errors import (
+    BadPayloadError,
+    FileImportError,
+    ProviderError,
+    ProviderUnavailableError,
+)
 from trainlytics.providers.base import TokenSet
 from trainlytics.providers.coros import BASE_URL as COROS_BASE_URL
 from trainlytics.providers.coros import SUCCESS_RESULT

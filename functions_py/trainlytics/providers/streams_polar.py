@@ -16,8 +16,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import ClassVar
 
-from trainlytics.errors import ProviderError, TokenRevokedError
-from trainlytics.importers.base import FileImportError
+from trainlytics.errors import FileImportError, ProviderError, TokenRevokedError
 from trainlytics.providers.base import TokenSet
 from trainlytics.providers.http import request
 from trainlytics.providers.polar import EXERCISES_URL

@@ -56,7 +56,8 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from trainlytics import errors
-from trainlytics.json_limits import JsonTooDeepError, loads_bounded
+from trainlytics.errors import JsonTooDeepError
+from trainlytics.json_limits import loads_bounded
 from trainlytics.providers import base
 from trainlytics.providers.base import ActivityPage, TokenSet, WebhookEvent, WebhookRequest
 from trainlytics.providers.oauth2 import OAuth2Provider, split_scopes

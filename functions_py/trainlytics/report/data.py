@@ -13,15 +13,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from psycopg.pq import TransactionStatus
-from psycopg.rows import dict_row
 
+from trainlytics.db import report_queries as queries
+from trainlytics.db.report_queries import as_athlete
 from trainlytics.errors import TrainlyticsError
 
 __all__ = [
@@ -215,11 +213,7 @@ def parse_day(text: str | None) -> dt.date | None:
 
 def find_athlete(conn: Conn, email: str) -> Athlete:
     """The profile of the user with this email (any case), or a clear error."""
-    row = conn.execute(
-        "select id, email, first_name, last_name, preferences from public.users"
-        " where lower(email) = lower(%s)",
-        [email.strip()],
-    ).fetchone()
+    row = queries.user_profile_by_email(conn, email.strip())
     if row is None:
         raise TrainlyticsError(
             f"no user with email {email.strip()}",
@@ -227,41 +221,6 @@ def find_athlete(conn: Conn, email: str) -> Athlete:
         )
     preferences = row[4] if isinstance(row[4], dict) else json.loads(row[4] or "{}")
     return Athlete(row[0], row[1], row[2], row[3], preferences)
-
-
-@contextmanager
-def as_athlete(conn: Conn, athlete_id: uuid.UUID) -> Iterator[None]:
-    """Inside a transaction (or savepoint), act as the athlete behind PostgREST; restore after."""
-    claims = json.dumps({"sub": str(athlete_id), "role": "authenticated", "aud": "authenticated"})
-    with conn.transaction():
-        conn.execute(
-            "select set_config('role', 'authenticated', true),"
-            " set_config('request.jwt.claims', %s, true)",
-            [claims],
-        )
-        try:
-            yield
-        finally:
-            if not conn.broken and conn.info.transaction_status != TransactionStatus.INERROR:
-                conn.execute("reset role")
-                conn.execute("select set_config('request.jwt.claims', '', true)")
-
-
-def _exists(conn: Conn, regclass: str | None = None, regprocedure: str | None = None) -> bool:
-    if regclass is not None:
-        row = conn.execute("select to_regclass(%s) is not null", [regclass]).fetchone()
-    else:
-        row = conn.execute("select to_regprocedure(%s) is not null", [regprocedure]).fetchone()
-    return bool(row and row[0])
-
-
-def _columns(conn: Conn, relation: str) -> set[str]:
-    rows = conn.execute(
-        "select attname from pg_attribute where attrelid = to_regclass(%s)"
-        " and attnum > 0 and not attisdropped",
-        [relation],
-    ).fetchall()
-    return {str(r[0]) for r in rows}
 
 
 def _period(conn: Conn, athlete: Athlete, weeks: int, until: dt.date | None) -> Period:
@@ -273,12 +232,7 @@ def _period(conn: Conn, athlete: Athlete, weeks: int, until: dt.date | None) -> 
         # Today, unless the athlete has nothing in the period: then end at their last activity,
         # so an older history (an imported archive) still gives a report with content.
         today = dt.date.today()
-        row = conn.execute(
-            "select max(start_date_local)::date from public.activities"
-            " where user_id = %s and deleted_at is null",
-            [athlete.id],
-        ).fetchone()
-        last = row[0] if row else None
+        last = queries.last_activity_day(conn, athlete.id)
         first_day = today - dt.timedelta(weeks=weeks)
         until = last if last is not None and last < first_day else today
     end_monday = until - dt.timedelta(days=until.weekday())
@@ -304,20 +258,13 @@ def load_report_data(
     athlete = find_athlete(conn, email)
     period = _period(conn, athlete, weeks, until)
     data = ReportData(athlete, period, dt.datetime.now(dt.UTC))
-    has_load = _exists(conn, regprocedure="public.training_load_series(uuid, date, date)")
-    has_records = _exists(conn, regclass="public.personal_records")
-    has_recurring = _exists(conn, regclass="public.recurring_sync_errors")
-    activity_columns = _columns(conn, "public.activities")
+    has_load = queries.function_exists(conn, "public.training_load_series(uuid, date, date)")
+    has_records = queries.relation_exists(conn, "public.personal_records")
+    has_recurring = queries.relation_exists(conn, "public.recurring_sync_errors")
     # Count each workout once where duplicate grouping exists (its primary copy).
-    recent_sql = _RECENT_PRIMARY_SQL if "primary_activity_id" in activity_columns else _RECENT_SQL
+    primary_only = "primary_activity_id" in queries.column_names(conn, "public.activities")
+    user, start, end = athlete.id, period.start, period.end
     with as_athlete(conn, athlete.id):
-        cur = conn.cursor(row_factory=dict_row)
-        params = {
-            "user_id": athlete.id,
-            "start": period.start,
-            "end": period.end,
-            "as_of": period.as_of,
-        }
         data.weekly = [
             WeekVolume(
                 r["week_start"],
@@ -327,13 +274,7 @@ def load_report_data(
                 _num(r["total_moving_time"]),
                 _num(r["total_elevation_gain"]),
             )
-            for r in cur.execute(
-                "select week_start, activity_type, activity_count, total_distance,"
-                " total_moving_time, total_elevation_gain from public.weekly_volume"
-                " where user_id = %(user_id)s and week_start between %(start)s and %(end)s"
-                " order by week_start, activity_type",
-                params,
-            )
+            for r in queries.weekly_volume(conn, user, start, end)
         ]
         data.sports = [
             SportTotal(
@@ -344,43 +285,21 @@ def load_report_data(
                 _num(r["elevation"]),
                 _num(r["calories"]),
             )
-            for r in cur.execute(
-                "select activity_type, sum(activity_count) as n, sum(total_distance) as distance,"
-                " sum(total_moving_time) as moving_time,"
-                " sum(total_elevation_gain) as elevation, sum(total_calories) as calories"
-                " from public.weekly_volume"
-                " where user_id = %(user_id)s and week_start between %(start)s and %(end)s"
-                " group by activity_type order by sum(total_moving_time) desc, activity_type",
-                params,
-            )
+            for r in queries.sport_totals(conn, user, start, end)
         ]
         # Every stored copy, by where it came from (a workout synced from two providers
         # counts for both: this is about sources, not training volume).
         data.sources = [
             SourceTotal(str(r["src"]), int(r["n"]), _num(r["distance"]), _num(r["moving_time"]))
-            for r in cur.execute(
-                "select coalesce(a.provider::text, a.source::text) as src, count(*) as n,"
-                " sum(a.distance) as distance, sum(a.moving_time) as moving_time"
-                " from public.activities as a"
-                " where a.user_id = %(user_id)s and a.deleted_at is null"
-                " and a.start_date_local >= %(start)s"
-                " and a.start_date_local < %(end)s::date + 1"
-                " group by 1 order by count(*) desc, 1",
-                params,
-            )
+            for r in queries.source_totals(conn, user, start, end)
         ]
         if has_load:
             data.load = [
                 LoadDay(r["day"], _num(r["load"]), _num(r["ctl"]), _num(r["atl"]), _num(r["tsb"]))
-                for r in cur.execute(
-                    "select day, load, ctl, atl, tsb"
-                    " from public.training_load_series(%(user_id)s, %(start)s, %(as_of)s)"
-                    " order by day",
-                    params,
-                )
+                for r in queries.training_load(conn, user, start, period.as_of)
             ]
         if has_records:
-            data.records = _records(cur, params)
+            data.records = _records(queries.personal_records(conn, user))
         data.connections = [
             Connection(
                 str(r["provider"]),
@@ -391,12 +310,7 @@ def load_report_data(
                 r["last_error"],
                 int(r["consecutive_failures"]),
             )
-            for r in cur.execute(
-                "select provider, provider_username, status, connected_at, last_sync_at,"
-                " last_error, consecutive_failures from public.provider_connections"
-                " where user_id = %(user_id)s order by provider",
-                params,
-            )
+            for r in queries.provider_connections(conn, user)
         ]
         data.sync_statistics = [
             SyncStatistic(
@@ -405,10 +319,7 @@ def load_report_data(
                 int(r["total_created"] or 0),
                 int(r["sync_count"]),
             )
-            for r in cur.execute(
-                "select provider, sync_status, total_created, sync_count"
-                " from public.sync_statistics order by provider, sync_status"
-            )
+            for r in queries.sync_statistics(conn)
         ]
         data.recent_syncs = [
             SyncRun(
@@ -421,17 +332,10 @@ def load_report_data(
                 int(r["activities_updated"]),
                 r["error_message"],
             )
-            for r in cur.execute(
-                "select pc.provider, sh.sync_trigger, sh.sync_status, sh.sync_started_at,"
-                " sh.sync_completed_at, sh.activities_created, sh.activities_updated,"
-                " sh.error_message from public.sync_history as sh"
-                " inner join public.provider_connections as pc on pc.id = sh.connection_id"
-                " where sh.user_id = %(user_id)s order by sh.sync_started_at desc limit 8",
-                params,
-            )
+            for r in queries.recent_syncs(conn, user)
         ]
         if has_recurring:
-            data.recurring_errors = _recurring_errors(cur, params)
+            data.recurring_errors = _recurring_errors(queries.recurring_errors(conn, user))
         data.recent_activities = [
             RecentActivity(
                 r["start_date_local"],
@@ -444,41 +348,15 @@ def load_report_data(
                 r["average_heartrate"],
                 r["average_watts"],
             )
-            for r in cur.execute(
-                recent_sql,
-                {**params, "limit": recent},
-            )
+            for r in queries.recent_activities(conn, user, recent, primary_only=primary_only)
         ]
     return data
-
-
-_RECENT_SQL = """
-select
-    a.start_date_local, a.name, a.activity_type,
-    coalesce(a.provider::text, a.source::text) as src, a.distance, a.moving_time,
-    a.elevation_gain, a.average_heartrate, a.average_watts
-from public.activities as a
-where a.user_id = %(user_id)s and a.deleted_at is null
-order by a.start_date desc
-limit %(limit)s
-"""
-_RECENT_PRIMARY_SQL = _RECENT_SQL.replace(
-    "a.deleted_at is null", "a.deleted_at is null and a.primary_activity_id is null"
-)
 
 
 _RECORD_ORDER = {"longest_distance": 0, "longest_duration": 1, "biggest_climb": 2, "fastest": 3}
 
 
-def _records(cur: psycopg.Cursor[dict[str, Any]], params: dict[str, Any]) -> list[Record]:
-    rows = cur.execute(
-        "select pr.activity_type, pr.record, pr.standard_distance, pr.value, pr.achieved_on,"
-        " a.name as activity_name"
-        " from public.personal_records as pr"
-        " left join public.activities as a on a.id = pr.activity_id"
-        " where pr.user_id = %(user_id)s",
-        params,
-    ).fetchall()
+def _records(rows: list[dict[str, Any]]) -> list[Record]:
     records = [
         Record(
             str(r["activity_type"]),
@@ -497,17 +375,7 @@ def _records(cur: psycopg.Cursor[dict[str, Any]], params: dict[str, Any]) -> lis
     return records
 
 
-def _recurring_errors(
-    cur: psycopg.Cursor[dict[str, Any]], params: dict[str, Any]
-) -> list[RecurringError]:
-    # Under the athlete's RLS, shared errors are counted over their own connections only.
-    rows = cur.execute(
-        "select kind, provider, error_message, failures, connections"
-        " from public.recurring_sync_errors"
-        " where user_id is null or user_id = %(user_id)s"
-        " order by last_failure_at desc",
-        params,
-    ).fetchall()
+def _recurring_errors(rows: list[dict[str, Any]]) -> list[RecurringError]:
     return [
         RecurringError(
             str(r["provider"]) if r["provider"] is not None else None,

@@ -231,7 +231,7 @@ test("the callback reasons the frontend explains are the ones screens.json lists
 });
 
 test("the completion page posts the provider's query, without `provider`, as JSON", async () => {
-  // The address the callback redirects to (trainlytics.connect.callback_bounce): `provider`
+  // The address the callback redirects to (trainlytics.connections.connect.callback_bounce): `provider`
   // first, then the provider's query as the provider sent it.
   const request = queries.completionRequest(
     "?provider=strava&state=Wq3Hn0u6fJ9Yc2pL&code=4f1c9a&scope=read,activity:read_all",

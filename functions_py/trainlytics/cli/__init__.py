@@ -1,0 +1,3 @@
+"""CLI command groups, one module each; :mod:`trainlytics.cli.main` mounts them."""
+
+from __future__ import annotations

@@ -1,3 +1,0 @@
-"""CLI command groups, one module each; :mod:`trainlytics.cli` mounts them."""
-
-from __future__ import annotations
