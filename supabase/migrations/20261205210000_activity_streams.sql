@@ -215,13 +215,14 @@ set search_path = ''
 as $$
     select not exists (
         select
-        from unnest(p_values[1:cardinality(p_values) - 1], p_values[2:]) as v (a, b)
+        from (select array_remove(p_values, null) as v) as x
+        cross join lateral unnest(x.v[1:cardinality(x.v) - 1], x.v[2:]) as v (a, b)
         where v.b < v.a
     );
 $$;
 comment on function private.stream_non_decreasing(real[]) is
-    'True when no element is smaller than the one before it (null elements are skipped only '
-    'where compared with null, i.e. never fail). Service role only.';
+    'True when no value is smaller than the value before it, null elements skipped (5, null, 4 '
+    'decreases). Service role only.';
 revoke all on function private.stream_non_decreasing(real[]) from public, anon, authenticated;
 
 create function private.store_activity_streams(
