@@ -5,7 +5,7 @@
 -- time_s[i]. A channel the source does not record is null; a sample a channel missed is a
 -- null element. Compact types: real (7 significant digits: 0.01 s at 24 h, 0.02 m at 200 km,
 -- under 1.2 m of latitude or longitude anywhere, below GPS error) and smallint for heart rate
--- and power. A 4 h ride at 1 Hz with every channel is about 450 kB before TOAST compression,
+-- and power. A 4 h ride at 1 Hz with every channel is about 520 kB before TOAST compression,
 -- read only by the pages that draw it.
 --
 -- Writing: private.store_activity_streams(activity_id, streams jsonb, source) is the only
