@@ -25,7 +25,7 @@
 -- coach with a grant, an admin); for anyone else every value is null (defaults apply).
 
 create function private.zone_bounds(p_value jsonb, p_increasing boolean)
-returns real []
+returns real[]
 language sql
 immutable
 parallel safe
@@ -71,9 +71,9 @@ returns table (
     resting_heart_rate real,
     threshold_heart_rate real,
     threshold_pace real,
-    heart_rate_zones real [],
-    power_zones real [],
-    pace_zones real [],
+    heart_rate_zones real[],
+    power_zones real[],
+    pace_zones real[],
     units text,
     timezone text
 )

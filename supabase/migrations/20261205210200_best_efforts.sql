@@ -37,10 +37,10 @@ create table public.activity_efforts (
     constraint activity_efforts_pkey primary key (activity_id, effort, span),
     constraint activity_efforts_effort_known check (effort in ('distance', 'power')),
     constraint activity_efforts_span_finite check (
-        span > 0 and span < 'Infinity'
+        span > '-Infinity' and span < 'Infinity' and span > 0
     ),
     constraint activity_efforts_value_finite check (
-        value >= 0 and value < 'Infinity'
+        value > '-Infinity' and value < 'Infinity' and value >= 0
     ),
     constraint activity_efforts_start_finite check (
         start_s > '-Infinity' and start_s < 'Infinity'
@@ -95,7 +95,7 @@ comment on policy activity_efforts_select on public.activity_efforts is
 -- element access is O(1) and width_bucket a binary search in place; a PL/pgSQL array variable
 -- is an expanded object that width_bucket flattens on every call, and a TOAST pointer kept in
 -- a CTE is detoasted at every access: `|| '{}'` detoasts once). Every window is evaluated
--- (exact), and the best per span is a top-1 (bounded sort) per span.
+-- (exact) in one hashed aggregation over all spans.
 create function private.distance_efforts(p_time float8[], p_distance float8[])
 returns table (span float8, best float8, start_s float8)
 language sql
@@ -129,31 +129,35 @@ as $$
         ) as x
     )
 
-    select sp.span, w.duration, w.t_start
-    from samples as s
-    cross join unnest(array[
-        100, 200, 400, 800, 1000, 1609.344, 2000, 3000, 5000, 10000, 15000, 20000,
-        21097.5, 30000, 42195, 50000, 100000
-    ]::float8[]) as sp (span)
-    -- the first window end: the first sample at least span past the start
-    cross join lateral (select width_bucket(s.d[1] + sp.span, s.d) as j0) as f
-    cross join lateral (
-        select e.t_end - e.t_start as duration, e.t_start
-        from (
+    -- min over (duration, start) pairs: the fastest window, on a tie the earliest
+    select w.span, w.best[1], w.best[2]
+    from (
+        select
+            sp.span,
+            min(array[s.t[j.j] - x.t_start, x.t_start]) as best
+        from samples as s
+        cross join unnest(array[
+            100, 200, 400, 800, 1000, 1609.344, 2000, 3000, 5000, 10000, 15000, 20000,
+            21097.5, 30000, 42195, 50000, 100000
+        ]::float8[]) as sp (span)
+        -- window ends from the first sample at least span past the start
+        cross join lateral (
+            select width_bucket(s.d[1] + sp.span, s.d) as j0
+        ) as f
+        cross join lateral generate_series(greatest(f.j0, 2), s.n) as j (j)
+        -- the last sample at or before d[j] - span: the window starts after it (offset 0:
+        -- evaluated once per window, not once per use)
+        cross join lateral (
+            select width_bucket(s.d[j.j] - sp.span, s.d) as i offset 0
+        ) as b
+        cross join lateral (
             select
-                s.t[j.j] as t_end,
                 s.t[b.i] + (s.t[b.i + 1] - s.t[b.i])
                 * (s.d[j.j] - sp.span - s.d[b.i]) / (s.d[b.i + 1] - s.d[b.i]) as t_start
-            from generate_series(
-                f.j0 + (s.d[f.j0] < s.d[1] + sp.span)::integer, s.n
-            ) as j (j)
-            -- the last sample at or before d[j] - span: the window starts after it
-            cross join lateral (select width_bucket(s.d[j.j] - sp.span, s.d) as i) as b
-        ) as e
-        order by e.t_end - e.t_start asc, e.t_start asc
-        limit 1
-    ) as w
-    where s.n >= 2 and s.d[s.n] - s.d[1] >= sp.span;
+        ) as x
+        where s.n >= 2 and s.d[s.n] - s.d[1] >= sp.span and b.i between 1 and s.n - 1
+        group by sp.span
+    ) as w;
 $$;
 comment on function private.distance_efforts(float8[], float8[]) is
     'Fastest time (s) over each standard distance (m) covered, and where it starts (s): sliding '
@@ -356,6 +360,32 @@ create trigger activity_streams_efforts
 after insert or update or delete on public.activity_streams
 for each row execute function private.activity_streams_maintain_efforts();
 
+-- A sport that changes (a re-sync, a corrected type) changes which efforts apply.
+create function private.activities_refresh_efforts()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+    if exists (select from public.activity_streams as s where s.activity_id = new.id) then
+        perform private.activity_efforts_refresh(new.id);
+    end if;
+    return null;
+end;
+$$;
+comment on function private.activities_refresh_efforts() is
+    'Row-level AFTER UPDATE trigger on activities, for rows whose activity_type changed: '
+    'recomputes their best efforts (cycling has no distance efforts). Security definer: it '
+    'writes activity_efforts on behalf of whoever changed the activity.';
+revoke all on function private.activities_refresh_efforts() from public, anon, authenticated;
+
+create trigger activities_sport_refreshes_efforts
+after update of activity_type on public.activities
+for each row
+when (old.activity_type is distinct from new.activity_type)
+execute function private.activities_refresh_efforts();
+
 -- --- what the frontend reads ---------------------------------------------------------------------
 
 create function private.effort_label(p_effort text, p_span real)
@@ -414,7 +444,8 @@ select
     e.activity_id,
     e.user_id,
     a.activity_type,
-    a.start_date_local,
+    a.start_date,
+    a.start_date_local::date as local_date,
     e.effort,
     e.span,
     e.value,
@@ -429,8 +460,8 @@ comment on view public.activity_best_efforts is
     'Best efforts of each activity with streams: effort distance (value: fastest time in s '
     'over span m; pace in s/km) or power (value: best average W over span s); label a reader''s '
     'name, is_standard the efforts shown by default (fastest 400 m to marathon; power 5 s to '
-    '60 min). Runs as the caller: a coach sees those of activities they may read, never '
-    'Strava-sourced ones.';
+    '60 min); local_date the local calendar day of the start. Runs as the caller: a coach sees '
+    'those of activities they may read, never Strava-sourced ones.';
 
 create view public.season_best_efforts
 with (security_invoker = true) as
@@ -444,14 +475,15 @@ select distinct on (b.user_id, b.activity_type, season, b.effort, b.span)
     b.value,
     b.pace,
     b.activity_id,
-    b.start_date_local,
+    b.start_date,
+    b.local_date,
     b.start_s,
-    extract(year from b.start_date_local)::integer as season
+    extract(year from b.local_date)::integer as season
 from public.activity_best_efforts as b
 order by
     b.user_id, b.activity_type, season, b.effort, b.span,
     case when b.effort = 'distance' then b.value else -b.value end,
-    b.start_date_local, b.activity_id;
+    b.start_date, b.activity_id;
 comment on view public.season_best_efforts is
     'Best effort per athlete, sport (activity_type), season (calendar year of the local start), '
     'effort and span, over the activities the caller may read (ties: the earlier activity); '
@@ -469,13 +501,14 @@ select distinct on (b.user_id, b.activity_type, b.effort, b.span)
     b.value,
     b.pace,
     b.activity_id,
-    b.start_date_local,
+    b.start_date,
+    b.local_date,
     b.start_s
 from public.activity_best_efforts as b
 order by
     b.user_id, b.activity_type, b.effort, b.span,
     case when b.effort = 'distance' then b.value else -b.value end,
-    b.start_date_local, b.activity_id;
+    b.start_date, b.activity_id;
 comment on view public.all_time_best_efforts is
     'All-time best effort per athlete, sport (activity_type), effort and span over the '
     'activities the caller may read (ties: the earlier activity); columns as '

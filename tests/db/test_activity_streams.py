@@ -194,6 +194,7 @@ def test_streams_go_with_their_activity(tx: Conn) -> None:
         ({"time": [1, 0]}, "time must not decrease"),
         ({"time": [0, None]}, "time must not hold nulls"),
         ({"time": [0, 1], "distance": [5, 4]}, "distance must not decrease"),
+        ({"time": [0, 1, 2], "distance": [5, None, 4]}, "distance must not decrease"),
         ({"time": [0, 1], "latlng": [[1, 2], [3]]}, "latlng must hold"),
         ({"time": [0, 1], "latlng": [[1, 2], [95, 2]]}, "latlng holds a value outside"),
         ({"time": [0, 1], "cadence_unit": "rpm"}, "cadence_unit"),

@@ -100,6 +100,16 @@ def test_efforts_follow_their_streams(tx: Conn) -> None:
     assert efforts(tx, run, "distance") == {}
 
 
+def test_a_changed_sport_recomputes_the_efforts(tx: Conn) -> None:
+    alice = make_user(tx, "alice")
+    activity = add_activity(tx, alice, activity_type="run")
+    store(tx, activity, {"time": [0, 100], "distance": [0, 400], "watts": [200, 200]})
+    assert set(efforts(tx, activity, "distance")) == {100.0, 200.0, 400.0}
+    tx.execute("update public.activities set activity_type = 'ride' where id = %s", [activity])
+    assert efforts(tx, activity, "distance") == {}  # cycling compares power
+    assert set(efforts(tx, activity, "power")) == {1.0, 5.0, 15.0, 30.0, 60.0}
+
+
 def test_season_and_all_time_bests_take_the_best_activity(tx: Conn) -> None:
     alice = make_user(tx, "alice")
     first = add_activity(tx, alice, activity_type="run")
