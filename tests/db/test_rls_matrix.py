@@ -163,6 +163,22 @@ def build_world(conn: Conn) -> World:
         )
         ids[f"p_{activity.removeprefix('a_')}"] = ids[activity]
 
+    # Streams (issue 18): Strava's, a shared Garmin one, a private one, a file's, eve's.
+    for activity, owner, source in (
+        ("a_strava", alice, "strava"),
+        ("a_garmin", alice, "garmin"),
+        ("a_private", alice, "garmin"),
+        ("a_file", alice, "file"),
+        ("a_eve", eve, "garmin"),
+    ):
+        conn.execute(
+            "insert into public.activity_streams (activity_id, user_id, source, sample_count,"
+            " time_s, heart_rate, power_w) values (%s, %s, %s, 2, '{0,1}', '{120,121}',"
+            " '{200,210}')",
+            [ids[activity], owner, source],
+        )
+        ids[f"st_{activity.removeprefix('a_')}"] = ids[activity]
+
     for label, conn_label, owner, status, created in (
         ("s_alice_strava", "c_alice_strava", alice, "success", 3),
         ("s_alice_garmin", "c_alice_garmin", alice, "failed", 0),
@@ -175,6 +191,18 @@ def build_world(conn: Conn) -> World:
             " returning id",
             [ids[conn_label], owner, status, created],
         )
+
+    # Stream fetch outcomes (issue 18, provider streams): the athlete's own only.
+    for activity, owner, conn_label in (
+        ("a_strava", alice, "c_alice_strava"),
+        ("a_eve", eve, "c_eve_garmin"),
+    ):
+        conn.execute(
+            "insert into public.activity_stream_fetches (activity_id, user_id, connection_id,"
+            " status) values (%s, %s, %s, 'unavailable')",
+            [ids[activity], owner, ids[conn_label]],
+        )
+        ids[f"fx_{activity.removeprefix('a_')}"] = ids[activity]
 
     # A sync lease on alice's Strava connection and a shared rate-limit window (workers' state).
     conn.execute(
@@ -244,7 +272,15 @@ def build_world(conn: Conn) -> World:
         "public.connection_events": by_prefix("ev_"),
         "public.activities": by_prefix("a_"),
         "public.activity_raw_payloads": by_prefix("p_"),
+        "public.activity_streams": by_prefix("st_"),
+        # best efforts (issue 18): told apart by their activity (one 1 s power effort each)
+        "public.activity_efforts": by_prefix("st_"),
+        "public.activity_best_efforts": by_prefix("st_"),
+        "public.season_best_efforts": by_prefix("st_"),
+        "public.all_time_best_efforts": by_prefix("st_"),
         "public.sync_history": by_prefix("s_"),
+        "public.activity_stream_fetches": by_prefix("fx_"),
+        "public.stream_fetch_summary": by_prefix("c_"),
         "public.workouts": by_prefix("w_"),
         "private.provider_tokens": by_prefix("t_"),
         "private.oauth_states": by_prefix("o_"),
@@ -360,7 +396,14 @@ READ_QUERIES: dict[str, str] = {
     "public.connection_events": "select id from public.connection_events",
     "public.activities": "select id from public.activities",
     "public.activity_raw_payloads": "select activity_id from public.activity_raw_payloads",
+    "public.activity_streams": "select activity_id from public.activity_streams",
+    "public.activity_efforts": "select activity_id from public.activity_efforts",
+    "public.activity_best_efforts": "select activity_id from public.activity_best_efforts",
+    "public.season_best_efforts": "select activity_id from public.season_best_efforts",
+    "public.all_time_best_efforts": "select activity_id from public.all_time_best_efforts",
     "public.sync_history": "select id from public.sync_history",
+    "public.activity_stream_fetches": "select activity_id from public.activity_stream_fetches",
+    "public.stream_fetch_summary": "select connection_id from public.stream_fetch_summary",
     "public.workouts": "select id from public.workouts",
     "private.provider_tokens": "select connection_id from private.provider_tokens",
     "private.oauth_states": "select id from private.oauth_states",
@@ -494,12 +537,64 @@ EXPECTED_READS: dict[str, dict[str, set[str] | str]] = {
         admin=NONE,  # the athlete only: not coaches, not admins (policy comment)
         service={"p_strava", "p_garmin", "p_eve"},
     ),
+    # Streams (issue 18): as the activity, but Strava's for the athlete only (not admins).
+    "public.activity_streams": _reads(
+        alice={"st_strava", "st_garmin", "st_private", "st_file"},
+        eve={"st_eve"},
+        bob={"st_garmin", "st_file"},
+        admin={"st_garmin", "st_private", "st_file", "st_eve"},
+        service={"st_strava", "st_garmin", "st_private", "st_file", "st_eve"},
+    ),
+    "public.activity_efforts": _reads(
+        alice={"st_strava", "st_garmin", "st_private", "st_file"},
+        eve={"st_eve"},
+        bob={"st_garmin", "st_file"},
+        admin={"st_garmin", "st_private", "st_file", "st_eve"},
+        service={"st_strava", "st_garmin", "st_private", "st_file", "st_eve"},
+    ),
+    "public.activity_best_efforts": _reads(
+        alice={"st_strava", "st_garmin", "st_private", "st_file"},
+        eve={"st_eve"},
+        bob={"st_garmin", "st_file"},
+        admin={"st_garmin", "st_private", "st_file", "st_eve"},
+        service={"st_strava", "st_garmin", "st_private", "st_file", "st_eve"},
+    ),
+    # the best per athlete and sport among the readable rows (equal power: the earliest run)
+    "public.season_best_efforts": _reads(
+        alice={"st_strava", "st_file"},
+        eve={"st_eve"},
+        bob={"st_garmin", "st_file"},
+        admin={"st_garmin", "st_file", "st_eve"},
+        service={"st_strava", "st_file", "st_eve"},
+    ),
+    "public.all_time_best_efforts": _reads(
+        alice={"st_strava", "st_file"},
+        eve={"st_eve"},
+        bob={"st_garmin", "st_file"},
+        admin={"st_garmin", "st_file", "st_eve"},
+        service={"st_strava", "st_file", "st_eve"},
+    ),
     "public.sync_history": _reads(
         alice={"s_alice_strava", "s_alice_garmin"},
         eve={"s_eve_garmin"},
         bob=NONE,
         admin={"s_alice_strava", "s_alice_garmin", "s_eve_garmin"},
         service={"s_alice_strava", "s_alice_garmin", "s_eve_garmin"},
+    ),
+    # Stream fetch outcomes (issue 18): the athlete only (a Strava activity's among them).
+    "public.activity_stream_fetches": _reads(
+        alice={"fx_strava"},
+        eve={"fx_eve"},
+        bob=NONE,
+        admin=NONE,
+        service={"fx_strava", "fx_eve"},
+    ),
+    "public.stream_fetch_summary": _reads(
+        alice={"c_alice_strava"},
+        eve={"c_eve_garmin"},
+        bob=NONE,
+        admin=NONE,
+        service={"c_alice_strava", "c_eve_garmin"},
     ),
     "public.workouts": _reads(
         alice={"w_alice", "w_bob"},
@@ -804,6 +899,26 @@ WRITES: tuple[Write, ...] = (
         lambda w: [],
         ALL_DENIED,
     ),
+    # activity_streams: written only through private.store_activity_streams
+    Write(
+        "insert-streams",
+        "insert into public.activity_streams (activity_id, user_id, source, sample_count, time_s)"
+        " values (%s, %s, 'file', 1, '{0}')",
+        lambda w: [w.ids["a_manual"], w.uid("alice")],
+        ALL_DENIED,
+    ),
+    Write(
+        "rewrite-streams",
+        "update public.activity_streams set heart_rate = '{1,2}' where activity_id = %s",
+        lambda w: [w.ids["a_garmin"]],
+        ALL_DENIED,
+    ),
+    Write(
+        "delete-streams",
+        "delete from public.activity_streams where activity_id = %s",
+        lambda w: [w.ids["a_garmin"]],
+        ALL_DENIED,
+    ),
     # activity_raw_payloads
     Write(
         "insert-raw-payload",
@@ -842,6 +957,19 @@ WRITES: tuple[Write, ...] = (
         "erase-sync-history",
         "delete from public.sync_history where id = %s",
         lambda w: [w.ids["s_alice_garmin"]],
+        ALL_DENIED,
+    ),
+    # activity_stream_fetches: written only by the stream job (service role)
+    Write(
+        "forge-stream-fetch",
+        "update public.activity_stream_fetches set status = 'fetched' where activity_id = %s",
+        lambda w: [w.ids["a_strava"]],
+        ALL_DENIED,
+    ),
+    Write(
+        "erase-stream-fetch",
+        "delete from public.activity_stream_fetches where activity_id = %s",
+        lambda w: [w.ids["a_strava"]],
         ALL_DENIED,
     ),
     # workouts: coach_id is the caller unless alice plans for herself
@@ -1014,6 +1142,10 @@ def test_service_role_reads_and_writes_everything(db: Conn, world: World) -> Non
                 "forge-daily-load",
                 "inflate-daily-load",
                 "erase-daily-load",
+                # streams pass private.store_activity_streams's checks (issue 18); workers
+                # may delete them
+                "insert-streams",
+                "rewrite-streams",
             ),
             DENIED,
         ),

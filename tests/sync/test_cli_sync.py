@@ -172,7 +172,7 @@ def test_worker_closes_abandoned_runs_then_consumes_the_queues(
     assert result.exit_code == 0, result.output
     assert "concurrency 2" in result.output
     assert "1 abandoned run(s) closed" in result.output
-    assert consumed["queues"] == ["sync", "webhooks", "revocations"]
+    assert consumed["queues"] == ["sync", "webhooks", "revocations", "streams"]
     assert consumed["concurrency"] == 2
     assert consumed["additional_context"]["engine"] is not None
     (run,) = history(admin, connection_id)

@@ -49,6 +49,10 @@ class ImportRun:
         self.rejected = 0
 
 
+#: Activities read before they are handed to the database (each holds its streams in memory).
+INGEST_CHUNK = 100
+
+
 def import_paths(
     conn: psycopg.Connection[Any],
     user_id: uuid.UUID,
@@ -62,12 +66,31 @@ def import_paths(
     task = None
     if progress is not None:
         task = progress.add_task("reading", total=sum(count_work(p) for p in paths))
+
+    def flush(activities: list[ParsedActivity], path: Path) -> None:
+        summary = ingest.ingest(user_id, activities)
+        run.created += summary.created
+        run.skipped += summary.skipped
+        run.rejected += len(summary.errors)
+        for error in summary.errors:
+            item = activities[int(error["index"])]
+            run.failed += 1
+            err_console.print(
+                f"[bold red]error:[/] [red]{escape(item.file_name or path.name)}: "
+                f"{escape(str(error['reason']))}[/]",
+                soft_wrap=True,
+            )
+        activities.clear()
+
     for path in paths:
         activities: list[ParsedActivity] = []
         for outcome in read_path(path):
             if outcome.activity is not None:
                 activities.append(outcome.activity)
                 run.read += 1
+                # Ingested as they come: a whole export's streams would not fit in memory.
+                if len(activities) >= INGEST_CHUNK:
+                    flush(activities, path)
             elif outcome.error is not None:
                 run.failed += 1
                 line = f"[bold red]error:[/] [red]{escape(outcome.error.message)}[/]"
@@ -83,18 +106,7 @@ def import_paths(
         if progress is not None and task is not None and not path.is_dir():
             progress.advance(task)
         if activities:
-            summary = ingest.ingest(user_id, activities)
-            run.created += summary.created
-            run.skipped += summary.skipped
-            run.rejected += len(summary.errors)
-            for error in summary.errors:
-                item = activities[int(error["index"])]
-                run.failed += 1
-                err_console.print(
-                    f"[bold red]error:[/] [red]{escape(item.file_name or path.name)}: "
-                    f"{escape(str(error['reason']))}[/]",
-                    soft_wrap=True,
-                )
+            flush(activities, path)
     return run
 
 

@@ -125,7 +125,7 @@ def worker_command(
         list[str] | None,
         typer.Option(
             "--queue",
-            help="Queues to consume (repeatable). Default: sync, webhooks, revocations.",
+            help="Queues to consume (repeatable). Default: sync, webhooks, revocations, streams.",
         ),
     ] = None,
     stalled_after: Annotated[
@@ -159,7 +159,7 @@ def worker_command(
                 soft_wrap=True,
             )
             app.run_worker(
-                queues=queue or ["sync", "webhooks", "revocations"],
+                queues=queue or ["sync", "webhooks", "revocations", "streams"],
                 concurrency=concurrency,
                 additional_context={"engine": runtime.engine},
             )

@@ -32,6 +32,16 @@ API (``ConnectionStore(gateway: Gateway)``)
 - ``revocations_for_rotation(current_key_id, after_id, limit) -> list[RevocationRotationRow]``
   and ``replace_revocation_ciphertexts(rows) -> int`` (one set-based call per batch).
 
+API (``StreamStore(gateway: Gateway)``, issue 18)
+-------------------------------------------------
+- ``store_streams(activity_id, streams: ActivityStreams, *, source=None) -> int`` — stores or
+  replaces the activity's streams (``public.ingest_activity_streams``); the sample count.
+  ``source`` defaults to the activity's provider, else ``file``. Bad streams raise
+  ``GatewayError`` (SQLSTATE 22023) naming the channel; nothing stored changes.
+- ``delete_streams(activity_id) -> None``
+- ``store_file_streams(user_id, sha256, streams) -> int | None`` — the streams of the
+  athlete's activity imported from the file with that content hash; None when there is none.
+
 Ids: connection ids are ``int``, user ids ``uuid.UUID``, providers the ``provider_type`` string.
 """
 
@@ -46,10 +56,12 @@ from typing import Any, Literal, cast
 from trainlytics.connections.crypto import SealedTokens
 from trainlytics.db.gateway import Gateway
 from trainlytics.providers.base import ProviderIdentity
+from trainlytics.streams import ActivityStreams
 
 __all__ = [
     "CONNECTION_FUNCTIONS",
     "FUNCTIONS",
+    "STREAM_FUNCTIONS",
     "AccountConnection",
     "ConnectionRef",
     "ConnectionStore",
@@ -64,6 +76,7 @@ __all__ = [
     "RotationRow",
     "StateStatus",
     "StoredTokens",
+    "StreamStore",
     "UpsertResult",
     "UpsertStatus",
     "UserConnection",
@@ -95,8 +108,10 @@ CONNECTION_FUNCTIONS = frozenset(
         "token_revocations_replace_ciphertexts",
     }
 )
+#: The SQL functions of :class:`StreamStore`.
+STREAM_FUNCTIONS = frozenset({"ingest_activity_streams", "ingest_file_streams"})
 #: The name every typed module of ``trainlytics.db`` declares its SQL functions under.
-FUNCTIONS = CONNECTION_FUNCTIONS
+FUNCTIONS = CONNECTION_FUNCTIONS | STREAM_FUNCTIONS
 
 StateStatus = Literal["ok", "unknown", "expired", "reused", "wrong_provider"]
 UpsertStatus = Literal["connected", "reconnected", "linked_to_other_user"]
@@ -573,6 +588,37 @@ def _queued_revocations(rows: list[dict[str, Any]]) -> list[QueuedRevocation]:
         )
         for row in rows
     ]
+
+
+class StreamStore:
+    """Activity streams (time series), over any :class:`Gateway`."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    def store_streams(
+        self, activity_id: int, streams: ActivityStreams, *, source: str | None = None
+    ) -> int:
+        rows = self.gateway.call(
+            "ingest_activity_streams",
+            {"p_activity_id": activity_id, "p_streams": streams.to_json(), "p_source": source},
+        )
+        return int(rows[0]["sample_count"]) if rows else 0
+
+    def delete_streams(self, activity_id: int) -> None:
+        self.gateway.call(
+            "ingest_activity_streams",
+            {"p_activity_id": activity_id, "p_streams": {}, "p_source": None},
+        )
+
+    def store_file_streams(
+        self, user_id: uuid.UUID, sha256: str, streams: ActivityStreams
+    ) -> int | None:
+        rows = self.gateway.call(
+            "ingest_file_streams",
+            {"p_user_id": user_id, "p_sha256": sha256, "p_streams": streams.to_json()},
+        )
+        return int(rows[0]["sample_count"]) if rows else None
 
 
 # --- Values from either transport (psycopg: Python types; PostgREST: JSON strings) -----------

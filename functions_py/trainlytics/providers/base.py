@@ -202,6 +202,11 @@ class ActivityPage:
     #: Garmin user. The engine counts them as fetched and failed, with their reasons
     #: (``public.sync_refuse_items``), so a run's counts still add up.
     refused: Sequence[Mapping[str, Any]] = ()
+    #: Streams that came with the page (Garmin ``activityDetails`` callbacks carry samples),
+    #: keyed by the activity's external id, in the canonical form of
+    #: :mod:`trainlytics.providers.stream_convert`. The engine stores them after the items;
+    #: a failure there is counted and recorded on the activity, never the run's failure.
+    streams: Mapping[str, Mapping[str, Sequence[Any]]] = field(default_factory=dict)
 
 
 class Provider(ABC):

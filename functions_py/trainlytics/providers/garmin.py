@@ -370,7 +370,8 @@ class GarminProvider(OAuth2Provider):
         if response.status_code == 410:
             log.info("garmin ping for user %s: already fetched (410)", event.provider_user_id)
             return ActivityPage(items=())
-        return self._own_items(self._summaries(response), tokens, event)
+        page = self._own_items(self._summaries(response), tokens, event)
+        return self.with_detail_streams(page, response, url)
 
     def _own_items(
         self, items: list[dict[str, Any]], tokens: TokenSet, event: WebhookEvent
@@ -423,6 +424,33 @@ class GarminProvider(OAuth2Provider):
         # activityDetails items carry {summaryId, activityId, summary, samples, laps}: only the
         # summary (with its ids) is kept, so samples never reach the ingest or a job.
         return [_without_secrets(_summary_only(item)) for item in body]
+
+    def with_detail_streams(
+        self, page: ActivityPage, response: httpx.Response, url: str
+    ) -> ActivityPage:
+        """Issue 18: an ``activityDetails`` callback's ``samples`` as streams (the only way
+        Garmin delivers per-sample data; no pull exists), for the activities the page kept
+        (the connection's own Garmin user's), keyed by ``activityId`` as the ingest keys them.
+        Other callbacks are returned unchanged (their body is not parsed twice)."""
+        if httpx.URL(url).path != "/wellness-api/rest/activityDetails" or not page.items:
+            return page
+        from trainlytics.providers.stream_convert import from_garmin_samples
+
+        kept = {str(item.get("activityId")) for item in page.items}
+        streams: dict[str, Any] = {}
+        body = response_json(response, self.name)
+        for item in body if isinstance(body, list) else []:
+            activity_id = str(item.get("activityId")) if isinstance(item, dict) else None
+            if activity_id is None or activity_id not in kept:
+                continue
+            summary = item.get("summary")
+            start = summary.get("startTimeInSeconds") if isinstance(summary, dict) else None
+            if not isinstance(start, int | float) or isinstance(start, bool):
+                continue
+            converted = from_garmin_samples(item.get("samples"), float(start))
+            if converted is not None:
+                streams[activity_id] = converted
+        return replace(page, streams=streams) if streams else page
 
     # --- internals -------------------------------------------------------------------------------
 

@@ -168,6 +168,9 @@ class SyncOutcome:
     #: Items received that could not be stored (malformed): fetched = created + updated +
     #: skipped + failed.
     failed: int = 0
+    #: Streams that came with the pages (Garmin activityDetails) stored / refused (issue 18).
+    streams_stored: int = 0
+    streams_failed: int = 0
 
 
 @dataclass(frozen=True)
@@ -286,6 +289,8 @@ class _Run:
     api_calls: int = 0
     stored_pages: int = 0
     item_errors: list[Mapping[str, Any]] = field(default_factory=list)
+    streams_stored: int = 0
+    streams_failed: int = 0
 
     def outcome(self, status: OutcomeStatus, error: str | None = None) -> SyncOutcome:
         return SyncOutcome(
@@ -303,6 +308,8 @@ class _Run:
             error=error,
             item_errors=tuple(self.item_errors[:100]),
             failed=self.failed,
+            streams_stored=self.streams_stored,
+            streams_failed=self.streams_failed,
         )
 
 
@@ -604,8 +611,31 @@ class SyncEngine:
             run.item_errors.extend(e for e in errors if isinstance(e, Mapping))
         if page.refused:
             self._refuse(run, page.refused)
+        if page.streams:
+            self._store_streams(run, page)
         if int(row.get("created") or 0) + int(row.get("updated") or 0):
             self._derive_timezones(run)
+
+    def _store_streams(self, run: _Run, page: ActivityPage) -> None:
+        """Streams that came with the page (issue 18: Garmin activityDetails), stored after
+        its items; counted on the outcome, recorded per activity
+        (``public.activity_stream_fetches``), never the run's failure."""
+        from trainlytics.sync.streams import store_page_streams
+
+        try:
+            stored, failed = store_page_streams(self.gateway, run.connection_id, page.streams)
+        except DatabaseUnavailableError:
+            raise
+        except Exception as exc:
+            log.warning(
+                "sync %s: streams of connection %s not stored: %s",
+                run.sync_id,
+                run.connection_id,
+                _describe(exc),
+            )
+            failed, stored = len(page.streams), 0
+        run.streams_stored += stored
+        run.streams_failed += failed
 
     def _refuse(self, run: _Run, refused: Sequence[Mapping[str, Any]]) -> None:
         """Items the provider step refused before the ingest: counted as fetched and failed,

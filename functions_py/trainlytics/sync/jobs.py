@@ -53,10 +53,12 @@ if TYPE_CHECKING:
     from trainlytics.sync.engine import SyncEngine
 
 __all__ = [
+    "FETCH_STREAMS",
     "PROCESS_WEBHOOK_EVENT",
     "QUEUE_SCHEMA",
     "REVOCATION_SWEEP_CRON",
     "REVOKE_TOKENS",
+    "STREAMS_QUEUE",
     "SWEEP_REVOCATIONS",
     "SYNC_CONNECTION",
     "EnqueuedJob",
@@ -80,7 +82,13 @@ REVOKE_TOKENS = f"{NAMESPACE}:revoke_tokens"
 SWEEP_REVOCATIONS = f"{NAMESPACE}:sweep_revocations"
 REVOCATION_SWEEP_CRON = "*/10 * * * *"
 PROCESS_WEBHOOK_EVENT = f"{NAMESPACE}:process_webhook_event"
+#: Fetches activity streams (trainlytics.sync.streams); queued after syncs that stored activities.
+FETCH_STREAMS = f"{NAMESPACE}:fetch_streams"
 SYNC_QUEUE = "sync"
+#: Stream fetches: their own queue, below every other job in priority (procrastinate takes the
+#: highest priority first), and only a share of each rate-limit bucket (sync/streams.py).
+STREAMS_QUEUE = "streams"
+STREAMS_PRIORITY = -10
 WEBHOOK_QUEUE = "webhooks"
 REVOCATION_QUEUE = "revocations"
 
@@ -152,6 +160,8 @@ def sync_connection(context: JobContext, connection_id: int, trigger: str) -> No
         outcome.updated,
         outcome.deleted,
     )
+    if outcome.status in ("success", "partial"):
+        _queue_streams(engine, connection_id, outcome.provider)
 
 
 def process_webhook_event(
@@ -196,6 +206,50 @@ def process_webhook_event(
         outcome.updated,
         outcome.deleted,
     )
+    if outcome.created or outcome.updated:
+        _queue_streams(engine, connection_id, outcome.provider)
+
+
+def _queue_streams(engine: SyncEngine, connection_id: int, provider: str | None) -> None:
+    """Queue the connection's stream job after a sync stored activities (providers with a
+    stream source only). Never the sync's failure: a stream job not queued now is queued by
+    the next sync."""
+    from trainlytics.providers.streams_registry import stream_sources
+
+    if provider not in stream_sources():
+        return
+    try:
+        JobQueue(engine.gateway).enqueue_streams(connection_id)
+    except Exception as exc:
+        logger.warning(
+            "stream job of connection %s not queued: %s", connection_id, type(exc).__name__
+        )
+
+
+def fetch_streams(context: JobContext, connection_id: int) -> None:
+    """Fetch a batch of the connection's activity streams (trainlytics.sync.streams), then queue
+    the continuation: when the budget share or a 429 stopped it, at that reset; when due
+    activities remain, at once; when only retries wait, at the earliest."""
+    from trainlytics.sync.streams import StreamSync
+
+    engine = _engine_for(context)
+    outcome = StreamSync(engine.gateway, engine.tokens, engine.providers).run(connection_id)
+    logger.info(
+        "streams of connection %s: %s fetched, %s unavailable, %s failed, %s remaining%s",
+        connection_id,
+        outcome.fetched,
+        outcome.unavailable,
+        outcome.failed,
+        outcome.remaining,
+        f" (deferred to {outcome.deferred_until.isoformat()})" if outcome.deferred_until else "",
+    )
+    queue = JobQueue(engine.gateway)
+    if outcome.deferred_until is not None:
+        queue.enqueue_streams(connection_id, at=outcome.deferred_until)
+    elif outcome.remaining and (outcome.fetched or outcome.unavailable or outcome.failed):
+        queue.enqueue_streams(connection_id, at=datetime.now(UTC))
+    elif outcome.next_retry_at is not None:
+        queue.enqueue_streams(connection_id, at=outcome.next_retry_at)
 
 
 def _token_service(context: JobContext) -> TokenService:
@@ -251,6 +305,9 @@ def make_blueprint() -> Blueprint:
     blueprint.task(
         name="revoke_tokens", queue=REVOCATION_QUEUE, pass_context=True, retry=SYNC_RETRY
     )(revoke_tokens)
+    blueprint.task(name="fetch_streams", queue=STREAMS_QUEUE, pass_context=True, retry=SYNC_RETRY)(
+        fetch_streams
+    )
     # One sweep waiting at a time (queueing lock), whatever the number of workers.
     sweep = blueprint.task(
         name="sweep_revocations",
@@ -367,3 +424,19 @@ class JobQueue:
             queue_name=WEBHOOK_QUEUE,
             queueing_lock=lock,
         )
+
+    def enqueue_streams(self, connection_id: int, *, at: datetime | None = None) -> EnqueuedJob:
+        """Queue the connection's stream job (now, or at ``at``): one waiting at a time per
+        connection and moment kind, never two running at once (procrastinate's ``lock``), at
+        a lower priority than every sync and webhook job."""
+        job_id, queued = db_jobs.enqueue_job(
+            self.gateway,
+            task_name=FETCH_STREAMS,
+            args={"connection_id": connection_id},
+            queue_name=STREAMS_QUEUE,
+            queueing_lock=f"fetch_streams:{connection_id}" + (":later" if at is not None else ""),
+            lock=f"fetch_streams:{connection_id}",
+            priority=STREAMS_PRIORITY,
+            scheduled_at=at,
+        )
+        return EnqueuedJob(job_id=job_id, queued=queued)
