@@ -158,7 +158,7 @@ def test_heart_rate_settings_override_preferences_in_the_load(db: Conn) -> None:
     alice = _user(db, "alice")
     # 1 h at 150 bpm, resting 50, max 190 (settings) vs the preferences' 60/200
     db.execute(
-        "update public.users set preferences = '{\"resting_heart_rate\": 60,"
+        'update public.users set preferences = \'{"resting_heart_rate": 60,'
         ' "max_heart_rate": 200}\' where id = %s',
         [alice],
     )
@@ -174,7 +174,7 @@ def test_heart_rate_settings_override_preferences_in_the_load(db: Conn) -> None:
     after = _daily(db, alice)["2026-01-05"]
     expected = db.execute(
         "select (private.activity_training_load('ride', 3600, null, 150, null, null,"
-        " '{\"resting_heart_rate\": 50, \"max_heart_rate\": 190}')).load::float8"
+        ' \'{"resting_heart_rate": 50, "max_heart_rate": 190}\')).load::float8'
     ).fetchone()
     assert expected is not None
     assert after == pytest.approx(expected[0]) and after != pytest.approx(before)
@@ -265,35 +265,58 @@ def test_settings_round_trip_and_mirror_the_time_zone(db: Conn) -> None:
 def test_other_athlete_cannot_read_or_write_settings_or_ftp(db: Conn) -> None:
     alice, eve = _user(db, "alice"), _user(db, "eve")
     _set_ftp(db, alice, 250, "2026-01-01")
-    db.execute("insert into public.athlete_settings (user_id, units) values (%s, 'imperial')", [alice])
+    db.execute(
+        "insert into public.athlete_settings (user_id, units) values (%s, 'imperial')", [alice]
+    )
     assert _as(db, eve, "select * from public.athlete_settings where user_id = %s", [alice]) == []
-    assert _as(db, eve, "select * from public.athlete_ftp_history where user_id = %s", [alice]) == []
+    assert (
+        _as(db, eve, "select * from public.athlete_ftp_history where user_id = %s", [alice]) == []
+    )
     assert _as(db, eve, "select public.get_athlete_settings(%s)", [alice]) == [(None,)]
     # writes aimed at alice's rows touch nothing or are refused
-    assert _as(
-        db, eve, "update public.athlete_settings set units = 'metric' where user_id = %s"
-        " returning 1", [alice]
-    ) == []
-    assert _as(
-        db, eve, "delete from public.athlete_ftp_history where user_id = %s returning 1", [alice]
-    ) == []
+    assert (
+        _as(
+            db,
+            eve,
+            "update public.athlete_settings set units = 'metric' where user_id = %s returning 1",
+            [alice],
+        )
+        == []
+    )
+    assert (
+        _as(
+            db,
+            eve,
+            "delete from public.athlete_ftp_history where user_id = %s returning 1",
+            [alice],
+        )
+        == []
+    )
     error = _error(
-        db, eve, "insert into public.athlete_ftp_history (user_id, effective_from, ftp_w)"
-        " values (%s, '2026-02-01', 100)", [alice]
+        db,
+        eve,
+        "insert into public.athlete_ftp_history (user_id, effective_from, ftp_w)"
+        " values (%s, '2026-02-01', 100)",
+        [alice],
     )
     assert error.sqlstate == "42501"
     # the RPCs write only the caller's own rows
     _as(db, eve, "select public.set_ftp(100, '2026-02-01')")
-    assert db.execute(
-        "select user_id from public.athlete_ftp_history where effective_from = '2026-02-01'"
-    ).fetchall() == []
+    assert (
+        db.execute(
+            "select user_id from public.athlete_ftp_history where effective_from = '2026-02-01'"
+        ).fetchall()
+        == []
+    )
 
 
 def test_coach_without_grant_cannot_read_settings(db: Conn) -> None:
     alice, coach = _user(db, "alice"), _user(db, "coach", "coach")
     _grant(db, alice, coach, "pending")
     _set_ftp(db, alice, 250, "2026-01-01")
-    db.execute("insert into public.athlete_settings (user_id, units) values (%s, 'imperial')", [alice])
+    db.execute(
+        "insert into public.athlete_settings (user_id, units) values (%s, 'imperial')", [alice]
+    )
     assert _as(db, coach, "select count(*) from public.athlete_settings") == [(0,)]
     assert _as(db, coach, "select count(*) from public.athlete_ftp_history") == [(0,)]
     assert _as(db, coach, "select public.get_athlete_settings(%s)", [alice]) == [(None,)]
@@ -303,13 +326,20 @@ def test_coach_with_grant_reads_but_cannot_write_settings(db: Conn) -> None:
     alice, coach = _user(db, "alice"), _user(db, "coach", "coach")
     _grant(db, alice, coach)
     _set_ftp(db, alice, 250, "2026-01-01")
-    assert _as(db, coach, "select ftp_w from public.athlete_ftp_history where user_id = %s", [alice]) == [(250,)]
+    assert _as(
+        db, coach, "select ftp_w from public.athlete_ftp_history where user_id = %s", [alice]
+    ) == [(250,)]
     shown = _as(db, coach, "select public.get_athlete_settings(%s)", [alice])[0][0]
     assert shown["ftp_history"] == [{"effective_from": "2026-01-01", "ftp_w": 250}]
-    assert _as(
-        db, coach, "update public.athlete_ftp_history set ftp_w = 400 where user_id = %s"
-        " returning 1", [alice]
-    ) == []
+    assert (
+        _as(
+            db,
+            coach,
+            "update public.athlete_ftp_history set ftp_w = 400 where user_id = %s returning 1",
+            [alice],
+        )
+        == []
+    )
     assert db.execute(
         "select ftp_w from public.athlete_ftp_history where user_id = %s", [alice]
     ).fetchall() == [(250,)]
