@@ -134,7 +134,11 @@ create table public.athlete_settings (
         and resting_heart_rate < threshold_heart_rate
         and threshold_heart_rate <= max_heart_rate
     ),
-    constraint athlete_settings_threshold_pace_range check (threshold_pace between 120 and 1200),
+    -- NaN >= 0 is true in PostgreSQL: the finite bounds come first (issue 14's rule).
+    constraint athlete_settings_threshold_pace_range check (
+        threshold_pace > '-Infinity'::real and threshold_pace < 'Infinity'::real
+        and threshold_pace between 120 and 1200
+    ),
     constraint athlete_settings_sex_values check (sex in ('female', 'male')),
     constraint athlete_settings_zones_valid check (private.zone_overrides_problem(zones) is null),
     constraint athlete_settings_zones_size check (pg_column_size(zones) <= 2048),

@@ -25,7 +25,9 @@ create function private.load_preferences(
 )
 returns jsonb
 language sql
-immutable
+-- stable, as jsonb_build_object is (it may call output functions): an immutable wrapper of a
+-- stable expression would not be inlined.
+stable
 parallel safe
 -- One expression: inlined into the load queries.
 as $$

@@ -23,12 +23,16 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 
 from trainlytics.errors import TrainlyticsError
+from trainlytics.report.activity import ActivityStreams
 
 __all__ = [
+    "ActivityDetail",
     "Athlete",
+    "ComplianceWeek",
     "Connection",
     "LoadDay",
     "Period",
+    "PlannedWorkout",
     "RecentActivity",
     "Record",
     "RecurringError",
@@ -39,6 +43,7 @@ __all__ = [
     "SyncStatistic",
     "WeekVolume",
     "as_athlete",
+    "coached_athletes",
     "find_athlete",
     "load_report_data",
     "parse_day",
@@ -48,6 +53,8 @@ Conn = psycopg.Connection[Any]
 
 DEFAULT_WEEKS = 12
 MAX_WEEKS = 520
+#: How many of the recent activities get a page of their own (route, splits, charts, zones).
+DETAILED_ACTIVITIES = 5
 
 
 @dataclass(frozen=True)
@@ -178,6 +185,42 @@ class RecentActivity:
     elevation_gain: float | None
     average_heartrate: float | None
     average_watts: float | None
+    id: int | None = None
+    elapsed_time: int | None = None
+    load: float | None = None
+
+
+@dataclass(frozen=True)
+class ActivityDetail:
+    """One recent activity's page: its summary and, when stored and readable, its streams."""
+
+    activity: RecentActivity
+    streams: ActivityStreams | None
+
+
+@dataclass(frozen=True)
+class PlannedWorkout:
+    planned_date: dt.date
+    name: str
+    activity_type: str
+    planned_duration: float | None  # s
+    planned_distance: float | None  # m
+    planned_load: float | None
+    completed: bool  # fulfilled by an activity the reader may read
+    completed_time: float | None  # s
+    completed_distance: float | None  # m
+    completed_load: float | None
+
+
+@dataclass(frozen=True)
+class ComplianceWeek:
+    week_start: dt.date
+    planned_count: int
+    completed_count: int
+    planned_duration: float  # s
+    completed_duration: float  # s
+    planned_load: float
+    completed_load: float
 
 
 @dataclass
@@ -195,6 +238,22 @@ class ReportData:
     recent_syncs: list[SyncRun] = field(default_factory=list)
     recurring_errors: list[RecurringError] | None = None  # None: no such view
     recent_activities: list[RecentActivity] = field(default_factory=list)
+    # Issue 18: the athlete's settings (public.get_athlete_settings: {key: {value, source}}),
+    # one page per recent activity, planned vs completed. None: the database lacks them.
+    settings: dict[str, Any] | None = None
+    details: list[ActivityDetail] = field(default_factory=list)
+    planned: list[PlannedWorkout] | None = None
+    compliance: list[ComplianceWeek] | None = None
+    #: Who the data was read as: the athlete, or a coach (then account sections are left out).
+    reader: Athlete | None = None
+
+    @property
+    def units(self) -> str:
+        value = (self.settings or {}).get("units", {}).get("value")
+        return "imperial" if value == "imperial" else "metric"
+
+    def setting(self, key: str) -> Any:
+        return (self.settings or {}).get(key, {}).get("value")
 
     @property
     def has_activities(self) -> bool:
@@ -298,19 +357,32 @@ def load_report_data(
     weeks: int = DEFAULT_WEEKS,
     until: dt.date | None = None,
     recent: int = 10,
+    reader: Athlete | None = None,
+    detailed: int = DETAILED_ACTIVITIES,
 ) -> ReportData:
     """Everything the report and ``stats`` show for the athlete ``email`` over ``weeks`` weeks
-    ending with the week of ``until`` (default: see :func:`_period`)."""
+    ending with the week of ``until`` (default: see :func:`_period`).
+
+    Read as the athlete, or as ``reader`` (a coach): then row-level security gives only what
+    the coach may read (no private and no Strava-sourced activity, no streams from Strava), and
+    the account sections (connections, synchronisations) are left out."""
     athlete = find_athlete(conn, email)
-    period = _period(conn, athlete, weeks, until)
-    data = ReportData(athlete, period, dt.datetime.now(dt.UTC))
     has_load = _exists(conn, regprocedure="public.training_load_series(uuid, date, date)")
     has_records = _exists(conn, regclass="public.personal_records")
     has_recurring = _exists(conn, regclass="public.recurring_sync_errors")
+    has_settings = _exists(conn, regprocedure="public.get_athlete_settings(uuid)")
+    has_streams = _exists(conn, regclass="public.activity_streams")
+    has_compliance = _exists(conn, regclass="public.weekly_compliance")
+    has_loads = _exists(conn, regclass="public.activity_loads")
     activity_columns = _columns(conn, "public.activities")
     # Count each workout once where duplicate grouping exists (its primary copy).
     recent_sql = _RECENT_PRIMARY_SQL if "primary_activity_id" in activity_columns else _RECENT_SQL
-    with as_athlete(conn, athlete.id):
+    if has_loads:
+        recent_sql = recent_sql.replace("a.average_watts\n", _LOAD_COLUMN)
+    as_coach = reader is not None and reader.id != athlete.id
+    with as_athlete(conn, reader.id if reader is not None else athlete.id):
+        period = _period(conn, athlete, weeks, until)
+        data = ReportData(athlete, period, dt.datetime.now(dt.UTC), reader=reader)
         cur = conn.cursor(row_factory=dict_row)
         params = {
             "user_id": athlete.id,
@@ -381,57 +453,58 @@ def load_report_data(
             ]
         if has_records:
             data.records = _records(cur, params)
-        data.connections = [
-            Connection(
-                str(r["provider"]),
-                r["provider_username"],
-                str(r["status"]),
-                r["connected_at"],
-                r["last_sync_at"],
-                r["last_error"],
-                int(r["consecutive_failures"]),
-            )
-            for r in cur.execute(
-                "select provider, provider_username, status, connected_at, last_sync_at,"
-                " last_error, consecutive_failures from public.provider_connections"
-                " where user_id = %(user_id)s order by provider",
-                params,
-            )
-        ]
-        data.sync_statistics = [
-            SyncStatistic(
-                str(r["provider"]),
-                str(r["sync_status"]),
-                int(r["total_created"] or 0),
-                int(r["sync_count"]),
-            )
-            for r in cur.execute(
-                "select provider, sync_status, total_created, sync_count"
-                " from public.sync_statistics order by provider, sync_status"
-            )
-        ]
-        data.recent_syncs = [
-            SyncRun(
-                str(r["provider"]),
-                str(r["sync_trigger"]),
-                str(r["sync_status"]),
-                r["sync_started_at"],
-                r["sync_completed_at"],
-                int(r["activities_created"]),
-                int(r["activities_updated"]),
-                r["error_message"],
-            )
-            for r in cur.execute(
-                "select pc.provider, sh.sync_trigger, sh.sync_status, sh.sync_started_at,"
-                " sh.sync_completed_at, sh.activities_created, sh.activities_updated,"
-                " sh.error_message from public.sync_history as sh"
-                " inner join public.provider_connections as pc on pc.id = sh.connection_id"
-                " where sh.user_id = %(user_id)s order by sh.sync_started_at desc limit 8",
-                params,
-            )
-        ]
-        if has_recurring:
-            data.recurring_errors = _recurring_errors(cur, params)
+        if not as_coach:
+            data.connections = [
+                Connection(
+                    str(r["provider"]),
+                    r["provider_username"],
+                    str(r["status"]),
+                    r["connected_at"],
+                    r["last_sync_at"],
+                    r["last_error"],
+                    int(r["consecutive_failures"]),
+                )
+                for r in cur.execute(
+                    "select provider, provider_username, status, connected_at, last_sync_at,"
+                    " last_error, consecutive_failures from public.provider_connections"
+                    " where user_id = %(user_id)s order by provider",
+                    params,
+                )
+            ]
+            data.sync_statistics = [
+                SyncStatistic(
+                    str(r["provider"]),
+                    str(r["sync_status"]),
+                    int(r["total_created"] or 0),
+                    int(r["sync_count"]),
+                )
+                for r in cur.execute(
+                    "select provider, sync_status, total_created, sync_count"
+                    " from public.sync_statistics order by provider, sync_status"
+                )
+            ]
+            data.recent_syncs = [
+                SyncRun(
+                    str(r["provider"]),
+                    str(r["sync_trigger"]),
+                    str(r["sync_status"]),
+                    r["sync_started_at"],
+                    r["sync_completed_at"],
+                    int(r["activities_created"]),
+                    int(r["activities_updated"]),
+                    r["error_message"],
+                )
+                for r in cur.execute(
+                    "select pc.provider, sh.sync_trigger, sh.sync_status, sh.sync_started_at,"
+                    " sh.sync_completed_at, sh.activities_created, sh.activities_updated,"
+                    " sh.error_message from public.sync_history as sh"
+                    " inner join public.provider_connections as pc on pc.id = sh.connection_id"
+                    " where sh.user_id = %(user_id)s order by sh.sync_started_at desc limit 8",
+                    params,
+                )
+            ]
+            if has_recurring:
+                data.recurring_errors = _recurring_errors(cur, params)
         data.recent_activities = [
             RecentActivity(
                 r["start_date_local"],
@@ -443,20 +516,34 @@ def load_report_data(
                 r["elevation_gain"],
                 r["average_heartrate"],
                 r["average_watts"],
+                int(r["id"]),
+                r["elapsed_time"],
+                float(r["load"]) if r.get("load") is not None else None,
             )
             for r in cur.execute(
                 recent_sql,
                 {**params, "limit": recent},
             )
         ]
+        if has_settings:
+            row = cur.execute(
+                "select public.get_athlete_settings(%(user_id)s) as settings", params
+            ).fetchone()
+            data.settings = row["settings"] if row else None
+        chosen = data.recent_activities[:detailed]
+        streams = _streams(cur, [a.id for a in chosen if a.id is not None]) if has_streams else {}
+        data.details = [ActivityDetail(a, streams.get(a.id or 0)) for a in chosen]
+        if has_compliance:
+            data.planned = _planned(cur, params)
+            data.compliance = _compliance(cur, params)
     return data
 
 
 _RECENT_SQL = """
 select
-    a.start_date_local, a.name, a.activity_type,
+    a.id, a.start_date_local, a.name, a.activity_type,
     coalesce(a.provider::text, a.source::text) as src, a.distance, a.moving_time,
-    a.elevation_gain, a.average_heartrate, a.average_watts
+    a.elapsed_time, a.elevation_gain, a.average_heartrate, a.average_watts
 from public.activities as a
 where a.user_id = %(user_id)s and a.deleted_at is null
 order by a.start_date desc
@@ -465,6 +552,114 @@ limit %(limit)s
 _RECENT_PRIMARY_SQL = _RECENT_SQL.replace(
     "a.deleted_at is null", "a.deleted_at is null and a.primary_activity_id is null"
 )
+
+
+# The activity's training load (public.activity_loads: the FTP in force on its date).
+_LOAD_COLUMN = (
+    "a.average_watts,\n"
+    "    (select l.load from public.activity_loads as l where l.activity_id = a.id) as load\n"
+)
+
+
+def _streams(cur: psycopg.Cursor[dict[str, Any]], ids: list[int]) -> dict[int, ActivityStreams]:
+    """The streams of these activities that the reader may read (RLS on activity_streams)."""
+    if not ids:
+        return {}
+    rows = cur.execute(
+        "select activity_id, time_s, distance_m, lat, lon, altitude_m, heart_rate, power_w,"
+        " speed_mps from public.activity_streams where activity_id = any(%(ids)s)",
+        {"ids": ids},
+    ).fetchall()
+    return {
+        int(r["activity_id"]): ActivityStreams(
+            time=[float(t) for t in r["time_s"]],
+            distance=r["distance_m"],
+            lat=r["lat"],
+            lon=r["lon"],
+            altitude=r["altitude_m"],
+            heart_rate=r["heart_rate"],
+            power=r["power_w"],
+            speed=r["speed_mps"],
+        )
+        for r in rows
+    }
+
+
+def _planned(cur: psycopg.Cursor[dict[str, Any]], params: dict[str, Any]) -> list[PlannedWorkout]:
+    """The period's planned workouts and what fulfilled them, as the reader may see it: a
+    workout counts as completed only through an activity the reader may read (the rule of
+    public.weekly_compliance)."""
+    rows = cur.execute(
+        "select w.planned_date, w.name, w.activity_type, w.planned_duration,"
+        " w.planned_distance, w.planned_load, a.id as activity_id,"
+        " coalesce(a.moving_time, a.elapsed_time) as completed_time,"
+        " a.distance as completed_distance, l.load as completed_load"
+        " from public.workouts as w"
+        " left join public.activities as a"
+        "   on a.id = w.completed_activity_id and a.deleted_at is null"
+        " left join public.activity_loads as l on l.activity_id = a.id"
+        " where w.user_id = %(user_id)s and w.planned_date between %(start)s and %(end)s"
+        " order by w.planned_date, w.id",
+        params,
+    ).fetchall()
+    return [
+        PlannedWorkout(
+            r["planned_date"],
+            str(r["name"]),
+            str(r["activity_type"]),
+            _opt(r["planned_duration"]),
+            _opt(r["planned_distance"]),
+            _opt(r["planned_load"]),
+            r["activity_id"] is not None,
+            _opt(r["completed_time"]),
+            _opt(r["completed_distance"]),
+            _opt(r["completed_load"]),
+        )
+        for r in rows
+    ]
+
+
+def _compliance(
+    cur: psycopg.Cursor[dict[str, Any]], params: dict[str, Any]
+) -> list[ComplianceWeek]:
+    rows = cur.execute(
+        "select week_start, planned_count, completed_count, planned_duration,"
+        " completed_duration, planned_load, completed_load from public.weekly_compliance"
+        " where user_id = %(user_id)s and week_start between %(start)s and %(end)s"
+        " order by week_start",
+        params,
+    ).fetchall()
+    return [
+        ComplianceWeek(
+            r["week_start"],
+            int(r["planned_count"]),
+            int(r["completed_count"]),
+            _num(r["planned_duration"]),
+            _num(r["completed_duration"]),
+            _num(r["planned_load"]),
+            _num(r["completed_load"]),
+        )
+        for r in rows
+    ]
+
+
+def _opt(value: Any) -> float | None:
+    return float(value) if value is not None else None
+
+
+def coached_athletes(conn: Conn, coach_email: str) -> tuple[Athlete, list[str]]:
+    """The coach and the emails of the athletes who granted them active access, read as the
+    coach (row-level security on coach_athletes and users decides)."""
+    coach = find_athlete(conn, coach_email)
+    with as_athlete(conn, coach.id):
+        rows = conn.execute(
+            "select u.email from public.coach_athletes as ca"
+            " inner join public.users as u on u.id = ca.athlete_id"
+            " where ca.coach_id = %s and ca.status = 'active'"
+            " order by lower(u.email)",
+            [coach.id],
+        ).fetchall()
+    return coach, [str(r[0]) for r in rows]
 
 
 _RECORD_ORDER = {"longest_distance": 0, "longest_duration": 1, "biggest_climb": 2, "fastest": 3}
