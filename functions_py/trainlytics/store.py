@@ -38,6 +38,14 @@ Athlete settings (functions over a psycopg connection, acting as the athlete und
 effective_from)``, ``remove_ftp(conn, user_id, effective_from)``; refusals raise
 ``SettingsError`` (SQLSTATE + one line).
 
+API (``StreamStore(gateway: Gateway)``, issue 18)
+-------------------------------------------------
+- ``store_streams(activity_id, streams: ActivityStreams, *, source=None) -> int`` — stores or
+  replaces the activity's streams (``public.ingest_activity_streams``); the sample count.
+  ``source`` defaults to the activity's provider, else ``file``. Bad streams raise
+  ``GatewayError`` (SQLSTATE 22023) naming the channel; nothing stored changes.
+- ``delete_streams(activity_id) -> None``
+
 Ids: connection ids are ``int``, user ids ``uuid.UUID``, providers the ``provider_type`` string.
 """
 
@@ -58,10 +66,12 @@ from trainlytics.crypto import SealedTokens
 from trainlytics.errors import SettingsError
 from trainlytics.gateway import Gateway
 from trainlytics.providers.base import ProviderIdentity
+from trainlytics.streams import ActivityStreams
 
 __all__ = [
     "CONNECTION_FUNCTIONS",
     "SETTING_KEYS",
+    "STREAM_FUNCTIONS",
     "AccountConnection",
     "AthleteSettings",
     "ConnectionRef",
@@ -78,6 +88,7 @@ __all__ = [
     "RotationRow",
     "StateStatus",
     "StoredTokens",
+    "StreamStore",
     "UpsertResult",
     "UpsertStatus",
     "UserConnection",
@@ -113,6 +124,9 @@ CONNECTION_FUNCTIONS = frozenset(
         "token_revocations_replace_ciphertexts",
     }
 )
+
+#: The SQL functions of :class:`StreamStore`.
+STREAM_FUNCTIONS = frozenset({"ingest_activity_streams"})
 
 StateStatus = Literal["ok", "unknown", "expired", "reused", "wrong_provider"]
 UpsertStatus = Literal["connected", "reconnected", "linked_to_other_user"]
@@ -589,6 +603,28 @@ def _queued_revocations(rows: list[dict[str, Any]]) -> list[QueuedRevocation]:
         )
         for row in rows
     ]
+
+
+class StreamStore:
+    """Activity streams (time series), over any :class:`Gateway`."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    def store_streams(
+        self, activity_id: int, streams: ActivityStreams, *, source: str | None = None
+    ) -> int:
+        rows = self.gateway.call(
+            "ingest_activity_streams",
+            {"p_activity_id": activity_id, "p_streams": streams.to_json(), "p_source": source},
+        )
+        return int(rows[0]["sample_count"]) if rows else 0
+
+    def delete_streams(self, activity_id: int) -> None:
+        self.gateway.call(
+            "ingest_activity_streams",
+            {"p_activity_id": activity_id, "p_streams": {}, "p_source": None},
+        )
 
 
 # --- Values from either transport (psycopg: Python types; PostgREST: JSON strings) -----------

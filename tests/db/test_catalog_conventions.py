@@ -55,6 +55,9 @@ POLICY_HELPERS = {
     "public.training_load_series(uuid,date,date)",
     # Workout compliance (20261125130300): security invoker, runs under the caller's RLS.
     "public.match_workouts(uuid,date,date)",
+    # Issue 18: zone settings read by the security invoker zone views, under the caller's RLS.
+    "private.zone_bounds(jsonb,boolean)",
+    "private.athlete_zone_settings(uuid,date)",
     # Issue 14: a coach's pending offers (names, no preferences), wrapper and definer helper.
     "public.pending_coach_offers()",
     "private.pending_coach_offers()",

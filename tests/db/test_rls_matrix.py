@@ -163,6 +163,21 @@ def build_world(conn: Conn) -> World:
         )
         ids[f"p_{activity.removeprefix('a_')}"] = ids[activity]
 
+    # Streams (issue 18): Strava's, a shared Garmin one, a private one, a file's, eve's.
+    for activity, owner, source in (
+        ("a_strava", alice, "strava"),
+        ("a_garmin", alice, "garmin"),
+        ("a_private", alice, "garmin"),
+        ("a_file", alice, "file"),
+        ("a_eve", eve, "garmin"),
+    ):
+        conn.execute(
+            "insert into public.activity_streams (activity_id, user_id, source, sample_count,"
+            " time_s, heart_rate) values (%s, %s, %s, 2, '{0,1}', '{120,121}')",
+            [ids[activity], owner, source],
+        )
+        ids[f"st_{activity.removeprefix('a_')}"] = ids[activity]
+
     for label, conn_label, owner, status, created in (
         ("s_alice_strava", "c_alice_strava", alice, "success", 3),
         ("s_alice_garmin", "c_alice_garmin", alice, "failed", 0),
@@ -255,6 +270,7 @@ def build_world(conn: Conn) -> World:
         "public.connection_events": by_prefix("ev_"),
         "public.activities": by_prefix("a_"),
         "public.activity_raw_payloads": by_prefix("p_"),
+        "public.activity_streams": by_prefix("st_"),
         "public.sync_history": by_prefix("s_"),
         "public.workouts": by_prefix("w_"),
         "private.provider_tokens": by_prefix("t_"),
@@ -373,6 +389,7 @@ READ_QUERIES: dict[str, str] = {
     "public.connection_events": "select id from public.connection_events",
     "public.activities": "select id from public.activities",
     "public.activity_raw_payloads": "select activity_id from public.activity_raw_payloads",
+    "public.activity_streams": "select activity_id from public.activity_streams",
     "public.sync_history": "select id from public.sync_history",
     "public.workouts": "select id from public.workouts",
     "private.provider_tokens": "select connection_id from private.provider_tokens",
@@ -508,6 +525,14 @@ EXPECTED_READS: dict[str, dict[str, set[str] | str]] = {
         bob=NONE,
         admin=NONE,  # the athlete only: not coaches, not admins (policy comment)
         service={"p_strava", "p_garmin", "p_eve"},
+    ),
+    # Streams (issue 18): as the activity, but Strava's for the athlete only (not admins).
+    "public.activity_streams": _reads(
+        alice={"st_strava", "st_garmin", "st_private", "st_file"},
+        eve={"st_eve"},
+        bob={"st_garmin", "st_file"},
+        admin={"st_garmin", "st_private", "st_file", "st_eve"},
+        service={"st_strava", "st_garmin", "st_private", "st_file", "st_eve"},
     ),
     "public.sync_history": _reads(
         alice={"s_alice_strava", "s_alice_garmin"},
@@ -831,6 +856,26 @@ WRITES: tuple[Write, ...] = (
         lambda w: [],
         ALL_DENIED,
     ),
+    # activity_streams: written only through private.store_activity_streams
+    Write(
+        "insert-streams",
+        "insert into public.activity_streams (activity_id, user_id, source, sample_count, time_s)"
+        " values (%s, %s, 'file', 1, '{0}')",
+        lambda w: [w.ids["a_manual"], w.uid("alice")],
+        ALL_DENIED,
+    ),
+    Write(
+        "rewrite-streams",
+        "update public.activity_streams set heart_rate = '{1,2}' where activity_id = %s",
+        lambda w: [w.ids["a_garmin"]],
+        ALL_DENIED,
+    ),
+    Write(
+        "delete-streams",
+        "delete from public.activity_streams where activity_id = %s",
+        lambda w: [w.ids["a_garmin"]],
+        ALL_DENIED,
+    ),
     # activity_raw_payloads
     Write(
         "insert-raw-payload",
@@ -1041,6 +1086,10 @@ def test_service_role_reads_and_writes_everything(db: Conn, world: World) -> Non
                 "forge-daily-load",
                 "inflate-daily-load",
                 "erase-daily-load",
+                # streams pass private.store_activity_streams's checks (issue 18); workers
+                # may delete them
+                "insert-streams",
+                "rewrite-streams",
             ),
             DENIED,
         ),
