@@ -373,3 +373,65 @@ def test_athlete_cannot_recompute_loads_directly(db: Conn) -> None:
     alice = _user(db, "alice")
     error = _error(db, alice, "select private.recompute_loads(%s, '2026-01-01', null)", [alice])
     assert error.sqlstate == "42501"
+
+
+# --- the zones read the settings (private.athlete_zone_settings, from the streams work) -----------
+
+
+def _zones(conn: Conn, user: uuid.UUID, day: str) -> dict[str, Any]:
+    cur = conn.execute("select * from private.athlete_zone_settings(%s, %s)", [user, day])
+    row = cur.fetchone()
+    assert row is not None and cur.description is not None
+    return {d.name: v for d, v in zip(cur.description, row, strict=True)}
+
+
+def test_zone_settings_come_from_the_settings_and_the_ftp_on_that_day(db: Conn) -> None:
+    alice = _user(db, "alice")
+    db.execute(
+        "update public.users set preferences = %s where id = %s",
+        [json.dumps({"ftp": 180, "max_heart_rate": 200, "power_zones": [100, 150]}), alice],
+    )
+    _set_ftp(db, alice, 250, "2026-01-01")
+    _set_ftp(db, alice, 270, "2026-03-01")
+    with db.transaction():
+        act_as_user(db, alice)
+        db.execute(
+            "select public.set_athlete_settings(%s)",
+            [
+                json.dumps(
+                    {
+                        "max_heart_rate": 190,
+                        "threshold_pace": 255,
+                        "zones": {"heart_rate": [130, 150, 165], "pace": [330, 290]},
+                        "units": "imperial",
+                        "timezone": "Asia/Tokyo",
+                    }
+                )
+            ],
+        )
+        db.execute("reset role")
+    zones = _zones(db, alice, "2026-02-15")
+    assert zones["ftp"] == 250  # in force on 15 February
+    assert _zones(db, alice, "2026-03-02")["ftp"] == 270
+    assert _zones(db, alice, "2025-12-31")["ftp"] == 180  # before the history: preferences
+    assert zones["max_heart_rate"] == 190  # the setting wins over preferences' 200
+    assert zones["heart_rate_zones"] == [130, 150, 165]
+    assert zones["power_zones"] == [100, 150]  # no power setting: the preferences key
+    assert zones["pace_zones"] == [330, 290]
+    assert (zones["threshold_pace"], zones["units"], zones["timezone"]) == (
+        255,
+        "imperial",
+        "Asia/Tokyo",
+    )
+
+
+def test_coach_without_grant_gets_no_zone_settings(db: Conn) -> None:
+    alice, coach = _user(db, "alice"), _user(db, "coach", "coach")
+    _set_ftp(db, alice, 250, "2026-01-01")
+    with db.transaction(force_rollback=True):
+        act_as_user(db, coach)
+        assert _zones(db, alice, "2026-02-01")["ftp"] is None
+    _grant(db, alice, coach)
+    with db.transaction(force_rollback=True):
+        act_as_user(db, coach)
+        assert _zones(db, alice, "2026-02-01")["ftp"] == 250
