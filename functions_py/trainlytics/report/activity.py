@@ -1,10 +1,11 @@
 """What the report's page of one activity computes from its streams: splits, time in zones,
 best efforts, and a route projected for an inline map.
 
-The streams are those of ``public.activity_streams`` (one array per channel, sample i of every
-channel taken at ``time[i]`` seconds from the start; a missing sample is None), read under the
-reader's row-level security. Everything here is plain arithmetic on those arrays, so it is
-tested against hand-computed values without a database.
+The streams are those of ``public.activity_streams`` (:class:`trainlytics.streams.ActivityStreams`:
+one array per channel, sample i of every channel taken at ``time_s[i]`` seconds from the
+start; a missing sample is None), read under the reader's row-level security. Everything here
+is plain arithmetic on those arrays, so it is tested against hand-computed values without a
+database.
 
 Zones: the athlete's overrides (``athlete_settings.zones``: upper bounds of each zone but the
 last) win; otherwise the defaults below, from the thresholds in the settings:
@@ -22,16 +23,18 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from trainlytics.streams import ActivityStreams
+
 __all__ = [
     "BEST_DISTANCES",
     "BEST_DURATIONS",
-    "ActivityStreams",
     "BestEffort",
     "Split",
     "ZoneTime",
     "best_efforts",
     "best_powers",
     "default_zone_bounds",
+    "pace_of",
     "project_route",
     "splits",
     "time_in_zones",
@@ -51,22 +54,11 @@ _DEFAULT_FRACTIONS = {
 }
 
 
-@dataclass(frozen=True)
-class ActivityStreams:
-    time: Sequence[float]
-    distance: Sequence[float | None] | None = None
-    lat: Sequence[float | None] | None = None
-    lon: Sequence[float | None] | None = None
-    altitude: Sequence[float | None] | None = None
-    heart_rate: Sequence[float | None] | None = None
-    power: Sequence[float | None] | None = None
-    speed: Sequence[float | None] | None = None
-
-    def pace(self) -> list[float | None] | None:
-        """Seconds per km from the speed channel (None when standing still)."""
-        if self.speed is None:
-            return None
-        return [1000.0 / v if v is not None and v > 0.3 else None for v in self.speed]
+def pace_of(streams: ActivityStreams) -> list[float | None] | None:
+    """Seconds per km from the speed channel (None when standing still)."""
+    if streams.speed_mps is None:
+        return None
+    return [1000.0 / v if v is not None and v > 0.3 else None for v in streams.speed_mps]
 
 
 @dataclass(frozen=True)
@@ -100,11 +92,11 @@ def _at(values: Sequence[float | None], index: int) -> float | None:
 def splits(streams: ActivityStreams, unit: float) -> list[Split]:
     """Consecutive splits of ``unit`` metres (1000 m, or a mile): the time each took, found by
     interpolating the distance stream at every boundary."""
-    if streams.distance is None or unit <= 0:
+    if streams.distance_m is None or unit <= 0:
         return []
     points = [
         (t, d, i)
-        for i, (t, d) in enumerate(zip(streams.time, streams.distance, strict=False))
+        for i, (t, d) in enumerate(zip(streams.time_s, streams.distance_m, strict=False))
         if d is not None
     ]
     if len(points) < 2:
@@ -148,16 +140,16 @@ def _split(
     streams: ActivityStreams, number: int, length: float, t0: float, t1: float, i0: int, i1: int
 ) -> Split:
     climb = None
-    if streams.altitude is not None:
-        a0, a1 = _at(streams.altitude, i0), _at(streams.altitude, i1)
+    if streams.altitude_m is not None:
+        a0, a1 = _at(streams.altitude_m, i0), _at(streams.altitude_m, i1)
         climb = a1 - a0 if a0 is not None and a1 is not None else None
     return Split(
         number,
         length,
         t1 - t0,
         climb,
-        _mean_over(streams.heart_rate, streams.time, i0, i1),
-        _mean_over(streams.power, streams.time, i0, i1),
+        _mean_over(streams.heart_rate, streams.time_s, i0, i1),
+        _mean_over(streams.power_w, streams.time_s, i0, i1),
     )
 
 
@@ -222,9 +214,9 @@ def best_powers(
 ) -> list[BestEffort]:
     """The best average power over each duration (a sliding window on the 1 Hz power, with
     prefix sums), for the durations the activity lasted."""
-    if streams.power is None:
+    if streams.power_w is None:
         return []
-    watts = _one_hertz(streams.power, streams.time)
+    watts = _one_hertz(streams.power_w, streams.time_s)
     prefix = [0.0]
     for w in watts:
         prefix.append(prefix[-1] + w)
@@ -242,9 +234,11 @@ def best_efforts(
 ) -> list[BestEffort]:
     """The fastest time over each distance (a sliding window on the distance stream, the
     window's start interpolated so that it covers exactly the distance)."""
-    if streams.distance is None:
+    if streams.distance_m is None:
         return []
-    points = [(t, d) for t, d in zip(streams.time, streams.distance, strict=False) if d is not None]
+    points = [
+        (t, d) for t, d in zip(streams.time_s, streams.distance_m, strict=False) if d is not None
+    ]
     if len(points) < 2:
         return []
     result = []

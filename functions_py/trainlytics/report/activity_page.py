@@ -15,11 +15,11 @@ from html import escape
 from typing import Any
 
 from trainlytics.report.activity import (
-    ActivityStreams,
     BestEffort,
     best_efforts,
     best_powers,
     default_zone_bounds,
+    pace_of,
     project_route,
     splits,
     time_in_zones,
@@ -46,6 +46,7 @@ from trainlytics.report.formatting import (
     sport_label,
 )
 from trainlytics.report.page import table, tile
+from trainlytics.streams import ActivityStreams
 
 __all__ = ["activity_sections"]
 
@@ -92,7 +93,7 @@ def _zone_chart(
 ) -> str:
     if values is None or not bounds:
         return ""
-    zones = time_in_zones(values, streams.time, bounds, descending=kind == "pace")
+    zones = time_in_zones(values, streams.time_s, bounds, descending=kind == "pace")
     total = sum(z.seconds for z in zones)
     if total <= 0:
         return ""
@@ -132,7 +133,7 @@ def _chart(svg: str) -> str:
 
 def _over_time(streams: ActivityStreams, activity_type: str) -> str:
     charts = []
-    time = streams.time
+    time = streams.time_s
     t0 = time[0] if time else 0.0
     minutes = [(t - t0) / 60 for t in time]
 
@@ -141,11 +142,11 @@ def _over_time(streams: ActivityStreams, activity_type: str) -> str:
 
     channels: list[tuple[str, Sequence[float | None] | None, str, str, Any, bool]] = [
         ("Heart rate", streams.heart_rate, "bpm", "#CC79A7", lambda v: f"{v:.0f}", False),
-        ("Power", streams.power, "W", "#E69F00", lambda v: f"{v:.0f}", False),
+        ("Power", streams.power_w, "W", "#E69F00", lambda v: f"{v:.0f}", False),
     ]
-    if streams.altitude is not None:
+    if streams.altitude_m is not None:
         scale = FEET_PER_METRE if imperial() else 1.0
-        altitude = [a * scale if a is not None else None for a in streams.altitude]
+        altitude = [a * scale if a is not None else None for a in streams.altitude_m]
         channels.append(
             (
                 "Elevation",
@@ -157,16 +158,16 @@ def _over_time(streams: ActivityStreams, activity_type: str) -> str:
             )
         )
     if activity_type in _FOOT:
-        pace = streams.pace()
+        pace = pace_of(streams)
         if pace is not None:
             per = METRES_PER_MILE / 1000 if imperial() else 1.0
             shown = [p * per if p is not None and p < 1200 else None for p in pace]
             channels.append(
                 ("Pace", shown, "/mi" if imperial() else "/km", "#D55E00", fmt_clock, True)
             )
-    elif streams.speed is not None:
+    elif streams.speed_mps is not None:
         factor = 3600 / METRES_PER_MILE if imperial() else 3.6
-        speed = [v * factor if v is not None else None for v in streams.speed]
+        speed = [v * factor if v is not None else None for v in streams.speed_mps]
         channels.append(
             (
                 "Speed",
@@ -206,7 +207,7 @@ def _climb(metres: float | None) -> str:
     return ("+" if metres > 0 else "-") + fmt_elevation(abs(metres))
 
 
-def _splits_table(streams: ActivityStreams) -> str:
+def _splits_table(streams: ActivityStreams, foot: bool) -> str:
     unit = METRES_PER_MILE if imperial() else 1000.0
     rows = splits(streams, unit)
     if not rows:
@@ -218,7 +219,11 @@ def _splits_table(streams: ActivityStreams) -> str:
             if s.length >= unit * 0.999
             else f"{s.number} ({escape(fmt_distance(s.length))})",
             escape(fmt_clock(s.seconds)),
-            escape(fmt_pace(s.seconds / s.length * 1000)),
+            escape(
+                fmt_pace(s.seconds / s.length * 1000)
+                if foot
+                else fmt_speed(s.length / s.seconds if s.seconds > 0 else None)
+            ),
             escape(_climb(s.climb)),
             escape(f"{s.heart_rate:.0f}" if s.heart_rate is not None else "—"),
             escape(f"{s.power:.0f}" if s.power is not None else "—"),
@@ -229,7 +234,7 @@ def _splits_table(streams: ActivityStreams) -> str:
         [
             (name.capitalize(), False),
             ("Time", True),
-            ("Pace", True),
+            ("Pace" if foot else "Speed", True),
             ("Elevation", True),
             ("Avg HR", True),
             ("Avg W", True),
@@ -303,7 +308,7 @@ def _one(data: ReportData, detail: ActivityDetail, index: int) -> str:
         f'<div class="tiles">{"".join(tiles)}</div>'
     )
     streams = detail.streams
-    if streams is None or len(streams.time) < 2:
+    if streams is None or len(streams.time_s) < 2:
         return (
             head + '<p class="empty">No streams stored for this activity (or not readable '
             "here): summary only.</p></section>"
@@ -324,7 +329,7 @@ def _one(data: ReportData, detail: ActivityDetail, index: int) -> str:
                     )
                 )
             )
-    parts.append(_splits_table(streams))
+    parts.append(_splits_table(streams, a.activity_type in _FOOT))
     parts.append(_over_time(streams, a.activity_type))
     day = a.start_local.date()
     threshold_hr = data.setting("threshold_heart_rate")
@@ -347,7 +352,7 @@ def _one(data: ReportData, detail: ActivityDetail, index: int) -> str:
     parts.append(
         _zone_chart(
             streams,
-            streams.power,
+            streams.power_w,
             _bounds(data, "power", _ftp_on(data, day)),
             kind="power",
             unit="power",
@@ -358,7 +363,7 @@ def _one(data: ReportData, detail: ActivityDetail, index: int) -> str:
         parts.append(
             _zone_chart(
                 streams,
-                streams.pace(),
+                pace_of(streams),
                 _bounds(data, "pace", float(threshold_pace) if threshold_pace else None),
                 kind="pace",
                 unit="pace",

@@ -23,7 +23,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 
 from trainlytics.errors import TrainlyticsError
-from trainlytics.report.activity import ActivityStreams
+from trainlytics.streams import ActivityStreams
 
 __all__ = [
     "ActivityDetail",
@@ -572,14 +572,14 @@ def _streams(cur: psycopg.Cursor[dict[str, Any]], ids: list[int]) -> dict[int, A
     ).fetchall()
     return {
         int(r["activity_id"]): ActivityStreams(
-            time=[float(t) for t in r["time_s"]],
-            distance=r["distance_m"],
+            time_s=[float(t) for t in r["time_s"]],
+            distance_m=r["distance_m"],
             lat=r["lat"],
             lon=r["lon"],
-            altitude=r["altitude_m"],
+            altitude_m=r["altitude_m"],
             heart_rate=r["heart_rate"],
-            power=r["power_w"],
-            speed=r["speed_mps"],
+            power_w=r["power_w"],
+            speed_mps=r["speed_mps"],
         )
         for r in rows
     }
