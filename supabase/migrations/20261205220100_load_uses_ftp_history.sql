@@ -158,7 +158,7 @@ comment on view public.weekly_compliance is
     'are that activity''s. Runs as the caller: a coach counts as completed only workouts '
     'fulfilled by activities the coach may read.';
 
--- Rollups: the delta statement ---------------------------------------------------------------------
+-- Rollups: the delta statement ----------------------------------------------------------------
 
 create or replace function private.rollups_delta_sql(p_changes text)
 returns text

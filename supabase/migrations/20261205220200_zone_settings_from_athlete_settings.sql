@@ -13,9 +13,9 @@ returns table (
     resting_heart_rate real,
     threshold_heart_rate real,
     threshold_pace real,
-    heart_rate_zones real [],
-    power_zones real [],
-    pace_zones real [],
+    heart_rate_zones real[],
+    power_zones real[],
+    pace_zones real[],
     units text,
     timezone text
 )

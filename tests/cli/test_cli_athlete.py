@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -148,3 +149,26 @@ def test_pace_parsing() -> None:
     assert parse_pace("4:30", "metric") == 270.0
     assert parse_pace("4:30/km", "imperial") == 270.0
     assert parse_pace("8:03/mi", "metric") == pytest.approx(300.1, abs=0.05)
+
+
+def test_report_for_a_coach_covers_the_granted_athletes(
+    cli_database_url: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "coach.html"
+    result = invoke(
+        ["report", "--coach", BOB, "--output", str(out), "--database-url", cli_database_url]
+    )
+    assert result.exit_code == 0, result.output
+    assert "coach report of" in result.output
+    assert "(1 athlete)" in result.output
+    page = out.read_text(encoding="utf-8")
+    assert "Alice Martin" in page
+    assert "alice_runs" not in page  # her Strava account name: never in a coach's report
+
+
+def test_report_needs_exactly_one_of_user_and_coach(cli_database_url: str) -> None:
+    for args in ([], ["--user", "a@example.com", "--coach", BOB]):
+        error_line(
+            invoke(["report", *args, "--database-url", cli_database_url]),
+            "give either --user or --coach",
+        )
