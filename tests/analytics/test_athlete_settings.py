@@ -40,12 +40,13 @@ def _as(conn: Conn, user: uuid.UUID, query: str, params: list[Any] | None = None
 
 
 def _error(conn: Conn, user: uuid.UUID | None, query: str, params: list[Any]) -> psycopg.Error:
-    with pytest.raises(psycopg.Error) as caught, conn.transaction(force_rollback=True):
+    with conn.transaction(force_rollback=True):
         if user is None:
             act_as_anon(conn)
         else:
             act_as_user(conn, user)
-        conn.execute(query.encode(), params)
+        with pytest.raises(psycopg.Error) as caught, conn.transaction():
+            conn.execute(query.encode(), params)
     return caught.value
 
 
@@ -177,7 +178,8 @@ def test_heart_rate_settings_override_preferences_in_the_load(db: Conn) -> None:
         ' \'{"resting_heart_rate": 50, "max_heart_rate": 190}\')).load::float8'
     ).fetchone()
     assert expected is not None
-    assert after == pytest.approx(expected[0]) and after != pytest.approx(before)
+    assert after == pytest.approx(expected[0])
+    assert after != pytest.approx(before)
     _rebuilt_equals_incremental(db, alice)
 
 
@@ -207,7 +209,8 @@ def test_invalid_settings_are_refused_with_one_line(
     error = _error(db, alice, "select public.set_athlete_settings(%s)", [json.dumps(settings)])
     assert error.sqlstate == "22023"
     text = str(error.diag.message_primary)
-    assert message in text and "\n" not in text
+    assert message in text
+    assert "\n" not in text
     assert db.execute(
         "select count(*) from public.athlete_settings where user_id = %s", [alice]
     ).fetchone() == (0,)
@@ -220,7 +223,8 @@ def test_set_ftp_refuses_out_of_range_values(db: Conn) -> None:
         ([250, "2999-01-01"], "must lie between 1900-01-01 and one year from today"),
     ):
         error = _error(db, alice, "select public.set_ftp(%s, %s)", args)
-        assert error.sqlstate == "22023" and message in str(error.diag.message_primary)
+        assert error.sqlstate == "22023"
+        assert message in str(error.diag.message_primary)
     error = _error(db, alice, "select public.remove_ftp('2026-01-01')", [])
     assert error.sqlstate == "22023"
 
@@ -363,9 +367,10 @@ def test_analyst_has_no_per_athlete_settings_access(db: Conn) -> None:
         "select * from public.athlete_ftp_history",
         "select public.get_athlete_settings(null)",
     ):
-        with pytest.raises(psycopg.Error) as caught, db.transaction(force_rollback=True):
+        with db.transaction(force_rollback=True):
             db.execute("set local role analyst")
-            db.execute(query.encode())
+            with pytest.raises(psycopg.Error) as caught, db.transaction():
+                db.execute(query.encode())
         assert caught.value.sqlstate == "42501", query
 
 
@@ -381,7 +386,8 @@ def test_athlete_cannot_recompute_loads_directly(db: Conn) -> None:
 def _zones(conn: Conn, user: uuid.UUID, day: str) -> dict[str, Any]:
     cur = conn.execute("select * from private.athlete_zone_settings(%s, %s)", [user, day])
     row = cur.fetchone()
-    assert row is not None and cur.description is not None
+    assert row is not None
+    assert cur.description is not None
     return {d.name: v for d, v in zip(cur.description, row, strict=True)}
 
 
