@@ -48,7 +48,7 @@ from trainlytics.report.formatting import (
 from trainlytics.report.page import table, tile
 from trainlytics.streams import ActivityStreams
 
-__all__ = ["activity_sections"]
+__all__ = ["activity_sections", "best_efforts_section"]
 
 _ZONE_COLORS = ("#56B4E9", "#009E73", "#F0E442", "#E69F00", "#D55E00", "#CC79A7", "#0072B2")
 _FOOT = {"run", "trail_run", "treadmill_run", "track_run", "virtual_run", "walk", "hike"}
@@ -370,10 +370,69 @@ def _one(data: ReportData, detail: ActivityDetail, index: int) -> str:
                 fmt=pace_fmt,
             )
         )
-    parts.append(_best_power_chart(best_powers(streams)))
-    if a.activity_type in _FOOT:
-        parts.append(_best_efforts_table(best_efforts(streams)))
+    # The database's efforts (the streams work's activity_best_efforts) when it keeps them,
+    # else computed here from the streams.
+    if detail.efforts is not None:
+        powers = [BestEffort(e.span, e.value) for e in detail.efforts if e.effort == "power"]
+        distances = [BestEffort(e.span, e.value) for e in detail.efforts if e.effort == "distance"]
+    else:
+        powers = best_powers(streams)
+        distances = best_efforts(streams) if a.activity_type in _FOOT else []
+    parts.append(_best_power_chart(powers))
+    parts.append(_best_efforts_table(distances))
     return head + "".join(parts) + "</section>"
+
+
+def best_efforts_section(data: ReportData) -> str:
+    """This season's and all-time best efforts per sport (the streams work's views, read as
+    the reader: a coach's bests never come from a private or Strava-sourced activity)."""
+    if data.best_efforts is None:
+        return ""
+    head = '<section class="card" id="best-efforts"><h2>Best efforts and power curve</h2>'
+    if not data.best_efforts:
+        return head + '<p class="empty">No best efforts yet: they come from streams.</p></section>'
+    parts = []
+    for sport in sorted({e.activity_type for e in data.best_efforts}):
+        mine = [e for e in data.best_efforts if e.activity_type == sport]
+        power = sorted(
+            (e for e in mine if e.effort == "power" and e.scope == "all_time"),
+            key=lambda e: e.span,
+        )
+        chart = _best_power_chart([BestEffort(e.span, e.value) for e in power])
+        season = {(e.effort, e.span): e for e in mine if e.scope == "season"}
+        rows = [
+            (
+                escape(e.label),
+                escape(_effort_value(e.effort, e.span, season[(e.effort, e.span)].value))
+                if (e.effort, e.span) in season
+                else "\u2014",
+                escape(_effort_value(e.effort, e.span, e.value)),
+                escape(f"{e.achieved_on:%d %b %Y}".lstrip("0") if e.achieved_on else "\u2014"),
+            )
+            for e in sorted(
+                (e for e in mine if e.scope == "all_time"), key=lambda e: (e.effort, e.span)
+            )
+        ]
+        parts.append(
+            f"<h3>{escape(sport_label(sport))}</h3>"
+            + chart.replace("<h3>Best power</h3>", "")
+            + table(
+                [("Effort", False), ("This season", True), ("All time", True), ("On", False)],
+                rows,
+            )
+        )
+    return (
+        head + '<p class="lead">Best efforts from the activities\' streams: fastest times over '
+        "standard distances, best average power over standard durations.</p>"
+        + "".join(parts)
+        + "</section>"
+    )
+
+
+def _effort_value(effort: str, span: float, value: float) -> str:
+    if effort == "power":
+        return f"{value:.0f} W"
+    return f"{fmt_clock(value)} ({fmt_pace(value / span * 1000)})"
 
 
 def activity_sections(data: ReportData) -> str:

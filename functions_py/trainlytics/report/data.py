@@ -30,6 +30,7 @@ __all__ = [
     "Athlete",
     "ComplianceWeek",
     "Connection",
+    "Effort",
     "LoadDay",
     "Period",
     "PlannedWorkout",
@@ -191,11 +192,28 @@ class RecentActivity:
 
 
 @dataclass(frozen=True)
+class Effort:
+    """A best effort from the streams work's views (``public.activity_best_efforts``,
+    ``season_best_efforts``, ``all_time_best_efforts``): ``effort`` distance (value: fastest
+    time in s over ``span`` m) or power (value: best average W over ``span`` s)."""
+
+    scope: str  # "activity", "season" or "all_time"
+    activity_type: str
+    effort: str
+    span: float
+    label: str
+    value: float
+    achieved_on: dt.date | None = None
+
+
+@dataclass(frozen=True)
 class ActivityDetail:
-    """One recent activity's page: its summary and, when stored and readable, its streams."""
+    """One recent activity's page: its summary and, when stored and readable, its streams and
+    (where the database keeps them) its best efforts."""
 
     activity: RecentActivity
     streams: ActivityStreams | None
+    efforts: list[Effort] | None = None  # None: computed from the streams by the report
 
 
 @dataclass(frozen=True)
@@ -244,6 +262,8 @@ class ReportData:
     details: list[ActivityDetail] = field(default_factory=list)
     planned: list[PlannedWorkout] | None = None
     compliance: list[ComplianceWeek] | None = None
+    #: This season's and all-time best efforts (None: the database has no such views).
+    best_efforts: list[Effort] | None = None
     #: Who the data was read as: the athlete, or a coach (then account sections are left out).
     reader: Athlete | None = None
 
@@ -374,6 +394,10 @@ def load_report_data(
     has_streams = _exists(conn, regclass="public.activity_streams")
     has_compliance = _exists(conn, regclass="public.weekly_compliance")
     has_loads = _exists(conn, regclass="public.activity_loads")
+    has_efforts = _exists(conn, regclass="public.all_time_best_efforts") and _exists(
+        conn, regclass="public.season_best_efforts"
+    )
+    has_activity_efforts = _exists(conn, regclass="public.activity_best_efforts")
     activity_columns = _columns(conn, "public.activities")
     # Count each workout once where duplicate grouping exists (its primary copy).
     recent_sql = _RECENT_PRIMARY_SQL if "primary_activity_id" in activity_columns else _RECENT_SQL
@@ -532,7 +556,21 @@ def load_report_data(
             data.settings = row["settings"] if row else None
         chosen = data.recent_activities[:detailed]
         streams = _streams(cur, [a.id for a in chosen if a.id is not None]) if has_streams else {}
-        data.details = [ActivityDetail(a, streams.get(a.id or 0)) for a in chosen]
+        efforts = (
+            _activity_efforts(cur, [a.id for a in chosen if a.id is not None])
+            if has_activity_efforts
+            else None
+        )
+        data.details = [
+            ActivityDetail(
+                a,
+                streams.get(a.id or 0),
+                efforts.get(a.id or 0, []) if efforts is not None else None,
+            )
+            for a in chosen
+        ]
+        if has_efforts:
+            data.best_efforts = _best_efforts(cur, params)
         if has_compliance:
             data.planned = _planned(cur, params)
             data.compliance = _compliance(cur, params)
@@ -583,6 +621,60 @@ def _streams(cur: psycopg.Cursor[dict[str, Any]], ids: list[int]) -> dict[int, A
         )
         for r in rows
     }
+
+
+def _activity_efforts(
+    cur: psycopg.Cursor[dict[str, Any]], ids: list[int]
+) -> dict[int, list[Effort]]:
+    """The standard best efforts of these activities the reader may read."""
+    result: dict[int, list[Effort]] = {i: [] for i in ids}
+    if not ids:
+        return result
+    for r in cur.execute(
+        "select activity_id, activity_type, effort, span, label, value"
+        " from public.activity_best_efforts"
+        " where activity_id = any(%(ids)s) and is_standard order by activity_id, effort, span",
+        {"ids": ids},
+    ):
+        result.setdefault(int(r["activity_id"]), []).append(
+            Effort(
+                "activity",
+                str(r["activity_type"]),
+                str(r["effort"]),
+                float(r["span"]),
+                str(r["label"]),
+                float(r["value"]),
+            )
+        )
+    return result
+
+
+def _best_efforts(cur: psycopg.Cursor[dict[str, Any]], params: dict[str, Any]) -> list[Effort]:
+    """The athlete's standard best efforts of the season of ``as_of`` and of all time, over
+    the activities the reader may read (the views run as the caller)."""
+    rows = cur.execute(
+        "select 'season' as scope, activity_type, effort, span, label, value,"
+        " start_date_local from public.season_best_efforts"
+        " where user_id = %(user_id)s and is_standard"
+        " and season = extract(year from %(as_of)s::date)"
+        " union all"
+        " select 'all_time', activity_type, effort, span, label, value, start_date_local"
+        " from public.all_time_best_efforts where user_id = %(user_id)s and is_standard"
+        " order by 2, 3, 4, 1",
+        params,
+    ).fetchall()
+    return [
+        Effort(
+            str(r["scope"]),
+            str(r["activity_type"]),
+            str(r["effort"]),
+            float(r["span"]),
+            str(r["label"]),
+            float(r["value"]),
+            r["start_date_local"].date() if r["start_date_local"] is not None else None,
+        )
+        for r in rows
+    ]
 
 
 def _planned(cur: psycopg.Cursor[dict[str, Any]], params: dict[str, Any]) -> list[PlannedWorkout]:

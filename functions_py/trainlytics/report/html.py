@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from html import escape
 
 from trainlytics import __version__
-from trainlytics.report.activity_page import activity_sections
+from trainlytics.report.activity_page import activity_sections, best_efforts_section
 from trainlytics.report.charts import (
     Bar,
     Series,
@@ -506,6 +506,7 @@ def _athlete_body(data: ReportData) -> str:
         + _planned_section(data)
         + _sports_section(data)
         + _records_section(data)
+        + best_efforts_section(data)
         + _recent_section(data)
         + activity_sections(data)
         + ("" if coach_view else _sync_section(data))
