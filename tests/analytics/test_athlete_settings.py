@@ -441,3 +441,17 @@ def test_coach_without_grant_gets_no_zone_settings(db: Conn) -> None:
     with db.transaction(force_rollback=True):
         act_as_user(db, coach)
         assert _zones(db, alice, "2026-02-01")["ftp"] == 250
+
+
+def test_deleting_an_athlete_takes_their_settings_and_history(db: Conn) -> None:
+    alice, eve = _user(db, "alice"), _user(db, "eve")
+    for user in (alice, eve):
+        _ride(db, user, "2026-01-05T08:00:00Z")
+        _set_ftp(db, user, 250, "2026-01-01")
+    db.execute("insert into public.athlete_settings (user_id) values (%s)", [alice])
+    db.execute("delete from auth.users where id = %s", [alice])
+    for table in ("athlete_settings", "athlete_ftp_history", "daily_loads"):
+        assert db.execute(
+            f"select count(*) from public.{table} where user_id = %s".encode(), [alice]
+        ).fetchone() == (0,)
+    assert _daily(db, eve) == pytest.approx({"2026-01-05": 64.0})
