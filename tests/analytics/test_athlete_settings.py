@@ -366,6 +366,9 @@ def test_analyst_has_no_per_athlete_settings_access(db: Conn) -> None:
         "select * from public.athlete_settings",
         "select * from public.athlete_ftp_history",
         "select public.get_athlete_settings(null)",
+        "select public.set_athlete_settings('{}')",
+        "select public.set_ftp(250, null)",
+        "select public.remove_ftp('2026-01-01')",
     ):
         with db.transaction(force_rollback=True):
             db.execute("set local role analyst")

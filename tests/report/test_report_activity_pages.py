@@ -175,6 +175,7 @@ def test_athlete_report_has_a_page_per_recent_activity(pages_url: str, tmp_path:
         "Time in power zones",
         "Best power",
         "Best efforts",
+        "Pace curve",
         "2 of 3 planned workouts completed",
     ):
         assert fragment in page, fragment

@@ -264,20 +264,48 @@ def _best_power_chart(bests: list[BestEffort]) -> str:
     )
 
 
+def _pace_curve_chart(bests: list[BestEffort]) -> str:
+    """Best pace over each distance (faster is higher), in the athlete's units."""
+    if len(bests) < 2:
+        return ""
+    per = METRES_PER_MILE / 1000 if imperial() else 1.0
+    points = [(float(i), b.value / b.size * 1000 * per) for i, b in enumerate(bests)]
+    ticks = [(float(i), _effort_label(b.size)) for i, b in enumerate(bests)]
+    unit = "/mi" if imperial() else "/km"
+    return _chart(
+        line_chart(
+            points,
+            title="Pace curve",
+            desc="Best average pace over each distance in this activity (faster is higher).",
+            y_label=f"Best pace (min:s {unit})",
+            x_label="Distance",
+            color="#D55E00",
+            x_format=lambda i: "",
+            y_format=fmt_clock,
+            inverted=True,
+            x_ticks=ticks,
+        )
+    )
+
+
 def _best_efforts_table(bests: list[BestEffort]) -> str:
     if not bests:
         return ""
-    return "<h3>Best efforts</h3>" + table(
-        [("Distance", False), ("Time", True), ("Pace", True)],
-        [
-            (
-                escape(_effort_label(b.size)),
-                escape(fmt_clock(b.value)),
-                escape(fmt_pace(b.value / b.size * 1000)),
-            )
-            for b in bests
-        ],
-        caption="Fastest stretch of each distance within this activity (sliding window).",
+    return (
+        "<h3>Best efforts</h3>"
+        + _pace_curve_chart(bests)
+        + table(
+            [("Distance", False), ("Time", True), ("Pace", True)],
+            [
+                (
+                    escape(_effort_label(b.size)),
+                    escape(fmt_clock(b.value)),
+                    escape(fmt_pace(b.value / b.size * 1000)),
+                )
+                for b in bests
+            ],
+            caption="Fastest stretch of each distance within this activity (sliding window).",
+        )
     )
 
 
