@@ -370,8 +370,11 @@ def line_chart(
     if not values or not xs:
         parts.append("</svg>")
         return "".join(parts)
-    low, high = min(values), max(values)
-    pad = (high - low) * 0.08 or max(abs(high) * 0.05, 1.0)
+    low, high = lowest, highest = min(values), max(values)
+    if high - low < 4.0:  # a (nearly) flat series: a span the tick labels can tell apart
+        middle = (low + high) / 2
+        low, high = middle - 2.0, middle + 2.0
+    pad = (high - low) * 0.08
     ticks = _symmetric_ticks(low - pad, high + pad, 4)
     y_low, y_high = ticks[0], ticks[-1]
     x_low, x_high = min(xs), max(xs)
@@ -407,7 +410,7 @@ def line_chart(
         path += f"M{_f(x - 1.5)} {_f(y)}H{_f(x + 1.5)}"  # a lone sample still shows
     parts.append(
         f'<path class="mark line" fill="none" stroke="{color}" d="{path}"><title>'
-        f"{escape(title)}: {escape(y_format(low))} to {escape(y_format(high))}</title></path>"
+        f"{escape(title)}: {escape(y_format(lowest))} to {escape(y_format(highest))}</title></path>"
     )
     if x_ticks is None:
         step_ticks = nice_ticks(x_high - x_low, 6)
