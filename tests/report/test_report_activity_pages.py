@@ -38,11 +38,16 @@ SECRET_RIDE = "Secret ride"  # noqa: S105 - an activity name
 
 
 def _streams(samples: int, speed: float, *, power: bool) -> dict[str, Any]:
-    """1 Hz samples around a loop near Lyon: position, altitude, heart rate, speed and
-    (for rides) power with a hard minute every five."""
+    """1 Hz samples around a loop near Lyon: position, altitude, heart rate and a surging
+    speed; rides cover a steady 8 m/s on the distance stream (whole-km splits of 2:05) with a
+    hard minute of power every five, runs' distance is the integral of their speed."""
+    velocity = [round(speed * (1 + 0.15 * math.sin(t / 90)), 3) for t in range(samples)]
+    distance = [0.0]
+    for t, v in enumerate(velocity[:-1]):
+        distance.append(round(speed * (t + 1), 3) if power else round(distance[-1] + v, 3))
     stream: dict[str, Any] = {
         "time": list(range(samples)),
-        "distance": [round(speed * t, 1) for t in range(samples)],
+        "distance": distance,
         "latlng": [
             [
                 round(45.75 + 0.01 * math.sin(2 * math.pi * t / samples), 6),
@@ -54,7 +59,7 @@ def _streams(samples: int, speed: float, *, power: bool) -> dict[str, Any]:
             round(200 + 30 * math.sin(4 * math.pi * t / samples), 1) for t in range(samples)
         ],
         "heartrate": [int(115 + 50 * t / samples) for t in range(samples)],
-        "velocity_smooth": [round(speed * (1 + 0.1 * math.sin(t / 60)), 2) for t in range(samples)],
+        "velocity_smooth": velocity,
     }
     if power:
         stream["watts"] = [320 if t % 300 < 60 else 170 for t in range(samples)]
