@@ -45,6 +45,8 @@ API (``StreamStore(gateway: Gateway)``, issue 18)
   ``source`` defaults to the activity's provider, else ``file``. Bad streams raise
   ``GatewayError`` (SQLSTATE 22023) naming the channel; nothing stored changes.
 - ``delete_streams(activity_id) -> None``
+- ``store_file_streams(user_id, sha256, streams) -> int | None`` — the streams of the
+  athlete's activity imported from the file with that content hash; None when there is none.
 
 Ids: connection ids are ``int``, user ids ``uuid.UUID``, providers the ``provider_type`` string.
 """
@@ -126,7 +128,7 @@ CONNECTION_FUNCTIONS = frozenset(
 )
 
 #: The SQL functions of :class:`StreamStore`.
-STREAM_FUNCTIONS = frozenset({"ingest_activity_streams"})
+STREAM_FUNCTIONS = frozenset({"ingest_activity_streams", "ingest_file_streams"})
 
 StateStatus = Literal["ok", "unknown", "expired", "reused", "wrong_provider"]
 UpsertStatus = Literal["connected", "reconnected", "linked_to_other_user"]
@@ -625,6 +627,15 @@ class StreamStore:
             "ingest_activity_streams",
             {"p_activity_id": activity_id, "p_streams": {}, "p_source": None},
         )
+
+    def store_file_streams(
+        self, user_id: uuid.UUID, sha256: str, streams: ActivityStreams
+    ) -> int | None:
+        rows = self.gateway.call(
+            "ingest_file_streams",
+            {"p_user_id": user_id, "p_sha256": sha256, "p_streams": streams.to_json()},
+        )
+        return int(rows[0]["sample_count"]) if rows else None
 
 
 # --- Values from either transport (psycopg: Python types; PostgREST: JSON strings) -----------

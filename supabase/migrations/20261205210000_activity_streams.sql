@@ -360,7 +360,7 @@ begin
     perform private.stream_check_range('watts', v_power, 0, 5000);
     v_cadence := private.stream_array(p_streams, 'cadence', v_count);
     perform private.stream_check_range('cadence', v_cadence, 0, 500);
-    if private.is_foot_activity(v_activity.activity_type)
+    if v_cadence is not null and private.is_foot_activity(v_activity.activity_type)
         and coalesce(p_streams ->> 'cadence_unit', 'strides') = 'strides' then
         v_cadence := array(
             select u.c * 2 from unnest(v_cadence) with ordinality as u (c, i) order by u.i

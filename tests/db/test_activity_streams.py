@@ -147,6 +147,11 @@ def test_running_cadence_is_doubled_like_the_summary(tx: Conn) -> None:
     row = stored(tx, run)
     assert row is not None
     assert row["cadence"] == [176, None]
+    # No cadence stays no cadence (not an empty array).
+    store(tx, run, {"time": [0, 1], "heartrate": [150, 151]})
+    row = stored(tx, run)
+    assert row is not None
+    assert row["cadence"] is None
     # Already counted on both feet: kept.
     store(tx, run, {"time": [0, 1], "cadence": [176, 178], "cadence_unit": "steps"})
     row = stored(tx, run)

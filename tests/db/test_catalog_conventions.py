@@ -58,6 +58,14 @@ POLICY_HELPERS = {
     # Issue 18: zone settings read by the security invoker zone views, under the caller's RLS.
     "private.zone_bounds(jsonb,boolean)",
     "private.athlete_zone_settings(uuid,date)",
+    # Issue 18: labels of best efforts, evaluated by the security invoker effort views.
+    "private.effort_label(text,real)",
+    "private.effort_is_standard(text,real)",
+    # Issue 18: zones (security invoker functions under the caller's RLS, and their helpers).
+    "private.scale_bounds(real[],real)",
+    "private.zone_bounds_for(uuid,date,text,activity_type)",
+    "public.activity_time_in_zones(bigint)",
+    "public.weekly_time_in_zones(uuid,date,date)",
     # Issue 14: a coach's pending offers (names, no preferences), wrapper and definer helper.
     "public.pending_coach_offers()",
     "private.pending_coach_offers()",

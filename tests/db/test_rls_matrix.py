@@ -173,7 +173,8 @@ def build_world(conn: Conn) -> World:
     ):
         conn.execute(
             "insert into public.activity_streams (activity_id, user_id, source, sample_count,"
-            " time_s, heart_rate) values (%s, %s, %s, 2, '{0,1}', '{120,121}')",
+            " time_s, heart_rate, power_w) values (%s, %s, %s, 2, '{0,1}', '{120,121}',"
+            " '{200,210}')",
             [ids[activity], owner, source],
         )
         ids[f"st_{activity.removeprefix('a_')}"] = ids[activity]
@@ -271,6 +272,11 @@ def build_world(conn: Conn) -> World:
         "public.activities": by_prefix("a_"),
         "public.activity_raw_payloads": by_prefix("p_"),
         "public.activity_streams": by_prefix("st_"),
+        # best efforts (issue 18): told apart by their activity (one 1 s power effort each)
+        "public.activity_efforts": by_prefix("st_"),
+        "public.activity_best_efforts": by_prefix("st_"),
+        "public.season_best_efforts": by_prefix("st_"),
+        "public.all_time_best_efforts": by_prefix("st_"),
         "public.sync_history": by_prefix("s_"),
         "public.workouts": by_prefix("w_"),
         "private.provider_tokens": by_prefix("t_"),
@@ -390,6 +396,10 @@ READ_QUERIES: dict[str, str] = {
     "public.activities": "select id from public.activities",
     "public.activity_raw_payloads": "select activity_id from public.activity_raw_payloads",
     "public.activity_streams": "select activity_id from public.activity_streams",
+    "public.activity_efforts": "select activity_id from public.activity_efforts",
+    "public.activity_best_efforts": "select activity_id from public.activity_best_efforts",
+    "public.season_best_efforts": "select activity_id from public.season_best_efforts",
+    "public.all_time_best_efforts": "select activity_id from public.all_time_best_efforts",
     "public.sync_history": "select id from public.sync_history",
     "public.workouts": "select id from public.workouts",
     "private.provider_tokens": "select connection_id from private.provider_tokens",
@@ -533,6 +543,35 @@ EXPECTED_READS: dict[str, dict[str, set[str] | str]] = {
         bob={"st_garmin", "st_file"},
         admin={"st_garmin", "st_private", "st_file", "st_eve"},
         service={"st_strava", "st_garmin", "st_private", "st_file", "st_eve"},
+    ),
+    "public.activity_efforts": _reads(
+        alice={"st_strava", "st_garmin", "st_private", "st_file"},
+        eve={"st_eve"},
+        bob={"st_garmin", "st_file"},
+        admin={"st_garmin", "st_private", "st_file", "st_eve"},
+        service={"st_strava", "st_garmin", "st_private", "st_file", "st_eve"},
+    ),
+    "public.activity_best_efforts": _reads(
+        alice={"st_strava", "st_garmin", "st_private", "st_file"},
+        eve={"st_eve"},
+        bob={"st_garmin", "st_file"},
+        admin={"st_garmin", "st_private", "st_file", "st_eve"},
+        service={"st_strava", "st_garmin", "st_private", "st_file", "st_eve"},
+    ),
+    # the best per athlete and sport among the readable rows (equal power: the earliest run)
+    "public.season_best_efforts": _reads(
+        alice={"st_strava", "st_file"},
+        eve={"st_eve"},
+        bob={"st_garmin", "st_file"},
+        admin={"st_garmin", "st_file", "st_eve"},
+        service={"st_strava", "st_file", "st_eve"},
+    ),
+    "public.all_time_best_efforts": _reads(
+        alice={"st_strava", "st_file"},
+        eve={"st_eve"},
+        bob={"st_garmin", "st_file"},
+        admin={"st_garmin", "st_file", "st_eve"},
+        service={"st_strava", "st_file", "st_eve"},
     ),
     "public.sync_history": _reads(
         alice={"s_alice_strava", "s_alice_garmin"},

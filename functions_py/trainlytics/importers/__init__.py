@@ -11,7 +11,9 @@ API
 - ``FileIngest(gateway).ingest(user_id, activities) -> IngestSummary`` — hands payloads to
   ``public.ingest_file_activities`` in batches (service role); re-imports add nothing (but
   fill in the time zone of a stored row that has none); then gives the athlete's rows that
-  still lack a zone the zone of their start position (:mod:`trainlytics.importers.timezones`).
+  still lack a zone the zone of their start position (:mod:`trainlytics.importers.timezones`),
+  and stores each file's streams (``public.ingest_file_streams``): a file whose streams the
+  database refuses keeps its activity (the reason is in ``IngestSummary.stream_errors``).
 - The payload shape is documented in :mod:`trainlytics.importers.base`.
 """
 
@@ -23,13 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trainlytics.gateway import Gateway
+from trainlytics.gateway import Gateway, GatewayError
 from trainlytics.importers.archive import Archive, open_archive
 from trainlytics.importers.base import FileImportError, ImportOutcome, ParsedActivity
 from trainlytics.importers.files import ACTIVITY_SUFFIXES, activity_kind, parse_activity_file
 from trainlytics.importers.garmin_export import find_summaries, read_garmin_export
 from trainlytics.importers.strava_export import find_activities_csv, read_strava_export
 from trainlytics.importers.timezones import derive_timezones
+from trainlytics.store import StreamStore
 
 __all__ = [
     "FileImportError",
@@ -110,6 +113,8 @@ class IngestSummary:
     skipped: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
     zoned: int = 0  # stored rows that got their time zone after this import
+    streams: int = 0  # activities whose streams were stored
+    stream_errors: list[dict[str, Any]] = field(default_factory=list)
 
 
 class FileIngest:
@@ -134,7 +139,29 @@ class FileIngest:
                 error = dict(error)
                 error["index"] = int(error["index"]) + start
                 summary.errors.append(error)
+            self._store_streams(user_id, batch, start, summary)
         # Rows of this athlete still without a zone (imported before zones were derived,
         # or without position) get the zone of their start or the athlete's preference.
         summary.zoned = derive_timezones(self._gateway, user_id=user_id).updated
         return summary
+
+    def _store_streams(
+        self,
+        user_id: uuid.UUID,
+        batch: Sequence[ParsedActivity],
+        start: int,
+        summary: IngestSummary,
+    ) -> None:
+        store = StreamStore(self._gateway)
+        for offset, activity in enumerate(batch):
+            if activity.streams is None:
+                continue
+            try:
+                stored = store.store_file_streams(user_id, activity.sha256, activity.streams)
+            except GatewayError as exc:  # the activity stays; its samples are refused
+                summary.stream_errors.append(
+                    {"index": start + offset, "file_name": activity.file_name, "reason": str(exc)}
+                )
+                continue
+            if stored:
+                summary.streams += 1

@@ -57,6 +57,7 @@ from typing import Any
 import tzfpy
 
 from trainlytics.errors import TrainlyticsError
+from trainlytics.streams import ActivityStreams
 
 __all__ = [
     "FileImportError",
@@ -144,6 +145,8 @@ class ParsedActivity:
     is_manual: bool = False
     samples: int | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    # The per-sample time series (not part of the payload: stored after the activity).
+    streams: ActivityStreams | None = None
 
     def to_payload(self) -> dict[str, Any]:
         """The JSON object handed to ``public.ingest_file_activities``."""
@@ -207,6 +210,7 @@ class TrackPoint:
     power: float | None = None
     cadence: float | None = None
     speed: float | None = None
+    temperature: float | None = None  # degrees Celsius (FIT temperature, GPX gpxtpx:atemp)
     # The first point of a track segment: no step (distance or moving time) leads to it.
     new_segment: bool = False
 

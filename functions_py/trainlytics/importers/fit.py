@@ -40,6 +40,7 @@ from trainlytics.importers.base import (
     sha256_hex,
     summarize_track,
 )
+from trainlytics.importers.track_streams import streams_from_points
 
 __all__ = ["parse_fit"]
 
@@ -109,6 +110,7 @@ def _read_into(data: bytes, found: _Messages, error_handling: Any, check_crc: An
                         power=_num(v.get("power")),
                         cadence=_num(v.get("cadence")),
                         speed=_num(speed if speed is not None else v.get("speed")),
+                        temperature=_num(v.get("temperature")),
                     )
                 )
             elif name == "file_id" and not found.file_id:
@@ -276,4 +278,5 @@ def parse_fit(data: bytes, file_name: str | None = None) -> ParsedActivity:
         }
     parsed.fill_missing(summary)
     locate(parsed, points)
+    parsed.streams = streams_from_points(points, parsed.start_time, multisport=multisport)
     return parsed

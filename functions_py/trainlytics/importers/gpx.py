@@ -29,6 +29,7 @@ from trainlytics.importers.base import (
     sha256_hex,
     summarize_track,
 )
+from trainlytics.importers.track_streams import streams_from_points
 from trainlytics.importers.xml_safety import local_name
 
 __all__ = ["parse_gpx"]
@@ -42,6 +43,8 @@ _EXTENSION_FIELDS = {
     "powerinwatts": "power",
     "watts": "power",
     "speed": "speed",
+    "atemp": "temperature",
+    "temp": "temperature",
 }
 
 
@@ -185,4 +188,6 @@ def parse_gpx(data: bytes, file_name: str | None = None) -> ParsedActivity:
         parsed.extras["times_incomplete"] = True
     parsed.fill_missing(summary)
     locate(parsed, points)
+    if summary.elapsed_time is not None:  # times that describe the activity only
+        parsed.streams = streams_from_points(points, parsed.start_time)
     return parsed

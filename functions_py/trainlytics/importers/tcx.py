@@ -24,6 +24,7 @@ from trainlytics.importers.base import (
     sha256_hex,
     summarize_track,
 )
+from trainlytics.importers.track_streams import streams_from_points
 from trainlytics.importers.xml_safety import local_name, parse_xml
 
 __all__ = ["parse_tcx"]
@@ -171,4 +172,5 @@ def parse_tcx(data: bytes, file_name: str | None = None) -> ParsedActivity:
     )
     parsed.fill_missing(summary)
     locate(parsed, points)
+    parsed.streams = streams_from_points(points, parsed.start_time)
     return parsed
