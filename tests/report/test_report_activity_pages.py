@@ -182,6 +182,8 @@ def test_athlete_report_has_a_page_per_recent_activity(pages_url: str, tmp_path:
         "Best efforts",
         "Pace curve",
         "2 of 3 planned workouts completed",
+        "Best efforts and power curve",
+        "<h3>Run</h3>",  # her season and all-time bests include her Strava run's
     ):
         assert fragment in page, fragment
     # the file ride: 14.4 km at 8 m/s gives 14 whole km splits of 2:05 and a 400 m rest
@@ -201,6 +203,9 @@ def test_coach_report_never_shows_strava_or_private_activities(
     assert re.search(r"\bRun \d+\b", page) is None  # the seed's Strava runs
     # one route: the file ride's; the Strava run's and the private ride's streams never appear
     assert page.count('class="chart-svg route-map"') == 1
+    # best efforts: the file ride's only, no run (her only run with streams is from Strava)
+    assert "Best efforts and power curve" in page
+    assert "<h3>Run</h3>" not in page
 
 
 def test_coach_report_leaves_out_the_athletes_account(pages_url: str, tmp_path: Path) -> None:

@@ -427,6 +427,16 @@ def best_efforts_section(data: ReportData) -> str:
             key=lambda e: e.span,
         )
         chart = _best_power_chart([BestEffort(e.span, e.value) for e in power])
+        chart += _pace_curve_chart(
+            sorted(
+                (
+                    BestEffort(e.span, e.value)
+                    for e in mine
+                    if e.effort == "distance" and e.scope == "all_time"
+                ),
+                key=lambda b: b.size,
+            )
+        )
         season = {(e.effort, e.span): e for e in mine if e.scope == "season"}
         rows = [
             (

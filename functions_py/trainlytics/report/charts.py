@@ -416,8 +416,10 @@ def line_chart(
         step_ticks = nice_ticks(x_high - x_low, 6)
         x_ticks = [(x_low + t, x_format(x_low + t)) for t in step_ticks if t <= x_high - x_low]
     for x, label in x_ticks:
+        # The end labels stay inside the chart.
+        anchor = "start" if x <= x_low else "end" if x >= x_high else "middle"
         parts.append(
-            f'<text class="tick" x="{_f(x_of(x))}" y="{_f(bottom + 16)}" text-anchor="middle">'
+            f'<text class="tick" x="{_f(x_of(x))}" y="{_f(bottom + 16)}" text-anchor="{anchor}">'
             f"{escape(label)}</text>"
         )
     parts.append(
