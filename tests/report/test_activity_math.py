@@ -114,3 +114,45 @@ def test_route_keeps_its_shape_north_up() -> None:
 
 def test_pace_from_speed() -> None:
     assert pace_of(ActivityStreams(time_s=[0.0, 1.0], speed_mps=[4.0, 0.0])) == [250.0, None]
+
+
+def test_a_database_without_the_zone_functions_still_gets_zones_and_bests() -> None:
+    """The page computes zones and best efforts itself when the database has no
+    activity_time_in_zones or best-effort views (details built without them)."""
+    import datetime as dt
+    import uuid
+
+    from trainlytics.report.activity_page import activity_sections
+    from trainlytics.report.data import (
+        ActivityDetail,
+        Athlete,
+        Period,
+        RecentActivity,
+        ReportData,
+    )
+
+    seconds = 1200
+    streams = ActivityStreams(
+        time_s=[float(t) for t in range(seconds)],
+        distance_m=[3.0 * t for t in range(seconds)],
+        heart_rate=[120.0 + 40 * t / seconds for t in range(seconds)],
+        speed_mps=[3.0 + 0.3 * math.sin(t / 60) for t in range(seconds)],
+    )
+    start = dt.datetime(2026, 11, 30, 7, 0)
+    run = RecentActivity(start, "Easy run", "run", "file", 3600.0, seconds, None, 140.0, None, 1)
+    athlete = Athlete(uuid.uuid4(), "a@example.com", "A", None, {})
+    data = ReportData(
+        athlete,
+        Period(dt.date(2026, 11, 30), dt.date(2026, 12, 6), dt.date(2026, 12, 6)),
+        dt.datetime.now(dt.UTC),
+        settings={
+            "threshold_heart_rate": {"value": 150, "source": "settings"},
+            "threshold_pace": {"value": 330, "source": "settings"},
+        },
+        details=[ActivityDetail(run, streams)],
+    )
+    page = activity_sections(data)
+    assert "Time in heart-rate zones" in page
+    assert "Time in pace zones" in page
+    assert "Best efforts" in page  # 400 m and 1 km, from the distance stream
+    assert "Z1 below 128" in page  # 85 % of a threshold heart rate of 150 bpm, rounded

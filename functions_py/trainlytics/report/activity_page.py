@@ -16,6 +16,7 @@ from typing import Any
 
 from trainlytics.report.activity import (
     BestEffort,
+    ZoneTime,
     best_efforts,
     best_powers,
     default_zone_bounds,
@@ -82,18 +83,7 @@ def _bounds(data: ReportData, kind: str, threshold: float | None) -> list[float]
     return default_zone_bounds(kind, threshold)
 
 
-def _zone_chart(
-    streams: ActivityStreams,
-    values: Sequence[float | None] | None,
-    bounds: list[float] | None,
-    *,
-    kind: str,
-    unit: str,
-    fmt: Any,
-) -> str:
-    if values is None or not bounds:
-        return ""
-    zones = time_in_zones(values, streams.time_s, bounds, descending=kind == "pace")
+def _zone_chart(zones: list[ZoneTime], *, kind: str, unit: str, fmt: Any) -> str:
     total = sum(z.seconds for z in zones)
     if total <= 0:
         return ""
@@ -125,6 +115,32 @@ def _zone_chart(
             x_label="Minutes in the zone and share of the recorded time",
         )
     )
+
+
+def _zones_here(
+    data: ReportData, detail: ActivityDetail, streams: ActivityStreams
+) -> dict[str, list[ZoneTime]]:
+    """Time in zones computed from the streams, for a database without the streams work's
+    public.activity_time_in_zones (the bounds: overrides, else the defaults of the module)."""
+    day = detail.activity.start_local.date()
+    threshold_hr = data.setting("threshold_heart_rate")
+    threshold_pace = data.setting("threshold_pace")
+    channels: dict[str, tuple[Sequence[float | None] | None, list[float] | None]] = {
+        "heart_rate": (
+            streams.heart_rate,
+            _bounds(data, "heart_rate", float(threshold_hr) if threshold_hr else None),
+        ),
+        "power": (streams.power_w, _bounds(data, "power", _ftp_on(data, day))),
+        "pace": (
+            pace_of(streams),
+            _bounds(data, "pace", float(threshold_pace) if threshold_pace else None),
+        ),
+    }
+    return {
+        kind: time_in_zones(values, streams.time_s, bounds, descending=kind == "pace")
+        for kind, (values, bounds) in channels.items()
+        if values is not None and bounds
+    }
 
 
 def _chart(svg: str) -> str:
@@ -359,45 +375,23 @@ def _one(data: ReportData, detail: ActivityDetail, index: int) -> str:
             )
     parts.append(_splits_table(streams, a.activity_type in _FOOT))
     parts.append(_over_time(streams, a.activity_type))
-    day = a.start_local.date()
-    threshold_hr = data.setting("threshold_heart_rate")
-    threshold_pace = data.setting("threshold_pace")
     per_mile = METRES_PER_MILE / 1000
 
     def pace_fmt(v: float) -> str:
         return fmt_clock(v * per_mile) if imperial() else fmt_clock(v)
 
-    parts.append(
-        _zone_chart(
-            streams,
-            streams.heart_rate,
-            _bounds(data, "heart_rate", float(threshold_hr) if threshold_hr else None),
-            kind="heart_rate",
-            unit="heart-rate",
-            fmt=lambda v: f"{v:.0f}",
-        )
-    )
-    parts.append(
-        _zone_chart(
-            streams,
-            streams.power_w,
-            _bounds(data, "power", _ftp_on(data, day)),
-            kind="power",
-            unit="power",
-            fmt=lambda v: f"{v:.0f} W",
-        )
-    )
+    kinds = [("heart_rate", "heart-rate"), ("power", "power")]
     if a.activity_type in _FOOT:
-        parts.append(
-            _zone_chart(
-                streams,
-                pace_of(streams),
-                _bounds(data, "pace", float(threshold_pace) if threshold_pace else None),
-                kind="pace",
-                unit="pace",
-                fmt=pace_fmt,
-            )
-        )
+        kinds.append(("pace", "pace"))
+    zone_formats: dict[str, Any] = {
+        "heart_rate": lambda v: f"{v:.0f}",
+        "power": lambda v: f"{v:.0f} W",
+        "pace": pace_fmt,
+    }
+    zones = detail.zones if detail.zones is not None else _zones_here(data, detail, streams)
+    for kind, unit in kinds:
+        if zones.get(kind):
+            parts.append(_zone_chart(zones[kind], kind=kind, unit=unit, fmt=zone_formats[kind]))
     # The database's efforts (the streams work's activity_best_efforts) when it keeps them,
     # else computed here from the streams.
     if detail.efforts is not None:

@@ -23,6 +23,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 
 from trainlytics.errors import TrainlyticsError
+from trainlytics.report.activity import ZoneTime
 from trainlytics.streams import ActivityStreams
 
 __all__ = [
@@ -214,6 +215,9 @@ class ActivityDetail:
     activity: RecentActivity
     streams: ActivityStreams | None
     efforts: list[Effort] | None = None  # None: computed from the streams by the report
+    #: Time in zones by kind (heart_rate, power, pace; pace bounds in s/km) from
+    #: public.activity_time_in_zones; None: computed from the streams by the report.
+    zones: dict[str, list[ZoneTime]] | None = None
 
 
 @dataclass(frozen=True)
@@ -398,6 +402,7 @@ def load_report_data(
         conn, regclass="public.season_best_efforts"
     )
     has_activity_efforts = _exists(conn, regclass="public.activity_best_efforts")
+    has_zones = _exists(conn, regprocedure="public.activity_time_in_zones(bigint)")
     activity_columns = _columns(conn, "public.activities")
     # Count each workout once where duplicate grouping exists (its primary copy).
     recent_sql = _RECENT_PRIMARY_SQL if "primary_activity_id" in activity_columns else _RECENT_SQL
@@ -566,6 +571,7 @@ def load_report_data(
                 a,
                 streams.get(a.id or 0),
                 efforts.get(a.id or 0, []) if efforts is not None else None,
+                _zones(cur, a.id) if has_zones and a.id in streams else None,
             )
             for a in chosen
         ]
@@ -647,6 +653,31 @@ def _activity_efforts(
             )
         )
     return result
+
+
+def _zones(cur: psycopg.Cursor[dict[str, Any]], activity_id: int) -> dict[str, list[ZoneTime]]:
+    """Time in each zone of one activity, from the streams work's SQL (zones of the settings in
+    force on its date, under the reader's RLS). Pace comes as speed bounds (m/s, slow to fast)
+    and is turned into s/km here."""
+    zones: dict[str, list[ZoneTime]] = {}
+    for r in cur.execute(
+        "select kind, zone, min_value, max_value, seconds"
+        " from public.activity_time_in_zones(%(id)s) order by kind, zone",
+        {"id": activity_id},
+    ):
+        low, high = r["min_value"], r["max_value"]
+        if r["kind"] == "pace":
+            low = 1000.0 / low if low else None
+            high = 1000.0 / high if high else None
+        zones.setdefault(str(r["kind"]), []).append(
+            ZoneTime(
+                int(r["zone"]),
+                float(low) if low is not None else None,
+                float(high) if high is not None else None,
+                float(r["seconds"]),
+            )
+        )
+    return zones
 
 
 def _best_efforts(cur: psycopg.Cursor[dict[str, Any]], params: dict[str, Any]) -> list[Effort]:
