@@ -29,6 +29,7 @@ __all__ = [
     "ProviderUnavailableError",
     "RateLimitWait",
     "RateLimitedError",
+    "SettingsError",
     "SyncBusyError",
     "SyncLeaseLostError",
     "TokenDecryptionError",
@@ -81,6 +82,15 @@ class MigrationError(TrainlyticsError):
 # --- Configuration, authentication, OAuth ---------------------------------------------------
 # Messages never contain a token, secret, authorization code or PKCE verifier: they may reach
 # logs, HTTP responses and the athlete's screen.
+
+
+class SettingsError(TrainlyticsError):
+    """An athlete setting was refused by the database; ``sqlstate`` says why (22023: an invalid
+    value, 42501: not allowed)."""
+
+    def __init__(self, message: str, *, sqlstate: str | None, hint: str | None = None) -> None:
+        super().__init__(f"{sqlstate or 'error'}: {message}", hint=hint)
+        self.sqlstate = sqlstate
 
 
 class ConfigError(TrainlyticsError):

@@ -252,6 +252,18 @@ def _populate(conn: Conn, alice: uuid.UUID, coach: uuid.UUID, eve: uuid.UUID) ->
             " now() + interval '10 minutes')",
             [owner, owner],
         )
+        # Settings and FTP history (issue 18), and the streams of an activity (with the
+        # efforts computed from them).
+        conn.execute("insert into public.athlete_settings (user_id) values (%s)", [owner])
+        conn.execute(
+            "insert into public.athlete_ftp_history (user_id, effective_from, ftp_w)"
+            " values (%s, current_date, 250)",
+            [owner],
+        )
+        conn.execute(
+            "select private.store_activity_streams(%s, %s, null)",
+            [row[0], '{"time": [0, 1, 2], "distance": [0, 5, 10], "watts": [100, 200, 300]}'],
+        )
         # The legacy import's v1-id mapping (issue 17).
         conn.execute(
             "insert into private.legacy_users (v1_user_id, user_id, v1_email)"

@@ -69,6 +69,16 @@ POLICY_HELPERS = {
     # Issue 14: a coach's pending offers (names, no preferences), wrapper and definer helper.
     "public.pending_coach_offers()",
     "private.pending_coach_offers()",
+    # Issue 18, athlete settings (20261205220000): security invoker RPCs under the caller's
+    # RLS, the validators their CHECK constraints call, and the load's settings overlay
+    # (pure, evaluated by the invoker views activity_loads and weekly_compliance).
+    "public.set_athlete_settings(jsonb)",
+    "public.set_ftp(integer,date)",
+    "public.remove_ftp(date)",
+    "public.get_athlete_settings(uuid)",
+    "private.is_iana_time_zone(text)",
+    "private.zone_overrides_problem(jsonb)",
+    "private.load_preferences(jsonb,smallint,smallint,smallint,text,smallint)",
 }
 
 # Columns whose name says it all. Foreign keys (`<thing>_id` referencing a documented table)

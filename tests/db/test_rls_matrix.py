@@ -256,6 +256,17 @@ def build_world(conn: Conn) -> World:
             [owner, coach, label],
         )
 
+    # Settings and FTP history (issue 18): one row each for alice and eve.
+    for owner, units in ((alice, "imperial"), (eve, "metric")):
+        conn.execute(
+            "insert into public.athlete_settings (user_id, units) values (%s, %s)", [owner, units]
+        )
+        conn.execute(
+            "insert into public.athlete_ftp_history (user_id, effective_from, ftp_w)"
+            " values (%s, '2025-01-01', 250)",
+            [owner],
+        )
+
     def by_prefix(*prefixes: str) -> dict[str, str]:
         return {str(v): k for k, v in ids.items() if k.startswith(prefixes)}
 
@@ -311,6 +322,8 @@ def build_world(conn: Conn) -> World:
             for scope in ("true", "false")
         },
         "public.weekly_compliance": user_labels,
+        "public.athlete_settings": user_labels,
+        "public.athlete_ftp_history": user_labels,
         # keys are built by READ_QUERIES below
         "public.user_provider_connections": {
             f"{uid}:{provider}": f"{name}:{provider}"
@@ -446,6 +459,8 @@ READ_QUERIES: dict[str, str] = {
         "select user_id || ':' || shareable_only from public.personal_record_entries"
     ),
     "public.weekly_compliance": "select user_id from public.weekly_compliance",
+    "public.athlete_settings": "select user_id from public.athlete_settings",
+    "public.athlete_ftp_history": "select user_id from public.athlete_ftp_history",
 }
 
 
@@ -713,6 +728,18 @@ EXPECTED_READS: dict[str, dict[str, set[str] | str]] = {
             service={"alice", "eve"},
         )
         for view in ("public.personal_records", "public.weekly_compliance")
+    },
+    # Settings (issue 18): the athlete, a coach with an active grant (bob; carol's grant is
+    # pending, dave's revoked), an admin; never another athlete.
+    **{
+        table: _reads(
+            alice={"alice"},
+            eve={"eve"},
+            bob={"alice"},
+            admin={"alice", "eve"},
+            service={"alice", "eve"},
+        )
+        for table in ("public.athlete_settings", "public.athlete_ftp_history")
     },
 }
 

@@ -11,6 +11,7 @@ import typer
 
 from trainlytics import __version__
 from trainlytics.cli import (
+    athlete,
     config,
     db,
     demo,
@@ -42,6 +43,7 @@ app.command("sync")(sync.sync_command)
 app.command("worker")(worker.worker_command)
 app.add_typer(users.app, name="users")
 app.add_typer(stats.app, name="stats")
+app.add_typer(athlete.app, name="athlete")
 app.command("report")(report.report_command)
 app.command("import")(import_command.import_command)
 app.add_typer(legacy.app, name="legacy")

@@ -10,14 +10,23 @@ import typer
 from trainlytics.cli.console import console, reporting_errors
 from trainlytics.cli.readiness import ready_database_url
 from trainlytics.db.database import connect
-from trainlytics.report import DEFAULT_WEEKS, write_report
+from trainlytics.errors import TrainlyticsError
+from trainlytics.report import DEFAULT_WEEKS, write_coach_report, write_report
 from trainlytics.report.data import parse_day
 
 __all__ = ["report_command"]
 
 
 def report_command(
-    user: Annotated[str, typer.Option("--user", help="The athlete's email.")],
+    user: Annotated[str | None, typer.Option("--user", help="The athlete's email.")] = None,
+    coach: Annotated[
+        str | None,
+        typer.Option(
+            "--coach",
+            help="A coach's email: one report of every athlete with an active grant, read with "
+            "the coach's access (no private or Strava data).",
+        ),
+    ] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")] = Path(
         "trainlytics-report.html"
     ),
@@ -42,9 +51,32 @@ def report_command(
         ),
     ] = None,
 ) -> None:
-    """Write the athlete's report: one HTML page that works offline (charts included)."""
+    """Write the athlete's report (or a coach's, with --coach): one HTML page that works
+    offline (charts included)."""
     with reporting_errors():
+        if (user is None) == (coach is None):
+            raise TrainlyticsError(
+                "give either --user or --coach",
+                hint="--user EMAIL for an athlete's report, --coach EMAIL for a coach's",
+            )
         url = ready_database_url(database_url)
+        if coach is not None:
+            with (
+                connect(url, autocommit=True) as conn,
+                console.status(f"reading {coach}'s athletes"),
+            ):
+                reports = write_coach_report(
+                    conn, coach, output, weeks=weeks, until=parse_day(until)
+                )
+            console.print(
+                f"coach report of [bold]{coach}[/] ({len(reports)} athlete"
+                f"{'s' if len(reports) != 1 else ''}) written to",
+                soft_wrap=True,
+            )
+            console.print(str(output.expanduser().resolve()), soft_wrap=True, style="bold green")
+            return
+        if user is None:  # exactly one of the two, checked above
+            return
         with (
             connect(url, autocommit=True) as conn,
             console.status(f"reading {user}'s statistics"),

@@ -32,6 +32,12 @@ API (``ConnectionStore(gateway: Gateway)``)
 - ``revocations_for_rotation(current_key_id, after_id, limit) -> list[RevocationRotationRow]``
   and ``replace_revocation_ciphertexts(rows) -> int`` (one set-based call per batch).
 
+Athlete settings (functions over a psycopg connection, acting as the athlete under RLS):
+``get_athlete_settings(conn, user_id, *, reader=None) -> AthleteSettings | None``,
+``set_athlete_settings(conn, user_id, changes)``, ``set_ftp(conn, user_id, ftp_w,
+effective_from)``, ``remove_ftp(conn, user_id, effective_from)``; refusals raise
+``SettingsError`` (SQLSTATE + one line).
+
 API (``StreamStore(gateway: Gateway)``, issue 18)
 -------------------------------------------------
 - ``store_streams(activity_id, streams: ActivityStreams, *, source=None) -> int`` — stores or
@@ -47,27 +53,36 @@ Ids: connection ids are ``int``, user ids ``uuid.UUID``, providers the ``provide
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal, cast
+
+import psycopg
+from psycopg.types.json import Jsonb
 
 from trainlytics.connections.crypto import SealedTokens
 from trainlytics.db.gateway import Gateway
+from trainlytics.errors import SettingsError
 from trainlytics.providers.base import ProviderIdentity
 from trainlytics.streams import ActivityStreams
 
 __all__ = [
     "CONNECTION_FUNCTIONS",
     "FUNCTIONS",
+    "SETTING_KEYS",
     "STREAM_FUNCTIONS",
     "AccountConnection",
+    "AthleteSettings",
     "ConnectionRef",
     "ConnectionStore",
     "ConsumedState",
     "DisconnectResult",
     "FinishOutcome",
+    "FtpEntry",
     "Lease",
     "QueuedRevocation",
     "ResealedRevocation",
@@ -80,6 +95,10 @@ __all__ = [
     "UpsertResult",
     "UpsertStatus",
     "UserConnection",
+    "get_athlete_settings",
+    "remove_ftp",
+    "set_athlete_settings",
+    "set_ftp",
 ]
 
 #: Every SQL function this module calls (its part of the allow-list, ``trainlytics.db``).
@@ -640,3 +659,110 @@ def _datetime(value: Any) -> datetime:
 
 def _datetime_or_none(value: Any) -> datetime | None:
     return None if value is None else _datetime(value)
+
+
+# --- Athlete settings (issue 18) -------------------------------------------------------------
+# The RPCs of migration 20261205220000_athlete_settings.sql, called as the athlete (their JWT
+# claims, role authenticated), exactly as the frontend calls them through PostgREST: the same
+# validation and the same row-level security decide, not this module.
+
+#: The keys ``set_athlete_settings`` accepts (FTP goes through ``set_ftp``).
+SETTING_KEYS = (
+    "max_heart_rate",
+    "resting_heart_rate",
+    "threshold_heart_rate",
+    "threshold_pace",
+    "sex",
+    "zones",
+    "timezone",
+    "units",
+)
+
+
+@dataclass(frozen=True)
+class FtpEntry:
+    effective_from: date
+    ftp_w: int
+
+
+@dataclass(frozen=True)
+class AthleteSettings:
+    """What ``public.get_athlete_settings`` returns: each setting's value and where it comes
+    from (``settings``, ``preferences`` — the legacy users.preferences key —, ``default`` or
+    ``unset``), today's FTP and the FTP history."""
+
+    values: dict[str, Any]
+    sources: dict[str, str]
+    ftp_history: list[FtpEntry] = field(default_factory=list)
+
+    @property
+    def units(self) -> str:
+        return str(self.values.get("units") or "metric")
+
+
+@contextmanager
+def _as_user(conn: psycopg.Connection[Any], user_id: uuid.UUID) -> Iterator[None]:
+    """Inside a transaction (or savepoint), be this user behind PostgREST; refused settings
+    become a :class:`SettingsError` with the SQLSTATE."""
+    claims = json.dumps({"sub": str(user_id), "role": "authenticated", "aud": "authenticated"})
+    try:
+        with conn.transaction():
+            conn.execute(
+                "select set_config('role', 'authenticated', true),"
+                " set_config('request.jwt.claims', %s, true)",
+                [claims],
+            )
+            yield
+            conn.execute("reset role")
+            conn.execute("select set_config('request.jwt.claims', '', true)")
+    except (psycopg.errors.InvalidParameterValue, psycopg.errors.InsufficientPrivilege) as exc:
+        message = exc.diag.message_primary or str(exc).strip().splitlines()[0]
+        raise SettingsError(message, sqlstate=exc.sqlstate) from None
+    except psycopg.errors.CheckViolation as exc:
+        raise SettingsError(
+            f"refused by {exc.diag.constraint_name or 'a check constraint'}",
+            sqlstate=exc.sqlstate,
+        ) from None
+
+
+def get_athlete_settings(
+    conn: psycopg.Connection[Any], user_id: uuid.UUID, *, reader: uuid.UUID | None = None
+) -> AthleteSettings | None:
+    """The settings in effect for ``user_id``, read as ``reader`` (default: the athlete);
+    None when the reader may not see them (RLS)."""
+    with _as_user(conn, reader or user_id):
+        row = conn.execute("select public.get_athlete_settings(%s)", [user_id]).fetchone()
+    shown = row[0] if row else None
+    if shown is None:
+        return None
+    history = [
+        FtpEntry(date.fromisoformat(str(h["effective_from"])), int(h["ftp_w"]))
+        for h in shown.pop("ftp_history", [])
+    ]
+    return AthleteSettings(
+        values={k: v.get("value") for k, v in shown.items()},
+        sources={k: str(v.get("source")) for k, v in shown.items()},
+        ftp_history=history,
+    )
+
+
+def set_athlete_settings(
+    conn: psycopg.Connection[Any], user_id: uuid.UUID, changes: Mapping[str, Any]
+) -> None:
+    """Apply ``changes`` (keys of :data:`SETTING_KEYS`; None clears) as the athlete."""
+    with _as_user(conn, user_id):
+        conn.execute("select public.set_athlete_settings(%s)", [Jsonb(dict(changes))])
+
+
+def set_ftp(
+    conn: psycopg.Connection[Any], user_id: uuid.UUID, ftp_w: int, effective_from: date | None
+) -> None:
+    """Record the athlete's FTP from ``effective_from`` (None: today)."""
+    with _as_user(conn, user_id):
+        conn.execute("select public.set_ftp(%s, %s)", [ftp_w, effective_from])
+
+
+def remove_ftp(conn: psycopg.Connection[Any], user_id: uuid.UUID, effective_from: date) -> None:
+    """Remove the athlete's FTP entry effective from that day."""
+    with _as_user(conn, user_id):
+        conn.execute("select public.remove_ftp(%s)", [effective_from])

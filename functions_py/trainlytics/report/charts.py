@@ -18,9 +18,12 @@ from html import escape
 __all__ = [
     "Bar",
     "Series",
+    "downsample",
     "horizontal_bar_chart",
+    "line_chart",
     "load_chart",
     "nice_ticks",
+    "route_map",
     "stacked_bar_chart",
 ]
 
@@ -322,5 +325,141 @@ def horizontal_bar_chart(bars: Sequence[Bar], *, title: str, desc: str, x_label:
     parts.append(
         f'<text class="axis-label" x="{_f(left)}" y="{_f(axis_y + 22)}">{escape(x_label)}</text>'
     )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def downsample(
+    xs: Sequence[float], ys: Sequence[float | None], limit: int = 600
+) -> list[tuple[float, float | None]]:
+    """At most ``limit`` points: the mean of each run of samples (None where a run has no
+    value, which breaks the line)."""
+    n = min(len(xs), len(ys))
+    if n <= limit:
+        return [(xs[i], ys[i]) for i in range(n)]
+    step = n / limit
+    out: list[tuple[float, float | None]] = []
+    for k in range(limit):
+        i0, i1 = int(k * step), max(int((k + 1) * step), int(k * step) + 1)
+        values = [v for v in ys[i0:i1] if v is not None]
+        out.append((xs[i0], sum(values) / len(values) if values else None))
+    return out
+
+
+def line_chart(
+    points: Sequence[tuple[float, float | None]],
+    *,
+    title: str,
+    desc: str,
+    y_label: str,
+    x_label: str,
+    color: str,
+    x_format: Callable[[float], str],
+    y_format: Callable[[float], str],
+    inverted: bool = False,
+    x_ticks: Sequence[tuple[float, str]] | None = None,
+    height: int = 200,
+) -> str:
+    """One series as a line over x (e.g. heart rate over time, or a power curve over
+    durations); ``inverted`` puts low values at the top (pace: faster is higher). Gaps (None)
+    break the line. Tick labels of x come from ``x_ticks`` or from nice steps of x."""
+    left, right, top, bottom = 56.0, WIDTH - 12.0, 30.0, height - 40.0
+    values = [y for _, y in points if y is not None]
+    xs = [x for x, _ in points]
+    parts = _open(title, desc, height, "line-chart")
+    if not values or not xs:
+        parts.append("</svg>")
+        return "".join(parts)
+    low, high = lowest, highest = min(values), max(values)
+    if high - low < 4.0:  # a (nearly) flat series: a span the tick labels can tell apart
+        middle = (low + high) / 2
+        low, high = middle - 2.0, middle + 2.0
+    pad = (high - low) * 0.08
+    ticks = _symmetric_ticks(low - pad, high + pad, 4)
+    y_low, y_high = ticks[0], ticks[-1]
+    x_low, x_high = min(xs), max(xs)
+
+    def x_of(x: float) -> float:
+        return left + (right - left) * ((x - x_low) / (x_high - x_low) if x_high > x_low else 0.5)
+
+    def y_of(y: float) -> float:
+        share = (y - y_low) / (y_high - y_low) if y_high > y_low else 0.5
+        return top + (bottom - top) * share if inverted else bottom - (bottom - top) * share
+
+    for tick in ticks:
+        y = y_of(tick)
+        parts.append(
+            f'<line class="grid" x1="{_f(left)}" x2="{_f(right)}" y1="{_f(y)}" y2="{_f(y)}"/>'
+            f'<text class="tick" x="{_f(left - 8)}" y="{_f(y + 4)}" text-anchor="end">'
+            f"{escape(y_format(tick))}</text>"
+        )
+    parts.append(
+        f'<text class="axis-label" x="{_f(left)}" y="14" text-anchor="start">{escape(y_label)}'
+        "</text>"
+    )
+    segments: list[list[tuple[float, float]]] = [[]]
+    for x, value in points:
+        if value is None:
+            if segments[-1]:
+                segments.append([])
+            continue
+        segments[-1].append((x_of(x), y_of(value)))
+    path = "".join(_polyline(seg) for seg in segments if seg)
+    single = [seg for seg in segments if len(seg) == 1]
+    for x, y in (seg[0] for seg in single):
+        path += f"M{_f(x - 1.5)} {_f(y)}H{_f(x + 1.5)}"  # a lone sample still shows
+    parts.append(
+        f'<path class="mark line" fill="none" stroke="{color}" d="{path}"><title>'
+        f"{escape(title)}: {escape(y_format(lowest))} to {escape(y_format(highest))}</title></path>"
+    )
+    if x_ticks is None:
+        step_ticks = nice_ticks(x_high - x_low, 6)
+        x_ticks = [(x_low + t, x_format(x_low + t)) for t in step_ticks if t <= x_high - x_low]
+    for x, label in x_ticks:
+        # The end labels stay inside the chart.
+        anchor = "start" if x <= x_low else "end" if x >= x_high else "middle"
+        parts.append(
+            f'<text class="tick" x="{_f(x_of(x))}" y="{_f(bottom + 16)}" text-anchor="{anchor}">'
+            f"{escape(label)}</text>"
+        )
+    parts.append(
+        f'<line class="axis" x1="{_f(left)}" x2="{_f(right)}" y1="{_f(bottom)}" y2="{_f(bottom)}"/>'
+        f'<text class="axis-label" x="{_f((left + right) / 2)}" y="{_f(height - 6)}"'
+        f' text-anchor="middle">{escape(x_label)}</text></svg>'
+    )
+    return "".join(parts)
+
+
+def route_map(
+    points: Sequence[tuple[float, float]],
+    *,
+    title: str,
+    desc: str,
+    width: int = WIDTH,
+    height: int = 360,
+    color: str = "#0072B2",
+) -> str:
+    """A route as a line on a blank background (no tiles: nothing to fetch), start and finish
+    marked; ``points`` are already projected to the ``width`` x ``height`` box."""
+    parts = [
+        f'<svg class="chart-svg route-map" viewBox="0 0 {width} {height}" role="img"'
+        ' xmlns="http://www.w3.org/2000/svg" preserveAspectRatio="xMidYMid meet">',
+        f"<title>{escape(title)}</title><desc>{escape(desc)}</desc>",
+        f'<rect class="map-bg" x="0" y="0" width="{width}" height="{height}" rx="8"/>',
+    ]
+    if points:
+        parts.append(
+            f'<path class="mark route" fill="none" stroke="{color}" d="{_polyline(points)}">'
+            f"<title>{escape(title)}</title></path>"
+        )
+        for (x, y), name, fill in (
+            (points[0], "Start", "#009E73"),
+            (points[-1], "Finish", "#D55E00"),
+        ):
+            parts.append(
+                f'<path class="mark endpoint" fill="{fill}" d="M{_f(x - 6)} {_f(y)}'
+                f'a6 6 0 1 0 12 0a6 6 0 1 0 -12 0Z"><title>{name}</title></path>'
+            )
+        parts.append(f'<text class="tick" x="{width - 14}" y="22" text-anchor="end">N ↑</text>')
     parts.append("</svg>")
     return "".join(parts)

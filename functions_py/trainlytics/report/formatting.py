@@ -1,8 +1,16 @@
-"""Labels, units and sport families shared by the HTML report and ``trainlytics stats``."""
+"""Labels, units and sport families shared by the HTML report and ``trainlytics stats``.
+
+Distances, elevations, paces and speeds follow the athlete's units setting (metric or
+imperial): the renderer wraps its work in ``with units("imperial"):`` and every ``fmt_*``
+function reads it, so no caller threads a flag through. The database keeps SI throughout.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from trainlytics.providers import PROVIDER_CLASSES
 
@@ -16,11 +24,35 @@ __all__ = [
     "fmt_duration",
     "fmt_elevation",
     "fmt_hours",
+    "fmt_pace",
+    "fmt_speed",
     "form_band",
+    "imperial",
     "record_label",
     "record_value",
     "sport_label",
+    "units",
 ]
+
+METRES_PER_MILE = 1609.344
+FEET_PER_METRE = 3.280839895
+
+_UNITS: ContextVar[str] = ContextVar("trainlytics_report_units", default="metric")
+
+
+@contextmanager
+def units(system: str | None) -> Iterator[None]:
+    """Format in ``metric`` (default, also for None or anything unknown) or ``imperial``."""
+    token = _UNITS.set("imperial" if system == "imperial" else "metric")
+    try:
+        yield
+    finally:
+        _UNITS.reset(token)
+
+
+def imperial() -> bool:
+    return _UNITS.get() == "imperial"
+
 
 # Sport families group the canonical activity types for charts (colours from the Okabe-Ito
 # palette). Order is the stacking and legend order.
@@ -126,6 +158,11 @@ def sport_label(value: str) -> str:
 def fmt_distance(metres: float | None) -> str:
     if metres is None or metres <= 0:
         return "—"
+    if imperial():
+        miles = metres / METRES_PER_MILE
+        if miles < 0.1:
+            return f"{metres * FEET_PER_METRE:,.0f} ft"
+        return f"{miles:,.0f} mi" if miles >= 100 else f"{miles:,.1f} mi"
     if metres < 1000:
         return f"{metres:,.0f} m"
     if metres >= 100_000:
@@ -148,6 +185,8 @@ def fmt_hours(seconds: float) -> str:
 def fmt_elevation(metres: float | None) -> str:
     if metres is None or metres <= 0:
         return "—"
+    if imperial():
+        return f"{metres * FEET_PER_METRE:,.0f} ft"
     return f"{metres:,.0f} m"
 
 
@@ -189,6 +228,23 @@ def fmt_clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def fmt_pace(seconds_per_km: float | None) -> str:
+    """``4:30 /km``, or per mile in imperial units."""
+    if seconds_per_km is None or seconds_per_km <= 0:
+        return "—"
+    if imperial():
+        return f"{fmt_clock(seconds_per_km * METRES_PER_MILE / 1000)} /mi"
+    return f"{fmt_clock(seconds_per_km)} /km"
+
+
+def fmt_speed(metres_per_second: float | None) -> str:
+    if metres_per_second is None or metres_per_second <= 0:
+        return "—"
+    if imperial():
+        return f"{metres_per_second * 3600 / METRES_PER_MILE:.1f} mph"
+    return f"{metres_per_second * 3.6:.1f} km/h"
+
+
 def record_label(record: str, standard_distance: float | None) -> str:
     """``fastest`` over 5000 m → ``Fastest 5 km``; ``biggest_climb`` → ``Biggest climb``."""
     if record == "fastest" and standard_distance:
@@ -214,10 +270,10 @@ def record_value(
     if record == "fastest" and standard_distance and value > 0:
         family, _ = family_of(activity_type)
         if family == "Cycling":
-            pace = f"{standard_distance / value * 3.6:.1f} km/h"
+            pace = fmt_speed(standard_distance / value)
         elif family == "Swimming":
             pace = f"{fmt_clock(value / standard_distance * 100)} /100 m"
         else:
-            pace = f"{fmt_clock(value / standard_distance * 1000)} /km"
+            pace = fmt_pace(value / standard_distance * 1000)
         return f"{fmt_clock(value)} ({pace})"
     return fmt_duration(value) if value >= 60 else f"{value:.0f} s"

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from html import escape
 
 from trainlytics import __version__
+from trainlytics.report.activity_page import activity_sections, best_efforts_section
 from trainlytics.report.charts import (
     Bar,
     Series,
@@ -35,155 +36,15 @@ from trainlytics.report.formatting import (
     record_label,
     record_value,
     sport_label,
+    units,
 )
+from trainlytics.report.page import CSP, CSS
+from trainlytics.report.page import badge as _badge
+from trainlytics.report.page import legend as _legend
+from trainlytics.report.page import table as _table
+from trainlytics.report.page import tile as _tile
 
-__all__ = ["render_report"]
-
-CSP = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-    "base-uri 'none'; form-action 'none'"
-)
-
-CSS = """
-:root {
-  --ink: #1c2127; --muted: #5b6570; --faint: #8a939c; --line: #e3e6ea; --paper: #ffffff;
-  --page: #f5f6f4; --accent: #0072b2; --good: #1b7f4c; --warn: #a15c00; --bad: #b3261e;
-}
-* { box-sizing: border-box; }
-html { -webkit-text-size-adjust: 100%; }
-body {
-  margin: 0; background: var(--page); color: var(--ink);
-  font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", "Noto Sans",
-    "Liberation Sans", Arial, sans-serif;
-}
-main { max-width: 1080px; margin: 0 auto; padding: 32px 20px 48px; }
-header.top { margin-bottom: 24px; }
-.eyebrow { text-transform: uppercase; letter-spacing: .08em; font-size: 12px; color: var(--muted);
-  font-weight: 600; margin: 0 0 4px; }
-h1 { font-size: 30px; line-height: 1.2; margin: 0 0 6px; letter-spacing: -.01em; }
-h2 { font-size: 20px; margin: 0 0 4px; letter-spacing: -.005em; }
-h3 { font-size: 15px; margin: 20px 0 8px; color: var(--muted); }
-p { margin: 0 0 10px; }
-.sub { color: var(--muted); margin: 0; }
-section.card { background: var(--paper); border: 1px solid var(--line); border-radius: 10px;
-  padding: 20px 22px; margin: 0 0 20px; }
-.card > p.lead { color: var(--muted); margin-bottom: 14px; max-width: 70ch; }
-.tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(140px, 1fr)); gap: 12px;
-  margin: 0 0 20px; }
-.tile { background: var(--paper); border: 1px solid var(--line); border-radius: 10px;
-  padding: 14px 16px; }
-.tile .label { font-size: 13px; color: var(--muted); }
-.tile .value { font-size: 24px; font-weight: 650; font-variant-numeric: tabular-nums;
-  white-space: nowrap; line-height: 1.2; margin-top: 2px; }
-.tile .note { font-size: 13px; color: var(--muted); }
-.grid2 { display: grid; grid-template-columns: 1fr 1fr; gap: 20px; }
-.chart { overflow-x: auto; margin: 6px 0 4px; }
-.chart svg { display: block; width: 100%; min-width: 520px; height: auto; }
-.chart-svg text { font-size: 12px; fill: var(--muted); font-family: inherit; }
-.chart-svg .axis-label { font-size: 12px; fill: var(--ink); font-weight: 600; }
-.chart-svg .grid { stroke: var(--line); stroke-width: 1; }
-.chart-svg .grid.zero, .chart-svg .axis { stroke: #9aa3ab; stroke-width: 1; }
-.chart-svg .grid.vertical { stroke-dasharray: 2 4; }
-.chart-svg .line { stroke-width: 2.5; stroke-linejoin: round; stroke-linecap: round; }
-.chart-svg .load-bar { fill: #c9ced3; }
-.chart-svg .tsb { stroke: #3d4650; stroke-width: 1.5; }
-.chart-svg .tsb-fresh { fill: #009e73; opacity: .35; }
-.chart-svg .tsb-tired { fill: #d55e00; opacity: .35; }
-.chart-svg .mark:hover { opacity: .8; }
-.legend { display: flex; flex-wrap: wrap; gap: 6px 18px; list-style: none; padding: 0;
-  margin: 8px 0 0; font-size: 14px; color: var(--muted); }
-.legend li { display: flex; align-items: center; gap: 6px; }
-.swatch { width: 12px; height: 12px; border-radius: 3px; display: inline-block; }
-.swatch.line { height: 3px; border-radius: 2px; width: 18px; }
-.table-wrap { overflow-x: auto; }
-table { border-collapse: collapse; width: 100%; font-size: 14px; }
-caption { text-align: left; font-size: 13px; padding: 0 0 6px; }
-th, td { text-align: left; padding: 7px 10px; border-bottom: 1px solid var(--line);
-  vertical-align: top; }
-th { font-size: 12px; text-transform: uppercase; letter-spacing: .05em; color: var(--muted);
-  font-weight: 600; white-space: nowrap; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-tbody tr:last-child td { border-bottom: none; }
-.badge { display: inline-block; padding: 1px 8px; border-radius: 999px; font-size: 12px;
-  font-weight: 600; border: 1px solid currentColor; white-space: nowrap; }
-.badge.ok { color: var(--good); } .badge.warn { color: var(--warn); }
-.badge.bad { color: var(--bad); } .badge.off { color: var(--faint); }
-.error-text { color: var(--bad); font-size: 13px; }
-.empty { color: var(--muted); font-style: italic; }
-footer { color: var(--faint); font-size: 13px; margin-top: 28px; }
-@media (max-width: 760px) {
-  main { padding: 20px 12px 32px; }
-  h1 { font-size: 24px; }
-  .grid2 { grid-template-columns: 1fr; }
-  section.card { padding: 16px 14px; }
-  .tile .value { font-size: 22px; }
-}
-@media print {
-  body { background: #fff; }
-  section.card, .tile { break-inside: avoid; border-color: #ccc; }
-  .chart { overflow: visible; }
-  .chart svg { min-width: 0; }
-}
-"""
-
-_STATUS_CLASS = {
-    "active": "ok",
-    "success": "ok",
-    "error": "warn",
-    "partial": "warn",
-    "running": "off",
-    "revoked": "bad",
-    "failed": "bad",
-    "disconnected": "off",
-}
-
-
-def _badge(status: str) -> str:
-    return f'<span class="badge {_STATUS_CLASS.get(status, "off")}">{escape(status)}</span>'
-
-
-def _table(
-    headers: Sequence[tuple[str, bool]], rows: Iterable[Sequence[str]], caption: str = ""
-) -> str:
-    """Rows are pre-escaped HTML cells; headers are (text, numeric)."""
-    head = "".join(
-        f'<th scope="col"{" class=num" if numeric else ""}>{escape(text)}</th>'
-        for text, numeric in headers
-    )
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f"<td{' class=num' if numeric else ''}>{cell}</td>"
-            for cell, (_, numeric) in zip(row, headers, strict=True)
-        )
-        + "</tr>"
-        for row in rows
-    )
-    cap = f"<caption class=sub>{escape(caption)}</caption>" if caption else ""
-    return (
-        f'<div class="table-wrap"><table>{cap}<thead><tr>{head}</tr></thead>'
-        f"<tbody>{body}</tbody></table></div>"
-    )
-
-
-def _legend(items: Iterable[tuple[str, str]], line: bool = False) -> str:
-    kind = "swatch line" if line else "swatch"
-    return (
-        '<ul class="legend">'
-        + "".join(
-            f'<li><span class="{kind}" style="background:{color}"></span>{escape(name)}</li>'
-            for name, color in items
-        )
-        + "</ul>"
-    )
-
-
-def _tile(label: str, value: str, note: str = "") -> str:
-    note_html = f'<div class="note">{escape(note)}</div>' if note else ""
-    return (
-        f'<div class="tile"><div class="label">{escape(label)}</div>'
-        f'<div class="value">{escape(value)}</div>{note_html}</div>'
-    )
+__all__ = ["render_coach_report", "render_report"]
 
 
 def _weekly_section(data: ReportData) -> str:
@@ -554,31 +415,105 @@ def _tiles(data: ReportData) -> str:
     return '<div class="tiles" id="summary">' + "".join(tiles) + "</div>"
 
 
-def render_report(data: ReportData) -> str:
-    """The full HTML document."""
-    athlete = data.athlete
-    weeks = len(data.period.weeks)
-    period = (
-        f"{fmt_date(data.period.start)} \u2013 {fmt_date(data.period.end)} · {weeks} week"
-        f"{'s' if weeks != 1 else ''}"
+def _planned_section(data: ReportData) -> str:
+    head = '<section class="card" id="planned"><h2>Planned vs completed</h2>'
+    if data.planned is None:
+        return ""
+    if not data.planned:
+        return head + '<p class="empty">No workouts planned in this period.</p></section>'
+    weeks = data.period.weeks
+    index = {week: i for i, week in enumerate(weeks)}
+    done = [0.0] * len(weeks)
+    missed = [0.0] * len(weeks)
+    for w in data.compliance or []:
+        i = index.get(w.week_start)
+        if i is None:
+            continue
+        done[i] = min(w.completed_duration, w.planned_duration or w.completed_duration) / 3600
+        missed[i] = max(w.planned_duration - w.completed_duration, 0.0) / 3600
+    planned_count = sum(w.planned_count for w in data.compliance or [])
+    completed_count = sum(w.completed_count for w in data.compliance or [])
+    chart = ""
+    if any(done) or any(missed):
+        chart = (
+            '<div class="chart">'
+            + stacked_bar_chart(
+                [f"{week.day} {week:%b}" for week in weeks],
+                [
+                    Series("Completed", "#009E73", done),
+                    Series("Not completed", "#D55E00", missed),
+                ],
+                title="Planned training time, completed or not, per week",
+                desc="Hours of planned workouts per week: completed (green) and the rest (orange).",
+                y_label="Planned time (hours)",
+                x_label="Week starting (Monday, local time)",
+                value_format=lambda v: f"{v:.1f} h",
+            )
+            + "</div>"
+            + _legend([("Completed", "#009E73"), ("Not completed", "#D55E00")])
+        )
+    rows = [
+        (
+            escape(fmt_date(w.planned_date)),
+            escape(w.name),
+            escape(sport_label(w.activity_type)),
+            escape(fmt_duration(w.planned_duration)),
+            escape(fmt_distance(w.planned_distance)),
+            escape(f"{w.planned_load:.0f}" if w.planned_load is not None else "—"),
+            _badge("success") if w.completed else _badge("open"),
+            escape(fmt_duration(w.completed_time)),
+            escape(fmt_distance(w.completed_distance)),
+            escape(f"{w.completed_load:.0f}" if w.completed_load is not None else "—"),
+        )
+        for w in data.planned
+    ]
+    coach_note = (
+        " As a coach you see a workout as completed only when the activity that fulfilled it "
+        "is one you may read (not private, not from Strava)."
+        if data.reader is not None and data.reader.id != data.athlete.id
+        else ""
     )
-    generated = data.generated_at.astimezone(dt.UTC).strftime("%d %b %Y %H:%M UTC")
-    body = (
-        '<header class="top"><p class="eyebrow">Trainlytics training report</p>'
-        f"<h1>{escape(athlete.display_name)}</h1>"
-        f'<p class="sub">{escape(period)}</p></header>'
-        + _tiles(data)
+    return (
+        head + f'<p class="lead">{completed_count} of {planned_count} planned workouts '
+        f"completed in the period.{escape(coach_note)}</p>"
+        + chart
+        + _table(
+            [
+                ("Planned for", False),
+                ("Workout", False),
+                ("Sport", False),
+                ("Duration", True),
+                ("Distance", True),
+                ("Load", True),
+                ("Status", False),
+                ("Done: time", True),
+                ("Distance", True),
+                ("Load", True),
+            ],
+            rows,
+        )
+        + "</section>"
+    )
+
+
+def _athlete_body(data: ReportData) -> str:
+    """Every section of one athlete's report (in the athlete's units)."""
+    coach_view = data.reader is not None and data.reader.id != data.athlete.id
+    return (
+        _tiles(data)
         + _weekly_section(data)
         + _load_section(data)
+        + _planned_section(data)
         + _sports_section(data)
         + _records_section(data)
+        + best_efforts_section(data)
         + _recent_section(data)
-        + _sync_section(data)
-        + f"<footer>Generated {escape(generated)} by Trainlytics {escape(__version__)} for "
-        f"{escape(athlete.email)}. Distances and times are moving figures from the activity "
-        "summaries; weeks are local calendar weeks starting on Monday. This page works offline "
-        "and loads nothing from the network.</footer>"
+        + activity_sections(data)
+        + ("" if coach_view else _sync_section(data))
     )
+
+
+def _document(title: str, body: str) -> str:
     return (
         "<!doctype html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
@@ -586,6 +521,76 @@ def render_report(data: ReportData) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="color-scheme" content="light">'
         '<meta name="generator" content="Trainlytics">'
-        f"<title>Training report · {escape(athlete.display_name)}</title>"
+        f"<title>{escape(title)}</title>"
         f"<style>{CSS}</style></head><body><main>{body}</main></body></html>\n"
     )
+
+
+def _period_text(data: ReportData) -> str:
+    weeks = len(data.period.weeks)
+    return (
+        f"{fmt_date(data.period.start)} \u2013 {fmt_date(data.period.end)} · {weeks} week"
+        f"{'s' if weeks != 1 else ''}"
+    )
+
+
+def render_report(data: ReportData) -> str:
+    """The full HTML document."""
+    athlete = data.athlete
+    generated = data.generated_at.astimezone(dt.UTC).strftime("%d %b %Y %H:%M UTC")
+    with units(data.units):
+        unit_note = (
+            "Distances in miles and feet (the athlete's setting)"
+            if data.units == "imperial"
+            else "Distances in kilometres and metres"
+        )
+        body = (
+            '<header class="top"><p class="eyebrow">Trainlytics training report</p>'
+            f"<h1>{escape(athlete.display_name)}</h1>"
+            f'<p class="sub">{escape(_period_text(data))}</p></header>'
+            + _athlete_body(data)
+            + f"<footer>Generated {escape(generated)} by Trainlytics {escape(__version__)} for "
+            f"{escape(athlete.email)}. Distances and times are moving figures from the activity "
+            "summaries; weeks are local calendar weeks starting on Monday. "
+            f"{unit_note}. This page works offline and loads nothing from the network.</footer>"
+        )
+    return _document(f"Training report · {athlete.display_name}", body)
+
+
+def render_coach_report(coach_name: str, coach_email: str, reports: Sequence[ReportData]) -> str:
+    """One page for a coach: a part per athlete with an active grant, each read as the coach
+    (so only what the coach may read), each in that athlete's units."""
+    generated = dt.datetime.now(dt.UTC).strftime("%d %b %Y %H:%M UTC")
+    parts = []
+    toc = []
+    for n, data in enumerate(reports, start=1):
+        with units(data.units):
+            body = _athlete_body(data)
+        # One page holds several athletes: element ids (and the chart clip paths that refer
+        # to them) get the athlete's number, so none repeats.
+        body = body.replace(' id="', f' id="a{n}-').replace("url(#", f"url(#a{n}-")
+        name = escape(data.athlete.display_name)
+        toc.append(f'<a href="#athlete-{n}">{name}</a>')
+        parts.append(
+            f'<article class="athlete" id="athlete-{n}"><h2>{name}</h2>'
+            f'<p class="sub">{escape(_period_text(data))}</p>{body}</article>'
+        )
+    if not reports:
+        parts.append(
+            '<section class="card"><p class="empty">No athlete has granted you access yet.</p>'
+            "</section>"
+        )
+    body = (
+        '<header class="top"><p class="eyebrow">Trainlytics coach report</p>'
+        f"<h1>{escape(coach_name)}</h1>"
+        f'<p class="sub">{len(reports)} athlete{"s" if len(reports) != 1 else ""} with an '
+        "active grant</p></header>"
+        + (f'<nav class="toc">{"".join(toc)}</nav>' if toc else "")
+        + "".join(parts)
+        + f"<footer>Generated {escape(generated)} by Trainlytics {escape(__version__)} for "
+        f"{escape(coach_email)}, read with the coach's access: private activities, activities "
+        "and streams from Strava (Strava's terms: the athlete's own view only) and the "
+        "athletes' accounts are not included. This page works offline and loads nothing from "
+        "the network.</footer>"
+    )
+    return _document(f"Coach report · {coach_name}", body)
