@@ -42,7 +42,7 @@ rate-limit headers (none are documented: no observations are parsed); whether th
 newer ``manual``/``time_zone`` fields are set by all apps (absent: UTC, as before); whether
 ``DELETE /v1/permissions`` revokes only the token it is called with or every token of the
 athlete (Trainlytics assumes the latter and never revokes a token whose account holds a live
-connection here: see ``trainlytics.connect``).
+connection here: see ``trainlytics.connections.connect``).
 
 UNCONFIRMED: whether the token response always carries ``scope`` (Doorkeeper, which Wahoo runs,
 does by default; when it is absent the callback's ``scope`` or, failing that, the requested
