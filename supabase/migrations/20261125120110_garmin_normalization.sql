@@ -246,9 +246,14 @@ as $$
         ) as v
     ) as x;
 $$;
+
 comment on function private.garmin_number(jsonb) is
     'A non-negative number below 1e38 (fits real) from a JSON number or numeric string; null '
     'for anything else (negative, huge, text, object). Never raises. Service role only.';
+
+revoke all on function private.garmin_number(jsonb) from public, anon, authenticated;
+
+grant execute on function private.garmin_number(jsonb) to service_role;
 
 create function private.garmin_activity_type(p_value text)
 returns public.activity_type
@@ -269,10 +274,15 @@ as $$
         )
     end;
 $$;
+
 comment on function private.garmin_activity_type(text) is
     'The canonical activity_type of a Garmin activityType: as sent (case-insensitive), else by '
     'its canonical UPPER_SNAKE key (spaces, slashes and dashes become one underscore); other '
     'when unknown. Service role only.';
+
+revoke all on function private.garmin_activity_type(text) from public, anon, authenticated;
+
+grant execute on function private.garmin_activity_type(text) to service_role;
 
 -- The normaliser ------------------------------------------------------------------------------
 
@@ -453,6 +463,11 @@ exception when others then
     return r;
 end;
 $$;
+
+revoke all on function private.normalize_garmin(jsonb) from public, anon, authenticated;
+
+grant execute on function private.normalize_garmin(jsonb) to service_role;
+
 comment on function private.normalize_garmin(jsonb) is
     'Normalises one raw Garmin activity (an activities / manuallyUpdatedActivities item, a pull '
     'or ping-callback item, or an activityDetails item with its summary nested) into '
@@ -464,9 +479,6 @@ comment on function private.normalize_garmin(jsonb) is
     'SKIING/SNOWBOARDING"). A malformed item comes back with error set; never raises. Service '
     'role only.';
 
-revoke all on function private.garmin_number(jsonb) from public, anon, authenticated;
-revoke all on function private.garmin_activity_type(text) from public, anon, authenticated;
 revoke all on function private.normalize_garmin(jsonb) from public, anon, authenticated;
-grant execute on function private.garmin_number(jsonb) to service_role;
-grant execute on function private.garmin_activity_type(text) to service_role;
+
 grant execute on function private.normalize_garmin(jsonb) to service_role;

@@ -396,6 +396,11 @@ begin
     return r;
 end;
 $$;
+
+revoke all on function private.normalize_polar(jsonb) from public, anon, authenticated;
+
+grant execute on function private.normalize_polar(jsonb) to service_role;
+
 comment on function private.normalize_polar(jsonb) is
     'One Polar AccessLink exercise (current snake_case API or deprecated kebab-case API) as '
     'private.normalized_activity: local start_time minus start_time_utc_offset (minutes) as the '
@@ -406,4 +411,5 @@ comment on function private.normalize_polar(jsonb) is
     'of raising.';
 
 revoke all on function private.normalize_polar(jsonb) from public, anon, authenticated;
+
 grant execute on function private.normalize_polar(jsonb) to service_role;
