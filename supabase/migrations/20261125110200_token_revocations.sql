@@ -58,17 +58,23 @@ grant all on table private.token_revocations to service_role;
 create function private.provider_deletes_data_on_disconnect(p_provider public.provider_type)
 returns boolean
 language sql
-immutable
+stable
 parallel safe
 set search_path = ''
 as $$
-    select p_provider = 'strava';
+    select coalesce(
+        (
+            select p.deletes_data_on_disconnect from private.providers as p
+            where p.provider = p_provider
+        ),
+        false
+    );
 $$;
 
 comment on function private.provider_deletes_data_on_disconnect(public.provider_type) is
-    'Whether a disconnect deletes the activities synchronised from this provider: Strava only '
-    '(its API agreement requires deleting Strava data when the athlete disconnects or '
-    'deauthorises). Mirrors trainlytics.providers Provider.delete_activities_on_disconnect '
+    'Whether a disconnect deletes the activities synchronised from this provider: '
+    'private.providers.deletes_data_on_disconnect (Strava: its API agreement requires deleting '
+    'Strava data when the athlete disconnects or deauthorises). Mirrors trainlytics.providers Provider.delete_activities_on_disconnect '
     '(a test holds them equal).';
 
 revoke all on function private.provider_deletes_data_on_disconnect(public.provider_type)

@@ -512,6 +512,171 @@ revoke all on function private.iso8601_duration_seconds(text) from public, anon,
 
 grant execute on function private.iso8601_duration_seconds(text) to service_role;
 
+-- Dispatch to the provider normalisers through the registry (private.providers) --------------
+
+create function private.check_normalized(p_payload jsonb, p_row private.normalized_activity)
+returns setof private.normalized_activity
+language sql
+immutable
+parallel safe
+-- A SQL body without SET: the planner inlines it into private.normalize_page's query.
+as $$
+    -- The columns of private.normalized_activity, in order (p_payload is a parameter, r the
+    -- normaliser's row).
+    select  -- noqa: ST06
+        nullif(btrim(r.external_id), '') as external_id,
+        left(r.name, 500) as name,
+        left(r.description, 20000) as description,
+        coalesce(r.activity_type, 'other') as activity_type,
+        r.provider_activity_type,
+        case
+            when r.start_date > '-infinity' and r.start_date < 'infinity' then r.start_date
+        end as start_date,
+        nullif(btrim(r.timezone), '') as timezone,
+        case
+            when r.utc_offset between -64800 and 64800 then r.utc_offset else 0
+        end as utc_offset,
+        case when r.elapsed_time >= 0 then r.elapsed_time end as elapsed_time,
+        case when r.moving_time >= 0 then r.moving_time end as moving_time,
+        case when r.distance >= 0 and r.distance < 'infinity' then r.distance end as distance,
+        case
+            when r.average_speed >= 0 and r.average_speed < 'infinity' then r.average_speed
+        end as average_speed,
+        case
+            when r.max_speed >= 0 and r.max_speed < 'infinity' then r.max_speed
+        end as max_speed,
+        case
+            when r.average_heartrate between 0 and 300 then r.average_heartrate
+        end as average_heartrate,
+        case when r.max_heartrate between 0 and 300 then r.max_heartrate end as max_heartrate,
+        case
+            when r.average_watts >= 0 and r.average_watts < 'infinity' then r.average_watts
+        end as average_watts,
+        case
+            when r.max_watts >= 0 and r.max_watts < 'infinity' then r.max_watts
+        end as max_watts,
+        case
+            when r.weighted_average_watts >= 0 and r.weighted_average_watts < 'infinity'
+                then r.weighted_average_watts
+        end as weighted_average_watts,
+        case
+            when r.average_cadence >= 0 and r.average_cadence < 'infinity' then r.average_cadence
+        end as average_cadence,
+        case
+            when r.max_cadence >= 0 and r.max_cadence < 'infinity' then r.max_cadence
+        end as max_cadence,
+        case
+            when r.elevation_gain >= 0 and r.elevation_gain < 'infinity' then r.elevation_gain
+        end as elevation_gain,
+        case
+            when r.elevation_loss >= 0 and r.elevation_loss < 'infinity' then r.elevation_loss
+        end as elevation_loss,
+        case when r.calories >= 0 and r.calories < 'infinity' then r.calories end as calories,
+        coalesce(r.is_manual, false) as is_manual,
+        coalesce(r.is_private, false) as is_private,
+        r.device_name,
+        case
+            when jsonb_typeof(r.activity_data) = 'object' then r.activity_data else '{}'
+        end as activity_data,
+        case
+            when r.provider_updated_at > '-infinity' and r.provider_updated_at < 'infinity'
+                then r.provider_updated_at
+        end as provider_updated_at,
+        case
+            when r.error is not null then r.error
+            when coalesce(jsonb_typeof(p_payload), '') <> 'object'  -- noqa: RF03
+                then 'item is not a JSON object'
+            when nullif(btrim(r.external_id), '') is null then 'no activity id'
+            when not (r.start_date > '-infinity' and r.start_date < 'infinity')
+                or r.start_date is null then 'no valid start time'
+        end as error
+    from (select (p_row).*) as r;  -- noqa: RF03
+$$;
+
+comment on function private.check_normalized(jsonb, private.normalized_activity) is
+    'The checks common to every provider, applied to a normaliser''s row: identity '
+    '(external_id, start_date: error when missing or when the item is not a JSON object); '
+    'metrics the activities table cannot hold (negative, infinite, heart rate over 300, offset '
+    'beyond 18 h) become unknown rather than losing the activity; name and description are '
+    'trimmed to their limits.';
+
+revoke all on function private.check_normalized(jsonb, private.normalized_activity)
+from public, anon, authenticated;
+
+grant execute on function private.check_normalized(jsonb, private.normalized_activity)
+to service_role;
+
+create function private.normalize_page(p_provider public.provider_type, p_items jsonb)
+returns table (pos integer, payload jsonb, normalized private.normalized_activity)
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+    v_normaliser regprocedure;
+begin
+    select p.normaliser into v_normaliser
+    from private.providers as p
+    where p.provider = p_provider;
+    if v_normaliser is null then
+        -- No registered normaliser: every item is reported ('normaliser returned nothing').
+        return query
+            select (i.ord - 1)::integer, i.payload, null::private.normalized_activity
+            from jsonb_array_elements(coalesce(p_items, '[]'::jsonb))
+                with ordinality as i (payload, ord);
+        return;
+    end if;
+    -- One dynamic statement per page: the registry's normaliser (a regprocedure, printed
+    -- schema-qualified and quoted by its output function) is inlined when it is SQL.
+    return query execute format(
+        'select (i.ord - 1)::integer, i.payload, x.c
+        from jsonb_array_elements(coalesce($1, ''[]''::jsonb)) with ordinality as i (payload, ord)
+        left join lateral (
+            select c
+            from %s(i.payload) as r
+            cross join lateral private.check_normalized(i.payload, r) as c
+        ) as x on true',
+        v_normaliser::regproc
+    ) using p_items;
+end;
+$$;
+
+comment on function private.normalize_page(public.provider_type, jsonb) is
+    'Each item of a page (a JSON array of provider payloads) with its 0-based position and its '
+    'normalised row (null when the normaliser returned none, or when the provider has no '
+    'registered normaliser): the provider''s normaliser from private.providers, then '
+    'private.check_normalized, in one dynamic statement per page. Service role only.';
+
+revoke all on function private.normalize_page(public.provider_type, jsonb)
+from public, anon, authenticated;
+
+grant execute on function private.normalize_page(public.provider_type, jsonb) to service_role;
+
+create function private.normalize_activity(p_provider public.provider_type, p_payload jsonb)
+returns setof private.normalized_activity
+language sql
+stable
+set search_path = ''
+as $$
+    -- A real row is never all null (activity_type and is_manual are never null).
+    select (x.normalized).*
+    from private.normalize_page(p_provider, jsonb_build_array(p_payload)) as x
+    where not x.normalized is null;
+$$;
+
+comment on function private.normalize_activity(public.provider_type, jsonb) is
+    'Normalises one raw payload of a provider (private.normalize_page over a one-item page) and '
+    'returns one row, or none when the provider''s normaliser returned none. Normalisers never '
+    'raise; should one do so anyway, public.ingest_activities isolates the item and reports '
+    'it. activity_data may carry _keep_stored, the columns the payload''s shape does not carry '
+    '(the ingest keeps their stored values and strips the key).';
+
+revoke all on function private.normalize_activity(public.provider_type, jsonb)
+from public, anon, authenticated;
+
+grant execute on function private.normalize_activity(public.provider_type, jsonb)
+to service_role;
+
 create or replace function private.ingest_page(
     p_connection_id bigint,
     p_user_id uuid,

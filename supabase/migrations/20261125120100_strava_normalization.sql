@@ -463,3 +463,12 @@ comment on function private.normalize_strava(jsonb) is
 revoke all on function private.normalize_strava(jsonb) from public, anon, authenticated;
 
 grant execute on function private.normalize_strava(jsonb) to service_role;
+
+-- The registry row: the ingest calls private.normalize_strava for this provider -----------------
+
+insert into private.providers (provider, normaliser, deletes_data_on_disconnect) values
+('strava', 'private.normalize_strava(jsonb)', true);
+
+-- Its duplicate priority (public.provider_priorities: the lowest wins the primary role).
+insert into public.provider_priorities (origin, priority, upload_origin_pattern) values
+('strava', 70, null);

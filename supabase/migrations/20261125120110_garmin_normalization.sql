@@ -482,3 +482,12 @@ comment on function private.normalize_garmin(jsonb) is
 revoke all on function private.normalize_garmin(jsonb) from public, anon, authenticated;
 
 grant execute on function private.normalize_garmin(jsonb) to service_role;
+
+-- The registry row: the ingest calls private.normalize_garmin for this provider -----------------
+
+insert into private.providers (provider, normaliser, deletes_data_on_disconnect) values
+('garmin', 'private.normalize_garmin(jsonb)', false);
+
+-- Its duplicate priority (public.provider_priorities: the lowest wins the primary role).
+insert into public.provider_priorities (origin, priority, upload_origin_pattern) values
+('garmin', 10, '^garmin');

@@ -413,3 +413,12 @@ comment on function private.normalize_polar(jsonb) is
 revoke all on function private.normalize_polar(jsonb) from public, anon, authenticated;
 
 grant execute on function private.normalize_polar(jsonb) to service_role;
+
+-- The registry row: the ingest calls private.normalize_polar for this provider -----------------
+
+insert into private.providers (provider, normaliser, deletes_data_on_disconnect) values
+('polar', 'private.normalize_polar(jsonb)', false);
+
+-- Its duplicate priority (public.provider_priorities: the lowest wins the primary role).
+insert into public.provider_priorities (origin, priority, upload_origin_pattern) values
+('polar', 30, '^polar');

@@ -292,3 +292,12 @@ comment on function private.normalize_coros(jsonb) is
 revoke all on function private.normalize_coros(jsonb) from public, anon, authenticated;
 
 grant execute on function private.normalize_coros(jsonb) to service_role;
+
+-- The registry row: the ingest calls private.normalize_coros for this provider -----------------
+
+insert into private.providers (provider, normaliser, deletes_data_on_disconnect) values
+('coros', 'private.normalize_coros(jsonb)', false);
+
+-- Its duplicate priority (public.provider_priorities: the lowest wins the primary role).
+insert into public.provider_priorities (origin, priority, upload_origin_pattern) values
+('coros', 20, '^coros');

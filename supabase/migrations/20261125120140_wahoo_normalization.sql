@@ -258,3 +258,12 @@ comment on function private.normalize_wahoo(jsonb) is
     'durations in s, distance in m, speed in m/s, power_bike_np_last as weighted average power, '
     'zero heart rate/power/cadence as not measured, provider_updated_at the later of the '
     'workout''s and summary''s updated_at. Pure; returns error instead of raising.';
+
+-- The registry row: the ingest calls private.normalize_wahoo for this provider -----------------
+
+insert into private.providers (provider, normaliser, deletes_data_on_disconnect) values
+('wahoo', 'private.normalize_wahoo(jsonb)', false);
+
+-- Its duplicate priority (public.provider_priorities: the lowest wins the primary role).
+insert into public.provider_priorities (origin, priority, upload_origin_pattern) values
+('wahoo', 40, '^wahoo');

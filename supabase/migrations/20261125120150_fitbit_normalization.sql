@@ -629,3 +629,12 @@ comment on function private.normalize_fitbit(jsonb) is
 revoke all on function private.normalize_fitbit(jsonb) from public, anon, authenticated;
 
 grant execute on function private.normalize_fitbit(jsonb) to service_role;
+
+-- The registry row: the ingest calls private.normalize_fitbit for this provider -----------------
+
+insert into private.providers (provider, normaliser, deletes_data_on_disconnect) values
+('fitbit', 'private.normalize_fitbit(jsonb)', false);
+
+-- Its duplicate priority (public.provider_priorities: the lowest wins the primary role).
+insert into public.provider_priorities (origin, priority, upload_origin_pattern) values
+('fitbit', 50, '^fitbit');

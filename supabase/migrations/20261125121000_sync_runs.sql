@@ -503,8 +503,11 @@ begin
             coalesce(array_agg(n.external_id) filter (where n.external_id is not null), '{}'),
             coalesce(bool_or(n.external_id is null), false)
         into v_listed_ids, v_unidentified
-        from jsonb_array_elements(v_items) as i (payload)
-        cross join lateral private.normalize_activity(v_provider, i.payload) as n;
+        from private.normalize_page(v_provider, v_items) as x
+        cross join lateral (select (x.normalized).*) as n  -- noqa: AM04
+        -- Items the normaliser returned nothing for are left out, as before (a real row is
+        -- never all null).
+        where not x.normalized is null;
         if not v_unidentified then
             -- The listing began after the lease's last heartbeat (the run's start or its
             -- previous page), a database time: rows changed since then are kept.

@@ -119,60 +119,6 @@ using (true);
 comment on policy sport_families_select on public.sport_families is
     'Reference data: every signed-in user reads the sport families (no personal data).';
 
-create table public.provider_priorities (
-    origin text primary key,
-    priority smallint not null unique,
-    upload_origin_pattern text,
-    constraint provider_priorities_origin_known check (
-        origin in ('strava', 'garmin', 'polar', 'coros', 'wahoo', 'fitbit', 'file', 'manual')
-    )
-);
-
-comment on table public.provider_priorities is
-    'Reference data for duplicate grouping: which copy of a workout is the primary. The origin '
-    'of a row is its provider, or its source (file, manual) when it has no connection; the '
-    'lowest priority wins. Device clouds first (they hold the recording device''s own file: '
-    'garmin, coros, polar, wahoo, fitbit), then imported files, then Strava (a re-upload, '
-    'possibly cropped by privacy zones, and shown to the athlete only), then manual entries. '
-    'Ties: the richer record (power, heart rate, device known), then the older row.';
-
-comment on column public.provider_priorities.origin is
-    'A provider_type value, or file / manual for rows without a connection.';
-
-comment on column public.provider_priorities.priority is
-    'Rank of the origin: the lowest wins the primary role.';
-
-comment on column public.provider_priorities.upload_origin_pattern is
-    'Case-insensitive regular expression matched against another copy''s upload origin '
-    '(activities.activity_data ->> ''external_id'', e.g. Strava''s garmin_push_12345678901): a '
-    'match tells that copy was forwarded by this origin, which widens the tolerances; when the '
-    'digits of the upload origin equal this row''s external_id, the link is certain.';
-
-insert into public.provider_priorities (origin, priority, upload_origin_pattern) values
-('garmin', 10, '^garmin'),
-('coros', 20, '^coros'),
-('polar', 30, '^polar'),
-('wahoo', 40, '^wahoo'),
-('fitbit', 50, '^fitbit'),
-('file', 60, null),
-('strava', 70, null),
-('manual', 80, null);
-
-alter table public.provider_priorities enable row level security;
-
-revoke all on table public.provider_priorities from anon, authenticated;
-
-grant select on table public.provider_priorities to authenticated;
-
-grant all on table public.provider_priorities to service_role;
-
-create policy provider_priorities_select on public.provider_priorities
-for select to authenticated
-using (true);
-
-comment on policy provider_priorities_select on public.provider_priorities is
-    'Reference data: every signed-in user reads the provider priorities (no personal data).';
-
 create or replace function private.group_activity_duplicates(
     p_user_ids uuid[], p_starts timestamptz[]
 )
