@@ -6,7 +6,7 @@
 -- `user_id = any(array(select private.readable_user_ids()))`, so each runs once per statement
 -- (an initPlan) and the (user_id, ...) indexes stay usable.
 
-create or replace function private.is_admin()
+create function private.is_admin()
 returns boolean
 language plpgsql
 stable
@@ -57,7 +57,7 @@ revoke all on function private.has_role(uuid, public.user_role) from public, ano
 
 grant execute on function private.has_role(uuid, public.user_role) to authenticated, service_role;
 
-create or replace function private.own_user_ids()
+create function private.own_user_ids()
 returns setof uuid
 rows 10
 language plpgsql
@@ -88,7 +88,7 @@ revoke all on function private.own_user_ids() from public, anon;
 
 grant execute on function private.own_user_ids() to authenticated, service_role;
 
-create or replace function private.readable_user_ids()
+create function private.readable_user_ids()
 returns setof uuid
 rows 10
 language plpgsql
@@ -134,7 +134,7 @@ revoke all on function private.readable_user_ids() from public, anon;
 
 grant execute on function private.readable_user_ids() to authenticated, service_role;
 
-create or replace function private.visible_profile_ids()
+create function private.visible_profile_ids()
 returns setof uuid
 rows 10
 language plpgsql
@@ -186,7 +186,7 @@ comment on function private.visible_profile_ids() is
     'opens no profile (public.pending_coach_offers tells the coach who offers). '
     'Security definer: reads coach_athletes and users without their RLS.';
 
-create or replace function private.coached_athlete_ids()
+create function private.coached_athlete_ids()
 returns setof uuid
 rows 10
 language plpgsql
@@ -233,7 +233,7 @@ comment on function private.set_updated_at() is
 
 revoke all on function private.set_updated_at() from public, anon, authenticated;
 
-create or replace function private.caller_id()
+create function private.caller_id()
 returns uuid
 language sql
 stable

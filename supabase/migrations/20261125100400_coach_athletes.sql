@@ -36,7 +36,7 @@ create trigger coach_athletes_set_updated_at
 before update on public.coach_athletes
 for each row execute function private.set_updated_at();
 
-create or replace function private.guard_coach_grant_change()
+create function private.guard_coach_grant_change()
 returns trigger
 language plpgsql
 set search_path = ''

@@ -29,7 +29,7 @@ comment on table public.connection_events is
 comment on column public.connection_events.detail is
     'What happened, e.g. {"reason": "invalid_grant", "scopes": [...]}; no secrets.';
 
-create or replace function private.record_connection_status_change()
+create function private.record_connection_status_change()
 returns trigger
 language plpgsql
 security definer

@@ -2,7 +2,7 @@
 -- (security_invoker), so row-level security of the underlying tables applies: an athlete sees
 -- their own rows, an admin everyone's.
 
-create or replace view public.activities_with_provider
+create view public.activities_with_provider
 with (security_invoker = true) as
 select
     a.id,

@@ -353,7 +353,7 @@ from public, anon, authenticated;
 
 grant execute on function public.connection_mark_revoked(bigint, text) to service_role;
 
-create or replace function public.connection_disconnect(
+create function public.connection_disconnect(
     p_connection_id bigint,
     p_delete_activities boolean
 )

@@ -677,7 +677,7 @@ from public, anon, authenticated;
 grant execute on function private.normalize_activity(public.provider_type, jsonb)
 to service_role;
 
-create or replace function private.ingest_page(
+create function private.ingest_page(
     p_connection_id bigint,
     p_user_id uuid,
     p_provider public.provider_type,
@@ -1085,7 +1085,7 @@ grant execute on function private.ingest_page(
     bigint, uuid, public.provider_type, jsonb, timestamptz, integer
 ) to service_role;
 
-create or replace function public.ingest_activities(
+create function public.ingest_activities(
     p_connection_id bigint,
     p_items jsonb,
     p_deleted_external_ids text[] default '{}',
@@ -1202,7 +1202,7 @@ to service_role;
 
 -- Re-normalisation keeps the athlete's fields too -------------------------------------------
 
-create or replace function public.renormalize_activities(
+create function public.renormalize_activities(
     p_provider public.provider_type default null
 )
 returns integer

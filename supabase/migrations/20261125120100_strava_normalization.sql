@@ -211,7 +211,7 @@ grant execute on function private.strava_local_start(text) to service_role;
 -- numeric field was looked up in the payload five times (jsonb key lookups were 15 % of a
 -- page's normalisation, perf). An innermost subquery now reads each key once.
 
-create or replace function private.normalize_strava(p_payload jsonb)
+create function private.normalize_strava(p_payload jsonb)
 returns setof private.normalized_activity
 language sql
 stable

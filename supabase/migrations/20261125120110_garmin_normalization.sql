@@ -286,7 +286,7 @@ grant execute on function private.garmin_activity_type(text) to service_role;
 
 -- The normaliser ------------------------------------------------------------------------------
 
-create or replace function private.normalize_garmin(p_payload jsonb)
+create function private.normalize_garmin(p_payload jsonb)
 returns private.normalized_activity
 language plpgsql
 stable

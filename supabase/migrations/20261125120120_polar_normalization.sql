@@ -228,7 +228,7 @@ set activity_type = excluded.activity_type;
 
 -- Normaliser ------------------------------------------------------------------------------------
 
-create or replace function private.normalize_polar(p_payload jsonb)
+create function private.normalize_polar(p_payload jsonb)
 returns private.normalized_activity
 language plpgsql
 stable

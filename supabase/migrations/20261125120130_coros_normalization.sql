@@ -120,7 +120,7 @@ grant execute on function private.coros_sport_code(jsonb) to service_role;
 
 -- Normaliser ------------------------------------------------------------------------------------
 
-create or replace function private.normalize_coros(p_payload jsonb)
+create function private.normalize_coros(p_payload jsonb)
 returns private.normalized_activity
 language plpgsql
 stable

@@ -108,7 +108,7 @@ revoke all on function private.wahoo_number(jsonb) from public, anon, authentica
 
 grant execute on function private.wahoo_number(jsonb) to service_role;
 
-create or replace function private.normalize_wahoo(p_payload jsonb)
+create function private.normalize_wahoo(p_payload jsonb)
 returns private.normalized_activity
 language plpgsql
 stable

@@ -592,7 +592,7 @@ revoke all on function private.normalize_fitbit_legacy(jsonb) from public, anon,
 
 grant execute on function private.normalize_fitbit_legacy(jsonb) to service_role;
 
-create or replace function private.normalize_fitbit(p_payload jsonb)
+create function private.normalize_fitbit(p_payload jsonb)
 returns private.normalized_activity
 language plpgsql
 stable

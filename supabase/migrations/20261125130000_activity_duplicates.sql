@@ -119,7 +119,7 @@ using (true);
 comment on policy sport_families_select on public.sport_families is
     'Reference data: every signed-in user reads the sport families (no personal data).';
 
-create or replace function private.group_activity_duplicates(
+create function private.group_activity_duplicates(
     p_user_ids uuid[], p_starts timestamptz[]
 )
 returns integer
@@ -608,7 +608,7 @@ comment on function private.group_activity_duplicates(uuid[], timestamptz[]) is
 
 -- Duplicate grouping -----------------------------------------------------------------------------
 
-create or replace function private.activities_group_inserted()
+create function private.activities_group_inserted()
 returns trigger
 language plpgsql
 security definer
@@ -635,7 +635,7 @@ comment on function private.activities_group_inserted() is
 
 revoke all on function private.activities_group_inserted() from public, anon, authenticated;
 
-create or replace function private.activities_group_updated()
+create function private.activities_group_updated()
 returns trigger
 language plpgsql
 security definer
@@ -687,7 +687,7 @@ comment on function private.activities_group_updated() is
 
 revoke all on function private.activities_group_updated() from public, anon, authenticated;
 
-create or replace function private.activities_group_deleted()
+create function private.activities_group_deleted()
 returns trigger
 language plpgsql
 security definer
@@ -921,7 +921,7 @@ revoke all on function public.split_duplicate(bigint) from public, anon;
 
 grant execute on function public.split_duplicate(bigint) to authenticated;
 
-create or replace function public.regroup_activity_duplicates(p_user_id uuid default null)
+create function public.regroup_activity_duplicates(p_user_id uuid default null)
 returns integer
 language plpgsql
 volatile

@@ -399,7 +399,7 @@ revoke all on function public.rebuild_personal_records(uuid) from public, anon, 
 
 grant execute on function public.rebuild_personal_records(uuid) to service_role;
 
-create or replace view public.personal_records
+create view public.personal_records
 with (security_invoker = true) as
 select
     e.user_id,

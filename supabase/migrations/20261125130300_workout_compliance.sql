@@ -15,7 +15,7 @@
 -- changed: re-matching only fills the workouts still open, e.g. after new activities arrived.
 -- The function runs as the caller, so a coach matches only activities the coach may read.
 
-create or replace function public.match_workouts(
+create function public.match_workouts(
     p_user_id uuid, p_from date default null, p_to date default null
 )
 returns integer

@@ -234,7 +234,7 @@ revoke all on function private.rollup_load(
     public.activity_type, integer, integer, real, real, real, jsonb
 ) from public, anon, authenticated;
 
-create or replace function private.rollups_delta_sql(p_changes text)
+create function private.rollups_delta_sql(p_changes text)
 returns text
 language sql
 immutable
@@ -321,7 +321,7 @@ comment on function private.rollups_delta_sql(text) is
     'and returns the ctids of the rows of each table it left with no activity (to delete). '
     'Used by the rollup triggers.';
 
-create or replace function private.rollups_apply_activity_changes()
+create function private.rollups_apply_activity_changes()
 returns trigger
 language plpgsql
 security definer

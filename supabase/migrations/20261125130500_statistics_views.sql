@@ -178,7 +178,7 @@ revoke all on public.recurring_sync_errors from anon, authenticated;
 
 grant select on public.recurring_sync_errors to authenticated, service_role;
 
-create or replace view public.weekly_volume
+create view public.weekly_volume
 with (security_invoker = true) as
 select
     r.user_id,
@@ -210,7 +210,7 @@ comment on column public.weekly_volume.week_start is
 comment on column public.weekly_volume.total_load is
     'Summed training load (private.activity_training_load).';
 
-create or replace view public.monthly_volume
+create view public.monthly_volume
 with (security_invoker = true) as
 select
     r.user_id,

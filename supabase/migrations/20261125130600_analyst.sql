@@ -90,7 +90,7 @@ revoke all on schema analytics from public;
 
 grant usage on schema analytics to analyst;
 
-create or replace view analytics.weekly_volume_by_sport as
+create view analytics.weekly_volume_by_sport as
 select
     r.week_start,
     r.activity_type,
@@ -117,7 +117,7 @@ comment on view analytics.weekly_volume_by_sport is
 comment on column analytics.weekly_volume_by_sport.athlete_count is
     'Distinct athletes in the published cells (always at least 5).';
 
-create or replace view analytics.monthly_volume_by_sport as
+create view analytics.monthly_volume_by_sport as
 select
     r.month_start,
     r.activity_type,
@@ -144,7 +144,7 @@ comment on view analytics.monthly_volume_by_sport is
 comment on column analytics.monthly_volume_by_sport.athlete_count is
     'Distinct athletes in the published cells (always at least 5).';
 
-create or replace view analytics.monthly_volume_by_provider as
+create view analytics.monthly_volume_by_provider as
 select
     r.month_start,
     r.source,
@@ -173,7 +173,7 @@ comment on view analytics.monthly_volume_by_provider is
 comment on column analytics.monthly_volume_by_provider.athlete_count is
     'Distinct athletes in the published cells (always at least 5).';
 
-create or replace view analytics.weekly_training_load as
+create view analytics.weekly_training_load as
 with per_athlete as (
     select
         r.week_start,

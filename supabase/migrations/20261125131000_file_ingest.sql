@@ -171,7 +171,7 @@ grant execute on function private.file_number(jsonb, double precision) to servic
 
 -- The file normaliser, with the sport fallback and the cadence rule ------------------------------
 
-create or replace function private.normalize_file_activity(p_payload jsonb)
+create function private.normalize_file_activity(p_payload jsonb)
 returns private.normalized_activity
 language plpgsql
 stable
@@ -358,7 +358,7 @@ comment on function private.normalize_file_activity(jsonb) is
 
 -- Ingest: the athlete's zone for files without one; re-imports fill a missing zone ----------------
 
-create or replace function public.ingest_file_activities(p_user_id uuid, p_items jsonb)
+create function public.ingest_file_activities(p_user_id uuid, p_items jsonb)
 returns table (created integer, skipped integer, errors jsonb)
 language plpgsql
 volatile

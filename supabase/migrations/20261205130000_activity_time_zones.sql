@@ -1,25 +1,20 @@
--- Files as athletes have them (issue 15): real local times, sport words, one cadence rule.
+-- Activity time zones (issue 15), and the foot-sport cadence rule.
 --
--- 1. Time zones. Python finds the IANA zone of a start position with an offline boundary
---    library (tzfpy); the database turns a zone into the offset at the start instant (DST
---    included). Files carry their zone in the payload (private.normalize_file_activity derives
---    the offset unless the file told it: FIT local_timestamp wins). Rows that still lack a zone
---    - provider rows with a start position but no zone (Garmin), file rows imported before
---    this change, files without a position - are found by
---    public.activity_timezone_candidates and set, set-based, by public.set_activity_timezones:
---    the zone of the position, else the athlete's preferences.timezone. The rollups follow:
---    start_date_local is generated from utc_offset, and the rollup update trigger moves every
---    row whose start_date_local changed.
--- 2. Sport words: a file's word that the FIT vocabulary does not know goes through the same
---    activity_type_mappings as the providers (Garmin Connect typeKeys such as road_biking,
---    lap_swimming, treadmill_running in GPX <type> and exports, then Strava's words).
--- 3. Cadence: one rule whatever the source or field name. Payload version 2 passes cadence as
---    the source counts it; for run, trail_run, treadmill_run, track_run, virtual_run, walk and
---    hike (strides of one leg in FIT, TCX, GPX and both exports) the normaliser doubles it to
---    steps of both feet. A multisport file carries no cadence (importer's rule).
--- 4. Re-importing a file whose stored row has no zone fills the zone in (nothing else changes).
+-- Python finds the IANA zone of a start position with an offline boundary library (tzfpy);
+-- the database turns a zone into the offset at the start instant (private.zone_utc_offset, DST
+-- included). Rows that lack a zone - provider rows with a start position but no zone (Garmin),
+-- files without a position - are found by public.activity_timezone_candidates and set,
+-- set-based, by public.set_activity_timezones: the zone of the position, else the athlete's
+-- preferences.timezone. The rollups follow: start_date_local is generated from utc_offset, and
+-- the rollup update trigger moves every row whose start_date_local changed.
+--
+-- Cadence: for run, trail_run, treadmill_run, track_run, virtual_run, walk and hike
+-- (private.is_foot_activity) the normalisers count steps of both feet.
+--
+-- A file of its own (version trainlytics.migrations.TIMEZONES_MIGRATION): applying it derives
+-- the zone of every activity stored before it, once, by every migration path.
 
-create or replace function private.zone_utc_offset(p_zone text, p_at timestamptz)
+create function private.zone_utc_offset(p_zone text, p_at timestamptz)
 returns integer
 language plpgsql
 stable
@@ -196,7 +191,7 @@ to service_role;
 
 -- offset_told is false (not null) for a row with offset 0 and no utc_offset_source (Wahoo,
 -- Fitbit, COROS without an offset), so such a row takes its athlete's preferences.timezone.
-create or replace function public.set_activity_timezones(p_items jsonb)
+create function public.set_activity_timezones(p_items jsonb)
 returns table (updated integer, unknown_zones jsonb)
 language plpgsql
 volatile
