@@ -1,5 +1,8 @@
 -- activities: every completed activity from every source, in one table, in SI units.
 --
+-- Every trigger a write to activities fires, in firing order, with the file that creates it:
+-- supabase/migrations/README.md ("What a write to public.activities fires", checked by a test).
+--
 -- Provider rows are unique per (connection_id, external_id); rows without a connection
 -- (manual entries, imported files) are unique per (user_id, external_id), where external_id is
 -- a client id or a content hash, so every path is idempotent. The provider's raw payload sits
