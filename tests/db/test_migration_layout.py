@@ -31,9 +31,17 @@ END = "<!-- activities-triggers:end -->"
 
 _DEFINITIONS = (
     ("function", re.compile(r"create\s+(?:or\s+replace\s+)?function\s+([\w.\"]+)\s*\(", re.I)),
-    ("view", re.compile(r"create\s+(?:or\s+replace\s+)?(?:materialized\s+)?view\s+([\w.\"]+)", re.I)),
+    (
+        "view",
+        re.compile(r"create\s+(?:or\s+replace\s+)?(?:materialized\s+)?view\s+([\w.\"]+)", re.I),
+    ),
     ("policy", re.compile(r"create\s+policy\s+(\w+)\s+on\s+([\w.\"]+)", re.I)),
-    ("trigger", re.compile(r"create\s+(?:or\s+replace\s+)?trigger\s+(\w+)\s.*?\son\s+([\w.\"]+)", re.I | re.S)),
+    (
+        "trigger",
+        re.compile(
+            r"create\s+(?:or\s+replace\s+)?trigger\s+(\w+)\s.*?\son\s+([\w.\"]+)", re.I | re.S
+        ),
+    ),
 )
 _REDEFINITIONS = re.compile(
     r"^(drop\s+(function|view|policy|trigger)|alter\s+(policy|function)|create\s+or\s+replace)\b",
@@ -59,7 +67,11 @@ def definitions(files: list[migrations.MigrationFile]) -> dict[tuple[str, str], 
             for kind, pattern in _DEFINITIONS:
                 match = pattern.match(code)
                 if match:
-                    name = ".".join(match.groups()[::-1]) if kind in ("policy", "trigger") else match[1]
+                    name = (
+                        ".".join(match.groups()[::-1])
+                        if kind in ("policy", "trigger")
+                        else match[1]
+                    )
                     found[(kind, name.lower())].append(migration.filename)
     return found
 
@@ -87,9 +99,15 @@ def test_the_definition_scanner_counts_a_restatement() -> None:
     """The check above can fail: two files creating one function are both reported."""
     files = folded_files()[:2]
     twice = [
-        migrations.MigrationFile(m.version, m.name, m.path, m.statements + split_statements(
-            "create or replace function private.twice() returns int language sql as $$ select 1 $$"
-        ))
+        migrations.MigrationFile(
+            m.version,
+            m.name,
+            m.path,
+            m.statements
+            + split_statements(
+                "create or replace function private.twice() returns int language sql as $$ select 1 $$"
+            ),
+        )
         for m in files
     ]
     assert definitions(twice)[("function", "private.twice")] == [m.filename for m in files]
@@ -98,7 +116,12 @@ def test_the_definition_scanner_counts_a_restatement() -> None:
 # -- The triggers a write to activities fires --------------------------------------------------
 
 _EVENTS = ((4, "INSERT"), (16, "UPDATE"), (8, "DELETE"), (32, "TRUNCATE"))
-_PHASES = ((2, 0, "before statement"), (2, 1, "before row"), (0, 1, "after row"), (0, 0, "after statement"))
+_PHASES = (
+    (2, 0, "before statement"),
+    (2, 1, "before row"),
+    (0, 1, "after row"),
+    (0, 0, "after statement"),
+)
 
 
 def trigger_block(conn: Conn) -> str:
@@ -110,11 +133,13 @@ def trigger_block(conn: Conn) -> str:
         " pg_get_triggerdef(t.oid) ~ ' WHEN ' as conditional"
         " from pg_trigger t join pg_proc p on p.oid = t.tgfoid"
         " where t.tgrelid = 'public.activities'::regclass and not t.tgisinternal"
-        " order by t.tgname collate \"C\""
+        ' order by t.tgname collate "C"'
     ).fetchall()
-    files = {name.split(".")[-1]: where[0] for (kind, name), where in definitions(
-        list(migrations.discover_migrations())
-    ).items() if kind == "trigger"}
+    files = {
+        name.split(".")[-1]: where[0]
+        for (kind, name), where in definitions(list(migrations.discover_migrations())).items()
+        if kind == "trigger"
+    }
     lines = [BEGIN, "```text"]
     for bit, event in _EVENTS:
         fired = [

@@ -812,8 +812,7 @@ WRITES: tuple[Write, ...] = (
     ),
     Write(
         "keep-strava-data-after-disconnect",
-        "update private.providers set deletes_data_on_disconnect = false"
-        " where provider = 'strava'",
+        "update private.providers set deletes_data_on_disconnect = false where provider = 'strava'",
         lambda w: [],
         ALL_DENIED,
     ),
