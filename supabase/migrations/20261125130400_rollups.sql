@@ -189,7 +189,7 @@ using (
 comment on policy daily_loads_select on public.daily_loads is
     'An athlete reads their own daily loads; a coach with an active grant reads the athlete''s '
     'shareable rows only; an admin reads all. The caller''s own rows pass the first arm, so a '
-    'query filtered by the caller''s user_id never runs the helper (bench/README.md, owner-first policies).';
+    'query filtered by the caller''s user_id never runs the helper.';
 
 -- Per-activity load ----------------------------------------------------------------------------
 

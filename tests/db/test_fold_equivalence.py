@@ -90,11 +90,12 @@ def differing_objects(left: Catalog, right: Catalog) -> set[tuple[str, str]]:
 
 
 def _old_migrations(target: Path) -> Path:
-    if shutil.which("git") is None:
+    git = shutil.which("git")
+    if git is None:
         pytest.skip("git is not installed: the pre-fold migrations cannot be read")
     root = migrations.REPO_ROOT
-    listing = subprocess.run(
-        ["git", "-C", str(root), "ls-tree", "--name-only", BEFORE_FOLD, "supabase/migrations/"],
+    listing = subprocess.run(  # noqa: S603 - git with fixed arguments
+        [git, "-C", str(root), "ls-tree", "--name-only", BEFORE_FOLD, "supabase/migrations/"],
         capture_output=True,
         text=True,
         check=False,
@@ -103,8 +104,8 @@ def _old_migrations(target: Path) -> Path:
         pytest.skip(f"commit {BEFORE_FOLD} is not in this checkout (shallow clone?)")
     target.mkdir()
     for path in listing.stdout.split():
-        text = subprocess.run(
-            ["git", "-C", str(root), "show", f"{BEFORE_FOLD}:{path}"],
+        text = subprocess.run(  # noqa: S603 - git with fixed arguments
+            [git, "-C", str(root), "show", f"{BEFORE_FOLD}:{path}"],
             capture_output=True,
             check=True,
         ).stdout

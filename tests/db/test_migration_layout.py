@@ -105,7 +105,7 @@ def test_the_definition_scanner_counts_a_restatement() -> None:
             m.path,
             m.statements
             + split_statements(
-                "create or replace function private.twice() returns int language sql as $$ select 1 $$"
+                "create function private.twice() returns int language sql as $$ select 1 $$"
             ),
         )
         for m in files
@@ -162,6 +162,7 @@ def trigger_block(conn: Conn) -> str:
 def test_the_readme_lists_every_trigger_a_write_to_activities_fires_in_order(db: Conn) -> None:
     expected = trigger_block(db)
     text = README.read_text(encoding="utf-8")
-    assert BEGIN in text and END in text
+    assert BEGIN in text
+    assert END in text
     written = text[text.index(BEGIN) : text.index(END) + len(END)]
     assert written == expected, f"paste into {README}:\n{expected}"
