@@ -74,8 +74,8 @@ $$;
 comment on function private.provider_deletes_data_on_disconnect(public.provider_type) is
     'Whether a disconnect deletes the activities synchronised from this provider: '
     'private.providers.deletes_data_on_disconnect (Strava: its API agreement requires deleting '
-    'Strava data when the athlete disconnects or deauthorises). Mirrors trainlytics.providers Provider.delete_activities_on_disconnect '
-    '(a test holds them equal).';
+    'Strava data when the athlete disconnects or deauthorises). Mirrors trainlytics.providers '
+    'Provider.delete_activities_on_disconnect (a test holds them equal).';
 
 revoke all on function private.provider_deletes_data_on_disconnect(public.provider_type)
 from public, anon, authenticated;
