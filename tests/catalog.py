@@ -21,6 +21,16 @@ from psycopg.rows import TupleRow
 Connection = psycopg.Connection[TupleRow]
 Catalog = dict[str, list[tuple[Any, ...]]]
 
+
+def _acl(column: str, kind: str, owner: str) -> str:
+    """An ACL as a sorted text array, the built-in default spelt out: equal rights compare
+    equal whatever the order of the grants and whether the default was written down."""
+    return (
+        f"(select array_agg(a::text order by a::text)"
+        f" from unnest(coalesce({column}, acldefault('{kind}', {owner}))) as a)"
+    )
+
+
 # The schemas whose objects are compared: everything but PostgreSQL's own.
 _SCHEMAS = (
     "n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')"
@@ -29,12 +39,14 @@ _SCHEMAS = (
 
 QUERIES: dict[str, str] = {
     "schemas": f"""
-        select n.nspname, pg_get_userbyid(n.nspowner), n.nspacl::text,
+        select n.nspname, pg_get_userbyid(n.nspowner), {_acl("n.nspacl", "n", "n.nspowner")},
                obj_description(n.oid, 'pg_namespace')
         from pg_namespace n where {_SCHEMAS}""",
     "extensions": "select extname, extnamespace::regnamespace::text from pg_extension",
     "relations": f"""
-        select c.oid::regclass::text, c.relkind, pg_get_userbyid(c.relowner), c.relacl::text,
+        select c.oid::regclass::text, c.relkind, pg_get_userbyid(c.relowner),
+               case when c.relkind = 'S' then {_acl("c.relacl", "s", "c.relowner")}
+                    else {_acl("c.relacl", "r", "c.relowner")} end,
                c.relrowsecurity, c.relforcerowsecurity, c.reloptions::text, c.relpersistence,
                obj_description(c.oid, 'pg_class')
         from pg_class c join pg_namespace n on n.oid = c.relnamespace
@@ -44,7 +56,8 @@ QUERIES: dict[str, str] = {
                rank() over (partition by c.oid order by a.attnum),
                a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
                pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated,
-               a.attcollation::regcollation::text, a.attacl::text,
+               a.attcollation::regcollation::text,
+               (select array_agg(x::text order by x::text) from unnest(a.attacl) as x),
                col_description(c.oid, a.attnum)
         from pg_attribute a
         join pg_class c on c.oid = a.attrelid
@@ -65,12 +78,13 @@ QUERIES: dict[str, str] = {
         join pg_namespace n on n.oid = c.relnamespace where {_SCHEMAS}""",
     "functions": f"""
         select p.oid::regprocedure::text, pg_get_functiondef(p.oid),
-               pg_get_userbyid(p.proowner), p.proacl::text, p.prosecdef,
+               pg_get_userbyid(p.proowner), {_acl("p.proacl", "f", "p.proowner")}, p.prosecdef,
                p.proconfig::text, obj_description(p.oid, 'pg_proc')
         from pg_proc p join pg_namespace n on n.oid = p.pronamespace
         where {_SCHEMAS} and p.prokind in ('f', 'p', 'w')""",
     "aggregates": f"""
-        select p.oid::regprocedure::text, pg_get_userbyid(p.proowner), p.proacl::text
+        select p.oid::regprocedure::text, pg_get_userbyid(p.proowner),
+               {_acl("p.proacl", "f", "p.proowner")}
         from pg_proc p join pg_namespace n on n.oid = p.pronamespace
         where {_SCHEMAS} and p.prokind = 'a'""",
     "views": f"""
@@ -95,7 +109,8 @@ QUERIES: dict[str, str] = {
                                'pg_policy')
         from pg_policies pp""",
     "types": f"""
-        select t.oid::regtype::text, t.typtype, pg_get_userbyid(t.typowner), t.typacl::text,
+        select t.oid::regtype::text, t.typtype, pg_get_userbyid(t.typowner),
+               {_acl("t.typacl", "T", "t.typowner")},
                obj_description(t.oid, 'pg_type'),
                case t.typtype when 'd' then format_type(t.typbasetype, t.typtypmod) end,
                t.typnotnull, t.typdefault
@@ -114,7 +129,8 @@ QUERIES: dict[str, str] = {
         join pg_namespace n on n.oid = c.relnamespace where {_SCHEMAS}""",
     "default_acls": """
         select pg_get_userbyid(defaclrole), coalesce(defaclnamespace::regnamespace::text, ''),
-               defaclobjtype, defaclacl::text
+               defaclobjtype,
+               (select array_agg(a::text order by a::text) from unnest(defaclacl) as a)
         from pg_default_acl""",
     "roles": """
         select rolname, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin,

@@ -68,8 +68,10 @@ create table public.activities (
     ),
     constraint activities_distance_nonnegative check (distance >= 0),
     constraint activities_speeds_nonnegative check (average_speed >= 0 and max_speed >= 0),
+    -- Written flat (no between): the expression then reads back the same after a dump.
     constraint activities_heartrate_range check (
-        average_heartrate between 0 and 300 and max_heartrate between 0 and 300
+        average_heartrate >= 0 and average_heartrate <= 300
+        and max_heartrate >= 0 and max_heartrate <= 300
     ),
     constraint activities_power_nonnegative check (
         average_watts >= 0 and max_watts >= 0 and weighted_average_watts >= 0

@@ -1371,9 +1371,13 @@ before update of name, description, is_private on public.activities
 for each row
 when (
     -- the Data API's roles only (workers write provider data): no call per row of an ingest
+    -- (written column by column: the condition then reads back the same after a dump)
     current_user in ('authenticated', 'anon')
-    and (new.name, new.description, new.is_private)
-    is distinct from (old.name, old.description, old.is_private)
+    and (
+        new.name is distinct from old.name
+        or new.description is distinct from old.description
+        or new.is_private is distinct from old.is_private
+    )
 )
 execute function private.record_user_edits();
 
