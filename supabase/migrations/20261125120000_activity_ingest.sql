@@ -2,12 +2,13 @@
 -- statement per page.
 --
 -- Python hands a page of raw provider payloads (exactly as the provider sent them) to
--- public.ingest_activities. Each payload goes through private.normalize_activity, a SQL
--- dispatcher that calls the provider's own normaliser private.normalize_<provider>(jsonb) (one
--- migration per provider); a malformed item comes back with its error, is skipped and reported,
+-- public.ingest_activities. The page goes through private.normalize_page, which calls the
+-- provider's own normaliser private.normalize_<provider>(jsonb) - registered in
+-- private.providers by the provider's migration - in one dynamic statement per page, then
+-- private.check_normalized; a malformed item comes back with its error, is skipped and reported,
 -- and never aborts its page (should a statement raise anyway, the page is redone item by item,
--- each in a subtransaction). The whole pipeline is SQL the planner can inline: no helper pays a
--- function call with a search_path switch per item. The page is then upserted on
+-- each in a subtransaction). Within the page's statement the helpers are SQL the planner can
+-- inline: no helper pays a function call with a search_path switch per item. The page is then upserted on
 -- (connection_id, external_id) with a newer-wins guard on provider_updated_at, the raw payloads
 -- are kept in activity_raw_payloads, and deleted ids are soft deleted. When a mapping improves,
 -- public.renormalize_activities re-normalises the stored raw payloads in place.

@@ -1,7 +1,7 @@
 -- Strava normalisation: Strava's sport vocabulary in public.activity_type_mappings, and
 -- private.normalize_strava(), which turns one Strava activity (SummaryActivity from
 -- GET /athlete/activities or DetailedActivity from GET /activities/{id}) into the unified
--- activities columns (private.normalized_activity). Called through private.normalize_activity.
+-- activities columns (private.normalized_activity). Registered in private.providers (end of file).
 --
 -- Strava facts relied on (shared/docs/providers.md §2 and §8):
 -- - distance m, moving_time / elapsed_time s, average_speed / max_speed m/s,

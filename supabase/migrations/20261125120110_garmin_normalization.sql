@@ -2,7 +2,7 @@
 -- private.normalize_garmin(), which turns one Garmin Connect Developer Program activity
 -- (an item of an "activities" / "manuallyUpdatedActivities" push, of a pull or ping callback
 -- response, or an "activityDetails" item whose metrics sit under "summary") into the unified
--- activities columns (private.normalized_activity). Called through private.normalize_activity.
+-- activities columns (private.normalized_activity). Registered in private.providers (end of file).
 --
 -- Garmin facts relied on (shared/docs/providers.md §3 and §8; the official specification is
 -- partner-only, these are the fields independent integrations agree on):
