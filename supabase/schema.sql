@@ -2608,7 +2608,7 @@ COMMENT ON FUNCTION private.map_activity_type(p_provider public.provider_type, p
 --
 
 CREATE FUNCTION private.normalize_activity(p_provider public.provider_type, p_payload jsonb) RETURNS SETOF private.normalized_activity
-    LANGUAGE sql STABLE
+    LANGUAGE sql
     SET search_path TO ''
     AS $$
     -- A real row is never all null (activity_type and is_manual are never null).
@@ -3401,11 +3401,13 @@ COMMENT ON FUNCTION private.normalize_garmin(p_payload jsonb) IS 'Normalises one
 --
 
 CREATE FUNCTION private.normalize_page(p_provider public.provider_type, p_items jsonb) RETURNS TABLE(pos integer, payload jsonb, normalized private.normalized_activity)
-    LANGUAGE plpgsql STABLE
+    LANGUAGE plpgsql
     SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $_$
 declare
     v_normaliser regprocedure;
+    v_statement text;
 begin
     select p.normaliser into v_normaliser
     from private.providers as p
@@ -3418,18 +3420,30 @@ begin
                 with ordinality as i (payload, ord);
         return;
     end if;
-    -- One dynamic statement per page: the registry's normaliser (a regprocedure, printed
-    -- schema-qualified and quoted by its output function) is inlined when it is SQL.
-    return query execute format(
-        'select (i.ord - 1)::integer, i.payload, x.c
-        from jsonb_array_elements(coalesce($1, ''[]''::jsonb)) with ordinality as i (payload, ord)
-        left join lateral (
-            select c
-            from %s(i.payload) as r
-            cross join lateral private.check_normalized(i.payload, r) as c
-        ) as x on true',
-        v_normaliser::regproc
-    ) using p_items;
+    -- One prepared statement per provider and normaliser in this session: the registry's
+    -- normaliser (a regprocedure, printed schema-qualified and quoted by its output function)
+    -- then private.check_normalized, both inlined when SQL. Its name carries the normaliser's
+    -- oid, so a re-registered normaliser gets a statement of its own.
+    v_statement := format('trainlytics_normalize_page_%s_%s', p_provider, v_normaliser::oid);
+    if not exists (
+        select from pg_catalog.pg_prepared_statements as s where s.name = v_statement
+    ) then
+        execute format(
+            'prepare %I (jsonb) as
+            select (i.ord - 1)::integer, i.payload, x.c
+            from jsonb_array_elements(coalesce($1, ''[]''::jsonb))
+                with ordinality as i (payload, ord)
+            left join lateral (
+                select c
+                from %s(i.payload) as r
+                cross join lateral private.check_normalized(i.payload, r) as c
+            ) as x on true',
+            v_statement,
+            v_normaliser::regproc
+        );
+    end if;
+    -- EXECUTE of a prepared statement takes no bind parameters: the page goes as a literal.
+    return query execute format('execute %I(%L::jsonb)', v_statement, p_items);
 end;
 $_$;
 
@@ -3437,7 +3451,7 @@ $_$;
 -- Name: FUNCTION normalize_page(p_provider public.provider_type, p_items jsonb); Type: COMMENT; Schema: private; Owner: -
 --
 
-COMMENT ON FUNCTION private.normalize_page(p_provider public.provider_type, p_items jsonb) IS 'Each item of a page (a JSON array of provider payloads) with its 0-based position and its normalised row (null when the normaliser returned none, or when the provider has no registered normaliser): the provider''s normaliser from private.providers, then private.check_normalized, in one dynamic statement per page. Service role only.';
+COMMENT ON FUNCTION private.normalize_page(p_provider public.provider_type, p_items jsonb) IS 'Each item of a page (a JSON array of provider payloads) with its 0-based position and its normalised row (null when the normaliser returned none, or when the provider has no registered normaliser): the provider''s normaliser from private.providers, then private.check_normalized, in one statement per page, prepared once per session and provider with a generic plan. Service role only.';
 
 --
 -- Name: normalize_polar(jsonb); Type: FUNCTION; Schema: private; Owner: -
