@@ -8,10 +8,10 @@
 -- private.check_normalized; a malformed item comes back with its error, is skipped and reported,
 -- and never aborts its page (should a statement raise anyway, the page is redone item by item,
 -- each in a subtransaction). Within the page's statement the helpers are SQL the planner can
--- inline: no helper pays a function call with a search_path switch per item. The page is then upserted on
--- (connection_id, external_id) with a newer-wins guard on provider_updated_at, the raw payloads
--- are kept in activity_raw_payloads, and deleted ids are soft deleted. When a mapping improves,
--- public.renormalize_activities re-normalises the stored raw payloads in place.
+-- inline: no helper pays a function call with a search_path switch per item. The page is then
+-- upserted on (connection_id, external_id) with a newer-wins guard on provider_updated_at, the
+-- raw payloads are kept in activity_raw_payloads, and deleted ids are soft deleted. When a
+-- mapping improves, public.renormalize_activities re-normalises the stored raw payloads in place.
 
 -- The normalised shape -------------------------------------------------------------------------
 
