@@ -464,10 +464,9 @@ revoke all on function private.normalize_strava(jsonb) from public, anon, authen
 
 grant execute on function private.normalize_strava(jsonb) to service_role;
 
--- The registry row: the ingest calls private.normalize_strava for this provider -----------------
+-- Registration: the ingest calls private.normalize_strava through the registry
 
-insert into private.providers (provider, normaliser, deletes_data_on_disconnect) values
-('strava', 'private.normalize_strava(jsonb)', true);
+select private.register_provider('strava', 'private.normalize_strava(jsonb)', true);
 
 -- Its duplicate priority (public.provider_priorities: the lowest wins the primary role).
 insert into public.provider_priorities (origin, priority, upload_origin_pattern) values

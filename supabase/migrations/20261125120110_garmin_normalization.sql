@@ -483,10 +483,9 @@ revoke all on function private.normalize_garmin(jsonb) from public, anon, authen
 
 grant execute on function private.normalize_garmin(jsonb) to service_role;
 
--- The registry row: the ingest calls private.normalize_garmin for this provider -----------------
+-- Registration: the ingest calls private.normalize_garmin through the registry
 
-insert into private.providers (provider, normaliser, deletes_data_on_disconnect) values
-('garmin', 'private.normalize_garmin(jsonb)', false);
+select private.register_provider('garmin', 'private.normalize_garmin(jsonb)', false);
 
 -- Its duplicate priority (public.provider_priorities: the lowest wins the primary role).
 insert into public.provider_priorities (origin, priority, upload_origin_pattern) values

@@ -414,10 +414,9 @@ revoke all on function private.normalize_polar(jsonb) from public, anon, authent
 
 grant execute on function private.normalize_polar(jsonb) to service_role;
 
--- The registry row: the ingest calls private.normalize_polar for this provider -----------------
+-- Registration: the ingest calls private.normalize_polar through the registry
 
-insert into private.providers (provider, normaliser, deletes_data_on_disconnect) values
-('polar', 'private.normalize_polar(jsonb)', false);
+select private.register_provider('polar', 'private.normalize_polar(jsonb)', false);
 
 -- Its duplicate priority (public.provider_priorities: the lowest wins the primary role).
 insert into public.provider_priorities (origin, priority, upload_origin_pattern) values

@@ -293,10 +293,9 @@ revoke all on function private.normalize_coros(jsonb) from public, anon, authent
 
 grant execute on function private.normalize_coros(jsonb) to service_role;
 
--- The registry row: the ingest calls private.normalize_coros for this provider -----------------
+-- Registration: the ingest calls private.normalize_coros through the registry
 
-insert into private.providers (provider, normaliser, deletes_data_on_disconnect) values
-('coros', 'private.normalize_coros(jsonb)', false);
+select private.register_provider('coros', 'private.normalize_coros(jsonb)', false);
 
 -- Its duplicate priority (public.provider_priorities: the lowest wins the primary role).
 insert into public.provider_priorities (origin, priority, upload_origin_pattern) values

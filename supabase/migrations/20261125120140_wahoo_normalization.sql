@@ -259,10 +259,9 @@ comment on function private.normalize_wahoo(jsonb) is
     'zero heart rate/power/cadence as not measured, provider_updated_at the later of the '
     'workout''s and summary''s updated_at. Pure; returns error instead of raising.';
 
--- The registry row: the ingest calls private.normalize_wahoo for this provider -----------------
+-- Registration: the ingest calls private.normalize_wahoo through the registry
 
-insert into private.providers (provider, normaliser, deletes_data_on_disconnect) values
-('wahoo', 'private.normalize_wahoo(jsonb)', false);
+select private.register_provider('wahoo', 'private.normalize_wahoo(jsonb)', false);
 
 -- Its duplicate priority (public.provider_priorities: the lowest wins the primary role).
 insert into public.provider_priorities (origin, priority, upload_origin_pattern) values

@@ -630,10 +630,9 @@ revoke all on function private.normalize_fitbit(jsonb) from public, anon, authen
 
 grant execute on function private.normalize_fitbit(jsonb) to service_role;
 
--- The registry row: the ingest calls private.normalize_fitbit for this provider -----------------
+-- Registration: the ingest calls private.normalize_fitbit through the registry
 
-insert into private.providers (provider, normaliser, deletes_data_on_disconnect) values
-('fitbit', 'private.normalize_fitbit(jsonb)', false);
+select private.register_provider('fitbit', 'private.normalize_fitbit(jsonb)', false);
 
 -- Its duplicate priority (public.provider_priorities: the lowest wins the primary role).
 insert into public.provider_priorities (origin, priority, upload_origin_pattern) values

@@ -1,10 +1,11 @@
 """Adding a provider takes new migrations only (issue 11: the provider registry).
 
 A made-up provider, "trailpeak", is added the documented way (README, "Adding a provider"): a
-migration of its own for the enum value, then one migration with its normaliser, its registry
-row (private.providers), its duplicate priority (public.provider_priorities) and its sport
-mappings (public.activity_type_mappings). Both are throwaway files applied by the test after
-every repository migration, which none of them edits. Its items then go through
+migration of its own for the enum value, then one migration with its normaliser, its
+registration (private.register_provider: its private.providers row and page function), its
+duplicate priority (public.provider_priorities) and its sport mappings
+(public.activity_type_mappings). Both are throwaway files applied by the test after every
+repository migration, which none of them edits. Its items then go through
 public.ingest_activities like any provider's: stored, mapped, ranked against a Strava copy of
 the same workout, and renormalised.
 """
@@ -65,8 +66,7 @@ revoke all on function private.normalize_trailpeak(jsonb) from public, anon, aut
 
 grant execute on function private.normalize_trailpeak(jsonb) to service_role;
 
-insert into private.providers (provider, normaliser, deletes_data_on_disconnect) values
-('trailpeak', 'private.normalize_trailpeak(jsonb)', false);
+select private.register_provider('trailpeak', 'private.normalize_trailpeak(jsonb)', false);
 
 insert into public.provider_priorities (origin, priority, upload_origin_pattern) values
 ('trailpeak', 5, '^trailpeak');
