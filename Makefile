@@ -10,7 +10,7 @@ CHROMIUM := $(or $(TRAINLYTICS_CHROMIUM),/usr/bin/chromium)
 FRONTEND := supabase/frontend
 NODE_STAMP := $(FRONTEND)/node_modules/.package-lock.json
 
-.PHONY: demo test lint types types-check frontend-check
+.PHONY: demo test lint types types-check frontend-check schema schema-check
 
 demo: $(STAMP)
 	$(BIN)/trainlytics demo
@@ -52,6 +52,16 @@ types: $(STAMP) $(NODE_STAMP)
 # Fails when the committed types differ from what the migrations generate (CI).
 types-check: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m trainlytics.db.typegen --check
+
+# supabase/schema.sql: every object's current definition, dumped (pg_dump) from a throwaway
+# database migrated with every file in supabase/migrations (embedded PostgreSQL, or a database
+# on $$TRAINLYTICS_SCHEMA_DATABASE_URL's server). Run it after adding a migration.
+schema: $(STAMP)
+	$(BIN)/python -m trainlytics.schema
+
+# Fails when the committed snapshot differs from what the migrations generate (CI).
+schema-check: $(STAMP)
+	$(BIN)/python -m trainlytics.schema --check
 
 # The screens' queries: strict type check, then the contract test (each function's requests
 # equal supabase/frontend/screens.json, which tests/frontend runs against the database).

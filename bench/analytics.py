@@ -19,8 +19,9 @@ measures, in the same run:
    could have (``auth.uid()`` alone; no function call at all), neither of which serves coaches:
    what RLS costs on that query at the least. The real policy is restored afterwards.
 4. with ``--previous-policy``: both queries again under the rollup policies as they were before
-   migration 20261205170000 (the helper's initPlan evaluated on every statement), restored
-   afterwards: the before/after comparison within one run.
+   the owner-first rewrite (issue 14; now in 20261125130400_rollups.sql): the helper's
+   initPlan evaluated on every statement, restored afterwards: the before/after comparison
+   within one run.
 
 Every query is timed two ways, both server-side (``EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON)``,
 planning + execution, each side on its own transaction set up as PostgREST does):
@@ -446,9 +447,9 @@ def measure_queries(
     return results
 
 
-# The rollup policies as they were before migration 20261205170000: the helper's initPlan is an
-# operand of the AND, so every statement calls private.readable_user_ids(), the athlete's own
-# included. Same rows as today's policies (tests/db/test_rls_matrix.py).
+# The rollup policies as they were before the owner-first rewrite (issue 14): the helper's
+# initPlan is an operand of the AND, so every statement calls private.readable_user_ids(),
+# the athlete's own included. Same rows as today's policies (tests/db/test_rls_matrix.py).
 PREVIOUS_POLICY = (
     "user_id = any(array(select private.readable_user_ids()))"
     " and (shareable or user_id = (select auth.uid()) or (select private.is_admin()))"
@@ -607,7 +608,7 @@ def main() -> None:
     parser.add_argument(
         "--previous-policy",
         action="store_true",
-        help="also measure both queries under the rollup policies before 20261205170000",
+        help="also measure both queries under the rollup policies before the owner-first rewrite",
     )
     parser.add_argument(
         "--try-policy",

@@ -235,9 +235,12 @@ def make_connection(conn: Connection, label: str) -> int:
 def normalised_rows(conn: Connection, page: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     """What the normaliser makes of a page: the rows the COPY side loads (untimed)."""
     cols = ", ".join(f"n.{c}" for c in COLUMNS)
+    # As the worker's role: the ingest's prepared normaliser statement is planned for the role
+    # that runs it, and a statement run as another role in between would re-plan it.
+    conn.execute("set local role service_role")
     rows = conn.execute(
-        f"select {cols} from jsonb_array_elements(%s) as i (payload)"  # noqa: S608 (constants)
-        " cross join lateral private.normalize_activity('strava', i.payload) as n"
+        f"select {cols} from private.normalize_page('strava', %s) as x"  # noqa: S608 (constants)
+        " cross join lateral (select (x.normalized).*) as n"
         " where n.error is null",
         [Jsonb(page)],
     ).fetchall()

@@ -2,6 +2,7 @@
 -- an enum value in the transaction that added it.
 
 create type public.provider_type as enum ('strava', 'garmin', 'polar', 'coros', 'wahoo', 'fitbit');
+
 comment on type public.provider_type is
     'A connected data provider: strava (Strava API v3), garmin (Garmin Connect Developer '
     'Program), polar (Polar AccessLink), coros (COROS Open API), wahoo (Wahoo Cloud API), fitbit '
@@ -9,35 +10,32 @@ comment on type public.provider_type is
     '2026-11-02).';
 
 create type public.user_role as enum ('athlete', 'coach', 'admin');
+
 comment on type public.user_role is
     'What a user may do: athlete (own data only), coach (also reads the athletes who granted '
     'access and plans their workouts), admin (reads everything except tokens, OAuth state and '
     'raw provider payloads; changes roles). A suspended user (users.is_active false) keeps '
     'only the rights of an athlete over their own data.';
 
-create type public.sync_status as enum ('running', 'success', 'failed', 'partial');
-comment on type public.sync_status is
-    'Outcome of one synchronisation run: running (started, not finished), success (everything '
-    'fetched and stored), failed (nothing durable stored), partial (some pages stored, then an '
-    'error).';
+create type public.sync_status as enum ('running', 'success', 'failed', 'partial', 'skipped');
 
 create type public.connection_status as enum ('active', 'error', 'revoked', 'disconnected');
+
 comment on type public.connection_status is
     'Health of a provider connection: active (tokens valid, syncing), error (still authorised '
     'but recent syncs failed; see last_error), revoked (the provider refused the tokens or the '
     'athlete deauthorised at the provider: the athlete must reconnect), disconnected (the '
     'athlete disconnected in Trainlytics; tokens are gone).';
 
-create type public.sync_trigger as enum ('initial', 'scheduled', 'webhook', 'manual', 'retry');
-comment on type public.sync_trigger is
-    'Why a synchronisation ran: initial (backfill after connecting), scheduled (periodic '
-    'polling), webhook (a provider notification), manual (the athlete or an operator asked), '
-    'retry (a retry of a failed run).';
+create type public.sync_trigger as enum (
+    'initial', 'scheduled', 'webhook', 'manual', 'retry', 'legacy_import'
+);
 
 create type public.connection_event_type as enum (
     'connected', 'reconnected', 'refreshed', 'refresh_failed', 'revoked', 'disconnected',
     'scopes_changed'
 );
+
 comment on type public.connection_event_type is
     'Audit trail of a connection: connected (first OAuth success), reconnected (OAuth success '
     'on an existing row), refreshed (tokens rotated), refresh_failed (a refresh was refused or '
@@ -45,12 +43,14 @@ comment on type public.connection_event_type is
     'disconnected (the athlete disconnected), scopes_changed (the granted permissions changed).';
 
 create type public.coach_grant_status as enum ('pending', 'active', 'revoked');
+
 comment on type public.coach_grant_status is
     'State of an athlete''s grant to a coach: pending (offered by the athlete, not yet accepted '
     'by the coach), active (the coach reads the athlete''s shared data and plans workouts), '
     'revoked (ended by either side; kept for the record).';
 
 create type public.activity_source as enum ('provider', 'manual', 'file');
+
 comment on type public.activity_source is
     'Where an activity row came from: provider (synchronised through a provider connection), '
     'manual (entered by the athlete), file (imported from a FIT, GPX or TCX file or an export '
@@ -84,6 +84,7 @@ create type public.activity_type as enum (
     -- fallback
     'other'
 );
+
 comment on type public.activity_type is
     'Canonical sport of an activity, whatever its source. Running: run (road or unspecified), '
     'trail_run, treadmill_run, track_run, virtual_run; walk, hike. Cycling: ride (road or '
@@ -100,3 +101,15 @@ comment on type public.activity_type is
     'volleyball, cricket, hockey, rugby), golf, boxing, martial_arts, horseback_riding. other is '
     'the fallback for a provider type no mapping knows: the provider''s own value is kept in '
     'activities.provider_activity_type.';
+
+comment on type public.sync_trigger is
+    'Why a synchronisation ran: initial (backfill after connecting), scheduled (periodic '
+    'polling), webhook (a provider notification), manual (the athlete or an operator asked), '
+    'retry (a retry of a failed run), legacy_import (the activities were carried over from a '
+    'Trainlytics v1 database by `trainlytics legacy import`, not fetched from the provider).';
+
+comment on type public.sync_status is
+    'Outcome of one synchronisation run: running (started, not finished), success (everything '
+    'fetched and stored), failed (nothing durable stored), partial (some pages stored, then an '
+    'error), skipped (the provider declined for a reason the athlete can fix, e.g. Garmin '
+    'history without HISTORICAL_DATA_EXPORT; error_message says what to grant).';

@@ -24,26 +24,38 @@ create table public.users (
     constraint users_avatar_url_length check (char_length(avatar_url) <= 2048)
 );
 
+-- --- JSON size limits -------------------------------------------------------------------------
+
+alter table public.users
+add constraint users_preferences_size check (pg_column_size(preferences) <= 16384);
+
 -- One account = one email (Supabase Auth also enforces this, case-insensitively).
 create unique index users_email_key on public.users (lower(email));
 
 comment on table public.users is
     'Profile of a Supabase Auth user (id = auth.users.id), created by a trigger on auth.users. '
     'Credentials, password hashes and password-reset tokens stay in Supabase Auth.';
+
 comment on column public.users.id is 'The Supabase Auth user id (auth.users.id).';
+
 comment on column public.users.email is
     'Copy of auth.users.email, kept equal by a trigger; unique case-insensitively (one account '
     '= one email). Null only for accounts without an email, which Trainlytics does not enable.';
+
 comment on column public.users.role is
     'athlete, coach or admin (see type user_role). Only an admin may change it.';
+
 comment on column public.users.is_active is
     'False when an admin suspended the account: it keeps its data but loses coach and admin '
     'rights.';
+
 comment on column public.users.is_verified is
     'True once Supabase Auth confirmed the email (auth.users.email_confirmed_at is set).';
+
 comment on column public.users.preferences is
     'Athlete settings as a JSON object, e.g. units, time zone, ftp (W), resting_heart_rate and '
     'max_heart_rate (bpm) for training-load computations.';
+
 comment on column public.users.avatar_url is 'URL of the profile picture.';
 
 create trigger users_set_updated_at
@@ -72,9 +84,12 @@ begin
     return new;
 end;
 $$;
+
 comment on function private.handle_auth_user_created() is
     'Trigger on auth.users insert: creates the public.users profile. Security definer because '
     'Supabase Auth''s role (supabase_auth_admin) has no rights on public.users.';
+
+revoke all on function private.handle_auth_user_created() from public, anon, authenticated;
 
 create function private.handle_auth_user_updated()
 returns trigger
@@ -90,10 +105,13 @@ begin
     return new;
 end;
 $$;
+
 comment on function private.handle_auth_user_updated() is
     'Trigger on auth.users update of email or email_confirmed_at: keeps public.users.email and '
     'is_verified equal to Supabase Auth''s. Security definer for the same reason as '
     'handle_auth_user_created.';
+
+revoke all on function private.handle_auth_user_updated() from public, anon, authenticated;
 
 create trigger on_auth_user_created
 after insert on auth.users
@@ -135,31 +153,34 @@ begin
     return new;
 end;
 $$;
+
 comment on function private.guard_user_update() is
     'Trigger on public.users update by an API role: only an admin changes roles, and only the '
     'user edits their own profile fields. Security invoker: it judges the caller.';
 
+revoke all on function private.guard_user_update() from public, anon, authenticated;
+
 create trigger users_guard_update
 before update on public.users
 for each row execute function private.guard_user_update();
-
-revoke all on function private.handle_auth_user_created() from public, anon, authenticated;
-revoke all on function private.handle_auth_user_updated() from public, anon, authenticated;
-revoke all on function private.guard_user_update() from public, anon, authenticated;
 
 -- Grants and row-level security -------------------------------------------------------------
 
 alter table public.users enable row level security;
 
 revoke all on table public.users from anon, authenticated;
+
 grant select on table public.users to authenticated;
+
 grant update (first_name, last_name, avatar_url, preferences, role) on table public.users
 to authenticated;
+
 grant all on table public.users to service_role;
 
 create policy users_select on public.users
 for select to authenticated
 using (id = any(array(select private.visible_profile_ids())));
+
 comment on policy users_select on public.users is
     'A user reads their own profile, both sides of their pending or active coach grants, and an '
     'admin reads every profile.';
@@ -168,6 +189,7 @@ create policy users_update on public.users
 for update to authenticated
 using (id = (select auth.uid()) or (select private.is_admin()))
 with check (id = (select auth.uid()) or (select private.is_admin()));
+
 comment on policy users_update on public.users is
     'A user updates their own profile; an admin updates anyone''s role. Which columns each may '
     'change is enforced by column grants and the users_guard_update trigger.';

@@ -22,19 +22,26 @@ create index provider_tokens_user_id_idx on private.provider_tokens (user_id);
 
 comment on table private.provider_tokens is
     'Encrypted OAuth tokens of a provider connection (1:1). Readable by service_role only.';
+
 comment on column private.provider_tokens.key_id is
     'Id of the encryption key that sealed both ciphertexts, so keys can rotate.';
+
 comment on column private.provider_tokens.access_token_ciphertext is
     'AES-GCM ciphertext of the access token: base64 of nonce followed by ciphertext and tag.';
+
 comment on column private.provider_tokens.refresh_token_ciphertext is
     'AES-GCM ciphertext of the refresh token; null for providers without one (Polar).';
+
 comment on column private.provider_tokens.refresh_token_expires_at is
     'When the refresh token itself expires (Garmin: about 90 days), when the provider says.';
+
 comment on column private.provider_tokens.version is
     'Incremented on every change of the tokens, so a waiting process sees a refresh happened.';
+
 comment on column private.provider_tokens.refresh_lease_holder is
     'Which process holds the right to refresh now: refreshes of one connection are serialised '
     'so a single-use refresh token is never spent twice.';
+
 comment on column private.provider_tokens.refresh_lease_until is
     'When the refresh lease lapses if its holder died.';
 
@@ -43,5 +50,7 @@ before update on private.provider_tokens
 for each row execute function private.set_updated_at();
 
 alter table private.provider_tokens enable row level security;
+
 revoke all on table private.provider_tokens from public, anon, authenticated;
+
 grant select, insert, update, delete on table private.provider_tokens to service_role;

@@ -24,23 +24,42 @@ create table public.workouts (
     constraint workouts_name_length check (char_length(name) between 1 and 500)
 );
 
+alter table public.workouts
+add constraint workouts_planned_distance_finite check (
+    planned_distance > '-Infinity' and planned_distance < 'Infinity'
+),
+add constraint workouts_planned_load_finite check (
+    planned_load > '-Infinity' and planned_load < 'Infinity'
+),
+add constraint workouts_structure_size check (pg_column_size(structure) <= 262144);
+
 create index workouts_user_id_planned_date_idx on public.workouts (user_id, planned_date);
+
 create index workouts_coach_id_idx on public.workouts (coach_id);
+
 create index workouts_completed_activity_id_idx on public.workouts (completed_activity_id);
 
 comment on table public.workouts is
     'A planned training session of an athlete, authored by the athlete or their coach, linked '
     'to the activity that completed it once done.';
+
 comment on column public.workouts.user_id is 'The athlete the workout is planned for.';
+
 comment on column public.workouts.coach_id is
     'The coach who authored it; null when the athlete planned it.';
+
 comment on column public.workouts.planned_date is 'Planned day, in the athlete''s local calendar.';
+
 comment on column public.workouts.planned_duration is 'Planned duration in s.';
+
 comment on column public.workouts.planned_distance is 'Planned distance in m.';
+
 comment on column public.workouts.planned_load is
     'Planned training load in training stress score units (100 = one hour at threshold).';
+
 comment on column public.workouts.structure is
     'Steps of the session as JSON, e.g. {"steps": [{"duration": 600, "target": ...}]}.';
+
 comment on column public.workouts.completed_activity_id is
     'The activity that fulfilled the workout (same athlete); null until done.';
 
@@ -68,9 +87,11 @@ begin
     return new;
 end;
 $$;
+
 comment on function private.check_workout_activity() is
     'Trigger on workouts: the completing activity belongs to the same athlete and is visible '
     'to the caller. Security invoker, so RLS on activities applies to the check.';
+
 revoke all on function private.check_workout_activity() from public, anon, authenticated;
 
 create trigger workouts_check_activity
@@ -80,23 +101,41 @@ for each row execute function private.check_workout_activity();
 alter table public.workouts enable row level security;
 
 revoke all on table public.workouts from anon, authenticated;
+
 grant select, delete on table public.workouts to authenticated;
+
 grant insert (
     user_id, coach_id, planned_date, activity_type, name, description, planned_duration,
     planned_distance, planned_load, structure, completed_activity_id
 ) on table public.workouts to authenticated;
+
 grant update (
     planned_date, activity_type, name, description, planned_duration, planned_distance,
     planned_load, structure, completed_activity_id
 ) on table public.workouts to authenticated;
+
 grant all on table public.workouts to service_role;
 
 create policy workouts_select on public.workouts
 for select to authenticated
-using (user_id = any(array(select private.readable_user_ids())));
+using (
+    user_id = any(array(select private.readable_user_ids()))
+    and (
+        user_id = (select auth.uid())
+        or completed_activity_id is null
+        or (select private.is_admin())
+        -- runs under the caller's RLS on activities: true only for an activity they may read
+        or exists (
+            select from public.activities as a
+            where a.id = workouts.completed_activity_id
+        )
+    )
+);
+
 comment on policy workouts_select on public.workouts is
-    'An athlete reads their workouts; a coach with an active grant reads the athlete''s; an '
-    'admin reads all.';
+    'An athlete reads their workouts; a coach with an active grant reads the athlete''s, except '
+    'those fulfilled by an activity hidden from the coach (private, Strava-sourced, or a copy of '
+    'a hidden primary), whose id would reveal it; an admin reads all.';
 
 create policy workouts_insert on public.workouts
 for insert to authenticated
@@ -107,6 +146,7 @@ with check (
         and user_id = any(array(select private.coached_athlete_ids()))
     )
 );
+
 comment on policy workouts_insert on public.workouts is
     'An athlete plans for themselves (no coach_id); a coach plans for an athlete who granted '
     'active access, signing as coach_id.';
@@ -121,10 +161,12 @@ with check (
     user_id = (select auth.uid())
     or user_id = any(array(select private.coached_athlete_ids()))
 );
+
 comment on policy workouts_update on public.workouts is
     'The athlete and their active coaches edit the athlete''s workouts.';
 
 create policy workouts_delete on public.workouts
 for delete to authenticated
 using (user_id = (select auth.uid()));
+
 comment on policy workouts_delete on public.workouts is 'Only the athlete deletes a workout.';

@@ -18,20 +18,28 @@ create table private.oauth_states (
 );
 
 create index oauth_states_user_id_idx on private.oauth_states (user_id);
+
 create index oauth_states_expires_at_idx on private.oauth_states (expires_at);
 
 comment on table private.oauth_states is
     'Pending OAuth connect flows: one-time, expiring, bound to user and provider. Readable by '
     'service_role only.';
+
 comment on column private.oauth_states.state_hash is
     'Hex SHA-256 of the state parameter sent to the provider (the state itself is not stored).';
+
 comment on column private.oauth_states.code_verifier is
     'PKCE code verifier (RFC 7636) for providers that support PKCE; null otherwise.';
+
 comment on column private.oauth_states.redirect_uri is 'The redirect URI sent with the request.';
+
 comment on column private.oauth_states.scopes is 'The scopes requested.';
+
 comment on column private.oauth_states.consumed_at is
     'When the callback used the state; a consumed state is never accepted again.';
 
 alter table private.oauth_states enable row level security;
+
 revoke all on table private.oauth_states from public, anon, authenticated;
+
 grant select, insert, update, delete on table private.oauth_states to service_role;

@@ -15,12 +15,17 @@ select
     pc.provider_username
 from public.activities as a
 inner join public.provider_connections as pc on a.connection_id = pc.id
-where a.deleted_at is null;
+where a.deleted_at is null and a.primary_activity_id is null;
+
+revoke all on public.activities_with_provider from anon, authenticated;
+
+grant select on public.activities_with_provider to authenticated, service_role;
 
 comment on view public.activities_with_provider is
-    'Activities with the provider and provider username they came from (the original design''s '
-    'first example query). Provider activities only (manual and imported rows have no '
-    'connection), soft-deleted ones excluded. Runs as the caller: RLS applies.';
+    'Workouts with the provider and provider username their primary copy came from (the '
+    'original design''s first example query), each workout once: copies of a workout held by '
+    'other providers (primary_activity_id not null) are left out, as are manual and imported '
+    'primaries (no connection) and soft-deleted rows. Runs as the caller: RLS applies.';
 
 create view public.user_provider_connections
 with (security_invoker = true) as
@@ -38,6 +43,10 @@ comment on view public.user_provider_connections is
     'synced (the second example query). A user without connections appears once with nulls. '
     'Runs as the caller: RLS applies.';
 
+revoke all on public.user_provider_connections from anon, authenticated;
+
+grant select on public.user_provider_connections to authenticated, service_role;
+
 create view public.sync_statistics
 with (security_invoker = true) as
 select
@@ -54,9 +63,6 @@ comment on view public.sync_statistics is
     'example query), over the sync history the caller may read. Runs as the caller: RLS '
     'applies.';
 
-revoke all on public.activities_with_provider from anon, authenticated;
-revoke all on public.user_provider_connections from anon, authenticated;
 revoke all on public.sync_statistics from anon, authenticated;
-grant select on public.activities_with_provider to authenticated, service_role;
-grant select on public.user_provider_connections to authenticated, service_role;
+
 grant select on public.sync_statistics to authenticated, service_role;

@@ -42,12 +42,23 @@ begin
     returning s.id, s.expires_at;
 end;
 $$;
+
 comment on function public.oauth_state_create(
     text, uuid, public.provider_type, text, text, text[], integer
 ) is
     'Records a pending OAuth connect flow: the SHA-256 (hex) of the state, the user and provider '
     'it is bound to, the PKCE verifier and the redirect URI; expires after p_ttl_seconds '
     '(default 600). Deletes states expired for over a day. Service role only.';
+
+-- Grants: service_role only ---------------------------------------------------------------------
+
+revoke all on function public.oauth_state_create(
+    text, uuid, public.provider_type, text, text, text[], integer
+) from public, anon, authenticated;
+
+grant execute on function public.oauth_state_create(
+    text, uuid, public.provider_type, text, text, text[], integer
+) to service_role;
 
 create function public.oauth_state_consume(
     p_state_hash text,
@@ -89,11 +100,18 @@ begin
     end if;
 end;
 $$;
+
 comment on function public.oauth_state_consume(text, public.provider_type) is
     'Spends an OAuth state at the callback. status: ok (user_id, code_verifier, redirect_uri and '
     'scopes are returned), unknown (no such state), reused (already spent), expired, '
     'wrong_provider (the state was issued for another provider). Any known state is spent by '
     'this call, whatever the status. Service role only.';
+
+revoke all on function public.oauth_state_consume(text, public.provider_type)
+from public, anon, authenticated;
+
+grant execute on function public.oauth_state_consume(text, public.provider_type)
+to service_role;
 
 -- Connections --------------------------------------------------------------------------------
 
@@ -204,6 +222,7 @@ begin
     return query select event_type::text, conn_id;
 end;
 $$;
+
 comment on function public.connection_upsert(
     uuid, public.provider_type, text, text, jsonb, text[], text, text, text, timestamptz,
     timestamptz
@@ -214,6 +233,16 @@ comment on function public.connection_upsert(
     'connected or reconnected event. status: connected, reconnected, or linked_to_other_user '
     '(the provider account is actively linked to another user; nothing is changed). '
     'Service role only.';
+
+revoke all on function public.connection_upsert(
+    uuid, public.provider_type, text, text, jsonb, text[], text, text, text, timestamptz,
+    timestamptz
+) from public, anon, authenticated;
+
+grant execute on function public.connection_upsert(
+    uuid, public.provider_type, text, text, jsonb, text[], text, text, text, timestamptz,
+    timestamptz
+) to service_role;
 
 create function public.connection_find_by_provider_user(
     p_provider public.provider_type,
@@ -230,9 +259,16 @@ as $$
         and pc.provider_user_id = p_provider_user_id
         and pc.is_active;
 $$;
+
 comment on function public.connection_find_by_provider_user(public.provider_type, text) is
     'The active connection (and its user) of a provider account, for routing webhooks; no row '
     'when the account is not actively linked. Service role only.';
+
+revoke all on function public.connection_find_by_provider_user(public.provider_type, text)
+from public, anon, authenticated;
+
+grant execute on function public.connection_find_by_provider_user(public.provider_type, text)
+to service_role;
 
 create function public.connection_find_for_user(
     p_user_id uuid,
@@ -254,9 +290,16 @@ as $$
     from public.provider_connections as pc
     where pc.user_id = p_user_id and pc.provider = p_provider;
 $$;
+
 comment on function public.connection_find_for_user(uuid, public.provider_type) is
     'A user''s connection to a provider (any status) and whether tokens are held for it; no '
     'row when the user never connected that provider. Service role only.';
+
+revoke all on function public.connection_find_for_user(uuid, public.provider_type)
+from public, anon, authenticated;
+
+grant execute on function public.connection_find_for_user(uuid, public.provider_type)
+to service_role;
 
 create function public.connection_mark_revoked(
     p_connection_id bigint,
@@ -298,11 +341,17 @@ begin
     return query select true, conn.user_id, conn.provider;
 end;
 $$;
+
 comment on function public.connection_mark_revoked(bigint, text) is
     'The provider refused the tokens (refresh answered 400/401) or the athlete deauthorised at '
     'the provider: deletes the tokens, sets status revoked with p_reason as last_error (words '
     'the athlete can act on, never a token) and records a revoked event. changed is false when '
     'the connection was already revoked or disconnected. Service role only.';
+
+revoke all on function public.connection_mark_revoked(bigint, text)
+from public, anon, authenticated;
+
+grant execute on function public.connection_mark_revoked(bigint, text) to service_role;
 
 create function public.connection_disconnect(
     p_connection_id bigint,
@@ -325,27 +374,32 @@ begin
     if conn.id is null then
         return;
     end if;
-    delete from private.provider_tokens as t where t.connection_id = p_connection_id;
-    if p_delete_activities then
+    if p_delete_activities or private.provider_deletes_data_on_disconnect(conn.provider) then
         delete from public.activities as a where a.connection_id = p_connection_id;
         get diagnostics deleted = row_count;
+        update public.provider_connections as pc set sync_cursor = '{}'::jsonb, last_sync_at = null
+        where pc.id = p_connection_id;
     end if;
-    -- The status trigger (private.record_connection_status_change) stamps disconnected_at and
-    -- records the disconnected event.
-    update public.provider_connections as pc set
-        status = 'disconnected',
-        token_expires_at = null,
-        sync_cursor = case when p_delete_activities then '{}'::jsonb else pc.sync_cursor end
-    where pc.id = p_connection_id;
+    -- Everything else (tokens to the revocation queue, the job, the event) is the status
+    -- trigger's, exactly as for an athlete's update through the Data API.
+    update public.provider_connections as pc set status = 'disconnected'
+    where pc.id = p_connection_id and pc.status <> 'disconnected';
     return query select conn.status <> 'disconnected', deleted;
 end;
 $$;
+
+revoke all on function public.connection_disconnect(bigint, boolean)
+from public, anon, authenticated;
+
+grant execute on function public.connection_disconnect(bigint, boolean) to service_role;
+
 comment on function public.connection_disconnect(bigint, boolean) is
-    'The athlete disconnected in Trainlytics (or Strava deauthorised): status disconnected '
-    '(the status trigger records the event), tokens deleted; with p_delete_activities, also '
-    'deletes the activities synchronised through this connection and resets its sync cursor '
-    '(the Strava API agreement requires deleting Strava data on deauthorisation). changed is '
-    'false when it was already disconnected. Service role only.';
+    'Disconnects a connection exactly as the athlete''s update of status through the Data API '
+    'does (the status trigger: tokens queued for revocation in private.token_revocations with '
+    'a trainlytics:revoke_tokens job, Strava activities deleted, event recorded); with '
+    'p_delete_activities, also deletes the activities of another provider. activities_deleted '
+    'counts the deleted activities; changed is false when it was already disconnected. '
+    'Service role only.';
 
 -- Tokens and the refresh lease -----------------------------------------------------------------
 
@@ -387,10 +441,15 @@ as $$
     left join private.provider_tokens as t on pc.id = t.connection_id
     where pc.id = p_connection_id;
 $$;
+
 comment on function public.tokens_get(bigint) is
     'A connection with its encrypted tokens, their version and refresh lease; the token '
     'columns are null when no tokens are held (revoked or disconnected). No row for an unknown '
     'connection. Service role only.';
+
+revoke all on function public.tokens_get(bigint) from public, anon, authenticated;
+
+grant execute on function public.tokens_get(bigint) to service_role;
 
 create function public.tokens_acquire_refresh_lease(
     p_connection_id bigint,
@@ -430,12 +489,19 @@ begin
     where t.connection_id = p_connection_id;
 end;
 $$;
+
 comment on function public.tokens_acquire_refresh_lease(bigint, text, integer) is
     'Takes the right to refresh a connection''s tokens for p_seconds (1-600) when nobody holds '
     'it or the holder''s lease lapsed, so a single-use refresh token is never spent twice. '
     'Returns whether it was acquired and the tokens'' current version (compare with the version '
     'read before: if it moved, someone already refreshed). No row when no tokens are held. '
     'Service role only.';
+
+revoke all on function public.tokens_acquire_refresh_lease(bigint, text, integer)
+from public, anon, authenticated;
+
+grant execute on function public.tokens_acquire_refresh_lease(bigint, text, integer)
+to service_role;
 
 create function public.tokens_store_refreshed(
     p_connection_id bigint,
@@ -481,6 +547,7 @@ begin
     return query select true, new_version;
 end;
 $$;
+
 comment on function public.tokens_store_refreshed(
     bigint, text, text, text, text, timestamptz, timestamptz
 ) is
@@ -488,6 +555,14 @@ comment on function public.tokens_store_refreshed(
     'nothing changes, when p_holder does not hold the refresh lease. Bumps the version, '
     'releases the lease, updates provider_connections.token_expires_at and records a refreshed '
     'event. Service role only.';
+
+revoke all on function public.tokens_store_refreshed(
+    bigint, text, text, text, text, timestamptz, timestamptz
+) from public, anon, authenticated;
+
+grant execute on function public.tokens_store_refreshed(
+    bigint, text, text, text, text, timestamptz, timestamptz
+) to service_role;
 
 create function public.tokens_release_lease(
     p_connection_id bigint,
@@ -517,10 +592,16 @@ begin
     return query select owner_id is not null;
 end;
 $$;
+
 comment on function public.tokens_release_lease(bigint, text, text) is
     'Gives up a refresh lease without storing tokens (the refresh failed or was not needed). '
     'With p_failure (words, no secret), records a refresh_failed event. released is false when '
     'p_holder did not hold the lease. Service role only.';
+
+revoke all on function public.tokens_release_lease(bigint, text, text)
+from public, anon, authenticated;
+
+grant execute on function public.tokens_release_lease(bigint, text, text) to service_role;
 
 -- Key rotation -------------------------------------------------------------------------------
 
@@ -559,10 +640,16 @@ as $$
     order by t.connection_id
     limit greatest(p_limit, 1);
 $$;
+
 comment on function public.tokens_for_rotation(text, bigint, integer) is
     'A batch of token rows not sealed with the current key, after a connection id (keyset '
     'pagination), for re-encryption by trainlytics tokens rotate-key; remaining counts the rows '
     'left from this batch on. Service role only.';
+
+revoke all on function public.tokens_for_rotation(text, bigint, integer)
+from public, anon, authenticated;
+
+grant execute on function public.tokens_for_rotation(text, bigint, integer) to service_role;
 
 create function public.tokens_replace_ciphertexts(
     p_connection_id bigint,
@@ -587,65 +674,175 @@ begin
     return query select found;
 end;
 $$;
+
 comment on function public.tokens_replace_ciphertexts(bigint, bigint, text, text, text) is
     'Replaces a token row''s ciphertexts with the same tokens sealed under another key (key '
     'rotation), only if the row is still at p_expected_version (a concurrent refresh wins; the '
     'next rotation run picks the row up). Bumps the version. Service role only.';
 
--- Grants: service_role only ---------------------------------------------------------------------
-
-revoke all on function public.oauth_state_create(
-    text, uuid, public.provider_type, text, text, text[], integer
-) from public, anon, authenticated;
-revoke all on function public.oauth_state_consume(text, public.provider_type)
-from public, anon, authenticated;
-revoke all on function public.connection_upsert(
-    uuid, public.provider_type, text, text, jsonb, text[], text, text, text, timestamptz,
-    timestamptz
-) from public, anon, authenticated;
-revoke all on function public.connection_find_by_provider_user(public.provider_type, text)
-from public, anon, authenticated;
-revoke all on function public.connection_find_for_user(uuid, public.provider_type)
-from public, anon, authenticated;
-revoke all on function public.connection_mark_revoked(bigint, text)
-from public, anon, authenticated;
-revoke all on function public.connection_disconnect(bigint, boolean)
-from public, anon, authenticated;
-revoke all on function public.tokens_get(bigint) from public, anon, authenticated;
-revoke all on function public.tokens_acquire_refresh_lease(bigint, text, integer)
-from public, anon, authenticated;
-revoke all on function public.tokens_store_refreshed(
-    bigint, text, text, text, text, timestamptz, timestamptz
-) from public, anon, authenticated;
-revoke all on function public.tokens_release_lease(bigint, text, text)
-from public, anon, authenticated;
-revoke all on function public.tokens_for_rotation(text, bigint, integer)
-from public, anon, authenticated;
 revoke all on function public.tokens_replace_ciphertexts(bigint, bigint, text, text, text)
 from public, anon, authenticated;
 
-grant execute on function public.oauth_state_create(
-    text, uuid, public.provider_type, text, text, text[], integer
-) to service_role;
-grant execute on function public.oauth_state_consume(text, public.provider_type)
-to service_role;
-grant execute on function public.connection_upsert(
-    uuid, public.provider_type, text, text, jsonb, text[], text, text, text, timestamptz,
-    timestamptz
-) to service_role;
-grant execute on function public.connection_find_by_provider_user(public.provider_type, text)
-to service_role;
-grant execute on function public.connection_find_for_user(uuid, public.provider_type)
-to service_role;
-grant execute on function public.connection_mark_revoked(bigint, text) to service_role;
-grant execute on function public.connection_disconnect(bigint, boolean) to service_role;
-grant execute on function public.tokens_get(bigint) to service_role;
-grant execute on function public.tokens_acquire_refresh_lease(bigint, text, integer)
-to service_role;
-grant execute on function public.tokens_store_refreshed(
-    bigint, text, text, text, text, timestamptz, timestamptz
-) to service_role;
-grant execute on function public.tokens_release_lease(bigint, text, text) to service_role;
-grant execute on function public.tokens_for_rotation(text, bigint, integer) to service_role;
 grant execute on function public.tokens_replace_ciphertexts(bigint, bigint, text, text, text)
+to service_role;
+
+create function public.connection_find_all_by_provider_user(
+    p_provider public.provider_type,
+    p_provider_user_id text
+)
+returns table (connection_id bigint, user_id uuid, status public.connection_status)
+language sql
+stable
+set search_path = ''
+as $$
+    select pc.id, pc.user_id, pc.status
+    from public.provider_connections as pc
+    where pc.provider = p_provider
+        and pc.provider_user_id = p_provider_user_id
+        and pc.status <> 'disconnected'
+    order by pc.id;
+$$;
+
+comment on function public.connection_find_all_by_provider_user(public.provider_type, text) is
+    'Every connection of a provider account that is not disconnected (active, error or revoked) '
+    'and its user, for webhook events that claim the app lost access: each is confirmed with '
+    'the provider before anything is revoked or deleted. Service role only.';
+
+revoke all on function public.connection_find_all_by_provider_user(public.provider_type, text)
+from public, anon, authenticated;
+
+grant execute on function public.connection_find_all_by_provider_user(public.provider_type, text)
+to service_role;
+
+create function private.scrub_disconnected_profile()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+    if new.status = 'disconnected' and old.status is distinct from 'disconnected' then
+        new.provider_profile := '{}'::jsonb;
+        new.provider_username := null;
+    end if;
+    return new;
+end;
+$$;
+
+comment on function private.scrub_disconnected_profile() is
+    'Trigger on provider_connections: a connection that becomes disconnected (through '
+    'connection_disconnect or the athlete''s own update of status) keeps no provider profile '
+    '(provider_profile emptied, provider_username cleared; Strava''s API agreement allows '
+    'keeping an athlete''s Strava data only while they are connected). provider_user_id stays: '
+    'it routes a later deauthorisation webhook and a reconnect to this row.';
+
+revoke all on function private.scrub_disconnected_profile() from public, anon, authenticated;
+
+create trigger provider_connections_scrub_disconnected_profile
+before update of status on public.provider_connections
+for each row
+execute function private.scrub_disconnected_profile();
+
+create function public.connection_count_live(
+    p_provider public.provider_type,
+    p_except_user_id uuid
+)
+returns integer
+language sql
+stable
+set search_path = ''
+as $$
+    select count(*)::integer
+    from public.provider_connections as pc
+    where pc.provider = p_provider
+        and pc.is_active
+        and pc.user_id is distinct from p_except_user_id;
+$$;
+
+comment on function public.connection_count_live(public.provider_type, uuid) is
+    'How many athletes other than p_except_user_id hold a live (active or error) connection '
+    'to p_provider: the athletes the provider application serves, checked against a '
+    'provider''s athlete cap (Strava''s Standard tier: 10) before a new athlete is sent to '
+    'the provider. Service role only.';
+
+revoke all on function public.connection_count_live(public.provider_type, uuid)
+from public, anon, authenticated;
+
+grant execute on function public.connection_count_live(public.provider_type, uuid)
+to service_role;
+
+create function public.connection_update_permissions(
+    p_connection_id bigint,
+    p_scopes text[],
+    p_missing text[],
+    p_reason text default null
+)
+returns table (changed boolean, status public.connection_status)
+language plpgsql
+volatile
+set search_path = ''
+as $$
+#variable_conflict use_column
+declare
+    conn public.provider_connections;
+    v_status public.connection_status;
+begin
+    if p_scopes is null or p_missing is null then
+        raise exception 'p_scopes and p_missing are required' using errcode = '22023';
+    end if;
+    if cardinality(p_missing) > 0 and p_reason is null then
+        raise exception 'a reason is required when a permission is missing' using errcode = '22023';
+    end if;
+    select pc.* into conn
+    from public.provider_connections as pc
+    where pc.id = p_connection_id
+    for update;
+    if conn.id is null or conn.status not in ('active', 'error') then
+        -- Unknown, revoked or disconnected: a permission change has nothing to update.
+        return query select false, conn.status;
+        return;
+    end if;
+    v_status := case
+        when cardinality(p_missing) > 0 then 'error'::public.connection_status
+        else 'active'::public.connection_status
+    end;
+    update public.provider_connections as pc set
+        scopes = p_scopes,
+        status = v_status,
+        -- Granted back: the error goes (a sync error that remains comes back at the next run).
+        last_error = case
+            when cardinality(p_missing) > 0 then left(p_reason, 1000)
+            when conn.status = 'error' then null
+            else pc.last_error
+        end,
+        last_error_at = case when cardinality(p_missing) > 0 then now() else pc.last_error_at end
+    where pc.id = p_connection_id;
+    if conn.scopes is distinct from p_scopes or conn.status <> v_status then
+        insert into public.connection_events (connection_id, user_id, event, detail)
+        values (
+            p_connection_id, conn.user_id, 'scopes_changed',
+            jsonb_build_object(
+                'scopes', to_jsonb(p_scopes),
+                'missing', to_jsonb(p_missing),
+                'previous_status', conn.status,
+                'status', v_status
+            )
+        );
+    end if;
+    return query select conn.scopes is distinct from p_scopes or conn.status <> v_status, v_status;
+end;
+$$;
+
+comment on function public.connection_update_permissions(bigint, text[], text[], text) is
+    'Records a permission change the provider itself confirmed (Garmin /user/permissions after '
+    'a userPermissionsChange webhook): stores p_scopes as the connection''s scopes; with '
+    'required permissions missing (p_missing), status error and p_reason (what to grant, in '
+    'words the athlete can act on) as last_error; with none missing, status active again (a '
+    'permission error cleared). Tokens stay: the athlete re-grants in the provider''s app, no '
+    'reconnect needed. Records a scopes_changed event when something changed. Only active or '
+    'error connections change. Service role only.';
+
+revoke all on function public.connection_update_permissions(bigint, text[], text[], text)
+from public, anon, authenticated;
+
+grant execute on function public.connection_update_permissions(bigint, text[], text[], text)
 to service_role;

@@ -10,11 +10,13 @@
 -- engine; until then jobs wait in the queue.
 
 create schema if not exists queue;
+
 comment on schema queue is
     'Not exposed through the Data API: the procrastinate job queue (tables and functions '
     'installed by trainlytics db migrate). service_role only.';
 
 revoke all on schema queue from public;
+
 grant usage on schema queue to service_role;
 
 create function public.enqueue_job(
@@ -92,6 +94,7 @@ comment on function public.enqueue_job(text, jsonb, text, text, text, integer, t
 revoke all on function public.enqueue_job(
     text, jsonb, text, text, text, integer, timestamptz
 ) from public, anon, authenticated;
+
 grant execute on function public.enqueue_job(
     text, jsonb, text, text, text, integer, timestamptz
 ) to service_role;

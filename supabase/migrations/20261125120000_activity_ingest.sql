@@ -2,15 +2,16 @@
 -- statement per page.
 --
 -- Python hands a page of raw provider payloads (exactly as the provider sent them) to
--- public.ingest_activities. Each payload goes through private.normalize_activity, a SQL
--- dispatcher that calls the provider's own normaliser private.normalize_<provider>(jsonb) (one
--- migration per provider); a malformed item comes back with its error, is skipped and reported,
+-- public.ingest_activities. The page goes through private.normalize_page, which calls the
+-- provider's own normaliser private.normalize_<provider>(jsonb) - registered in
+-- private.providers by the provider's migration - in one dynamic statement per page, then
+-- private.check_normalized; a malformed item comes back with its error, is skipped and reported,
 -- and never aborts its page (should a statement raise anyway, the page is redone item by item,
--- each in a subtransaction). The whole pipeline is SQL the planner can inline: no helper pays a
--- function call with a search_path switch per item. The page is then upserted on
--- (connection_id, external_id) with a newer-wins guard on provider_updated_at, the raw payloads
--- are kept in activity_raw_payloads, and deleted ids are soft deleted. When a mapping improves,
--- public.renormalize_activities re-normalises the stored raw payloads in place.
+-- each in a subtransaction). Within the page's statement the helpers are SQL the planner can
+-- inline: no helper pays a function call with a search_path switch per item. The page is then
+-- upserted on (connection_id, external_id) with a newer-wins guard on provider_updated_at, the
+-- raw payloads are kept in activity_raw_payloads, and deleted ids are soft deleted. When a
+-- mapping improves, public.renormalize_activities re-normalises the stored raw payloads in place.
 
 -- The normalised shape -------------------------------------------------------------------------
 
@@ -45,48 +46,73 @@ create type private.normalized_activity as (
     provider_updated_at timestamptz,
     error text
 );
+
 comment on type private.normalized_activity is
     'One provider payload normalised to the columns of public.activities (same names, SI units '
     'as their comments say), as returned by private.normalize_<provider>(jsonb) and '
     'private.normalize_activity. provider_updated_at is the provider''s own modification time '
     'when the payload has one (else null: the ingest uses the page''s received time). error is '
     'null for a good item, else why it is malformed (the item is then skipped and reported).';
+
 comment on column private.normalized_activity.external_id is
     'The provider''s activity id as text (activities.external_id); required.';
+
 comment on column private.normalized_activity.activity_type is
     'Canonical sport from private.map_activity_type; null means other.';
+
 comment on column private.normalized_activity.provider_activity_type is
     'The provider''s own sport value, verbatim.';
+
 comment on column private.normalized_activity.start_date is 'Start instant (UTC); required.';
+
 comment on column private.normalized_activity.timezone is 'IANA time zone, when known.';
+
 comment on column private.normalized_activity.utc_offset is
     'Offset of local time from UTC at the start, in s (east positive); null means 0.';
+
 comment on column private.normalized_activity.elapsed_time is 'Total duration in s.';
+
 comment on column private.normalized_activity.moving_time is 'Duration in motion in s.';
+
 comment on column private.normalized_activity.distance is 'Distance in m.';
+
 comment on column private.normalized_activity.average_speed is 'Average speed in m/s.';
+
 comment on column private.normalized_activity.max_speed is 'Maximum speed in m/s.';
+
 comment on column private.normalized_activity.average_heartrate is 'Average heart rate in bpm.';
+
 comment on column private.normalized_activity.max_heartrate is 'Maximum heart rate in bpm.';
+
 comment on column private.normalized_activity.average_watts is 'Average power in W.';
+
 comment on column private.normalized_activity.max_watts is 'Maximum power in W.';
+
 comment on column private.normalized_activity.weighted_average_watts is
     'Weighted (normalised) average power in W.';
-comment on column private.normalized_activity.average_cadence is
-    'Average cadence per minute (running: steps of both feet).';
+
 comment on column private.normalized_activity.max_cadence is 'Maximum cadence per minute.';
+
 comment on column private.normalized_activity.elevation_gain is 'Total ascent in m.';
+
 comment on column private.normalized_activity.elevation_loss is 'Total descent in m.';
+
 comment on column private.normalized_activity.calories is 'Energy in kcal.';
+
 comment on column private.normalized_activity.is_manual is
     'Entered by hand at the provider; null means false.';
+
 comment on column private.normalized_activity.is_private is
     'Private at the provider; null means false.';
+
 comment on column private.normalized_activity.device_name is 'Recording device.';
+
 comment on column private.normalized_activity.activity_data is
     'Provider-specific extras kept in the hot table (JSON object; anything else becomes {}).';
+
 comment on column private.normalized_activity.provider_updated_at is
     'The provider''s own last-modified time of the activity, when the payload carries one.';
+
 comment on column private.normalized_activity.error is
     'Why the item is malformed (skipped and reported), null when fine.';
 
@@ -110,20 +136,25 @@ comment on table public.activity_type_mappings is
     'COROS mode*10+subMode, ...) mapped to the canonical activity_type. Each provider''s '
     'normalisation migration inserts its vocabulary. Changing a row and calling '
     'public.renormalize_activities re-maps stored activities.';
+
 comment on column public.activity_type_mappings.provider_value is
     'The provider''s value as it sends it; matched case-insensitively (an exact match first).';
+
 comment on column public.activity_type_mappings.activity_type is
     'The canonical sport it means (type activity_type).';
 
 alter table public.activity_type_mappings enable row level security;
 
 revoke all on table public.activity_type_mappings from anon, authenticated;
+
 grant select on table public.activity_type_mappings to authenticated;
+
 grant all on table public.activity_type_mappings to service_role;
 
 create policy activity_type_mappings_select on public.activity_type_mappings
 for select to authenticated
 using (true);
+
 comment on policy activity_type_mappings_select on public.activity_type_mappings is
     'Reference data: every signed-in user reads the sport mappings (no personal data).';
 
@@ -150,9 +181,17 @@ begin atomic
         'other'::public.activity_type
     );
 end;
+
 comment on function private.map_activity_type(public.provider_type, text) is
     'The canonical activity_type of a provider''s sport value (trimmed, case-insensitive, an '
     'exact match preferred); other when no mapping knows it or the value is null.';
+
+-- Privileges: worker functions run as service_role only ---------------------------------------
+
+revoke all on function private.map_activity_type(public.provider_type, text)
+from public, anon, authenticated;
+
+grant execute on function private.map_activity_type(public.provider_type, text) to service_role;
 
 -- Safe casts: never raise, null when the text is not a usable value ---------------------------
 
@@ -176,9 +215,14 @@ as $$
             end
     end;
 $$;
+
 comment on function private.try_float(text) is
     'The number in a text (JSON numbers and decimal strings such as Wahoo''s "12.5" or '
     '"1.2e3"); null for anything else, NaN, Infinity or magnitudes beyond 1e300. Never raises.';
+
+revoke all on function private.try_float(text) from public, anon, authenticated;
+
+grant execute on function private.try_float(text) to service_role;
 
 create function private.try_int(p_text text)
 returns integer
@@ -191,9 +235,14 @@ as $$
             then round(private.try_float(p_text))::integer
     end;
 $$;
+
 comment on function private.try_int(text) is
     'The integer in a text, rounding decimals ("3600.0" gives 3600); null when not a number or '
     'outside the integer range. Never raises.';
+
+revoke all on function private.try_int(text) from public, anon, authenticated;
+
+grant execute on function private.try_int(text) to service_role;
 
 -- ISO 8601 instants without exceptions: one regular expression splits the text, integer range
 -- checks reject impossible fields (month 13, February 30, year 0000), and make_timestamp builds
@@ -239,11 +288,16 @@ as $$
         )
     end;
 $$;
+
 comment on function private.iso8601_parts(text) is
     'The fields of an ISO 8601 date or date-time text (year, month, day, '
     ' hour, minute, seconds, zone, offset sign, offset hours, offset minutes), null when '
     'the text does not have that form. Input of private.timestamp_of_parts and '
     'private.timestamptz_of_parts.';
+
+revoke all on function private.iso8601_parts(text) from public, anon, authenticated;
+
+grant execute on function private.iso8601_parts(text) to service_role;
 
 create function private.timestamp_of_parts(p_parts text[])
 returns timestamp
@@ -275,10 +329,15 @@ as $$
             )
     end;
 $$;
+
 comment on function private.timestamp_of_parts(text[]) is
     'The wall-clock time of private.iso8601_parts output, ignoring any zone; null when a field '
     'is out of range (month 13, February 30, hour 24, year 0000) or the parts are null. Never '
     'raises; inlined into its callers.';
+
+revoke all on function private.timestamp_of_parts(text[]) from public, anon, authenticated;
+
+grant execute on function private.timestamp_of_parts(text[]) to service_role;
 
 create function private.timestamptz_of_parts(p_parts text[])
 returns timestamptz
@@ -303,10 +362,15 @@ as $$
             ) at time zone 'UTC'
     end;
 $$;
+
 comment on function private.timestamptz_of_parts(text[]) is
     'The instant of private.iso8601_parts output: the wall clock minus the offset (Z or none: '
     'UTC; a date alone: midnight UTC); null when a field is out of range. Never raises; '
     'inlined into its callers.';
+
+revoke all on function private.timestamptz_of_parts(text[]) from public, anon, authenticated;
+
+grant execute on function private.timestamptz_of_parts(text[]) to service_role;
 
 create function private.timestamp_of_fixed(p_text text)
 returns timestamp
@@ -344,11 +408,16 @@ as $$
             )
     end;
 $$;
+
 comment on function private.timestamp_of_fixed(text) is
     'The wall-clock time of a text starting with the digit shape 9999-99-99T99:99:99 (callers '
     'check the shape first: the fast path of the usual provider timestamps); null when a field '
     'is out of range (month 13, February 30, hour 24, year 0000). Never raises on such a text; '
     'inlined into its callers.';
+
+revoke all on function private.timestamp_of_fixed(text) from public, anon, authenticated;
+
+grant execute on function private.timestamp_of_fixed(text) to service_role;
 
 create function private.try_timestamptz(p_text text)
 returns timestamptz
@@ -360,10 +429,15 @@ begin atomic
     select private.timestamptz_of_parts(parsed.parts)
     from (select private.iso8601_parts(p_text) as parts) as parsed;
 end;
+
 comment on function private.try_timestamptz(text) is
     'The instant of an ISO 8601 text ("2026-11-25T08:00:00Z", "2026-11-25T09:00:00+01:00"); a '
     'text without an offset is read as UTC (the session time zone never matters). Null for '
     'anything else, including impossible dates. Never raises.';
+
+revoke all on function private.try_timestamptz(text) from public, anon, authenticated;
+
+grant execute on function private.try_timestamptz(text) to service_role;
 
 create function private.try_timestamp(p_text text)
 returns timestamp
@@ -374,9 +448,14 @@ as $$
     select case when parsed.parts[7] is null then private.timestamp_of_parts(parsed.parts) end
     from (select private.iso8601_parts(p_text) as parts) as parsed;
 $$;
+
 comment on function private.try_timestamp(text) is
     'The wall-clock time of an ISO 8601 text without an offset (Polar start_time, the part of '
     'Strava start_date_local before its false Z); null for anything else. Never raises.';
+
+revoke all on function private.try_timestamp(text) from public, anon, authenticated;
+
+grant execute on function private.try_timestamp(text) to service_role;
 
 create function private.try_epoch_seconds(p_text text)
 returns timestamptz
@@ -388,9 +467,14 @@ as $$
         when abs(private.try_float(p_text)) < 1e11 then to_timestamp(private.try_float(p_text))
     end;
 $$;
+
 comment on function private.try_epoch_seconds(text) is
     'The instant of a Unix time in seconds (Garmin startTimeInSeconds); null when not a number '
     'or beyond year 5138. Never raises.';
+
+revoke all on function private.try_epoch_seconds(text) from public, anon, authenticated;
+
+grant execute on function private.try_epoch_seconds(text) to service_role;
 
 create function private.iso8601_duration_seconds(p_text text)
 returns double precision
@@ -420,112 +504,26 @@ as $$
         ) as m
     ) as parsed;
 $$;
+
 comment on function private.iso8601_duration_seconds(text) is
     'Seconds of an ISO 8601 duration of days, hours, minutes and seconds (Polar "PT2H44M", '
     '"PT1.5S", "P1DT2H"); null for anything else. Never raises.';
 
--- The dispatcher --------------------------------------------------------------------------------
+revoke all on function private.iso8601_duration_seconds(text) from public, anon, authenticated;
 
--- Each provider's migration replaces its placeholder below with the real normaliser (same
--- signature, so the dispatcher's call keeps resolving to it). Strava's normaliser
--- is a set-returning SQL function (one row) so that the planner inlines it into the ingest
--- query; the others are plpgsql functions returning one row.
-create function private.normalize_strava(p_payload jsonb)
+grant execute on function private.iso8601_duration_seconds(text) to service_role;
+
+-- Dispatch to the provider normalisers through the registry (private.providers) --------------
+
+create function private.check_normalized(p_payload jsonb, p_row private.normalized_activity)
 returns setof private.normalized_activity
 language sql
-stable
+immutable
 parallel safe
-begin atomic
-    select (
-        jsonb_populate_record(
-            null::private.normalized_activity,
-            jsonb_build_object('error', 'no normaliser installed for strava')
-        )
-    ).*;
-end;
-comment on function private.normalize_strava(jsonb) is
-    'Placeholder replaced by the Strava normalisation migration.';
-
-create function private.normalize_garmin(p_payload jsonb)
-returns private.normalized_activity
-language sql
-stable
-parallel safe
-begin atomic
-    select jsonb_populate_record(
-        null::private.normalized_activity,
-        jsonb_build_object('error', 'no normaliser installed for garmin')
-    );
-end;
-comment on function private.normalize_garmin(jsonb) is
-    'Placeholder replaced by the Garmin normalisation migration.';
-
-create function private.normalize_polar(p_payload jsonb)
-returns private.normalized_activity
-language sql
-stable
-parallel safe
-begin atomic
-    select jsonb_populate_record(
-        null::private.normalized_activity,
-        jsonb_build_object('error', 'no normaliser installed for polar')
-    );
-end;
-comment on function private.normalize_polar(jsonb) is
-    'Placeholder replaced by the Polar normalisation migration.';
-
-create function private.normalize_coros(p_payload jsonb)
-returns private.normalized_activity
-language sql
-stable
-parallel safe
-begin atomic
-    select jsonb_populate_record(
-        null::private.normalized_activity,
-        jsonb_build_object('error', 'no normaliser installed for coros')
-    );
-end;
-comment on function private.normalize_coros(jsonb) is
-    'Placeholder replaced by the COROS normalisation migration.';
-
-create function private.normalize_wahoo(p_payload jsonb)
-returns private.normalized_activity
-language sql
-stable
-parallel safe
-begin atomic
-    select jsonb_populate_record(
-        null::private.normalized_activity,
-        jsonb_build_object('error', 'no normaliser installed for wahoo')
-    );
-end;
-comment on function private.normalize_wahoo(jsonb) is
-    'Placeholder replaced by the Wahoo normalisation migration.';
-
-create function private.normalize_fitbit(p_payload jsonb)
-returns private.normalized_activity
-language sql
-stable
-parallel safe
-begin atomic
-    select jsonb_populate_record(
-        null::private.normalized_activity,
-        jsonb_build_object('error', 'no normaliser installed for fitbit')
-    );
-end;
-comment on function private.normalize_fitbit(jsonb) is
-    'Placeholder replaced by the Fitbit normalisation migration.';
-
-create function private.normalize_activity(p_provider public.provider_type, p_payload jsonb)
-returns setof private.normalized_activity
-language sql
-stable
-parallel safe
--- A SQL body without SET: the planner inlines it, and with it Strava's SQL normaliser,
--- into the ingest query. The union is a SQL case: only the branch of p_provider runs.
+-- A SQL body without SET: the planner inlines it into private.normalize_page's query.
 as $$
-    -- The columns of private.normalized_activity, in order (p_provider and p_payload are the
-    -- parameters, not columns).
+    -- The columns of private.normalized_activity, in order (p_payload is a parameter, r the
+    -- normaliser's row).
     select  -- noqa: ST06
         nullif(btrim(r.external_id), '') as external_id,
         left(r.name, 500) as name,
@@ -593,37 +591,154 @@ as $$
             when not (r.start_date > '-infinity' and r.start_date < 'infinity')
                 or r.start_date is null then 'no valid start time'
         end as error
-    from (
-        select s.* from private.normalize_strava(p_payload) as s  -- noqa: RF03
-        where p_provider = 'strava'  -- noqa: RF03
-        union all
-        select g.* from private.normalize_garmin(p_payload) as g  -- noqa: RF03
-        where p_provider = 'garmin'  -- noqa: RF03
-        union all
-        select p.* from private.normalize_polar(p_payload) as p  -- noqa: RF03
-        where p_provider = 'polar'  -- noqa: RF03
-        union all
-        select c.* from private.normalize_coros(p_payload) as c  -- noqa: RF03
-        where p_provider = 'coros'  -- noqa: RF03
-        union all
-        select w.* from private.normalize_wahoo(p_payload) as w  -- noqa: RF03
-        where p_provider = 'wahoo'  -- noqa: RF03
-        union all
-        select f.* from private.normalize_fitbit(p_payload) as f  -- noqa: RF03
-        where p_provider = 'fitbit'  -- noqa: RF03
-    ) as r;
+    from (select (p_row).*) as r;  -- noqa: RF03
 $$;
-comment on function private.normalize_activity(public.provider_type, jsonb) is
-    'Normalises one raw payload of a provider with private.normalize_<provider>(jsonb) (each '
-    'provider''s migration supplies it) and returns one row. Checks identity (external_id, '
-    'start_date: error when missing or when the item is not a JSON object) and turns metrics '
-    'the activities table cannot hold (negative, infinite, heart rate over 300, offset beyond '
-    '18 h) into unknown rather than losing the activity; trims name and description to their '
-    'limits. Normalisers never raise; should one do so anyway, public.ingest_activities '
-    'isolates the item and reports it. activity_data may carry _keep_stored, the columns the '
-    'payload''s shape does not carry (the ingest keeps their stored values and strips the key).';
 
--- Ingest ---------------------------------------------------------------------------------------
+comment on function private.check_normalized(jsonb, private.normalized_activity) is
+    'The checks common to every provider, applied to a normaliser''s row: identity '
+    '(external_id, start_date: error when missing or when the item is not a JSON object); '
+    'metrics the activities table cannot hold (negative, infinite, heart rate over 300, offset '
+    'beyond 18 h) become unknown rather than losing the activity; name and description are '
+    'trimmed to their limits.';
+
+revoke all on function private.check_normalized(jsonb, private.normalized_activity)
+from public, anon, authenticated;
+
+grant execute on function private.check_normalized(jsonb, private.normalized_activity)
+to service_role;
+
+create function private.register_provider(
+    p_provider public.provider_type,
+    p_normaliser regprocedure,
+    p_deletes_data_on_disconnect boolean default false
+)
+returns void
+language plpgsql
+set search_path = ''
+as $$
+declare
+    v_page text := format('private.%I', 'normalize_page_' || p_provider::text);
+begin
+    -- The provider's page function: a static statement over its normaliser, so that its plan
+    -- (the inlined SQL normaliser is costly to plan) is made once per session.
+    execute format(
+        $ddl$
+        create function %1$s(p_items jsonb)
+        returns table (pos integer, payload jsonb, normalized private.normalized_activity)
+        language plpgsql
+        stable
+        set search_path = ''
+        set plan_cache_mode = force_generic_plan
+        as $body$
+        #variable_conflict use_column
+        begin
+            return query
+                select (i.ord - 1)::integer, i.payload, x.c
+                from jsonb_array_elements(coalesce(p_items, '[]'::jsonb))
+                    with ordinality as i (payload, ord)
+                left join lateral (
+                    select c
+                    from %2$s(i.payload) as r
+                    cross join lateral private.check_normalized(i.payload, r) as c
+                ) as x on true;
+        end;
+        $body$
+        $ddl$,
+        v_page,
+        p_normaliser::regproc
+    );
+    execute format(
+        'comment on function %s(jsonb) is %L',
+        v_page,
+        format(
+            'Generated by private.register_provider: each item of a %s page with its position '
+            'and its %s row after private.check_normalized (null when none). Service role only.',
+            p_provider,
+            p_normaliser
+        )
+    );
+    execute format('revoke all on function %s(jsonb) from public, anon, authenticated', v_page);
+    execute format('grant execute on function %s(jsonb) to service_role', v_page);
+    insert into private.providers (
+        provider, normaliser, page_normaliser, deletes_data_on_disconnect
+    )
+    values (
+        p_provider,
+        p_normaliser,
+        (v_page || '(jsonb)')::regprocedure,
+        p_deletes_data_on_disconnect
+    );
+end;
+$$;
+
+comment on function private.register_provider(public.provider_type, regprocedure, boolean) is
+    'Registers a provider (its migration calls it once): its private.providers row, and its '
+    'page function private.normalize_page_<provider>(jsonb), generated over its normaliser '
+    '(a function (jsonb) returning setof private.normalized_activity). Migrations only.';
+
+revoke all on function private.register_provider(public.provider_type, regprocedure, boolean)
+from public, anon, authenticated, service_role;
+
+create function private.normalize_page(p_provider public.provider_type, p_items jsonb)
+returns table (pos integer, payload jsonb, normalized private.normalized_activity)
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+    v_page regprocedure;
+begin
+    select p.page_normaliser into v_page
+    from private.providers as p
+    where p.provider = p_provider;
+    if v_page is null then
+        -- No registered provider: every item is reported ('normaliser returned nothing').
+        return query
+            select (i.ord - 1)::integer, i.payload, null::private.normalized_activity
+            from jsonb_array_elements(coalesce(p_items, '[]'::jsonb))
+                with ordinality as i (payload, ord);
+        return;
+    end if;
+    -- A call of the provider's page function: nothing to inline, so nothing costly to plan.
+    return query execute format('select * from %s($1)', v_page::regproc) using p_items;
+end;
+$$;
+
+comment on function private.normalize_page(public.provider_type, jsonb) is
+    'Each item of a page (a JSON array of provider payloads) with its 0-based position and its '
+    'normalised row (null when the normaliser returned none, or when the provider is not '
+    'registered): a call of the provider''s page function from private.providers (generated by '
+    'private.register_provider, its plan made once per session). Service role only.';
+
+revoke all on function private.normalize_page(public.provider_type, jsonb)
+from public, anon, authenticated;
+
+grant execute on function private.normalize_page(public.provider_type, jsonb) to service_role;
+
+create function private.normalize_activity(p_provider public.provider_type, p_payload jsonb)
+returns setof private.normalized_activity
+language sql
+stable
+set search_path = ''
+as $$
+    -- A real row is never all null (activity_type and is_manual are never null).
+    select (x.normalized).*
+    from private.normalize_page(p_provider, jsonb_build_array(p_payload)) as x
+    where not x.normalized is null;
+$$;
+
+comment on function private.normalize_activity(public.provider_type, jsonb) is
+    'Normalises one raw payload of a provider (private.normalize_page over a one-item page) and '
+    'returns one row, or none when the provider''s normaliser returned none. Normalisers never '
+    'raise; should one do so anyway, public.ingest_activities isolates the item and reports '
+    'it. activity_data may carry _keep_stored, the columns the payload''s shape does not carry '
+    '(the ingest keeps their stored values and strips the key).';
+
+revoke all on function private.normalize_activity(public.provider_type, jsonb)
+from public, anon, authenticated;
+
+grant execute on function private.normalize_activity(public.provider_type, jsonb)
+to service_role;
 
 create function private.ingest_page(
     p_connection_id bigint,
@@ -647,8 +762,10 @@ declare
 begin
     with normalized as materialized (
         select  -- noqa: ST06
-            (i.ord - 1)::integer + p_first_index as idx,
-            i.payload,
+            x.pos + p_first_index as idx,
+            -- The item's position in p_items: the raw payload is read back from there.
+            x.pos,
+            x.payload,
             n.external_id,
             n.name,
             n.description,
@@ -683,8 +800,10 @@ begin
                 when n.external_id is null then coalesce(n.error, 'normaliser returned nothing')
                 else n.error
             end as error
-        from jsonb_array_elements(coalesce(p_items, '[]')) with ordinality as i (payload, ord)
-        left join lateral private.normalize_activity(p_provider, i.payload) as n on true
+        -- Normalised in a function of its own: this statement's plan no longer contains the
+        -- inlined normalisers, whose planning was most of its planning time.
+        from private.normalize_page(p_provider, p_items) as x
+        cross join lateral (select (x.normalized).*) as n  -- noqa: AM04
     ),
 
     -- One item per external id: the newest (then the last) of a page wins.
@@ -708,6 +827,7 @@ begin
     merged as (
         select
             c.idx,
+            c.pos,
             c.payload,
             c.keep_stored,
             c.effective_updated_at,
@@ -715,16 +835,18 @@ begin
             a.provider_updated_at as stored_updated_at,
             a.deleted_at as stored_deleted_at,
             c.external_id,
-            c.name,
+            -- The athlete's own edits win over the provider's values.
+            case when 'name' = any(a.user_edited_fields) then a.name else c.name end as name,
             case
+                when 'description' = any(a.user_edited_fields) then a.description
                 when c.description is null and c.keep_stored ? 'description' then a.description
                 else c.description
             end as description,
             c.activity_type,
             c.provider_activity_type,
             c.start_date,
-            c.timezone,
-            c.utc_offset,
+            z.timezone,
+            z.utc_offset,
             c.elapsed_time,
             c.moving_time,
             c.distance,
@@ -744,22 +866,26 @@ begin
                 else c.calories
             end as calories,
             c.is_manual,
-            c.is_private,
+            case
+                when 'is_private' = any(a.user_edited_fields) then a.is_private
+                else c.is_private
+            end as is_private,
             case
                 when c.device_name is null and c.keep_stored ? 'device_name' then a.device_name
                 else c.device_name
             end as device_name,
-            case
-                when c.keep_stored is not null and a.activity_data is not null
-                    then a.activity_data || c.activity_data
-                else c.activity_data
-            end as activity_data,
+            z.activity_data,
             (
-                c.name, c.activity_type, c.provider_activity_type, c.start_date, c.timezone,
-                c.utc_offset, c.elapsed_time, c.moving_time, c.distance, c.average_speed,
+                case when 'name' = any(a.user_edited_fields) then a.name else c.name end,
+                c.activity_type, c.provider_activity_type, c.start_date, z.timezone,
+                z.utc_offset, c.elapsed_time, c.moving_time, c.distance, c.average_speed,
                 c.max_speed, c.average_heartrate, c.max_heartrate, c.average_watts,
                 c.max_watts, c.weighted_average_watts, c.average_cadence, c.max_cadence,
-                c.elevation_gain, c.elevation_loss, c.is_manual, c.is_private
+                c.elevation_gain, c.elevation_loss, c.is_manual,
+                case
+                    when 'is_private' = any(a.user_edited_fields) then a.is_private
+                    else c.is_private
+                end
             ) is distinct from (
                 a.name, a.activity_type, a.provider_activity_type, a.start_date, a.timezone,
                 a.utc_offset, a.elapsed_time, a.moving_time, a.distance, a.average_speed,
@@ -774,6 +900,45 @@ begin
         from candidates as c
         left join public.activities as a
             on a.connection_id = p_connection_id and a.external_id = c.external_id
+        -- A zone derived for the stored row (public.set_activity_timezones) is kept while the
+        -- source gives none, with its offset while the source gives none either, and so is
+        -- its timezone_source: a replayed payload compares equal to the stored row.
+        cross join lateral (
+            select
+                coalesce(c.timezone, a.timezone) as timezone,
+                case
+                    when k.derived and coalesce(c.utc_offset, 0) = 0 then
+                        case
+                            when c.start_date = a.start_date then a.utc_offset
+                            else coalesce(
+                                private.zone_utc_offset(a.timezone, c.start_date), a.utc_offset
+                            )
+                        end
+                    else c.utc_offset
+                end as utc_offset,
+                case
+                    when k.derived
+                        then k.activity_data
+                        || jsonb_build_object('timezone_source', a.activity_data -> 'timezone_source')
+                    -- (a stored one merged into a partial payload's data is not the source's)
+                    when k.activity_data ? 'timezone_source'
+                        then k.activity_data - 'timezone_source'
+                    else k.activity_data
+                end as activity_data
+            from (
+                select
+                    (
+                        c.timezone is null
+                        and a.timezone is not null
+                        and coalesce(a.activity_data ? 'timezone_source', false)
+                    ) as derived,
+                    case
+                        when c.keep_stored is not null and a.activity_data is not null
+                            then a.activity_data || c.activity_data
+                        else c.activity_data
+                    end as activity_data
+            ) as k
+        ) as z
     ),
 
     -- What each candidate will do, against the stored row (the upsert re-checks the guard).
@@ -823,13 +988,31 @@ begin
         from planned as p
         where p.action in ('create', 'update', 'touch')
         on conflict (connection_id, external_id) do update set
-            name = excluded.name,
-            description = excluded.description,
+            -- Re-checked here: the athlete may have edited since the plan read the row.
+            name = case when 'name' = any(a.user_edited_fields) then a.name else excluded.name end,
+            description = case
+                when 'description' = any(a.user_edited_fields) then a.description
+                else excluded.description
+            end,
             activity_type = excluded.activity_type,
             provider_activity_type = excluded.provider_activity_type,
             start_date = excluded.start_date,
-            timezone = excluded.timezone,
-            utc_offset = excluded.utc_offset,
+            -- Re-checked too: a zone may have been derived since the plan read the row.
+            timezone = coalesce(excluded.timezone, a.timezone),
+            utc_offset = case
+                when
+                    excluded.timezone is null
+                    and a.timezone is not null
+                    and a.activity_data ? 'timezone_source'
+                    and coalesce(excluded.utc_offset, 0) = 0
+                    then case
+                        when excluded.start_date = a.start_date then a.utc_offset
+                        else coalesce(
+                            private.zone_utc_offset(a.timezone, excluded.start_date), a.utc_offset
+                        )
+                    end
+                else excluded.utc_offset
+            end,
             elapsed_time = excluded.elapsed_time,
             moving_time = excluded.moving_time,
             distance = excluded.distance,
@@ -846,9 +1029,20 @@ begin
             elevation_loss = excluded.elevation_loss,
             calories = excluded.calories,
             is_manual = excluded.is_manual,
-            is_private = excluded.is_private,
+            is_private = case
+                when 'is_private' = any(a.user_edited_fields) then a.is_private
+                else excluded.is_private
+            end,
             device_name = excluded.device_name,
-            activity_data = excluded.activity_data,
+            activity_data = case
+                when
+                    excluded.timezone is null
+                    and a.timezone is not null
+                    and a.activity_data ? 'timezone_source'
+                    then excluded.activity_data
+                    || jsonb_build_object('timezone_source', a.activity_data -> 'timezone_source')
+                else excluded.activity_data
+            end,
             provider_updated_at = excluded.provider_updated_at,
             deleted_at = null
         -- Newer wins, and a deleted activity comes back only with a strictly newer version.
@@ -864,11 +1058,13 @@ begin
         returning a.id, a.external_id, (a.xmax = 0) as inserted
     ),
 
-    -- The payloads (and what the count needs) by external id: one lookup per written row
-    -- instead of a join between two CTEs the planner cannot estimate.
+    -- Each written item's position in p_items (and what the count needs) by external id: one
+    -- lookup per written row instead of a join between two CTEs the planner cannot estimate.
+    -- Positions, not payloads: an object of 200 small numbers is built in a fraction of the
+    -- time an object of 200 payloads takes, and p_items -> position reads the payload back.
     by_id as materialized (
         select
-            jsonb_object_agg(p.external_id, p.payload) as payloads,
+            jsonb_object_agg(p.external_id, p.pos) as positions,
             coalesce(
                 jsonb_object_agg(p.external_id, true) filter (where p.keep_stored is not null),
                 '{}'
@@ -896,8 +1092,8 @@ begin
                             where s.activity_id = w.id
                         ),
                         '{}'
-                    ) || (b.payloads -> w.external_id)
-                else b.payloads -> w.external_id
+                    ) || (p_items -> (b.positions ->> w.external_id)::integer)
+                else p_items -> (b.positions ->> w.external_id)::integer
             end,
             p_received_at
         from written as w
@@ -935,6 +1131,7 @@ begin
     return query select n_created, n_updated, n_skipped - n_created - n_updated, v_errors;
 end;
 $$;
+
 comment on function private.ingest_page(
     bigint, uuid, public.provider_type, jsonb, timestamptz, integer
 ) is
@@ -942,6 +1139,14 @@ comment on function private.ingest_page(
     'statement raised, for one item): normalise, upsert with the newer-wins guard, keep the raw '
     'payloads. Items are numbered from p_first_index in errors. Returns created, updated, '
     'skipped and the malformed items. Service role only.';
+
+revoke all on function private.ingest_page(
+    bigint, uuid, public.provider_type, jsonb, timestamptz, integer
+) from public, anon, authenticated;
+
+grant execute on function private.ingest_page(
+    bigint, uuid, public.provider_type, jsonb, timestamptz, integer
+) to service_role;
 
 create function public.ingest_activities(
     p_connection_id bigint,
@@ -962,7 +1167,7 @@ declare
     n_updated integer := 0;
     n_skipped integer := 0;
     n_deleted integer;
-    v_errors jsonb := '[]';
+    v_errors jsonb := '[]'::jsonb;
     v_item jsonb;
     v_index integer;
     r record;
@@ -1019,17 +1224,23 @@ begin
     end;
 
     -- Deletions last, so a page that both updates and deletes an activity leaves it deleted.
-    update public.activities as a set
-        deleted_at = received
-    where
-        a.connection_id = p_connection_id
-        and a.external_id = any(coalesce(p_deleted_external_ids, '{}'))
-        and a.deleted_at is null;
-    get diagnostics n_deleted = row_count;
+    -- Only when there are any: an UPDATE of no rows still fires the statement triggers on
+    -- activities (duplicate grouping, rollups).
+    n_deleted := 0;
+    if cardinality(p_deleted_external_ids) > 0 then
+        update public.activities as a set
+            deleted_at = received
+        where
+            a.connection_id = p_connection_id
+            and a.external_id = any(p_deleted_external_ids)
+            and a.deleted_at is null;
+        get diagnostics n_deleted = row_count;
+    end if;
 
     return query select n_created, n_updated, n_skipped, n_deleted, v_errors;
 end;
 $$;
+
 comment on function public.ingest_activities(bigint, jsonb, text[], timestamptz) is
     'Ingests one page of raw provider payloads (a JSON array) for a connection, in one '
     'set-based statement (private.ingest_page): normalises each item '
@@ -1046,7 +1257,17 @@ comment on function public.ingest_activities(bigint, jsonb, text[], timestamptz)
     'the items are retried one by one and those that raise are reported). Every item is '
     'counted exactly once in created, updated, skipped or errors. Service role only.';
 
-create function public.renormalize_activities(p_provider public.provider_type default null)
+revoke all on function public.ingest_activities(bigint, jsonb, text[], timestamptz)
+from public, anon, authenticated;
+
+grant execute on function public.ingest_activities(bigint, jsonb, text[], timestamptz)
+to service_role;
+
+-- Re-normalisation keeps the athlete's fields too -------------------------------------------
+
+create function public.renormalize_activities(
+    p_provider public.provider_type default null
+)
 returns integer
 language plpgsql
 volatile
@@ -1056,23 +1277,55 @@ declare
     changed integer;
 begin
     with renormalized as (
-        select a.id, n.*
+        select
+            a.id,
+            n.*,
+            -- A derived zone (public.set_activity_timezones) is kept while the source gives
+            -- none, with its offset while the source gives none either, and its
+            -- timezone_source: the same rule as private.ingest_page.
+            coalesce(n.timezone, a.timezone) as kept_timezone,
+            case
+                when k.derived and coalesce(n.utc_offset, 0) = 0 then
+                    case
+                        when n.start_date = a.start_date then a.utc_offset
+                        else coalesce(
+                            private.zone_utc_offset(a.timezone, n.start_date), a.utc_offset
+                        )
+                    end
+                else n.utc_offset
+            end as kept_utc_offset,
+            case
+                when k.derived
+                    then (n.activity_data - '_keep_stored')
+                    || jsonb_build_object('timezone_source', a.activity_data -> 'timezone_source')
+                else n.activity_data - '_keep_stored'
+            end as kept_activity_data
         from public.activities as a
         inner join public.activity_raw_payloads as r on a.id = r.activity_id
         cross join lateral private.normalize_activity(a.provider, r.payload) as n
+        cross join lateral (
+            select (
+                n.timezone is null
+                and a.timezone is not null
+                and coalesce(a.activity_data ? 'timezone_source', false)
+            ) as derived
+        ) as k
         where
             a.connection_id is not null
             and (p_provider is null or a.provider = p_provider)
     )
 
     update public.activities as a set
-        name = n.name,
-        description = n.description,
+        name = case when 'name' = any(a.user_edited_fields) then a.name else n.name end,
+        description = case
+            when 'description' = any(a.user_edited_fields) then a.description
+            else n.description
+        end,
         activity_type = n.activity_type,
         provider_activity_type = n.provider_activity_type,
         start_date = n.start_date,
-        timezone = n.timezone,
-        utc_offset = n.utc_offset,
+        timezone = n.kept_timezone,
+        utc_offset = n.kept_utc_offset,
         elapsed_time = n.elapsed_time,
         moving_time = n.moving_time,
         distance = n.distance,
@@ -1089,20 +1342,32 @@ begin
         elevation_loss = n.elevation_loss,
         calories = n.calories,
         is_manual = n.is_manual,
-        is_private = n.is_private,
+        is_private = case
+            when 'is_private' = any(a.user_edited_fields) then a.is_private
+            else n.is_private
+        end,
         device_name = n.device_name,
-        activity_data = n.activity_data - '_keep_stored'
+        activity_data = n.kept_activity_data
     from renormalized as n
     where
         a.id = n.id
         and n.error is null
         and (
-            n.name, n.description, n.activity_type, n.provider_activity_type, n.start_date,
-            n.timezone, n.utc_offset, n.elapsed_time, n.moving_time, n.distance,
+            case when 'name' = any(a.user_edited_fields) then a.name else n.name end,
+            case
+                when 'description' = any(a.user_edited_fields) then a.description
+                else n.description
+            end,
+            n.activity_type, n.provider_activity_type, n.start_date,
+            n.kept_timezone, n.kept_utc_offset, n.elapsed_time, n.moving_time, n.distance,
             n.average_speed, n.max_speed, n.average_heartrate, n.max_heartrate,
             n.average_watts, n.max_watts, n.weighted_average_watts, n.average_cadence,
             n.max_cadence, n.elevation_gain, n.elevation_loss, n.calories, n.is_manual,
-            n.is_private, n.device_name, n.activity_data - '_keep_stored'
+            case
+                when 'is_private' = any(a.user_edited_fields) then a.is_private
+                else n.is_private
+            end,
+            n.device_name, n.kept_activity_data
         ) is distinct from (
             a.name, a.description, a.activity_type, a.provider_activity_type, a.start_date,
             a.timezone, a.utc_offset, a.elapsed_time, a.moving_time, a.distance,
@@ -1115,6 +1380,7 @@ begin
     return changed;
 end;
 $$;
+
 comment on function public.renormalize_activities(public.provider_type) is
     'Re-normalises stored provider activities (of one provider, or all when null) from their '
     'raw payloads in activity_raw_payloads, in place and set-based, after a mapping or a '
@@ -1122,58 +1388,62 @@ comment on function public.renormalize_activities(public.provider_type) is
     'whose payload no longer normalises untouched. Returns the number of rows changed. Service '
     'role only.';
 
--- Privileges: worker functions run as service_role only ---------------------------------------
-
-revoke all on function private.map_activity_type(public.provider_type, text)
-from public, anon, authenticated;
-revoke all on function private.try_float(text) from public, anon, authenticated;
-revoke all on function private.try_int(text) from public, anon, authenticated;
-revoke all on function private.try_timestamptz(text) from public, anon, authenticated;
-revoke all on function private.try_timestamp(text) from public, anon, authenticated;
-revoke all on function private.try_epoch_seconds(text) from public, anon, authenticated;
-revoke all on function private.iso8601_duration_seconds(text) from public, anon, authenticated;
-revoke all on function private.normalize_activity(public.provider_type, jsonb)
-from public, anon, authenticated;
-revoke all on function private.iso8601_parts(text) from public, anon, authenticated;
-revoke all on function private.timestamp_of_parts(text[]) from public, anon, authenticated;
-revoke all on function private.timestamptz_of_parts(text[]) from public, anon, authenticated;
-revoke all on function private.timestamp_of_fixed(text) from public, anon, authenticated;
-revoke all on function private.normalize_strava(jsonb) from public, anon, authenticated;
-revoke all on function private.normalize_garmin(jsonb) from public, anon, authenticated;
-revoke all on function private.normalize_polar(jsonb) from public, anon, authenticated;
-revoke all on function private.normalize_coros(jsonb) from public, anon, authenticated;
-revoke all on function private.normalize_wahoo(jsonb) from public, anon, authenticated;
-revoke all on function private.normalize_fitbit(jsonb) from public, anon, authenticated;
-revoke all on function private.ingest_page(
-    bigint, uuid, public.provider_type, jsonb, timestamptz, integer
-) from public, anon, authenticated;
-revoke all on function public.ingest_activities(bigint, jsonb, text[], timestamptz)
-from public, anon, authenticated;
 revoke all on function public.renormalize_activities(public.provider_type)
 from public, anon, authenticated;
 
-grant execute on function private.map_activity_type(public.provider_type, text) to service_role;
-grant execute on function private.try_float(text) to service_role;
-grant execute on function private.try_int(text) to service_role;
-grant execute on function private.try_timestamptz(text) to service_role;
-grant execute on function private.try_timestamp(text) to service_role;
-grant execute on function private.try_epoch_seconds(text) to service_role;
-grant execute on function private.iso8601_duration_seconds(text) to service_role;
-grant execute on function private.normalize_activity(public.provider_type, jsonb)
-to service_role;
-grant execute on function private.iso8601_parts(text) to service_role;
-grant execute on function private.timestamp_of_parts(text[]) to service_role;
-grant execute on function private.timestamptz_of_parts(text[]) to service_role;
-grant execute on function private.timestamp_of_fixed(text) to service_role;
-grant execute on function private.normalize_strava(jsonb) to service_role;
-grant execute on function private.normalize_garmin(jsonb) to service_role;
-grant execute on function private.normalize_polar(jsonb) to service_role;
-grant execute on function private.normalize_coros(jsonb) to service_role;
-grant execute on function private.normalize_wahoo(jsonb) to service_role;
-grant execute on function private.normalize_fitbit(jsonb) to service_role;
-grant execute on function private.ingest_page(
-    bigint, uuid, public.provider_type, jsonb, timestamptz, integer
-) to service_role;
-grant execute on function public.ingest_activities(bigint, jsonb, text[], timestamptz)
-to service_role;
 grant execute on function public.renormalize_activities(public.provider_type) to service_role;
+
+create function private.record_user_edits()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+    -- Only the Data API's roles are the athlete; workers (service_role) write provider data.
+    if current_user not in ('authenticated', 'anon') then
+        return new;
+    end if;
+    new.user_edited_fields := array(
+        select distinct f.field
+        from unnest(
+            old.user_edited_fields
+            || case when new.name is distinct from old.name then array['name'] end
+            || case
+                when new.description is distinct from old.description then array['description']
+            end
+            || case
+                when new.is_private is distinct from old.is_private then array['is_private']
+            end
+        ) as f (field)
+        where f.field is not null
+        order by f.field
+    );
+    return new;
+end;
+$$;
+
+comment on function private.record_user_edits() is
+    'Trigger on activities: when an API role (the athlete) changes name, description or '
+    'is_private, adds the field to user_edited_fields, so that later provider data does not '
+    'overwrite it. Security invoker: it judges the caller.';
+
+revoke all on function private.record_user_edits() from public, anon, authenticated;
+
+create trigger activities_record_user_edits
+before update of name, description, is_private on public.activities
+for each row
+when (
+    -- the Data API's roles only (workers write provider data): no call per row of an ingest
+    -- (written column by column: the condition then reads back the same after a dump)
+    current_user in ('authenticated', 'anon')
+    and (
+        new.name is distinct from old.name
+        or new.description is distinct from old.description
+        or new.is_private is distinct from old.is_private
+    )
+)
+execute function private.record_user_edits();
+
+comment on column private.normalized_activity.average_cadence is
+    'Average cadence per minute: steps of both feet for run, trail_run, treadmill_run, '
+    'track_run, virtual_run, walk and hike; the source''s unit otherwise.';

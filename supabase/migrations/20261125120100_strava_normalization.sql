@@ -1,7 +1,7 @@
 -- Strava normalisation: Strava's sport vocabulary in public.activity_type_mappings, and
 -- private.normalize_strava(), which turns one Strava activity (SummaryActivity from
 -- GET /athlete/activities or DetailedActivity from GET /activities/{id}) into the unified
--- activities columns (private.normalized_activity). Called through private.normalize_activity.
+-- activities columns (private.normalized_activity). Registered in private.providers (end of file).
 --
 -- Strava facts relied on (shared/docs/providers.md §2 and §8):
 -- - distance m, moving_time / elapsed_time s, average_speed / max_speed m/s,
@@ -101,41 +101,15 @@ as $$
         end
     );
 $$;
+
+revoke all on function private.strava_zone_text(text) from public, anon, authenticated;
+
+grant execute on function private.strava_zone_text(text) to service_role;
+
 comment on function private.strava_zone_text(text) is
     'The part of a Strava timezone string after its "(GMT+01:00)" prefix, trimmed (the whole '
-    'text when there is no prefix); private.strava_iana_timezone validates it. Never raises. '
+    'text when there is no prefix); private.strava_zone_name validates it. Never raises. '
     'Service role only.';
-
-create function private.strava_iana_timezone(p_value text)
-returns text
-language sql
-immutable
-parallel safe
-as $$
-    -- "(GMT-08:00) America/Los_Angeles" -> "America/Los_Angeles"; a bare IANA name stays as
-    -- it is; anything that does not look like a zone name (a letter first, then letters,
-    -- digits, _ + - and single slashes, at most 64 characters) gives null. Plain string
-    -- functions: a regular expression would cost several times more per item.
-    select case
-        when strpos(
-            'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz',
-            left(private.strava_zone_text(p_value), 1)
-        ) > 0
-            and char_length(private.strava_zone_text(p_value)) <= 64
-            and translate(
-                private.strava_zone_text(p_value),
-                'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_+-/',
-                ''
-            ) = ''
-            and strpos(private.strava_zone_text(p_value), '//') = 0
-            and right(private.strava_zone_text(p_value), 1) <> '/'
-            then private.strava_zone_text(p_value)
-    end;
-$$;
-comment on function private.strava_iana_timezone(text) is
-    'The IANA time-zone name in a Strava timezone string ("(GMT-08:00) America/Los_Angeles" '
-    'gives America/Los_Angeles; a bare name is kept); null when nothing zone-like is there. '
-    'Never raises. Service role only.';
 
 create function private.strava_number(p_value jsonb)
 returns double precision
@@ -159,13 +133,85 @@ as $$
         end
     end;
 $$;
+
 comment on function private.strava_number(jsonb) is
     'A non-negative number below 1e38 (fits real) from a JSON number or numeric string; null '
     'for anything else (negative, huge, text, object). Never raises. Service role only.';
 
--- The normaliser ------------------------------------------------------------------------------
+revoke all on function private.strava_number(jsonb) from public, anon, authenticated;
 
-create or replace function private.normalize_strava(p_payload jsonb)
+grant execute on function private.strava_number(jsonb) to service_role;
+
+-- Strava's normaliser: each field computed once ---------------------------------------------------
+-- An inlined SQL function repeats its argument's expression at every reference: the zone text
+-- was extracted six times per item, and the local start time parsed though only payloads
+-- without a UTC start or an offset need it.
+
+create function private.strava_zone_name(p_zone text)
+returns text
+language sql
+immutable
+parallel safe
+as $$
+    -- A zone-like name (a letter first, then letters, digits, _ + - and single slashes, at most
+    -- 64 characters) or null. Plain string functions: a regular expression costs more.
+    select case
+        when strpos(
+            'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz', left(p_zone, 1)
+        ) > 0
+            and char_length(p_zone) <= 64
+            and translate(
+                p_zone, 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_+-/', ''
+            ) = ''
+            and strpos(p_zone, '//') = 0
+            and right(p_zone, 1) <> '/'
+            then p_zone
+    end;
+$$;
+
+comment on function private.strava_zone_name(text) is
+    'The IANA time-zone name of a Strava timezone string once private.strava_zone_text has '
+    'removed its "(GMT+01:00)" prefix: the text when it looks like a zone name, else null. '
+    'Never raises. Service role only.';
+
+revoke all on function private.strava_zone_name(text) from public, anon, authenticated;
+
+grant execute on function private.strava_zone_name(text) to service_role;
+
+create function private.strava_local_start(p_text text)
+returns timestamp
+language sql
+immutable
+parallel safe
+as $$
+    -- Strava's start_date_local: a wall clock with a misleading trailing Z.
+    select case
+        when translate(left(p_text, 20), '0123456789', '9999999999')
+            in ('9999-99-99T99:99:99Z', '9999-99-99T99:99:99')
+            then private.timestamp_of_fixed(p_text)
+        else private.try_timestamp(
+            substring(
+                p_text from '^\s*(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)'
+            )
+        )
+    end;
+$$;
+
+comment on function private.strava_local_start(text) is
+    'The wall-clock time of a Strava start_date_local ("2026-11-14T09:02:11Z": the Z is '
+    'ignored, the text is local time); null when it is not a time. Never raises. Service role '
+    'only.';
+
+revoke all on function private.strava_local_start(text) from public, anon, authenticated;
+
+grant execute on function private.strava_local_start(text) to service_role;
+
+-- Strava's normaliser: each key of the payload looked up once -------------------------------------
+-- private.strava_number, inlined, repeats its argument at each of its five references: every
+-- numeric field was looked up in the payload five times (jsonb key lookups were 15 % of a
+-- page's normalisation, perf). An innermost subquery now reads each key once.
+
+create function private.normalize_strava(p_payload jsonb)
 returns setof private.normalized_activity
 language sql
 stable
@@ -182,15 +228,20 @@ as $$
         v.activity_type,
         left(coalesce(v.sport, v.legacy), 200) as provider_activity_type,
         v.start_date,
-        private.strava_iana_timezone(v.p ->> 'timezone') as timezone,
+        private.strava_zone_name(v.zone) as timezone,
         coalesce(
             round(v.utc_offset)::integer,
             -- No utc_offset: the wall clock minus the UTC clock is the offset.
             case
-                when extract(epoch from v.local_start - (v.start_date at time zone 'UTC'))
-                    between -64800 and 64800
+                when extract(
+                    epoch from private.strava_local_start(v.local_text)
+                    - (v.start_date at time zone 'UTC')
+                ) between -64800 and 64800
                     then round(
-                        extract(epoch from v.local_start - (v.start_date at time zone 'UTC'))
+                        extract(
+                            epoch from private.strava_local_start(v.local_text)
+                            - (v.start_date at time zone 'UTC')
+                        )
                     )::integer
             end,
             0
@@ -268,10 +319,13 @@ as $$
         select
             f.*,
             -- start_date is the UTC instant; old or partial payloads: the wall clock minus the
-            -- offset.
+            -- offset (parsed only then).
             coalesce(
                 f.utc_start,
-                (f.local_start - make_interval(secs => f.utc_offset)) at time zone 'UTC'
+                (
+                    private.strava_local_start(f.local_text)
+                    - make_interval(secs => f.utc_offset)
+                ) at time zone 'UTC'
             ) as start_date,
             -- Indoor sessions on a trainer or treadmill (trainer = true) of plain runs/rides.
             case
@@ -293,17 +347,6 @@ as $$
                         then private.timestamp_of_fixed(e.utc_text) at time zone 'UTC'
                     else private.try_timestamptz(e.utc_text)
                 end as utc_start,
-                case
-                    when translate(left(e.local_text, 20), '0123456789', '9999999999')
-                        in ('9999-99-99T99:99:99Z', '9999-99-99T99:99:99')
-                        then private.timestamp_of_fixed(e.local_text)
-                    else private.try_timestamp(
-                        substring(
-                            e.local_text
-                            from '^\s*(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)'
-                        )
-                    )
-                end as local_start,
                 -- sport_type (current) first; the legacy type as fallback (old payloads, or a
                 -- sport_type newer than our vocabulary whose legacy type we know).
                 case
@@ -312,52 +355,78 @@ as $$
                 end as mapped
             from (
                 select
-                    p_payload as p,
-                    coalesce(jsonb_typeof(p_payload) = 'object', false) as is_object,
+                    j.p,
+                    coalesce(jsonb_typeof(j.p) = 'object', false) as is_object,
                     -- Strava ids are 64-bit integers (numbers in JSON; digit strings too).
                     case
-                        when jsonb_typeof(p_payload -> 'id') in ('number', 'string')
-                            and char_length(p_payload ->> 'id') between 1 and 20
-                            and translate(p_payload ->> 'id', '0123456789', '') = ''
-                            then p_payload ->> 'id'
+                        when jsonb_typeof(j.id) in ('number', 'string')
+                            and char_length(j.id_text) between 1 and 20
+                            and translate(j.id_text, '0123456789', '') = ''
+                            then j.id_text
                     end as external_id,
-                    p_payload ->> 'start_date' as utc_text,
-                    p_payload ->> 'start_date_local' as local_text,
-                    case jsonb_typeof(p_payload -> 'utc_offset')
+                    j.p ->> 'start_date' as utc_text,
+                    j.p ->> 'start_date_local' as local_text,
+                    -- The zone's text once: validating it reads it several times.
+                    private.strava_zone_text(j.p ->> 'timezone') as zone,
+                    case jsonb_typeof(j.utc_offset)
                         when 'number' then case
-                            when (p_payload -> 'utc_offset')::numeric between -64800 and 64800
-                                then (p_payload -> 'utc_offset')::numeric::double precision
+                            when (j.utc_offset)::numeric between -64800 and 64800
+                                then (j.utc_offset)::numeric::double precision
                         end
                         when 'string' then case
-                            when private.try_float(p_payload ->> 'utc_offset')
+                            when private.try_float((j.utc_offset #>> '{}'))
                                 between -64800 and 64800
-                                then private.try_float(p_payload ->> 'utc_offset')
+                                then private.try_float((j.utc_offset #>> '{}'))
                         end
                     end as utc_offset,
-                    nullif(btrim(p_payload ->> 'sport_type'), '') as sport,
-                    nullif(btrim(p_payload ->> 'type'), '') as legacy,
-                    coalesce(p_payload -> 'trainer' = 'true'::jsonb, false) as trainer,
+                    nullif(btrim(j.p ->> 'sport_type'), '') as sport,
+                    nullif(btrim(j.p ->> 'type'), '') as legacy,
+                    coalesce(j.p -> 'trainer' = 'true'::jsonb, false) as trainer,
                     -- Durations (s), distance (m), speeds (m/s): SI already.
-                    private.strava_number(p_payload -> 'elapsed_time') as elapsed_time,
-                    private.strava_number(p_payload -> 'moving_time') as moving_time,
-                    private.strava_number(p_payload -> 'distance') as distance,
-                    private.strava_number(p_payload -> 'average_speed') as average_speed,
-                    private.strava_number(p_payload -> 'max_speed') as max_speed,
-                    private.strava_number(p_payload -> 'average_heartrate') as average_heartrate,
-                    private.strava_number(p_payload -> 'max_heartrate') as max_heartrate,
+                    private.strava_number(j.elapsed_time) as elapsed_time,
+                    private.strava_number(j.moving_time) as moving_time,
+                    private.strava_number(j.distance) as distance,
+                    private.strava_number(j.average_speed) as average_speed,
+                    private.strava_number(j.max_speed) as max_speed,
+                    private.strava_number(j.average_heartrate) as average_heartrate,
+                    private.strava_number(j.max_heartrate) as max_heartrate,
                     -- Power (W); device_watts = false marks Strava's estimate (activity_data).
-                    private.strava_number(p_payload -> 'average_watts') as average_watts,
-                    private.strava_number(p_payload -> 'max_watts') as max_watts,
-                    private.strava_number(p_payload -> 'weighted_average_watts')
+                    private.strava_number(j.average_watts) as average_watts,
+                    private.strava_number(j.max_watts) as max_watts,
+                    private.strava_number(j.weighted_average_watts)
                         as weighted_average_watts,
                     case
-                        when jsonb_typeof(p_payload -> 'device_watts') = 'boolean'
-                            then p_payload -> 'device_watts'
+                        when jsonb_typeof(j.device_watts) = 'boolean'
+                            then j.device_watts
                     end as device_watts,
-                    private.strava_number(p_payload -> 'average_cadence') as cadence,
-                    private.strava_number(p_payload -> 'total_elevation_gain') as elevation_gain,
-                    private.strava_number(p_payload -> 'calories') as calories
-                from (values (1)) as one (x)
+                    private.strava_number(j.average_cadence) as cadence,
+                    private.strava_number(j.total_elevation_gain) as elevation_gain,
+                    private.strava_number(j.calories) as calories
+                -- Each key looked up once: an inlined function (private.strava_number) repeats
+                -- its argument's expression at every reference.
+                from (
+                    select
+                        p_payload as p,
+                        p_payload -> 'id' as id,
+                        p_payload ->> 'id' as id_text,
+                        p_payload -> 'utc_offset' as utc_offset,
+                        p_payload -> 'device_watts' as device_watts,
+                        p_payload -> 'elapsed_time' as elapsed_time,
+                        p_payload -> 'moving_time' as moving_time,
+                        p_payload -> 'distance' as distance,
+                        p_payload -> 'average_speed' as average_speed,
+                        p_payload -> 'max_speed' as max_speed,
+                        p_payload -> 'average_heartrate' as average_heartrate,
+                        p_payload -> 'max_heartrate' as max_heartrate,
+                        p_payload -> 'average_watts' as average_watts,
+                        p_payload -> 'max_watts' as max_watts,
+                        p_payload -> 'weighted_average_watts' as weighted_average_watts,
+                        p_payload -> 'average_cadence' as average_cadence,
+                        p_payload -> 'total_elevation_gain' as total_elevation_gain,
+                        p_payload -> 'calories' as calories
+                    from (values (1)) as one (x)
+                    offset 0  -- noqa: AM09
+                ) as j
                 -- One row; "offset 0" keeps the subquery a barrier so each field is
                 -- computed once.
                 offset 0  -- noqa: AM09
@@ -374,6 +443,11 @@ as $$
         ) as f
     ) as v;
 $$;
+
+revoke all on function private.normalize_strava(jsonb) from public, anon, authenticated;
+
+grant execute on function private.normalize_strava(jsonb) to service_role;
+
 comment on function private.normalize_strava(jsonb) is
     'Normalises one raw Strava activity (SummaryActivity or DetailedActivity) into one row of '
     'private.normalized_activity: SI units, start_date from the UTC start_date, utc_offset (s) '
@@ -386,11 +460,14 @@ comment on function private.normalize_strava(jsonb) is
     'only the detailed object carries. A malformed item comes back with error set; never '
     'raises. A set-returning SQL function so that the planner inlines it. Service role only.';
 
-revoke all on function private.strava_zone_text(text) from public, anon, authenticated;
-revoke all on function private.strava_iana_timezone(text) from public, anon, authenticated;
-revoke all on function private.strava_number(jsonb) from public, anon, authenticated;
 revoke all on function private.normalize_strava(jsonb) from public, anon, authenticated;
-grant execute on function private.strava_zone_text(text) to service_role;
-grant execute on function private.strava_iana_timezone(text) to service_role;
-grant execute on function private.strava_number(jsonb) to service_role;
+
 grant execute on function private.normalize_strava(jsonb) to service_role;
+
+-- Registration: the ingest calls private.normalize_strava through the registry
+
+select private.register_provider('strava', 'private.normalize_strava(jsonb)', true);
+
+-- Its duplicate priority (public.provider_priorities: the lowest wins the primary role).
+insert into public.provider_priorities (origin, priority, upload_origin_pattern) values
+('strava', 70, null);

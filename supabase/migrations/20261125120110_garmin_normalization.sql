@@ -2,7 +2,7 @@
 -- private.normalize_garmin(), which turns one Garmin Connect Developer Program activity
 -- (an item of an "activities" / "manuallyUpdatedActivities" push, of a pull or ping callback
 -- response, or an "activityDetails" item whose metrics sit under "summary") into the unified
--- activities columns (private.normalized_activity). Called through private.normalize_activity.
+-- activities columns (private.normalized_activity). Registered in private.providers (end of file).
 --
 -- Garmin facts relied on (shared/docs/providers.md §3 and §8; the official specification is
 -- partner-only, these are the fields independent integrations agree on):
@@ -246,9 +246,14 @@ as $$
         ) as v
     ) as x;
 $$;
+
 comment on function private.garmin_number(jsonb) is
     'A non-negative number below 1e38 (fits real) from a JSON number or numeric string; null '
     'for anything else (negative, huge, text, object). Never raises. Service role only.';
+
+revoke all on function private.garmin_number(jsonb) from public, anon, authenticated;
+
+grant execute on function private.garmin_number(jsonb) to service_role;
 
 create function private.garmin_activity_type(p_value text)
 returns public.activity_type
@@ -269,14 +274,19 @@ as $$
         )
     end;
 $$;
+
 comment on function private.garmin_activity_type(text) is
     'The canonical activity_type of a Garmin activityType: as sent (case-insensitive), else by '
     'its canonical UPPER_SNAKE key (spaces, slashes and dashes become one underscore); other '
     'when unknown. Service role only.';
 
+revoke all on function private.garmin_activity_type(text) from public, anon, authenticated;
+
+grant execute on function private.garmin_activity_type(text) to service_role;
+
 -- The normaliser ------------------------------------------------------------------------------
 
-create or replace function private.normalize_garmin(p_payload jsonb)
+create function private.normalize_garmin(p_payload jsonb)
 returns private.normalized_activity
 language plpgsql
 stable
@@ -453,6 +463,11 @@ exception when others then
     return r;
 end;
 $$;
+
+revoke all on function private.normalize_garmin(jsonb) from public, anon, authenticated;
+
+grant execute on function private.normalize_garmin(jsonb) to service_role;
+
 comment on function private.normalize_garmin(jsonb) is
     'Normalises one raw Garmin activity (an activities / manuallyUpdatedActivities item, a pull '
     'or ping-callback item, or an activityDetails item with its summary nested) into '
@@ -464,9 +479,14 @@ comment on function private.normalize_garmin(jsonb) is
     'SKIING/SNOWBOARDING"). A malformed item comes back with error set; never raises. Service '
     'role only.';
 
-revoke all on function private.garmin_number(jsonb) from public, anon, authenticated;
-revoke all on function private.garmin_activity_type(text) from public, anon, authenticated;
 revoke all on function private.normalize_garmin(jsonb) from public, anon, authenticated;
-grant execute on function private.garmin_number(jsonb) to service_role;
-grant execute on function private.garmin_activity_type(text) to service_role;
+
 grant execute on function private.normalize_garmin(jsonb) to service_role;
+
+-- Registration: the ingest calls private.normalize_garmin through the registry
+
+select private.register_provider('garmin', 'private.normalize_garmin(jsonb)', false);
+
+-- Its duplicate priority (public.provider_priorities: the lowest wins the primary role).
+insert into public.provider_priorities (origin, priority, upload_origin_pattern) values
+('garmin', 10, '^garmin');

@@ -228,7 +228,7 @@ set activity_type = excluded.activity_type;
 
 -- Normaliser ------------------------------------------------------------------------------------
 
-create or replace function private.normalize_polar(p_payload jsonb)
+create function private.normalize_polar(p_payload jsonb)
 returns private.normalized_activity
 language plpgsql
 stable
@@ -396,6 +396,11 @@ begin
     return r;
 end;
 $$;
+
+revoke all on function private.normalize_polar(jsonb) from public, anon, authenticated;
+
+grant execute on function private.normalize_polar(jsonb) to service_role;
+
 comment on function private.normalize_polar(jsonb) is
     'One Polar AccessLink exercise (current snake_case API or deprecated kebab-case API) as '
     'private.normalized_activity: local start_time minus start_time_utc_offset (minutes) as the '
@@ -406,4 +411,13 @@ comment on function private.normalize_polar(jsonb) is
     'of raising.';
 
 revoke all on function private.normalize_polar(jsonb) from public, anon, authenticated;
+
 grant execute on function private.normalize_polar(jsonb) to service_role;
+
+-- Registration: the ingest calls private.normalize_polar through the registry
+
+select private.register_provider('polar', 'private.normalize_polar(jsonb)', false);
+
+-- Its duplicate priority (public.provider_priorities: the lowest wins the primary role).
+insert into public.provider_priorities (origin, priority, upload_origin_pattern) values
+('polar', 30, '^polar');

@@ -81,9 +81,14 @@ as $$
     ) as v
     where v.x not in ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8);
 $$;
+
 comment on function private.coros_number(jsonb) is
     'A COROS workout value (JSON number, or a numeric string) as double precision; null for '
     'null, absent, non-numeric or non-finite values. Never raises.';
+
+revoke all on function private.coros_number(jsonb) from public, anon, authenticated;
+
+grant execute on function private.coros_number(jsonb) to service_role;
 
 create function private.coros_sport_code(p_item jsonb)
 returns text
@@ -103,14 +108,19 @@ as $$
             private.coros_number(p_item -> 'subMode') as sub
     ) as m;
 $$;
+
 comment on function private.coros_sport_code(jsonb) is
     'The sport code of a COROS workout or triathlon leg: mode * 10 + subMode as text (mode 8, '
     'subMode 1 -> ''81''), the key of the coros rows of public.activity_type_mappings; null '
     'when mode or subMode is missing or not a non-negative integer. Never raises.';
 
+revoke all on function private.coros_sport_code(jsonb) from public, anon, authenticated;
+
+grant execute on function private.coros_sport_code(jsonb) to service_role;
+
 -- Normaliser ------------------------------------------------------------------------------------
 
-create or replace function private.normalize_coros(p_payload jsonb)
+create function private.normalize_coros(p_payload jsonb)
 returns private.normalized_activity
 language plpgsql
 stable
@@ -264,6 +274,11 @@ begin
     return r;
 end;
 $$;
+
+revoke all on function private.normalize_coros(jsonb) from public, anon, authenticated;
+
+grant execute on function private.normalize_coros(jsonb) to service_role;
+
 comment on function private.normalize_coros(jsonb) is
     'One COROS workout (sport/list data item or push sportDataList item) as '
     'private.normalized_activity: startTime (epoch s) as the UTC start, startTimezone (15-minute '
@@ -274,9 +289,14 @@ comment on function private.normalize_coros(jsonb) is
     'triathlonItemList legs kept in activity_data.legs, name from the canonical sport. Pure; '
     'returns error instead of raising.';
 
-revoke all on function private.coros_number(jsonb) from public, anon, authenticated;
-revoke all on function private.coros_sport_code(jsonb) from public, anon, authenticated;
 revoke all on function private.normalize_coros(jsonb) from public, anon, authenticated;
-grant execute on function private.coros_number(jsonb) to service_role;
-grant execute on function private.coros_sport_code(jsonb) to service_role;
+
 grant execute on function private.normalize_coros(jsonb) to service_role;
+
+-- Registration: the ingest calls private.normalize_coros through the registry
+
+select private.register_provider('coros', 'private.normalize_coros(jsonb)', false);
+
+-- Its duplicate priority (public.provider_priorities: the lowest wins the primary role).
+insert into public.provider_priorities (origin, priority, upload_origin_pattern) values
+('coros', 20, '^coros');

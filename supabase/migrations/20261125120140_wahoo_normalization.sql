@@ -99,13 +99,16 @@ as $$
     ) as v
     where v.x not in ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8);
 $$;
+
 comment on function private.wahoo_number(jsonb) is
     'A Wahoo summary value (a decimal string such as "52891.62", or a JSON number) as double '
     'precision; null for null, absent, non-numeric or non-finite values. Never raises.';
 
--- Normaliser ------------------------------------------------------------------------------------
+revoke all on function private.wahoo_number(jsonb) from public, anon, authenticated;
 
-create or replace function private.normalize_wahoo(p_payload jsonb)
+grant execute on function private.wahoo_number(jsonb) to service_role;
+
+create function private.normalize_wahoo(p_payload jsonb)
 returns private.normalized_activity
 language plpgsql
 stable
@@ -126,6 +129,8 @@ declare
     v_distance double precision;
     v_speed double precision;
     v_token text;
+    v_zone text;
+    v_offset integer;
 begin
     if p_payload is null or jsonb_typeof(p_payload) <> 'object' then
         r.error := 'wahoo workout is not a JSON object';
@@ -150,9 +155,12 @@ begin
         r.error := 'wahoo workout ' || r.external_id || ' without a valid "starts"';
         return r;
     end if;
-    -- Wahoo gives the start in UTC only.
-    r.timezone := null;
-    r.utc_offset := 0;
+    -- "starts" is UTC; the summary's time_zone (an IANA name, e.g. "America/Toronto") gives
+    -- the local clock. Without a known zone the start stays UTC (offset 0, no zone).
+    v_zone := case when jsonb_typeof(s -> 'time_zone') = 'string' then btrim(s ->> 'time_zone') end;
+    v_offset := private.zone_utc_offset(v_zone, r.start_date);
+    r.timezone := case when v_offset is not null then v_zone end;
+    r.utc_offset := coalesce(v_offset, 0);
 
     r.name := left(nullif(btrim(w ->> 'name'), ''), 500);
     r.description := null;
@@ -233,15 +241,28 @@ begin
     return r;
 end;
 $$;
+
+revoke all on function private.normalize_wahoo(jsonb) from public, anon, authenticated;
+
+grant execute on function private.normalize_wahoo(jsonb) to service_role;
+
+revoke all on function private.normalize_wahoo(jsonb) from public, anon, authenticated;
+
+grant execute on function private.normalize_wahoo(jsonb) to service_role;
+
 comment on function private.normalize_wahoo(jsonb) is
     'One Wahoo workout (GET /v1/workouts item: the workout with its workout_summary; or the '
     'webhook''s workout_summary with its nested workout) as private.normalized_activity: '
-    'decimal strings to numbers, UTC start (utc_offset 0, no time zone: Wahoo sends none), '
+    'decimal strings to numbers, UTC start with the summary''s IANA time_zone as timezone and '
+    'its offset at the start as utc_offset (no or unknown zone: offset 0, no timezone), '
     'durations in s, distance in m, speed in m/s, power_bike_np_last as weighted average power, '
     'zero heart rate/power/cadence as not measured, provider_updated_at the later of the '
     'workout''s and summary''s updated_at. Pure; returns error instead of raising.';
 
-revoke all on function private.wahoo_number(jsonb) from public, anon, authenticated;
-revoke all on function private.normalize_wahoo(jsonb) from public, anon, authenticated;
-grant execute on function private.wahoo_number(jsonb) to service_role;
-grant execute on function private.normalize_wahoo(jsonb) to service_role;
+-- Registration: the ingest calls private.normalize_wahoo through the registry
+
+select private.register_provider('wahoo', 'private.normalize_wahoo(jsonb)', false);
+
+-- Its duplicate priority (public.provider_priorities: the lowest wins the primary role).
+insert into public.provider_priorities (origin, priority, upload_origin_pattern) values
+('wahoo', 40, '^wahoo');

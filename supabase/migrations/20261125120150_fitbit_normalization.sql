@@ -291,9 +291,14 @@ as $$
             then rtrim(btrim(p_value), 's')::double precision
     end;
 $$;
+
 comment on function private.fitbit_duration_seconds(text) is
     'A google.protobuf.Duration JSON string ("1741.989s", "-25200s") in seconds; null when the '
     'value is not of that form. Never raises.';
+
+revoke all on function private.fitbit_duration_seconds(text) from public, anon, authenticated;
+
+grant execute on function private.fitbit_duration_seconds(text) to service_role;
 
 create function private.fitbit_offset_seconds(p_value text)
 returns integer
@@ -315,9 +320,14 @@ as $$
             )
     end;
 $$;
+
 comment on function private.fitbit_offset_seconds(text) is
     'The UTC offset carried at the end of an ISO 8601 timestamp, in seconds east of UTC (Z = 0, '
     '"-07:00" = -25200); null when the timestamp has no offset. Never raises.';
+
+revoke all on function private.fitbit_offset_seconds(text) from public, anon, authenticated;
+
+grant execute on function private.fitbit_offset_seconds(text) to service_role;
 
 create function private.fitbit_number(p_value jsonb)
 returns double precision
@@ -335,9 +345,14 @@ as $$
     ) as v
     where v.x not in ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8);
 $$;
+
 comment on function private.fitbit_number(jsonb) is
     'A JSON number or numeric string (protobuf JSON writes int64 as a string) as double '
     'precision; null for anything else, including NaN and infinities. Never raises.';
+
+revoke all on function private.fitbit_number(jsonb) from public, anon, authenticated;
+
+grant execute on function private.fitbit_number(jsonb) to service_role;
 
 -- Normalisers -----------------------------------------------------------------------------------
 
@@ -445,6 +460,7 @@ begin
     return r;
 end;
 $$;
+
 comment on function private.normalize_fitbit_exercise(jsonb) is
     'One Google Health API exercise data point as private.normalized_activity: id from the '
     'resource name, start from interval.startTime, utc_offset from interval.startUtcOffset '
@@ -452,6 +468,10 @@ comment on function private.normalize_fitbit_exercise(jsonb) is
     'distance from mm to m, speed from mm/s (or pace, or distance/moving time), heart rate '
     'from its int64 string, manual when dataSource.recordingMethod is MANUAL. Pure; returns '
     'error instead of raising.';
+
+revoke all on function private.normalize_fitbit_exercise(jsonb) from public, anon, authenticated;
+
+grant execute on function private.normalize_fitbit_exercise(jsonb) to service_role;
 
 create function private.normalize_fitbit_legacy(p_payload jsonb)
 returns private.normalized_activity
@@ -560,6 +580,7 @@ begin
     return r;
 end;
 $$;
+
 comment on function private.normalize_fitbit_legacy(jsonb) is
     'One legacy Fitbit Web API activity-log entry as private.normalized_activity: durations ms '
     'to s, distance from distanceUnit (Kilometer, Mile) to m, speed from unit/h to m/s, '
@@ -567,7 +588,11 @@ comment on function private.normalize_fitbit_legacy(jsonb) is
     'when logType is manual, type mapped on activityName first and activityTypeId second. '
     'Pure; returns error instead of raising.';
 
-create or replace function private.normalize_fitbit(p_payload jsonb)
+revoke all on function private.normalize_fitbit_legacy(jsonb) from public, anon, authenticated;
+
+grant execute on function private.normalize_fitbit_legacy(jsonb) to service_role;
+
+create function private.normalize_fitbit(p_payload jsonb)
 returns private.normalized_activity
 language plpgsql
 stable
@@ -591,20 +616,24 @@ begin
     return r;
 end;
 $$;
+
+revoke all on function private.normalize_fitbit(jsonb) from public, anon, authenticated;
+
+grant execute on function private.normalize_fitbit(jsonb) to service_role;
+
 comment on function private.normalize_fitbit(jsonb) is
     'A Fitbit connection''s activity payload as private.normalized_activity: a Google Health API '
     'exercise data point (the current API) or a legacy Fitbit Web API activity-log entry '
     '(stored before the 2026-11-02 shutdown). Pure; returns error instead of raising.';
 
-revoke all on function private.fitbit_duration_seconds(text) from public, anon, authenticated;
-revoke all on function private.fitbit_offset_seconds(text) from public, anon, authenticated;
-revoke all on function private.fitbit_number(jsonb) from public, anon, authenticated;
-revoke all on function private.normalize_fitbit_exercise(jsonb) from public, anon, authenticated;
-revoke all on function private.normalize_fitbit_legacy(jsonb) from public, anon, authenticated;
 revoke all on function private.normalize_fitbit(jsonb) from public, anon, authenticated;
-grant execute on function private.fitbit_duration_seconds(text) to service_role;
-grant execute on function private.fitbit_offset_seconds(text) to service_role;
-grant execute on function private.fitbit_number(jsonb) to service_role;
-grant execute on function private.normalize_fitbit_exercise(jsonb) to service_role;
-grant execute on function private.normalize_fitbit_legacy(jsonb) to service_role;
+
 grant execute on function private.normalize_fitbit(jsonb) to service_role;
+
+-- Registration: the ingest calls private.normalize_fitbit through the registry
+
+select private.register_provider('fitbit', 'private.normalize_fitbit(jsonb)', false);
+
+-- Its duplicate priority (public.provider_priorities: the lowest wins the primary role).
+insert into public.provider_priorities (origin, priority, upload_origin_pattern) values
+('fitbit', 50, '^fitbit');

@@ -37,27 +37,36 @@ create table private.sync_leases (
 -- One synchronisation of a connection at a time; webhook runs (not exclusive) run beside it.
 create unique index sync_leases_connection_exclusive_key on private.sync_leases (connection_id)
 where exclusive;
+
 create index sync_leases_connection_id_idx on private.sync_leases (connection_id);
 
 comment on table private.sync_leases is
     'The runs in progress: at most one exclusive run (a synchronisation) per connection, '
     'and any number of webhook runs beside it. A lease that is not renewed (its worker died) '
     'lapses at lease_until; the next sync_start or sync_close_stale_runs then closes that run.';
+
 comment on column private.sync_leases.sync_history_id is 'The running sync_history row.';
+
 comment on column private.sync_leases.connection_id is 'The connection being synchronised.';
+
 comment on column private.sync_leases.exclusive is
     'True for a synchronisation (one at a time per connection; it owns the sync cursor), '
     'false for a webhook run, which only applies what one event said.';
+
 comment on column private.sync_leases.holder is
     'Who runs it: host, process id and a random run token; only the holder may record '
     'progress or finish the run.';
+
 comment on column private.sync_leases.heartbeat_at is
     'Last time the holder renewed the lease (at every stored page).';
+
 comment on column private.sync_leases.lease_until is
     'The lease lapses at this instant unless renewed.';
 
 alter table private.sync_leases enable row level security;
+
 revoke all on table private.sync_leases from public, anon, authenticated;
+
 grant select, insert, update, delete on table private.sync_leases to service_role;
 
 create table private.rate_limit_windows (
@@ -78,23 +87,31 @@ comment on table private.rate_limit_windows is
     'Provider API requests counted per rate-limit bucket and window, shared by every worker '
     '(e.g. bucket strava:overall:15min, window starting at a quarter hour). Rows of windows '
     'that ended over a day ago are deleted as new ones are used.';
+
 comment on column private.rate_limit_windows.bucket is
     'The provider''s bucket name (providers.base.Provider.rate_limit_buckets), with the '
     'provider user id in it for per-user limits.';
+
 comment on column private.rate_limit_windows.window_start is
     'Start of the window: the epoch time floored to a multiple of window_seconds (Strava''s '
     'quarter hours and UTC midnight).';
+
 comment on column private.rate_limit_windows.window_seconds is 'Length of the window in s.';
+
 comment on column private.rate_limit_windows.request_limit is
     'Requests allowed in the window: the configured limit, or what the provider''s headers '
     'last reported.';
+
 comment on column private.rate_limit_windows.used is
     'Requests counted in the window: reserved by workers, or reported by the provider''s '
     'headers when higher.';
+
 comment on column private.rate_limit_windows.updated_at is 'Last reservation or observation.';
 
 alter table private.rate_limit_windows enable row level security;
+
 revoke all on table private.rate_limit_windows from public, anon, authenticated;
+
 grant select, insert, update, delete on table private.rate_limit_windows to service_role;
 
 -- Closing a run whose worker is gone (shared by sync_start and sync_close_stale_runs) --------
@@ -133,10 +150,18 @@ begin
     return true;
 end;
 $$;
+
 comment on function private.close_abandoned_sync(bigint, text) is
     'Closes a running sync_history row whose worker stopped (its lease lapsed): partial when it '
     'had stored something, failed otherwise, with p_reason as error_message; drops its lease '
     'and records the failure on the connection. False when the run was not running.';
+
+-- Grants: service_role only ---------------------------------------------------------------------
+
+revoke all on function private.close_abandoned_sync(bigint, text)
+from public, anon, authenticated;
+
+grant execute on function private.close_abandoned_sync(bigint, text) to service_role;
 
 -- Lifecycle -----------------------------------------------------------------------------------
 
@@ -220,6 +245,7 @@ begin
         conn.last_sync_at, v_until;
 end;
 $$;
+
 comment on function public.sync_start(bigint, public.sync_trigger, text, integer, boolean) is
     'Starts a synchronisation run of a connection: a sync_history row (running) and a lease '
     'held by p_holder for p_lease_seconds. status: started (sync_id, the connection''s provider, '
@@ -228,6 +254,12 @@ comment on function public.sync_start(bigint, public.sync_trigger, text, integer
     '(no such connection). A lapsed lease (dead worker) is taken over: its run is closed first. '
     'p_exclusive false starts a webhook run, which may run beside a synchronisation and must '
     'not move the cursor. Service role only.';
+
+revoke all on function public.sync_start(bigint, public.sync_trigger, text, integer, boolean)
+from public, anon, authenticated;
+
+grant execute on function public.sync_start(bigint, public.sync_trigger, text, integer, boolean)
+to service_role;
 
 create function public.sync_progress(
     p_sync_id bigint,
@@ -260,12 +292,21 @@ begin
     return found;
 end;
 $$;
+
 comment on function public.sync_progress(
     bigint, text, integer, timestamptz, timestamptz, integer
 ) is
     'Heartbeat of a running sync: renews p_holder''s lease, adds p_api_calls to the run and '
     'widens its window to cover [p_window_start, p_window_end). False when p_holder no longer '
     'holds the run (it was closed as abandoned): the caller must stop. Service role only.';
+
+revoke all on function public.sync_progress(
+    bigint, text, integer, timestamptz, timestamptz, integer
+) from public, anon, authenticated;
+
+grant execute on function public.sync_progress(
+    bigint, text, integer, timestamptz, timestamptz, integer
+) to service_role;
 
 create function public.sync_advance_cursor(
     p_sync_id bigint,
@@ -295,11 +336,17 @@ begin
     return true;
 end;
 $$;
+
 comment on function public.sync_advance_cursor(bigint, text, jsonb) is
     'Stores the connection''s durable sync position (a JSON object) for the synchronisation '
     'p_holder holds (not a webhook run). '
     'Call it only once everything before that position is stored (sync_ingest_page does both '
     'in one transaction). False when p_holder no longer holds the run. Service role only.';
+
+revoke all on function public.sync_advance_cursor(bigint, text, jsonb)
+from public, anon, authenticated;
+
+grant execute on function public.sync_advance_cursor(bigint, text, jsonb) to service_role;
 
 -- Deletions a provider expresses only by omission ---------------------------------------------
 
@@ -350,6 +397,7 @@ begin
     return n_deleted;
 end;
 $$;
+
 comment on function public.delete_missing_activities(
     bigint, timestamptz, timestamptz, text[], timestamptz
 ) is
@@ -361,6 +409,14 @@ comment on function public.delete_missing_activities(
     'resurrecting them). Rows written or given a newer provider version at or after p_listed_at '
     '(when the listing began) are kept. A null list is refused, an empty one deletes the whole '
     'window. Returns the number of activities deleted. Service role only.';
+
+revoke all on function public.delete_missing_activities(
+    bigint, timestamptz, timestamptz, text[], timestamptz
+) from public, anon, authenticated;
+
+grant execute on function public.delete_missing_activities(
+    bigint, timestamptz, timestamptz, text[], timestamptz
+) to service_role;
 
 create function public.sync_ingest_page(
     p_sync_id bigint,
@@ -447,8 +503,11 @@ begin
             coalesce(array_agg(n.external_id) filter (where n.external_id is not null), '{}'),
             coalesce(bool_or(n.external_id is null), false)
         into v_listed_ids, v_unidentified
-        from jsonb_array_elements(v_items) as i (payload)
-        cross join lateral private.normalize_activity(v_provider, i.payload) as n;
+        from private.normalize_page(v_provider, v_items) as x
+        cross join lateral (select (x.normalized).*) as n  -- noqa: AM04
+        -- Items the normaliser returned nothing for are left out, as before (a real row is
+        -- never all null).
+        where not x.normalized is null;
         if not v_unidentified then
             -- The listing began after the lease's last heartbeat (the run's start or its
             -- previous page), a database time: rows changed since then are kept.
@@ -500,6 +559,7 @@ begin
     return query select true, v_created, v_updated, v_skipped, v_deleted_count, v_errors;
 end;
 $$;
+
 comment on function public.sync_ingest_page(
     bigint, text, jsonb, text[], integer, jsonb, integer, timestamptz, timestamptz[],
     timestamptz[]
@@ -515,12 +575,23 @@ comment on function public.sync_ingest_page(
     'deleted. lease_held is false (and nothing is done) when p_holder no longer holds the run. '
     'Service role only.';
 
+revoke all on function public.sync_ingest_page(
+    bigint, text, jsonb, text[], integer, jsonb, integer, timestamptz, timestamptz[],
+    timestamptz[]
+) from public, anon, authenticated;
+
+grant execute on function public.sync_ingest_page(
+    bigint, text, jsonb, text[], integer, jsonb, integer, timestamptz, timestamptz[],
+    timestamptz[]
+) to service_role;
+
 create function public.sync_finish(
     p_sync_id bigint,
     p_holder text,
     p_status public.sync_status,
     p_error_message text default null,
-    p_error_details jsonb default null
+    p_error_details jsonb default null,
+    p_activities_failed integer default null
 )
 returns table (finished boolean, sync_status public.sync_status)
 language plpgsql
@@ -532,12 +603,15 @@ declare
     run public.sync_history;
 begin
     if p_status is null or p_status = 'running' then
-        raise exception 'a sync finishes as success, partial or failed, not %', p_status
+        raise exception 'a sync finishes as success, partial, failed or skipped, not %', p_status
             using errcode = '22023';
     end if;
     if (p_status = 'success') <> (p_error_message is null) then
         raise exception 'an error message is required exactly when the sync did not succeed'
             using errcode = '22023';
+    end if;
+    if p_activities_failed < 0 then
+        raise exception 'p_activities_failed must not be negative' using errcode = '22023';
     end if;
     delete from private.sync_leases as l
     where l.sync_history_id = p_sync_id and l.holder = p_holder;
@@ -554,7 +628,16 @@ begin
         error_details = case
             when p_error_details is null then h.error_details
             else coalesce(h.error_details, '{}'::jsonb) || p_error_details
-        end
+        end,
+        -- The worker's sum of the pages' errors; without it, what the other counters leave.
+        activities_failed = coalesce(
+            p_activities_failed,
+            greatest(
+                h.activities_fetched - h.activities_created - h.activities_updated
+                - h.activities_skipped,
+                0
+            )
+        )
     where h.id = p_sync_id and h.sync_status = 'running'
     returning h.* into run;
     if run.id is null then
@@ -569,6 +652,12 @@ begin
             consecutive_failures = 0,
             status = case when pc.status = 'error' then 'active' else pc.status end
         where pc.id = run.connection_id;
+    elsif p_status = 'skipped' then
+        -- Declined, not failed: the athlete sees what to do; status and failures stay.
+        update public.provider_connections as pc set
+            last_error = left(p_error_message, 1000),
+            last_error_at = now()
+        where pc.id = run.connection_id;
     else
         update public.provider_connections as pc set
             last_error = left(p_error_message, 1000),
@@ -580,15 +669,28 @@ begin
     return query select true, run.sync_status;
 end;
 $$;
+
 comment on function public.sync_finish(
-    bigint, text, public.sync_status, text, jsonb
+    bigint, text, public.sync_status, text, jsonb, integer
 ) is
     'Ends the run p_holder holds: success (no p_error_message; the connection''s last_sync_at is '
     'set, its failures reset and an error status cleared), partial (some pages stored, then an '
-    'error) or failed (nothing stored); on failure the connection records p_error_message '
-    '(one line, no secrets) and counts the failure. p_error_details is merged into the run''s '
-    'error_details. Releases the lease. finished is false when the run had already been closed '
-    '(abandoned). Service role only.';
+    'error), failed (nothing stored) — on partial or failed the connection records '
+    'p_error_message (one line, no secrets) and counts the failure — or skipped (the provider '
+    'declined for a reason the athlete can fix: p_error_message becomes the connection''s '
+    'last_error, its status and failure count stay). p_activities_failed is the number of items '
+    'the run could not store (the sum of the pages'' errors; when null, fetched minus created, '
+    'updated and skipped). p_error_details is merged into the run''s error_details. Releases '
+    'the lease. finished is false when the run had already been closed (abandoned). Service '
+    'role only.';
+
+revoke all on function public.sync_finish(
+    bigint, text, public.sync_status, text, jsonb, integer
+) from public, anon, authenticated;
+
+grant execute on function public.sync_finish(
+    bigint, text, public.sync_status, text, jsonb, integer
+) to service_role;
 
 create function public.sync_close_stale_runs(p_older_than interval default '0 seconds')
 returns integer
@@ -633,11 +735,16 @@ begin
     return closed;
 end;
 $$;
+
 comment on function public.sync_close_stale_runs(interval) is
     'Closes the runs left running by dead workers: those whose lease lapsed more than '
     'p_older_than ago (or that hold no lease and started before that), as partial when they '
     'stored something and failed otherwise, with a message saying the worker stopped. Called '
     'at every worker start. Returns how many runs were closed. Service role only.';
+
+revoke all on function public.sync_close_stale_runs(interval) from public, anon, authenticated;
+
+grant execute on function public.sync_close_stale_runs(interval) to service_role;
 
 -- Rate limits ---------------------------------------------------------------------------------
 
@@ -724,11 +831,18 @@ begin
     return query select true, null::timestamptz, null::text;
 end;
 $$;
+
 comment on function public.rate_limit_acquire(text[], integer[], integer[], integer) is
     'Reserves p_cost requests (default 1) in every bucket named (parallel arrays: bucket, limit '
     'per window, window length in s) for the current window, atomically across workers: all '
     'or nothing. granted false when a bucket is full; retry_at is then when its window ends and '
     'blocking_bucket names it. Service role only.';
+
+revoke all on function public.rate_limit_acquire(text[], integer[], integer[], integer)
+from public, anon, authenticated;
+
+grant execute on function public.rate_limit_acquire(text[], integer[], integer[], integer)
+to service_role;
 
 create function public.rate_limit_observe(
     p_buckets text[],
@@ -771,11 +885,18 @@ begin
     return changed;
 end;
 $$;
+
 comment on function public.rate_limit_observe(text[], integer[], integer[], integer[]) is
     'Records what a provider''s response headers said (parallel arrays: bucket, requests used, '
     'limit, window length in s) for the current window: used only ever grows (requests made '
     'outside the limiter count too), the limit is the provider''s. Returns the rows written. '
     'Service role only.';
+
+revoke all on function public.rate_limit_observe(text[], integer[], integer[], integer[])
+from public, anon, authenticated;
+
+grant execute on function public.rate_limit_observe(text[], integer[], integer[], integer[])
+to service_role;
 
 create function public.rate_limit_charge(
     p_buckets text[],
@@ -819,60 +940,89 @@ begin
     return changed;
 end;
 $$;
+
 comment on function public.rate_limit_charge(text[], integer[], integer[], integer) is
     'Counts requests already made (p_cost > 0: a page or an event that took more calls than '
     'the one reserved by rate_limit_acquire) or gives back a reservation not used (p_cost < 0, '
     'never below zero) in every bucket named, for the current window, whether or not the '
     'bucket is full. Returns the rows written. Service role only.';
 
--- Grants: service_role only ---------------------------------------------------------------------
-
-revoke all on function private.close_abandoned_sync(bigint, text)
-from public, anon, authenticated;
-revoke all on function public.sync_start(bigint, public.sync_trigger, text, integer, boolean)
-from public, anon, authenticated;
-revoke all on function public.sync_progress(
-    bigint, text, integer, timestamptz, timestamptz, integer
-) from public, anon, authenticated;
-revoke all on function public.sync_advance_cursor(bigint, text, jsonb)
-from public, anon, authenticated;
-revoke all on function public.sync_ingest_page(
-    bigint, text, jsonb, text[], integer, jsonb, integer, timestamptz, timestamptz[],
-    timestamptz[]
-) from public, anon, authenticated;
-revoke all on function public.delete_missing_activities(
-    bigint, timestamptz, timestamptz, text[], timestamptz
-) from public, anon, authenticated;
 revoke all on function public.rate_limit_charge(text[], integer[], integer[], integer)
 from public, anon, authenticated;
-revoke all on function public.sync_finish(bigint, text, public.sync_status, text, jsonb)
-from public, anon, authenticated;
-revoke all on function public.sync_close_stale_runs(interval) from public, anon, authenticated;
-revoke all on function public.rate_limit_acquire(text[], integer[], integer[], integer)
-from public, anon, authenticated;
-revoke all on function public.rate_limit_observe(text[], integer[], integer[], integer[])
-from public, anon, authenticated;
 
-grant execute on function private.close_abandoned_sync(bigint, text) to service_role;
-grant execute on function public.sync_start(bigint, public.sync_trigger, text, integer, boolean)
-to service_role;
-grant execute on function public.sync_progress(
-    bigint, text, integer, timestamptz, timestamptz, integer
-) to service_role;
-grant execute on function public.sync_advance_cursor(bigint, text, jsonb) to service_role;
-grant execute on function public.sync_ingest_page(
-    bigint, text, jsonb, text[], integer, jsonb, integer, timestamptz, timestamptz[],
-    timestamptz[]
-) to service_role;
-grant execute on function public.delete_missing_activities(
-    bigint, timestamptz, timestamptz, text[], timestamptz
-) to service_role;
 grant execute on function public.rate_limit_charge(text[], integer[], integer[], integer)
 to service_role;
-grant execute on function public.sync_finish(bigint, text, public.sync_status, text, jsonb)
-to service_role;
-grant execute on function public.sync_close_stale_runs(interval) to service_role;
-grant execute on function public.rate_limit_acquire(text[], integer[], integer[], integer)
-to service_role;
-grant execute on function public.rate_limit_observe(text[], integer[], integer[], integer[])
-to service_role;
+
+create function public.sync_refuse_items(
+    p_sync_id bigint,
+    p_holder text,
+    p_refused jsonb
+)
+returns boolean
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+    v_refused jsonb := coalesce(p_refused, '[]'::jsonb);
+begin
+    if jsonb_typeof(v_refused) <> 'array' then
+        raise exception 'p_refused must be a JSON array' using errcode = '22023';
+    end if;
+    if exists (
+        select 1 from jsonb_array_elements(v_refused) as r (item)
+        where jsonb_typeof(r.item) <> 'object' or not (r.item ? 'reason')
+    ) then
+        raise exception 'each refused item is an object with a reason' using errcode = '22023';
+    end if;
+    perform 1 from private.sync_leases as l
+    where l.sync_history_id = p_sync_id and l.holder = p_holder
+    for update;
+    if not found then
+        return false;
+    end if;
+    if jsonb_array_length(v_refused) = 0 then
+        return true;
+    end if;
+    update public.sync_history as h set
+        activities_fetched = h.activities_fetched + jsonb_array_length(v_refused),
+        error_details = coalesce(h.error_details, '{}'::jsonb) || jsonb_build_object(
+            'skipped_items',
+            (
+                select coalesce(jsonb_agg(e.value), '[]'::jsonb)
+                from (
+                    select x.value
+                    from jsonb_array_elements(
+                        coalesce(h.error_details -> 'skipped_items', '[]'::jsonb)
+                        || (
+                            select jsonb_agg(
+                                jsonb_build_object(
+                                    'index', null,
+                                    'external_id', left(r.item ->> 'external_id', 200),
+                                    'reason', left(r.item ->> 'reason', 500)
+                                )
+                            )
+                            from jsonb_array_elements(v_refused) as r (item)
+                        )
+                    ) as x
+                    limit 100
+                ) as e
+            )
+        )
+    where h.id = p_sync_id;
+    return true;
+end;
+$$;
+
+comment on function public.sync_refuse_items(bigint, text, jsonb) is
+    'Records items a running sync received from its provider but refused before the ingest '
+    '(e.g. a Garmin callback item whose userId is not the connection''s Garmin user): they '
+    'count as fetched (the worker counts them as failed, so fetched = created + updated + '
+    'skipped + failed still holds) and their reasons join error_details.skipped_items (the '
+    'first 100; external_id and reason only, never a payload). Returns false (and records '
+    'nothing) when p_holder no longer holds the run. Service role only.';
+
+revoke all on function public.sync_refuse_items(bigint, text, jsonb)
+from public, anon, authenticated;
+
+grant execute on function public.sync_refuse_items(bigint, text, jsonb) to service_role;

@@ -12,25 +12,6 @@
 -- The athlete may override the choice (set_primary_activity, split_duplicate); automatic
 -- regrouping never touches an overridden row again.
 
--- --- columns --------------------------------------------------------------------------------
-
-alter table public.activities
-add column primary_activity_id bigint references public.activities (id) on delete set null,
-add column duplicate_override boolean not null default false;
-
-comment on column public.activities.primary_activity_id is
-    'Cross-provider duplicates: null when this row is the primary (or only) copy of its workout; '
-    'otherwise the id of the primary copy, which is itself a primary. Statistics count only rows '
-    'with primary_activity_id is null (and deleted_at is null). Maintained by the duplicate '
-    'grouping trigger and by public.set_primary_activity / public.split_duplicate.';
-comment on column public.activities.duplicate_override is
-    'True when the athlete chose this row''s grouping (set_primary_activity or split_duplicate): '
-    'automatic regrouping never changes it again.';
-
--- The members of a group (the foreign key's index), and the closure step of the regrouping.
-create index activities_primary_activity_id_idx
-on public.activities (primary_activity_id);
-
 -- --- reference data ---------------------------------------------------------------------------
 
 create table public.sport_families (
@@ -45,6 +26,7 @@ comment on table public.sport_families is
     'Zwift-on-Strava virtual_ride; trail_run and run); family generic (other, workout) is '
     'compatible with every family. A type missing here is its own family. A run and a ride '
     'are never duplicates.';
+
 comment on column public.sport_families.sport_family is
     'Family name: running, walking, cycling, swimming, multisport, rowing, paddling, '
     'board_sports, sailing, downhill_snow, nordic_snow, skating, gym, climbing, racket, '
@@ -125,66 +107,21 @@ insert into public.sport_families (activity_type, sport_family) values
 alter table public.sport_families enable row level security;
 
 revoke all on table public.sport_families from anon, authenticated;
+
 grant select on table public.sport_families to authenticated;
+
 grant all on table public.sport_families to service_role;
 
 create policy sport_families_select on public.sport_families
 for select to authenticated
 using (true);
+
 comment on policy sport_families_select on public.sport_families is
     'Reference data: every signed-in user reads the sport families (no personal data).';
 
-create table public.provider_priorities (
-    origin text primary key,
-    priority smallint not null unique,
-    upload_origin_pattern text,
-    constraint provider_priorities_origin_known check (
-        origin in ('strava', 'garmin', 'polar', 'coros', 'wahoo', 'fitbit', 'file', 'manual')
-    )
-);
-
-comment on table public.provider_priorities is
-    'Reference data for duplicate grouping: which copy of a workout is the primary. The origin '
-    'of a row is its provider, or its source (file, manual) when it has no connection; the '
-    'lowest priority wins. Device clouds first (they hold the recording device''s own file: '
-    'garmin, coros, polar, wahoo, fitbit), then imported files, then Strava (a re-upload, '
-    'possibly cropped by privacy zones, and shown to the athlete only), then manual entries. '
-    'Ties: the richer record (power, heart rate, device known), then the older row.';
-comment on column public.provider_priorities.origin is
-    'A provider_type value, or file / manual for rows without a connection.';
-comment on column public.provider_priorities.priority is
-    'Rank of the origin: the lowest wins the primary role.';
-comment on column public.provider_priorities.upload_origin_pattern is
-    'Case-insensitive regular expression matched against another copy''s upload origin '
-    '(activities.activity_data ->> ''external_id'', e.g. Strava''s garmin_push_12345678901): a '
-    'match tells that copy was forwarded by this origin, which widens the tolerances; when the '
-    'digits of the upload origin equal this row''s external_id, the link is certain.';
-
-insert into public.provider_priorities (origin, priority, upload_origin_pattern) values
-('garmin', 10, '^garmin'),
-('coros', 20, '^coros'),
-('polar', 30, '^polar'),
-('wahoo', 40, '^wahoo'),
-('fitbit', 50, '^fitbit'),
-('file', 60, null),
-('strava', 70, null),
-('manual', 80, null);
-
-alter table public.provider_priorities enable row level security;
-
-revoke all on table public.provider_priorities from anon, authenticated;
-grant select on table public.provider_priorities to authenticated;
-grant all on table public.provider_priorities to service_role;
-
-create policy provider_priorities_select on public.provider_priorities
-for select to authenticated
-using (true);
-comment on policy provider_priorities_select on public.provider_priorities is
-    'Reference data: every signed-in user reads the provider priorities (no personal data).';
-
--- --- grouping -----------------------------------------------------------------------------------
-
-create function private.group_activity_duplicates(p_user_ids uuid[], p_starts timestamptz[])
+create function private.group_activity_duplicates(
+    p_user_ids uuid[], p_starts timestamptz[]
+)
 returns integer
 language plpgsql
 volatile
@@ -211,6 +148,7 @@ declare
     v_changed integer;
     v_ids bigint[];
     v_primaries bigint[];
+    v_nestloop text := current_setting('enable_nestloop');
 begin
     if p_user_ids is null or cardinality(p_user_ids) = 0 then
         return 0;
@@ -227,6 +165,12 @@ begin
         );
     end loop;
 
+    -- The CTEs below are joined by hash: their row estimates are guesses, and a nested loop
+    -- over a CTE scan made a crowd of same-time rows quadratic twice over (31,125 pairs x 250
+    -- candidates, then 2,000 x 62,250 directed matches: 12 s for 250 rows). The index range
+    -- scans (lateral, offset 0) stay nested loops, the only way to run them. Restored below,
+    -- before the update by primary key, which must stay an index lookup per row.
+    perform set_config('enable_nestloop', 'off', true);
     with recursive anchors as (
         select distinct t.user_id, t.start_date
         from unnest(p_user_ids, p_starts) as t (user_id, start_date)
@@ -281,7 +225,12 @@ begin
             a.primary_activity_id,
             a.duplicate_override,
             a.deleted_at,
-            coalesce(a.connection_id::text, 'row ' || a.id::text) as source_key,
+            -- The athlete's manual entries are one source: two of them are two workouts.
+            case
+                when a.connection_id is not null then a.connection_id::text
+                when a.source = 'manual' then 'manual'
+                else 'row ' || a.id::text
+            end as source_key,
             a.start_date,
             a.start_date_local,
             (a.start_date at time zone 'UTC') as start_utc,
@@ -320,7 +269,12 @@ begin
             a.primary_activity_id,
             a.duplicate_override,
             a.deleted_at,
-            coalesce(a.connection_id::text, 'row ' || a.id::text) as source_key,
+            -- The athlete's manual entries are one source: two of them are two workouts.
+            case
+                when a.connection_id is not null then a.connection_id::text
+                when a.source = 'manual' then 'manual'
+                else 'row ' || a.id::text
+            end as source_key,
             a.start_date,
             a.start_date_local,
             (a.start_date at time zone 'UTC') as start_utc,
@@ -375,7 +329,7 @@ begin
     -- rules can accept (same time, or a time-zone signature: a local start equal to the
     -- other's local or UTC start), however dense the athlete's history.
     bucket_keys as (
-        select c.id, c.user_id, c.source_key, k.bucket
+        select distinct c.id, c.user_id, c.source_key, k.bucket
         from candidates as c
         cross join lateral (
             values
@@ -495,7 +449,7 @@ begin
     ),
 
     -- Both directions; each row keeps its best match per source of the other row.
-    directed as (
+    directed_per_source as (
         select
             m.x_id as from_id,
             m.y_id as to_id,
@@ -515,13 +469,26 @@ begin
         from matches as m
     ),
 
-    -- A link only where each side is the other's best (a group: one row per source).
+    -- ... and of those, its 8 best overall (a workout has a copy per source at most, and no
+    -- athlete has 8 sources recording one workout): a crowd of same-time rows from many
+    -- sources (imported files) links each row to a few, not to all, which bounds the links
+    -- and the component walk below to linear in the rows (issue 14).
+    directed as (
+        select
+            d.from_id,
+            d.to_id,
+            row_number() over (partition by d.from_id order by d.score, d.to_id) as rank_overall
+        from directed_per_source as d
+        where d.rank_from = 1
+    ),
+
+    -- A link only where each side is among the other's best (a group: one row per source).
     links as (
         select d.from_id, d.to_id
         from directed as d
         inner join directed as r
             on d.from_id = r.to_id and d.to_id = r.from_id
-        where d.rank_from = 1 and r.rank_from = 1
+        where d.rank_overall <= 8 and r.rank_overall <= 8
     ),
 
     -- Connected components of the links: each row labelled with the smallest id it reaches.
@@ -595,6 +562,7 @@ begin
     select array_agg(c.id), array_agg(c.primary_id)
     into v_ids, v_primaries
     from all_changes as c;
+    perform set_config('enable_nestloop', v_nestloop, true);
 
     if v_ids is null then
         return 0;
@@ -609,30 +577,36 @@ begin
 end;
 $$;
 
-comment on function private.group_activity_duplicates(uuid[], timestamptz[]) is
-    'Regroups cross-provider duplicates around the given (user_id, start_date) anchors, '
-    'set-based: merged ±14 h windows around the anchors, read with the (user_id, start_date) '
-    'index; the rows found and the rest of their groups (never overridden rows) are matched '
-    'again, pairs being found by hashing 5-minute buckets of UTC and local starts (no '
-    'per-row window scans, whatever the density of the history). Same athlete, different '
-    'source, compatible sport family (public.sport_families), '
-    'start within 120 s with duration within max(120 s, 10 %) and distance within max(200 m, '
-    '5 %) (wider with an upload-origin or device hint, none with a certain upload-origin '
-    'link), or a whole-hour time-zone shift (1 to 14 h, ±60 s, one row''s local start equal '
-    'to the other''s local or UTC start) with duration within max(60 s, 2 %) and distance '
-    'within max(50 m, 1 %). Only mutual best matches per source link rows (one row per source '
-    'in a group); the primary is chosen by public.provider_priorities. Only changed rows are '
-    'written. Also promotes a new primary in an overridden group whose primary was deleted. '
-    'Returns the number of rows changed. Serialised per athlete (advisory lock). Security '
-    'definer: it runs from the activities triggers, fired by any writer (an athlete''s manual '
-    'entry too), and must read and update rows the writer may not.';
-
 revoke all on function private.group_activity_duplicates(uuid[], timestamptz[])
 from public, anon, authenticated;
+
 grant execute on function private.group_activity_duplicates(uuid[], timestamptz[])
 to service_role;
 
--- --- triggers -----------------------------------------------------------------------------------
+comment on function private.group_activity_duplicates(uuid[], timestamptz[]) is
+    'Regroups cross-source duplicates around the given (user_id, start_date) anchors, '
+    'set-based: merged ±14 h 2 min windows around the anchors, read with the (user_id, '
+    'start_date) index; the rows found and the rest of their groups (never overridden rows) '
+    'are matched again, pairs being found by hashing 5-minute buckets of UTC and local starts '
+    '(deduplicated per row; the matching statement joins by hash, enable_nestloop off). Same '
+    'athlete and different sources - a source is a provider connection; all of the athlete''s '
+    'manual entries are one source (two manual entries are two workouts, never copies); each '
+    'file row is a source of its own -, compatible sport family (public.sport_families), start '
+    'within 120 s with duration within max(120 s, 10 %) and distance within max(200 m, 5 %) '
+    '(max(300 s, 20 %) and max(500 m, 10 %) with an upload-origin or device hint, none with a '
+    'certain upload-origin link), or a whole-hour time-zone shift (1 to 14 h, ±60 s, one '
+    'row''s local start equal to the other''s local or UTC start) with duration within '
+    'max(60 s, 2 %) and distance within max(50 m, 1 %). Each row keeps its best match per '
+    'source, and of those its 8 best overall; only mutual best matches link (one row per '
+    'source in a group; links and the component walk stay linear in the rows). The primary is '
+    'chosen by public.provider_priorities, then the richer record, then the oldest. Only '
+    'changed rows are written. Also promotes a new primary in an overridden group whose '
+    'primary was deleted. Returns the number of rows changed. Serialised per athlete '
+    '(advisory lock). Security definer: it runs from the activities triggers, fired by any '
+    'writer (an athlete''s manual entry too), and must read and update rows the writer may '
+    'not.';
+
+-- Duplicate grouping -----------------------------------------------------------------------------
 
 create function private.activities_group_inserted()
 returns trigger
@@ -647,14 +621,19 @@ begin
     select array_agg(n.user_id), array_agg(n.start_date)
     into v_users, v_starts
     from new_rows as n;
-    perform private.group_activity_duplicates(v_users, v_starts);
+    if v_users is not null then
+        perform private.group_activity_duplicates(v_users, v_starts);
+    end if;
     return null;
 end;
 $$;
+
 comment on function private.activities_group_inserted() is
     'Statement-level AFTER INSERT trigger on activities: regroups duplicates around the new '
     'rows. Security definer: fired by any writer, it must read and update rows the writer may '
     'not (the grouping columns are not granted to athletes).';
+
+revoke all on function private.activities_group_inserted() from public, anon, authenticated;
 
 create function private.activities_group_updated()
 returns trigger
@@ -667,33 +646,46 @@ declare
     v_starts timestamptz[];
 begin
     -- Only changes that can change a grouping; the grouping's own writes (primary_activity_id,
-    -- duplicate_override) and edits of names, descriptions or privacy stop here.
-    select array_agg(e.user_id), array_agg(e.start_date)
+    -- duplicate_override) and edits of names, descriptions or privacy stop here. Both versions
+    -- of a changed row count: the old start's group may lose it, the new start's gain it.
+    with
+    new_versions as (
+        select
+            n.id, n.user_id, n.start_date, n.utc_offset, n.elapsed_time, n.moving_time,
+            n.distance, n.activity_type, n.deleted_at, n.device_name, n.connection_id
+        from new_rows as n
+    ),
+
+    old_versions as (
+        select
+            o.id, o.user_id, o.start_date, o.utc_offset, o.elapsed_time, o.moving_time,
+            o.distance, o.activity_type, o.deleted_at, o.device_name, o.connection_id
+        from old_rows as o
+    ),
+
+    changed as (
+        (select * from new_versions except all select * from old_versions)
+        union all
+        (select * from old_versions except all select * from new_versions)
+    )
+
+    select array_agg(c.user_id), array_agg(c.start_date)
     into v_users, v_starts
-    from new_rows as n
-    inner join old_rows as o on n.id = o.id
-    cross join lateral (
-        values (n.user_id, n.start_date), (o.user_id, o.start_date)
-    ) as e (user_id, start_date)
-    where
-        (
-            n.user_id, n.start_date, n.utc_offset, n.elapsed_time, n.moving_time, n.distance,
-            n.activity_type, n.deleted_at, n.device_name, n.connection_id
-        ) is distinct from (
-            o.user_id, o.start_date, o.utc_offset, o.elapsed_time, o.moving_time, o.distance,
-            o.activity_type, o.deleted_at, o.device_name, o.connection_id
-        );
+    from changed as c;
     if v_users is not null then
         perform private.group_activity_duplicates(v_users, v_starts);
     end if;
     return null;
 end;
 $$;
+
 comment on function private.activities_group_updated() is
     'Statement-level AFTER UPDATE trigger on activities: regroups duplicates around the old and '
     'new start of rows whose start, offset, duration, distance, sport, device, connection or '
     'deletion changed (other updates, including the grouping''s own, do nothing). Security '
     'definer: fired by any writer, it must read and update rows the writer may not.';
+
+revoke all on function private.activities_group_updated() from public, anon, authenticated;
 
 create function private.activities_group_deleted()
 returns trigger
@@ -708,14 +700,19 @@ begin
     select array_agg(o.user_id), array_agg(o.start_date)
     into v_users, v_starts
     from old_rows as o;
-    perform private.group_activity_duplicates(v_users, v_starts);
+    if v_users is not null then
+        perform private.group_activity_duplicates(v_users, v_starts);
+    end if;
     return null;
 end;
 $$;
+
 comment on function private.activities_group_deleted() is
     'Statement-level AFTER DELETE trigger on activities: regroups duplicates around deleted '
     'rows (the copies of a deleted primary lost their pointer through on delete set null). '
     'Security definer: fired by any writer, it must read and update rows the writer may not.';
+
+revoke all on function private.activities_group_deleted() from public, anon, authenticated;
 
 create function private.activities_promote_before_delete()
 returns trigger
@@ -743,14 +740,12 @@ begin
     return old;
 end;
 $$;
+
 comment on function private.activities_promote_before_delete() is
     'Row-level BEFORE DELETE trigger on activities, for overridden primaries only: the best '
     'remaining copy becomes the primary of the athlete''s group. Security definer: fired by an '
     'athlete deleting a manual entry, it must update the group''s other rows.';
 
-revoke all on function private.activities_group_inserted() from public, anon, authenticated;
-revoke all on function private.activities_group_updated() from public, anon, authenticated;
-revoke all on function private.activities_group_deleted() from public, anon, authenticated;
 revoke all on function private.activities_promote_before_delete()
 from public, anon, authenticated;
 
@@ -822,11 +817,16 @@ begin
     return greatest(v_count, 1);
 end;
 $$;
+
 comment on function private.set_primary_activity(bigint) is
     'Makes the caller''s activity the primary copy of its duplicate group and freezes the group '
     '(duplicate_override on every copy). A row without copies stays as it is. Returns the '
     'number of copies in the group. Security definer: athletes have no write grant on the '
     'grouping columns; it checks that the row is the caller''s (auth.uid()).';
+
+revoke all on function private.set_primary_activity(bigint) from public, anon;
+
+grant execute on function private.set_primary_activity(bigint) to authenticated;
 
 create function private.split_duplicate(p_activity_id bigint)
 returns void
@@ -875,11 +875,16 @@ begin
     where a.id = v_row.id;
 end;
 $$;
+
 comment on function private.split_duplicate(bigint) is
     'Separates the caller''s activity from its duplicate group: it becomes a workout of its own '
     'that automatic grouping never joins again (duplicate_override); if it was the primary, the '
     'best remaining copy becomes the primary of the others. Security definer: athletes have no '
     'write grant on the grouping columns; it checks that the row is the caller''s (auth.uid()).';
+
+revoke all on function private.split_duplicate(bigint) from public, anon;
+
+grant execute on function private.split_duplicate(bigint) to authenticated;
 
 create function public.set_primary_activity(p_activity_id bigint)
 returns integer
@@ -888,11 +893,16 @@ volatile
 begin atomic
     select private.set_primary_activity(p_activity_id);
 end;
+
 comment on function public.set_primary_activity(bigint) is
     'The athlete chooses which copy of a duplicated workout counts (the others stay, pointing '
     'to it); automatic grouping never changes that group again. Own activities only. Returns '
     'the number of copies in the group. Security invoker wrapper of '
     'private.set_primary_activity.';
+
+revoke all on function public.set_primary_activity(bigint) from public, anon;
+
+grant execute on function public.set_primary_activity(bigint) to authenticated;
 
 create function public.split_duplicate(p_activity_id bigint)
 returns void
@@ -901,21 +911,15 @@ volatile
 begin atomic
     select private.split_duplicate(p_activity_id);
 end;
+
 comment on function public.split_duplicate(bigint) is
     'The athlete says this activity is not a copy of the others grouped with it: it counts on '
     'its own from now on, and automatic grouping never joins it again. Own activities only. '
     'Security invoker wrapper of private.split_duplicate.';
 
-revoke all on function private.set_primary_activity(bigint) from public, anon;
-revoke all on function private.split_duplicate(bigint) from public, anon;
-revoke all on function public.set_primary_activity(bigint) from public, anon;
 revoke all on function public.split_duplicate(bigint) from public, anon;
-grant execute on function private.set_primary_activity(bigint) to authenticated;
-grant execute on function private.split_duplicate(bigint) to authenticated;
-grant execute on function public.set_primary_activity(bigint) to authenticated;
-grant execute on function public.split_duplicate(bigint) to authenticated;
 
--- --- regrouping everything (workers, and the activities already stored) ----------------------
+grant execute on function public.split_duplicate(bigint) to authenticated;
 
 create function public.regroup_activity_duplicates(p_user_id uuid default null)
 returns integer
@@ -924,90 +928,143 @@ volatile
 set search_path = ''
 as $$
 declare
-    v_users uuid[];
+    v_user uuid;
     v_starts timestamptz[];
+    v_changed integer := 0;
 begin
-    select array_agg(a.user_id), array_agg(a.start_date)
-    into v_users, v_starts
-    from public.activities as a
-    where p_user_id is null or a.user_id = p_user_id;
-    return coalesce(private.group_activity_duplicates(v_users, v_starts), 0);
+    for v_user in
+        select u.id from public.users as u
+        where p_user_id is null or u.id = p_user_id
+        order by u.id
+    loop
+        -- Consecutive start times in batches of 1000: each grouping statement reads a bounded
+        -- neighbourhood (the batch's rows +- 14 h); neighbouring batches overlap at the edges.
+        for v_starts in
+            select array_agg(b.start_date order by b.start_date)
+            from (
+                select
+                    a.start_date,
+                    (row_number() over (order by a.start_date) - 1) / 1000 as batch
+                from public.activities as a
+                where a.user_id = v_user
+            ) as b
+            group by b.batch
+            order by b.batch
+        loop
+            v_changed := v_changed + coalesce(
+                private.group_activity_duplicates(
+                    array_fill(v_user, array[cardinality(v_starts)]), v_starts
+                ),
+                0
+            );
+        end loop;
+    end loop;
+    return v_changed;
 end;
 $$;
+
+revoke all on function public.regroup_activity_duplicates(uuid) from public, anon, authenticated;
+
+grant execute on function public.regroup_activity_duplicates(uuid) to service_role;
+
 comment on function public.regroup_activity_duplicates(uuid) is
     'Regroups the duplicates of one athlete (or of everyone) over their whole history, e.g. '
     'after changing public.sport_families or public.provider_priorities; overridden groups are '
-    'kept. Returns the number of rows changed. Workers only (service_role).';
-
-revoke all on function public.regroup_activity_duplicates(uuid) from public, anon, authenticated;
-grant execute on function public.regroup_activity_duplicates(uuid) to service_role;
+    'kept. Athlete by athlete, in batches of at most 1000 start times per grouping statement '
+    '(bounded work per statement; bench/duplicate_grouping.py). Returns the number of rows '
+    'changed. Workers only (service_role).';
 
 -- The activities stored before this migration.
 select public.regroup_activity_duplicates();
 
--- --- statistics count each workout once ---------------------------------------------------------
+create function private.activities_maintain_primary_hidden()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+    if tg_op = 'INSERT' then
+        -- Rows inserted already pointing to a primary (rare: the grouping sets it by update).
+        if not exists (select from new_rows as n where n.primary_activity_id is not null) then
+            return null;
+        end if;
+        update public.activities as a
+        set primary_hidden = coalesce(p.is_private or p.provider = 'strava', false)
+        from new_rows as n
+        inner join public.activities as p on n.primary_activity_id = p.id
+        where
+            a.id = n.id
+            and a.primary_hidden
+            is distinct from coalesce(p.is_private or p.provider = 'strava', false);
+        return null;
+    end if;
+    -- Nothing that decides visibility changed (e.g. this trigger's own update): stop here,
+    -- before issuing an update (statement triggers fire even for zero rows).
+    if not exists (
+        select from new_rows as n
+        inner join old_rows as o on n.id = o.id
+        where
+            (n.is_private, n.provider, n.primary_activity_id)
+            is distinct from (o.is_private, o.provider, o.primary_activity_id)
+    ) then
+        return null;
+    end if;
+    with changed as (
+        select n.id, n.primary_activity_id
+        from new_rows as n
+        inner join old_rows as o on n.id = o.id
+        where
+            (n.is_private, n.provider, n.primary_activity_id)
+            is distinct from (o.is_private, o.provider, o.primary_activity_id)
+    ),
 
-create or replace view public.weekly_volume
-with (security_invoker = true) as
-select
-    a.user_id,
-    a.activity_type,
-    date_trunc('week', a.start_date_local)::date as week_start,
-    count(*) as activity_count,
-    coalesce(sum(a.distance), 0) as total_distance,
-    coalesce(sum(a.moving_time), 0) as total_moving_time,
-    coalesce(sum(a.elapsed_time), 0) as total_elapsed_time,
-    coalesce(sum(a.elevation_gain), 0) as total_elevation_gain,
-    coalesce(sum(a.calories), 0) as total_calories
-from public.activities as a
-where a.deleted_at is null and a.primary_activity_id is null
-group by a.user_id, a.activity_type, date_trunc('week', a.start_date_local)::date;
+    -- The rows whose primary changed, and the copies of rows whose own visibility changed.
+    targets as (
+        select c.id from changed as c
+        union
+        select m.id
+        from changed as c
+        cross join lateral (
+            select rm.id from public.activities as rm
+            where rm.primary_activity_id = c.id
+            offset 0
+        ) as m
+    ),
 
-comment on view public.weekly_volume is
-    'Per user, sport and local ISO week (Monday start): workout count, distance (m), moving '
-    'and elapsed time (s), elevation gain (m), calories (kcal). Each workout counts once: only '
-    'primary copies (primary_activity_id is null), soft-deleted rows excluded. Runs as the '
-    'caller: RLS applies.';
+    computed as (
+        select
+            t.id,
+            coalesce(p.is_private or p.provider = 'strava', false) as hidden
+        from targets as t
+        inner join public.activities as a on t.id = a.id
+        left join public.activities as p on a.primary_activity_id = p.id
+    )
 
-create or replace view public.monthly_volume
-with (security_invoker = true) as
-select
-    a.user_id,
-    a.activity_type,
-    date_trunc('month', a.start_date_local)::date as month_start,
-    count(*) as activity_count,
-    coalesce(sum(a.distance), 0) as total_distance,
-    coalesce(sum(a.moving_time), 0) as total_moving_time,
-    coalesce(sum(a.elapsed_time), 0) as total_elapsed_time,
-    coalesce(sum(a.elevation_gain), 0) as total_elevation_gain,
-    coalesce(sum(a.calories), 0) as total_calories
-from public.activities as a
-where a.deleted_at is null and a.primary_activity_id is null
-group by a.user_id, a.activity_type, date_trunc('month', a.start_date_local)::date;
+    update public.activities as a
+    set primary_hidden = c.hidden
+    from computed as c
+    where a.id = c.id and a.primary_hidden is distinct from c.hidden;
+    return null;
+end;
+$$;
 
-comment on view public.monthly_volume is
-    'Per user, sport and local calendar month: workout count, distance (m), moving and elapsed '
-    'time (s), elevation gain (m), calories (kcal). Each workout counts once: only primary '
-    'copies (primary_activity_id is null), soft-deleted rows excluded. Runs as the caller: RLS '
-    'applies.';
+comment on function private.activities_maintain_primary_hidden() is
+    'Statement-level AFTER INSERT and UPDATE trigger on activities: keeps primary_hidden equal '
+    'to whether the row''s primary is hidden from coaches (private or Strava-sourced), for rows '
+    'whose primary changed and for the copies of rows whose privacy or provider changed. '
+    'Security definer: fired by an athlete hiding an activity, it updates the copies, whose '
+    'grouping columns the athlete may not write.';
 
-create or replace view public.activities_with_provider
-with (security_invoker = true) as
-select
-    a.id,
-    a.user_id,
-    a.name,
-    a.activity_type,
-    a.start_date,
-    a.distance,
-    pc.provider,
-    pc.provider_username
-from public.activities as a
-inner join public.provider_connections as pc on a.connection_id = pc.id
-where a.deleted_at is null and a.primary_activity_id is null;
+revoke all on function private.activities_maintain_primary_hidden()
+from public, anon, authenticated;
 
-comment on view public.activities_with_provider is
-    'Workouts with the provider and provider username their primary copy came from (the '
-    'original design''s first example query), each workout once: copies of a workout held by '
-    'other providers (primary_activity_id not null) are left out, as are manual and imported '
-    'primaries (no connection) and soft-deleted rows. Runs as the caller: RLS applies.';
+create trigger activities_primary_hidden_insert
+after insert on public.activities
+referencing new table as new_rows
+for each statement execute function private.activities_maintain_primary_hidden();
+
+create trigger activities_primary_hidden_update
+after update on public.activities
+referencing old table as old_rows new table as new_rows
+for each statement execute function private.activities_maintain_primary_hidden();

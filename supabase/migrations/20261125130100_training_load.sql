@@ -30,6 +30,7 @@ create type private.training_load as (
     load real,
     method text
 );
+
 comment on type private.training_load is
     'The training load of one activity: load in training stress score units (100 = one hour '
     'at threshold) and the method that produced it: power (TSS from weighted power and FTP), '
@@ -52,10 +53,17 @@ as $$
             then nullif(btrim(p_preferences ->> p_key)::double precision, 0)
     end;
 $$;
+
 comment on function private.load_preference(jsonb, text) is
     'A positive number from an athlete''s preferences (a JSON number or numeric string, plain '
     'decimal notation below one million); null when missing, not such a number, or zero. '
     'Never raises.';
+
+revoke all on function private.load_preference(jsonb, text) from public, anon;
+
+-- Pure arithmetic on the caller's own inputs, no data access: public.activity_loads and
+-- public.training_load_series run as the caller and evaluate it.
+grant execute on function private.load_preference(jsonb, text) to authenticated, service_role;
 
 create function private.heart_rate_reserve(p_heart_rate double precision, p_preferences jsonb)
 returns double precision
@@ -79,10 +87,16 @@ as $$
         end)
     ));
 $$;
+
 comment on function private.heart_rate_reserve(double precision, jsonb) is
     'Fraction of heart-rate reserve, (HR - resting) / (max - resting) clamped to [0, 1], with '
     'the athlete''s resting_heart_rate and max_heart_rate preferences (defaults 60 and 190 bpm, '
     'both used when max <= resting).';
+
+revoke all on function private.heart_rate_reserve(double precision, jsonb) from public, anon;
+
+grant execute on function private.heart_rate_reserve(double precision, jsonb)
+to authenticated, service_role;
 
 create function private.threshold_heart_rate_reserve(p_preferences jsonb)
 returns double precision
@@ -100,9 +114,15 @@ as $$
         else 0.85
     end;
 $$;
+
 comment on function private.threshold_heart_rate_reserve(jsonb) is
     'Heart-rate reserve fraction at threshold (HRR_thr): from preferences.threshold_heart_rate '
     'when it lies above the resting heart rate, else 0.85.';
+
+revoke all on function private.threshold_heart_rate_reserve(jsonb) from public, anon;
+
+grant execute on function private.threshold_heart_rate_reserve(jsonb)
+to authenticated, service_role;
 
 create function private.trimp_weighting(p_preferences jsonb)
 returns double precision
@@ -115,9 +135,14 @@ as $$
         else 1.92
     end;
 $$;
+
 comment on function private.trimp_weighting(jsonb) is
     'Banister''s weighting factor k: 1.67 when preferences.sex is female, else 1.92 (male, and '
     'the default when the sex is not given).';
+
+revoke all on function private.trimp_weighting(jsonb) from public, anon;
+
+grant execute on function private.trimp_weighting(jsonb) to authenticated, service_role;
 
 create function private.sport_ftp(p_activity_type public.activity_type, p_preferences jsonb)
 returns double precision
@@ -134,9 +159,15 @@ as $$
             then private.load_preference(p_preferences, 'run_ftp')
     end;
 $$;
+
 comment on function private.sport_ftp(public.activity_type, jsonb) is
     'The functional threshold power (W) that applies to a sport: preferences.ftp for cycling '
     '(not e-bikes), preferences.run_ftp for running, null otherwise or when not set.';
+
+revoke all on function private.sport_ftp(public.activity_type, jsonb) from public, anon;
+
+grant execute on function private.sport_ftp(public.activity_type, jsonb)
+to authenticated, service_role;
 
 create function private.activity_training_load(
     p_activity_type public.activity_type,
@@ -203,6 +234,7 @@ as $$
         end
     )::private.training_load;
 $$;
+
 comment on function private.activity_training_load(
     public.activity_type, integer, integer, real, real, real, jsonb
 ) is
@@ -212,24 +244,10 @@ comment on function private.activity_training_load(
     'normalised to hrTSS when it has an average heart rate, else a flat rate per hour '
     '(formulas and defaults: migration 20261125130100_training_load.sql). No time gives 0.';
 
-revoke all on function private.load_preference(jsonb, text) from public, anon;
-revoke all on function private.heart_rate_reserve(double precision, jsonb) from public, anon;
-revoke all on function private.threshold_heart_rate_reserve(jsonb) from public, anon;
-revoke all on function private.trimp_weighting(jsonb) from public, anon;
-revoke all on function private.sport_ftp(public.activity_type, jsonb) from public, anon;
 revoke all on function private.activity_training_load(
     public.activity_type, integer, integer, real, real, real, jsonb
 ) from public, anon;
--- Pure arithmetic on the caller's own inputs, no data access: public.activity_loads and
--- public.training_load_series run as the caller and evaluate it.
-grant execute on function private.load_preference(jsonb, text) to authenticated, service_role;
-grant execute on function private.heart_rate_reserve(double precision, jsonb)
-to authenticated, service_role;
-grant execute on function private.threshold_heart_rate_reserve(jsonb)
-to authenticated, service_role;
-grant execute on function private.trimp_weighting(jsonb) to authenticated, service_role;
-grant execute on function private.sport_ftp(public.activity_type, jsonb)
-to authenticated, service_role;
+
 grant execute on function private.activity_training_load(
     public.activity_type, integer, integer, real, real, real, jsonb
 ) to authenticated, service_role;
@@ -266,18 +284,23 @@ comment on view public.activity_loads is
     'preferences: load in training stress score units and the method (power, heart_rate, '
     'duration; private.activity_training_load). Runs as the caller: an athlete sees their own, '
     'a coach what RLS on activities lets the coach read (no private, no Strava-sourced rows).';
+
 comment on column public.activity_loads.local_date is
     'Local calendar day of the start (start_date_local), the day the load counts on.';
+
 comment on column public.activity_loads.is_primary is
     'True for the copy that statistics count (activities.primary_activity_id is null); false '
     'for the other copies of a workout recorded by several providers.';
+
 comment on column public.activity_loads.load is
     'Training load in training stress score units (100 = one hour at threshold).';
+
 comment on column public.activity_loads.method is
     'How the load was computed: power (TSS), heart_rate (TRIMP as hrTSS) or duration (flat '
     'rate per hour).';
 
 revoke all on public.activity_loads from anon, authenticated;
+
 grant select on public.activity_loads to authenticated, service_role;
 
 -- Fitness, fatigue and form ----------------------------------------------------------------
@@ -399,6 +422,7 @@ begin
     order by s.n;
 end;
 $$;
+
 comment on function public.training_load_series(uuid, date, date) is
     'Daily training load, fitness (ctl), fatigue (atl) and form (tsb = ctl - atl) of an athlete '
     'from p_from to p_to (local days, at most 20 years), with the athlete''s time constants '
@@ -409,5 +433,6 @@ comment on function public.training_load_series(uuid, date, date) is
     'user the caller cannot read gives no rows.';
 
 revoke all on function public.training_load_series(uuid, date, date) from public, anon;
+
 grant execute on function public.training_load_series(uuid, date, date)
 to authenticated, service_role;

@@ -25,8 +25,8 @@ set search_path = ''
 as $$
 declare
     v_pair record;
-    v_used_workouts bigint[] := '{}';
-    v_used_activities bigint[] := '{}';
+    v_used_workouts bigint[] := '{}'::bigint[];
+    v_used_activities bigint[] := '{}'::bigint[];
     v_linked integer := 0;
     v_rows integer;
 begin
@@ -90,6 +90,7 @@ begin
     return v_linked;
 end;
 $$;
+
 comment on function public.match_workouts(uuid, date, date) is
     'Links the athlete''s open planned workouts (planned_date between p_from and p_to, null '
     'for no bound) to the activities that fulfilled them: same local date, compatible sport '
@@ -99,6 +100,7 @@ comment on function public.match_workouts(uuid, date, date) is
     'may match, a coach only with activities the coach may read.';
 
 revoke all on function public.match_workouts(uuid, date, date) from public, anon;
+
 grant execute on function public.match_workouts(uuid, date, date) to authenticated, service_role;
 
 -- Compliance per local week ------------------------------------------------------------------
@@ -140,24 +142,35 @@ comment on view public.weekly_compliance is
     'completed_activity_id names a live activity the caller may read (set by hand or by '
     'public.match_workouts); completed figures are that activity''s. Runs as the caller: a '
     'coach counts as completed only workouts fulfilled by activities the coach may read.';
+
 comment on column public.weekly_compliance.week_start is
     'Monday of the local ISO week of the workouts'' planned_date.';
+
 comment on column public.weekly_compliance.planned_count is 'Workouts planned that week.';
+
 comment on column public.weekly_compliance.completed_count is
     'Of those, workouts fulfilled by an activity the caller may read.';
+
 comment on column public.weekly_compliance.planned_duration is
     'Sum of planned durations in s (workouts without one count 0).';
+
 comment on column public.weekly_compliance.completed_duration is
     'Sum of the fulfilling activities'' moving time (else elapsed time) in s.';
+
 comment on column public.weekly_compliance.planned_distance is 'Sum of planned distances in m.';
+
 comment on column public.weekly_compliance.completed_distance is
     'Sum of the fulfilling activities'' distances in m.';
+
 comment on column public.weekly_compliance.planned_load is
     'Sum of planned loads in training stress score units.';
+
 comment on column public.weekly_compliance.completed_load is
     'Sum of the fulfilling activities'' loads (private.activity_training_load), same units.';
+
 comment on column public.weekly_compliance.completion_rate is
     'completed_count / planned_count, rounded to 4 decimals.';
 
 revoke all on public.weekly_compliance from anon, authenticated;
+
 grant select on public.weekly_compliance to authenticated, service_role;

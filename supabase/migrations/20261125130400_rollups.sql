@@ -54,9 +54,19 @@ create table public.weekly_rollups (
     )
 );
 
--- Rows whose last activity just left them; normally empty (deleted in the same statement).
-create index weekly_rollups_empty_idx on public.weekly_rollups (user_id)
-where activity_count = 0;
+alter table public.weekly_rollups set (fillfactor = 75);
+
+alter table public.weekly_rollups
+add constraint weekly_rollups_distance_finite check (
+    distance > '-Infinity' and distance < 'Infinity'
+),
+add constraint weekly_rollups_elevation_gain_finite check (
+    elevation_gain > '-Infinity' and elevation_gain < 'Infinity'
+),
+add constraint weekly_rollups_calories_finite check (
+    calories > '-Infinity' and calories < 'Infinity'
+),
+add constraint weekly_rollups_load_finite check (load > '-Infinity' and load < 'Infinity');
 
 comment on table public.weekly_rollups is
     'Per athlete, local ISO week (split at month boundaries), sport, provider and '
@@ -65,24 +75,36 @@ comment on table public.weekly_rollups is
     'activity. Maintained incrementally by triggers on activities (never written by the API); '
     'public.rebuild_rollups rebuilds it. RLS: the athlete and admins read every row, a coach '
     'with an active grant only the shareable rows.';
+
 comment on column public.weekly_rollups.week_start is
     'Monday of the local ISO week (of activities.start_date_local).';
+
 comment on column public.weekly_rollups.month_start is
     'First day of the local calendar month. A week that straddles two months is kept as two '
     'rows (one per month), so that monthly and yearly totals are exact sums of rollup rows.';
+
 comment on column public.weekly_rollups.activity_type is 'The sport (type activity_type).';
+
 comment on column public.weekly_rollups.provider is
     'The provider the counted activities came from; null for manual entries and imported files.';
+
 comment on column public.weekly_rollups.shareable is
     'True when the row''s activities are neither private nor Strava-sourced, i.e. what a coach '
     'may read row by row; the athlete''s other activities are summed in rows where it is false.';
+
 comment on column public.weekly_rollups.activity_count is
     'Workouts counted (primary, not deleted activities).';
+
 comment on column public.weekly_rollups.distance is 'Summed distance in m (unknown counts 0).';
+
 comment on column public.weekly_rollups.moving_time is 'Summed moving time in s.';
+
 comment on column public.weekly_rollups.elapsed_time is 'Summed elapsed time in s.';
+
 comment on column public.weekly_rollups.elevation_gain is 'Summed ascent in m.';
+
 comment on column public.weekly_rollups.calories is 'Summed energy in kcal.';
+
 comment on column public.weekly_rollups.load is
     'Summed training load (private.activity_training_load under the athlete''s current '
     'preferences; TSS-like units).';
@@ -96,30 +118,40 @@ create table public.daily_loads (
     primary key (user_id, day, shareable)
 );
 
-create index daily_loads_empty_idx on public.daily_loads (user_id)
-where activity_count = 0;
+alter table public.daily_loads set (fillfactor = 75);
+
+alter table public.daily_loads
+add constraint daily_loads_load_finite check (load > '-Infinity' and load < 'Infinity');
 
 comment on table public.daily_loads is
     'Per athlete, local day and shareability: the day''s training load and workout count '
     '(primary, not deleted activities). A day has up to two rows (shareable or not): sum them '
     'per day; a coach reads only the shareable one. Input of public.training_load_series. '
     'Maintained incrementally by triggers on activities; rebuilt by public.rebuild_rollups.';
+
 comment on column public.daily_loads.day is 'Local calendar day (of activities.start_date_local).';
+
 comment on column public.daily_loads.shareable is
     'True when the row''s activities are neither private nor Strava-sourced (what a coach may '
     'read row by row).';
+
 comment on column public.daily_loads.load is
     'Summed training load of the day''s activities (private.activity_training_load under the '
     'athlete''s current preferences).';
+
 comment on column public.daily_loads.activity_count is 'Workouts counted that day.';
 
 alter table public.weekly_rollups enable row level security;
+
 alter table public.daily_loads enable row level security;
 
 -- Nobody writes rollups but their maintenance functions, not even the workers' service_role.
 revoke all on table public.weekly_rollups from anon, authenticated, service_role;
+
 revoke all on table public.daily_loads from anon, authenticated, service_role;
+
 grant select on table public.weekly_rollups to authenticated, service_role;
+
 grant select on table public.daily_loads to authenticated, service_role;
 
 -- The shape of activities_select: readable_user_ids() runs once (an initPlan) and keeps the
@@ -127,22 +159,37 @@ grant select on table public.daily_loads to authenticated, service_role;
 create policy weekly_rollups_select on public.weekly_rollups
 for select to authenticated
 using (
-    user_id = any(array(select private.readable_user_ids()))
-    and (shareable or user_id = (select auth.uid()) or (select private.is_admin()))
+    user_id = (select auth.uid())
+    or (
+        array[user_id] && array_remove(
+            array(select private.readable_user_ids()), (select auth.uid())
+        )
+        and (shareable or (select private.is_admin()))
+    )
 );
+
 comment on policy weekly_rollups_select on public.weekly_rollups is
     'An athlete reads their own rollups; a coach with an active grant reads the athlete''s '
-    'shareable rows only (no private, no Strava-sourced activity in them); an admin reads all.';
+    'shareable rows only (no private, no Strava-sourced activity in them); an admin reads all. '
+    'The caller''s own rows pass the first arm, so a query filtered by the caller''s user_id '
+    'never runs the helper.';
 
 create policy daily_loads_select on public.daily_loads
 for select to authenticated
 using (
-    user_id = any(array(select private.readable_user_ids()))
-    and (shareable or user_id = (select auth.uid()) or (select private.is_admin()))
+    user_id = (select auth.uid())
+    or (
+        array[user_id] && array_remove(
+            array(select private.readable_user_ids()), (select auth.uid())
+        )
+        and (shareable or (select private.is_admin()))
+    )
 );
+
 comment on policy daily_loads_select on public.daily_loads is
     'An athlete reads their own daily loads; a coach with an active grant reads the athlete''s '
-    'shareable rows only; an admin reads all.';
+    'shareable rows only; an admin reads all. The caller''s own rows pass the first arm, so a '
+    'query filtered by the caller''s user_id never runs the helper.';
 
 -- Per-activity load ----------------------------------------------------------------------------
 
@@ -176,17 +223,17 @@ begin atomic
         0
     );
 end;
+
 comment on function private.rollup_load(
     public.activity_type, integer, integer, real, real, real, jsonb
 ) is
     'The training load one activity adds to the rollups: private.activity_training_load of its '
     'metrics and the athlete''s preferences, as numeric (exact sums), 0 when unknown.';
 
--- Applying deltas ------------------------------------------------------------------------------
+revoke all on function private.rollup_load(
+    public.activity_type, integer, integer, real, real, real, jsonb
+) from public, anon, authenticated;
 
--- The delta statement. %1$s is the source of signed activity versions: rows with a `sign`
--- column (+1 for a version that now counts, -1 for one that counted before) and the activity
--- columns the rollups use, already limited to versions that count (primary, not deleted).
 create function private.rollups_delta_sql(p_changes text)
 returns text
 language sql
@@ -244,7 +291,7 @@ begin atomic
                 elevation_gain = r.elevation_gain + excluded.elevation_gain,
                 calories = r.calories + excluded.calories,
                 load = r.load + excluded.load
-            returning r.user_id
+            returning r.ctid, r.activity_count
         ),
         daily as (
             insert into public.daily_loads as d (user_id, day, shareable, load, activity_count)
@@ -255,41 +302,24 @@ begin atomic
             on conflict (user_id, day, shareable) do update set
                 load = d.load + excluded.load,
                 activity_count = d.activity_count + excluded.activity_count
-            returning d.user_id
+            returning d.ctid, d.activity_count
         )
-        select array(
-            select w.user_id from weekly as w
-            union
-            select d.user_id from daily as d
-        )
+        -- Where the rows left with no activity are: the next statements delete them there.
+        select
+            array(select w.ctid from weekly as w where w.activity_count = 0),
+            array(select d.ctid from daily as d where d.activity_count = 0)
         $sql$,
         p_changes
     );
 end;
+
+revoke all on function private.rollups_delta_sql(text) from public, anon, authenticated;
+
 comment on function private.rollups_delta_sql(text) is
     'Builds the statement that adds signed activity versions (the query p_changes: a sign '
     'column and the activity columns) to weekly_rollups and daily_loads in one upsert each, '
-    'and returns the athletes touched. Used by the rollup triggers.';
-
--- The columns of an activity version the rollups use, and when a version counts.
-create function private.rollups_changes_sql(p_sign integer, p_rows text, p_where text)
-returns text
-language sql
-immutable
-parallel safe
-begin atomic
-    select format(
-        'select %1$s as sign, t.user_id, t.start_date_local, t.activity_type, t.provider, '
-        't.is_private, t.distance, t.moving_time, t.elapsed_time, t.elevation_gain, '
-        't.calories, t.average_heartrate, t.weighted_average_watts, t.average_watts '
-        'from %2$s as t '
-        'where t.deleted_at is null and t.primary_activity_id is null and (%3$s)',
-        p_sign, p_rows, p_where
-    );
-end;
-comment on function private.rollups_changes_sql(integer, text, text) is
-    'Builds the query of counted activity versions (primary, not deleted) of the relation '
-    'p_rows (a transition table), filtered by p_where, each with the sign p_sign.';
+    'and returns the ctids of the rows of each table it left with no activity (to delete). '
+    'Used by the rollup triggers.';
 
 create function private.rollups_apply_activity_changes()
 returns trigger
@@ -299,52 +329,61 @@ set search_path = ''
 as $$
 declare
     changes text;
-    touched uuid[];
-    -- An update matters when anything the rollups read changed.
-    changed_ids constant text := $sql$
-        t.id in (
-            select o.id
-            from old_rows as o
-            inner join new_rows as n on o.id = n.id
-            where (
-                o.user_id, o.start_date_local, o.activity_type, o.provider, o.is_private,
-                o.deleted_at is null, o.primary_activity_id is null, o.distance, o.moving_time,
-                o.elapsed_time, o.elevation_gain, o.calories, o.average_heartrate,
-                o.weighted_average_watts, o.average_watts
-            ) is distinct from (
-                n.user_id, n.start_date_local, n.activity_type, n.provider, n.is_private,
-                n.deleted_at is null, n.primary_activity_id is null, n.distance, n.moving_time,
-                n.elapsed_time, n.elevation_gain, n.calories, n.average_heartrate,
-                n.weighted_average_watts, n.average_watts
-            )
-        )
-    $sql$;
+    weekly_empty tid[];
+    daily_empty tid[];
 begin
     if tg_op = 'INSERT' then
-        changes := private.rollups_changes_sql(1, 'new_rows', 'true');
+        perform from new_rows limit 1;
+        if not found then
+            return null;
+        end if;
+        changes := format(
+            'select 1 as sign, v.* from (%s) as v', private.rollups_versions_sql('new_rows')
+        );
     elsif tg_op = 'DELETE' then
-        changes := private.rollups_changes_sql(-1, 'old_rows', 'true');
+        perform from old_rows limit 1;
+        if not found then
+            return null;
+        end if;
+        changes := format(
+            'select -1 as sign, v.* from (%s) as v', private.rollups_versions_sql('old_rows')
+        );
     else
-        changes := private.rollups_changes_sql(1, 'new_rows', changed_ids)
-            || ' union all '
-            || private.rollups_changes_sql(-1, 'old_rows', changed_ids);
+        perform from new_rows limit 1;
+        if not found then
+            return null;
+        end if;
+        -- Only versions that changed: a new version equal to its old one (a re-ingested,
+        -- renamed or touched activity) is in neither difference.
+        changes := format(
+            'select 1 as sign, v.* from (%1$s except all %2$s) as v '
+            'union all select -1 as sign, v.* from (%2$s except all %1$s) as v',
+            private.rollups_versions_sql('new_rows'),
+            private.rollups_versions_sql('old_rows')
+        );
     end if;
-    execute private.rollups_delta_sql(changes) into touched;
-    if cardinality(touched) > 0 then
+    execute private.rollups_delta_sql(changes) into weekly_empty, daily_empty;
+    -- The upserts hold these rows' locks until commit: nobody moved them since.
+    if cardinality(weekly_empty) > 0 then
         delete from public.weekly_rollups as r
-        where r.user_id = any(touched) and r.activity_count = 0;
+        where r.ctid = any(weekly_empty) and r.activity_count = 0;
+    end if;
+    if cardinality(daily_empty) > 0 then
         delete from public.daily_loads as d
-        where d.user_id = any(touched) and d.activity_count = 0;
+        where d.ctid = any(daily_empty) and d.activity_count = 0;
     end if;
     return null;
 end;
 $$;
+
 comment on function private.rollups_apply_activity_changes() is
     'Statement-level AFTER trigger on activities (insert, update, delete; transition tables '
     'old_rows/new_rows): adds the new versions that count and subtracts the old versions that '
     'counted (primary, not deleted), only for rows whose rollup inputs changed, then drops '
     'rollup rows left with no activity. Security definer: whoever writes activities (an '
     'athlete''s manual entry, a worker) has no right to write the rollups.';
+
+revoke all on function private.rollups_apply_activity_changes() from public, anon, authenticated;
 
 -- Recomputing ----------------------------------------------------------------------------------
 
@@ -407,10 +446,15 @@ begin
     group by 1, 2, 3;
 end;
 $$;
+
 comment on function private.rollups_recompute(uuid[]) is
     'Recomputes weekly_rollups and daily_loads from activities for the given athletes (null: '
     'everyone, after emptying both tables). Security definer: called by the preferences '
     'trigger, which fires for an athlete editing their own profile, who may not write rollups.';
+
+revoke all on function private.rollups_recompute(uuid[]) from public, anon, authenticated;
+
+grant execute on function private.rollups_recompute(uuid[]) to service_role;
 
 create function private.rollups_apply_preference_changes()
 returns trigger
@@ -433,11 +477,15 @@ begin
     return null;
 end;
 $$;
+
 comment on function private.rollups_apply_preference_changes() is
     'Statement-level AFTER UPDATE trigger on users: the training load of an activity depends '
     'on the athlete''s preferences (FTP, heart rates), so a change of preferences recomputes '
     'that athlete''s rollups. Security definer: the athlete editing their profile may not '
     'write rollups.';
+
+revoke all on function private.rollups_apply_preference_changes()
+from public, anon, authenticated;
 
 create function public.rebuild_rollups(p_user_id uuid default null)
 returns void
@@ -454,11 +502,16 @@ begin
     );
 end;
 $$;
+
 comment on function public.rebuild_rollups(uuid) is
     'Rebuilds weekly_rollups and daily_loads from activities: one athlete, or everyone when '
     'p_user_id is null (after a bulk load with triggers disabled, or to check the incremental '
     'maintenance). Holds a SHARE lock on activities until commit, so concurrent writes wait '
     'instead of slipping between the recomputation and its writes. Service role only.';
+
+revoke all on function public.rebuild_rollups(uuid) from public, anon, authenticated;
+
+grant execute on function public.rebuild_rollups(uuid) to service_role;
 
 -- Triggers ---------------------------------------------------------------------------------------
 -- Transition tables allow one event per trigger, and no column list: three triggers, and the
@@ -484,17 +537,40 @@ after update on public.users
 referencing old table as old_rows new table as new_rows
 for each statement execute function private.rollups_apply_preference_changes();
 
-revoke all on function private.rollup_load(
-    public.activity_type, integer, integer, real, real, real, jsonb
-) from public, anon, authenticated;
-revoke all on function private.rollups_delta_sql(text) from public, anon, authenticated;
-revoke all on function private.rollups_changes_sql(integer, text, text)
-from public, anon, authenticated;
-revoke all on function private.rollups_apply_activity_changes() from public, anon, authenticated;
-revoke all on function private.rollups_recompute(uuid[]) from public, anon, authenticated;
-revoke all on function private.rollups_apply_preference_changes()
-from public, anon, authenticated;
-revoke all on function public.rebuild_rollups(uuid) from public, anon, authenticated;
+-- Rollups ---------------------------------------------------------------------------------------
 
-grant execute on function private.rollups_recompute(uuid[]) to service_role;
-grant execute on function public.rebuild_rollups(uuid) to service_role;
+-- The activity versions that count in the rollups (primary, not deleted), with the columns the
+-- rollups read; the id keeps two equal activities apart in the set differences below.
+create function private.rollups_versions_sql(p_rows text)
+returns text
+language sql
+immutable
+parallel safe
+begin atomic
+    select format(
+        'select t.id, t.user_id, t.start_date_local, t.activity_type, t.provider, '
+        't.is_private, t.distance, t.moving_time, t.elapsed_time, t.elevation_gain, '
+        't.calories, t.average_heartrate, t.weighted_average_watts, t.average_watts '
+        'from %1$s as t '
+        'where t.deleted_at is null and t.primary_activity_id is null',
+        p_rows
+    );
+end;
+
+comment on function private.rollups_versions_sql(text) is
+    'Builds the query of the activity versions of the relation p_rows (a transition table) '
+    'that count in the rollups (primary, not deleted), with the columns the rollups read.';
+
+revoke all on function private.rollups_versions_sql(text) from public, anon, authenticated;
+
+create index weekly_rollups_user_id_array on public.weekly_rollups using gin ((array[user_id]));
+
+comment on index public.weekly_rollups_user_id_array is
+    'Serves the second arm of weekly_rollups_select (array[user_id] && the readable ids) when a '
+    'query does not filter by user_id.';
+
+create index daily_loads_user_id_array on public.daily_loads using gin ((array[user_id]));
+
+comment on index public.daily_loads_user_id_array is
+    'Serves the second arm of daily_loads_select (array[user_id] && the readable ids) when a '
+    'query does not filter by user_id.';

@@ -18,7 +18,57 @@
 -- Functions are not called in these views (a view's function calls are checked against the
 -- caller, who may execute none of ours).
 
+create view private.analyst_published_rollups as
+with shareable_rows as (
+    select
+        r.user_id,
+        r.week_start,
+        r.month_start,
+        r.activity_type,
+        r.activity_count,
+        r.distance,
+        r.moving_time,
+        r.elevation_gain,
+        r.load,
+        coalesce(r.provider::text, 'manual_or_file') as source
+    from public.weekly_rollups as r
+    where r.shareable
+),
+
+published as (
+    select
+        w.week_start,
+        w.month_start,
+        w.activity_type,
+        w.source
+    from shareable_rows as w
+    group by w.week_start, w.month_start, w.activity_type, w.source
+    having count(distinct w.user_id) >= 5
+)
+
+select w.*
+from shareable_rows as w
+inner join published as p
+    on
+        w.week_start = p.week_start
+        and w.month_start = p.month_start
+        and w.activity_type = p.activity_type
+        and w.source = p.source;
+
+comment on view private.analyst_published_rollups is
+    'The per-athlete shareable rollup rows of published analyst cells (local ISO week x month x '
+    'sport x source with at least 5 distinct athletes): the only input of the analytics volume '
+    'and load views, so that every analyst figure is a sum of published cells and no '
+    'difference of two views reveals a suppressed one. Granted to no one; the analytics views '
+    '(owned by the migrations'' owner) read it.';
+
+comment on column private.analyst_published_rollups.source is
+    'The provider, or manual_or_file for manual entries and imported files.';
+
+revoke all on private.analyst_published_rollups from public, anon, authenticated, service_role;
+
 create schema analytics;
+
 comment on schema analytics is
     'Not exposed through the Data API: aggregate views across athletes for the analyst role, '
     'without personal data, Strava-sourced and private activities excluded, buckets of at '
@@ -31,11 +81,13 @@ begin
     end if;
 end;
 $$;
+
 comment on role analyst is
     'Read-only analysts: SELECT on the views of schema analytics and nothing else. NOLOGIN; '
     'grant it to a person''s own login role.';
 
 revoke all on schema analytics from public;
+
 grant usage on schema analytics to analyst;
 
 create view analytics.weekly_volume_by_sport as
@@ -48,19 +100,22 @@ select
     sum(r.moving_time)::bigint as total_moving_time,
     sum(r.elevation_gain)::double precision as total_elevation_gain,
     sum(r.load)::double precision as total_load
-from public.weekly_rollups as r
-where r.shareable
-group by r.week_start, r.activity_type
-having count(distinct r.user_id) >= 5;
+from private.analyst_published_rollups as r
+group by r.week_start, r.activity_type;
+
+comment on column analytics.weekly_volume_by_sport.week_start is
+    'Monday of the local ISO week.';
+
+grant select on analytics.weekly_volume_by_sport to analyst;
 
 comment on view analytics.weekly_volume_by_sport is
     'Per local ISO week and sport, across athletes: athletes active, workouts (each counted '
     'once), distance (m), moving time (s), elevation gain (m), training load. Strava-sourced '
-    'and private activities excluded; weeks with fewer than 5 athletes in a sport omitted.';
-comment on column analytics.weekly_volume_by_sport.week_start is
-    'Monday of the local ISO week.';
+    'and private activities excluded; sums of published cells only (week x month x sport x '
+    'source with at least 5 athletes), so a suppressed cell is in no view.';
+
 comment on column analytics.weekly_volume_by_sport.athlete_count is
-    'Distinct athletes with at least one counted workout (always at least 5).';
+    'Distinct athletes in the published cells (always at least 5).';
 
 create view analytics.monthly_volume_by_sport as
 select
@@ -72,44 +127,51 @@ select
     sum(r.moving_time)::bigint as total_moving_time,
     sum(r.elevation_gain)::double precision as total_elevation_gain,
     sum(r.load)::double precision as total_load
-from public.weekly_rollups as r
-where r.shareable
-group by r.month_start, r.activity_type
-having count(distinct r.user_id) >= 5;
+from private.analyst_published_rollups as r
+group by r.month_start, r.activity_type;
+
+comment on column analytics.monthly_volume_by_sport.month_start is
+    'First day of the local calendar month.';
+
+grant select on analytics.monthly_volume_by_sport to analyst;
 
 comment on view analytics.monthly_volume_by_sport is
     'Per local calendar month and sport, across athletes: athletes active, workouts, distance '
     '(m), moving time (s), elevation gain (m), training load. Strava-sourced and private '
-    'activities excluded; groups of fewer than 5 athletes omitted.';
-comment on column analytics.monthly_volume_by_sport.month_start is
-    'First day of the local calendar month.';
+    'activities excluded; sums of published cells only (week x month x sport x source with at '
+    'least 5 athletes).';
+
 comment on column analytics.monthly_volume_by_sport.athlete_count is
-    'Distinct athletes with at least one counted workout (always at least 5).';
+    'Distinct athletes in the published cells (always at least 5).';
 
 create view analytics.monthly_volume_by_provider as
 select
     r.month_start,
-    coalesce(r.provider::text, 'manual_or_file') as source,
+    r.source,
     count(distinct r.user_id) as athlete_count,
     sum(r.activity_count)::bigint as activity_count,
     sum(r.distance)::double precision as total_distance,
     sum(r.moving_time)::bigint as total_moving_time
-from public.weekly_rollups as r
-where r.shareable
-group by r.month_start, coalesce(r.provider::text, 'manual_or_file')
-having count(distinct r.user_id) >= 5;
+from private.analyst_published_rollups as r
+group by r.month_start, r.source;
+
+comment on column analytics.monthly_volume_by_provider.month_start is
+    'First day of the local calendar month.';
+
+comment on column analytics.monthly_volume_by_provider.source is
+    'The provider (type provider_type, never strava), or manual_or_file for manual entries and '
+    'imported files.';
+
+grant select on analytics.monthly_volume_by_provider to analyst;
 
 comment on view analytics.monthly_volume_by_provider is
     'Per local calendar month and source, across athletes: athletes, workouts (each counted '
     'once, under the source of its primary copy), distance (m), moving time (s). Strava never '
-    'appears; groups of fewer than 5 athletes omitted.';
-comment on column analytics.monthly_volume_by_provider.month_start is
-    'First day of the local calendar month.';
-comment on column analytics.monthly_volume_by_provider.source is
-    'The provider (type provider_type, never strava), or manual_or_file for manual entries and '
-    'imported files.';
+    'appears; sums of published cells only (week x month x sport x source with at least 5 '
+    'athletes).';
+
 comment on column analytics.monthly_volume_by_provider.athlete_count is
-    'Distinct athletes (always at least 5).';
+    'Distinct athletes in the published cells (always at least 5).';
 
 create view analytics.weekly_training_load as
 with per_athlete as (
@@ -118,8 +180,7 @@ with per_athlete as (
         r.user_id,
         sum(r.load) as load,
         sum(r.moving_time) as moving_time
-    from public.weekly_rollups as r
-    where r.shareable
+    from private.analyst_published_rollups as r
     group by r.week_start, r.user_id
 )
 
@@ -127,31 +188,48 @@ select
     p.week_start,
     count(*) as athlete_count,
     avg(p.load)::double precision as mean_load,
-    percentile_cont(0.25) within group (order by p.load) as load_p25,
-    percentile_cont(0.5) within group (order by p.load) as load_median,
-    percentile_cont(0.75) within group (order by p.load) as load_p75,
+    case
+        when count(*) >= 10 then percentile_cont(0.25) within group (order by p.load)
+    end as load_p25,
+    case
+        when count(*) >= 10 then percentile_cont(0.5) within group (order by p.load)
+    end as load_median,
+    case
+        when count(*) >= 10 then percentile_cont(0.75) within group (order by p.load)
+    end as load_p75,
     avg(p.moving_time)::double precision as mean_moving_time
 from per_athlete as p
-group by p.week_start
-having count(*) >= 5;
+group by p.week_start;
+
+comment on column analytics.weekly_training_load.week_start is 'Monday of the local ISO week.';
+
+comment on column analytics.weekly_training_load.mean_load is
+    'Mean weekly training load per active athlete.';
+
+comment on column analytics.weekly_training_load.mean_moving_time is
+    'Mean weekly moving time per active athlete, in s.';
+
+grant select on analytics.weekly_training_load to analyst;
 
 comment on view analytics.weekly_training_load is
     'Per local ISO week, the distribution of weekly training load across active athletes '
-    '(mean, quartiles) and their mean moving time (s). Strava-sourced and private activities '
-    'excluded; weeks with fewer than 5 active athletes omitted (no minimum or maximum, which '
-    'would be one person''s figure).';
-comment on column analytics.weekly_training_load.week_start is 'Monday of the local ISO week.';
+    '(mean, and quartiles when at least 10 athletes) and their mean moving time (s), over '
+    'published cells only (week x month x sport x source with at least 5 athletes), so it '
+    'equals the sum of the other views'' cells. Strava-sourced and private activities '
+    'excluded; no minimum or maximum, which would be one person''s figure.';
+
 comment on column analytics.weekly_training_load.athlete_count is
-    'Athletes with at least one counted workout that week (always at least 5).';
-comment on column analytics.weekly_training_load.mean_load is
-    'Mean weekly training load per active athlete.';
+    'Athletes in the published cells of the week (always at least 5).';
+
 comment on column analytics.weekly_training_load.load_p25 is
-    'First quartile of weekly training load across those athletes.';
-comment on column analytics.weekly_training_load.load_median is 'Median weekly training load.';
+    'First quartile of weekly training load; null below 10 athletes (it would be one '
+    'athlete''s value).';
+
+comment on column analytics.weekly_training_load.load_median is
+    'Median weekly training load; null below 10 athletes.';
+
 comment on column analytics.weekly_training_load.load_p75 is
-    'Third quartile of weekly training load.';
-comment on column analytics.weekly_training_load.mean_moving_time is
-    'Mean weekly moving time per active athlete, in s.';
+    'Third quartile of weekly training load; null below 10 athletes.';
 
 create view analytics.monthly_sync_outcomes as
 select
@@ -172,15 +250,15 @@ having count(distinct h.user_id) >= 5;
 comment on view analytics.monthly_sync_outcomes is
     'Per provider, run outcome and UTC month: connections, runs, activities created and API '
     'calls. Strava excluded; groups of fewer than 5 athletes omitted.';
+
 comment on column analytics.monthly_sync_outcomes.month_start is
     'First day of the UTC month in which the runs started.';
+
 comment on column analytics.monthly_sync_outcomes.connection_count is
     'Distinct connections with a run in the group.';
+
 comment on column analytics.monthly_sync_outcomes.run_count is 'Sync runs in the group.';
 
-revoke all on all tables in schema analytics from public, anon, authenticated, service_role;
-grant select on analytics.weekly_volume_by_sport to analyst;
-grant select on analytics.monthly_volume_by_sport to analyst;
-grant select on analytics.monthly_volume_by_provider to analyst;
-grant select on analytics.weekly_training_load to analyst;
 grant select on analytics.monthly_sync_outcomes to analyst;
+
+revoke all on all tables in schema analytics from public, anon, authenticated, service_role;

@@ -128,12 +128,19 @@ begin atomic
         'other'::public.activity_type
     );
 end;
+
 comment on function private.fit_activity_type(text, text) is
     'The canonical activity_type of a file''s sport: FIT sport and sub_sport names (running/'
     'trail gives trail_run, cycling/indoor_cycling indoor_ride, training/strength_training '
     'weight_training, ...), the words GPX <type> and TCX Sport use (run, biking, hiking), or a '
     'canonical activity_type name; case, spaces and dashes do not matter. A sub-sport the table '
     'does not know falls back to its sport; other when nothing matches. Service role only.';
+
+-- Privileges: worker functions run as service_role only ---------------------------------------
+
+revoke all on function private.fit_activity_type(text, text) from public, anon, authenticated;
+
+grant execute on function private.fit_activity_type(text, text) to service_role;
 
 -- The normaliser ------------------------------------------------------------------------------
 
@@ -151,10 +158,18 @@ as $$
             then private.try_float(p_value #>> '{}')
     end;
 $$;
+
 comment on function private.file_number(jsonb, double precision) is
     'A JSON number between 0 and p_max (the plausible range of the metric); null for anything '
     'else, so an implausible value becomes unknown instead of costing the activity. Never '
     'raises. Service role only.';
+
+revoke all on function private.file_number(jsonb, double precision)
+from public, anon, authenticated;
+
+grant execute on function private.file_number(jsonb, double precision) to service_role;
+
+-- The file normaliser, with the sport fallback and the cadence rule ------------------------------
 
 create function private.normalize_file_activity(p_payload jsonb)
 returns private.normalized_activity
@@ -169,6 +184,9 @@ declare
     v_sport text;
     v_offset double precision;
     v_extras jsonb;
+    v_version integer;
+    v_doubled boolean := false;
+    v_latlng jsonb;
 begin
     if p_payload is null or jsonb_typeof(p_payload) <> 'object' then
         r.error := 'file activity is not a JSON object';
@@ -193,8 +211,14 @@ begin
         r.start_date := null;
         return r;
     end if;
+    v_version := case
+        when jsonb_typeof(p_payload -> 'version') = 'number'
+            then private.try_float(p_payload ->> 'version')::integer
+        else 1
+    end;
 
-    -- Sport, in the vocabulary the payload names.
+    -- Sport, in the vocabulary the payload names; a file word the FIT vocabulary does not
+    -- know goes through the providers' mappings (Garmin Connect typeKeys, then Strava's).
     v_vocabulary := coalesce(p_payload ->> 'sport_vocabulary', 'fit');
     v_sport := nullif(btrim(p_payload ->> 'sport'), '');
     r.provider_activity_type := left(
@@ -205,13 +229,20 @@ begin
         when 'garmin' then private.garmin_activity_type(v_sport)
         else private.fit_activity_type(v_sport, p_payload ->> 'sub_sport')
     end;
+    if r.activity_type = 'other' and v_sport is not null then
+        r.activity_type := private.garmin_activity_type(v_sport);
+        if r.activity_type = 'other' then
+            r.activity_type := private.map_activity_type('strava', v_sport);
+        end if;
+    end if;
 
     r.name := left(nullif(btrim(p_payload ->> 'name'), ''), 500);
     r.description := left(nullif(p_payload ->> 'description', ''), 20000);
 
-    -- Local time: the file's own offset, else the offset of its IANA zone at the start.
+    -- Local time: the file's own offset (FIT local_timestamp, a Garmin export's
+    -- startTimeLocal), else the offset of its IANA zone at the start (DST included).
     r.timezone := case
-        when (p_payload ->> 'timezone') ~ '^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,3}$'
+        when private.zone_utc_offset(p_payload ->> 'timezone', r.start_date) is not null
             then p_payload ->> 'timezone'
     end;
     v_offset := case
@@ -221,15 +252,8 @@ begin
     if abs(v_offset) > 64800 then
         v_offset := null;
     end if;
-    if v_offset is null and r.timezone is not null then
-        begin
-            v_offset := extract(
-                epoch from (r.start_date at time zone r.timezone)
-                - (r.start_date at time zone 'UTC')
-            );
-        exception when others then
-            r.timezone := null;  -- not a zone this server knows
-        end;
+    if v_offset is null then
+        v_offset := private.zone_utc_offset(r.timezone, r.start_date);
     end if;
     r.utc_offset := coalesce(round(v_offset)::integer, 0);
 
@@ -246,6 +270,13 @@ begin
     r.weighted_average_watts := private.file_number(p_payload -> 'normalized_watts', 1e5);
     r.average_cadence := private.file_number(p_payload -> 'average_cadence', 1e4);
     r.max_cadence := private.file_number(p_payload -> 'max_cadence', 1e4);
+    -- One cadence rule: version 2 payloads give foot-sport cadence per leg, as every file
+    -- format and export records it; steps of both feet are twice that.
+    if v_version >= 2 and private.is_foot_activity(r.activity_type) then
+        v_doubled := r.average_cadence is not null or r.max_cadence is not null;
+        r.average_cadence := r.average_cadence * 2;
+        r.max_cadence := r.max_cadence * 2;
+    end if;
     r.elevation_gain := private.file_number(p_payload -> 'elevation_gain', 1e6);
     r.elevation_loss := private.file_number(p_payload -> 'elevation_loss', 1e6);
     r.calories := private.file_number(p_payload -> 'calories', 1e6);
@@ -254,6 +285,16 @@ begin
     r.device_name := left(nullif(btrim(p_payload ->> 'device_name'), ''), 200);
     r.provider_updated_at := null;
 
+    v_latlng := case
+        when jsonb_typeof(p_payload -> 'start_latlng') = 'array'
+            and jsonb_array_length(p_payload -> 'start_latlng') = 2
+            and abs(private.try_float(p_payload -> 'start_latlng' ->> 0)) <= 90
+            and abs(private.try_float(p_payload -> 'start_latlng' ->> 1)) <= 180
+            then jsonb_build_array(
+                private.try_float(p_payload -> 'start_latlng' ->> 0),
+                private.try_float(p_payload -> 'start_latlng' ->> 1)
+            )
+    end;
     v_extras := case
         when jsonb_typeof(p_payload -> 'extras') = 'object' then p_payload -> 'extras'
         else '{}'::jsonb
@@ -264,7 +305,15 @@ begin
             'file_name', left(p_payload ->> 'file_name', 500),
             'sport_vocabulary', v_vocabulary,
             'samples', private.file_number(p_payload -> 'samples', 1e9),
-            'payload_version', p_payload -> 'version'
+            'payload_version', p_payload -> 'version',
+            'start_latlng', v_latlng,
+            'cadence_doubled', case when v_doubled then true end,
+            'utc_offset_source', case
+                when jsonb_typeof(p_payload -> 'utc_offset') = 'number'
+                    and abs(private.try_float(p_payload ->> 'utc_offset')) <= 64800
+                    then 'file'
+                when r.timezone is not null then 'timezone'
+            end
         )
     );
     return r;
@@ -277,21 +326,37 @@ exception when others then
     return r;
 end;
 $$;
-comment on function private.normalize_file_activity(jsonb) is
-    'Normalises one parsed-file payload (the JSON object trainlytics.importers writes: version, '
-    'format fit|gpx|tcx|strava_export|garmin_export, sha256 of the file bytes, start_time ISO '
-    '8601, sport + sub_sport + sport_vocabulary fit|strava|garmin, name, description, '
-    'utc_offset s, timezone, elapsed_time and moving_time s, distance m, average_speed and '
-    'max_speed m/s, average/max_heartrate bpm, average/max_watts and normalized_watts W, '
-    'average/max_cadence per minute (running: both feet), elevation_gain/loss m, calories kcal, '
-    'device_name, is_manual, samples, extras object) into private.normalized_activity. '
-    'external_id is the sha256; the sport maps through the named vocabulary (FIT names via '
-    'private.fit_activity_type, Strava and Garmin words via their providers'' mappings); '
-    'utc_offset comes from the payload or its IANA timezone; implausible metrics become null; '
-    'format, file name and extras go to activity_data. A malformed item comes back with error '
-    'set; never raises. Service role only.';
 
--- Ingest ---------------------------------------------------------------------------------------
+revoke all on function private.normalize_file_activity(jsonb) from public, anon, authenticated;
+
+grant execute on function private.normalize_file_activity(jsonb) to service_role;
+
+comment on function private.normalize_file_activity(jsonb) is
+    'Normalises one parsed-file payload (the JSON object trainlytics.importers writes: version '
+    '1|2, format fit|gpx|tcx|strava_export|garmin_export, sha256 of the file bytes, start_time '
+    'ISO 8601, sport + sub_sport + sport_vocabulary fit|strava|garmin, name, description, '
+    'utc_offset s, timezone, start_latlng [lat, lon], elapsed_time and moving_time s, distance '
+    'm, average_speed and max_speed m/s, average/max_heartrate bpm, average/max_watts and '
+    'normalized_watts W, average/max_cadence per minute, elevation_gain/loss m, calories kcal, '
+    'device_name, is_manual, samples, extras object) into private.normalized_activity. '
+    'external_id is the sha256. Sport: through the named vocabulary (FIT names via '
+    'private.fit_activity_type, Strava and Garmin words via their providers'' mappings); a word '
+    'the FIT vocabulary does not know is looked up in the Garmin, then the Strava mappings of '
+    'activity_type_mappings (Garmin Connect GPX/TCX types such as road_biking, lap_swimming). '
+    'Local time: utc_offset from the payload (FIT local_timestamp wins), else the offset of its '
+    'IANA timezone at the start, DST included (an unknown zone name is dropped). CADENCE RULE: '
+    'one rule whatever the source or field name. Version 2 payloads give cadence as the source '
+    'counts it; for foot sports (run, trail_run, treadmill_run, track_run, virtual_run, walk, '
+    'hike) that is strides of one leg in FIT (avg_running_cadence or avg_cadence), TCX '
+    '(Cadence or RunCadence), GPX (cad) and the Strava and Garmin exports, so it is doubled to '
+    'steps of both feet (activity_data.cadence_doubled); other sports keep rpm or strokes. A '
+    'multisport file carries no cadence (legs of different sports are not blended). Version 1 '
+    'payloads were doubled by the importer and are kept as given. Implausible metrics become '
+    'null; format, file name, start_latlng, utc_offset_source (file|timezone) and extras (e.g. '
+    'recovered for a damaged FIT file read leniently) go to activity_data. A malformed item '
+    'comes back with error set; never raises. Service role only.';
+
+-- Ingest: the athlete's zone for files without one; re-imports fill a missing zone ----------------
 
 create function public.ingest_file_activities(p_user_id uuid, p_items jsonb)
 returns table (created integer, skipped integer, errors jsonb)
@@ -304,6 +369,7 @@ declare
     n_created integer;
     n_valid integer;
     v_errors jsonb;
+    v_preferred text;
 begin
     if p_user_id is null or not exists (select from public.users as u where u.id = p_user_id) then
         raise exception 'unknown user %', p_user_id using errcode = '22023';
@@ -312,6 +378,9 @@ begin
         raise exception 'p_items must be a JSON array of parsed-file payloads, got %',
             jsonb_typeof(p_items) using errcode = '22023';
     end if;
+    select nullif(btrim(u.preferences ->> 'timezone'), '') into v_preferred
+    from public.users as u
+    where u.id = p_user_id;
 
     with normalized as materialized (
         select
@@ -323,15 +392,24 @@ begin
     ),
 
     -- One item per content hash: the first of a batch wins (same bytes, same activity).
+    -- Without a zone of its own and without an offset from the file, an activity is in the
+    -- athlete's preferred zone (preferences.timezone), offset at its start.
     candidates as (
-        select distinct on (n.external_id) n.*
+        select distinct on (n.external_id)
+            n.*,
+            case
+                when n.timezone is null
+                    and coalesce(n.activity_data ->> 'utc_offset_source', '') <> 'file'
+                    and private.zone_utc_offset(v_preferred, n.start_date) is not null
+                    then v_preferred
+            end as preferred_zone
         from normalized as n
         where n.error is null
         order by n.external_id asc, n.idx asc
     ),
 
     written as (
-        insert into public.activities (
+        insert into public.activities as a (
             user_id, connection_id, provider, source, external_id, name, description,
             activity_type, provider_activity_type, start_date, timezone, utc_offset,
             elapsed_time, moving_time, distance, average_speed, max_speed, average_heartrate,
@@ -341,17 +419,41 @@ begin
         )
         select
             p_user_id, null, null, 'file', c.external_id, c.name, c.description,
-            c.activity_type, c.provider_activity_type, c.start_date, c.timezone, c.utc_offset,
+            c.activity_type, c.provider_activity_type, c.start_date,
+            coalesce(c.timezone, c.preferred_zone),
+            case
+                when c.preferred_zone is not null
+                    then private.zone_utc_offset(c.preferred_zone, c.start_date)
+                else c.utc_offset
+            end,
             c.elapsed_time, c.moving_time, c.distance, c.average_speed, c.max_speed,
             c.average_heartrate, c.max_heartrate, c.average_watts, c.max_watts,
             c.weighted_average_watts, c.average_cadence, c.max_cadence, c.elevation_gain,
             c.elevation_loss, c.calories, c.is_manual, c.is_private, c.device_name,
-            c.activity_data
+            c.activity_data || case
+                when c.preferred_zone is not null
+                    then '{"utc_offset_source": "preferences"}'::jsonb
+                else '{}'::jsonb
+            end
         from candidates as c
         order by c.idx
-        -- Idempotent: the same bytes were imported before, nothing to add.
-        on conflict (user_id, external_id) where connection_id is null do nothing
-        returning id, external_id
+        -- The same bytes were imported before: nothing to add, except a zone the stored row
+        -- lacks (rows imported before zones were derived) - re-importing fills it in.
+        on conflict (user_id, external_id) where connection_id is null do update
+            set
+                timezone = excluded.timezone,
+                utc_offset = case
+                    when a.activity_data ->> 'utc_offset_source' = 'file' then a.utc_offset
+                    else excluded.utc_offset
+                end,
+                activity_data = a.activity_data || jsonb_strip_nulls(
+                    jsonb_build_object(
+                        'start_latlng', excluded.activity_data -> 'start_latlng',
+                        'utc_offset_source', excluded.activity_data -> 'utc_offset_source'
+                    )
+                )
+            where a.timezone is null and excluded.timezone is not null and a.source = 'file'
+        returning a.id, a.external_id, (xmax = 0) as inserted
     ),
 
     raw_kept as (
@@ -359,6 +461,7 @@ begin
         select w.id, p_user_id, c.payload
         from written as w
         inner join candidates as c on w.external_id = c.external_id
+        where w.inserted
         returning activity_id
     )
 
@@ -383,26 +486,22 @@ begin
     return query select n_created, n_valid - n_created, v_errors;
 end;
 $$;
+
+revoke all on function public.ingest_file_activities(uuid, jsonb)
+from public, anon, authenticated;
+
+grant execute on function public.ingest_file_activities(uuid, jsonb) to service_role;
+
 comment on function public.ingest_file_activities(uuid, jsonb) is
     'Ingests a batch (JSON array) of parsed-file payloads for one athlete in one set-based '
     'statement: normalises each (private.normalize_file_activity) and inserts it as a source '
     '''file'' activity without connection or provider, external_id the SHA-256 of the file, '
-    'keeping the payload in activity_raw_payloads. Idempotent by content hash: an item whose '
-    'hash the athlete already has, or that repeats one of the batch, is skipped. Returns '
-    'created, skipped and errors: [{index, external_id, reason}] for each malformed item (the '
-    'batch goes on). Every item is counted once. Duplicate grouping with provider copies is '
-    'done by the trigger on activities. Service role only.';
-
--- Privileges: worker functions run as service_role only ---------------------------------------
-
-revoke all on function private.fit_activity_type(text, text) from public, anon, authenticated;
-revoke all on function private.file_number(jsonb, double precision)
-from public, anon, authenticated;
-revoke all on function private.normalize_file_activity(jsonb) from public, anon, authenticated;
-revoke all on function public.ingest_file_activities(uuid, jsonb)
-from public, anon, authenticated;
-
-grant execute on function private.fit_activity_type(text, text) to service_role;
-grant execute on function private.file_number(jsonb, double precision) to service_role;
-grant execute on function private.normalize_file_activity(jsonb) to service_role;
-grant execute on function public.ingest_file_activities(uuid, jsonb) to service_role;
+    'keeping the payload in activity_raw_payloads. An activity with neither a zone nor an '
+    'offset from its file gets the athlete''s preferences.timezone (and its offset at the '
+    'start). Idempotent by content hash: an item whose hash the athlete already has, or that '
+    'repeats one of the batch, is skipped - except that a stored file row without a zone takes '
+    'the zone the new reading found (re-importing fixes rows imported before zones were '
+    'derived; the rollups follow). Returns created, skipped and errors: [{index, external_id, '
+    'reason}] for each malformed item (the batch goes on). Every item is counted once. '
+    'Duplicate grouping with provider copies is done by the trigger on activities. Service '
+    'role only.';

@@ -28,20 +28,28 @@ comment on table private.legacy_users is
     'Which Trainlytics v1 user became which v2 user (legacy import). One row per imported v1 '
     'user, written in the same transaction as everything imported for that user, so a row '
     'means the user is complete and a re-run skips them. Not exposed: service_role only.';
+
 comment on column private.legacy_users.v1_user_id is 'users.id in the v1 database.';
+
 comment on column private.legacy_users.user_id is 'The v2 user (auth.users.id = public.users.id).';
+
 comment on column private.legacy_users.v1_email is
     'The email exactly as v1 stored it (before trimming and lowercasing), for support.';
+
 comment on column private.legacy_users.v1_connection_id is
     'strava_connections.id of the v1 row the v2 Strava connection was made from, if any.';
+
 comment on column private.legacy_users.imported_at is
     'When the import of this v1 user committed.';
+
 comment on column private.legacy_users.notes is
     'What the import changed or chose for this user (role read from a non-canonical value, '
     'preferences kept verbatim, ...), as in the closing report.';
 
 alter table private.legacy_users enable row level security;
+
 revoke all on table private.legacy_users from public, anon, authenticated;
+
 grant select, insert, update, delete on table private.legacy_users to service_role;
 
 -- An auth user the Supabase Auth admin API is creating for a v1 user: recorded (and committed)
@@ -58,14 +66,19 @@ comment on table private.legacy_auth_pending is
     'Auth users requested from the Supabase Auth admin API for v1 users whose import has not '
     'committed yet (the id is chosen before the call). No foreign key: the auth user may not '
     'exist yet. Deleted when the user''s import commits or is undone. service_role only.';
+
 comment on column private.legacy_auth_pending.v1_user_id is 'users.id in the v1 database.';
+
 comment on column private.legacy_auth_pending.created_at is
     'When the admin API was (about to be) asked for the auth user.';
+
 comment on column private.legacy_auth_pending.user_id is
     'The id asked of the admin API (POST /admin/users accepts an id).';
 
 alter table private.legacy_auth_pending enable row level security;
+
 revoke all on table private.legacy_auth_pending from public, anon, authenticated;
+
 grant select, insert, update, delete on table private.legacy_auth_pending to service_role;
 
 -- v1 values -> v2 values ------------------------------------------------------------------------
@@ -79,9 +92,14 @@ as $$
     -- v1 timestamps are naive and hold UTC; to_jsonb writes them as ISO 8601 text.
     select private.try_timestamptz(p_value);
 $$;
+
 comment on function private.legacy_timestamptz(text) is
     'A v1 timestamp (naive, UTC, as ISO 8601 text from to_jsonb) as timestamptz; null when '
     'absent or not a time. Legacy import, service role only.';
+
+revoke all on function private.legacy_timestamptz(text) from public, anon, authenticated;
+
+grant execute on function private.legacy_timestamptz(text) to service_role;
 
 create function private.legacy_try_jsonb(p_text text)
 returns jsonb
@@ -98,9 +116,14 @@ exception when others then
     return null;
 end;
 $$;
+
 comment on function private.legacy_try_jsonb(text) is
     'JSON stored as text in v1 (preferences, athlete_data, raw_data) parsed to jsonb; null when '
     'empty or not valid JSON. Never raises. Legacy import, service role only.';
+
+revoke all on function private.legacy_try_jsonb(text) from public, anon, authenticated;
+
+grant execute on function private.legacy_try_jsonb(text) to service_role;
 
 create function private.legacy_strava_payload(p_row jsonb)
 returns jsonb
@@ -145,10 +168,15 @@ as $$
         )
     );
 $$;
+
 comment on function private.legacy_strava_payload(jsonb) is
     'A v1 activities row (as JSON) rebuilt in the shape of a Strava detailed activity, for '
     'private.normalize_strava: used when v1 kept no raw_data, and for v1 manual entries. The id '
     'is the Strava activity id, else the v1 row id. Legacy import, service role only.';
+
+revoke all on function private.legacy_strava_payload(jsonb) from public, anon, authenticated;
+
+grant execute on function private.legacy_strava_payload(jsonb) to service_role;
 
 -- One v1 user ------------------------------------------------------------------------------------
 
@@ -620,6 +648,7 @@ begin
     );
 end;
 $$;
+
 comment on function public.legacy_import_user(uuid, jsonb, jsonb, jsonb, jsonb) is
     'Imports one Trainlytics v1 user into the existing v2 user p_user_id (whose auth user the '
     'caller created in the same transaction, or through the Supabase Auth admin API): the '
@@ -633,13 +662,8 @@ comment on function public.legacy_import_user(uuid, jsonb, jsonb, jsonb, jsonb) 
     'legacy_import) and the private.legacy_users mapping row. Arguments are v1 rows as to_jsonb '
     'gives them. Returns what it did as JSON. Service role only.';
 
-revoke all on function private.legacy_timestamptz(text) from public, anon, authenticated;
-revoke all on function private.legacy_try_jsonb(text) from public, anon, authenticated;
-revoke all on function private.legacy_strava_payload(jsonb) from public, anon, authenticated;
 revoke all on function public.legacy_import_user(uuid, jsonb, jsonb, jsonb, jsonb)
 from public, anon, authenticated;
-grant execute on function private.legacy_timestamptz(text) to service_role;
-grant execute on function private.legacy_try_jsonb(text) to service_role;
-grant execute on function private.legacy_strava_payload(jsonb) to service_role;
+
 grant execute on function public.legacy_import_user(uuid, jsonb, jsonb, jsonb, jsonb)
 to service_role;

@@ -1,4 +1,4 @@
-"""The rollup policies' plans (migration 20261205170000) and the rows they let through.
+"""The rollup policies' plans (20261125130400_rollups.sql, owner first) and the rows they pass.
 
 weekly_rollups_select and daily_loads_select read `user_id = (select auth.uid()) or
 (array[user_id] && array_remove(array(select private.readable_user_ids()), (select auth.uid()))

@@ -1,9 +1,9 @@
 """private.caller_id(): the caller's id, as auth.uid() gives it.
 
 The policy helpers (private.readable_user_ids and the others) identify the caller through it.
-Since 20261205100100 it returns auth.uid() itself (Supabase Auth's definition has no SET clause,
-so both are inlined). It must never disagree with auth.uid(), whatever PostgREST put in the
-request settings, and a request without a subject must read as nobody.
+It returns auth.uid() itself (migration 20261125100200_access_helpers.sql; Supabase Auth's
+definition has no SET clause, so both are inlined). It must never disagree with auth.uid(),
+whatever PostgREST put in the request settings, and a request without a subject must read as nobody.
 """
 
 from __future__ import annotations

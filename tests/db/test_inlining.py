@@ -80,7 +80,7 @@ def plan_of_call(conn: Conn, name: str, argument_types: list[str], returns_set: 
 
 def test_there_are_sql_functions_to_inline(db: Conn) -> None:
     names = {name for name, _, _ in inlinable_candidates(db)}
-    assert {"private.try_float", "private.normalize_activity", "private.strava_number"} <= names
+    assert {"private.try_float", "private.check_normalized", "private.strava_number"} <= names
 
 
 def test_sql_functions_without_set_are_inlined(db: Conn) -> None:
@@ -94,7 +94,7 @@ def test_sql_functions_without_set_are_inlined(db: Conn) -> None:
     assert sorted(called) == []
 
 
-@pytest.mark.parametrize("name", ["private.try_float", "private.normalize_activity"])
+@pytest.mark.parametrize("name", ["private.try_float", "private.check_normalized"])
 def test_an_inlined_function_reads_its_body_into_the_plan(db: Conn, name: str) -> None:
     """The check above can fail: a function with a SET clause is called, not inlined."""
     argument_types, returns_set = {n: (t, r) for n, t, r in inlinable_candidates(db)}[name]

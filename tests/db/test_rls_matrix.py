@@ -300,6 +300,7 @@ def build_world(conn: Conn) -> World:
         "private.sync_leases": by_prefix("l_"),
         "private.rate_limit_windows": {"strava:overall:15min": "rl_strava"},
         "private.token_revocations": by_prefix("r_"),
+        "private.providers": {"strava": "reg_strava"},
         # Reference data: every row is readable by design; one known row stands for them.
         "public.activity_type_mappings": {"strava:Run": "m_strava_run"},
         "public.sport_families": {"run:running": "sf_run"},
@@ -425,6 +426,7 @@ READ_QUERIES: dict[str, str] = {
     "private.sync_leases": "select connection_id from private.sync_leases",
     "private.rate_limit_windows": "select bucket from private.rate_limit_windows",
     "private.token_revocations": "select id from private.token_revocations",
+    "private.providers": "select provider::text from private.providers where provider = 'strava'",
     "private.analyst_published_rollups": "select week_start from private.analyst_published_rollups",
     "public.activity_type_mappings": (
         "select provider || ':' || provider_value from public.activity_type_mappings"
@@ -629,6 +631,8 @@ EXPECTED_READS: dict[str, dict[str, set[str] | str]] = {
     "private.sync_leases": {**dict.fromkeys(ACTORS, DENIED), "service": {"l_alice_strava"}},
     "private.rate_limit_windows": {**dict.fromkeys(ACTORS, DENIED), "service": {"rl_strava"}},
     "private.token_revocations": {**dict.fromkeys(ACTORS, DENIED), "service": {"r_alice_polar"}},
+    # The provider registry: the service reads it (the ingest's dispatch), nobody else does.
+    "private.providers": {**dict.fromkeys(ACTORS, DENIED), "service": {"reg_strava"}},
     # The analyst views' input (issue 14): no one reads it but those views' owner.
     "private.analyst_published_rollups": dict.fromkeys(ACTORS, DENIED),
     # Sport vocabulary: reference data for every signed-in user, nothing for anon.
@@ -920,6 +924,27 @@ WRITES: tuple[Write, ...] = (
         lambda w: [],
         ALL_DENIED,
     ),
+    # the provider registry: only migrations change it (the service only reads it)
+    Write(
+        "swap-stravas-normaliser",
+        "update private.providers set normaliser = 'private.normalize_garmin(jsonb)'"
+        " where provider = 'strava'",
+        lambda w: [],
+        ALL_DENIED,
+    ),
+    Write(
+        "keep-strava-data-after-disconnect",
+        "update private.providers set deletes_data_on_disconnect = false where provider = 'strava'",
+        lambda w: [],
+        ALL_DENIED,
+    ),
+    Write(
+        "register-a-provider",
+        "insert into private.providers (provider, normaliser)"
+        " values ('strava', 'private.normalize_garmin(jsonb)')",
+        lambda w: [],
+        ALL_DENIED,
+    ),
     Write(
         "drop-a-provider-priority",
         "delete from public.provider_priorities where origin = 'garmin'",
@@ -1174,6 +1199,11 @@ def test_service_role_reads_and_writes_everything(db: Conn, world: World) -> Non
                 "insert-streams",
                 "rewrite-streams",
             ),
+            DENIED,
+        ),
+        # the provider registry is changed by migrations only; the workers only read it
+        **dict.fromkeys(
+            ("swap-stravas-normaliser", "keep-strava-data-after-disconnect", "register-a-provider"),
             DENIED,
         ),
     }
