@@ -57,11 +57,11 @@ types-check: $(STAMP) $(NODE_STAMP)
 # database migrated with every file in supabase/migrations (embedded PostgreSQL, or a database
 # on $$TRAINLYTICS_SCHEMA_DATABASE_URL's server). Run it after adding a migration.
 schema: $(STAMP)
-	$(BIN)/python -m trainlytics.schema
+	$(BIN)/python -m trainlytics.db.schema
 
 # Fails when the committed snapshot differs from what the migrations generate (CI).
 schema-check: $(STAMP)
-	$(BIN)/python -m trainlytics.schema --check
+	$(BIN)/python -m trainlytics.db.schema --check
 
 # The screens' queries: strict type check, then the contract test (each function's requests
 # equal supabase/frontend/screens.json, which tests/frontend runs against the database).

@@ -8,7 +8,7 @@ every table (the seed data; a freshly migrated database has no other rows).
 ``diff_catalogs(a, b)`` lists the differences, section by section, as readable lines.
 
 Used by tests/db/test_schema_snapshot.py (migrations vs ``supabase/schema.sql``, old chain vs
-folded chain) and by ``trainlytics.schema`` callers who need to compare two builds.
+folded chain) and by ``trainlytics.db.schema`` callers who need to compare two builds.
 """
 
 from __future__ import annotations

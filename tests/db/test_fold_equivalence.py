@@ -22,7 +22,7 @@ import pytest
 from tests.catalog import Catalog, catalog_of
 from tests.conftest import migrate_database
 from tests.db.test_migration_layout import folded_files
-from trainlytics import migrations
+from trainlytics.db import migrations
 
 BEFORE_FOLD = "aa1463c"
 

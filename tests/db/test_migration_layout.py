@@ -17,8 +17,8 @@ from typing import Any
 
 import psycopg
 
-from trainlytics import migrations
-from trainlytics.sql_splitter import split_statements
+from trainlytics.db import migrations
+from trainlytics.db.sql_splitter import split_statements
 
 Conn = psycopg.Connection[Any]
 

@@ -1,7 +1,7 @@
 """supabase/schema.sql (``make schema``) builds the catalog the migrations build.
 
 The snapshot is where a reader finds every object's current definition once the migrations are
-append-only (release 0.1.0 on). Loaded into an empty database (trainlytics.schema.load), it
+append-only (release 0.1.0 on). Loaded into an empty database (trainlytics.db.schema.load), it
 must give the catalog (tests/catalog.py) of the session's migrated database: a migration
 without ``make schema`` afterwards fails here. The comparison is by catalog, so it holds on
 any server version, whichever pg_dump wrote the file.
@@ -15,7 +15,7 @@ import psycopg
 
 from tests.catalog import catalog_of, diff_catalogs
 from tests.conftest import cluster_lock
-from trainlytics import schema
+from trainlytics.db import schema
 
 
 def test_the_snapshot_builds_the_catalog_the_migrations_build(

@@ -24,7 +24,7 @@ import pytest
 from tests.conftest import migrate_database
 from tests.helpers import act_as_service, reset_role
 from tests.sync.ingest_support import Conn, ingest, make_connection, strava_activity
-from trainlytics import migrations
+from trainlytics.db import migrations
 
 ENUM_VALUE = """\
 -- A new provider: its provider_type value (alone: a new value is usable once committed).
