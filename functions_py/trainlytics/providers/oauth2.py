@@ -201,8 +201,8 @@ class OAuth2Provider(Provider):
         return self._read_token_response(response, previous=None, query=callback_query)
 
     def refresh(self, tokens: TokenSet) -> TokenSet:
-        """Refresh under the connection's refresh lease (``trainlytics.connections.tokens``): single-use
-        refresh tokens (Wahoo, Strava, Garmin rotate) must never be spent twice."""
+        """Refresh under the connection's refresh lease (``trainlytics.connections.tokens``):
+        single-use refresh tokens (Wahoo, Strava, Garmin rotate) must never be spent twice."""
         if not tokens.refresh_token:
             raise self.missing_refresh_token_error(
                 self.name, "no refresh token is stored for this connection"
