@@ -184,3 +184,40 @@ def test_stacked_bars_are_proportional() -> None:
     assert len(heights) == 3  # the zero value draws nothing
     assert heights[1] == pytest.approx(2 * heights[0], abs=0.2)
     assert heights[2] == pytest.approx(heights[1], abs=0.2)
+
+
+def _activity_at(db: Conn, user_id: uuid.UUID, start: dt.datetime, utc_offset_h: int) -> None:
+    db.execute(
+        "insert into public.activities (user_id, source, name, activity_type, start_date,"
+        " utc_offset, elapsed_time, moving_time, distance, external_id)"
+        " values (%s, 'manual', 'Run', 'run', %s, %s, 3060, 3000, 10000, %s)",
+        [user_id, start, utc_offset_h * 3600, uuid.uuid4().hex],
+    )
+
+
+def test_an_archive_report_ends_on_the_latest_local_day(db: Conn) -> None:
+    # The latest start is not the latest local day: the bounded read (issue 16) must still
+    # find Monday 11 March (started 20:00 UTC on the 10th at UTC+12).
+    user_id, email = _athlete(db, "Archie")
+    _activity_at(db, user_id, dt.datetime(2024, 1, 2, 7, tzinfo=dt.UTC), 0)
+    _activity_at(db, user_id, dt.datetime(2024, 3, 10, 20, tzinfo=dt.UTC), 12)
+    _activity_at(db, user_id, dt.datetime(2024, 3, 10, 22, tzinfo=dt.UTC), -10)
+
+    data = load_report_data(db, email, weeks=4)
+
+    assert data.period.as_of == dt.date(2024, 3, 11)
+    assert data.period.end == dt.date(2024, 3, 17)
+
+
+def test_source_totals_follow_local_days_at_the_window_edges(db: Conn) -> None:
+    # Sunday 10 March 23:00 at UTC-12 starts on Monday in UTC, yet belongs to the period;
+    # Monday 11 March 01:00 at UTC+14 starts on Sunday in UTC, yet does not.
+    user_id, email = _athlete(db, "Edge")
+    _activity_at(db, user_id, dt.datetime(2024, 3, 11, 11, tzinfo=dt.UTC), -12)
+    _activity_at(db, user_id, dt.datetime(2024, 3, 10, 11, tzinfo=dt.UTC), 14)
+    _activity_at(db, user_id, dt.datetime(2024, 3, 3, 6, 30, tzinfo=dt.UTC), 18)  # Mon 00:30 local
+
+    data = load_report_data(db, email, weeks=1, until=dt.date(2024, 3, 10))
+
+    assert (data.period.start, data.period.end) == (dt.date(2024, 3, 4), dt.date(2024, 3, 10))
+    assert [(s.source, s.activity_count) for s in data.sources] == [("manual", 2)]

@@ -24,8 +24,10 @@ __all__ = [
     "Row",
     "as_athlete",
     "column_names",
+    "dict_rows",
     "function_exists",
     "last_activity_day",
+    "latest_activity_start",
     "personal_records",
     "provider_connections",
     "recent_activities",
@@ -44,7 +46,7 @@ Conn = psycopg.Connection[Any]
 Row = dict[str, Any]
 
 
-def _rows(conn: Conn, query: LiteralString, params: dict[str, Any] | None = None) -> list[Row]:
+def dict_rows(conn: Conn, query: LiteralString, params: dict[str, Any] | None = None) -> list[Row]:
     with conn.cursor(row_factory=dict_row) as cur:
         return list(cur.execute(query, params).fetchall())
 
@@ -95,12 +97,26 @@ def column_names(conn: Conn, relation: str) -> set[str]:
     return {str(r[0]) for r in rows}
 
 
-def last_activity_day(conn: Conn, user_id: uuid.UUID) -> dt.date | None:
-    """The local day of the athlete's last stored (not deleted) activity."""
+def latest_activity_start(conn: Conn, user_id: uuid.UUID) -> dt.datetime | None:
+    """When the athlete's latest stored (not deleted) activity started: one row in index order
+    (issue 16), whatever the history."""
+    row = conn.execute(
+        "select start_date from public.activities where user_id = %s and deleted_at is null"
+        " order by start_date desc limit 1",
+        [user_id],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def last_activity_day(conn: Conn, user_id: uuid.UUID, latest_start: dt.datetime) -> dt.date | None:
+    """The latest local day among the activities started up to 36 h before ``latest_start``
+    (see :func:`latest_activity_start`; UTC offsets lie within +-18 h, so the latest local day
+    is among them): a bounded read instead of a max over every activity (issue 16)."""
     row = conn.execute(
         "select max(start_date_local)::date from public.activities"
-        " where user_id = %s and deleted_at is null",
-        [user_id],
+        " where user_id = %s and deleted_at is null"
+        " and start_date >= %s::timestamptz - interval '36 hours'",
+        [user_id, latest_start],
     ).fetchone()
     return row[0] if row else None
 
@@ -109,7 +125,7 @@ def last_activity_day(conn: Conn, user_id: uuid.UUID) -> dt.date | None:
 
 
 def weekly_volume(conn: Conn, user_id: uuid.UUID, start: dt.date, end: dt.date) -> list[Row]:
-    return _rows(
+    return dict_rows(
         conn,
         "select week_start, activity_type, activity_count, total_distance,"
         " total_moving_time, total_elevation_gain from public.weekly_volume"
@@ -120,7 +136,7 @@ def weekly_volume(conn: Conn, user_id: uuid.UUID, start: dt.date, end: dt.date) 
 
 
 def sport_totals(conn: Conn, user_id: uuid.UUID, start: dt.date, end: dt.date) -> list[Row]:
-    return _rows(
+    return dict_rows(
         conn,
         "select activity_type, sum(activity_count) as n, sum(total_distance) as distance,"
         " sum(total_moving_time) as moving_time,"
@@ -134,7 +150,7 @@ def sport_totals(conn: Conn, user_id: uuid.UUID, start: dt.date, end: dt.date) -
 
 def source_totals(conn: Conn, user_id: uuid.UUID, start: dt.date, end: dt.date) -> list[Row]:
     """Every stored copy, by where it came from (``src``)."""
-    return _rows(
+    return dict_rows(
         conn,
         "select coalesce(a.provider::text, a.source::text) as src, count(*) as n,"
         " sum(a.distance) as distance, sum(a.moving_time) as moving_time"
@@ -142,13 +158,16 @@ def source_totals(conn: Conn, user_id: uuid.UUID, start: dt.date, end: dt.date) 
         " where a.user_id = %(user_id)s and a.deleted_at is null"
         " and a.start_date_local >= %(start)s"
         " and a.start_date_local < %(end)s::date + 1"
+        # The same window on start_date (offsets within +-18 h): an index range (issue 16).
+        " and a.start_date >= %(start)s::date - interval '18 hours'"
+        " and a.start_date < %(end)s::date + interval '42 hours'"
         " group by 1 order by count(*) desc, 1",
         {"user_id": user_id, "start": start, "end": end},
     )
 
 
 def training_load(conn: Conn, user_id: uuid.UUID, start: dt.date, as_of: dt.date) -> list[Row]:
-    return _rows(
+    return dict_rows(
         conn,
         "select day, load, ctl, atl, tsb"
         " from public.training_load_series(%(user_id)s, %(start)s, %(as_of)s)"
@@ -158,7 +177,7 @@ def training_load(conn: Conn, user_id: uuid.UUID, start: dt.date, as_of: dt.date
 
 
 def personal_records(conn: Conn, user_id: uuid.UUID) -> list[Row]:
-    return _rows(
+    return dict_rows(
         conn,
         "select pr.activity_type, pr.record, pr.standard_distance, pr.value, pr.achieved_on,"
         " a.name as activity_name"
@@ -170,7 +189,7 @@ def personal_records(conn: Conn, user_id: uuid.UUID) -> list[Row]:
 
 
 def provider_connections(conn: Conn, user_id: uuid.UUID) -> list[Row]:
-    return _rows(
+    return dict_rows(
         conn,
         "select provider, provider_username, status, connected_at, last_sync_at,"
         " last_error, consecutive_failures from public.provider_connections"
@@ -181,7 +200,7 @@ def provider_connections(conn: Conn, user_id: uuid.UUID) -> list[Row]:
 
 def sync_statistics(conn: Conn) -> list[Row]:
     """The view has no ``user_id``: row-level security narrows it to the athlete."""
-    return _rows(
+    return dict_rows(
         conn,
         "select provider, sync_status, total_created, sync_count"
         " from public.sync_statistics order by provider, sync_status",
@@ -189,7 +208,7 @@ def sync_statistics(conn: Conn) -> list[Row]:
 
 
 def recent_syncs(conn: Conn, user_id: uuid.UUID) -> list[Row]:
-    return _rows(
+    return dict_rows(
         conn,
         "select pc.provider, sh.sync_trigger, sh.sync_status, sh.sync_started_at,"
         " sh.sync_completed_at, sh.activities_created, sh.activities_updated,"
@@ -202,7 +221,7 @@ def recent_syncs(conn: Conn, user_id: uuid.UUID) -> list[Row]:
 
 def recurring_errors(conn: Conn, user_id: uuid.UUID) -> list[Row]:
     """Under the athlete's RLS, shared errors are counted over their own connections only."""
-    return _rows(
+    return dict_rows(
         conn,
         "select kind, provider, error_message, failures, connections"
         " from public.recurring_sync_errors"
@@ -214,9 +233,9 @@ def recurring_errors(conn: Conn, user_id: uuid.UUID) -> list[Row]:
 
 _RECENT_SQL = """
 select
-    a.start_date_local, a.name, a.activity_type,
+    a.id, a.start_date_local, a.name, a.activity_type,
     coalesce(a.provider::text, a.source::text) as src, a.distance, a.moving_time,
-    a.elevation_gain, a.average_heartrate, a.average_watts
+    a.elapsed_time, a.elevation_gain, a.average_heartrate, a.average_watts
 from public.activities as a
 where a.user_id = %(user_id)s and a.deleted_at is null
 order by a.start_date desc
@@ -225,15 +244,19 @@ limit %(limit)s
 _RECENT_PRIMARY_SQL = _RECENT_SQL.replace(
     "a.deleted_at is null", "a.deleted_at is null and a.primary_activity_id is null"
 )
+# The activity's training load (public.activity_loads: the FTP in force on its date).
+_LOAD_COLUMN = (
+    "a.average_watts,\n"
+    "    (select l.load from public.activity_loads as l where l.activity_id = a.id) as load\n"
+)
 
 
 def recent_activities(
-    conn: Conn, user_id: uuid.UUID, limit: int, *, primary_only: bool
+    conn: Conn, user_id: uuid.UUID, limit: int, *, primary_only: bool, with_load: bool
 ) -> list[Row]:
     """The latest activities; ``primary_only`` counts a workout once where duplicate grouping
-    exists (its primary copy)."""
-    return _rows(
-        conn,
-        _RECENT_PRIMARY_SQL if primary_only else _RECENT_SQL,
-        {"user_id": user_id, "limit": limit},
-    )
+    exists (its primary copy); ``with_load`` adds ``load`` (needs public.activity_loads)."""
+    query = _RECENT_PRIMARY_SQL if primary_only else _RECENT_SQL
+    if with_load:
+        query = query.replace("a.average_watts\n", _LOAD_COLUMN)
+    return dict_rows(conn, query, {"user_id": user_id, "limit": limit})

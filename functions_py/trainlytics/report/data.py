@@ -13,15 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import psycopg
-from psycopg.pq import TransactionStatus
-from psycopg.rows import dict_row
-
+from trainlytics.db import report_details as details_db
+from trainlytics.db import report_queries as db
+from trainlytics.db.report_queries import Conn, Row, as_athlete
 from trainlytics.errors import TrainlyticsError
 from trainlytics.report.activity import ZoneTime
 from trainlytics.streams import ActivityStreams
@@ -50,8 +47,6 @@ __all__ = [
     "load_report_data",
     "parse_day",
 ]
-
-Conn = psycopg.Connection[Any]
 
 DEFAULT_WEEKS = 12
 MAX_WEEKS = 520
@@ -298,11 +293,7 @@ def parse_day(text: str | None) -> dt.date | None:
 
 def find_athlete(conn: Conn, email: str) -> Athlete:
     """The profile of the user with this email (any case), or a clear error."""
-    row = conn.execute(
-        "select id, email, first_name, last_name, preferences from public.users"
-        " where lower(email) = lower(%s)",
-        [email.strip()],
-    ).fetchone()
+    row = db.user_profile_by_email(conn, email.strip())
     if row is None:
         raise TrainlyticsError(
             f"no user with email {email.strip()}",
@@ -310,41 +301,6 @@ def find_athlete(conn: Conn, email: str) -> Athlete:
         )
     preferences = row[4] if isinstance(row[4], dict) else json.loads(row[4] or "{}")
     return Athlete(row[0], row[1], row[2], row[3], preferences)
-
-
-@contextmanager
-def as_athlete(conn: Conn, athlete_id: uuid.UUID) -> Iterator[None]:
-    """Inside a transaction (or savepoint), act as the athlete behind PostgREST; restore after."""
-    claims = json.dumps({"sub": str(athlete_id), "role": "authenticated", "aud": "authenticated"})
-    with conn.transaction():
-        conn.execute(
-            "select set_config('role', 'authenticated', true),"
-            " set_config('request.jwt.claims', %s, true)",
-            [claims],
-        )
-        try:
-            yield
-        finally:
-            if not conn.broken and conn.info.transaction_status != TransactionStatus.INERROR:
-                conn.execute("reset role")
-                conn.execute("select set_config('request.jwt.claims', '', true)")
-
-
-def _exists(conn: Conn, regclass: str | None = None, regprocedure: str | None = None) -> bool:
-    if regclass is not None:
-        row = conn.execute("select to_regclass(%s) is not null", [regclass]).fetchone()
-    else:
-        row = conn.execute("select to_regprocedure(%s) is not null", [regprocedure]).fetchone()
-    return bool(row and row[0])
-
-
-def _columns(conn: Conn, relation: str) -> set[str]:
-    rows = conn.execute(
-        "select attname from pg_attribute where attrelid = to_regclass(%s)"
-        " and attnum > 0 and not attisdropped",
-        [relation],
-    ).fetchall()
-    return {str(r[0]) for r in rows}
 
 
 def _period(conn: Conn, athlete: Athlete, weeks: int, until: dt.date | None) -> Period:
@@ -356,12 +312,10 @@ def _period(conn: Conn, athlete: Athlete, weeks: int, until: dt.date | None) -> 
         # Today, unless the athlete has nothing in the period: then end at their last activity,
         # so an older history (an imported archive) still gives a report with content.
         today = dt.date.today()
-        row = conn.execute(
-            "select max(start_date_local)::date from public.activities"
-            " where user_id = %s and deleted_at is null",
-            [athlete.id],
-        ).fetchone()
-        last = row[0] if row else None
+        # The latest start first, then the latest local day among the starts just before it:
+        # two reads of a few rows each, whatever the history (issue 16).
+        latest = db.latest_activity_start(conn, athlete.id)
+        last = db.last_activity_day(conn, athlete.id, latest) if latest is not None else None
         first_day = today - dt.timedelta(weeks=weeks)
         until = last if last is not None and last < first_day else today
     end_monday = until - dt.timedelta(days=until.weekday())
@@ -372,6 +326,10 @@ def _period(conn: Conn, athlete: Athlete, weeks: int, until: dt.date | None) -> 
 
 def _num(value: Any) -> float:
     return float(value) if value is not None else 0.0
+
+
+def _opt(value: Any) -> float | None:
+    return float(value) if value is not None else None
 
 
 def load_report_data(
@@ -391,34 +349,25 @@ def load_report_data(
     the coach may read (no private and no Strava-sourced activity, no streams from Strava), and
     the account sections (connections, synchronisations) are left out."""
     athlete = find_athlete(conn, email)
-    has_load = _exists(conn, regprocedure="public.training_load_series(uuid, date, date)")
-    has_records = _exists(conn, regclass="public.personal_records")
-    has_recurring = _exists(conn, regclass="public.recurring_sync_errors")
-    has_settings = _exists(conn, regprocedure="public.get_athlete_settings(uuid)")
-    has_streams = _exists(conn, regclass="public.activity_streams")
-    has_compliance = _exists(conn, regclass="public.weekly_compliance")
-    has_loads = _exists(conn, regclass="public.activity_loads")
-    has_efforts = _exists(conn, regclass="public.all_time_best_efforts") and _exists(
-        conn, regclass="public.season_best_efforts"
+    has_load = db.function_exists(conn, "public.training_load_series(uuid, date, date)")
+    has_records = db.relation_exists(conn, "public.personal_records")
+    has_recurring = db.relation_exists(conn, "public.recurring_sync_errors")
+    has_settings = db.function_exists(conn, "public.get_athlete_settings(uuid)")
+    has_streams = db.relation_exists(conn, "public.activity_streams")
+    has_compliance = db.relation_exists(conn, "public.weekly_compliance")
+    has_loads = db.relation_exists(conn, "public.activity_loads")
+    has_efforts = db.relation_exists(conn, "public.all_time_best_efforts") and db.relation_exists(
+        conn, "public.season_best_efforts"
     )
-    has_activity_efforts = _exists(conn, regclass="public.activity_best_efforts")
-    has_zones = _exists(conn, regprocedure="public.activity_time_in_zones(bigint)")
-    activity_columns = _columns(conn, "public.activities")
+    has_activity_efforts = db.relation_exists(conn, "public.activity_best_efforts")
+    has_zones = db.function_exists(conn, "public.activity_time_in_zones(bigint)")
     # Count each workout once where duplicate grouping exists (its primary copy).
-    recent_sql = _RECENT_PRIMARY_SQL if "primary_activity_id" in activity_columns else _RECENT_SQL
-    if has_loads:
-        recent_sql = recent_sql.replace("a.average_watts\n", _LOAD_COLUMN)
+    primary_only = "primary_activity_id" in db.column_names(conn, "public.activities")
     as_coach = reader is not None and reader.id != athlete.id
     with as_athlete(conn, reader.id if reader is not None else athlete.id):
         period = _period(conn, athlete, weeks, until)
         data = ReportData(athlete, period, dt.datetime.now(dt.UTC), reader=reader)
-        cur = conn.cursor(row_factory=dict_row)
-        params = {
-            "user_id": athlete.id,
-            "start": period.start,
-            "end": period.end,
-            "as_of": period.as_of,
-        }
+        uid, start, end = athlete.id, period.start, period.end
         data.weekly = [
             WeekVolume(
                 r["week_start"],
@@ -428,13 +377,7 @@ def load_report_data(
                 _num(r["total_moving_time"]),
                 _num(r["total_elevation_gain"]),
             )
-            for r in cur.execute(
-                "select week_start, activity_type, activity_count, total_distance,"
-                " total_moving_time, total_elevation_gain from public.weekly_volume"
-                " where user_id = %(user_id)s and week_start between %(start)s and %(end)s"
-                " order by week_start, activity_type",
-                params,
-            )
+            for r in db.weekly_volume(conn, uid, start, end)
         ]
         data.sports = [
             SportTotal(
@@ -445,43 +388,21 @@ def load_report_data(
                 _num(r["elevation"]),
                 _num(r["calories"]),
             )
-            for r in cur.execute(
-                "select activity_type, sum(activity_count) as n, sum(total_distance) as distance,"
-                " sum(total_moving_time) as moving_time,"
-                " sum(total_elevation_gain) as elevation, sum(total_calories) as calories"
-                " from public.weekly_volume"
-                " where user_id = %(user_id)s and week_start between %(start)s and %(end)s"
-                " group by activity_type order by sum(total_moving_time) desc, activity_type",
-                params,
-            )
+            for r in db.sport_totals(conn, uid, start, end)
         ]
         # Every stored copy, by where it came from (a workout synced from two providers
         # counts for both: this is about sources, not training volume).
         data.sources = [
             SourceTotal(str(r["src"]), int(r["n"]), _num(r["distance"]), _num(r["moving_time"]))
-            for r in cur.execute(
-                "select coalesce(a.provider::text, a.source::text) as src, count(*) as n,"
-                " sum(a.distance) as distance, sum(a.moving_time) as moving_time"
-                " from public.activities as a"
-                " where a.user_id = %(user_id)s and a.deleted_at is null"
-                " and a.start_date_local >= %(start)s"
-                " and a.start_date_local < %(end)s::date + 1"
-                " group by 1 order by count(*) desc, 1",
-                params,
-            )
+            for r in db.source_totals(conn, uid, start, end)
         ]
         if has_load:
             data.load = [
                 LoadDay(r["day"], _num(r["load"]), _num(r["ctl"]), _num(r["atl"]), _num(r["tsb"]))
-                for r in cur.execute(
-                    "select day, load, ctl, atl, tsb"
-                    " from public.training_load_series(%(user_id)s, %(start)s, %(as_of)s)"
-                    " order by day",
-                    params,
-                )
+                for r in db.training_load(conn, uid, start, period.as_of)
             ]
         if has_records:
-            data.records = _records(cur, params)
+            data.records = _records(db.personal_records(conn, uid))
         if not as_coach:
             data.connections = [
                 Connection(
@@ -493,12 +414,7 @@ def load_report_data(
                     r["last_error"],
                     int(r["consecutive_failures"]),
                 )
-                for r in cur.execute(
-                    "select provider, provider_username, status, connected_at, last_sync_at,"
-                    " last_error, consecutive_failures from public.provider_connections"
-                    " where user_id = %(user_id)s order by provider",
-                    params,
-                )
+                for r in db.provider_connections(conn, uid)
             ]
             data.sync_statistics = [
                 SyncStatistic(
@@ -507,10 +423,7 @@ def load_report_data(
                     int(r["total_created"] or 0),
                     int(r["sync_count"]),
                 )
-                for r in cur.execute(
-                    "select provider, sync_status, total_created, sync_count"
-                    " from public.sync_statistics order by provider, sync_status"
-                )
+                for r in db.sync_statistics(conn)
             ]
             data.recent_syncs = [
                 SyncRun(
@@ -523,17 +436,10 @@ def load_report_data(
                     int(r["activities_updated"]),
                     r["error_message"],
                 )
-                for r in cur.execute(
-                    "select pc.provider, sh.sync_trigger, sh.sync_status, sh.sync_started_at,"
-                    " sh.sync_completed_at, sh.activities_created, sh.activities_updated,"
-                    " sh.error_message from public.sync_history as sh"
-                    " inner join public.provider_connections as pc on pc.id = sh.connection_id"
-                    " where sh.user_id = %(user_id)s order by sh.sync_started_at desc limit 8",
-                    params,
-                )
+                for r in db.recent_syncs(conn, uid)
             ]
             if has_recurring:
-                data.recurring_errors = _recurring_errors(cur, params)
+                data.recurring_errors = _recurring_errors(db.recurring_errors(conn, uid))
         data.recent_activities = [
             RecentActivity(
                 r["start_date_local"],
@@ -549,20 +455,17 @@ def load_report_data(
                 r["elapsed_time"],
                 float(r["load"]) if r.get("load") is not None else None,
             )
-            for r in cur.execute(
-                recent_sql,
-                {**params, "limit": recent},
+            for r in db.recent_activities(
+                conn, uid, recent, primary_only=primary_only, with_load=has_loads
             )
         ]
         if has_settings:
-            row = cur.execute(
-                "select public.get_athlete_settings(%(user_id)s) as settings", params
-            ).fetchone()
-            data.settings = row["settings"] if row else None
+            data.settings = details_db.athlete_settings(conn, uid)
         chosen = data.recent_activities[:detailed]
-        streams = _streams(cur, [a.id for a in chosen if a.id is not None]) if has_streams else {}
+        ids = [a.id for a in chosen if a.id is not None]
+        streams = _streams(details_db.activity_streams(conn, ids)) if has_streams and ids else {}
         efforts = (
-            _activity_efforts(cur, [a.id for a in chosen if a.id is not None])
+            _activity_efforts(ids, details_db.activity_best_efforts(conn, ids) if ids else [])
             if has_activity_efforts
             else None
         )
@@ -571,49 +474,21 @@ def load_report_data(
                 a,
                 streams.get(a.id or 0),
                 efforts.get(a.id or 0, []) if efforts is not None else None,
-                _zones(cur, a.id) if has_zones and a.id in streams else None,
+                _zones(details_db.activity_time_in_zones(conn, a.id))
+                if has_zones and a.id is not None and a.id in streams
+                else None,
             )
             for a in chosen
         ]
         if has_efforts:
-            data.best_efforts = _best_efforts(cur, params)
+            data.best_efforts = _best_efforts(details_db.best_efforts(conn, uid, period.as_of))
         if has_compliance:
-            data.planned = _planned(cur, params)
-            data.compliance = _compliance(cur, params)
+            data.planned = _planned(details_db.planned_workouts(conn, uid, start, end))
+            data.compliance = _compliance(details_db.weekly_compliance(conn, uid, start, end))
     return data
 
 
-_RECENT_SQL = """
-select
-    a.id, a.start_date_local, a.name, a.activity_type,
-    coalesce(a.provider::text, a.source::text) as src, a.distance, a.moving_time,
-    a.elapsed_time, a.elevation_gain, a.average_heartrate, a.average_watts
-from public.activities as a
-where a.user_id = %(user_id)s and a.deleted_at is null
-order by a.start_date desc
-limit %(limit)s
-"""
-_RECENT_PRIMARY_SQL = _RECENT_SQL.replace(
-    "a.deleted_at is null", "a.deleted_at is null and a.primary_activity_id is null"
-)
-
-
-# The activity's training load (public.activity_loads: the FTP in force on its date).
-_LOAD_COLUMN = (
-    "a.average_watts,\n"
-    "    (select l.load from public.activity_loads as l where l.activity_id = a.id) as load\n"
-)
-
-
-def _streams(cur: psycopg.Cursor[dict[str, Any]], ids: list[int]) -> dict[int, ActivityStreams]:
-    """The streams of these activities that the reader may read (RLS on activity_streams)."""
-    if not ids:
-        return {}
-    rows = cur.execute(
-        "select activity_id, time_s, distance_m, lat, lon, altitude_m, heart_rate, power_w,"
-        " speed_mps from public.activity_streams where activity_id = any(%(ids)s)",
-        {"ids": ids},
-    ).fetchall()
+def _streams(rows: list[Row]) -> dict[int, ActivityStreams]:
     return {
         int(r["activity_id"]): ActivityStreams(
             time_s=[float(t) for t in r["time_s"]],
@@ -629,19 +504,10 @@ def _streams(cur: psycopg.Cursor[dict[str, Any]], ids: list[int]) -> dict[int, A
     }
 
 
-def _activity_efforts(
-    cur: psycopg.Cursor[dict[str, Any]], ids: list[int]
-) -> dict[int, list[Effort]]:
-    """The standard best efforts of these activities the reader may read."""
+def _activity_efforts(ids: list[int], rows: list[Row]) -> dict[int, list[Effort]]:
+    """Each activity's standard best efforts (an empty list for one without any)."""
     result: dict[int, list[Effort]] = {i: [] for i in ids}
-    if not ids:
-        return result
-    for r in cur.execute(
-        "select activity_id, activity_type, effort, span, label, value"
-        " from public.activity_best_efforts"
-        " where activity_id = any(%(ids)s) and is_standard order by activity_id, effort, span",
-        {"ids": ids},
-    ):
+    for r in rows:
         result.setdefault(int(r["activity_id"]), []).append(
             Effort(
                 "activity",
@@ -655,16 +521,11 @@ def _activity_efforts(
     return result
 
 
-def _zones(cur: psycopg.Cursor[dict[str, Any]], activity_id: int) -> dict[str, list[ZoneTime]]:
-    """Time in each zone of one activity, from the streams work's SQL (zones of the settings in
-    force on its date, under the reader's RLS). Pace comes as speed bounds (m/s, slow to fast)
-    and is turned into s/km here."""
+def _zones(rows: list[Row]) -> dict[str, list[ZoneTime]]:
+    """Time in each zone by kind; pace comes as speed bounds (m/s, slow to fast) and is turned
+    into s/km here."""
     zones: dict[str, list[ZoneTime]] = {}
-    for r in cur.execute(
-        "select kind, zone, min_value, max_value, seconds"
-        " from public.activity_time_in_zones(%(id)s) order by kind, zone",
-        {"id": activity_id},
-    ):
+    for r in rows:
         low, high = r["min_value"], r["max_value"]
         if r["kind"] == "pace":
             low = 1000.0 / low if low else None
@@ -680,20 +541,7 @@ def _zones(cur: psycopg.Cursor[dict[str, Any]], activity_id: int) -> dict[str, l
     return zones
 
 
-def _best_efforts(cur: psycopg.Cursor[dict[str, Any]], params: dict[str, Any]) -> list[Effort]:
-    """The athlete's standard best efforts of the season of ``as_of`` and of all time, over
-    the activities the reader may read (the views run as the caller)."""
-    rows = cur.execute(
-        "select 'season' as scope, activity_type, effort, span, label, value,"
-        " start_date_local from public.season_best_efforts"
-        " where user_id = %(user_id)s and is_standard"
-        " and season = extract(year from %(as_of)s::date)"
-        " union all"
-        " select 'all_time', activity_type, effort, span, label, value, start_date_local"
-        " from public.all_time_best_efforts where user_id = %(user_id)s and is_standard"
-        " order by 2, 3, 4, 1",
-        params,
-    ).fetchall()
+def _best_efforts(rows: list[Row]) -> list[Effort]:
     return [
         Effort(
             str(r["scope"]),
@@ -702,29 +550,14 @@ def _best_efforts(cur: psycopg.Cursor[dict[str, Any]], params: dict[str, Any]) -
             float(r["span"]),
             str(r["label"]),
             float(r["value"]),
-            r["start_date_local"].date() if r["start_date_local"] is not None else None,
+            r["local_date"],
         )
         for r in rows
     ]
 
 
-def _planned(cur: psycopg.Cursor[dict[str, Any]], params: dict[str, Any]) -> list[PlannedWorkout]:
-    """The period's planned workouts and what fulfilled them, as the reader may see it: a
-    workout counts as completed only through an activity the reader may read (the rule of
-    public.weekly_compliance)."""
-    rows = cur.execute(
-        "select w.planned_date, w.name, w.activity_type, w.planned_duration,"
-        " w.planned_distance, w.planned_load, a.id as activity_id,"
-        " coalesce(a.moving_time, a.elapsed_time) as completed_time,"
-        " a.distance as completed_distance, l.load as completed_load"
-        " from public.workouts as w"
-        " left join public.activities as a"
-        "   on a.id = w.completed_activity_id and a.deleted_at is null"
-        " left join public.activity_loads as l on l.activity_id = a.id"
-        " where w.user_id = %(user_id)s and w.planned_date between %(start)s and %(end)s"
-        " order by w.planned_date, w.id",
-        params,
-    ).fetchall()
+def _planned(rows: list[Row]) -> list[PlannedWorkout]:
+    """A workout counts as completed only through an activity the reader may read."""
     return [
         PlannedWorkout(
             r["planned_date"],
@@ -742,16 +575,7 @@ def _planned(cur: psycopg.Cursor[dict[str, Any]], params: dict[str, Any]) -> lis
     ]
 
 
-def _compliance(
-    cur: psycopg.Cursor[dict[str, Any]], params: dict[str, Any]
-) -> list[ComplianceWeek]:
-    rows = cur.execute(
-        "select week_start, planned_count, completed_count, planned_duration,"
-        " completed_duration, planned_load, completed_load from public.weekly_compliance"
-        " where user_id = %(user_id)s and week_start between %(start)s and %(end)s"
-        " order by week_start",
-        params,
-    ).fetchall()
+def _compliance(rows: list[Row]) -> list[ComplianceWeek]:
     return [
         ComplianceWeek(
             r["week_start"],
@@ -766,37 +590,19 @@ def _compliance(
     ]
 
 
-def _opt(value: Any) -> float | None:
-    return float(value) if value is not None else None
-
-
 def coached_athletes(conn: Conn, coach_email: str) -> tuple[Athlete, list[str]]:
     """The coach and the emails of the athletes who granted them active access, read as the
     coach (row-level security on coach_athletes and users decides)."""
     coach = find_athlete(conn, coach_email)
     with as_athlete(conn, coach.id):
-        rows = conn.execute(
-            "select u.email from public.coach_athletes as ca"
-            " inner join public.users as u on u.id = ca.athlete_id"
-            " where ca.coach_id = %s and ca.status = 'active'"
-            " order by lower(u.email)",
-            [coach.id],
-        ).fetchall()
-    return coach, [str(r[0]) for r in rows]
+        emails = details_db.coached_athlete_emails(conn, coach.id)
+    return coach, emails
 
 
 _RECORD_ORDER = {"longest_distance": 0, "longest_duration": 1, "biggest_climb": 2, "fastest": 3}
 
 
-def _records(cur: psycopg.Cursor[dict[str, Any]], params: dict[str, Any]) -> list[Record]:
-    rows = cur.execute(
-        "select pr.activity_type, pr.record, pr.standard_distance, pr.value, pr.achieved_on,"
-        " a.name as activity_name"
-        " from public.personal_records as pr"
-        " left join public.activities as a on a.id = pr.activity_id"
-        " where pr.user_id = %(user_id)s",
-        params,
-    ).fetchall()
+def _records(rows: list[Row]) -> list[Record]:
     records = [
         Record(
             str(r["activity_type"]),
@@ -815,17 +621,8 @@ def _records(cur: psycopg.Cursor[dict[str, Any]], params: dict[str, Any]) -> lis
     return records
 
 
-def _recurring_errors(
-    cur: psycopg.Cursor[dict[str, Any]], params: dict[str, Any]
-) -> list[RecurringError]:
+def _recurring_errors(rows: list[Row]) -> list[RecurringError]:
     # Under the athlete's RLS, shared errors are counted over their own connections only.
-    rows = cur.execute(
-        "select kind, provider, error_message, failures, connections"
-        " from public.recurring_sync_errors"
-        " where user_id is null or user_id = %(user_id)s"
-        " order by last_failure_at desc",
-        params,
-    ).fetchall()
     return [
         RecurringError(
             str(r["provider"]) if r["provider"] is not None else None,
