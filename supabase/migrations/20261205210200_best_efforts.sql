@@ -94,8 +94,9 @@ comment on policy activity_efforts_select on public.activity_efforts is
 -- Both are single SQL statements over arrays kept flat and without nulls (a materialised CTE:
 -- element access is O(1) and width_bucket a binary search in place; a PL/pgSQL array variable
 -- is an expanded object that width_bucket flattens on every call, and a TOAST pointer kept in
--- a CTE is detoasted at every access: `|| '{}'` detoasts once). Every window is evaluated
--- (exact) in one hashed aggregation over all spans.
+-- a CTE is detoasted at every access: `|| '{}'` detoasts once). Distance windows: every 16th
+-- window end first, then only the blocks between two of them that can still hold the fastest
+-- window (a bound from their ends), every window there (exact: branch and bound).
 create function private.distance_efforts(p_time float8[], p_distance float8[])
 returns table (span float8, best float8, start_s float8)
 language sql
@@ -127,24 +128,30 @@ as $$
                     )
                 end as d
         ) as x
-    )
+    ),
 
-    -- min over (duration, start) pairs: the fastest window, on a tie the earliest
-    select w.span, w.best[1], w.best[2]
-    from (
+    spans as materialized (
         select
             sp.span,
-            min(array[s.t[j.j] - x.t_start, x.t_start]) as best
+            -- the first window end: the first sample at least span past the start
+            f.j0 + (s.d[f.j0] < s.d[1] + sp.span)::integer as j0
         from samples as s
         cross join unnest(array[
             100, 200, 400, 800, 1000, 1609.344, 2000, 3000, 5000, 10000, 15000, 20000,
             21097.5, 30000, 42195, 50000, 100000
         ]::float8[]) as sp (span)
-        -- window ends from the first sample at least span past the start
-        cross join lateral (
-            select width_bucket(s.d[1] + sp.span, s.d) as j0
-        ) as f
-        cross join lateral generate_series(greatest(f.j0, 2), s.n) as j (j)
+        cross join lateral (select width_bucket(s.d[1] + sp.span, s.d) as j0) as f
+        where s.n >= 2 and s.d[s.n] - s.d[1] >= sp.span
+    ),
+
+    -- every 16th window end, and the last one
+    coarse as materialized (
+        select sp.span, j.j, s.t[j.j] as t_end, x.t_start
+        from samples as s
+        cross join spans as sp
+        cross join lateral unnest(
+            array(select generate_series(sp.j0, s.n, 16)) || s.n
+        ) as j (j)
         -- the last sample at or before d[j] - span: the window starts after it (offset 0:
         -- evaluated once per window, not once per use)
         cross join lateral (
@@ -155,9 +162,56 @@ as $$
                 s.t[b.i] + (s.t[b.i + 1] - s.t[b.i])
                 * (s.d[j.j] - sp.span - s.d[b.i]) / (s.d[b.i + 1] - s.d[b.i]) as t_start
         ) as x
-        where s.n >= 2 and s.d[s.n] - s.d[1] >= sp.span and b.i between 1 and s.n - 1
-        group by sp.span
-    ) as w;
+        where b.i between 1 and s.n - 1
+    ),
+
+    -- between two coarse ends c < c', a window ending at j has t[j] >= t[c] and a start at
+    -- most t_start(c'): its time is at least max(time(c) - (t_start(c') - t_start(c)),
+    -- time(c') - (t[c'] - t[c])); only blocks whose bound does not exceed the best coarse
+    -- time can hold the fastest window (or an equally fast, earlier one)
+    blocks as (
+        select c.span, c.j, c.next_j
+        from (
+            select
+                o.span,
+                o.j,
+                lead(o.j) over w as next_j,
+                greatest(
+                    (o.t_end - o.t_start) - (lead(o.t_start) over w - o.t_start),
+                    (lead(o.t_end) over w - lead(o.t_start) over w)
+                    - (lead(o.t_end) over w - o.t_end)
+                ) as bound,
+                min(o.t_end - o.t_start) over (partition by o.span) as best
+            from coarse as o
+            window w as (partition by o.span order by o.j)
+        ) as c
+        where c.next_j > c.j + 1 and c.bound <= c.best
+    ),
+
+    windows as (
+        select o.span, o.t_end, o.t_start from coarse as o
+        union all
+        select sp.span, s.t[j.j], x.t_start
+        from samples as s
+        cross join blocks as sp
+        cross join lateral generate_series(sp.j + 1, sp.next_j - 1) as j (j)
+        cross join lateral (
+            select width_bucket(s.d[j.j] - sp.span, s.d) as i offset 0
+        ) as b
+        cross join lateral (
+            select
+                s.t[b.i] + (s.t[b.i + 1] - s.t[b.i])
+                * (s.d[j.j] - sp.span - s.d[b.i]) / (s.d[b.i + 1] - s.d[b.i]) as t_start
+        ) as x
+    )
+
+    -- min over (duration, start) pairs: the fastest window, on a tie the earliest
+    select b.span, b.best[1], b.best[2]
+    from (
+        select w.span, min(array[w.t_end - w.t_start, w.t_start]) as best
+        from windows as w
+        group by w.span
+    ) as b;
 $$;
 comment on function private.distance_efforts(float8[], float8[]) is
     'Fastest time (s) over each standard distance (m) covered, and where it starts (s): sliding '

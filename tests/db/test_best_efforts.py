@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import random
 import uuid
 from typing import Any
 
@@ -11,6 +13,7 @@ from psycopg.types.json import Jsonb
 
 from tests.db.test_activity_streams import add_activity, grant, make_user, store
 from tests.helpers import act_as_user
+from tests.importers.test_streams import reference_distance_efforts
 
 Conn = psycopg.Connection[Any]
 
@@ -235,3 +238,27 @@ def test_anon_and_analyst_cannot_read_best_efforts(tx: Conn, relation: str) -> N
             tx.execute(f"set local role {role}".encode())
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 tx.execute(f"select 1 from {relation}".encode())
+
+
+def test_branch_and_bound_finds_every_fastest_window(tx: Conn) -> None:
+    """Long, smooth and noisy runs (many near-equal windows: the bound prunes little) give the
+    same efforts as evaluating every window (tests/importers' independent implementation)."""
+    rng = random.Random(18)  # noqa: S311 - reproducible samples, not secrets
+    alice = make_user(tx, "alice")
+    for shape in ("smooth", "noisy"):
+        time, distance, t, d = [], [], 0.0, 0.0
+        for k in range(5400):
+            t += 1 if k % 700 else 40  # a pause now and then
+            speed = 3.2 + math.sin(k / 300) * (0.3 if shape == "smooth" else 1.5)
+            d += max(
+                0.0, speed + (rng.uniform(-0.1, 0.1) if shape == "smooth" else rng.gauss(0, 1))
+            )
+            time.append(t)
+            distance.append(round(d, 2) if k % 97 else None)
+        run = add_activity(tx, alice, activity_type="run")
+        store(tx, run, {"time": time, "distance": distance})
+        expected = reference_distance_efforts(time, distance)
+        got = efforts(tx, run, "distance")
+        assert set(got) == set(expected), shape
+        for span, value in expected.items():
+            assert got[span][0] == pytest.approx(value, abs=0.01), (shape, span)

@@ -4,7 +4,11 @@ devices' own lap and session values."""
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import math
 import uuid
+from array import array
 from pathlib import Path
 from typing import Any
 
@@ -203,3 +207,72 @@ def test_reimport_fills_streams_and_adds_no_activity(tx: Conn) -> None:
         [athlete, athlete],
     ).fetchone()
     assert counts == (1, 1)
+
+
+# --- an independent implementation of the documented methods, on the real files' samples -------
+
+DISTANCES = (100, 200, 400, 800, 1000, 1609.344, 2000, 3000, 5000, 10000, 15000, 20000, 21097.5,
+             30000, 42195, 50000, 100000)  # fmt: skip
+DURATIONS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 5400, 7200)
+
+
+def _real(values: list[float]) -> list[float]:
+    """As the database keeps them (real: float32)."""
+    return list(array("f", values))
+
+
+def reference_distance_efforts(time: list[float], dist: list[float | None]) -> dict[float, float]:
+    pairs = [(t, d) for t, d in zip(time, dist, strict=True) if d is not None]
+    ts, ds = _real([t for t, _ in pairs]), _real([d for _, d in pairs])
+    best: dict[float, float] = {}
+    for span in DISTANCES:
+        if ds[-1] - ds[0] < span:
+            continue
+        for j in range(1, len(ds)):
+            target = ds[j] - span
+            i = bisect.bisect_right(ds, target) - 1  # the last sample at or before the target
+            if i < 0 or i >= len(ds) - 1:
+                continue
+            start = ts[i] + (ts[i + 1] - ts[i]) * (target - ds[i]) / (ds[i + 1] - ds[i])
+            best[span] = min(best.get(span, math.inf), ts[j] - start)
+    return best
+
+
+def reference_power_efforts(time: list[float], power: list[float | None]) -> dict[float, float]:
+    ts = _real(time)
+    seconds = math.floor(ts[-1] - ts[0]) + 1
+    series = []
+    for second in range(seconds):
+        i = bisect.bisect_right(ts, ts[0] + second) - 1
+        held = ts[0] + second - ts[i] <= 5
+        series.append(round(power[i] or 0) if held else 0)
+    sums = [0.0, *itertools.accumulate(series)]
+    return {
+        w: max(sums[k + w] - sums[k] for k in range(seconds - w + 1)) / w
+        for w in DURATIONS
+        if w <= seconds
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "effort"),
+    [
+        ("activity-small-fenix2-run.fit", "distance"),
+        ("sup_activity_1.tcx", "distance"),
+        ("Edge810-Vector-2013-08-16-15-35-10.fit", "power"),
+    ],
+)
+def test_efforts_match_an_independent_implementation(tx: Conn, name: str, effort: str) -> None:
+    streams = parse(name).streams
+    assert streams is not None
+    if effort == "distance":
+        assert streams.distance_m is not None
+        expected = reference_distance_efforts(streams.time_s, streams.distance_m)
+    else:
+        assert streams.power_w is not None
+        expected = reference_power_efforts(streams.time_s, streams.power_w)
+    athlete = import_files(tx, name)
+    got = {span: value for span, (value, _) in efforts(tx, athlete, effort).items()}
+    assert set(got) == set(expected)
+    for span, value in expected.items():
+        assert got[span] == pytest.approx(value, abs=0.01), span
