@@ -264,6 +264,12 @@ def _populate(conn: Conn, alice: uuid.UUID, coach: uuid.UUID, eve: uuid.UUID) ->
             "select private.store_activity_streams(%s, %s, null)",
             [row[0], '{"time": [0, 1, 2], "distance": [0, 5, 10], "watts": [100, 200, 300]}'],
         )
+        # The stream fetch outcome of that activity (issue 18, provider streams).
+        conn.execute(
+            "insert into public.activity_stream_fetches (activity_id, user_id, connection_id,"
+            " status, attempts, points) values (%s, %s, %s, 'fetched', 1, 3)",
+            [row[0], owner, connection],
+        )
         # The legacy import's v1-id mapping (issue 17).
         conn.execute(
             "insert into private.legacy_users (v1_user_id, user_id, v1_email)"
