@@ -184,6 +184,67 @@ export type Database = {
           },
         ]
       }
+      activity_efforts: {
+        Row: {
+          activity_id: number
+          effort: string
+          source: string
+          span: number
+          start_s: number
+          user_id: string
+          value: number
+        }
+        Insert: {
+          activity_id: number
+          effort: string
+          source: string
+          span: number
+          start_s: number
+          user_id: string
+          value: number
+        }
+        Update: {
+          activity_id?: number
+          effort?: string
+          source?: string
+          span?: number
+          start_s?: number
+          user_id?: string
+          value?: number
+        }
+        Relationships: [
+          {
+            foreignKeyName: "activity_efforts_activity_id_fkey"
+            columns: ["activity_id"]
+            referencedRelation: "activities"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "activity_efforts_activity_id_fkey"
+            columns: ["activity_id"]
+            referencedRelation: "activities_with_provider"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "activity_efforts_activity_id_fkey"
+            columns: ["activity_id"]
+            referencedRelation: "activity_loads"
+            referencedColumns: ["activity_id"]
+          },
+          {
+            foreignKeyName: "activity_efforts_user_id_fkey"
+            columns: ["user_id"]
+            referencedRelation: "user_provider_connections"
+            referencedColumns: ["user_id"]
+          },
+          {
+            foreignKeyName: "activity_efforts_user_id_fkey"
+            columns: ["user_id"]
+            referencedRelation: "users"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
       activity_raw_payloads: {
         Row: {
           activity_id: number
@@ -224,6 +285,164 @@ export type Database = {
           },
         ]
       }
+      activity_stream_fetches: {
+        Row: {
+          activity_id: number
+          attempts: number
+          connection_id: number
+          last_error: string | null
+          next_attempt_at: string | null
+          points: number | null
+          status: string
+          updated_at: string
+          user_id: string
+        }
+        Insert: {
+          activity_id: number
+          attempts?: number
+          connection_id: number
+          last_error?: string | null
+          next_attempt_at?: string | null
+          points?: number | null
+          status: string
+          updated_at?: string
+          user_id: string
+        }
+        Update: {
+          activity_id?: number
+          attempts?: number
+          connection_id?: number
+          last_error?: string | null
+          next_attempt_at?: string | null
+          points?: number | null
+          status?: string
+          updated_at?: string
+          user_id?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "activity_stream_fetches_activity_id_fkey"
+            columns: ["activity_id"]
+            referencedRelation: "activities"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "activity_stream_fetches_activity_id_fkey"
+            columns: ["activity_id"]
+            referencedRelation: "activities_with_provider"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "activity_stream_fetches_activity_id_fkey"
+            columns: ["activity_id"]
+            referencedRelation: "activity_loads"
+            referencedColumns: ["activity_id"]
+          },
+          {
+            foreignKeyName: "activity_stream_fetches_connection_id_fkey"
+            columns: ["connection_id"]
+            referencedRelation: "provider_connections"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "activity_stream_fetches_user_id_fkey"
+            columns: ["user_id"]
+            referencedRelation: "user_provider_connections"
+            referencedColumns: ["user_id"]
+          },
+          {
+            foreignKeyName: "activity_stream_fetches_user_id_fkey"
+            columns: ["user_id"]
+            referencedRelation: "users"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
+      activity_streams: {
+        Row: {
+          activity_id: number
+          altitude_m: number[] | null
+          cadence: number[] | null
+          distance_m: number[] | null
+          heart_rate: number[] | null
+          lat: number[] | null
+          lon: number[] | null
+          power_w: number[] | null
+          sample_count: number
+          source: string
+          speed_mps: number[] | null
+          stored_at: string
+          temperature_c: number[] | null
+          time_s: number[]
+          user_id: string
+        }
+        Insert: {
+          activity_id: number
+          altitude_m?: number[] | null
+          cadence?: number[] | null
+          distance_m?: number[] | null
+          heart_rate?: number[] | null
+          lat?: number[] | null
+          lon?: number[] | null
+          power_w?: number[] | null
+          sample_count: number
+          source: string
+          speed_mps?: number[] | null
+          stored_at?: string
+          temperature_c?: number[] | null
+          time_s: number[]
+          user_id: string
+        }
+        Update: {
+          activity_id?: number
+          altitude_m?: number[] | null
+          cadence?: number[] | null
+          distance_m?: number[] | null
+          heart_rate?: number[] | null
+          lat?: number[] | null
+          lon?: number[] | null
+          power_w?: number[] | null
+          sample_count?: number
+          source?: string
+          speed_mps?: number[] | null
+          stored_at?: string
+          temperature_c?: number[] | null
+          time_s?: number[]
+          user_id?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "activity_streams_activity_id_fkey"
+            columns: ["activity_id"]
+            referencedRelation: "activities"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "activity_streams_activity_id_fkey"
+            columns: ["activity_id"]
+            referencedRelation: "activities_with_provider"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "activity_streams_activity_id_fkey"
+            columns: ["activity_id"]
+            referencedRelation: "activity_loads"
+            referencedColumns: ["activity_id"]
+          },
+          {
+            foreignKeyName: "activity_streams_user_id_fkey"
+            columns: ["user_id"]
+            referencedRelation: "user_provider_connections"
+            referencedColumns: ["user_id"]
+          },
+          {
+            foreignKeyName: "activity_streams_user_id_fkey"
+            columns: ["user_id"]
+            referencedRelation: "users"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
       activity_type_mappings: {
         Row: {
           activity_type: Database["public"]["Enums"]["activity_type"]
@@ -241,6 +460,92 @@ export type Database = {
           provider_value?: string
         }
         Relationships: []
+      }
+      athlete_ftp_history: {
+        Row: {
+          created_at: string
+          effective_from: string
+          ftp_w: number
+          user_id: string
+        }
+        Insert: {
+          created_at?: string
+          effective_from: string
+          ftp_w: number
+          user_id?: string
+        }
+        Update: {
+          created_at?: string
+          effective_from?: string
+          ftp_w?: number
+          user_id?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "athlete_ftp_history_user_id_fkey"
+            columns: ["user_id"]
+            referencedRelation: "user_provider_connections"
+            referencedColumns: ["user_id"]
+          },
+          {
+            foreignKeyName: "athlete_ftp_history_user_id_fkey"
+            columns: ["user_id"]
+            referencedRelation: "users"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
+      athlete_settings: {
+        Row: {
+          max_heart_rate: number | null
+          resting_heart_rate: number | null
+          sex: string | null
+          threshold_heart_rate: number | null
+          threshold_pace: number | null
+          timezone: string | null
+          units: string
+          updated_at: string
+          user_id: string
+          zones: NonNullable<Json>
+        }
+        Insert: {
+          max_heart_rate?: number | null
+          resting_heart_rate?: number | null
+          sex?: string | null
+          threshold_heart_rate?: number | null
+          threshold_pace?: number | null
+          timezone?: string | null
+          units?: string
+          updated_at?: string
+          user_id?: string
+          zones?: NonNullable<Json>
+        }
+        Update: {
+          max_heart_rate?: number | null
+          resting_heart_rate?: number | null
+          sex?: string | null
+          threshold_heart_rate?: number | null
+          threshold_pace?: number | null
+          timezone?: string | null
+          units?: string
+          updated_at?: string
+          user_id?: string
+          zones?: NonNullable<Json>
+        }
+        Relationships: [
+          {
+            foreignKeyName: "athlete_settings_user_id_fkey"
+            columns: ["user_id"]
+            referencedRelation: "user_provider_connections"
+            referencedColumns: ["user_id"]
+          },
+          {
+            foreignKeyName: "athlete_settings_user_id_fkey"
+            columns: ["user_id"]
+            referencedRelation: "users"
+            referencedColumns: ["id"]
+          },
+        ]
       }
       coach_athletes: {
         Row: {
@@ -851,6 +1156,54 @@ export type Database = {
           },
         ]
       }
+      activity_best_efforts: {
+        Row: {
+          activity_id: number | null
+          activity_type: Database["public"]["Enums"]["activity_type"] | null
+          effort: string | null
+          is_standard: boolean | null
+          label: string | null
+          local_date: string | null
+          pace: number | null
+          span: number | null
+          start_date: string | null
+          start_s: number | null
+          user_id: string | null
+          value: number | null
+        }
+        Relationships: [
+          {
+            foreignKeyName: "activity_efforts_activity_id_fkey"
+            columns: ["activity_id"]
+            referencedRelation: "activities"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "activity_efforts_activity_id_fkey"
+            columns: ["activity_id"]
+            referencedRelation: "activities_with_provider"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "activity_efforts_activity_id_fkey"
+            columns: ["activity_id"]
+            referencedRelation: "activity_loads"
+            referencedColumns: ["activity_id"]
+          },
+          {
+            foreignKeyName: "activity_efforts_user_id_fkey"
+            columns: ["user_id"]
+            referencedRelation: "user_provider_connections"
+            referencedColumns: ["user_id"]
+          },
+          {
+            foreignKeyName: "activity_efforts_user_id_fkey"
+            columns: ["user_id"]
+            referencedRelation: "users"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
       activity_loads: {
         Row: {
           activity_id: number | null
@@ -871,6 +1224,54 @@ export type Database = {
           },
           {
             foreignKeyName: "activities_user_id_fkey"
+            columns: ["user_id"]
+            referencedRelation: "users"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
+      all_time_best_efforts: {
+        Row: {
+          activity_id: number | null
+          activity_type: Database["public"]["Enums"]["activity_type"] | null
+          effort: string | null
+          is_standard: boolean | null
+          label: string | null
+          local_date: string | null
+          pace: number | null
+          span: number | null
+          start_date: string | null
+          start_s: number | null
+          user_id: string | null
+          value: number | null
+        }
+        Relationships: [
+          {
+            foreignKeyName: "activity_efforts_activity_id_fkey"
+            columns: ["activity_id"]
+            referencedRelation: "activities"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "activity_efforts_activity_id_fkey"
+            columns: ["activity_id"]
+            referencedRelation: "activities_with_provider"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "activity_efforts_activity_id_fkey"
+            columns: ["activity_id"]
+            referencedRelation: "activity_loads"
+            referencedColumns: ["activity_id"]
+          },
+          {
+            foreignKeyName: "activity_efforts_user_id_fkey"
+            columns: ["user_id"]
+            referencedRelation: "user_provider_connections"
+            referencedColumns: ["user_id"]
+          },
+          {
+            foreignKeyName: "activity_efforts_user_id_fkey"
             columns: ["user_id"]
             referencedRelation: "users"
             referencedColumns: ["id"]
@@ -988,6 +1389,88 @@ export type Database = {
         }
         Relationships: []
       }
+      season_best_efforts: {
+        Row: {
+          activity_id: number | null
+          activity_type: Database["public"]["Enums"]["activity_type"] | null
+          effort: string | null
+          is_standard: boolean | null
+          label: string | null
+          local_date: string | null
+          pace: number | null
+          season: number | null
+          span: number | null
+          start_date: string | null
+          start_s: number | null
+          user_id: string | null
+          value: number | null
+        }
+        Relationships: [
+          {
+            foreignKeyName: "activity_efforts_activity_id_fkey"
+            columns: ["activity_id"]
+            referencedRelation: "activities"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "activity_efforts_activity_id_fkey"
+            columns: ["activity_id"]
+            referencedRelation: "activities_with_provider"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "activity_efforts_activity_id_fkey"
+            columns: ["activity_id"]
+            referencedRelation: "activity_loads"
+            referencedColumns: ["activity_id"]
+          },
+          {
+            foreignKeyName: "activity_efforts_user_id_fkey"
+            columns: ["user_id"]
+            referencedRelation: "user_provider_connections"
+            referencedColumns: ["user_id"]
+          },
+          {
+            foreignKeyName: "activity_efforts_user_id_fkey"
+            columns: ["user_id"]
+            referencedRelation: "users"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
+      stream_fetch_summary: {
+        Row: {
+          connection_id: number | null
+          failed: number | null
+          fetched: number | null
+          last_attempt_at: string | null
+          last_error: string | null
+          points: number | null
+          retrying: number | null
+          unavailable: number | null
+          user_id: string | null
+        }
+        Relationships: [
+          {
+            foreignKeyName: "activity_stream_fetches_connection_id_fkey"
+            columns: ["connection_id"]
+            referencedRelation: "provider_connections"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "activity_stream_fetches_user_id_fkey"
+            columns: ["user_id"]
+            referencedRelation: "user_provider_connections"
+            referencedColumns: ["user_id"]
+          },
+          {
+            foreignKeyName: "activity_stream_fetches_user_id_fkey"
+            columns: ["user_id"]
+            referencedRelation: "users"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
       sync_statistics: {
         Row: {
           provider: Database["public"]["Enums"]["provider_type"] | null
@@ -1094,6 +1577,17 @@ export type Database = {
       }
     }
     Functions: {
+      activity_time_in_zones: {
+        Args: { p_activity_id: number }
+        Returns: {
+          kind: string
+          max_value: number
+          min_value: number
+          seconds: number
+          zone: number
+          zone_count: number
+        }[]
+      }
       activity_timezone_candidates: {
         Args: {
           p_after_id?: number
@@ -1218,6 +1712,7 @@ export type Database = {
           queued: boolean
         }[]
       }
+      get_athlete_settings: { Args: { p_user_id?: string }; Returns: Json }
       ingest_activities: {
         Args: {
           p_connection_id: number
@@ -1233,12 +1728,26 @@ export type Database = {
           updated: number
         }[]
       }
+      ingest_activity_streams: {
+        Args: { p_activity_id: number; p_source?: string; p_streams: Json }
+        Returns: {
+          activity_id: number
+          sample_count: number
+        }[]
+      }
       ingest_file_activities: {
         Args: { p_items: Json; p_user_id: string }
         Returns: {
           created: number
           errors: Json
           skipped: number
+        }[]
+      }
+      ingest_file_streams: {
+        Args: { p_sha256: string; p_streams: Json; p_user_id: string }
+        Returns: {
+          activity_id: number
+          sample_count: number
         }[]
       }
       legacy_import_user: {
@@ -1308,6 +1817,20 @@ export type Database = {
           retry_at: string
         }[]
       }
+      rate_limit_acquire_share: {
+        Args: {
+          p_buckets: string[]
+          p_cost?: number
+          p_limits: number[]
+          p_share: number
+          p_window_seconds: number[]
+        }
+        Returns: {
+          blocking_bucket: string
+          granted: boolean
+          retry_at: string
+        }[]
+      }
       rate_limit_charge: {
         Args: {
           p_buckets: string[]
@@ -1335,6 +1858,7 @@ export type Database = {
         Args: { p_user_id?: string }
         Returns: number
       }
+      remove_ftp: { Args: { p_effective_from: string }; Returns: boolean }
       renormalize_activities: {
         Args: { p_provider?: Database["public"]["Enums"]["provider_type"] }
         Returns: number
@@ -1346,8 +1870,76 @@ export type Database = {
           updated: number
         }[]
       }
+      set_athlete_settings: {
+        Args: { p_settings: Json }
+        Returns: {
+          max_heart_rate: number | null
+          resting_heart_rate: number | null
+          sex: string | null
+          threshold_heart_rate: number | null
+          threshold_pace: number | null
+          timezone: string | null
+          units: string
+          updated_at: string
+          user_id: string
+          zones: NonNullable<Json>
+        }
+        SetofOptions: {
+          from: "*"
+          to: "athlete_settings"
+          isOneToOne: true
+          isSetofReturn: false
+        }
+      }
+      set_ftp: {
+        Args: { p_effective_from?: string; p_ftp_w: number }
+        Returns: {
+          created_at: string
+          effective_from: string
+          ftp_w: number
+          user_id: string
+        }
+        SetofOptions: {
+          from: "*"
+          to: "athlete_ftp_history"
+          isOneToOne: true
+          isSetofReturn: false
+        }
+      }
       set_primary_activity: { Args: { p_activity_id: number }; Returns: number }
       split_duplicate: { Args: { p_activity_id: number }; Returns: undefined }
+      stream_activity_id: {
+        Args: { p_connection_id: number; p_external_id: string }
+        Returns: number
+      }
+      stream_fetch_candidates: {
+        Args: { p_connection_id: number; p_limit: number; p_since?: string }
+        Returns: {
+          activity_id: number
+          elapsed_time: number
+          external_id: string
+          payload: Json
+          provider: Database["public"]["Enums"]["provider_type"]
+          provider_user_id: string
+          start_date: string
+        }[]
+      }
+      stream_fetch_pending: {
+        Args: { p_connection_id: number; p_since?: string }
+        Returns: {
+          due: number
+          next_retry_at: string
+        }[]
+      }
+      stream_fetch_record: {
+        Args: {
+          p_activity_id: number
+          p_error?: string
+          p_outcome: string
+          p_points?: number
+        }
+        Returns: string
+      }
       sync_advance_cursor: {
         Args: { p_cursor: Json; p_holder: string; p_sync_id: number }
         Returns: boolean
@@ -1562,6 +2154,17 @@ export type Database = {
           day: string
           load: number
           tsb: number
+        }[]
+      }
+      weekly_time_in_zones: {
+        Args: { p_from: string; p_to: string; p_user_id: string }
+        Returns: {
+          activities: number
+          kind: string
+          seconds: number
+          week_start: string
+          zone: number
+          zone_count: number
         }[]
       }
     }
