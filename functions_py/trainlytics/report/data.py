@@ -273,12 +273,23 @@ def _period(conn: Conn, athlete: Athlete, weeks: int, until: dt.date | None) -> 
         # Today, unless the athlete has nothing in the period: then end at their last activity,
         # so an older history (an imported archive) still gives a report with content.
         today = dt.date.today()
+        # The latest start first (index order), then the latest local day among the starts
+        # up to 36 h before it (UTC offsets lie within +-18 h): two reads of a few rows each,
+        # whatever the history (issue 16), instead of a max over every activity.
         row = conn.execute(
-            "select max(start_date_local)::date from public.activities"
-            " where user_id = %s and deleted_at is null",
+            "select start_date from public.activities where user_id = %s and deleted_at is null"
+            " order by start_date desc limit 1",
             [athlete.id],
         ).fetchone()
-        last = row[0] if row else None
+        last = None
+        if row is not None:
+            row = conn.execute(
+                "select max(start_date_local)::date from public.activities"
+                " where user_id = %s and deleted_at is null"
+                " and start_date >= %s::timestamptz - interval '36 hours'",
+                [athlete.id, row[0]],
+            ).fetchone()
+            last = row[0] if row else None
         first_day = today - dt.timedelta(weeks=weeks)
         until = last if last is not None and last < first_day else today
     end_monday = until - dt.timedelta(days=until.weekday())
@@ -365,6 +376,9 @@ def load_report_data(
                 " where a.user_id = %(user_id)s and a.deleted_at is null"
                 " and a.start_date_local >= %(start)s"
                 " and a.start_date_local < %(end)s::date + 1"
+                # The same window on start_date (offsets within +-18 h): an index range.
+                " and a.start_date >= %(start)s::date - interval '18 hours'"
+                " and a.start_date < %(end)s::date + interval '42 hours'"
                 " group by 1 order by count(*) desc, 1",
                 params,
             )
