@@ -33,11 +33,9 @@ create table public.daily_fitness (
     ctl double precision not null,
     atl double precision not null,
     primary key (user_id, shareable_only, day),
-    constraint daily_fitness_finite check (
-        load > '-Infinity' and load < 'Infinity'
-        and ctl > '-Infinity' and ctl < 'Infinity'
-        and atl > '-Infinity' and atl < 'Infinity'
-    )
+    constraint daily_fitness_load_finite check (load > '-Infinity' and load < 'Infinity'),
+    constraint daily_fitness_ctl_finite check (ctl > '-Infinity' and ctl < 'Infinity'),
+    constraint daily_fitness_atl_finite check (atl > '-Infinity' and atl < 'Infinity')
 );
 
 comment on table public.daily_fitness is
@@ -283,7 +281,8 @@ end;
 $$;
 comment on function private.daily_fitness_follow_preferences() is
     'Row-level AFTER UPDATE trigger on users: a change of the fitness time constants '
-    '(preferences ctl_days, atl_days) recomputes the athlete''s daily_fitness.';
+    '(preferences ctl_days, atl_days) recomputes the athlete''s daily_fitness. Security '
+    'definer: fired by the athlete''s own profile update, it writes daily_fitness.';
 revoke all on function private.daily_fitness_follow_preferences()
 from public, anon, authenticated;
 
