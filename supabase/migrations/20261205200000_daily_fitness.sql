@@ -175,9 +175,10 @@ begin
             v_atls := '{}'::double precision[];
             for j in 1 .. cardinality(v_days) loop
                 v_gap := coalesce(v_days[j] - v_last, 0)::double precision;
-                v_ctl := v_ctl * exp(-v_gap / v_ctl_days)
+                -- exp() raises on underflow: a decay past e^-700 is 0 at double precision.
+                v_ctl := v_ctl * exp(greatest(-v_gap / v_ctl_days, -700))
                     + (1 - exp(-1 / v_ctl_days)) * v_loads[j];
-                v_atl := v_atl * exp(-v_gap / v_atl_days)
+                v_atl := v_atl * exp(greatest(-v_gap / v_atl_days, -700))
                     + (1 - exp(-1 / v_atl_days)) * v_loads[j];
                 v_ctls[j] := v_ctl;
                 v_atls[j] := v_atl;
@@ -423,11 +424,11 @@ begin
             v_out_load[n + 1] := 0::double precision;
             v_out_ctl[n + 1] := case
                 when v_last is null then 0::double precision
-                else v_ctl * exp(-(v_day - v_last) / v_ctl_days)
+                else v_ctl * exp(greatest(-(v_day - v_last) / v_ctl_days, -700))
             end;
             v_out_atl[n + 1] := case
                 when v_last is null then 0::double precision
-                else v_atl * exp(-(v_day - v_last) / v_atl_days)
+                else v_atl * exp(greatest(-(v_day - v_last) / v_atl_days, -700))
             end;
         end if;
     end loop;

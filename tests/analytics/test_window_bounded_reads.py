@@ -331,3 +331,24 @@ def test_nobody_writes_daily_fitness_through_the_api(
         act_as_user(db, alice)
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             db.execute("select public.rebuild_daily_fitness(%s)", [alice])
+
+
+def test_decades_between_activities_decay_to_zero_without_error(db: Conn) -> None:
+    """exp() raises on underflow in PostgreSQL: a 25-year gap (and atl_days 1, where two years
+    already pass e^-700) must decay to 0, not fail the ingest."""
+    athlete = _user(db, "returning")
+    db.execute(
+        "update public.users set preferences = '{\"atl_days\": 1}' where id = %s", [athlete]
+    )
+    for start in ("2000-05-01T08:00:00Z", "2025-05-01T08:00:00Z", "2001-01-01T08:00:00Z"):
+        db.execute(
+            "insert into public.activities (user_id, source, is_manual, activity_type,"
+            " start_date, moving_time) values (%s, 'manual', true, 'run', %s, 3600)",
+            [athlete, start],
+        )
+    _assert_matches_rebuild(db, athlete)
+    rows = db.execute(
+        "select day, ctl, atl from public.training_load_series(%s, '2024-01-01', '2025-04-30')",
+        [athlete],
+    ).fetchall()
+    assert rows and all(r[1] >= 0 and r[2] < 1e-250 for r in rows)
