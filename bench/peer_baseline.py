@@ -198,7 +198,9 @@ def orm_upsert_page(
         statement = insert(table).values(**row)
         statement = statement.on_conflict_do_update(
             index_elements=["connection_id", "external_id"],
-            set_={k: statement.excluded[k] for k in row if k not in ("connection_id", "external_id")},
+            set_={
+                k: statement.excluded[k] for k in row if k not in ("connection_id", "external_id")
+            },
         )
         session.execute(statement)
     session.commit()
@@ -215,13 +217,15 @@ def new_connection(conn: psycopg.Connection[Any], label: str) -> tuple[uuid.UUID
             " returning id",
             [f"{label}-{uuid.uuid4().hex[:8]}@peer.trainlytics.test"],
         ).fetchone()
-    assert row is not None
+    if not (row is not None):
+        raise RuntimeError("unexpected empty result")
     found = conn.execute(
         "insert into public.provider_connections (user_id, provider, provider_user_id)"
         " values (%s, 'strava', %s) returning id",
         [row[0], uuid.uuid4().hex[:10]],
     ).fetchone()
-    assert found is not None
+    if not (found is not None):
+        raise RuntimeError("unexpected empty result")
     return row[0], int(found[0])
 
 
@@ -309,7 +313,8 @@ def main() -> None:
                 "select (select count(*) from public.activities),"
                 " (select count(*) from peer_baseline.activities)"
             ).fetchone()
-            assert counts is not None
+            if not (counts is not None):
+                raise RuntimeError("unexpected empty result")
     finally:
         if not args.keep:
             with psycopg.connect(args.database_url, autocommit=True) as admin:

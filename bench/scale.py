@@ -138,12 +138,17 @@ def become(conn: Connection, user: uuid.UUID) -> None:
 
 
 def explain(conn: Connection, query: str, user: uuid.UUID, rls: bool, buffers: bool) -> Any:
-    options = "analyze, buffers, format json" if buffers else "analyze, timing off, summary on, format json"
+    options = (
+        "analyze, buffers, format json"
+        if buffers
+        else "analyze, timing off, summary on, format json"
+    )
     with conn.transaction(force_rollback=True):
         if rls:
             become(conn, user)
         row = conn.execute(f"explain ({options}) {query}".encode(), params(user)).fetchone()
-    assert row is not None
+    if not (row is not None):
+        raise RuntimeError("unexpected empty result")
     return row[0][0]
 
 
@@ -159,7 +164,8 @@ def subjects(conn: Connection, sample: int) -> tuple[uuid.UUID, int, list[uuid.U
     median = conn.execute(
         "select percentile_disc(0.5) within group (order by n_activities) from scale_bench.plan"
     ).fetchone()
-    assert heaviest is not None and median is not None
+    if not (heaviest is not None and median is not None):
+        raise RuntimeError("unexpected empty result")
     rows = conn.execute(
         "select user_id from scale_bench.plan where end_offset_days = 0 and plans_workouts"
         " order by abs(n_activities - %s), md5(user_id::text) limit %s",
@@ -174,7 +180,8 @@ def measure_reads(
     results: dict[str, Any] = {}
     for user in [heavy, *medians]:
         row = conn.execute(READS["report_last_start"].encode(), params(user)).fetchone()
-        assert row is not None
+        if not (row is not None):
+            raise RuntimeError("unexpected empty result")
         LAST_START[user] = row[0]
     for key, query in {**READS, **BEFORE}.items():
         rls = key in READS
@@ -223,13 +230,15 @@ def new_athlete_connection(conn: Connection) -> int:
             " returning id",
             [f"new-{uuid.uuid4().hex[:10]}@scale.trainlytics.test"],
         ).fetchone()
-    assert row is not None
+    if not (row is not None):
+        raise RuntimeError("unexpected empty result")
     found = conn.execute(
         "insert into public.provider_connections (user_id, provider, provider_user_id)"
         " values (%s, 'strava', %s) returning id",
         [row[0], uuid.uuid4().hex[:10]],
     ).fetchone()
-    assert found is not None
+    if not (found is not None):
+        raise RuntimeError("unexpected empty result")
     return int(found[0])
 
 
@@ -251,7 +260,8 @@ def measure_ingest(conn: Connection, heavy: uuid.UUID, size: int, rounds: int) -
         "select id from public.provider_connections where user_id = %s and provider = 'strava'",
         [heavy],
     ).fetchone()
-    assert row is not None
+    if not (row is not None):
+        raise RuntimeError("unexpected empty result")
     heavy_connection = int(row[0])
     times: dict[str, list[float]] = {"heaviest": [], "new": []}
     results: dict[str, list[int]] = {"heaviest": [], "new": []}
@@ -273,7 +283,9 @@ def measure_ingest(conn: Connection, heavy: uuid.UUID, size: int, rounds: int) -
                 results[side].append(len(out))
     h = statistics.median(times["heaviest"])
     n = statistics.median(times["new"])
-    print(f"  ingest page of {size}: heaviest {h:.1f} ms, new athlete {n:.1f} ms, ratio {h / n:.2f}")
+    print(
+        f"  ingest page of {size}: heaviest {h:.1f} ms, new athlete {n:.1f} ms, ratio {h / n:.2f}"
+    )
     return {"page": size, "rounds": rounds, "heaviest_ms": h, "new_ms": n, "ratio": h / n}
 
 
@@ -320,7 +332,8 @@ def main() -> None:
             "select (select count(*) from public.activities), (select count(*) from public.users),"
             " (select count(*) from public.daily_fitness)"
         ).fetchone()
-        assert sizes is not None
+        if not (sizes is not None):
+            raise RuntimeError("unexpected empty result")
         heavy, heavy_n, medians, median_n = subjects(conn, args.median_sample)
         print(
             f"{sizes[0]:,} activities, {sizes[1]:,} users, {sizes[2]:,} daily fitness rows;"

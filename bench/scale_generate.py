@@ -28,10 +28,11 @@ Distributions (seeded, reproducible):
 - planned workouts: 3 a week over the last year for 5 % of athletes (and the heaviest), half
   linked to a completed activity of that day.
 
-    .venv/bin/python bench/scale_generate.py --database-url postgresql://postgres@127.0.0.1:5432/postgres \\
-        --name scale_10m --users 100000 --activities 10000000
+    .venv/bin/python bench/scale_generate.py \\
+        --database-url postgresql://postgres@127.0.0.1:5432/postgres --name scale_10m \\
+        --users 100000 --activities 10000000
 
-The database is kept (it is the input of ``bench/scale.py --reuse-database``).
+The database is kept (it is the input of ``bench/scale.py --database``).
 """
 
 from __future__ import annotations
@@ -325,7 +326,8 @@ def generate(
         " (select percentile_disc(0.5) within group (order by n_activities)"
         "  from scale_bench.plan)"
     ).fetchone()
-    assert sizes is not None
+    if not (sizes is not None):
+        raise RuntimeError("unexpected empty result")
     return {
         "seconds": seconds,
         "skew": skew,

@@ -60,9 +60,7 @@ def pages_for(pages: int, size: int) -> list[list[dict[str, Any]]]:
 
 def child(url: str, pages: int, size: int, concurrency: int) -> None:
     """One worker process: the queue's sync jobs until the queue is empty."""
-    pool: ConnectionPool[Any] = ConnectionPool(
-        url, min_size=1, max_size=concurrency + 1, open=True
-    )
+    pool: ConnectionPool[Any] = ConnectionPool(url, min_size=1, max_size=concurrency + 1, open=True)
     gateway = PsycopgGateway(pool, role="service_role")
     engine = SyncEngine(
         gateway,
@@ -82,7 +80,9 @@ def child(url: str, pages: int, size: int, concurrency: int) -> None:
     pool.close()
 
 
-def run_round(conn: psycopg.Connection[Any], url: str, args: argparse.Namespace, workers: int) -> dict[str, Any]:
+def run_round(
+    conn: psycopg.Connection[Any], url: str, args: argparse.Namespace, workers: int
+) -> dict[str, Any]:
     connections = [new_connection(conn) for _ in range(args.jobs)]
     pool: ConnectionPool[Any] = ConnectionPool(url, min_size=1, max_size=1, open=True)
     queue = JobQueue(PsycopgGateway(pool, role="service_role"))
@@ -102,7 +102,7 @@ def run_round(conn: psycopg.Connection[Any], url: str, args: argparse.Namespace,
         str(args.concurrency),
     ]
     started = time.perf_counter()
-    processes = [subprocess.Popen(command) for _ in range(workers)]
+    processes = [subprocess.Popen(command) for _ in range(workers)]  # noqa: S603 - our own script
     codes = [p.wait() for p in processes]
     wall = time.perf_counter() - started
     if any(codes):
@@ -113,7 +113,8 @@ def run_round(conn: psycopg.Connection[Any], url: str, args: argparse.Namespace,
         " from public.sync_history where connection_id = any(%s)",
         [connections],
     ).fetchone()
-    assert row is not None
+    if not (row is not None):
+        raise RuntimeError("unexpected empty result")
     if row[0] != args.jobs:
         raise SystemExit(f"{row[0]} of {args.jobs} syncs succeeded ({row[1]} runs)")
     span = float(row[2])

@@ -191,7 +191,8 @@ def test_series_reads_the_window_not_the_history(db: Conn, world: dict[str, uuid
         " and day between %s and %s",
         [alice, first, last],
     ).fetchone()
-    assert in_window is not None and 0 < in_window[0] <= 30
+    assert in_window is not None
+    assert 0 < in_window[0] <= 30
     assert fitness == in_window[0] + 1  # the window's rows and the state before it
     assert loads == 0
 
@@ -280,7 +281,8 @@ def test_statistics_scan_only_the_windows_rows(
     history = db.execute(
         f"select count(*) from public.{table} where user_id = %s".encode(), [alice]
     ).fetchone()
-    assert window is not None and history is not None
+    assert window is not None
+    assert history is not None
     assert 0 < window[0] < history[0] / 3
     assert sum(int(s["Actual Rows"]) for s in scans) == window[0]
 
@@ -314,14 +316,13 @@ def test_coach_reads_only_the_shareable_fitness_scope(
     coached = dict(_read_as(db, coach, query, [alice]))
     assert own.keys() == coached.keys()
     private_day = date(2025, 1, 6)  # n = 0 is private
-    assert own[private_day] > 0 and coached[private_day] == 0
+    assert own[private_day] > 0
+    assert coached[private_day] == 0
     shared_day = date(2025, 1, 7)
     assert coached[shared_day] == pytest.approx(own[shared_day])
 
 
-def test_nobody_writes_daily_fitness_through_the_api(
-    db: Conn, world: dict[str, uuid.UUID]
-) -> None:
+def test_nobody_writes_daily_fitness_through_the_api(db: Conn, world: dict[str, uuid.UUID]) -> None:
     alice = world["alice"]
     with db.transaction(force_rollback=True):
         act_as_user(db, alice)
@@ -337,9 +338,7 @@ def test_decades_between_activities_decay_to_zero_without_error(db: Conn) -> Non
     """exp() raises on underflow in PostgreSQL: a 25-year gap (and atl_days 1, where two years
     already pass e^-700) must decay to 0, not fail the ingest."""
     athlete = _user(db, "returning")
-    db.execute(
-        "update public.users set preferences = '{\"atl_days\": 1}' where id = %s", [athlete]
-    )
+    db.execute("update public.users set preferences = '{\"atl_days\": 1}' where id = %s", [athlete])
     for start in ("2000-05-01T08:00:00Z", "2025-05-01T08:00:00Z", "2001-01-01T08:00:00Z"):
         db.execute(
             "insert into public.activities (user_id, source, is_manual, activity_type,"
@@ -351,4 +350,5 @@ def test_decades_between_activities_decay_to_zero_without_error(db: Conn) -> Non
         "select day, ctl, atl from public.training_load_series(%s, '2024-01-01', '2025-04-30')",
         [athlete],
     ).fetchall()
-    assert rows and all(r[1] >= 0 and r[2] < 1e-250 for r in rows)
+    assert rows
+    assert all(r[1] >= 0 and r[2] < 1e-250 for r in rows)

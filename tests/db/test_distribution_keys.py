@@ -70,7 +70,7 @@ def keys_without_user_id(conn: Conn) -> set[str]:
               join pg_attribute as a on a.attrelid = i.indrelid and a.attnum = k.attnum
               where a.attname = 'user_id'
           )
-        """  # noqa: S608 - fixed text
+        """
     ).fetchall()
     return {f"{_qualified(t)} {i.split('.')[-1]}" for t, i in rows}
 
@@ -87,7 +87,7 @@ def foreign_keys_without_user_id(conn: Conn) -> set[str]:
               join pg_attribute as a on a.attrelid = con.conrelid and a.attnum = k.attnum
               where a.attname = 'user_id'
           )
-        """  # noqa: S608 - fixed text
+        """
     ).fetchall()
     return {f"{_qualified(t)} {name}" for t, name in rows}
 

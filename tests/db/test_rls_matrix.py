@@ -405,9 +405,7 @@ READ_QUERIES: dict[str, str] = {
     "public.recurring_sync_errors": "select user_id from public.recurring_sync_errors",
     "public.activity_loads": "select activity_id from public.activity_loads",
     "public.personal_records": "select user_id from public.personal_records",
-    "public.daily_fitness": (
-        "select user_id || ':' || shareable_only from public.daily_fitness"
-    ),
+    "public.daily_fitness": ("select user_id || ':' || shareable_only from public.daily_fitness"),
     "public.personal_record_entries": (
         "select user_id || ':' || shareable_only from public.personal_record_entries"
     ),
