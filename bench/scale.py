@@ -100,8 +100,7 @@ READS: dict[str, str] = {
         " from public.activities as a"
         " where a.user_id = %(u)s and a.deleted_at is null"
         " and a.start_date_local >= %(d84)s and a.start_date_local < %(today)s::date + 1"
-        " and a.start_date >= %(d84)s::date - interval '18 hours'"
-        " and a.start_date < %(today)s::date + interval '42 hours'"
+        " and a.start_date >= %(d84_utc)s and a.start_date < %(today_utc)s"
         " group by 1 order by count(*) desc, 1"
     ),
 }
@@ -122,6 +121,10 @@ def params(user: uuid.UUID) -> dict[str, Any]:
         "last": LAST_START.get(user),
         "today": TODAY,
         "d84": TODAY - timedelta(days=84),
+        # the report's start_date bounds of the same window (UTC offsets within +-18 h)
+        "d84_utc": datetime.combine(TODAY - timedelta(days=84), datetime.min.time(), UTC)
+        - timedelta(hours=18),
+        "today_utc": datetime.combine(TODAY, datetime.min.time(), UTC) + timedelta(hours=42),
         "d364": TODAY - timedelta(days=364),
         "d365": TODAY - timedelta(days=365),
         "m12": date(TODAY.year - 1, TODAY.month, 1),

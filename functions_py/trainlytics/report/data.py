@@ -376,11 +376,17 @@ def load_report_data(
                 " where a.user_id = %(user_id)s and a.deleted_at is null"
                 " and a.start_date_local >= %(start)s"
                 " and a.start_date_local < %(end)s::date + 1"
-                # The same window on start_date (offsets within +-18 h): an index range.
-                " and a.start_date >= %(start)s::date - interval '18 hours'"
-                " and a.start_date < %(end)s::date + interval '42 hours'"
+                # The same window on start_date (offsets within +-18 h), as timestamptz
+                # values: an index range of the window (issue 16).
+                " and a.start_date >= %(start_utc)s and a.start_date < %(end_utc)s"
                 " group by 1 order by count(*) desc, 1",
-                params,
+                {
+                    **params,
+                    "start_utc": dt.datetime.combine(period.start, dt.time(), dt.UTC)
+                    - dt.timedelta(hours=18),
+                    "end_utc": dt.datetime.combine(period.end, dt.time(), dt.UTC)
+                    + dt.timedelta(hours=42),
+                },
             )
         ]
         if has_load:
