@@ -52,6 +52,8 @@ POLICY_HELPERS = {
     "private.trimp_weighting(jsonb)",
     "private.sport_ftp(activity_type,jsonb)",
     "private.activity_training_load(activity_type,integer,integer,real,real,real,jsonb)",
+    # Daily fitness (20261205200000): the time constants, read by training_load_series.
+    "private.fitness_days(jsonb,text)",
     "public.training_load_series(uuid,date,date)",
     # Workout compliance (20261125130300): security invoker, runs under the caller's RLS.
     "public.match_workouts(uuid,date,date)",

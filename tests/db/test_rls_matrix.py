@@ -325,6 +325,12 @@ def build_world(conn: Conn) -> World:
         "public.weekly_compliance": user_labels,
         "public.athlete_settings": user_labels,
         "public.athlete_ftp_history": user_labels,
+        # daily fitness (issue 16): two scopes per athlete, as the records
+        "public.daily_fitness": {
+            f"{uid}:{scope}": f"{name}:{'shareable' if scope == 'true' else 'all'}"
+            for name, uid in world.users.items()
+            for scope in ("true", "false")
+        },
         # keys are built by READ_QUERIES below
         "public.user_provider_connections": {
             f"{uid}:{provider}": f"{name}:{provider}"
@@ -457,6 +463,7 @@ READ_QUERIES: dict[str, str] = {
     "public.recurring_sync_errors": "select user_id from public.recurring_sync_errors",
     "public.activity_loads": "select activity_id from public.activity_loads",
     "public.personal_records": "select user_id from public.personal_records",
+    "public.daily_fitness": ("select user_id || ':' || shareable_only from public.daily_fitness"),
     "public.personal_record_entries": (
         "select user_id || ':' || shareable_only from public.personal_record_entries"
     ),
@@ -694,6 +701,15 @@ EXPECTED_READS: dict[str, dict[str, set[str] | str]] = {
         )
         for rollups in ("public.weekly_rollups", "public.daily_loads")
     },
+    # Daily fitness (issue 16): the athlete's full scope, the coach's shareable one (alice's
+    # shareable activity gives her shareable scope rows; eve has no unshareable activity).
+    "public.daily_fitness": _reads(
+        alice={"alice:all"},
+        eve={"eve:all"},
+        bob={"alice:shareable"},
+        admin={"alice:all", "eve:all"},
+        service={"alice:all", "alice:shareable", "eve:all", "eve:shareable"},
+    ),
     # Personal records (issue 14): the athlete's full records, the coach's over shareable rows.
     "public.personal_record_entries": _reads(
         alice={"alice:all"},

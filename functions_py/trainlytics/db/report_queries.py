@@ -158,11 +158,17 @@ def source_totals(conn: Conn, user_id: uuid.UUID, start: dt.date, end: dt.date) 
         " where a.user_id = %(user_id)s and a.deleted_at is null"
         " and a.start_date_local >= %(start)s"
         " and a.start_date_local < %(end)s::date + 1"
-        # The same window on start_date (offsets within +-18 h): an index range (issue 16).
-        " and a.start_date >= %(start)s::date - interval '18 hours'"
-        " and a.start_date < %(end)s::date + interval '42 hours'"
+        # The same window on start_date (offsets within +-18 h), as timestamptz values: an
+        # index range of the window, exact whatever the session's time zone (issue 16).
+        " and a.start_date >= %(start_utc)s and a.start_date < %(end_utc)s"
         " group by 1 order by count(*) desc, 1",
-        {"user_id": user_id, "start": start, "end": end},
+        {
+            "user_id": user_id,
+            "start": start,
+            "end": end,
+            "start_utc": dt.datetime.combine(start, dt.time(), dt.UTC) - dt.timedelta(hours=18),
+            "end_utc": dt.datetime.combine(end, dt.time(), dt.UTC) + dt.timedelta(hours=42),
+        },
     )
 
 
