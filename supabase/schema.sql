@@ -1310,6 +1310,177 @@ $$;
 COMMENT ON FUNCTION private.coros_sport_code(p_item jsonb) IS 'The sport code of a COROS workout or triathlon leg: mode * 10 + subMode as text (mode 8, subMode 1 -> ''81''), the key of the coros rows of public.activity_type_mappings; null when mode or subMode is missing or not a non-negative integer. Never raises.';
 
 --
+-- Name: daily_fitness_follow_loads(); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.daily_fitness_follow_loads() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_users uuid[];
+    v_from date[];
+begin
+    if tg_op = 'INSERT' then
+        select array_agg(t.user_id order by t.user_id), array_agg(t.day order by t.user_id)
+        into v_users, v_from
+        from (select n.user_id, min(n.day) as day from new_rows as n group by n.user_id) as t;
+    elsif tg_op = 'DELETE' then
+        select array_agg(t.user_id order by t.user_id), array_agg(t.day order by t.user_id)
+        into v_users, v_from
+        from (select o.user_id, min(o.day) as day from old_rows as o group by o.user_id) as t;
+    else
+        -- Only days whose load changed (a count that moves without the load, or a re-synced
+        -- page, leaves fitness as it is).
+        select array_agg(t.user_id order by t.user_id), array_agg(t.day order by t.user_id)
+        into v_users, v_from
+        from (
+            select c.user_id, min(c.day) as day
+            from (
+                select n.user_id, n.day, n.shareable, n.load from new_rows as n
+                except
+                select o.user_id, o.day, o.shareable, o.load from old_rows as o
+            ) as c
+            group by c.user_id
+        ) as t;
+    end if;
+    if v_users is not null then
+        perform private.daily_fitness_refresh(v_users, v_from);
+    end if;
+    return null;
+end;
+$$;
+
+--
+-- Name: FUNCTION daily_fitness_follow_loads(); Type: COMMENT; Schema: private; Owner: -
+--
+
+COMMENT ON FUNCTION private.daily_fitness_follow_loads() IS 'Statement-level AFTER trigger on daily_loads: recomputes the fitness of each athlete whose daily loads the statement changed, from the earliest changed day on. Security definer: fired by any writer of activities (through the rollups), it writes daily_fitness.';
+
+--
+-- Name: daily_fitness_follow_preferences(); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.daily_fitness_follow_preferences() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+    if private.fitness_days(new.preferences, 'ctl_days')
+        is distinct from private.fitness_days(old.preferences, 'ctl_days')
+        or private.fitness_days(new.preferences, 'atl_days')
+        is distinct from private.fitness_days(old.preferences, 'atl_days')
+    then
+        perform private.daily_fitness_refresh(array[new.id], array[null::date]);
+    end if;
+    return null;
+end;
+$$;
+
+--
+-- Name: FUNCTION daily_fitness_follow_preferences(); Type: COMMENT; Schema: private; Owner: -
+--
+
+COMMENT ON FUNCTION private.daily_fitness_follow_preferences() IS 'Row-level AFTER UPDATE trigger on users: a change of the fitness time constants (preferences ctl_days, atl_days) recomputes the athlete''s daily_fitness. Security definer: fired by the athlete''s own profile update, it writes daily_fitness.';
+
+--
+-- Name: daily_fitness_refresh(uuid[], date[], boolean); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.daily_fitness_refresh(p_user_ids uuid[], p_from date[], p_replace boolean DEFAULT true) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_user uuid;
+    v_from date;
+    v_scope boolean;
+    v_preferences jsonb;
+    v_ctl_days double precision;
+    v_atl_days double precision;
+    v_last date;
+    v_ctl double precision;
+    v_atl double precision;
+    v_days date[];
+    v_loads double precision[];
+    v_ctls double precision[];
+    v_atls double precision[];
+    v_gap double precision;
+begin
+    for i in 1 .. coalesce(cardinality(p_user_ids), 0) loop
+        v_user := p_user_ids[i];
+        v_from := coalesce(p_from[i], '-infinity'::date);
+        select u.preferences into v_preferences from public.users as u where u.id = v_user;
+        if not found then
+            continue;
+        end if;
+        v_ctl_days := private.fitness_days(v_preferences, 'ctl_days');
+        v_atl_days := private.fitness_days(v_preferences, 'atl_days');
+        foreach v_scope in array array[false, true] loop
+            v_last := null;
+            v_ctl := 0::double precision;
+            v_atl := 0::double precision;
+            if p_replace then
+                -- The state before v_from: the last stored day (none: 0 before the first load).
+                if v_from > '-infinity'::date then
+                    select f.day, f.ctl, f.atl into v_last, v_ctl, v_atl
+                    from public.daily_fitness as f
+                    where f.user_id = v_user and f.shareable_only = v_scope and f.day < v_from
+                    order by f.day desc
+                    limit 1;
+                    if not found then
+                        v_last := null;
+                        v_ctl := 0::double precision;
+                        v_atl := 0::double precision;
+                    end if;
+                end if;
+                delete from public.daily_fitness as f
+                where f.user_id = v_user and f.shareable_only = v_scope and f.day >= v_from;
+            end if;
+            select
+                array_agg(t.day order by t.day),
+                array_agg(t.load order by t.day)
+            into v_days, v_loads
+            from (
+                select dl.day, sum(dl.load)::double precision as load
+                from public.daily_loads as dl
+                where
+                    dl.user_id = v_user
+                    and dl.day >= v_from
+                    and (dl.shareable or not v_scope)
+                group by dl.day
+            ) as t;
+            if v_days is null then
+                continue;
+            end if;
+            v_ctls := '{}'::double precision[];
+            v_atls := '{}'::double precision[];
+            for j in 1 .. cardinality(v_days) loop
+                v_gap := coalesce(v_days[j] - v_last, 0)::double precision;
+                -- exp() raises on underflow: a decay past e^-700 is 0 at double precision.
+                v_ctl := v_ctl * exp(greatest(-v_gap / v_ctl_days, -700))
+                    + (1 - exp(-1 / v_ctl_days)) * v_loads[j];
+                v_atl := v_atl * exp(greatest(-v_gap / v_atl_days, -700))
+                    + (1 - exp(-1 / v_atl_days)) * v_loads[j];
+                v_ctls[j] := v_ctl;
+                v_atls[j] := v_atl;
+                v_last := v_days[j];
+            end loop;
+            insert into public.daily_fitness (user_id, shareable_only, day, load, ctl, atl)
+            select v_user, v_scope, t.day, t.load, t.ctl, t.atl
+            from unnest(v_days, v_loads, v_ctls, v_atls) as t (day, load, ctl, atl);
+        end loop;
+    end loop;
+end;
+$$;
+
+--
+-- Name: FUNCTION daily_fitness_refresh(p_user_ids uuid[], p_from date[], p_replace boolean); Type: COMMENT; Schema: private; Owner: -
+--
+
+COMMENT ON FUNCTION private.daily_fitness_refresh(p_user_ids uuid[], p_from date[], p_replace boolean) IS 'Recomputes public.daily_fitness of each athlete (p_user_ids) from a day on (p_from, same position; null = the whole history), both scopes, from the state stored before that day and the daily loads from that day on. p_replace false: the caller guarantees the athletes have no rows (a bulk rebuild), nothing is read or deleted first. Security definer: called by the daily_loads and users triggers on behalf of any writer; it writes daily_fitness, which no API role may.';
+
+--
 -- Name: distance_efforts(double precision[], double precision[]); Type: FUNCTION; Schema: private; Owner: -
 --
 
@@ -1341,24 +1512,30 @@ CREATE FUNCTION private.distance_efforts(p_time double precision[], p_distance d
                     )
                 end as d
         ) as x
-    )
+    ),
 
-    -- min over (duration, start) pairs: the fastest window, on a tie the earliest
-    select w.span, w.best[1], w.best[2]
-    from (
+    spans as materialized (
         select
             sp.span,
-            min(array[s.t[j.j] - x.t_start, x.t_start]) as best
+            -- the first window end: the first sample at least span past the start
+            f.j0 + (s.d[f.j0] < s.d[1] + sp.span)::integer as j0
         from samples as s
         cross join unnest(array[
             100, 200, 400, 800, 1000, 1609.344, 2000, 3000, 5000, 10000, 15000, 20000,
             21097.5, 30000, 42195, 50000, 100000
         ]::float8[]) as sp (span)
-        -- window ends from the first sample at least span past the start
-        cross join lateral (
-            select width_bucket(s.d[1] + sp.span, s.d) as j0
-        ) as f
-        cross join lateral generate_series(greatest(f.j0, 2), s.n) as j (j)
+        cross join lateral (select width_bucket(s.d[1] + sp.span, s.d) as j0) as f
+        where s.n >= 2 and s.d[s.n] - s.d[1] >= sp.span
+    ),
+
+    -- every 16th window end, and the last one
+    coarse as materialized (
+        select sp.span, j.j, s.t[j.j] as t_end, x.t_start
+        from samples as s
+        cross join spans as sp
+        cross join lateral unnest(
+            array(select generate_series(sp.j0, s.n, 16)) || s.n
+        ) as j (j)
         -- the last sample at or before d[j] - span: the window starts after it (offset 0:
         -- evaluated once per window, not once per use)
         cross join lateral (
@@ -1369,9 +1546,56 @@ CREATE FUNCTION private.distance_efforts(p_time double precision[], p_distance d
                 s.t[b.i] + (s.t[b.i + 1] - s.t[b.i])
                 * (s.d[j.j] - sp.span - s.d[b.i]) / (s.d[b.i + 1] - s.d[b.i]) as t_start
         ) as x
-        where s.n >= 2 and s.d[s.n] - s.d[1] >= sp.span and b.i between 1 and s.n - 1
-        group by sp.span
-    ) as w;
+        where b.i between 1 and s.n - 1
+    ),
+
+    -- between two coarse ends c < c', a window ending at j has t[j] >= t[c] and a start at
+    -- most t_start(c'): its time is at least max(time(c) - (t_start(c') - t_start(c)),
+    -- time(c') - (t[c'] - t[c])); only blocks whose bound does not exceed the best coarse
+    -- time can hold the fastest window (or an equally fast, earlier one)
+    blocks as (
+        select c.span, c.j, c.next_j
+        from (
+            select
+                o.span,
+                o.j,
+                lead(o.j) over w as next_j,
+                greatest(
+                    (o.t_end - o.t_start) - (lead(o.t_start) over w - o.t_start),
+                    (lead(o.t_end) over w - lead(o.t_start) over w)
+                    - (lead(o.t_end) over w - o.t_end)
+                ) as bound,
+                min(o.t_end - o.t_start) over (partition by o.span) as best
+            from coarse as o
+            window w as (partition by o.span order by o.j)
+        ) as c
+        where c.next_j > c.j + 1 and c.bound <= c.best
+    ),
+
+    windows as (
+        select o.span, o.t_end, o.t_start from coarse as o
+        union all
+        select sp.span, s.t[j.j], x.t_start
+        from samples as s
+        cross join blocks as sp
+        cross join lateral generate_series(sp.j + 1, sp.next_j - 1) as j (j)
+        cross join lateral (
+            select width_bucket(s.d[j.j] - sp.span, s.d) as i offset 0
+        ) as b
+        cross join lateral (
+            select
+                s.t[b.i] + (s.t[b.i + 1] - s.t[b.i])
+                * (s.d[j.j] - sp.span - s.d[b.i]) / (s.d[b.i + 1] - s.d[b.i]) as t_start
+        ) as x
+    )
+
+    -- min over (duration, start) pairs: the fastest window, on a tie the earliest
+    select b.span, b.best[1], b.best[2]
+    from (
+        select w.span, min(array[w.t_end - w.t_start, w.t_start]) as best
+        from windows as w
+        group by w.span
+    ) as b;
 $$;
 
 --
@@ -1558,6 +1782,27 @@ $_$;
 --
 
 COMMENT ON FUNCTION private.fitbit_offset_seconds(p_value text) IS 'The UTC offset carried at the end of an ISO 8601 timestamp, in seconds east of UTC (Z = 0, "-07:00" = -25200); null when the timestamp has no offset. Never raises.';
+
+--
+-- Name: fitness_days(jsonb, text); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.fitness_days(p_preferences jsonb, p_key text) RETURNS double precision
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    select case
+        when private.load_preference(p_preferences, p_key) >= 1
+            then private.load_preference(p_preferences, p_key)
+        when p_key = 'atl_days' then 7
+        else 42
+    end;
+$$;
+
+--
+-- Name: FUNCTION fitness_days(p_preferences jsonb, p_key text); Type: COMMENT; Schema: private; Owner: -
+--
+
+COMMENT ON FUNCTION private.fitness_days(p_preferences jsonb, p_key text) IS 'A fitness time constant in days from the preferences: ctl_days (default 42) or atl_days (default 7); values below 1 day give the default.';
 
 --
 -- Name: ftp_history_apply_changes(); Type: FUNCTION; Schema: private; Owner: -
@@ -6431,6 +6676,102 @@ $$;
 COMMENT ON FUNCTION private.timestamptz_of_parts(p_parts text[]) IS 'The instant of private.iso8601_parts output: the wall clock minus the offset (Z or none: UTC; a date alone: midnight UTC); null when a field is out of range. Never raises; inlined into its callers.';
 
 --
+-- Name: training_load_series_recomputed(uuid, date, date); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.training_load_series_recomputed(p_user_id uuid, p_from date, p_to date) RETURNS TABLE(day date, load double precision, ctl double precision, atl double precision, tsb double precision)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare
+    v_preferences jsonb;
+    v_ctl_days double precision;
+    v_atl_days double precision;
+    v_history_from date;
+    v_days date[];
+    v_loads double precision[];
+    v_window double precision[];
+    v_ctl0 double precision;
+    v_atl0 double precision;
+begin
+    if p_user_id is null or p_from is null or p_to is null or p_to < p_from then
+        raise exception 'training_load_series needs a user id and p_from <= p_to'
+            using errcode = '22023';
+    end if;
+    if p_to - p_from >= 7305 then
+        raise exception 'training_load_series covers at most 20 years (asked % days)',
+            p_to - p_from + 1
+            using errcode = '22023';
+    end if;
+    -- Under RLS: a user whose profile the caller cannot read has no series for the caller.
+    select u.preferences into v_preferences from public.users as u where u.id = p_user_id;
+    if not found then
+        return;
+    end if;
+    v_ctl_days := case
+        when private.load_preference(v_preferences, 'ctl_days') >= 1
+            then private.load_preference(v_preferences, 'ctl_days')
+        else 42
+    end;
+    v_atl_days := case
+        when private.load_preference(v_preferences, 'atl_days') >= 1
+            then private.load_preference(v_preferences, 'atl_days')
+        else 7
+    end;
+    v_history_from := p_from - ceil(40 * greatest(v_ctl_days, v_atl_days))::integer;
+
+    -- A day has a shareable and a non-shareable row; RLS on daily_loads gives a coach only
+    -- the shareable one.
+    select
+        array_agg(t.day order by t.day),
+        array_agg(t.total order by t.day)
+    into v_days, v_loads
+    from (
+        select dl.day, sum(dl.load)::double precision as total
+        from public.daily_loads as dl
+        where dl.user_id = p_user_id and dl.day between v_history_from and p_to
+        group by dl.day
+    ) as t;
+
+    select
+        coalesce(sum(h.load * exp(greatest(-(p_from - 1 - h.day) / v_ctl_days, -700))), 0)
+        * (1 - exp(-1 / v_ctl_days)),
+        coalesce(sum(h.load * exp(greatest(-(p_from - 1 - h.day) / v_atl_days, -700))), 0)
+        * (1 - exp(-1 / v_atl_days))
+    into v_ctl0, v_atl0
+    from unnest(v_days, v_loads) as h (day, load)
+    where h.day < p_from;
+
+    select array_agg(coalesce(h.load, 0) order by g.d)
+    into v_window
+    from generate_series(p_from, p_to, interval '1 day') as g (d)
+    left join unnest(v_days, v_loads) as h (day, load) on h.day = g.d::date;
+
+    return query
+    with recursive series (n, ctl, atl) as (
+        select 0, v_ctl0, v_atl0
+        union all
+        select
+            s.n + 1,
+            s.ctl + (v_window[s.n + 1] - s.ctl) * (1 - exp(-1 / v_ctl_days)),
+            s.atl + (v_window[s.n + 1] - s.atl) * (1 - exp(-1 / v_atl_days))
+        from series as s
+        where s.n < cardinality(v_window)
+    )
+    select p_from + s.n - 1, v_window[s.n], s.ctl, s.atl, s.ctl - s.atl
+    from series as s
+    where s.n >= 1
+    order by s.n;
+end;
+$$;
+
+--
+-- Name: FUNCTION training_load_series_recomputed(p_user_id uuid, p_from date, p_to date); Type: COMMENT; Schema: private; Owner: -
+--
+
+COMMENT ON FUNCTION private.training_load_series_recomputed(p_user_id uuid, p_from date, p_to date) IS 'The CTL/ATL/TSB series recomputed from the daily loads of the 40 x days before p_from (the implementation before migration 20261205200000): the reference public.training_load_series (read from daily_fitness) is tested and benchmarked against. Runs as the caller (daily_loads RLS).';
+
+--
 -- Name: trimp_weighting(jsonb); Type: FUNCTION; Schema: private; Owner: -
 --
 
@@ -8776,6 +9117,34 @@ $$;
 COMMENT ON FUNCTION public.rate_limit_observe(p_buckets text[], p_used integer[], p_limits integer[], p_window_seconds integer[]) IS 'Records what a provider''s response headers said (parallel arrays: bucket, requests used, limit, window length in s) for the current window: used only ever grows (requests made outside the limiter count too), the limit is the provider''s. Returns the rows written. Service role only.';
 
 --
+-- Name: rebuild_daily_fitness(uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.rebuild_daily_fitness(p_user_id uuid DEFAULT NULL::uuid) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+    if p_user_id is null then
+        delete from public.daily_fitness;
+        perform private.daily_fitness_refresh(
+            array(select distinct dl.user_id from public.daily_loads as dl order by 1),
+            null,
+            false
+        );
+    else
+        perform private.daily_fitness_refresh(array[p_user_id], array[null::date]);
+    end if;
+end;
+$$;
+
+--
+-- Name: FUNCTION rebuild_daily_fitness(p_user_id uuid); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.rebuild_daily_fitness(p_user_id uuid) IS 'Rebuilds public.daily_fitness from the daily loads: one athlete, or everyone when p_user_id is null (after a bulk load with triggers disabled and public.rebuild_rollups). Service role only.';
+
+--
 -- Name: rebuild_personal_records(uuid); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -10512,12 +10881,19 @@ declare
     v_preferences jsonb;
     v_ctl_days double precision;
     v_atl_days double precision;
-    v_history_from date;
+    v_shareable_only boolean;
+    v_last date;
+    v_ctl double precision;
+    v_atl double precision;
     v_days date[];
     v_loads double precision[];
-    v_window double precision[];
-    v_ctl0 double precision;
-    v_atl0 double precision;
+    v_ctls double precision[];
+    v_atls double precision[];
+    v_out_load double precision[];
+    v_out_ctl double precision[];
+    v_out_atl double precision[];
+    v_next integer := 1;
+    v_day date;
 begin
     if p_user_id is null or p_from is null or p_to is null or p_to < p_from then
         raise exception 'training_load_series needs a user id and p_from <= p_to'
@@ -10533,59 +10909,68 @@ begin
     if not found then
         return;
     end if;
-    v_ctl_days := case
-        when private.load_preference(v_preferences, 'ctl_days') >= 1
-            then private.load_preference(v_preferences, 'ctl_days')
-        else 42
-    end;
-    v_atl_days := case
-        when private.load_preference(v_preferences, 'atl_days') >= 1
-            then private.load_preference(v_preferences, 'atl_days')
-        else 7
-    end;
-    v_history_from := p_from - ceil(40 * greatest(v_ctl_days, v_atl_days))::integer;
+    v_ctl_days := private.fitness_days(v_preferences, 'ctl_days');
+    v_atl_days := private.fitness_days(v_preferences, 'atl_days');
+    -- API callers other than the athlete and admins read the shareable scope (RLS gives them
+    -- no other); workers (service_role, the owner) the full one.
+    v_shareable_only := current_user = 'authenticated'
+        and p_user_id is distinct from (select auth.uid())
+        and not (select private.is_admin());
 
-    -- A day has a shareable and a non-shareable row; RLS on daily_loads gives a coach only
-    -- the shareable one.
+    select f.day, f.ctl, f.atl into v_last, v_ctl, v_atl
+    from public.daily_fitness as f
+    where f.user_id = p_user_id and f.shareable_only = v_shareable_only and f.day < p_from
+    order by f.day desc
+    limit 1;
+    if not found then
+        v_last := null;
+        v_ctl := 0::double precision;
+        v_atl := 0::double precision;
+    end if;
     select
-        array_agg(t.day order by t.day),
-        array_agg(t.total order by t.day)
-    into v_days, v_loads
-    from (
-        select dl.day, sum(dl.load)::double precision as total
-        from public.daily_loads as dl
-        where dl.user_id = p_user_id and dl.day between v_history_from and p_to
-        group by dl.day
-    ) as t;
+        array_agg(f.day order by f.day),
+        array_agg(f.load order by f.day),
+        array_agg(f.ctl order by f.day),
+        array_agg(f.atl order by f.day)
+    into v_days, v_loads, v_ctls, v_atls
+    from public.daily_fitness as f
+    where
+        f.user_id = p_user_id
+        and f.shareable_only = v_shareable_only
+        and f.day between p_from and p_to;
 
-    select
-        coalesce(sum(h.load * exp(greatest(-(p_from - 1 - h.day) / v_ctl_days, -700))), 0)
-        * (1 - exp(-1 / v_ctl_days)),
-        coalesce(sum(h.load * exp(greatest(-(p_from - 1 - h.day) / v_atl_days, -700))), 0)
-        * (1 - exp(-1 / v_atl_days))
-    into v_ctl0, v_atl0
-    from unnest(v_days, v_loads) as h (day, load)
-    where h.day < p_from;
-
-    select array_agg(coalesce(h.load, 0) order by g.d)
-    into v_window
-    from generate_series(p_from, p_to, interval '1 day') as g (d)
-    left join unnest(v_days, v_loads) as h (day, load) on h.day = g.d::date;
+    -- Each day of the window: its stored row, else the last state decayed over the rest days.
+    for n in 0 .. p_to - p_from loop
+        v_day := p_from + n;
+        if v_next <= coalesce(cardinality(v_days), 0) and v_days[v_next] = v_day then
+            v_out_load[n + 1] := v_loads[v_next];
+            v_ctl := v_ctls[v_next];
+            v_atl := v_atls[v_next];
+            v_last := v_day;
+            v_next := v_next + 1;
+            v_out_ctl[n + 1] := v_ctl;
+            v_out_atl[n + 1] := v_atl;
+        else
+            v_out_load[n + 1] := 0::double precision;
+            v_out_ctl[n + 1] := case
+                when v_last is null then 0::double precision
+                else v_ctl * exp(greatest(-(v_day - v_last) / v_ctl_days, -700))
+            end;
+            v_out_atl[n + 1] := case
+                when v_last is null then 0::double precision
+                else v_atl * exp(greatest(-(v_day - v_last) / v_atl_days, -700))
+            end;
+        end if;
+    end loop;
 
     return query
-    with recursive series (n, ctl, atl) as (
-        select 0, v_ctl0, v_atl0
-        union all
-        select
-            s.n + 1,
-            s.ctl + (v_window[s.n + 1] - s.ctl) * (1 - exp(-1 / v_ctl_days)),
-            s.atl + (v_window[s.n + 1] - s.atl) * (1 - exp(-1 / v_atl_days))
-        from series as s
-        where s.n < cardinality(v_window)
-    )
-    select p_from + s.n - 1, v_window[s.n], s.ctl, s.atl, s.ctl - s.atl
-    from series as s
-    where s.n >= 1
+    select
+        p_from + (s.n - 1)::integer,
+        s.load,
+        s.ctl,
+        s.atl,
+        s.ctl - s.atl
+    from unnest(v_out_load, v_out_ctl, v_out_atl) with ordinality as s (load, ctl, atl, n)
     order by s.n;
 end;
 $$;
@@ -10594,7 +10979,7 @@ $$;
 -- Name: FUNCTION training_load_series(p_user_id uuid, p_from date, p_to date); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.training_load_series(p_user_id uuid, p_from date, p_to date) IS 'Daily training load, fitness (ctl), fatigue (atl) and form (tsb = ctl - atl) of an athlete from p_from to p_to (local days, at most 20 years), with the athlete''s time constants (preferences.ctl_days, default 42; atl_days, default 7): X_d = X_{d-1} + (load_d - X_{d-1}) x (1 - e^(-1/days)), starting from 0 before the first load; all history before p_from counts. Loads in training stress score units, primary live activities only. Runs as the caller: a coach''s series leaves out the private and Strava-sourced activities; a user the caller cannot read gives no rows.';
+COMMENT ON FUNCTION public.training_load_series(p_user_id uuid, p_from date, p_to date) IS 'Daily training load, fitness (ctl), fatigue (atl) and form (tsb = ctl - atl) of an athlete from p_from to p_to (local days, at most 20 years), with the athlete''s time constants (preferences.ctl_days, default 42; atl_days, default 7): X_d = X_{d-1} + (load_d - X_{d-1}) x (1 - e^(-1/days)), starting from 0 before the first load; all history before p_from counts. Reads public.daily_fitness (the last day before p_from and the window''s days), so its cost is the window''s. Loads in training stress score units, primary live activities only. Runs as the caller: a coach''s series leaves out the private and Strava-sourced activities; a user the caller cannot read gives no rows.';
 
 --
 -- Name: weekly_time_in_zones(uuid, date, date); Type: FUNCTION; Schema: public; Owner: -
@@ -11444,6 +11829,7 @@ CREATE TABLE public.weekly_rollups (
     elevation_gain numeric NOT NULL,
     calories numeric NOT NULL,
     load numeric NOT NULL,
+    year_start date GENERATED ALWAYS AS ((date_trunc('year'::text, (month_start)::timestamp without time zone))::date) STORED,
     CONSTRAINT weekly_rollups_calories_finite CHECK (((calories > '-Infinity'::numeric) AND (calories < 'Infinity'::numeric))),
     CONSTRAINT weekly_rollups_distance_finite CHECK (((distance > '-Infinity'::numeric) AND (distance < 'Infinity'::numeric))),
     CONSTRAINT weekly_rollups_elevation_gain_finite CHECK (((elevation_gain > '-Infinity'::numeric) AND (elevation_gain < 'Infinity'::numeric))),
@@ -11530,6 +11916,12 @@ COMMENT ON COLUMN public.weekly_rollups.calories IS 'Summed energy in kcal.';
 --
 
 COMMENT ON COLUMN public.weekly_rollups.load IS 'Summed training load (private.activity_training_load under the athlete''s current preferences; TSS-like units).';
+
+--
+-- Name: COLUMN weekly_rollups.year_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.weekly_rollups.year_start IS 'January 1st of month_start''s year (generated): the key yearly_volume groups and filters by.';
 
 --
 -- Name: analyst_published_rollups; Type: VIEW; Schema: private; Owner: -
@@ -13133,6 +13525,58 @@ ALTER TABLE public.connection_events ALTER COLUMN id ADD GENERATED ALWAYS AS IDE
 );
 
 --
+-- Name: daily_fitness; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.daily_fitness (
+    user_id uuid NOT NULL,
+    shareable_only boolean NOT NULL,
+    day date NOT NULL,
+    load double precision NOT NULL,
+    ctl double precision NOT NULL,
+    atl double precision NOT NULL,
+    CONSTRAINT daily_fitness_atl_finite CHECK (((atl > '-Infinity'::double precision) AND (atl < 'Infinity'::double precision))),
+    CONSTRAINT daily_fitness_ctl_finite CHECK (((ctl > '-Infinity'::double precision) AND (ctl < 'Infinity'::double precision))),
+    CONSTRAINT daily_fitness_load_finite CHECK (((load > '-Infinity'::double precision) AND (load < 'Infinity'::double precision)))
+);
+
+--
+-- Name: TABLE daily_fitness; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.daily_fitness IS 'Per athlete, scope and day with a training load: the day''s load and the fitness (ctl) and fatigue (atl) after it (migration 20261205200000_daily_fitness.sql); rest days are the last row''s values decayed. Input of public.training_load_series. Maintained by a trigger on daily_loads; rebuilt by public.rebuild_daily_fitness. RLS: the athlete and admins read the all-activities scope, a coach with an active grant the shareable scope.';
+
+--
+-- Name: COLUMN daily_fitness.shareable_only; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.daily_fitness.shareable_only IS 'Scope: false = over every counted activity (the athlete''s view), true = over shareable activities only (not private, not Strava-sourced: the coach''s view).';
+
+--
+-- Name: COLUMN daily_fitness.day; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.daily_fitness.day IS 'Local calendar day (of the daily loads).';
+
+--
+-- Name: COLUMN daily_fitness.load; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.daily_fitness.load IS 'The day''s summed training load in this scope (training stress score units).';
+
+--
+-- Name: COLUMN daily_fitness.ctl; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.daily_fitness.ctl IS 'Fitness after the day: chronic training load, time constant preferences.ctl_days (42).';
+
+--
+-- Name: COLUMN daily_fitness.atl; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.daily_fitness.atl IS 'Fatigue after the day: acute training load, time constant preferences.atl_days (7).';
+
+--
 -- Name: daily_loads; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -13683,6 +14127,7 @@ CREATE TABLE public.workouts (
     completed_activity_id bigint,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    planned_week date GENERATED ALWAYS AS ((date_trunc('week'::text, (planned_date)::timestamp without time zone))::date) STORED,
     CONSTRAINT workouts_distance_positive CHECK ((planned_distance > (0)::double precision)),
     CONSTRAINT workouts_duration_positive CHECK ((planned_duration > 0)),
     CONSTRAINT workouts_load_nonnegative CHECK ((planned_load >= (0)::double precision)),
@@ -13746,6 +14191,12 @@ COMMENT ON COLUMN public.workouts.structure IS 'Steps of the session as JSON, e.
 --
 
 COMMENT ON COLUMN public.workouts.completed_activity_id IS 'The activity that fulfilled the workout (same athlete); null until done.';
+
+--
+-- Name: COLUMN workouts.planned_week; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.workouts.planned_week IS 'Monday of planned_date''s ISO week (generated): the key weekly_compliance groups and filters by.';
 
 --
 -- Name: weekly_compliance; Type: VIEW; Schema: public; Owner: -
@@ -13896,7 +14347,7 @@ ALTER TABLE public.workouts ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 CREATE VIEW public.yearly_volume WITH (security_invoker='true') AS
  SELECT user_id,
     activity_type,
-    (date_trunc('year'::text, (month_start)::timestamp with time zone))::date AS year_start,
+    year_start,
     sum(activity_count) AS activity_count,
     (sum(distance))::double precision AS total_distance,
     (sum(moving_time))::bigint AS total_moving_time,
@@ -13905,13 +14356,13 @@ CREATE VIEW public.yearly_volume WITH (security_invoker='true') AS
     (sum(calories))::real AS total_calories,
     (sum(load))::double precision AS total_load
    FROM public.weekly_rollups r
-  GROUP BY user_id, activity_type, ((date_trunc('year'::text, (month_start)::timestamp with time zone))::date);
+  GROUP BY user_id, activity_type, year_start;
 
 --
 -- Name: VIEW yearly_volume; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON VIEW public.yearly_volume IS 'Per user, sport and local calendar year: workouts (each counted once), distance (m), moving and elapsed time (s), elevation gain (m), calories (kcal), training load. Runs as the caller: RLS applies.';
+COMMENT ON VIEW public.yearly_volume IS 'Per user, sport and local calendar year: workouts (each counted once), distance (m), moving and elapsed time (s), elevation gain (m), calories (kcal), training load. Runs as the caller: RLS applies. A filter on user_id and year_start reads that window''s rollup rows only (index weekly_rollups_user_year_idx).';
 
 --
 -- Name: COLUMN yearly_volume.year_start; Type: COMMENT; Schema: public; Owner: -
@@ -14841,6 +15292,10 @@ INSERT INTO public.activity_type_mappings VALUES
 --
 
 --
+-- Data for Name: daily_fitness; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+--
 -- Data for Name: daily_loads; Type: TABLE DATA; Schema: public; Owner: -
 --
 
@@ -15208,6 +15663,13 @@ ALTER TABLE ONLY public.connection_events
     ADD CONSTRAINT connection_events_pkey PRIMARY KEY (id);
 
 --
+-- Name: daily_fitness daily_fitness_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.daily_fitness
+    ADD CONSTRAINT daily_fitness_pkey PRIMARY KEY (user_id, shareable_only, day);
+
+--
 -- Name: daily_loads daily_loads_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -15514,6 +15976,30 @@ CREATE INDEX weekly_rollups_user_id_array ON public.weekly_rollups USING gin ((A
 COMMENT ON INDEX public.weekly_rollups_user_id_array IS 'Serves the second arm of weekly_rollups_select (array[user_id] && the readable ids) when a query does not filter by user_id.';
 
 --
+-- Name: weekly_rollups_user_month_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX weekly_rollups_user_month_idx ON public.weekly_rollups USING btree (user_id, month_start);
+
+--
+-- Name: INDEX weekly_rollups_user_month_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.weekly_rollups_user_month_idx IS 'Serves monthly_volume and provider_volume filtered by user_id and month_start (the window''s rows only); see migration 20261205200100.';
+
+--
+-- Name: weekly_rollups_user_year_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX weekly_rollups_user_year_idx ON public.weekly_rollups USING btree (user_id, year_start);
+
+--
+-- Name: INDEX weekly_rollups_user_year_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.weekly_rollups_user_year_idx IS 'Serves yearly_volume filtered by user_id and year_start (the window''s rows only); see migration 20261205200100.';
+
+--
 -- Name: workouts_coach_id_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -15530,6 +16016,18 @@ CREATE INDEX workouts_completed_activity_id_idx ON public.workouts USING btree (
 --
 
 CREATE INDEX workouts_user_id_planned_date_idx ON public.workouts USING btree (user_id, planned_date);
+
+--
+-- Name: workouts_user_week_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX workouts_user_week_idx ON public.workouts USING btree (user_id, planned_week);
+
+--
+-- Name: INDEX workouts_user_week_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.workouts_user_week_idx IS 'Serves weekly_compliance filtered by user_id and week_start (the window''s workouts only); see migration 20261205200100.';
 
 --
 -- Name: idx_procrastinate_jobs_worker_not_null; Type: INDEX; Schema: queue; Owner: -
@@ -15748,6 +16246,24 @@ CREATE TRIGGER coach_athletes_guard_change BEFORE INSERT OR UPDATE ON public.coa
 CREATE TRIGGER coach_athletes_set_updated_at BEFORE UPDATE ON public.coach_athletes FOR EACH ROW EXECUTE FUNCTION private.set_updated_at();
 
 --
+-- Name: daily_loads daily_loads_fitness_delete; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER daily_loads_fitness_delete AFTER DELETE ON public.daily_loads REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION private.daily_fitness_follow_loads();
+
+--
+-- Name: daily_loads daily_loads_fitness_insert; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER daily_loads_fitness_insert AFTER INSERT ON public.daily_loads REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION private.daily_fitness_follow_loads();
+
+--
+-- Name: daily_loads daily_loads_fitness_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER daily_loads_fitness_update AFTER UPDATE ON public.daily_loads REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION private.daily_fitness_follow_loads();
+
+--
 -- Name: provider_connections provider_connections_record_status_change; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -15764,6 +16280,12 @@ CREATE TRIGGER provider_connections_scrub_disconnected_profile BEFORE UPDATE OF 
 --
 
 CREATE TRIGGER provider_connections_set_updated_at BEFORE UPDATE ON public.provider_connections FOR EACH ROW EXECUTE FUNCTION private.set_updated_at();
+
+--
+-- Name: users users_daily_fitness_preferences; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER users_daily_fitness_preferences AFTER UPDATE OF preferences ON public.users FOR EACH ROW WHEN ((old.preferences IS DISTINCT FROM new.preferences)) EXECUTE FUNCTION private.daily_fitness_follow_preferences();
 
 --
 -- Name: users users_guard_update; Type: TRIGGER; Schema: public; Owner: -
@@ -16004,6 +16526,13 @@ ALTER TABLE ONLY public.connection_events
 
 ALTER TABLE ONLY public.connection_events
     ADD CONSTRAINT connection_events_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+--
+-- Name: daily_fitness daily_fitness_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.daily_fitness
+    ADD CONSTRAINT daily_fitness_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
 
 --
 -- Name: daily_loads daily_loads_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
@@ -16443,6 +16972,24 @@ CREATE POLICY connection_events_select ON public.connection_events FOR SELECT TO
 COMMENT ON POLICY connection_events_select ON public.connection_events IS 'An athlete reads the events of their own connections; an admin reads all.';
 
 --
+-- Name: daily_fitness; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.daily_fitness ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: daily_fitness daily_fitness_select; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY daily_fitness_select ON public.daily_fitness FOR SELECT TO authenticated USING ((((user_id = ( SELECT auth.uid() AS uid)) AND (NOT shareable_only)) OR ((ARRAY[user_id] && array_remove(ARRAY( SELECT private.readable_user_ids() AS readable_user_ids), ( SELECT auth.uid() AS uid))) AND (shareable_only = (NOT ( SELECT private.is_admin() AS is_admin))))));
+
+--
+-- Name: POLICY daily_fitness_select ON daily_fitness; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON POLICY daily_fitness_select ON public.daily_fitness IS 'An athlete reads their own fitness over every activity; a coach with an active grant reads the athlete''s fitness over shareable activities only; an admin reads every athlete''s full fitness.';
+
+--
 -- Name: daily_loads; Type: ROW SECURITY; Schema: public; Owner: -
 --
 
@@ -16820,6 +17367,25 @@ REVOKE ALL ON FUNCTION private.coros_sport_code(p_item jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.coros_sport_code(p_item jsonb) TO service_role;
 
 --
+-- Name: FUNCTION daily_fitness_follow_loads(); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.daily_fitness_follow_loads() FROM PUBLIC;
+
+--
+-- Name: FUNCTION daily_fitness_follow_preferences(); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.daily_fitness_follow_preferences() FROM PUBLIC;
+
+--
+-- Name: FUNCTION daily_fitness_refresh(p_user_ids uuid[], p_from date[], p_replace boolean); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.daily_fitness_refresh(p_user_ids uuid[], p_from date[], p_replace boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION private.daily_fitness_refresh(p_user_ids uuid[], p_from date[], p_replace boolean) TO service_role;
+
+--
 -- Name: FUNCTION distance_efforts(p_time double precision[], p_distance double precision[]); Type: ACL; Schema: private; Owner: -
 --
 
@@ -16875,6 +17441,14 @@ GRANT ALL ON FUNCTION private.fitbit_number(p_value jsonb) TO service_role;
 
 REVOKE ALL ON FUNCTION private.fitbit_offset_seconds(p_value text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.fitbit_offset_seconds(p_value text) TO service_role;
+
+--
+-- Name: FUNCTION fitness_days(p_preferences jsonb, p_key text); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.fitness_days(p_preferences jsonb, p_key text) FROM PUBLIC;
+GRANT ALL ON FUNCTION private.fitness_days(p_preferences jsonb, p_key text) TO authenticated;
+GRANT ALL ON FUNCTION private.fitness_days(p_preferences jsonb, p_key text) TO service_role;
 
 --
 -- Name: FUNCTION ftp_history_apply_changes(); Type: ACL; Schema: private; Owner: -
@@ -17418,6 +17992,13 @@ REVOKE ALL ON FUNCTION private.timestamptz_of_parts(p_parts text[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.timestamptz_of_parts(p_parts text[]) TO service_role;
 
 --
+-- Name: FUNCTION training_load_series_recomputed(p_user_id uuid, p_from date, p_to date); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.training_load_series_recomputed(p_user_id uuid, p_from date, p_to date) FROM PUBLIC;
+GRANT ALL ON FUNCTION private.training_load_series_recomputed(p_user_id uuid, p_from date, p_to date) TO service_role;
+
+--
 -- Name: FUNCTION trimp_weighting(p_preferences jsonb); Type: ACL; Schema: private; Owner: -
 --
 
@@ -17691,6 +18272,13 @@ GRANT ALL ON FUNCTION public.rate_limit_charge(p_buckets text[], p_limits intege
 
 REVOKE ALL ON FUNCTION public.rate_limit_observe(p_buckets text[], p_used integer[], p_limits integer[], p_window_seconds integer[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.rate_limit_observe(p_buckets text[], p_used integer[], p_limits integer[], p_window_seconds integer[]) TO service_role;
+
+--
+-- Name: FUNCTION rebuild_daily_fitness(p_user_id uuid); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.rebuild_daily_fitness(p_user_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.rebuild_daily_fitness(p_user_id uuid) TO service_role;
 
 --
 -- Name: FUNCTION rebuild_personal_records(p_user_id uuid); Type: ACL; Schema: public; Owner: -
@@ -18565,6 +19153,13 @@ GRANT SELECT ON TABLE public.connection_events TO authenticated;
 --
 
 GRANT ALL ON SEQUENCE public.connection_events_id_seq TO service_role;
+
+--
+-- Name: TABLE daily_fitness; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT ON TABLE public.daily_fitness TO authenticated;
+GRANT SELECT ON TABLE public.daily_fitness TO service_role;
 
 --
 -- Name: TABLE daily_loads; Type: ACL; Schema: public; Owner: -

@@ -651,6 +651,46 @@ export type Database = {
           },
         ]
       }
+      daily_fitness: {
+        Row: {
+          atl: number
+          ctl: number
+          day: string
+          load: number
+          shareable_only: boolean
+          user_id: string
+        }
+        Insert: {
+          atl: number
+          ctl: number
+          day: string
+          load: number
+          shareable_only: boolean
+          user_id: string
+        }
+        Update: {
+          atl?: number
+          ctl?: number
+          day?: string
+          load?: number
+          shareable_only?: boolean
+          user_id?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "daily_fitness_user_id_fkey"
+            columns: ["user_id"]
+            referencedRelation: "user_provider_connections"
+            referencedColumns: ["user_id"]
+          },
+          {
+            foreignKeyName: "daily_fitness_user_id_fkey"
+            columns: ["user_id"]
+            referencedRelation: "users"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
       daily_loads: {
         Row: {
           activity_count: number
@@ -988,6 +1028,7 @@ export type Database = {
           shareable: boolean
           user_id: string
           week_start: string
+          year_start: string | null
         }
         Insert: {
           activity_count: number
@@ -1003,6 +1044,7 @@ export type Database = {
           shareable: boolean
           user_id: string
           week_start: string
+          year_start?: never
         }
         Update: {
           activity_count?: number
@@ -1018,6 +1060,7 @@ export type Database = {
           shareable?: boolean
           user_id?: string
           week_start?: string
+          year_start?: never
         }
         Relationships: [
           {
@@ -1047,6 +1090,7 @@ export type Database = {
           planned_distance: number | null
           planned_duration: number | null
           planned_load: number | null
+          planned_week: string | null
           structure: NonNullable<Json>
           updated_at: string
           user_id: string
@@ -1063,6 +1107,7 @@ export type Database = {
           planned_distance?: number | null
           planned_duration?: number | null
           planned_load?: number | null
+          planned_week?: never
           structure?: NonNullable<Json>
           updated_at?: string
           user_id?: string
@@ -1079,6 +1124,7 @@ export type Database = {
           planned_distance?: number | null
           planned_duration?: number | null
           planned_load?: number | null
+          planned_week?: never
           structure?: NonNullable<Json>
           updated_at?: string
           user_id?: string
@@ -1848,6 +1894,10 @@ export type Database = {
           p_window_seconds: number[]
         }
         Returns: number
+      }
+      rebuild_daily_fitness: {
+        Args: { p_user_id?: string }
+        Returns: undefined
       }
       rebuild_personal_records: {
         Args: { p_user_id?: string }
