@@ -8,11 +8,11 @@ The made-up provider's HTTP answers follow RFC 6749 (token response §5.1, error
 see tests/fixtures/providers/acme/PROVENANCE.md. Its activity shape is Trainlytics' own
 (``external_id``, ``start_time``, ...): a made-up provider has no documentation of its own.
 
-The SQL side of a new provider (enum value, normaliser registry row, sport mappings) is the
-fold helper's migration-registry; here the database learns only the enum value (``alter type
-... add value``), so the ingest refuses the items (no normaliser is registered for "acme") and
-this test stops at the Python boundary: the engine fetched the provider's page with the
-athlete's token and handed every item to ``public.ingest_activities``.
+The SQL side of a new provider is two migrations (README "Adding a provider"), applied here by
+the project's migration runner on top of the repository's files: with the enum value alone the
+ingest refuses the items ("normaliser returned nothing"); once the registration migration
+(sport words, normaliser, registry row, duplicate priority) is applied, the same page lands in
+``activities``. tests/sync/test_provider_registry.py covers the SQL side in more depth.
 """
 
 from __future__ import annotations
@@ -392,7 +392,7 @@ def test_connect_exchange_and_sync_through_the_engine(
     assert listed
     assert all(r.headers["authorization"] == f"Bearer {ACCESS_TOKEN}" for r in listed)
     assert outcome.fetched == len(activities), outcome
-    # Python boundary: without a registered normaliser the database refuses every item.
+    # Without a registered normaliser the database refuses every item.
     assert (outcome.created, outcome.failed) == (0, len(activities))
     assert {e["reason"] for e in outcome.item_errors} == {"normaliser returned nothing"}
 
