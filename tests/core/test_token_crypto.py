@@ -9,8 +9,8 @@ import uuid
 import pytest
 
 from tests.core.conftest import random_key, tokens
-from trainlytics.config import ConfigError
 from trainlytics.crypto import TokenCipher, TokenDecryptionError, token_aad
+from trainlytics.errors import ConfigError
 from trainlytics.providers.base import TokenSet
 
 USER = uuid.UUID("00000000-0000-4000-8000-000000000001")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import psycopg
@@ -23,7 +24,7 @@ class ConnGateway:
     def __init__(self, conn: Conn) -> None:
         self.conn = conn
 
-    def call(self, function: str, args: dict[str, Any]) -> list[dict[str, Any]]:
+    def call(self, function: str, args: Mapping[str, Any]) -> list[dict[str, Any]]:
         from psycopg import sql
         from psycopg.rows import dict_row
         from psycopg.types.json import Jsonb

@@ -98,7 +98,9 @@ def about(actual: datetime | None, expected_from_now: timedelta) -> bool:
     return abs(delta) < timedelta(seconds=60)
 
 
-def webhook(body: bytes, *, client: str | None = CLIENT_ID, secret: str | None = CLIENT_SECRET):
+def webhook(
+    body: bytes, *, client: str | None = CLIENT_ID, secret: str | None = CLIENT_SECRET
+) -> WebhookRequest:
     headers = {"content-type": "application/json"}
     if client is not None:
         headers["client"] = client

@@ -401,7 +401,7 @@ def rotating_provider() -> PolarProvider:
         webhook_secret="new-secret-after-rotation",  # noqa: S106 - test value
         extra={"WEBHOOK_PREVIOUS_SECRET": WEBHOOK_SECRET},
     )
-    return PolarProvider(credentials, httpx.Client(transport=httpx.MockTransport(lambda r: 0)))  # type: ignore[arg-type,return-value]
+    return PolarProvider(credentials, httpx.Client(transport=httpx.MockTransport(lambda r: 0)))  # type: ignore[arg-type]
 
 
 def test_during_a_rotation_old_and_new_secrets_are_both_accepted() -> None:

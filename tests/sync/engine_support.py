@@ -27,7 +27,7 @@ import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
-from tests.conftest import migrate_database, throwaway_database
+from tests.databases import migrated_database
 from tests.fakes.strava import FakeStrava
 from tests.helpers import create_auth_user
 from tests.sync.ingest_support import T0, strava_activity
@@ -277,8 +277,7 @@ class StaticTokens:
 @pytest.fixture(scope="module")
 def sync_database_url(server_url: str) -> Iterator[str]:
     """A database of this module's own: the engine commits, others must not see it."""
-    with throwaway_database(server_url) as url:
-        migrate_database(url, server_url)
+    with migrated_database(server_url) as url:
         yield url
 
 
