@@ -53,6 +53,25 @@ __all__ = [  # re-exported: tests import these from tests.conftest
 
 TEST_DATABASE_URL_ENV = "TRAINLYTICS_TEST_DATABASE_URL"
 
+#: The tests `make test-fast` leaves out (marked ``slow`` here, in one place, rather than in each
+#: file): a real browser, the real Supabase CLI, processes starting an embedded server of their
+#: own, a worker killed mid-sync, the real-device corpus. `make test` and CI run them all.
+SLOW = (
+    "tests/report/test_report_browser.py",
+    "tests/supabase_cli/",
+    "tests/test_embedded.py",
+    "tests/cli/test_first_run.py::test_serve_runs_on_the_embedded_database",
+    "tests/cli/test_first_run.py::test_the_embedded_database_migrates_itself_on_first_use",
+    "tests/sync/test_faults.py::test_worker_killed_mid_sync",
+    "tests/importers/test_corpus.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.startswith(SLOW):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def server_url() -> Iterator[str]:

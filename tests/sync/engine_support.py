@@ -367,7 +367,9 @@ def drop_engine_connections(database_url: str) -> Callable[[], None]:
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute(
                 "select pg_terminate_backend(pid) from pg_stat_activity"
-                " where application_name = %s and pid <> pg_backend_pid()",
+                " where application_name = %s and pid <> pg_backend_pid()"
+                # This module's database only: not another xdist worker's on a shared server.
+                " and datname = current_database()",
                 [APP_NAME],
             )
 
