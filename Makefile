@@ -12,9 +12,9 @@ FRONTEND := supabase/frontend
 NODE_STAMP := $(FRONTEND)/node_modules/.package-lock.json
 
 # pytest-xdist: one worker per core, each with its own embedded PostgreSQL (or its own databases
-# on $$TRAINLYTICS_TEST_DATABASE_URL's server); a file's tests stay on one worker, so its
-# module-scoped world is built once.
-XDIST := -n auto --dist loadfile
+# on $$TRAINLYTICS_TEST_DATABASE_URL's server); a directory's tests stay on one worker, in serial
+# order (tests/conftest.py groups them), so its session and module worlds are built once.
+XDIST := -n auto --dist loadgroup
 
 .PHONY: demo test test-fast lint fmt lock types types-check frontend-check
 

@@ -71,6 +71,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.nodeid.startswith(SLOW):
             item.add_marker(pytest.mark.slow)
+        # pytest-xdist `--dist loadgroup`: a directory's tests run on one worker, in the order
+        # a serial run gives them (their session-scoped databases are built once, and tests
+        # sharing one see each other's commits as before); files at the top are groups alone.
+        top = item.nodeid.split("::", 1)[0].split("/")
+        item.add_marker(pytest.mark.xdist_group("/".join(top[:2])))
 
 
 @pytest.fixture(scope="session")
