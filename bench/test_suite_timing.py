@@ -10,7 +10,9 @@ servers the run started (found by the run's own ``TMPDIR``, which ``tempfile.mkd
 data directories under; a postmaster's cumulative time includes its exited backends). CPU
 seconds barely depend on the load, so they compare runs made at different loads; wall seconds
 are what a developer waits. Prints one Markdown table row and appends a JSON line to
-``bench/results/test_suite_timing.jsonl`` (gitignored).
+``bench/results/test_suite_timing.jsonl`` (gitignored); ``--log FILE`` keeps pytest's output.
+Run without ``--basetemp``: pytest's temporary directories then sit under the run's TMPDIR, so
+the embedded servers that tests start for themselves are counted too.
 """
 
 from __future__ import annotations
@@ -103,6 +105,7 @@ def main() -> int:
         default=None,
         help="pytest executable (default: <this checkout>/.venv/bin/pytest)",
     )
+    parser.add_argument("--log", type=Path, default=None, help="write pytest's output there")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="pytest arguments, after --")
     options = parser.parse_args()
     args = options.args[1:] if options.args[:1] == ["--"] else options.args
@@ -130,6 +133,8 @@ def main() -> int:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     shutil.rmtree(tmpdir, ignore_errors=True)
 
+    if options.log is not None:
+        options.log.write_text(proc.stdout + proc.stderr, encoding="utf-8")
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
     summary = lines[-1].strip("= ") if lines else "(no output)"
     loads = sampler.loads or [os.getloadavg()[0]]
