@@ -46,9 +46,9 @@ from sync_engine import T0, InMemoryStrava, Tokens, new_connection, summary  # n
 
 from trainlytics.db import migrations  # noqa: E402
 from trainlytics.db.gateway import PsycopgGateway  # noqa: E402
+from trainlytics.sync.engine import SyncEngine  # noqa: E402
 from trainlytics.sync.jobs import SYNC_QUEUE, JobQueue, build_app  # noqa: E402
 from trainlytics.sync.rate_limits import RateLimiter  # noqa: E402
-from trainlytics.sync.engine import SyncEngine  # noqa: E402
 
 BENCH_DATABASE_URL_ENV = "TRAINLYTICS_BENCH_DATABASE_URL"
 
