@@ -74,7 +74,7 @@ if str(REPO_ROOT / "functions_py") not in sys.path:  # runnable without `pip ins
 
 from ingest_throughput import strava_activity  # noqa: E402
 
-from trainlytics import migrations  # noqa: E402
+from trainlytics.db import migrations  # noqa: E402
 
 BENCH_DATABASE_URL_ENV = "TRAINLYTICS_BENCH_DATABASE_URL"
 

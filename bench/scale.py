@@ -50,7 +50,7 @@ if str(REPO_ROOT / "functions_py") not in sys.path:  # runnable without `pip ins
 
 from ingest_throughput import strava_activity  # noqa: E402
 
-from trainlytics import migrations  # noqa: E402
+from trainlytics.db import migrations  # noqa: E402
 
 Connection = psycopg.Connection[Any]
 BENCH_DATABASE_URL_ENV = "TRAINLYTICS_BENCH_DATABASE_URL"

@@ -52,7 +52,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT / "functions_py") not in sys.path:  # runnable without `pip install -e .`
     sys.path.insert(0, str(REPO_ROOT / "functions_py"))
 
-from trainlytics import migrations  # noqa: E402
+from trainlytics.db import migrations  # noqa: E402
 
 Connection = psycopg.Connection[Any]
 

@@ -44,11 +44,11 @@ for path in (REPO_ROOT / "functions_py", REPO_ROOT / "bench"):
 
 from sync_engine import T0, InMemoryStrava, Tokens, new_connection, summary  # noqa: E402
 
-from trainlytics import migrations  # noqa: E402
-from trainlytics.gateway import PsycopgGateway  # noqa: E402
-from trainlytics.jobs import SYNC_QUEUE, JobQueue, build_app  # noqa: E402
-from trainlytics.rate_limits import RateLimiter  # noqa: E402
-from trainlytics.sync import SyncEngine  # noqa: E402
+from trainlytics.db import migrations  # noqa: E402
+from trainlytics.db.gateway import PsycopgGateway  # noqa: E402
+from trainlytics.sync.engine import SyncEngine  # noqa: E402
+from trainlytics.sync.jobs import SYNC_QUEUE, JobQueue, build_app  # noqa: E402
+from trainlytics.sync.rate_limits import RateLimiter  # noqa: E402
 
 BENCH_DATABASE_URL_ENV = "TRAINLYTICS_BENCH_DATABASE_URL"
 

@@ -5,7 +5,13 @@
 - ``database_url``: a throwaway database on that server, bootstrapped and migrated by the
   project's own runner (so objects belong to the non-superuser ``trainlytics_owner``).
 - ``db``: a superuser connection to it, inside a transaction rolled back after each test.
-- ``make_database``: creates further empty throwaway databases (dropped at teardown).
+- ``module_db`` and :func:`rolled_back`: one connection for a whole module, whose world is built
+  once and each test run in a savepoint rolled back afterwards (see tests/db/test_rls_matrix.py).
+- ``make_database``: creates further empty throwaway databases (dropped at teardown);
+  ``make_migrated_database``: migrated ones (see :func:`migrated_database`).
+
+Under pytest-xdist every worker is a session of its own: its own embedded server (or, with
+``TRAINLYTICS_TEST_DATABASE_URL``, its own uniquely named databases on the shared one).
 """
 
 from __future__ import annotations
@@ -13,24 +19,63 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
 from psycopg.rows import TupleRow
 
-from trainlytics.db import migrations
+from tests import hypothesis_profiles
+from tests.databases import (
+    TEST_DATABASE_PREFIX,
+    cluster_lock,
+    database_url_for,
+    drop_templates,
+    migrate_database,
+    migrated_database,
+    rolled_back,
+    throwaway_database,
+)
 from trainlytics.db.embedded import start_embedded, stop_embedded
 
+__all__ = [  # re-exported: tests import these from tests.conftest
+    "TEST_DATABASE_PREFIX",
+    "cluster_lock",
+    "database_url_for",
+    "hypothesis_profiles",
+    "migrate_database",
+    "migrated_database",
+    "rolled_back",
+    "throwaway_database",
+]
+
 TEST_DATABASE_URL_ENV = "TRAINLYTICS_TEST_DATABASE_URL"
-TEST_DATABASE_PREFIX = "trainlytics_test_"
-# Bootstrapping touches cluster-wide roles: serialise it across concurrent test runs.
-_BOOTSTRAP_LOCK = 0x7472_6169_6E74  # arbitrary, "traint"
+
+#: The tests `make test-fast` leaves out (marked ``slow`` here, in one place, rather than in each
+#: file): a real browser, the real Supabase CLI, processes starting an embedded server of their
+#: own, a worker killed mid-sync, the real-device corpus. `make test` and CI run them all.
+SLOW = (
+    "tests/report/test_report_browser.py",
+    "tests/supabase_cli/",
+    "tests/test_embedded.py",
+    "tests/cli/test_first_run.py::test_serve_runs_on_the_embedded_database",
+    "tests/cli/test_first_run.py::test_the_embedded_database_migrates_itself_on_first_use",
+    "tests/sync/test_faults.py::test_worker_killed_mid_sync",
+    "tests/importers/test_corpus.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.startswith(SLOW):
+            item.add_marker(pytest.mark.slow)
+        # pytest-xdist `--dist loadgroup`: a directory's tests run on one worker, in the order
+        # a serial run gives them (their session-scoped databases are built once, and tests
+        # sharing one see each other's commits as before); files at the top are groups alone.
+        top = item.nodeid.split("::", 1)[0].split("/")
+        item.add_marker(pytest.mark.xdist_group("/".join(top[:2])))
 
 
 @pytest.fixture(scope="session")
@@ -38,59 +83,25 @@ def server_url() -> Iterator[str]:
     """A superuser URL of the server the tests create their databases on."""
     configured = os.environ.get(TEST_DATABASE_URL_ENV)
     if configured:
-        yield configured
+        try:
+            yield configured
+        finally:
+            drop_templates(configured)
         return
     data_dir = Path(tempfile.mkdtemp(prefix="trainlytics-test-pg-"))
     try:
-        yield start_embedded(data_dir, cleanup_mode="delete")
+        url = start_embedded(data_dir, cleanup_mode="delete")
+        yield url
+        drop_templates(url)
     finally:
         stop_embedded(data_dir)  # stops the server and deletes <data_dir>/postgres
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def database_url_for(server: str, dbname: str) -> str:
-    return make_conninfo(server, dbname=dbname)
-
-
-@contextmanager
-def throwaway_database(server: str) -> Iterator[str]:
-    """Create an empty database with a unique name, yield its URL, and always drop it."""
-    name = f"{TEST_DATABASE_PREFIX}{uuid.uuid4().hex}"
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    try:
-        yield database_url_for(server, name)
-    finally:
-        with psycopg.connect(server, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
-            )
-
-
-@contextmanager
-def cluster_lock(server: str) -> Iterator[None]:
-    """Hold an advisory lock in the server's maintenance database (one bootstrap at a time)."""
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute("select pg_advisory_lock(%s)", [_BOOTSTRAP_LOCK])
-        try:
-            yield
-        finally:
-            admin.execute("select pg_advisory_unlock(%s)", [_BOOTSTRAP_LOCK])
-
-
-def migrate_database(
-    url: str, server: str, migrations_dir: Path | None = None
-) -> migrations.MigrationResult:
-    """Bootstrap (if needed) and migrate the database at ``url`` with the project's runner."""
-    with cluster_lock(server), psycopg.connect(url, autocommit=True) as conn:
-        return migrations.migrate(conn, migrations_dir)
-
-
 @pytest.fixture(scope="session")
 def database_url(server_url: str) -> Iterator[str]:
     """A throwaway database with the bootstrap and every repo migration applied."""
-    with throwaway_database(server_url) as url:
-        migrate_database(url, server_url)
+    with migrated_database(server_url) as url:
         yield url
 
 
@@ -108,8 +119,47 @@ def db(database_url: str) -> Iterator[psycopg.Connection[TupleRow]]:
         conn.close()
 
 
+# --- a world built once per module -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def module_db(database_url: str) -> Iterator[psycopg.Connection[TupleRow]]:
+    """A superuser connection for a whole module, its transaction open and rolled back after
+    the module's last test.
+
+    A module builds its expensive world on it once (a module-scoped fixture) and overrides
+    ``db`` to run each test in a savepoint of it (:func:`rolled_back`)::
+
+        @pytest.fixture(scope="module")
+        def world(module_db): return build_world(module_db)
+
+        @pytest.fixture
+        def db(module_db, world):
+            with rolled_back(module_db) as conn:
+                yield conn
+
+    Only for tests that neither commit (psycopg refuses ``commit()`` inside the savepoint, so
+    such a test fails loudly) nor need the world on another connection (it is never committed).
+    """
+    conn = psycopg.connect(database_url, autocommit=False)
+    conn.execute("select 1")
+    try:
+        yield conn
+    finally:
+        conn.rollback()
+        conn.close()
+
+
 @pytest.fixture
 def make_database(server_url: str) -> Iterator[Callable[[], str]]:
     """Factory of empty throwaway databases on the test server, all dropped afterwards."""
     with ExitStack() as stack:
         yield lambda: stack.enter_context(throwaway_database(server_url))
+
+
+@pytest.fixture
+def make_migrated_database(server_url: str) -> Iterator[Callable[[], str]]:
+    """Factory of migrated throwaway databases (:func:`migrated_database`), all dropped
+    afterwards: for tests whose code commits."""
+    with ExitStack() as stack:
+        yield lambda: stack.enter_context(migrated_database(server_url))

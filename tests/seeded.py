@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import psycopg
 
-from tests.conftest import migrate_database, throwaway_database
+from tests.databases import migrated_database
 from trainlytics.db.migrations import REPO_ROOT
 
 __all__ = ["ALICE", "BOB", "SEED_FILE", "seeded_database"]
@@ -21,8 +21,7 @@ BOB = "bob.coach@example.com"
 
 @contextmanager
 def seeded_database(server_url: str) -> Iterator[str]:
-    with throwaway_database(server_url) as url:
-        migrate_database(url, server_url)
+    with migrated_database(server_url) as url:
         with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
             conn.execute(SEED_FILE.read_text(encoding="utf-8"))
         yield url

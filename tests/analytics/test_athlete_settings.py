@@ -350,15 +350,15 @@ def test_coach_with_grant_reads_but_cannot_write_settings(db: Conn) -> None:
 
 
 def test_anon_cannot_touch_settings_or_rpcs(db: Conn) -> None:
-    for query, params in (
-        ("select * from public.athlete_settings", []),
-        ("select * from public.athlete_ftp_history", []),
-        ("select public.set_athlete_settings('{}')", []),
-        ("select public.set_ftp(250, null)", []),
-        ("select public.remove_ftp('2026-01-01')", []),
-        ("select public.get_athlete_settings(null)", []),
+    for query in (
+        "select * from public.athlete_settings",
+        "select * from public.athlete_ftp_history",
+        "select public.set_athlete_settings('{}')",
+        "select public.set_ftp(250, null)",
+        "select public.remove_ftp('2026-01-01')",
+        "select public.get_athlete_settings(null)",
     ):
-        assert _error(db, None, query, params).sqlstate == "42501", query
+        assert _error(db, None, query, []).sqlstate == "42501", query
 
 
 def test_analyst_has_no_per_athlete_settings_access(db: Conn) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -20,7 +21,8 @@ from tests.helpers import act_as_user, create_auth_user, reset_role
 Conn = psycopg.Connection[Any]
 
 
-def load_of(conn: Conn, preferences: dict[str, object], **activity: object) -> tuple[float, str]:
+def load_of(conn: Conn, preferences: Mapping[str, object], **activity: object) -> tuple[Any, str]:
+    """(load, method); the load compares with pytest.approx (hence Any)."""
     row = conn.execute(
         "select (l).load, (l).method from (select private.activity_training_load("
         " %(type)s, %(moving)s, %(elapsed)s, %(hr)s, %(np)s, %(avg_power)s, %(prefs)s) as l) as t",

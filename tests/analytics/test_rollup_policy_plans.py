@@ -27,6 +27,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from tests.databases import migrated_database
 from tests.helpers import act_as_user, create_auth_user
 
 Conn = psycopg.Connection[Any]
@@ -55,6 +56,26 @@ def _activities(conn: Conn, user: uuid.UUID) -> None:
             " values (%s, 'manual', true, 'run', %s, 3600, 3000, 3100, 10000, %s)",
             [user, T0 + timedelta(days=n), n % 3 == 0],
         )
+
+
+@pytest.fixture(scope="module")
+def plans_database_url(server_url: str) -> Iterator[str]:
+    """A migrated database of this module's own: the plans depend on the tables' statistics,
+    which rows committed by other modules into the session's shared database would change (the
+    test then depended on which modules ran before it on the same worker)."""
+    with migrated_database(server_url) as url:
+        yield url
+
+
+@pytest.fixture
+def db(plans_database_url: str) -> Iterator[Conn]:
+    """A superuser connection inside a transaction rolled back after the test."""
+    with psycopg.connect(plans_database_url) as conn:
+        conn.execute("select 1")
+        try:
+            yield conn
+        finally:
+            conn.rollback()
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from tests.helpers import act_as_service, act_as_user, create_auth_user, reset_role
+from tests.hypothesis_profiles import examples
 from tests.sync.ingest_support import ingest, make_connection, strava_activity
 from trainlytics.cli.main import app
 
@@ -267,13 +268,13 @@ def apply(conn: Conn, world: Athletes, op: tuple[Any, ...]) -> None:
     elif kind == "hard_delete":
         conn.execute("delete from public.activities where id = %s", [activity])
     elif kind == "make_duplicate":
-        other = conn.execute(
+        candidates = conn.execute(
             "select id from public.activities where user_id = %s and id <> %s"
             " and primary_activity_id is null order by id",
             [owner, activity],
         ).fetchall()
-        if other:
-            primary = int(other[op[2] % len(other)][0])
+        if candidates:
+            primary = int(candidates[op[2] % len(candidates)][0])
             conn.execute(
                 "update public.activities set primary_activity_id = %s where id = %s"
                 " and not exists (select from public.activities where primary_activity_id = %s)",
@@ -286,7 +287,7 @@ def apply(conn: Conn, world: Athletes, op: tuple[Any, ...]) -> None:
 
 
 @settings(
-    max_examples=25,
+    max_examples=examples(25),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

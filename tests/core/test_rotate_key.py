@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from typer.testing import CliRunner
 
-from tests.conftest import migrate_database
 from tests.core.conftest import identity, keys_env, random_key
 from tests.helpers import create_auth_user
 from trainlytics.cli.main import app
@@ -25,10 +24,9 @@ PROVIDERS = ("strava", "garmin", "polar", "coros", "wahoo")
 
 
 def test_rotate_key_reencrypts_every_row_and_a_second_run_does_nothing(
-    make_database: Callable[[], str], server_url: str
+    make_migrated_database: Callable[[], str],
 ) -> None:
-    url = make_database()
-    migrate_database(url, server_url)
+    url = make_migrated_database()
     old, new = random_key(), random_key()
     old_cipher = TokenCipher({"old": old}, "old")
     expected: dict[int, tuple[uuid.UUID, str, str, str | None]] = {}
@@ -76,10 +74,9 @@ def test_rotate_key_reencrypts_every_row_and_a_second_run_does_nothing(
 
 
 def test_rotate_key_without_the_old_key_fails_in_one_line_and_changes_nothing(
-    make_database: Callable[[], str], server_url: str
+    make_migrated_database: Callable[[], str],
 ) -> None:
-    url = make_database()
-    migrate_database(url, server_url)
+    url = make_migrated_database()
     old, new = random_key(), random_key()
     with psycopg.connect(url, autocommit=True) as conn:
         user = create_auth_user(conn, f"{uuid.uuid4().hex}@example.com")
@@ -116,12 +113,11 @@ def test_rotate_key_names_a_missing_key_variable() -> None:
 
 
 def test_rotate_key_reencrypts_tokens_queued_for_revocation_so_retiring_the_old_key_loses_none(
-    make_database: Callable[[], str], server_url: str
+    make_migrated_database: Callable[[], str],
 ) -> None:
     """Threat: a disconnected athlete's tokens, still queued for revocation, sealed with a key
     the operator retires after `rotate-key` — unreadable, so never revoked at the provider."""
-    url = make_database()
-    migrate_database(url, server_url)
+    url = make_migrated_database()
     old, new = random_key(), random_key()
     old_cipher = TokenCipher({"old": old}, "old")
     queued: dict[int, tuple[uuid.UUID, str, str]] = {}
@@ -168,10 +164,9 @@ def test_rotate_key_reencrypts_tokens_queued_for_revocation_so_retiring_the_old_
 
 
 def test_rotation_of_a_queued_revocation_leaves_a_row_changed_meanwhile_alone(
-    make_database: Callable[[], str], server_url: str
+    make_migrated_database: Callable[[], str],
 ) -> None:
-    url = make_database()
-    migrate_database(url, server_url)
+    url = make_migrated_database()
     old_cipher = TokenCipher({"old": random_key()}, "old")
     with psycopg.connect(url, autocommit=True) as conn:
         store = ConnectionStore(PsycopgGateway(conn))

@@ -9,9 +9,8 @@ import uuid
 import pytest
 
 from tests.core.conftest import random_key, tokens
-from trainlytics.config import ConfigError
 from trainlytics.connections.crypto import TokenCipher, token_aad
-from trainlytics.errors import TokenDecryptionError
+from trainlytics.errors import ConfigError, TokenDecryptionError
 from trainlytics.providers.base import TokenSet
 
 USER = uuid.UUID("00000000-0000-4000-8000-000000000001")

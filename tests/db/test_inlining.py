@@ -75,7 +75,6 @@ def plan_of_call(conn: Conn, name: str, argument_types: list[str], returns_set: 
     return "\n".join(
         str(row[0]) for row in conn.execute(f"explain (verbose, costs off) {query}".encode())
     )
-    return "\n".join(str(row[0]) for row in conn.execute(query.encode()))
 
 
 def test_there_are_sql_functions_to_inline(db: Conn) -> None:

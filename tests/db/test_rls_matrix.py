@@ -1,6 +1,7 @@
 """The row-level security threat matrix: every table and view x every kind of caller x command.
 
-The world (built as superuser, rolled back after each test):
+The world (built once per module as superuser, each test run in a savepoint rolled back
+afterwards, the world itself rolled back after the module):
 
 - alice, an athlete with a Strava and a Garmin connection (tokens in private.provider_tokens,
   connection events, sync history), activities from both providers, one of them private, a
@@ -22,13 +23,14 @@ number of rows affected).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 import pytest
 
+from tests.databases import rolled_back
 from tests.helpers import act_as_anon, act_as_service, act_as_user, create_auth_user
 
 Conn = psycopg.Connection[Any]
@@ -249,7 +251,7 @@ def build_world(conn: Conn) -> World:
         [eve],
     )
 
-    for label, owner, coach in (
+    for label, owner, planner in (
         ("w_alice", alice, None),
         ("w_bob", alice, world.uid("bob")),
         ("w_eve", eve, None),
@@ -258,7 +260,7 @@ def build_world(conn: Conn) -> World:
             conn,
             "insert into public.workouts (user_id, coach_id, planned_date, activity_type, name)"
             " values (%s, %s, '2025-06-20', 'run', %s) returning id",
-            [owner, coach, label],
+            [owner, planner, label],
         )
 
     # Settings and FTP history (issue 18): one row each for alice and eve.
@@ -353,12 +355,18 @@ def build_world(conn: Conn) -> World:
     return world
 
 
+@pytest.fixture(scope="module")
+def world(module_db: Conn) -> World:
+    """Built once for the module, in module_db's open (never committed) transaction."""
+    return build_world(module_db)
+
+
 @pytest.fixture
-def world(db: Conn) -> World:
-    # Open the test's transaction first: on an idle connection, psycopg's
-    # `with conn.transaction()` (used by create_auth_user) would BEGIN and COMMIT on its own.
-    db.execute("select 1")
-    return build_world(db)
+def db(module_db: Conn, world: World) -> Iterator[Conn]:
+    """Overrides tests/conftest.py's ``db``: the world's connection, each test in a savepoint
+    rolled back afterwards, so every test sees the same world."""
+    with rolled_back(module_db) as conn:
+        yield conn
 
 
 # --- acting and attempting ----------------------------------------------------------------

@@ -26,7 +26,7 @@ import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
-from tests.conftest import migrate_database, throwaway_database
+from tests.databases import migrated_database
 from tests.fakes import FAKES
 from tests.helpers import create_auth_user
 from tests.http.conftest import World as HttpWorld
@@ -284,8 +284,7 @@ def build(conn: Conn, world: Screens) -> None:
 def database_url(server_url: str) -> Iterator[str]:
     """A database of its own: this world is committed (each request is its own transaction),
     and must not show up in the other suites' row-level security matrices."""
-    with throwaway_database(server_url) as url:
-        migrate_database(url, server_url)
+    with migrated_database(server_url) as url:
         yield url
 
 

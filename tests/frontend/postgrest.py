@@ -205,7 +205,7 @@ def _order(expression: str) -> sql.Composable:
     terms = []
     for term in expression.split(","):
         column, *modifiers = term.split(".")
-        parts = [_ident(column)]
+        parts: list[sql.Composable] = [_ident(column)]
         for modifier in modifiers:
             keyword = {
                 "asc": "asc",

@@ -569,9 +569,12 @@ def http_call(world: HttpWorld, request: Request, user: uuid.UUID | None) -> htt
     headers = {"Accept": "application/json"}
     if user is not None:
         headers["Authorization"] = f"Bearer {access_token(user)}"
+    response: httpx.Response
     if request.body is None:
-        return world.client.post("/" + request.path, headers=headers)
-    return world.client.post("/" + request.path, json=request.body, headers=headers)
+        response = world.client.post("/" + request.path, headers=headers)
+    else:
+        response = world.client.post("/" + request.path, json=request.body, headers=headers)
+    return response
 
 
 def test_start_connection_answers_what_the_frontend_reads(http_world: HttpWorld) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from trainlytics.db import typegen
+from trainlytics.errors import TypegenError
 
 
 @pytest.mark.parametrize(
@@ -61,8 +62,8 @@ def test_check_fails_on_a_stale_file_and_passes_on_a_fresh_one(
 def test_a_missing_generator_is_one_clear_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(typegen.shutil, "which", lambda name: "/usr/bin/node")
-    with pytest.raises(typegen.TypegenError, match="postgres-meta is not installed") as caught:
+    monkeypatch.setattr("trainlytics.db.typegen.shutil.which", lambda name: "/usr/bin/node")
+    with pytest.raises(TypegenError, match="postgres-meta is not installed") as caught:
         typegen.run_generator("postgresql://postgres@localhost/x", frontend_dir=tmp_path)
     assert caught.value.hint is not None
     assert "npm ci" in caught.value.hint

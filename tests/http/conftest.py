@@ -27,7 +27,7 @@ import pytest
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
-from tests.conftest import migrate_database, throwaway_database
+from tests.databases import migrated_database
 from tests.fakes import FAKES, FakeProvider
 from tests.helpers import create_auth_user
 from trainlytics.api.app import create_app
@@ -146,8 +146,7 @@ def state_of(authorize_url: str) -> str:
 def database_url(server_url: str) -> Iterator[str]:
     """A database of its own (bootstrapped and migrated): these tests commit users and
     connections, which must not show up in the other suites' row-level security matrices."""
-    with throwaway_database(server_url) as url:
-        migrate_database(url, server_url)
+    with migrated_database(server_url) as url:
         yield url
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import psycopg
@@ -24,7 +25,7 @@ class ConnGateway:
     def __init__(self, conn: Conn) -> None:
         self.conn = conn
 
-    def call(self, function: str, args: dict[str, Any]) -> list[dict[str, Any]]:
+    def call(self, function: str, args: Mapping[str, Any]) -> list[dict[str, Any]]:
         from psycopg import sql
         from psycopg.rows import dict_row
         from psycopg.types.json import Jsonb
@@ -106,20 +107,27 @@ def test_service_role_queues_a_job_procrastinate_recognises(db: Conn, database_u
 def test_a_replayed_webhook_event_is_queued_once(db: Conn) -> None:
     act_as_service(db)
     queue = jobs.JobQueue(ConnGateway(db))
+    # An athlete, activity and connection of its own: the database holds the webhook jobs
+    # that other tests of this directory committed through the app.
+    athlete, activity = secrets.token_hex(8), str(secrets.randbelow(10**12))
+    connection_id = 10**12 + secrets.randbelow(10**9)
     event = WebhookEvent(
-        "1234", "activity_created", "99", {"object_id": 99, "aspect_type": "create"}
+        athlete, "activity_created", activity, {"object_id": activity, "aspect_type": "create"}
     )
-    first = queue.enqueue_webhook_event("strava", 7, event)
-    replay = queue.enqueue_webhook_event("strava", 7, event)
+    first = queue.enqueue_webhook_event("strava", connection_id, event)
+    replay = queue.enqueue_webhook_event("strava", connection_id, event)
     different = queue.enqueue_webhook_event(
-        "strava", 7, WebhookEvent("1234", "activity_updated", "99", {"aspect_type": "update"})
+        "strava",
+        connection_id,
+        WebhookEvent(athlete, "activity_updated", activity, {"aspect_type": "update"}),
     )
     assert first.queued
     assert not replay.queued
     assert replay.job_id == first.job_id
     assert different.queued
     count = db.execute(
-        "select count(*) from queue.procrastinate_jobs where task_name = %s",
-        [jobs.PROCESS_WEBHOOK_EVENT],
+        "select count(*) from queue.procrastinate_jobs where task_name = %s"
+        " and (args->>'connection_id')::bigint = %s",
+        [jobs.PROCESS_WEBHOOK_EVENT, connection_id],
     ).fetchone()
     assert count == (2,)

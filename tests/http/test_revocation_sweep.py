@@ -143,11 +143,11 @@ def test_the_per_connection_job_does_not_retry_an_operator_error(world: World) -
     misconfigured = {n: p for n, p in world.deps.providers.items() if n != PROVIDER}
     tokens = world.deps.tokens
     original = tokens.providers
-    tokens.providers = misconfigured  # type: ignore[misc]
+    tokens.providers = misconfigured
     try:
         _run_revocation_worker(world)
     finally:
-        tokens.providers = original  # type: ignore[misc]
+        tokens.providers = original
     assert _queued(world, connection_id) == 0  # kept, no attempt counted: the sweep will log it
     assert (
         world.one(

@@ -121,7 +121,7 @@ def test_zip_members_past_the_total_uncompressed_cap_stop_the_reading(
             z.writestr(f"{index}.bin", bytes(2**20))
     archive = ZipArchive(path, "big.zip")
 
-    results = []
+    results: list[int | str] = []
     for name in archive.names():
         try:
             results.append(len(archive.read(name)))

@@ -3,6 +3,7 @@ overlap counted once, the example queries still answered, and the report written
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import psycopg
 import pytest
 
 from tests.cli.cli_support import error_line, invoke
+from tests.seeded import seeded_database
 from trainlytics.demo import run_demo
 from trainlytics.demo.sample_set import build_sample_set
 
@@ -33,10 +35,18 @@ def _counted_once(conn: psycopg.Connection[Any], athlete_id: str) -> tuple[int, 
     return int(row[0]), int(row[1])
 
 
+@pytest.fixture
+def fresh_seeded_url(server_url: str) -> Iterator[str]:
+    """The seed alone: the counts below are of everything the athlete has, which the other
+    importer tests (sharing this directory's seeded database) add to."""
+    with seeded_database(server_url) as url:
+        yield url
+
+
 def test_demo_imports_two_sources_and_counts_shared_workouts_once(
-    seeded_url: str, tmp_path: Path
+    fresh_seeded_url: str, tmp_path: Path
 ) -> None:
-    with psycopg.connect(seeded_url, autocommit=True) as conn:
+    with psycopg.connect(fresh_seeded_url, autocommit=True) as conn:
         result = run_demo(conn, sample_dir=tmp_path / "sample", weeks=2)
         again = run_demo(conn, sample_dir=tmp_path / "sample", weeks=2)
         rows, primaries = _counted_once(conn, result.athlete_id)

@@ -112,6 +112,7 @@ def test_garmin_export_with_a_truncated_fit_recovers_it_and_keeps_its_summary(
     # The half file is read leniently from its records; the 20-byte stub has nothing usable
     # (one line) and its summary is imported from the summary alone (no samples).
     assert len(errors) == 1
+    assert errors[0].error is not None
     assert "nothing usable could be recovered" in errors[0].error.message
     assert len(parsed) == sample.garmin_activities
     recovered = [p for p in parsed if "recovered" in p.extras]

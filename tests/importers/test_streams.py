@@ -12,7 +12,7 @@ from array import array
 from pathlib import Path
 from typing import Any
 
-import fitdecode
+import fitdecode  # type: ignore[import-untyped]
 import psycopg
 import pytest
 

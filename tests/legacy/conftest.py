@@ -19,7 +19,6 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 
-from tests.conftest import migrate_database
 from tests.legacy.v1_factory import V1, build_messy_v1, create_v1_schema
 from trainlytics.connections.crypto import TokenCipher
 from trainlytics.legacy.auth_users import LocalAuthUsers
@@ -35,10 +34,8 @@ def cipher() -> TokenCipher:
 
 
 @pytest.fixture
-def v2_url(make_database: Callable[[], str], server_url: str) -> str:
-    url = make_database()
-    migrate_database(url, server_url)
-    return url
+def v2_url(make_migrated_database: Callable[[], str]) -> str:
+    return make_migrated_database()
 
 
 @pytest.fixture
@@ -114,7 +111,7 @@ def operator_url(v2_url: str) -> Iterator[str]:
     params["user"] = role
     params.pop("password", None)
     try:
-        yield make_conninfo(**{k: v for k, v in params.items() if v is not None})
+        yield make_conninfo("", **{k: v for k, v in params.items() if v is not None})
     finally:
         with psycopg.connect(v2_url, autocommit=True) as admin:
             admin.execute(sql.SQL("drop owned by {}").format(sql.Identifier(role)))

@@ -633,7 +633,7 @@ def test_a_login_that_cannot_write_auth_users_gets_a_clear_error(
     try:
         with pytest.raises(TrainlyticsError, match=r"may not write auth\.users") as raised:
             LegacyImporter(
-                v1_url(v1), make_conninfo(**params), auth=LocalAuthUsers(), cipher=cipher
+                v1_url(v1), make_conninfo("", **params), auth=LocalAuthUsers(), cipher=cipher
             ).run()
         assert "--auth admin-api" in (raised.value.hint or "")
     finally:
@@ -692,7 +692,11 @@ def test_eve_cannot_read_the_legacy_mapping_or_run_the_import(
 ) -> None:
     run_import()
     eve = user_id(v2, "blank@example.com")
-    for act in (lambda: act_as_user(v2, eve), lambda: act_as_anon(v2)):
+    acts: tuple[Callable[[], None], ...] = (
+        lambda: act_as_user(v2, eve),
+        lambda: act_as_anon(v2),
+    )
+    for act in acts:
         for statement in (
             "select * from private.legacy_users",
             "select * from private.legacy_auth_pending",

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.fakes.coros import FakeCoros
+from tests.providers.provider_support import ScriptedRecorder as Recorder
 from trainlytics.errors import (
     BadPayloadError,
     ProviderError,
@@ -41,8 +42,6 @@ ACCESS = "coros-fixture-access-3e7a9c1b5d"
 REFRESH = "rg2-5b0e7f1c9a3d4e2f8c6b1a0d9e8f7c6b"
 THIRTY_DAYS = timedelta(seconds=2592000)
 
-Handler = Callable[[httpx.Request], httpx.Response]
-
 
 def fixture_bytes(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
@@ -50,23 +49,6 @@ def fixture_bytes(name: str) -> bytes:
 
 def fixture(name: str) -> Any:
     return json.loads(fixture_bytes(name))
-
-
-class Recorder:
-    """A MockTransport handler answering from a list, recording the requests."""
-
-    def __init__(self, *answers: httpx.Response | Handler | Exception) -> None:
-        self.answers = list(answers)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        if isinstance(answer, httpx.Response):
-            return answer
-        return answer(request)
 
 
 def make_provider(recorder: Recorder | None = None) -> CorosProvider:
@@ -98,7 +80,9 @@ def about(actual: datetime | None, expected_from_now: timedelta) -> bool:
     return abs(delta) < timedelta(seconds=60)
 
 
-def webhook(body: bytes, *, client: str | None = CLIENT_ID, secret: str | None = CLIENT_SECRET):
+def webhook(
+    body: bytes, *, client: str | None = CLIENT_ID, secret: str | None = CLIENT_SECRET
+) -> WebhookRequest:
     headers = {"content-type": "application/json"}
     if client is not None:
         headers["client"] = client

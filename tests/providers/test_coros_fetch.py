@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.fakes.coros import FakeCoros
+from tests.providers.provider_support import ScriptedRecorder as Recorder
 from trainlytics.errors import (
     BadPayloadError,
     ProviderError,
@@ -36,28 +37,9 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers" / "cor
 ACCESS = "coros-fixture-access-5f2a9d"
 OPEN_ID = "8c41d2e9b07f4a13a6e5f0c2d1b9a874"
 
-Handler = Callable[[httpx.Request], httpx.Response]
-
 
 def fixture(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
-
-
-class Recorder:
-    """A MockTransport handler answering from a list, recording the requests."""
-
-    def __init__(self, *answers: httpx.Response | Handler | Exception) -> None:
-        self.answers = list(answers)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        if isinstance(answer, httpx.Response):
-            return answer
-        return answer(request)
 
 
 def make_provider(handler: Callable[[httpx.Request], httpx.Response]) -> CorosProvider:

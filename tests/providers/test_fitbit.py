@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import secrets
 from collections.abc import Callable
@@ -465,16 +466,14 @@ def test_wrong_authorization_is_rejected(authorization: str | None) -> None:
 
 
 def test_verification_uses_compare_digest(monkeypatch: pytest.MonkeyPatch) -> None:
-    import trainlytics.providers.fitbit as module
-
     calls: list[tuple[bytes, bytes]] = []
-    real = module.hmac.compare_digest
+    real = hmac.compare_digest
 
     def spy(a: bytes, b: bytes) -> bool:
         calls.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(module.hmac, "compare_digest", spy)
+    monkeypatch.setattr("trainlytics.providers.fitbit.hmac.compare_digest", spy)
     provider(lambda r: httpx.Response(500)).verify_webhook(
         webhook(fixture_bytes("webhook_verification.json"))
     )

@@ -12,12 +12,13 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
 from tests.fakes.garmin import FakeGarmin
+from tests.providers.provider_support import Handler, Recorder, respond
 from trainlytics.errors import (
     BadPayloadError,
     ProviderError,
@@ -68,22 +69,6 @@ def s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-Handler = Callable[[httpx.Request], httpx.Response]
-
-
-class Recorder:
-    def __init__(self, handler: Handler) -> None:
-        self.handler = handler
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return self.handler(request)
-
-    def form(self, index: int = -1) -> dict[str, str]:
-        return dict(parse_qsl(self.requests[index].content.decode()))
-
-
 @pytest.fixture
 def make() -> Iterator[Callable[[Handler], tuple[GarminProvider, Recorder]]]:
     clients: list[httpx.Client] = []
@@ -97,17 +82,6 @@ def make() -> Iterator[Callable[[Handler], tuple[GarminProvider, Recorder]]]:
     yield _make
     for client in clients:
         client.close()
-
-
-def respond(status: int, body: Any = None, headers: dict[str, str] | None = None) -> Handler:
-    def handler(request: httpx.Request) -> httpx.Response:
-        if isinstance(body, bytes):
-            return httpx.Response(status, content=body, headers=headers)
-        if body is None:
-            return httpx.Response(status, headers=headers)
-        return httpx.Response(status, json=body, headers=headers)
-
-    return handler
 
 
 def route(routes: dict[tuple[str, str], httpx.Response]) -> Handler:

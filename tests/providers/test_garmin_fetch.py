@@ -30,6 +30,7 @@ from trainlytics.providers.base import (
     SyncWindow,
     TokenSet,
     WebhookEvent,
+    WebhookEventKind,
     WebhookRequest,
 )
 from trainlytics.providers.garmin import BACKFILL_WINDOW, GarminProvider
@@ -303,7 +304,7 @@ def events_of(fake: FakeGarmin, body: dict[str, Any]) -> list[WebhookEvent]:
 
 
 @pytest.mark.parametrize("kind", ["activity_created", "activity_updated"])
-def test_a_push_event_payload_is_never_ingested(kind: str) -> None:
+def test_a_push_event_payload_is_never_ingested(kind: WebhookEventKind) -> None:
     """Issue 14, finding 3: whatever reaches the worker as a push event (a job queued before
     the upgrade, say) writes nothing — the content of a push is not trusted."""
     fake = FakeGarmin()

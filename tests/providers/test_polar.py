@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tests.fakes.polar import FakePolar
+from tests.providers.provider_support import ScriptedRecorder as Recorder
 from trainlytics.errors import (
     BadPayloadError,
     InsufficientScopeError,
@@ -45,8 +46,6 @@ REDIRECT_URI = "https://api.trainlytics.test/oauth/polar/callback"
 CODE = "polar-auth-code-Qx7Tz"
 USER_ID = "38751204"
 
-Handler = Callable[[httpx.Request], httpx.Response]
-
 
 def fixture_bytes(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
@@ -54,23 +53,6 @@ def fixture_bytes(name: str) -> bytes:
 
 def fixture(name: str) -> Any:
     return json.loads(fixture_bytes(name))
-
-
-class Recorder:
-    """A MockTransport handler answering from a list of handlers, recording the requests."""
-
-    def __init__(self, *answers: httpx.Response | Handler | Exception) -> None:
-        self.answers = list(answers)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        if isinstance(answer, httpx.Response):
-            return answer
-        return answer(request)
 
 
 def make_provider(
@@ -401,7 +383,7 @@ def rotating_provider() -> PolarProvider:
         webhook_secret="new-secret-after-rotation",  # noqa: S106 - test value
         extra={"WEBHOOK_PREVIOUS_SECRET": WEBHOOK_SECRET},
     )
-    return PolarProvider(credentials, httpx.Client(transport=httpx.MockTransport(lambda r: 0)))  # type: ignore[arg-type,return-value]
+    return PolarProvider(credentials, httpx.Client(transport=httpx.MockTransport(lambda r: 0)))  # type: ignore[arg-type]
 
 
 def test_during_a_rotation_old_and_new_secrets_are_both_accepted() -> None:

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.fakes.polar import FakePolar
+from tests.providers.provider_support import ScriptedRecorder as Recorder
 from trainlytics.errors import (
     BadPayloadError,
     ProviderError,
@@ -37,28 +38,9 @@ USER_ID = "48112734"
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 WINDOW = SyncWindow(start=NOW - timedelta(days=30), end=NOW)
 
-Handler = Callable[[httpx.Request], httpx.Response]
-
 
 def fixture(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
-
-
-class Recorder:
-    """A MockTransport handler answering from a list, recording the requests."""
-
-    def __init__(self, *answers: httpx.Response | Handler | Exception) -> None:
-        self.answers = list(answers)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        if isinstance(answer, httpx.Response):
-            return answer
-        return answer(request)
 
 
 def make_provider(handler: Callable[[httpx.Request], httpx.Response]) -> PolarProvider:

@@ -8,12 +8,13 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
 from tests.fakes.strava import FakeStrava
+from tests.providers.provider_support import Handler, Recorder, respond
 from trainlytics.errors import (
     BadPayloadError,
     ProviderError,
@@ -60,24 +61,6 @@ def fixture_bytes(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
 
 
-Handler = Callable[[httpx.Request], httpx.Response]
-
-
-class Recorder:
-    """A MockTransport handler that records requests and answers with a given handler."""
-
-    def __init__(self, handler: Handler) -> None:
-        self.handler = handler
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return self.handler(request)
-
-    def form(self, index: int = -1) -> dict[str, str]:
-        return dict(parse_qsl(self.requests[index].content.decode()))
-
-
 @pytest.fixture
 def make() -> Iterator[Callable[[Handler], tuple[StravaProvider, Recorder]]]:
     clients: list[httpx.Client] = []
@@ -91,15 +74,6 @@ def make() -> Iterator[Callable[[Handler], tuple[StravaProvider, Recorder]]]:
     yield _make
     for client in clients:
         client.close()
-
-
-def respond(status: int, body: Any = None, headers: dict[str, str] | None = None) -> Handler:
-    def handler(request: httpx.Request) -> httpx.Response:
-        if isinstance(body, bytes):
-            return httpx.Response(status, content=body, headers=headers)
-        return httpx.Response(status, json=body, headers=headers)
-
-    return handler
 
 
 def stored_tokens(**overrides: Any) -> TokenSet:

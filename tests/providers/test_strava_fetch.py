@@ -5,7 +5,7 @@ rate-limit observations from X-RateLimit-* / X-ReadRateLimit-* headers, 429 and 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -122,7 +122,7 @@ def test_deleted_while_paging_is_not_skipped() -> None:
     assert first.next_cursor is not None
     del fake.activities[:50]  # the athlete deletes 50 listed activities
     seen = {i["id"] for i in first.items}
-    cursor = first.next_cursor
+    cursor: Mapping[str, Any] | None = first.next_cursor
     while cursor is not None:
         page = provider.fetch_activities(tokens, ALL_TIME, cursor)
         seen |= {i["id"] for i in page.items}

@@ -4,6 +4,7 @@ HTTP through httpx.MockTransport, bodies in Wahoo's real shapes (tests/fixtures/
 
 from __future__ import annotations
 
+import hmac
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -311,16 +312,14 @@ def test_webhook_with_the_right_token_verifies_and_parses() -> None:
 
 
 def test_webhook_verification_uses_compare_digest(monkeypatch: pytest.MonkeyPatch) -> None:
-    import trainlytics.providers.wahoo as module
-
     calls: list[tuple[bytes, bytes]] = []
-    real = module.hmac.compare_digest
+    real = hmac.compare_digest
 
     def spy(a: bytes, b: bytes) -> bool:
         calls.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(module.hmac, "compare_digest", spy)
+    monkeypatch.setattr("trainlytics.providers.wahoo.hmac.compare_digest", spy)
     provider(lambda r: httpx.Response(500)).verify_webhook(
         webhook(fixture_bytes("webhook_workout_summary.json"))
     )

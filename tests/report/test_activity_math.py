@@ -21,10 +21,12 @@ from trainlytics.streams import ActivityStreams
 def test_splits_interpolate_each_boundary() -> None:
     # Every 10 s: 4 m/s for the first 1000 m (250 s), then 2 m/s (500 s per km), 2500 m in all.
     time = [float(t) for t in range(0, 1001, 10)]
-    distance = [4.0 * t if t <= 250 else 1000.0 + 2.0 * (t - 250) for t in time]
+    distance: list[float | None] = [4.0 * t if t <= 250 else 1000.0 + 2.0 * (t - 250) for t in time]
     # 120 bpm in the first split, 140 for 250 s, then 150
-    heart = [120.0 if t < 250 else 140.0 if t < 500 else 150.0 for t in time]
-    altitude = [100.0 + (10.0 if t >= 250 else 0.0) + (10.0 if t >= 750 else 0.0) for t in time]
+    heart: list[float | None] = [120.0 if t < 250 else 140.0 if t < 500 else 150.0 for t in time]
+    altitude: list[float | None] = [
+        100.0 + (10.0 if t >= 250 else 0.0) + (10.0 if t >= 750 else 0.0) for t in time
+    ]
     result = splits(
         ActivityStreams(time_s=time, distance_m=distance, altitude_m=altitude, heart_rate=heart),
         1000.0,
@@ -75,7 +77,7 @@ def test_default_zones_follow_the_thresholds() -> None:
 
 def test_best_power_is_the_best_window_average() -> None:
     # 1 Hz: 100 W for 60 s, then 300 W for 10 s, then 200 W for 50 s.
-    watts = [100.0] * 60 + [300.0] * 10 + [200.0] * 50
+    watts: list[float | None] = [*[100.0] * 60, *[300.0] * 10, *[200.0] * 50]
     time = [float(i) for i in range(len(watts))]
     bests = {b.size: b.value for b in best_powers(ActivityStreams(time_s=time, power_w=watts))}
     assert bests[5] == 300.0
@@ -86,7 +88,8 @@ def test_best_power_is_the_best_window_average() -> None:
 
 def test_best_efforts_find_the_fastest_stretch() -> None:
     # 1 km at 5 m/s (200 s), then 1 km at 2.5 m/s (400 s); sampled every 10 s
-    time, distance = [], []
+    time: list[float] = []
+    distance: list[float | None] = []
     for t in range(0, 601, 10):
         time.append(float(t))
         distance.append(5.0 * t if t <= 200 else 1000.0 + 2.5 * (t - 200))

@@ -76,7 +76,7 @@ def cli_server() -> str:
 
 @pytest.fixture(params=sorted(PACKAGES), ids=lambda alias: PACKAGES[alias])
 def supabase(request: pytest.FixtureRequest) -> Path:
-    binary = CLI_DIR / "node_modules" / request.param / "bin" / "supabase"
+    binary: Path = CLI_DIR / "node_modules" / request.param / "bin" / "supabase"
     if not binary.is_file():
         _unavailable(f"{binary} is missing (cd .ci/supabase-cli && npm ci)")
     version = subprocess.run(  # noqa: S603 - the pinned binary in this repository
@@ -147,15 +147,18 @@ def test_db_push_applies_every_migration_and_the_runner_agrees(
 ) -> None:
     bootstrap(database, cli_server)
 
-    pushed = run(
-        supabase,
-        project,
-        "db",
-        "push",
-        "--db-url",
-        cli_url(database, role="trainlytics_owner"),
-        "--yes",
-    )
+    # The migrations touch cluster-wide objects (the analyst role and its comment): one
+    # migration run at a time on the server, as the suite's own runs (pytest-xdist workers).
+    with cluster_lock(cli_server):
+        pushed = run(
+            supabase,
+            project,
+            "db",
+            "push",
+            "--db-url",
+            cli_url(database, role="trainlytics_owner"),
+            "--yes",
+        )
 
     assert config_warnings(pushed) == []
     files = migration_files()

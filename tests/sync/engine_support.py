@@ -27,7 +27,7 @@ import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
-from tests.conftest import migrate_database, throwaway_database
+from tests.databases import migrated_database
 from tests.fakes.strava import FakeStrava
 from tests.helpers import create_auth_user
 from tests.sync.ingest_support import T0, strava_activity
@@ -277,8 +277,7 @@ class StaticTokens:
 @pytest.fixture(scope="module")
 def sync_database_url(server_url: str) -> Iterator[str]:
     """A database of this module's own: the engine commits, others must not see it."""
-    with throwaway_database(server_url) as url:
-        migrate_database(url, server_url)
+    with migrated_database(server_url) as url:
         yield url
 
 
@@ -368,7 +367,9 @@ def drop_engine_connections(database_url: str) -> Callable[[], None]:
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute(
                 "select pg_terminate_backend(pid) from pg_stat_activity"
-                " where application_name = %s and pid <> pg_backend_pid()",
+                " where application_name = %s and pid <> pg_backend_pid()"
+                # This module's database only: not another xdist worker's on a shared server.
+                " and datname = current_database()",
                 [APP_NAME],
             )
 

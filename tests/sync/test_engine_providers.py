@@ -476,7 +476,9 @@ def test_google_delete_notification_soft_deletes_only_the_missing_exercise(
     assert engine.run(connection_id, "initial").created == 4
     event = case.delete  # the second exercise goes; the notification names none
     assert event is not None
-    outcome = engine.process_event(connection_id, event(2))
+    deletion = event(2)
+    assert deletion is not None
+    outcome = engine.process_event(connection_id, deletion)
     assert outcome.deleted == 1
     assert live(admin, connection_id) == {inside[0], inside[2], far}
     (run,) = [r for r in history(admin, connection_id) if r["sync_trigger"] == "webhook"]
@@ -651,6 +653,7 @@ class SteppedProvider(StravaProvider):
     """A provider answering one event in three steps (cursor ``{"step": n}``), three calls each."""
 
     calls: list[Mapping[str, Any] | None]
+    provider_user_id: str
 
     def fetch_for_event(
         self, tokens: TokenSet, event: WebhookEvent, cursor: Mapping[str, Any] | None = None
@@ -676,7 +679,7 @@ def test_webhook_events_follow_next_cursor_under_the_limiter(
     fake = FakeStrava()
     provider = SteppedProvider(fake.credentials, httpx.Client(transport=fake.transport()))
     provider.calls = []
-    provider.provider_user_id = fake.provider_user_id  # type: ignore[attr-defined]
+    provider.provider_user_id = fake.provider_user_id
     connection_id = new_connection(admin, "strava", fake.provider_user_id)
     gateway = PsycopgGateway(pool, role="service_role")
     admin.execute("delete from private.rate_limit_windows where bucket like 'strava:%%'")

@@ -422,7 +422,7 @@ def test_athletes_and_anon_cannot_ingest_or_renormalize(
     db: Conn, strava: tuple[int, Any], function_sql: str
 ) -> None:
     connection_id, user_id = strava
-    params: list[Any] = {
+    calls: dict[str, list[Any]] = {
         "select * from public.ingest_activities(%s, %s)": [
             connection_id,
             Jsonb([strava_activity(1)]),
@@ -430,7 +430,8 @@ def test_athletes_and_anon_cannot_ingest_or_renormalize(
         "select public.renormalize_activities()": [],
         "select private.normalize_activity('strava', %s)": [Jsonb(strava_activity(1))],
         "select * from private.normalize_page('strava', %s)": [Jsonb([strava_activity(1)])],
-    }[function_sql]
+    }
+    params = calls[function_sql]
     for become in (lambda c: act_as_user(c, user_id), act_as_anon):
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             _call_as(db, become, function_sql, params)

@@ -26,6 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.hypothesis_profiles import examples
 from tests.sync.ingest_support import Conn, ingest, make_connection
 
 PROVIDERS = ("strava", "garmin", "polar", "coros", "wahoo", "fitbit")
@@ -151,7 +152,7 @@ PROVIDER_FIELDS: dict[str, tuple[str, ...]] = {
 STORED_IDS = ("1001", "1002", "1003", "1004")
 FROZEN_IDS = ("1003", "1004")
 
-text = st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), max_size=30)
+text = st.text(st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), max_size=30)
 scalars = (
     st.none()
     | st.booleans()
@@ -296,7 +297,7 @@ def _snapshot(db: Conn, connection_id: int) -> list[tuple[Any, ...]]:
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_arbitrary_pages_never_abort_and_never_lose_stored_rows(db: Conn, provider: str) -> None:
     @settings(
-        max_examples=100,
+        max_examples=examples(100),
         deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )

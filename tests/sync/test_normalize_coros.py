@@ -7,54 +7,30 @@ tests/fixtures/providers/coros/activities (written for this project in COROS's s
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
 import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 
+from tests.hypothesis_profiles import examples
 from tests.sync.ingest_support import ingest, make_connection
+from tests.sync.normalize_support import normalizer, provider_json, utc
 
 Conn = psycopg.Connection[Any]
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers" / "coros" / "activities"
-
-COLUMNS = (
-    "external_id, name, description, activity_type, provider_activity_type, start_date, "
-    "timezone, utc_offset, elapsed_time, moving_time, distance, average_speed, max_speed, "
-    "average_heartrate, max_heartrate, average_watts, max_watts, weighted_average_watts, "
-    "average_cadence, max_cadence, elevation_gain, elevation_loss, calories, is_manual, "
-    "is_private, device_name, activity_data, provider_updated_at, error"
-)
-
 
 def fixture(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+    return provider_json("coros", f"activities/{name}")
 
 
 def workouts() -> list[dict[str, Any]]:
     return list(fixture("sport_list.json")["data"])
 
 
-def normalize(db: Conn, payload: Any) -> dict[str, Any]:
-    with db.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(
-            f"select {COLUMNS} from private.normalize_coros(%s)",
-            [Jsonb(payload)],
-        ).fetchone()
-    assert row is not None
-    assert list(row) == [c.strip() for c in COLUMNS.split(",")]
-    return dict(row)
-
-
-def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+normalize = normalizer("coros", via_dispatcher=False)
 
 
 NO_POWER = {
@@ -205,12 +181,7 @@ def test_an_unknown_code_with_swim_bike_run_legs_is_a_triathlon(db: Conn) -> Non
 def test_the_dispatcher_gives_the_same_row(db: Conn) -> None:
     item = workouts()[0]
     direct = normalize(db, item)
-    with db.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(
-            f"select {COLUMNS} from private.normalize_activity('coros', %s)",
-            [Jsonb(item)],
-        ).fetchone()
-    assert row == direct
+    assert normalize(db, item, via_dispatcher=True) == direct
 
 
 def test_avg_speed_is_read_as_a_pace_only_when_distance_cannot_give_the_speed(db: Conn) -> None:
@@ -370,7 +341,9 @@ LEG = st.dictionaries(
 
 
 @settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(150),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     st.dictionaries(st.sampled_from(COROS_KEYS), JSON_VALUES, max_size=len(COROS_KEYS)),

@@ -5,9 +5,7 @@ logType manual), in their real shapes."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -16,20 +14,10 @@ from psycopg.types.json import Jsonb
 
 from tests.helpers import act_as_service, act_as_user, create_auth_user, reset_role
 from tests.sync.ingest_support import ingest, make_connection, stored
+from tests.sync.normalize_support import approx, normalizer, provider_json
 
 Conn = psycopg.Connection[Any]
 
-ACTIVITIES = Path(__file__).resolve().parent.parent / "fixtures" / "providers" / "fitbit"
-ACTIVITIES = ACTIVITIES / "activities"
-
-COLUMNS = (
-    "external_id", "name", "description", "activity_type", "provider_activity_type",
-    "start_date", "timezone", "utc_offset", "elapsed_time", "moving_time", "distance",
-    "average_speed", "max_speed", "average_heartrate", "max_heartrate", "average_watts",
-    "max_watts", "weighted_average_watts", "average_cadence", "max_cadence", "elevation_gain",
-    "elevation_loss", "calories", "is_manual", "is_private", "device_name", "activity_data",
-    "provider_updated_at", "error",
-)  # fmt: skip
 NEVER_FROM_FITBIT = (
     "description", "timezone", "max_speed", "max_heartrate", "average_watts", "max_watts",
     "weighted_average_watts", "max_cadence", "elevation_loss",
@@ -37,27 +25,11 @@ NEVER_FROM_FITBIT = (
 
 
 def payload(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((ACTIVITIES / name).read_text())
+    data: dict[str, Any] = provider_json("fitbit", f"activities/{name}")
     return data
 
 
-def normalize(db: Conn, item: Any, *, via_dispatcher: bool = True) -> dict[str, Any]:
-    function = (
-        "private.normalize_activity('fitbit', %s)"
-        if via_dispatcher
-        else "private.normalize_fitbit(%s)"
-    )
-    cur = db.execute(f"select (n).* from (select {function} as n) as s", [Jsonb(item)])
-    row = cur.fetchone()
-    assert row is not None
-    assert cur.description is not None
-    result = dict(zip([c.name for c in cur.description], row, strict=True))
-    assert tuple(result) == COLUMNS
-    return result
-
-
-def approx(value: float) -> Any:
-    return pytest.approx(value, rel=1e-6)
+normalize = normalizer("fitbit")
 
 
 # --- Google Health API exercise data points ----------------------------------------------------

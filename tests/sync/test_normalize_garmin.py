@@ -8,9 +8,7 @@ kilocalories, the manual flag, and activity types that are not strictly UPPER_SN
 from __future__ import annotations
 
 import copy
-import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -19,50 +17,23 @@ from psycopg.types.json import Jsonb
 
 from tests.helpers import act_as_service, act_as_user, create_auth_user, reset_role
 from tests.sync.ingest_support import ingest, make_connection
+from tests.sync.normalize_support import COLUMNS, approx, normalizer, provider_json
 
 Conn = psycopg.Connection[Any]
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "providers" / "garmin"
-ACTIVITIES = FIXTURES / "activities"
-
-COLUMNS = (
-    "external_id", "name", "description", "activity_type", "provider_activity_type",
-    "start_date", "timezone", "utc_offset", "elapsed_time", "moving_time", "distance",
-    "average_speed", "max_speed", "average_heartrate", "max_heartrate", "average_watts",
-    "max_watts", "weighted_average_watts", "average_cadence", "max_cadence", "elevation_gain",
-    "elevation_loss", "calories", "is_manual", "is_private", "device_name", "activity_data",
-    "provider_updated_at", "error",
-)  # fmt: skip
-
 
 def pull_page(name: str = "pull_page.json") -> list[dict[str, Any]]:
-    data: list[dict[str, Any]] = json.loads((ACTIVITIES / name).read_text())
+    data: list[dict[str, Any]] = provider_json("garmin", f"activities/{name}")
     return data
 
 
 def webhook_item(name: str) -> dict[str, Any]:
-    body: dict[str, list[dict[str, Any]]] = json.loads((FIXTURES / name).read_text())
+    body: dict[str, list[dict[str, Any]]] = provider_json("garmin", name)
     (items,) = body.values()
     return items[0]
 
 
-def normalize(db: Conn, payload: Any, *, via_dispatcher: bool = True) -> dict[str, Any]:
-    function = (
-        "private.normalize_activity('garmin', %s)"
-        if via_dispatcher
-        else "private.normalize_garmin(%s)"
-    )
-    cur = db.execute(f"select (n).* from (select {function} as n) as s", [Jsonb(payload)])
-    row = cur.fetchone()
-    assert row is not None
-    assert cur.description is not None
-    result = dict(zip([c.name for c in cur.description], row, strict=True))
-    assert tuple(result) == COLUMNS
-    return result
-
-
-def approx(value: float) -> Any:
-    return pytest.approx(value, rel=1e-6)
+normalize = normalizer("garmin")
 
 
 def at(epoch: int) -> datetime:

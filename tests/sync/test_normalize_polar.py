@@ -7,50 +7,26 @@ activities (written for this project in Polar's shapes)."""
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
 import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 
+from tests.hypothesis_profiles import examples
 from tests.sync.ingest_support import ingest, make_connection
+from tests.sync.normalize_support import normalizer, provider_json, utc
 
 Conn = psycopg.Connection[Any]
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers" / "polar" / "activities"
-
-COLUMNS = (
-    "external_id, name, description, activity_type, provider_activity_type, start_date, "
-    "timezone, utc_offset, elapsed_time, moving_time, distance, average_speed, max_speed, "
-    "average_heartrate, max_heartrate, average_watts, max_watts, weighted_average_watts, "
-    "average_cadence, max_cadence, elevation_gain, elevation_loss, calories, is_manual, "
-    "is_private, device_name, activity_data, provider_updated_at, error"
-)
-
 
 def fixture(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+    return provider_json("polar", f"activities/{name}")
 
 
-def normalize(db: Conn, payload: Any) -> dict[str, Any]:
-    with db.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(
-            f"select {COLUMNS} from private.normalize_polar(%s)",
-            [Jsonb(payload)],
-        ).fetchone()
-    assert row is not None
-    assert list(row) == [c.strip() for c in COLUMNS.split(",")]
-    return dict(row)
-
-
-def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+normalize = normalizer("polar", via_dispatcher=False)
 
 
 NO_METRICS = {
@@ -210,12 +186,7 @@ def test_deprecated_kebab_case_exercise_every_column(db: Conn) -> None:
 def test_the_dispatcher_gives_the_same_row(db: Conn) -> None:
     item = fixture("exercise_detail.json")
     direct = normalize(db, item)
-    with db.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(
-            f"select {COLUMNS} from private.normalize_activity('polar', %s)",
-            [Jsonb(item)],
-        ).fetchone()
-    assert row == direct
+    assert normalize(db, item, via_dispatcher=True) == direct
     assert direct["activity_type"] == "trail_run"
 
 
@@ -390,7 +361,9 @@ POLAR_KEYS = [
 
 
 @settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(150),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(st.dictionaries(st.sampled_from(POLAR_KEYS), JSON_VALUES, max_size=len(POLAR_KEYS)))
 def test_normalize_polar_itself_never_raises(db: Conn, payload: dict[str, Any]) -> None:

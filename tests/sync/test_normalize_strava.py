@@ -7,9 +7,7 @@ private/visibility flags."""
 from __future__ import annotations
 
 import copy
-import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -18,21 +16,9 @@ from psycopg.types.json import Jsonb
 
 from tests.helpers import act_as_service, act_as_user, create_auth_user, reset_role
 from tests.sync.ingest_support import ingest, make_connection
+from tests.sync.normalize_support import approx, normalizer, provider_json
 
 Conn = psycopg.Connection[Any]
-
-ACTIVITIES = (
-    Path(__file__).resolve().parent.parent / "fixtures" / "providers" / "strava" / ("activities")
-)
-
-COLUMNS = (
-    "external_id", "name", "description", "activity_type", "provider_activity_type",
-    "start_date", "timezone", "utc_offset", "elapsed_time", "moving_time", "distance",
-    "average_speed", "max_speed", "average_heartrate", "max_heartrate", "average_watts",
-    "max_watts", "weighted_average_watts", "average_cadence", "max_cadence", "elevation_gain",
-    "elevation_loss", "calories", "is_manual", "is_private", "device_name", "activity_data",
-    "provider_updated_at", "error",
-)  # fmt: skip
 
 #: Every SportType of the Strava API (stravalib 2.5.0; shared/docs/providers.md §2).
 SPORT_TYPES = (
@@ -57,27 +43,10 @@ LEGACY_TYPES = tuple(t for t in SPORT_TYPES if t not in SPORT_TYPE_ONLY)
 
 
 def fixture(name: str) -> Any:
-    return json.loads((ACTIVITIES / name).read_text())
+    return provider_json("strava", f"activities/{name}")
 
 
-def normalize(db: Conn, payload: Any, *, via_dispatcher: bool = True) -> dict[str, Any]:
-    """One payload through the dispatcher (the ingest's path) or normalize_strava itself."""
-    function = (
-        "private.normalize_activity('strava', %s)"
-        if via_dispatcher
-        else "private.normalize_strava(%s)"
-    )
-    cur = db.execute(f"select (n).* from (select {function} as n) as s", [Jsonb(payload)])
-    row = cur.fetchone()
-    assert row is not None
-    assert cur.description is not None
-    result = dict(zip([c.name for c in cur.description], row, strict=True))
-    assert tuple(result) == COLUMNS
-    return result
-
-
-def approx(value: float) -> Any:
-    return pytest.approx(value, rel=1e-6)
+normalize = normalizer("strava")
 
 
 # --- every column, real shapes -----------------------------------------------------------------

@@ -5,9 +5,7 @@ webhook), with Wahoo's decimal strings, UTC-only starts and "0.0" for missing se
 from __future__ import annotations
 
 import copy
-import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -16,45 +14,17 @@ from psycopg.types.json import Jsonb
 
 from tests.helpers import act_as_service, act_as_user, create_auth_user, reset_role
 from tests.sync.ingest_support import ingest, make_connection, stored
+from tests.sync.normalize_support import approx, normalizer, provider_json
 
 Conn = psycopg.Connection[Any]
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "providers" / "wahoo"
-ACTIVITIES = FIXTURES / "activities"
-
-COLUMNS = (
-    "external_id", "name", "description", "activity_type", "provider_activity_type",
-    "start_date", "timezone", "utc_offset", "elapsed_time", "moving_time", "distance",
-    "average_speed", "max_speed", "average_heartrate", "max_heartrate", "average_watts",
-    "max_watts", "weighted_average_watts", "average_cadence", "max_cadence", "elevation_gain",
-    "elevation_loss", "calories", "is_manual", "is_private", "device_name", "activity_data",
-    "provider_updated_at", "error",
-)  # fmt: skip
-
 
 def workout(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((ACTIVITIES / name).read_text())
+    data: dict[str, Any] = provider_json("wahoo", f"activities/{name}")
     return data
 
 
-def normalize(db: Conn, payload: Any, *, via_dispatcher: bool = True) -> dict[str, Any]:
-    """One payload through the dispatcher (the ingest's path) or normalize_wahoo itself."""
-    function = (
-        "private.normalize_activity('wahoo', %s)"
-        if via_dispatcher
-        else "private.normalize_wahoo(%s)"
-    )
-    cur = db.execute(f"select (n).* from (select {function} as n) as s", [Jsonb(payload)])
-    row = cur.fetchone()
-    assert row is not None
-    assert cur.description is not None
-    result = dict(zip([c.name for c in cur.description], row, strict=True))
-    assert tuple(result) == COLUMNS  # the composite type the spec fixes
-    return result
-
-
-def approx(value: float) -> Any:
-    return pytest.approx(value, rel=1e-6)
+normalize = normalizer("wahoo")
 
 
 def test_road_ride_with_power_every_column(db: Conn) -> None:
@@ -232,7 +202,7 @@ def test_unknown_type_falls_back_to_other_and_keeps_the_raw_value(db: Conn) -> N
 def test_webhook_summary_normalises_like_the_list_item(db: Conn) -> None:
     """The workout_summary webhook nests the workout inside the summary; the list nests the
     summary inside the workout. Both give the same activity."""
-    body = json.loads((FIXTURES / "webhook_workout_summary.json").read_text())
+    body = provider_json("wahoo", "webhook_workout_summary.json")
     from_webhook = normalize(db, body["workout_summary"])
     summary = {k: v for k, v in body["workout_summary"].items() if k != "workout"}
     as_list_item = {**body["workout_summary"]["workout"], "workout_summary": summary}

@@ -8,11 +8,11 @@ The made-up provider's HTTP answers follow RFC 6749 (token response §5.1, error
 see tests/fixtures/providers/acme/PROVENANCE.md. Its activity shape is Trainlytics' own
 (``external_id``, ``start_time``, ...): a made-up provider has no documentation of its own.
 
-The SQL side of a new provider (enum value, normaliser registry row, sport mappings) is the
-fold helper's migration-registry; here the database learns only the enum value (``alter type
-... add value``), so the ingest refuses the items (no normaliser is registered for "acme") and
-this test stops at the Python boundary: the engine fetched the provider's page with the
-athlete's token and handed every item to ``public.ingest_activities``.
+The SQL side of a new provider is two migrations (README "Adding a provider"), applied here by
+the project's migration runner on top of the repository's files: with the enum value alone the
+ingest refuses the items ("normaliser returned nothing"); once the registration migration
+(sport words, normaliser, registry row, duplicate priority) is applied, the same page lands in
+``activities``. tests/sync/test_provider_registry.py covers the SQL side in more depth.
 """
 
 from __future__ import annotations
@@ -36,11 +36,13 @@ from psycopg_pool import ConnectionPool
 from typer.testing import CliRunner
 
 import trainlytics.providers as providers_package
+from tests.conftest import migrate_database
 from tests.helpers import create_auth_user
 from tests.sync.engine_support import admin, pool, sync_database_url
 from trainlytics.cli.main import app as cli_app
 from trainlytics.config import Settings
 from trainlytics.config_check import check_environment
+from trainlytics.db import migrations
 from trainlytics.db.gateway import PsycopgGateway
 from trainlytics.errors import ConfigError, TokenRevokedError, UnknownProviderError
 from trainlytics.providers import (
@@ -267,8 +269,67 @@ def test_the_cli_accepts_the_new_provider(acme: type[Any], sync_database_url: st
     assert "acme" in unknown.output  # the hint lists the discovered providers
 
 
+ACME_ENUM_MIGRATION = """\
+-- Acme: its provider_type value (alone: a new value is usable once committed).
+alter type public.provider_type add value if not exists 'acme';
+"""
+
+# Acme's payload is the made-up API's (AcmeServer above): external_id, name, sport,
+# start_time, duration_s, distance_m.
+ACME_REGISTRATION = """\
+insert into public.activity_type_mappings (provider, provider_value, activity_type) values
+('acme', 'run', 'run');
+
+create function private.normalize_acme(p_payload jsonb)
+returns setof private.normalized_activity
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+    r private.normalized_activity;
+begin
+    r.external_id := p_payload ->> 'external_id';
+    r.name := p_payload ->> 'name';
+    r.provider_activity_type := p_payload ->> 'sport';
+    r.activity_type := private.map_activity_type('acme', p_payload ->> 'sport');
+    r.start_date := private.try_timestamptz(p_payload ->> 'start_time');
+    r.utc_offset := 0;
+    r.elapsed_time := private.try_int(p_payload ->> 'duration_s');
+    r.moving_time := private.try_int(p_payload ->> 'duration_s');
+    r.distance := private.try_float(p_payload ->> 'distance_m');
+    r.activity_data := '{}'::jsonb;
+    return next r;
+end;
+$$;
+
+revoke all on function private.normalize_acme(jsonb) from public, anon, authenticated;
+grant execute on function private.normalize_acme(jsonb) to service_role;
+
+select private.register_provider('acme', 'private.normalize_acme(jsonb)', false);
+
+insert into public.provider_priorities (origin, priority, upload_origin_pattern) values
+('acme', 55, '^acme');
+"""
+
+
+def _repository_migrations_plus(directory: Path, enum_migration: str) -> Path:
+    """Every repository migration (linked, unchanged) plus Acme's enum-value migration."""
+    target = directory / "migrations"
+    target.mkdir()
+    for migration in migrations.discover_migrations():
+        os.symlink(migration.path, target / migration.filename)
+    (target / "29991231000000_acme_provider_type.sql").write_text(enum_migration)
+    return target
+
+
 def test_connect_exchange_and_sync_through_the_engine(
-    acme: type[Any], pool: ConnectionPool[Any], admin: Conn
+    acme: type[Any],
+    pool: ConnectionPool[Any],
+    admin: Conn,
+    sync_database_url: str,
+    server_url: str,
+    tmp_path: Path,
 ) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     activities = [
@@ -306,8 +367,10 @@ def test_connect_exchange_and_sync_through_the_engine(
             TokenSet(access_token="stale"), SyncWindow(now - timedelta(days=1), now), None
         )
 
-    # The database learns the enum value only (the SQL registry is the fold helper's part).
-    admin.execute("alter type public.provider_type add value if not exists 'acme'")
+    # The database first learns the enum value only (the first of the provider's two
+    # migrations, see "Adding a provider"): its items are refused, nothing is stored.
+    migrations_dir = _repository_migrations_plus(tmp_path, ACME_ENUM_MIGRATION)
+    migrate_database(sync_database_url, server_url, migrations_dir)
     user_id = create_auth_user(admin, f"{uuid.uuid4().hex}@example.com")
     row = admin.execute(
         "insert into public.provider_connections (user_id, provider, provider_user_id)"
@@ -329,6 +392,26 @@ def test_connect_exchange_and_sync_through_the_engine(
     assert listed
     assert all(r.headers["authorization"] == f"Bearer {ACCESS_TOKEN}" for r in listed)
     assert outcome.fetched == len(activities), outcome
-    # Python boundary: without a registered normaliser the database refuses every item.
+    # Without a registered normaliser the database refuses every item.
     assert (outcome.created, outcome.failed) == (0, len(activities))
     assert {e["reason"] for e in outcome.item_errors} == {"normaliser returned nothing"}
+
+    # The second migration registers Acme (sport words, normaliser, registry row, duplicate
+    # priority): the same page now lands in activities, with no other file changed.
+    (migrations_dir / "29991231000100_acme_registration.sql").write_text(ACME_REGISTRATION)
+    migrate_database(sync_database_url, server_url, migrations_dir)
+    # (An athlete connecting now: the first connection's window was already synchronised.)
+    second = admin.execute(
+        "insert into public.provider_connections (user_id, provider, provider_user_id)"
+        " values (%s, 'acme', %s) returning id",
+        [create_auth_user(admin, f"{uuid.uuid4().hex}@example.com"), "acme-athlete-2"],
+    ).fetchone()
+    assert second is not None
+    outcome = engine.run(int(second[0]), "initial")
+    assert (outcome.fetched, outcome.created, outcome.failed) == (3, 3, 0), outcome
+    stored = admin.execute(
+        "select external_id, activity_type, distance, moving_time from public.activities"
+        " where connection_id = %s order by external_id",
+        [second[0]],
+    ).fetchall()
+    assert stored == [(f"acme-{n}", "run", 5000.0, 1800) for n in range(3)]
