@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-import defusedxml.ElementTree as ET
+import defusedxml.ElementTree as ET  # type: ignore[import-untyped]
 import psycopg
 import pytest
 
