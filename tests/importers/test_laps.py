@@ -5,7 +5,7 @@ stored with the activity by the file import."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import defusedxml.ElementTree as ET  # type: ignore[import-untyped]
@@ -13,6 +13,8 @@ import psycopg
 import pytest
 
 from tests.importers.test_streams import FILES, fit_messages, import_files, parse
+from trainlytics.importers.base import TrackPoint
+from trainlytics.importers.track_streams import MAX_LAPS, TrackLap, streams_from_points
 from trainlytics.streams import ActivityStreams, Lap
 
 Conn = psycopg.Connection[Any]
@@ -84,6 +86,18 @@ def test_tcx_laps_are_the_files_lap_elements() -> None:
         assert lap.elevation_gain_m is None  # TCX has no lap ascent
         assert lap.elapsed_s is not None
         assert 0 < lap.elapsed_s <= lap.moving_s + 2
+
+
+def test_odd_lap_values_are_left_out_so_the_streams_are_kept() -> None:
+    start = datetime(2025, 6, 1, 6, tzinfo=UTC)
+    points = [TrackPoint(time=start + timedelta(seconds=t), heartrate=120.0) for t in range(3)]
+    laps = [TrackLap(start=start, avg_hr=400.0, distance_m=-1.0, elapsed_s=10.0)] * 1005
+    streams = streams_from_points(points, start, laps=laps)
+    assert streams is not None
+    assert streams.laps is not None
+    assert len(streams.laps) == MAX_LAPS == 1000
+    assert (streams.laps[0].avg_hr, streams.laps[0].distance_m) == (None, None)
+    assert streams.laps[0].elapsed_s == 10.0
 
 
 def test_laps_go_into_the_streams_json() -> None:
