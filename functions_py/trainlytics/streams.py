@@ -18,6 +18,10 @@ key                field                       unit
 ``temp``           ``temperature_c``           degrees Celsius
 =================  ==========================  ==========================================
 
+Laps (``laps``, a list of :class:`Lap`, migration 20261205230000_activity_laps.sql) ride
+along under the key ``laps``: the device's own lap summaries, their ``start_s`` on the same
+clock as ``time``. ``laps=None`` stores no laps (a write replaces them).
+
 Cadence: strides of one leg for foot sports (FIT, TCX, GPX and Strava count so), which SQL
 doubles to steps of both feet as it does for the summary; ``cadence_unit="steps"`` says the
 values already count both feet. Non-finite numbers become ``None``; a channel without any
@@ -31,7 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
-__all__ = ["STREAM_KEYS", "ActivityStreams", "CadenceUnit"]
+__all__ = ["STREAM_KEYS", "ActivityStreams", "CadenceUnit", "Lap"]
 
 CadenceUnit = Literal["strides", "steps"]
 
@@ -58,6 +62,28 @@ def _clean(value: float | None, digits: int) -> float | None:
 
 
 @dataclass
+class Lap:
+    """One lap as the device summarised it; ``start_s`` on the streams' clock."""
+
+    start_s: float
+    elapsed_s: float | None = None
+    moving_s: float | None = None
+    distance_m: float | None = None
+    avg_hr: float | None = None
+    max_hr: float | None = None
+    avg_power_w: float | None = None
+    avg_cadence: float | None = None
+    elevation_gain_m: float | None = None
+
+    def to_json(self) -> dict[str, float | None]:
+        """The lap object of the ``laps`` key (non-finite numbers become null)."""
+        digits = {"start_s": 3, "elapsed_s": 3, "moving_s": 3, "distance_m": 2, "avg_hr": 0,
+                  "max_hr": 0, "avg_power_w": 0, "avg_cadence": 1,
+                  "elevation_gain_m": 1}  # fmt: skip
+        return {name: _clean(getattr(self, name), d) for name, d in digits.items()}
+
+
+@dataclass
 class ActivityStreams:
     """Channels of equal length; ``time_s`` has no ``None``."""
 
@@ -72,6 +98,7 @@ class ActivityStreams:
     speed_mps: Channel | None = None
     temperature_c: Channel | None = None
     cadence_unit: CadenceUnit = "strides"
+    laps: list[Lap] | None = None
 
     def __len__(self) -> int:
         return len(self.time_s)
@@ -80,6 +107,8 @@ class ActivityStreams:
         """The channels present (with at least one value), by field name."""
         present: dict[str, Sequence[float | None]] = {}
         for f in fields(self):
+            if f.name == "laps":
+                continue
             value = getattr(self, f.name)
             if isinstance(value, list) and any(v is not None for v in value):
                 present[f.name] = value
@@ -108,6 +137,9 @@ class ActivityStreams:
                 else [round(a, 6), round(b, 6)]
                 for a, b in zip(present["lat"], present["lon"], strict=True)
             ]
-        if self.cadence_unit != "strides" and "cadence" in out:
+        if self.laps is not None:
+            out["laps"] = [lap.to_json() for lap in self.laps if math.isfinite(lap.start_s)]
+        lap_cadence = any(lap.get("avg_cadence") is not None for lap in out.get("laps", []))
+        if self.cadence_unit != "strides" and ("cadence" in out or lap_cadence):
             out["cadence_unit"] = self.cadence_unit
         return out

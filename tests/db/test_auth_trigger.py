@@ -264,6 +264,10 @@ def _populate(conn: Conn, alice: uuid.UUID, coach: uuid.UUID, eve: uuid.UUID) ->
             "select private.store_activity_streams(%s, %s, null)",
             [row[0], '{"time": [0, 1, 2], "distance": [0, 5, 10], "watts": [100, 200, 300]}'],
         )
+        conn.execute(
+            "select private.store_activity_laps(%s, %s, null, null)",
+            [row[0], '[{"start_s": 0, "distance_m": 10}]'],
+        )
         # The stream fetch outcome of that activity (issue 18, provider streams).
         conn.execute(
             "insert into public.activity_stream_fetches (activity_id, user_id, connection_id,"

@@ -179,6 +179,11 @@ def build_world(conn: Conn) -> World:
             " '{200,210}')",
             [ids[activity], owner, source],
         )
+        conn.execute(
+            "insert into public.activity_laps (activity_id, lap_index, user_id, source,"
+            " start_offset_s, distance_m) values (%s, 0, %s, %s, 0, 1000)",
+            [ids[activity], owner, source],
+        )
         ids[f"st_{activity.removeprefix('a_')}"] = ids[activity]
 
     for label, conn_label, owner, status, created in (
@@ -286,6 +291,7 @@ def build_world(conn: Conn) -> World:
         "public.activities": by_prefix("a_"),
         "public.activity_raw_payloads": by_prefix("p_"),
         "public.activity_streams": by_prefix("st_"),
+        "public.activity_laps": by_prefix("st_"),
         # best efforts (issue 18): told apart by their activity (one 1 s power effort each)
         "public.activity_efforts": by_prefix("st_"),
         "public.activity_best_efforts": by_prefix("st_"),
@@ -425,6 +431,7 @@ READ_QUERIES: dict[str, str] = {
     "public.activities": "select id from public.activities",
     "public.activity_raw_payloads": "select activity_id from public.activity_raw_payloads",
     "public.activity_streams": "select activity_id from public.activity_streams",
+    "public.activity_laps": "select activity_id from public.activity_laps",
     "public.activity_efforts": "select activity_id from public.activity_efforts",
     "public.activity_best_efforts": "select activity_id from public.activity_best_efforts",
     "public.season_best_efforts": "select activity_id from public.season_best_efforts",
@@ -571,6 +578,14 @@ EXPECTED_READS: dict[str, dict[str, set[str] | str]] = {
     ),
     # Streams (issue 18): as the activity, but Strava's for the athlete only (not admins).
     "public.activity_streams": _reads(
+        alice={"st_strava", "st_garmin", "st_private", "st_file"},
+        eve={"st_eve"},
+        bob={"st_garmin", "st_file"},
+        admin={"st_garmin", "st_private", "st_file", "st_eve"},
+        service={"st_strava", "st_garmin", "st_private", "st_file", "st_eve"},
+    ),
+    # Laps (issue 18): exactly as the streams.
+    "public.activity_laps": _reads(
         alice={"st_strava", "st_garmin", "st_private", "st_file"},
         eve={"st_eve"},
         bob={"st_garmin", "st_file"},
@@ -995,6 +1010,26 @@ WRITES: tuple[Write, ...] = (
         lambda w: [w.ids["a_garmin"]],
         ALL_DENIED,
     ),
+    # activity_laps: written only through private.store_activity_laps
+    Write(
+        "insert-laps",
+        "insert into public.activity_laps (activity_id, lap_index, user_id, source,"
+        " start_offset_s) values (%s, 5, %s, 'file', 0)",
+        lambda w: [w.ids["a_manual"], w.uid("alice")],
+        ALL_DENIED,
+    ),
+    Write(
+        "rewrite-laps",
+        "update public.activity_laps set distance_m = 1 where activity_id = %s",
+        lambda w: [w.ids["a_garmin"]],
+        ALL_DENIED,
+    ),
+    Write(
+        "delete-laps",
+        "delete from public.activity_laps where activity_id = %s",
+        lambda w: [w.ids["a_garmin"]],
+        ALL_DENIED,
+    ),
     # activity_raw_payloads
     Write(
         "insert-raw-payload",
@@ -1222,6 +1257,8 @@ def test_service_role_reads_and_writes_everything(db: Conn, world: World) -> Non
                 # may delete them
                 "insert-streams",
                 "rewrite-streams",
+                "insert-laps",
+                "rewrite-laps",
             ),
             DENIED,
         ),

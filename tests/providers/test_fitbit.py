@@ -38,7 +38,12 @@ from trainlytics.providers.base import (
     TokenSet,
     WebhookRequest,
 )
-from trainlytics.providers.fitbit import SCOPE_ACTIVITY, SCOPE_LOCATION, FitbitProvider
+from trainlytics.providers.fitbit import (
+    SCOPE_ACTIVITY,
+    SCOPE_HEALTH_METRICS,
+    SCOPE_LOCATION,
+    FitbitProvider,
+)
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "providers" / "fitbit"
 CLIENT_SECRET = "GOCSPX-client-secret-DO-NOT-LEAK"
@@ -117,6 +122,8 @@ def test_authorization_url_is_google_oauth_with_pkce_offline_access_and_scopes()
     assert query["scope"][0].split(" ") == [
         "https://www.googleapis.com/auth/googlehealth.activity_and_fitness.readonly",
         "https://www.googleapis.com/auth/googlehealth.location.readonly",
+        # heart-rate samples for the stream job (developers.google.com/health/scopes)
+        "https://www.googleapis.com/auth/googlehealth.health_metrics_and_measurements.readonly",
     ]
     assert CLIENT_SECRET not in url
     assert verifier not in url
@@ -195,6 +202,10 @@ def test_location_is_optional_and_the_broader_activity_scope_counts() -> None:
     )
     assert p.missing_scopes(only_activity) == []
     assert p.missing_scopes(broader) == []
+    # heart rate is requested, never required: an athlete who leaves it unticked connects
+    assert SCOPE_HEALTH_METRICS in FitbitProvider.requested_scopes
+    assert SCOPE_HEALTH_METRICS not in FitbitProvider.required_scopes
+    assert p.missing_scopes(ProviderIdentity("u", None, {}, (SCOPE_ACTIVITY, SCOPE_LOCATION))) == []
 
 
 def test_identity_is_the_health_user_id() -> None:

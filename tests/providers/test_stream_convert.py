@@ -96,6 +96,9 @@ def test_fit_records_of_a_real_ride() -> None:
     assert all(b >= a for a, b in zip(streams["time"], streams["time"][1:], strict=False))
     assert {"latlng", "altitude", "heartrate", "watts", "distance"} <= set(streams)
     assert max(w for w in streams["watts"] if w is not None) > 300  # Vector power pedals
+    laps = streams.pop("laps")  # the device's 8 lap messages, as lap objects
+    assert len(laps) == 8
+    assert laps[0]["avg_power_w"] == 252
     assert {len(v) for v in streams.values()} == {count}
 
 

@@ -4,9 +4,9 @@ units, and the coach report read under the coach's row-level security — never 
 or private activity, never the athlete's account (threat-named tests below). The pages are also
 opened in headless Chromium: every chart drew marks, no console error, nothing fetched.
 
-Alice (seed) gets three activities of the last hours with streams: a ride from a file (her coach
-may read it), a Strava run (hers only: Strava's terms) and a private ride; and three planned
-workouts, two completed by those activities, one not.
+Alice (seed) gets three activities of the last hours with streams and laps: a ride from a file
+(her coach may read it), a Strava run (hers only: Strava's terms) and a private ride; and three
+planned workouts, two completed by those activities, one not.
 """
 
 from __future__ import annotations
@@ -65,6 +65,21 @@ def _streams(samples: int, speed: float, *, power: bool) -> dict[str, Any]:
         stream["watts"] = [320 if t % 300 < 60 else 170 for t in range(samples)]
     else:
         stream["cadence"] = [88] * samples  # strides per minute, as a watch records them
+    # The device's laps: three of 600 s (a ride covers 4.8 km in each).
+    stream["laps"] = [
+        {
+            "start_s": 600 * i,
+            "elapsed_s": 600,
+            "moving_s": 600,
+            "distance_m": round(distance[min(600 * (i + 1), samples - 1)] - distance[600 * i], 2),
+            "avg_hr": 130 + 10 * i,
+            "max_hr": 171 + i,
+            "avg_power_w": 210 + i if power else None,
+            "avg_cadence": None if power else 88,
+            "elevation_gain_m": 12,
+        }
+        for i in range(samples // 600)
+    ]
     return stream
 
 
@@ -126,7 +141,7 @@ def pages_url(server_url: str) -> Iterator[str]:
             (secret, _streams(1800, 8.0, power=True)),
         ):
             conn.execute(
-                "select private.store_activity_streams(%s, %s, null)",
+                "select private.store_activity_recording(%s, %s, null)",
                 [activity, psycopg.types.json.Jsonb(streams)],
             )
         planned: tuple[tuple[str, int | None, str, int], ...] = (
@@ -191,6 +206,19 @@ def test_athlete_report_has_a_page_per_recent_activity(pages_url: str, tmp_path:
     ride = page.split('id="activity-1"', 1)[1].split('id="activity-2"', 1)[0]
     assert ride.count("<td>2:05</td>") == 0  # times are right-aligned numeric cells
     assert ride.count("<td class=num>2:05</td>") == 14
+    # its laps, as stored (public.activity_laps): 600 s, 4.8 km at 28.8 km/h, 210-212 W
+    laps = ride.split("<h3>Laps</h3>", 1)[1].split("</table>", 1)[0]
+    assert laps.count("<td class=num>10:00</td>") == 4  # three lap times, the second's start
+    assert "<td class=num>20:00</td>" in laps  # the third's start
+    assert laps.count("<td class=num>4.8 km</td>") == 3
+    assert laps.count("<td class=num>28.8 km/h</td>") == 3
+    assert [f"<td class=num>{w}</td>" in laps for w in (210, 211, 212)] == [True] * 3
+    assert "Cadence" not in laps  # a column nothing recorded is left out
+    # the run's laps: pace per km, cadence doubled to steps like the summary
+    run = page.split('id="activity-2"', 1)[1].split('id="activity-3"', 1)[0]
+    run_laps = run.split("<h3>Laps</h3>", 1)[1].split("</table>", 1)[0]
+    assert '<th scope="col" class=num>Pace</th>' in run_laps
+    assert run_laps.count("<td class=num>176</td>") == 3
 
 
 def test_coach_report_never_shows_strava_or_private_activities(
@@ -204,6 +232,9 @@ def test_coach_report_never_shows_strava_or_private_activities(
     assert re.search(r"\bRun \d+\b", page) is None  # the seed's Strava runs
     # one route: the file ride's; the Strava run's and the private ride's streams never appear
     assert page.count('class="chart-svg route-map"') == 1
+    # laps: the file ride's only (Strava-sourced and private laps stay hidden, as the streams)
+    assert page.count("<h3>Laps</h3>") == 1
+    assert "<td class=num>176</td>" not in page  # the Strava run's lap cadence
     # best efforts: the file ride's only, no run (her only run with streams is from Strava)
     assert "Best efforts and power curve" in page
     assert "<h3>Run</h3>" not in page
@@ -259,6 +290,10 @@ def test_imperial_units_show_miles(pages_url: str, tmp_path: Path) -> None:
             store.set_athlete_settings(conn, alice, {"units": "metric"})
     assert "Splits per mile" in page
     assert "Splits per km" not in page
+    laps = page.split("<h3>Laps</h3>", 1)[1].split("</table>", 1)[0]
+    assert "<td class=num>3.0 mi</td>" in laps  # 4.8 km
+    assert "<td class=num>17.9 mph</td>" in laps  # 8 m/s
+    assert "<td class=num>+39 ft</td>" in laps  # 12 m climbed
     assert " mi<" in page
     assert " /mi" in page
     assert "Elevation (ft)" in page
@@ -273,6 +308,11 @@ def test_new_pages_draw_every_chart_in_chromium(
     visit = Visit(browser, path, 1200)
     try:
         charts = visit.page.evaluate(CHARTS_JS)
+        # the laps table is laid out in the page (a row per lap of each readable activity)
+        lap_rows = visit.page.evaluate(
+            "() => [...document.querySelectorAll('h3')].filter(h => h.textContent === 'Laps')"
+            ".map(h => h.nextElementSibling.querySelectorAll('tbody tr').length)"
+        )
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         visit.page.screenshot(
             path=str(SCREENSHOTS / f"report-pages-{'coach' if coach else 'athlete'}.png"),
@@ -282,6 +322,7 @@ def test_new_pages_draw_every_chart_in_chromium(
         visit.page.close()
     assert visit.problems() == []
     assert visit.requests == [path.as_uri()]
+    assert lap_rows == ([3] if coach else [3, 3, 3])
     sections = {chart["section"] for chart in charts}
     prefix = "a1-" if coach else ""
     assert f"{prefix}activity-1" in sections

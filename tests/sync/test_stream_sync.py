@@ -485,6 +485,12 @@ def test_polar_exercise_fit_fills_streams_within_the_30_day_horizon(
     assert stored[recent["id"]]["source"] == "polar"
     assert stored[recent["id"]]["sample_count"] > 10
     assert stored[recent["id"]]["lat"] is not None
+    # the FIT file's own lap, stored beside the streams
+    laps = admin.execute(
+        "select source, distance_m from public.activity_laps where activity_id = %s",
+        [stored[recent["id"]]["activity_id"]],
+    ).fetchall()
+    assert laps == [("polar", pytest.approx(157.56))]
 
 
 def test_wahoo_workout_file_is_downloaded_from_wahoos_cdn_without_a_token(

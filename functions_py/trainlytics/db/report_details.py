@@ -16,6 +16,7 @@ from trainlytics.db.report_queries import Conn, Row, dict_rows
 
 __all__ = [
     "activity_best_efforts",
+    "activity_laps",
     "activity_streams",
     "activity_time_in_zones",
     "athlete_settings",
@@ -40,6 +41,19 @@ def activity_streams(conn: Conn, ids: list[int]) -> list[Row]:
         conn,
         "select activity_id, time_s, distance_m, lat, lon, altitude_m, heart_rate, power_w,"
         " speed_mps from public.activity_streams where activity_id = any(%(ids)s)",
+        {"ids": ids},
+    )
+
+
+def activity_laps(conn: Conn, ids: list[int]) -> list[Row]:
+    """The laps of these activities that the reader may read (RLS on activity_laps: as the
+    streams), in order."""
+    return dict_rows(
+        conn,
+        "select activity_id, lap_index, start_offset_s, elapsed_s, moving_s, distance_m,"
+        " avg_heart_rate, max_heart_rate, avg_power_w, avg_cadence, elevation_gain_m"
+        " from public.activity_laps where activity_id = any(%(ids)s)"
+        " order by activity_id, lap_index",
         {"ids": ids},
     )
 

@@ -40,7 +40,7 @@ from trainlytics.importers.base import (
     sha256_hex,
     summarize_track,
 )
-from trainlytics.importers.track_streams import streams_from_points
+from trainlytics.importers.track_streams import TrackLap, streams_from_points
 
 __all__ = ["parse_fit"]
 
@@ -76,6 +76,7 @@ class _Messages:
     def __init__(self) -> None:
         self.file_id: dict[str, Any] = {}
         self.sessions: list[dict[str, Any]] = []
+        self.laps: list[dict[str, Any]] = []
         self.activity: dict[str, Any] = {}
         self.points: list[TrackPoint] = []
 
@@ -117,6 +118,8 @@ def _read_into(data: bytes, found: _Messages, error_handling: Any, check_crc: An
                 found.file_id = _fields(frame)
             elif name == "session":
                 found.sessions.append(_fields(frame))
+            elif name == "lap":
+                found.laps.append(_fields(frame))
             elif name == "activity":
                 found.activity = _fields(frame)
 
@@ -170,6 +173,26 @@ def _maximum(sessions: list[dict[str, Any]], *names: str) -> float | None:
     values = [_first(s, *names) for s in sessions]
     present = [v for v in values if v is not None]
     return max(present) if present else None
+
+
+def _track_lap(lap: dict[str, Any]) -> TrackLap:
+    """A FIT lap message: the same fields (and cadence rule) as the session's."""
+    start = lap.get("start_time")
+    cadence = _first(lap, "avg_running_cadence", "avg_cadence")
+    fractional = _num(lap.get("avg_fractional_cadence"))
+    if cadence is not None and fractional is not None and 0 <= fractional < 1:
+        cadence += fractional
+    return TrackLap(
+        start=start if isinstance(start, datetime) else None,
+        elapsed_s=_num(lap.get("total_elapsed_time")),
+        moving_s=_num(lap.get("total_timer_time")),
+        distance_m=_num(lap.get("total_distance")),
+        avg_hr=_num(lap.get("avg_heart_rate")),
+        max_hr=_num(lap.get("max_heart_rate")),
+        avg_power_w=_num(lap.get("avg_power")),
+        avg_cadence=cadence,
+        elevation_gain_m=_num(lap.get("total_ascent")),
+    )
 
 
 def parse_fit(data: bytes, file_name: str | None = None) -> ParsedActivity:
@@ -278,5 +301,10 @@ def parse_fit(data: bytes, file_name: str | None = None) -> ParsedActivity:
         }
     parsed.fill_missing(summary)
     locate(parsed, points)
-    parsed.streams = streams_from_points(points, parsed.start_time, multisport=multisport)
+    parsed.streams = streams_from_points(
+        points,
+        parsed.start_time,
+        multisport=multisport,
+        laps=[_track_lap(lap) for lap in found.laps],
+    )
     return parsed

@@ -24,7 +24,7 @@ from trainlytics.importers.base import (
     sha256_hex,
     summarize_track,
 )
-from trainlytics.importers.track_streams import streams_from_points
+from trainlytics.importers.track_streams import TrackLap, streams_from_points
 from trainlytics.importers.xml_safety import local_name, parse_xml
 
 __all__ = ["parse_tcx"]
@@ -76,6 +76,25 @@ def _extension_value(point: Element, name: str) -> float | None:
             except ValueError:
                 return None
     return None
+
+
+def _track_lap(lap: Element) -> TrackLap:
+    """A ``<Lap>``: TotalTimeSeconds is timer time; the elapsed time runs from StartTime to the
+    lap's last timed trackpoint; the schema has no elevation gain."""
+    start = _time(lap.get("StartTime"))
+    stamps = [_child(tp, "Time") for track in _children(lap, "Track") for tp in track]
+    times = [t for e in stamps if e is not None and (t := _time(e.text)) is not None]
+    elapsed = (max(times) - start).total_seconds() if start is not None and times else None
+    return TrackLap(
+        start=start,
+        elapsed_s=elapsed if elapsed is not None and elapsed >= 0 else None,
+        moving_s=_float(lap, "TotalTimeSeconds"),
+        distance_m=_float(lap, "DistanceMeters"),
+        avg_hr=_float(lap, "AverageHeartRateBpm", "Value"),
+        max_hr=_float(lap, "MaximumHeartRateBpm", "Value"),
+        avg_power_w=_extension_value(lap, "AvgWatts"),
+        avg_cadence=_float(lap, "Cadence") or _extension_value(lap, "AvgRunCadence"),
+    )
 
 
 def parse_tcx(data: bytes, file_name: str | None = None) -> ParsedActivity:
@@ -172,5 +191,7 @@ def parse_tcx(data: bytes, file_name: str | None = None) -> ParsedActivity:
     )
     parsed.fill_missing(summary)
     locate(parsed, points)
-    parsed.streams = streams_from_points(points, parsed.start_time)
+    parsed.streams = streams_from_points(
+        points, parsed.start_time, laps=[_track_lap(lap) for lap in laps]
+    )
     return parsed

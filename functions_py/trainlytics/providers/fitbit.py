@@ -24,7 +24,11 @@ REST reference v4; Google's OAuth 2.0 web-server guide):
 - Revoke: ``POST https://oauth2.googleapis.com/revoke`` (form ``token=``); revoking the refresh
   token withdraws the whole grant. An already-invalid token answers 400 ``invalid_token``.
 - Scopes all start ``https://www.googleapis.com/auth/googlehealth.``; activities (exercise) need
-  ``activity_and_fitness.readonly``; GPS tracks of exercises ``location.readonly``. All are
+  ``activity_and_fitness.readonly``; GPS tracks of exercises ``location.readonly``; heart-rate
+  samples (the stream job, ``providers/streams_fitbit.py``) ``health_metrics_and_measurements.
+  readonly`` (developers.google.com/health/scopes and "Data types": vitals). Only the first is
+  required: the consent screen is granular, an athlete who leaves the others unticked still
+  connects (no GPS tracks; heart-rate streams "unavailable"). All are
   "restricted" scopes (OAuth app verification and a yearly security assessment for production;
   unverified apps are capped at 100 test users).
 - Identity: ``GET https://health.googleapis.com/v4/users/me/identity`` →
@@ -113,7 +117,14 @@ from trainlytics.providers.http import response_json
 from trainlytics.providers.oauth2 import OAuth2Provider, error_code
 from trainlytics.providers.payloads import parse_instant
 
-__all__ = ["EXERCISE_PAGE_SIZE", "SCOPES", "SCOPE_ACTIVITY", "SCOPE_LOCATION", "FitbitProvider"]
+__all__ = [
+    "EXERCISE_PAGE_SIZE",
+    "SCOPES",
+    "SCOPE_ACTIVITY",
+    "SCOPE_HEALTH_METRICS",
+    "SCOPE_LOCATION",
+    "FitbitProvider",
+]
 
 HEALTH_API_BASE = "https://health.googleapis.com/v4"
 IDENTITY_URL = f"{HEALTH_API_BASE}/users/me/identity"
@@ -122,8 +133,11 @@ EXERCISE_DATA_POINTS_URL = f"{HEALTH_API_BASE}/users/me/dataTypes/exercise/dataP
 _SCOPE_PREFIX = "https://www.googleapis.com/auth/googlehealth."
 SCOPE_ACTIVITY = f"{_SCOPE_PREFIX}activity_and_fitness.readonly"
 SCOPE_LOCATION = f"{_SCOPE_PREFIX}location.readonly"
-#: Requested scopes. GPS (location) is optional: activities sync without their tracks.
-SCOPES: tuple[str, ...] = (SCOPE_ACTIVITY, SCOPE_LOCATION)
+#: Heart-rate samples (data type heart-rate), read by the stream job.
+SCOPE_HEALTH_METRICS = f"{_SCOPE_PREFIX}health_metrics_and_measurements.readonly"
+#: Requested scopes. GPS (location) and heart rate (health metrics) are optional: activities
+#: sync without their tracks, and their heart-rate streams are "unavailable" without the latter.
+SCOPES: tuple[str, ...] = (SCOPE_ACTIVITY, SCOPE_LOCATION, SCOPE_HEALTH_METRICS)
 #: Broader scopes that include a required one. An earlier version of the scope page listed a
 #: read+write ``activity_and_fitness`` scope; a grant of it also covers reading.
 _SCOPE_SUPERSETS: Mapping[str, tuple[str, ...]] = {

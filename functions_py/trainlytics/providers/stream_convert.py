@@ -154,7 +154,8 @@ def from_garmin_samples(samples: Any, start_epoch: float) -> Streams | None:
 def from_fit(data: bytes) -> Streams | None:
     """The records of a FIT activity file, read exactly as a file import reads them (the
     importers' ``parse_fit``: its ``streams`` — time from the session start, cumulative
-    distance across session restarts, temperature, at most 200,000 samples); None when it holds
+    distance across session restarts, temperature, at most 200,000 samples — and, under
+    ``laps``, its lap messages as lap objects); None when it holds
     fewer than two timed records. Raises FileImportError for an unreadable or non-activity
     file."""
     from trainlytics.importers.fit import parse_fit
@@ -162,7 +163,11 @@ def from_fit(data: bytes) -> Streams | None:
     parsed = parse_fit(data)
     if parsed.streams is None:
         return None
-    return _finish({k: v for k, v in parsed.streams.to_json().items() if isinstance(v, list)})
+    as_json = parsed.streams.to_json()
+    out = _finish({k: v for k, v in as_json.items() if isinstance(v, list) and k != "laps"})
+    if out is not None and as_json.get("laps"):
+        out["laps"] = as_json["laps"]  # the file's own laps (lap objects, not samples)
+    return out
 
 
 def from_google_heart_rate(

@@ -12,9 +12,10 @@ Not read: per-sample position, speed, power or cadence. The exercise data point 
 summaries (``metricsSummary``, splits); the GPS track (``location.readonly`` scope) and the
 ``distance``/``altitude`` interval types are not used here (their per-exercise shape is not
 documented in a form we can verify). So the stream is ``time`` + ``heartrate``.
-The heart-rate scope is **not** among the scopes Trainlytics asks for today
-(``providers/fitbit.py`` ``SCOPES``): a connection whose granted scopes lack it is marked
-unavailable without a request; an unexpected 403 ``PERMISSION_DENIED`` is treated the same.
+The heart-rate scope is requested but optional (``providers/fitbit.py`` ``SCOPES``, not
+``required_scopes``): a connection whose granted scopes lack it (the athlete left it unticked, or
+connected before it was requested) is marked unavailable without a request; an unexpected 403
+``PERMISSION_DENIED`` is treated the same.
 Google publishes no per-user quota the limiter can use (a 429 carries ``Retry-After``).
 """
 
@@ -25,7 +26,7 @@ from typing import Any, ClassVar
 
 from trainlytics.errors import BadPayloadError, ProviderError, TokenRevokedError
 from trainlytics.providers.base import TokenSet
-from trainlytics.providers.fitbit import HEALTH_API_BASE
+from trainlytics.providers.fitbit import HEALTH_API_BASE, SCOPE_HEALTH_METRICS
 from trainlytics.providers.http import request, response_json
 from trainlytics.providers.stream_convert import from_google_heart_rate
 from trainlytics.providers.streams_base import StreamFetch, StreamSource, StreamTarget
@@ -39,9 +40,7 @@ __all__ = [
 ]
 
 HEART_RATE_DATA_POINTS_URL = f"{HEALTH_API_BASE}/users/me/dataTypes/heart-rate/dataPoints"
-SCOPE_HEART_RATE = (
-    "https://www.googleapis.com/auth/googlehealth.health_metrics_and_measurements.readonly"
-)
+SCOPE_HEART_RATE = SCOPE_HEALTH_METRICS
 #: Pages of heart-rate points read for one exercise at most.
 MAX_PAGES = 20
 #: An exercise without a known duration is read for at most this long.

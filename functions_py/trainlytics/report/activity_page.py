@@ -47,7 +47,7 @@ from trainlytics.report.formatting import (
     sport_label,
 )
 from trainlytics.report.page import table, tile
-from trainlytics.streams import ActivityStreams
+from trainlytics.streams import ActivityStreams, Lap
 
 __all__ = ["activity_sections", "best_efforts_section"]
 
@@ -260,6 +260,53 @@ def _splits_table(streams: ActivityStreams, foot: bool) -> str:
     )
 
 
+def _laps_table(laps: list[Lap], foot: bool) -> str:
+    """The device's own laps (FIT lap messages, TCX laps): time is the lap's moving (timer)
+    time, else its elapsed time; a column nothing recorded is left out."""
+    if not laps:
+        return ""
+    dash = "\u2014"
+
+    def rate(lap: Lap, seconds: float | None) -> str:
+        if not lap.distance_m or not seconds:
+            return dash
+        if foot:
+            return fmt_pace(seconds / lap.distance_m * 1000)
+        return fmt_speed(lap.distance_m / seconds)
+
+    def whole(value: float | None) -> str:
+        return f"{value:.0f}" if value is not None else dash
+
+    headers = [("Lap", False), ("Start", True), ("Time", True), ("Distance", True)]
+    headers.append(("Pace" if foot else "Speed", True))
+    optional = {
+        "Climb": [_climb(lap.elevation_gain_m) for lap in laps],
+        "Avg HR": [whole(lap.avg_hr) for lap in laps],
+        "Max HR": [whole(lap.max_hr) for lap in laps],
+        "Avg W": [whole(lap.avg_power_w) for lap in laps],
+        "Cadence": [whole(lap.avg_cadence) for lap in laps],
+    }
+    shown = {title: cells for title, cells in optional.items() if any(c != dash for c in cells)}
+    headers += [(title, True) for title in shown]
+    body = []
+    for i, lap in enumerate(laps):
+        seconds = lap.moving_s or lap.elapsed_s
+        row = [
+            str(i + 1),
+            fmt_clock(lap.start_s),
+            fmt_clock(seconds) if seconds else dash,
+            fmt_distance(lap.distance_m),
+            rate(lap, seconds),
+            *(cells[i] for cells in shown.values()),
+        ]
+        body.append([escape(cell) for cell in row])
+    return "<h3>Laps</h3>" + table(
+        headers,
+        body,
+        caption="The device's own laps; time is the lap's moving (timer) time.",
+    )
+
+
 def _best_power_chart(bests: list[BestEffort]) -> str:
     if len(bests) < 2:
         return ""
@@ -352,10 +399,11 @@ def _one(data: ReportData, detail: ActivityDetail, index: int) -> str:
         f'<div class="tiles">{"".join(tiles)}</div>'
     )
     streams = detail.streams
+    laps = _laps_table(detail.laps, a.activity_type in _FOOT)
     if streams is None or len(streams.time_s) < 2:
         return (
             head + '<p class="empty">No streams stored for this activity (or not readable '
-            "here): summary only.</p></section>"
+            "here): summary only.</p>" + laps + "</section>"
         )
     parts = []
     if streams.lat is not None and streams.lon is not None:
@@ -374,6 +422,7 @@ def _one(data: ReportData, detail: ActivityDetail, index: int) -> str:
                 )
             )
     parts.append(_splits_table(streams, a.activity_type in _FOOT))
+    parts.append(laps)
     parts.append(_over_time(streams, a.activity_type))
     per_mile = METRES_PER_MILE / 1000
 

@@ -21,7 +21,7 @@ from trainlytics.db import report_queries as db
 from trainlytics.db.report_queries import Conn, Row, as_athlete
 from trainlytics.errors import TrainlyticsError
 from trainlytics.report.activity import ZoneTime
-from trainlytics.streams import ActivityStreams
+from trainlytics.streams import ActivityStreams, Lap
 
 __all__ = [
     "ActivityDetail",
@@ -213,6 +213,8 @@ class ActivityDetail:
     #: Time in zones by kind (heart_rate, power, pace; pace bounds in s/km) from
     #: public.activity_time_in_zones; None: computed from the streams by the report.
     zones: dict[str, list[ZoneTime]] | None = None
+    #: The device's laps (public.activity_laps, as the reader may read them); empty: none.
+    laps: list[Lap] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -354,6 +356,7 @@ def load_report_data(
     has_recurring = db.relation_exists(conn, "public.recurring_sync_errors")
     has_settings = db.function_exists(conn, "public.get_athlete_settings(uuid)")
     has_streams = db.relation_exists(conn, "public.activity_streams")
+    has_laps = db.relation_exists(conn, "public.activity_laps")
     has_compliance = db.relation_exists(conn, "public.weekly_compliance")
     has_loads = db.relation_exists(conn, "public.activity_loads")
     has_efforts = db.relation_exists(conn, "public.all_time_best_efforts") and db.relation_exists(
@@ -464,6 +467,7 @@ def load_report_data(
         chosen = data.recent_activities[:detailed]
         ids = [a.id for a in chosen if a.id is not None]
         streams = _streams(details_db.activity_streams(conn, ids)) if has_streams and ids else {}
+        laps = _laps(details_db.activity_laps(conn, ids)) if has_laps and ids else {}
         efforts = (
             _activity_efforts(ids, details_db.activity_best_efforts(conn, ids) if ids else [])
             if has_activity_efforts
@@ -477,6 +481,7 @@ def load_report_data(
                 _zones(details_db.activity_time_in_zones(conn, a.id))
                 if has_zones and a.id is not None and a.id in streams
                 else None,
+                laps.get(a.id or 0, []),
             )
             for a in chosen
         ]
@@ -502,6 +507,25 @@ def _streams(rows: list[Row]) -> dict[int, ActivityStreams]:
         )
         for r in rows
     }
+
+
+def _laps(rows: list[Row]) -> dict[int, list[Lap]]:
+    result: dict[int, list[Lap]] = {}
+    for r in rows:
+        result.setdefault(int(r["activity_id"]), []).append(
+            Lap(
+                start_s=float(r["start_offset_s"]),
+                elapsed_s=r["elapsed_s"],
+                moving_s=r["moving_s"],
+                distance_m=r["distance_m"],
+                avg_hr=r["avg_heart_rate"],
+                max_hr=r["max_heart_rate"],
+                avg_power_w=r["avg_power_w"],
+                avg_cadence=r["avg_cadence"],
+                elevation_gain_m=r["elevation_gain_m"],
+            )
+        )
+    return result
 
 
 def _activity_efforts(ids: list[int], rows: list[Row]) -> dict[int, list[Effort]]:

@@ -48,7 +48,7 @@ from trainlytics.providers.base import Provider, RateLimitObservation, TokenSet
 from trainlytics.providers.stream_convert import Streams, point_count
 from trainlytics.providers.streams_base import StreamSource, StreamTarget
 from trainlytics.providers.streams_registry import stream_source_for
-from trainlytics.streams import ActivityStreams
+from trainlytics.streams import ActivityStreams, Lap
 from trainlytics.sync.rate_limits import Bucket, RateLimiter, buckets_for
 
 __all__ = [
@@ -372,6 +372,8 @@ def to_activity_streams(streams: Streams) -> ActivityStreams:
         cadence=streams.get("cadence"),
         speed_mps=streams.get("velocity_smooth"),
         temperature_c=streams.get("temp"),
+        # a FIT file's own laps (stream_convert.from_fit), as the file import stores them
+        laps=[Lap(**lap) for lap in streams["laps"]] if streams.get("laps") else None,
     )
 
 
