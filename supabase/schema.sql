@@ -6166,6 +6166,145 @@ $$;
 COMMENT ON FUNCTION private.sport_ftp(p_activity_type public.activity_type, p_preferences jsonb) IS 'The functional threshold power (W) that applies to a sport: preferences.ftp for cycling (not e-bikes), preferences.run_ftp for running, null otherwise or when not set.';
 
 --
+-- Name: store_activity_laps(bigint, jsonb, text, text); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.store_activity_laps(p_activity_id bigint, p_laps jsonb, p_source text DEFAULT NULL::text, p_cadence_unit text DEFAULT 'strides'::text) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+declare
+    v_activity record;
+    v_source text;
+    v_count integer;
+    v_bad text;
+begin
+    select a.id, a.user_id, a.provider, a.source, a.activity_type
+    into v_activity
+    from public.activities as a
+    where a.id = p_activity_id
+    for update;
+    if not found then
+        raise exception 'unknown activity %', p_activity_id using errcode = '22023';
+    end if;
+    v_source := coalesce(p_source, v_activity.provider::text, v_activity.source::text);
+    if v_source <> 'file' and not v_source = any(enum_range(null::public.provider_type)::text[])
+    then
+        raise exception 'unknown laps source %', v_source using errcode = '22023';
+    end if;
+    if (v_activity.provider is not distinct from 'strava') <> (v_source = 'strava') then
+        raise exception 'laps of activity % must come from %', p_activity_id,
+            coalesce(v_activity.provider::text, 'its own source') using errcode = '22023';
+    end if;
+
+    delete from public.activity_laps as l where l.activity_id = p_activity_id;
+    if p_laps is null or jsonb_typeof(p_laps) = 'null' then
+        return 0;
+    end if;
+    if jsonb_typeof(p_laps) <> 'array' then
+        raise exception 'laps must be a JSON array, got %', jsonb_typeof(p_laps)
+            using errcode = '22023';
+    end if;
+    v_count := jsonb_array_length(p_laps);
+    if v_count > 1000 then
+        raise exception 'at most 1000 laps, got %', v_count using errcode = '22023';
+    end if;
+    if jsonb_path_exists(p_laps, 'strict $[*] ? (@.type() != "object")') then
+        raise exception 'laps must hold objects' using errcode = '22023';
+    end if;
+    select k.key into v_bad
+    from jsonb_array_elements(p_laps) as e (lap)
+    cross join lateral jsonb_object_keys(e.lap) as k (key)
+    where k.key <> all(array[
+        'start_s', 'elapsed_s', 'moving_s', 'distance_m', 'avg_hr', 'max_hr', 'avg_power_w',
+        'avg_cadence', 'elevation_gain_m'
+    ])
+    limit 1;
+    if v_bad is not null then
+        raise exception 'unknown lap key %', left(v_bad, 64) using errcode = '22023';
+    end if;
+    if jsonb_path_exists(p_laps, 'strict $[*].* ? (@.type() != "number" && @.type() != "null")')
+    then
+        raise exception 'lap values must be numbers or nulls' using errcode = '22023';
+    end if;
+    if exists (
+        select from jsonb_array_elements(p_laps) as e (lap)
+        where coalesce(jsonb_typeof(e.lap -> 'start_s'), 'null') = 'null'
+    ) then
+        raise exception 'lap start_s is required' using errcode = '22023';
+    end if;
+    begin
+        insert into public.activity_laps (
+            activity_id, lap_index, user_id, source, start_offset_s, elapsed_s, moving_s,
+            distance_m, avg_heart_rate, max_heart_rate, avg_power_w, avg_cadence,
+            elevation_gain_m
+        )
+        select
+            p_activity_id,
+            (e.ord - 1)::smallint,
+            v_activity.user_id,
+            v_source,
+            (e.lap ->> 'start_s')::real,
+            (e.lap ->> 'elapsed_s')::real,
+            (e.lap ->> 'moving_s')::real,
+            (e.lap ->> 'distance_m')::real,
+            round((e.lap ->> 'avg_hr')::numeric)::smallint,
+            round((e.lap ->> 'max_hr')::numeric)::smallint,
+            round((e.lap ->> 'avg_power_w')::numeric)::smallint,
+            (e.lap ->> 'avg_cadence')::real
+            * case
+                when private.is_foot_activity(v_activity.activity_type)
+                    and coalesce(p_cadence_unit, 'strides') = 'strides' then 2::real
+                else 1::real
+            end,
+            (e.lap ->> 'elevation_gain_m')::real
+        from jsonb_array_elements(p_laps) with ordinality as e (lap, ord);
+    exception when check_violation or numeric_value_out_of_range then
+        raise exception 'a lap holds a value out of range: %', sqlerrm using errcode = '22023';
+    end;
+    return v_count;
+end;
+$_$;
+
+--
+-- Name: FUNCTION store_activity_laps(p_activity_id bigint, p_laps jsonb, p_source text, p_cadence_unit text); Type: COMMENT; Schema: private; Owner: -
+--
+
+COMMENT ON FUNCTION private.store_activity_laps(p_activity_id bigint, p_laps jsonb, p_source text, p_cadence_unit text) IS 'Replaces the laps of an activity with a JSON array of lap objects (keys documented in migration 20261205230000_activity_laps.sql); null deletes them. Source rules as private.store_activity_streams. Returns the lap count; raises 22023 naming the problem, nothing changes then. Security definer: the only writer of activity_laps, which no role may insert or update directly, so every row passes these checks.';
+
+--
+-- Name: store_activity_recording(bigint, jsonb, text); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.store_activity_recording(p_activity_id bigint, p_recording jsonb, p_source text DEFAULT NULL::text) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+    v_streams jsonb := coalesce(p_recording, '{}'::jsonb);
+    v_count integer;
+begin
+    if jsonb_typeof(v_streams) = 'object' then
+        v_streams := v_streams - 'laps';
+        if (v_streams - 'cadence_unit') = '{}'::jsonb then
+            v_streams := '{}'::jsonb;
+        end if;
+    end if;
+    v_count := private.store_activity_streams(p_activity_id, v_streams, p_source);
+    perform private.store_activity_laps(
+        p_activity_id, p_recording -> 'laps', p_source, p_recording ->> 'cadence_unit'
+    );
+    return v_count;
+end;
+$$;
+
+--
+-- Name: FUNCTION store_activity_recording(p_activity_id bigint, p_recording jsonb, p_source text); Type: COMMENT; Schema: private; Owner: -
+--
+
+COMMENT ON FUNCTION private.store_activity_recording(p_activity_id bigint, p_recording jsonb, p_source text) IS 'Stores the streams (private.store_activity_streams) and the laps (its "laps" key, private.store_activity_laps) of an activity from one JSON object; both are replaced. Returns the sample count. Service role only.';
+
+--
 -- Name: store_activity_streams(bigint, jsonb, text); Type: FUNCTION; Schema: private; Owner: -
 --
 
@@ -8028,7 +8167,7 @@ CREATE FUNCTION public.ingest_activity_streams(p_activity_id bigint, p_streams j
 begin
     return query select
         p_activity_id,
-        private.store_activity_streams(p_activity_id, p_streams, p_source);
+        private.store_activity_recording(p_activity_id, p_streams, p_source);
 end;
 $$;
 
@@ -8036,7 +8175,7 @@ $$;
 -- Name: FUNCTION ingest_activity_streams(p_activity_id bigint, p_streams jsonb, p_source text); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.ingest_activity_streams(p_activity_id bigint, p_streams jsonb, p_source text) IS 'Workers'' entry point (the gateway calls public functions) to private.store_activity_streams: stores or replaces (empty object: deletes) the streams of one activity; returns the activity id and the sample count. Service role only.';
+COMMENT ON FUNCTION public.ingest_activity_streams(p_activity_id bigint, p_streams jsonb, p_source text) IS 'Workers'' entry point to private.store_activity_recording: stores or replaces (empty object: deletes) the streams and laps ("laps" key) of one activity; returns the activity id and the sample count. Service role only.';
 
 --
 -- Name: ingest_file_activities(uuid, jsonb); Type: FUNCTION; Schema: public; Owner: -
@@ -8196,7 +8335,7 @@ begin
     if v_id is null then
         return;  -- the file gave no activity (refused by the normaliser)
     end if;
-    return query select v_id, private.store_activity_streams(v_id, p_streams, 'file');
+    return query select v_id, private.store_activity_recording(v_id, p_streams, 'file');
 end;
 $$;
 
@@ -8204,7 +8343,7 @@ $$;
 -- Name: FUNCTION ingest_file_streams(p_user_id uuid, p_sha256 text, p_streams jsonb); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.ingest_file_streams(p_user_id uuid, p_sha256 text, p_streams jsonb) IS 'Stores (replaces) the streams of the athlete''s activity imported from the file with this SHA-256 (private.store_activity_streams, source file); no row when there is no such activity. Service role only.';
+COMMENT ON FUNCTION public.ingest_file_streams(p_user_id uuid, p_sha256 text, p_streams jsonb) IS 'Stores (replaces) the streams and laps ("laps" key) of the athlete''s activity imported from the file with this SHA-256 (private.store_activity_recording, source file); no row when there is no such activity. Service role only.';
 
 --
 -- Name: legacy_import_user(uuid, jsonb, jsonb, jsonb, jsonb); Type: FUNCTION; Schema: public; Owner: -
@@ -13069,6 +13208,109 @@ CREATE VIEW public.activity_best_efforts WITH (security_invoker='true') AS
 COMMENT ON VIEW public.activity_best_efforts IS 'Best efforts of each activity with streams: effort distance (value: fastest time in s over span m; pace in s/km) or power (value: best average W over span s); label a reader''s name, is_standard the efforts shown by default (fastest 400 m to marathon; power 5 s to 60 min); local_date the local calendar day of the start. Runs as the caller: a coach sees those of activities they may read, never Strava-sourced ones.';
 
 --
+-- Name: activity_laps; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.activity_laps (
+    activity_id bigint NOT NULL,
+    lap_index smallint NOT NULL,
+    user_id uuid NOT NULL,
+    source text NOT NULL,
+    start_offset_s real NOT NULL,
+    elapsed_s real,
+    moving_s real,
+    distance_m real,
+    avg_heart_rate smallint,
+    max_heart_rate smallint,
+    avg_power_w smallint,
+    avg_cadence real,
+    elevation_gain_m real,
+    CONSTRAINT activity_laps_avg_cadence_range CHECK (((avg_cadence > '-Infinity'::real) AND (avg_cadence < 'Infinity'::real) AND ((avg_cadence >= (0)::double precision) AND (avg_cadence <= (500)::double precision)))),
+    CONSTRAINT activity_laps_avg_heart_rate_range CHECK (((avg_heart_rate >= 0) AND (avg_heart_rate <= 300))),
+    CONSTRAINT activity_laps_avg_power_w_range CHECK (((avg_power_w >= 0) AND (avg_power_w <= 5000))),
+    CONSTRAINT activity_laps_distance_m_range CHECK (((distance_m > '-Infinity'::real) AND (distance_m < 'Infinity'::real) AND ((distance_m >= (0)::double precision) AND (distance_m <= (10000000)::double precision)))),
+    CONSTRAINT activity_laps_elapsed_s_range CHECK (((elapsed_s > '-Infinity'::real) AND (elapsed_s < 'Infinity'::real) AND ((elapsed_s >= (0)::double precision) AND (elapsed_s <= (2000000)::double precision)))),
+    CONSTRAINT activity_laps_elevation_gain_m_range CHECK (((elevation_gain_m > '-Infinity'::real) AND (elevation_gain_m < 'Infinity'::real) AND ((elevation_gain_m >= (0)::double precision) AND (elevation_gain_m <= (100000)::double precision)))),
+    CONSTRAINT activity_laps_lap_index_range CHECK (((lap_index >= 0) AND (lap_index <= 999))),
+    CONSTRAINT activity_laps_max_heart_rate_range CHECK (((max_heart_rate >= 0) AND (max_heart_rate <= 300))),
+    CONSTRAINT activity_laps_moving_s_range CHECK (((moving_s > '-Infinity'::real) AND (moving_s < 'Infinity'::real) AND ((moving_s >= (0)::double precision) AND (moving_s <= (2000000)::double precision)))),
+    CONSTRAINT activity_laps_source_known CHECK ((source ~ '^[a-z][a-z_]{0,31}$'::text)),
+    CONSTRAINT activity_laps_start_offset_s_range CHECK (((start_offset_s > '-Infinity'::real) AND (start_offset_s < 'Infinity'::real) AND ((start_offset_s >= (0)::double precision) AND (start_offset_s <= (2000000)::double precision))))
+);
+
+--
+-- Name: TABLE activity_laps; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.activity_laps IS 'Laps of an activity as the device summarised them (FIT lap messages, TCX Lap elements), deleted with it; written only through the streams entry points (private.store_activity_laps; migration 20261205230000_activity_laps.sql documents the JSON). RLS: as the activity''s streams (athlete, admin, coach with an active grant who may read the activity), except Strava-sourced laps: the athlete only.';
+
+--
+-- Name: COLUMN activity_laps.lap_index; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.activity_laps.lap_index IS 'Position of the lap, 0 for the first.';
+
+--
+-- Name: COLUMN activity_laps.source; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.activity_laps.source IS 'Where the laps came from: file or the provider (provider_type value); strava: athlete only.';
+
+--
+-- Name: COLUMN activity_laps.start_offset_s; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.activity_laps.start_offset_s IS 'Seconds from the activity''s start to the lap''s start.';
+
+--
+-- Name: COLUMN activity_laps.elapsed_s; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.activity_laps.elapsed_s IS 'Elapsed (wall clock) seconds of the lap.';
+
+--
+-- Name: COLUMN activity_laps.moving_s; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.activity_laps.moving_s IS 'Moving (timer) seconds of the lap.';
+
+--
+-- Name: COLUMN activity_laps.distance_m; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.activity_laps.distance_m IS 'Distance of the lap in m.';
+
+--
+-- Name: COLUMN activity_laps.avg_heart_rate; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.activity_laps.avg_heart_rate IS 'Average heart rate in bpm.';
+
+--
+-- Name: COLUMN activity_laps.max_heart_rate; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.activity_laps.max_heart_rate IS 'Maximum heart rate in bpm.';
+
+--
+-- Name: COLUMN activity_laps.avg_power_w; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.activity_laps.avg_power_w IS 'Average power in W.';
+
+--
+-- Name: COLUMN activity_laps.avg_cadence; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.activity_laps.avg_cadence IS 'Average cadence per minute in the unit of activities.average_cadence (steps of both feet for foot sports).';
+
+--
+-- Name: COLUMN activity_laps.elevation_gain_m; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.activity_laps.elevation_gain_m IS 'Elevation gained in the lap in m.';
+
+--
 -- Name: users; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -14204,7 +14446,7 @@ COMMENT ON COLUMN public.workouts.planned_week IS 'Monday of planned_date''s ISO
 
 CREATE VIEW public.weekly_compliance WITH (security_invoker='true') AS
  SELECT w.user_id,
-    (date_trunc('week'::text, (w.planned_date)::timestamp without time zone))::date AS week_start,
+    w.planned_week AS week_start,
     count(*) AS planned_count,
     count(a.id) AS completed_count,
     COALESCE(sum(w.planned_duration), (0)::bigint) AS planned_duration,
@@ -14223,13 +14465,13 @@ CREATE VIEW public.weekly_compliance WITH (security_invoker='true') AS
           WHERE ((h.user_id = a.user_id) AND (h.effective_from <= (a.start_date_local)::date))
           ORDER BY h.effective_from DESC
          LIMIT 1) f ON (true))
-  GROUP BY w.user_id, ((date_trunc('week'::text, (w.planned_date)::timestamp without time zone))::date);
+  GROUP BY w.user_id, w.planned_week;
 
 --
 -- Name: VIEW weekly_compliance; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON VIEW public.weekly_compliance IS 'Planned vs completed per athlete and local ISO week (of planned_date): planned and completed workout counts, durations (s), distances (m) and loads (training stress score units, with the FTP in force on each activity''s date), completion_rate = completed_count / planned_count. A workout is completed when its completed_activity_id names a live activity the caller may read (set by hand or by public.match_workouts); completed figures are that activity''s. Runs as the caller: a coach counts as completed only workouts fulfilled by activities the coach may read.';
+COMMENT ON VIEW public.weekly_compliance IS 'Planned vs completed per athlete and local ISO week (of planned_date): planned and completed workout counts, durations (s), distances (m) and loads (training stress score units, with the FTP in force on each activity''s date), completion_rate = completed_count / planned_count. A workout is completed when its completed_activity_id names a live activity the caller may read (set by hand or by public.match_workouts); completed figures are that activity''s. Runs as the caller: a coach counts as completed only workouts fulfilled by activities the coach may read. A filter on user_id and week_start reads that window''s workouts only (index workouts_user_week_idx).';
 
 --
 -- Name: COLUMN weekly_compliance.week_start; Type: COMMENT; Schema: public; Owner: -
@@ -14536,6 +14778,10 @@ INSERT INTO private.providers VALUES
 
 --
 -- Data for Name: activity_efforts; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+--
+-- Data for Name: activity_laps; Type: TABLE DATA; Schema: public; Owner: -
 --
 
 --
@@ -15600,6 +15846,13 @@ ALTER TABLE ONLY public.activity_efforts
     ADD CONSTRAINT activity_efforts_pkey PRIMARY KEY (activity_id, effort, span);
 
 --
+-- Name: activity_laps activity_laps_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.activity_laps
+    ADD CONSTRAINT activity_laps_pkey PRIMARY KEY (activity_id, lap_index);
+
+--
 -- Name: activity_raw_payloads activity_raw_payloads_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -15866,6 +16119,12 @@ CREATE INDEX activities_user_start_date_idx ON public.activities USING btree (us
 --
 
 CREATE INDEX activity_efforts_user_idx ON public.activity_efforts USING btree (user_id, effort, span, value);
+
+--
+-- Name: activity_laps_user_id_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX activity_laps_user_id_idx ON public.activity_laps USING btree (user_id);
 
 --
 -- Name: activity_raw_payloads_user_id_idx; Type: INDEX; Schema: public; Owner: -
@@ -16444,6 +16703,20 @@ ALTER TABLE ONLY public.activity_efforts
     ADD CONSTRAINT activity_efforts_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
 
 --
+-- Name: activity_laps activity_laps_activity_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.activity_laps
+    ADD CONSTRAINT activity_laps_activity_id_fkey FOREIGN KEY (activity_id) REFERENCES public.activities(id) ON DELETE CASCADE;
+
+--
+-- Name: activity_laps activity_laps_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.activity_laps
+    ADD CONSTRAINT activity_laps_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+--
 -- Name: activity_raw_payloads activity_raw_payloads_activity_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -16746,6 +17019,26 @@ CREATE POLICY activity_efforts_select ON public.activity_efforts FOR SELECT TO a
 --
 
 COMMENT ON POLICY activity_efforts_select ON public.activity_efforts IS 'As activity_streams: the athlete; an admin or a coach with an active grant when they may read the activity and the streams are not Strava''s.';
+
+--
+-- Name: activity_laps; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.activity_laps ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: activity_laps activity_laps_select; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY activity_laps_select ON public.activity_laps FOR SELECT TO authenticated USING (((user_id = ANY (ARRAY( SELECT private.readable_user_ids() AS readable_user_ids))) AND ((user_id = ( SELECT auth.uid() AS uid)) OR ((source <> 'strava'::text) AND (EXISTS ( SELECT
+   FROM public.activities a
+  WHERE (a.id = activity_laps.activity_id)))))));
+
+--
+-- Name: POLICY activity_laps_select ON activity_laps; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON POLICY activity_laps_select ON public.activity_laps IS 'As activity_streams_select: the athlete; an admin or a coach with an active grant who may read the activity, unless the laps came from Strava (the athlete only).';
 
 --
 -- Name: activity_raw_payloads; Type: ROW SECURITY; Schema: public; Owner: -
@@ -17910,6 +18203,20 @@ GRANT ALL ON FUNCTION private.sport_ftp(p_activity_type public.activity_type, p_
 GRANT ALL ON FUNCTION private.sport_ftp(p_activity_type public.activity_type, p_preferences jsonb) TO service_role;
 
 --
+-- Name: FUNCTION store_activity_laps(p_activity_id bigint, p_laps jsonb, p_source text, p_cadence_unit text); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.store_activity_laps(p_activity_id bigint, p_laps jsonb, p_source text, p_cadence_unit text) FROM PUBLIC;
+GRANT ALL ON FUNCTION private.store_activity_laps(p_activity_id bigint, p_laps jsonb, p_source text, p_cadence_unit text) TO service_role;
+
+--
+-- Name: FUNCTION store_activity_recording(p_activity_id bigint, p_recording jsonb, p_source text); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.store_activity_recording(p_activity_id bigint, p_recording jsonb, p_source text) FROM PUBLIC;
+GRANT ALL ON FUNCTION private.store_activity_recording(p_activity_id bigint, p_recording jsonb, p_source text) TO service_role;
+
+--
 -- Name: FUNCTION store_activity_streams(p_activity_id bigint, p_streams jsonb, p_source text); Type: ACL; Schema: private; Owner: -
 --
 
@@ -19037,6 +19344,13 @@ GRANT SELECT ON TABLE public.activity_efforts TO service_role;
 
 GRANT SELECT ON TABLE public.activity_best_efforts TO authenticated;
 GRANT SELECT ON TABLE public.activity_best_efforts TO service_role;
+
+--
+-- Name: TABLE activity_laps; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT ON TABLE public.activity_laps TO authenticated;
+GRANT SELECT,DELETE ON TABLE public.activity_laps TO service_role;
 
 --
 -- Name: TABLE users; Type: ACL; Schema: public; Owner: -

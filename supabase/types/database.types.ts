@@ -245,6 +245,85 @@ export type Database = {
           },
         ]
       }
+      activity_laps: {
+        Row: {
+          activity_id: number
+          avg_cadence: number | null
+          avg_heart_rate: number | null
+          avg_power_w: number | null
+          distance_m: number | null
+          elapsed_s: number | null
+          elevation_gain_m: number | null
+          lap_index: number
+          max_heart_rate: number | null
+          moving_s: number | null
+          source: string
+          start_offset_s: number
+          user_id: string
+        }
+        Insert: {
+          activity_id: number
+          avg_cadence?: number | null
+          avg_heart_rate?: number | null
+          avg_power_w?: number | null
+          distance_m?: number | null
+          elapsed_s?: number | null
+          elevation_gain_m?: number | null
+          lap_index: number
+          max_heart_rate?: number | null
+          moving_s?: number | null
+          source: string
+          start_offset_s: number
+          user_id: string
+        }
+        Update: {
+          activity_id?: number
+          avg_cadence?: number | null
+          avg_heart_rate?: number | null
+          avg_power_w?: number | null
+          distance_m?: number | null
+          elapsed_s?: number | null
+          elevation_gain_m?: number | null
+          lap_index?: number
+          max_heart_rate?: number | null
+          moving_s?: number | null
+          source?: string
+          start_offset_s?: number
+          user_id?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "activity_laps_activity_id_fkey"
+            columns: ["activity_id"]
+            referencedRelation: "activities"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "activity_laps_activity_id_fkey"
+            columns: ["activity_id"]
+            referencedRelation: "activities_with_provider"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "activity_laps_activity_id_fkey"
+            columns: ["activity_id"]
+            referencedRelation: "activity_loads"
+            referencedColumns: ["activity_id"]
+          },
+          {
+            foreignKeyName: "activity_laps_user_id_fkey"
+            columns: ["user_id"]
+            referencedRelation: "user_provider_connections"
+            referencedColumns: ["user_id"]
+          },
+          {
+            foreignKeyName: "activity_laps_user_id_fkey"
+            columns: ["user_id"]
+            referencedRelation: "users"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
       activity_raw_payloads: {
         Row: {
           activity_id: number
