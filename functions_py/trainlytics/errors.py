@@ -29,6 +29,7 @@ __all__ = [
     "ProviderUnavailableError",
     "RateLimitWait",
     "RateLimitedError",
+    "SchemaError",
     "SettingsError",
     "SyncBusyError",
     "SyncLeaseLostError",
@@ -289,3 +290,7 @@ class AuthUserExistsError(TrainlyticsError):
 
 class TypegenError(TrainlyticsError):
     """The types could not be generated (no node, no generator installed, generator failed)."""
+
+
+class SchemaError(TrainlyticsError):
+    """The schema snapshot could not be generated (no pg_dump, a failing migration, ...)."""

@@ -144,8 +144,17 @@ def test_the_folded_history_builds_the_catalog_of_the_history_before_it(
     new = _catalog(make_database(), server_url, folded)
 
     differing = differing_objects(old, new)
-    assert differing - INTENDED.keys() == set(), "unintended catalog differences"
-    assert INTENDED.keys() - differing == set(), "intended differences that no longer show"
+    with psycopg.connect(server_url) as conn:
+        version = conn.info.server_version
+    # PostgreSQL 18 catalogues NOT NULL constraints (pg_constraint contype 'n'); before 18 a
+    # NOT NULL is a column property only, so the registry's not-null constraints do not show.
+    intended = {
+        key
+        for key in INTENDED
+        if version >= 180000 or not (key[0] == "constraints" and key[1].endswith("_not_null"))
+    }
+    assert differing - intended == set(), "unintended catalog differences"
+    assert intended - differing == set(), "intended differences that no longer show"
     # The comparison sees through the fold: the catalogs are large and mostly equal.
     assert len(old["functions"]) > 150
     assert len(old["table_rows"]) == len(new["table_rows"]) - 1

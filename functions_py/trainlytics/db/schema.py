@@ -42,9 +42,9 @@ from trainlytics.db import migrations
 from trainlytics.db.embedded import start_embedded, stop_embedded
 from trainlytics.db.queue_schema import QUEUE_SCHEMA, install_queue_schema, pin_queue_search_path
 from trainlytics.db.sql_splitter import split_statements
-from trainlytics.errors import TrainlyticsError
+from trainlytics.errors import SchemaError
 
-__all__ = ["SCHEMAS", "SCHEMA_FILE", "SchemaError", "dump", "generate", "load", "main"]
+__all__ = ["SCHEMAS", "SCHEMA_FILE", "dump", "generate", "load", "main"]
 
 SCHEMA_FILE = migrations.REPO_ROOT / "supabase" / "schema.sql"
 SERVER_URL_ENV = "TRAINLYTICS_SCHEMA_DATABASE_URL"
@@ -85,10 +85,6 @@ _DEFAULT_ACLS = """
     where d.defaclrole = %s::regrole
     group by 1, 2, 3, d.defaclrole
     order by 1, 2, 3"""
-
-
-class SchemaError(TrainlyticsError):
-    """The snapshot could not be generated (no pg_dump, a failing migration, ...)."""
 
 
 def _pg_dump() -> str:
@@ -162,6 +158,18 @@ def platform_triggers(conn: psycopg.Connection[TupleRow]) -> str:
     return "\n".join(lines)
 
 
+#: Every privilege of a table before PostgreSQL 17, which added MAINTAIN to ALL.
+_TABLE_PRIVILEGES = frozenset(
+    {"DELETE", "INSERT", "REFERENCES", "SELECT", "TRIGGER", "TRUNCATE", "UPDATE"}
+)
+
+
+def _is_all(objtype: str, privileges: list[str]) -> bool:
+    """Whether a table grant is ALL, written so on every major version: a snapshot generated on
+    PostgreSQL 17+ (whose ALL includes MAINTAIN) must load on Supabase's 15, and the reverse."""
+    return objtype == "r" and set(privileges) >= _TABLE_PRIVILEGES
+
+
 def default_privileges(conn: psycopg.Connection[TupleRow]) -> str:
     """The owner's default privileges as statements over PostgreSQL's built-in defaults."""
     rows = conn.execute(_DEFAULT_ACLS, [migrations.OWNER_ROLE]).fetchall()
@@ -179,7 +187,8 @@ def default_privileges(conn: psycopg.Connection[TupleRow]) -> str:
         if not schema_name and grantee == migrations.OWNER_ROLE and owner_default:
             continue  # the owner's own rights in a global entry: the built-in default
         who = "PUBLIC" if grantee == "PUBLIC" else sql.Identifier(grantee).as_string(conn)
-        lines.append(f"{prefix} GRANT {', '.join(privileges)} ON {kind} TO {who};")
+        granted = "ALL" if _is_all(objtype, privileges) else ", ".join(privileges)
+        lines.append(f"{prefix} GRANT {granted} ON {kind} TO {who};")
     # A global entry without PUBLIC: the built-in default's PUBLIC grant was revoked.
     for objtype in sorted({r[1] for r in rows if not r[0]}):
         if not any(not r[0] and r[1] == objtype and r[2] == "PUBLIC" for r in rows):
