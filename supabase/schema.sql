@@ -5728,12 +5728,24 @@ begin
     execute private.rollups_delta_sql(changes) into weekly_empty, daily_empty;
     -- The upserts hold these rows' locks until commit: nobody moved them since.
     if cardinality(weekly_empty) > 0 then
+        -- Empty means every sum back to zero as well (numeric: exact). A row whose count
+        -- reached 0 while a sum did not is mid-statement: a nested statement (the duplicate
+        -- grouping's update, fired before this insert's own delta) subtracted a version that
+        -- the outer statement has yet to add; deleting it would lose the other activities.
         delete from public.weekly_rollups as r
-        where r.ctid = any(weekly_empty) and r.activity_count = 0;
+        where
+            r.ctid = any(weekly_empty)
+            and r.activity_count = 0
+            and r.distance = 0
+            and r.moving_time = 0
+            and r.elapsed_time = 0
+            and r.elevation_gain = 0
+            and r.calories = 0
+            and r.load = 0;
     end if;
     if cardinality(daily_empty) > 0 then
         delete from public.daily_loads as d
-        where d.ctid = any(daily_empty) and d.activity_count = 0;
+        where d.ctid = any(daily_empty) and d.activity_count = 0 and d.load = 0;
     end if;
     return null;
 end;
@@ -5743,7 +5755,7 @@ $_$;
 -- Name: FUNCTION rollups_apply_activity_changes(); Type: COMMENT; Schema: private; Owner: -
 --
 
-COMMENT ON FUNCTION private.rollups_apply_activity_changes() IS 'Statement-level AFTER trigger on activities (insert, update, delete; transition tables old_rows/new_rows): adds the new versions that count and subtracts the old versions that counted (primary, not deleted), only for rows whose rollup inputs changed, then drops rollup rows left with no activity. Security definer: whoever writes activities (an athlete''s manual entry, a worker) has no right to write the rollups.';
+COMMENT ON FUNCTION private.rollups_apply_activity_changes() IS 'Statement-level AFTER trigger on activities (insert, update, delete; transition tables old_rows/new_rows): adds the new versions that count and subtracts the old versions that counted (primary, not deleted), only for rows whose rollup inputs changed, then drops rollup rows left with no activity and every sum zero (a nested statement may subtract before its outer statement adds). Security definer: whoever writes activities (an athlete''s manual entry, a worker) has no right to write the rollups.';
 
 --
 -- Name: rollups_apply_preference_changes(); Type: FUNCTION; Schema: private; Owner: -

@@ -615,3 +615,27 @@ def test_stats_rebuild_rejects_an_unknown_athlete(database_url: str) -> None:
     assert "no user with email nobody@example.invalid" in result.output
     assert "hint" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_copy_grouped_under_another_source_keeps_the_other_activities_of_its_week(
+    db: Conn,
+) -> None:
+    """The example Hypothesis found: a manual ride edited down to a few metres, then a Strava
+    ride at the same start and a manual copy of it 20 s later. Grouping the copy (a nested
+    UPDATE) subtracts it from the manual rollup row before the insert adds it; that row must not
+    be deleted as empty meanwhile, or the edited ride disappears from the rollups."""
+    with db.transaction(force_rollback=True):
+        world = make_athletes(db)
+        for op in (
+            ("insert", 0, "manual", 0, "ride", False, 0),
+            ("update_metrics", 0, 1),
+            ("insert", 0, "strava", 0, "ride", False, 1),
+        ):
+            apply(db, world, op)
+        manual = db.execute(
+            "select activity_count, distance from public.weekly_rollups"
+            " where user_id = %s and provider is null",
+            [world.users[0]],
+        ).fetchall()
+        assert manual == [(1, Decimal("1.25"))]  # the edited ride, not its copy
+        assert_incremental_equals_rebuild(db, world.users)
