@@ -178,7 +178,11 @@ def subjects(conn: Connection, sample: int) -> tuple[uuid.UUID, int, list[uuid.U
 
 
 def measure_reads(
-    conn: Connection, heavy: uuid.UUID, medians: list[uuid.UUID], iterations: int
+    conn: Connection,
+    heavy: uuid.UUID,
+    medians: list[uuid.UUID],
+    iterations: int,
+    only: set[str] | None = None,
 ) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for user in [heavy, *medians]:
@@ -187,6 +191,8 @@ def measure_reads(
             raise RuntimeError("unexpected empty result")
         LAST_START[user] = row[0]
     for key, query in {**READS, **BEFORE}.items():
+        if only is not None and key not in only:
+            continue
         rls = key in READS
         for user in [heavy, *medians][:3]:  # warm-up
             explain(conn, query, user, rls, False)
@@ -319,7 +325,15 @@ def main() -> None:
     parser.add_argument("--ingest-rounds", type=int, default=10)
     parser.add_argument("--skip-migrate", action="store_true")
     parser.add_argument("--output", type=Path)
+    parser.add_argument(
+        "--only",
+        metavar="KEY[,KEY]",
+        help="measure only these reads (keys of READS / BEFORE) and skip the ingest",
+    )
     args = parser.parse_args()
+    only = set(args.only.split(",")) if args.only else None
+    if only is not None and not only <= READS.keys() | BEFORE.keys():
+        parser.error(f"--only: unknown read(s) {sorted(only - (READS.keys() | BEFORE.keys()))}")
     if not args.database_url:
         raise SystemExit("--database-url or $TRAINLYTICS_BENCH_DATABASE_URL is required")
     url = make_conninfo(args.database_url, dbname=args.database)
@@ -343,8 +357,10 @@ def main() -> None:
             f" heaviest {heavy_n:,} activities, median {median_n}; {facts}",
             flush=True,
         )
-        reads = measure_reads(conn, heavy, medians, args.iterations)
-        ingest = measure_ingest(conn, heavy, args.page, args.ingest_rounds)
+        reads = measure_reads(conn, heavy, medians, args.iterations, only)
+        ingest = (
+            measure_ingest(conn, heavy, args.page, args.ingest_rounds) if only is None else None
+        )
         facts["load_after"] = os.getloadavg()
     print("\n| read | heaviest ms | median ms | heaviest / median | buffers heaviest / median |")
     print("|---|---:|---:|---:|---:|")

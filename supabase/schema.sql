@@ -836,6 +836,35 @@ $$;
 COMMENT ON FUNCTION private.activity_efforts_refresh(p_activity_id bigint) IS 'Recomputes the best efforts of one activity from its streams (none left when it has no streams); the number of efforts. Security definer: run by the activity_streams trigger on behalf of the streams writer, it writes activity_efforts, which no API role may.';
 
 --
+-- Name: activity_load_with_settings(public.activity_type, integer, integer, real, real, real, jsonb, smallint, smallint, smallint, text, smallint); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.activity_load_with_settings(p_activity_type public.activity_type, p_moving_time integer, p_elapsed_time integer, p_average_heartrate real, p_weighted_average_watts real, p_average_watts real, p_preferences jsonb, p_max_heart_rate smallint, p_resting_heart_rate smallint, p_threshold_heart_rate smallint, p_sex text, p_ftp_w smallint) RETURNS real
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path TO ''
+    AS $$
+declare
+    v_preferences jsonb := private.load_preferences(
+        p_preferences, p_max_heart_rate, p_resting_heart_rate, p_threshold_heart_rate, p_sex,
+        p_ftp_w
+    );
+begin
+    return (
+        private.activity_training_load(
+            p_activity_type, p_moving_time, p_elapsed_time, p_average_heartrate,
+            p_weighted_average_watts, p_average_watts, v_preferences
+        )
+    ).load;
+end;
+$$;
+
+--
+-- Name: FUNCTION activity_load_with_settings(p_activity_type public.activity_type, p_moving_time integer, p_elapsed_time integer, p_average_heartrate real, p_weighted_average_watts real, p_average_watts real, p_preferences jsonb, p_max_heart_rate smallint, p_resting_heart_rate smallint, p_threshold_heart_rate smallint, p_sex text, p_ftp_w smallint); Type: COMMENT; Schema: private; Owner: -
+--
+
+COMMENT ON FUNCTION private.activity_load_with_settings(p_activity_type public.activity_type, p_moving_time integer, p_elapsed_time integer, p_average_heartrate real, p_weighted_average_watts real, p_average_watts real, p_preferences jsonb, p_max_heart_rate smallint, p_resting_heart_rate smallint, p_threshold_heart_rate smallint, p_sex text, p_ftp_w smallint) IS 'Training load of one activity (private.activity_training_load) with the preferences overlaid once by private.load_preferences (users.preferences, the athlete settings, the FTP in force): the same value as inlining both, without copying the overlay into every preference the formulas read. Pure arithmetic on its arguments (reads no table), evaluated by the security invoker view public.weekly_compliance under the caller''s RLS.';
+
+--
 -- Name: activity_streams_maintain_efforts(); Type: FUNCTION; Schema: private; Owner: -
 --
 
@@ -14466,7 +14495,11 @@ CREATE VIEW public.weekly_compliance WITH (security_invoker='true') AS
     COALESCE(sum(w.planned_distance), (0)::double precision) AS planned_distance,
     COALESCE(sum(a.distance), (0)::double precision) AS completed_distance,
     COALESCE(sum(w.planned_load), (0)::real) AS planned_load,
-    COALESCE(sum((private.activity_training_load(a.activity_type, a.moving_time, a.elapsed_time, a.average_heartrate, a.weighted_average_watts, a.average_watts, private.load_preferences(u.preferences, s.max_heart_rate, s.resting_heart_rate, s.threshold_heart_rate, s.sex, f.ftp_w))).load), (0)::real) AS completed_load,
+    COALESCE(sum(
+        CASE
+            WHEN (a.id IS NOT NULL) THEN private.activity_load_with_settings(a.activity_type, a.moving_time, a.elapsed_time, a.average_heartrate, a.weighted_average_watts, a.average_watts, u.preferences, s.max_heart_rate, s.resting_heart_rate, s.threshold_heart_rate, s.sex, f.ftp_w)
+            ELSE NULL::real
+        END), (0)::real) AS completed_load,
     round(((count(a.id))::numeric / (count(*))::numeric), 4) AS completion_rate
    FROM ((((public.workouts w
      LEFT JOIN public.activities a ON (((w.completed_activity_id = a.id) AND (a.deleted_at IS NULL))))
@@ -14483,7 +14516,7 @@ CREATE VIEW public.weekly_compliance WITH (security_invoker='true') AS
 -- Name: VIEW weekly_compliance; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON VIEW public.weekly_compliance IS 'Planned vs completed per athlete and local ISO week (of planned_date): planned and completed workout counts, durations (s), distances (m) and loads (training stress score units, with the FTP in force on each activity''s date), completion_rate = completed_count / planned_count. A workout is completed when its completed_activity_id names a live activity the caller may read (set by hand or by public.match_workouts); completed figures are that activity''s. Runs as the caller: a coach counts as completed only workouts fulfilled by activities the coach may read. A filter on user_id and week_start reads that window''s workouts only (index workouts_user_week_idx).';
+COMMENT ON VIEW public.weekly_compliance IS 'Planned vs completed per athlete and local ISO week (of planned_date): planned and completed workout counts, durations (s), distances (m) and loads (training stress score units, with the FTP in force on each activity''s date), completion_rate = completed_count / planned_count. A workout is completed when its completed_activity_id names a live activity the caller may read (set by hand or by public.match_workouts); completed figures are that activity''s. Runs as the caller: a coach counts as completed only workouts fulfilled by activities the coach may read. A filter on user_id and week_start reads that window''s workouts only (index workouts_user_week_idx); each completed workout''s load is one call of private.activity_load_with_settings.';
 
 --
 -- Name: COLUMN weekly_compliance.week_start; Type: COMMENT; Schema: public; Owner: -
@@ -17588,6 +17621,14 @@ REVOKE ALL ON FUNCTION private.activities_refresh_efforts() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.activity_efforts_refresh(p_activity_id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.activity_efforts_refresh(p_activity_id bigint) TO service_role;
+
+--
+-- Name: FUNCTION activity_load_with_settings(p_activity_type public.activity_type, p_moving_time integer, p_elapsed_time integer, p_average_heartrate real, p_weighted_average_watts real, p_average_watts real, p_preferences jsonb, p_max_heart_rate smallint, p_resting_heart_rate smallint, p_threshold_heart_rate smallint, p_sex text, p_ftp_w smallint); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.activity_load_with_settings(p_activity_type public.activity_type, p_moving_time integer, p_elapsed_time integer, p_average_heartrate real, p_weighted_average_watts real, p_average_watts real, p_preferences jsonb, p_max_heart_rate smallint, p_resting_heart_rate smallint, p_threshold_heart_rate smallint, p_sex text, p_ftp_w smallint) FROM PUBLIC;
+GRANT ALL ON FUNCTION private.activity_load_with_settings(p_activity_type public.activity_type, p_moving_time integer, p_elapsed_time integer, p_average_heartrate real, p_weighted_average_watts real, p_average_watts real, p_preferences jsonb, p_max_heart_rate smallint, p_resting_heart_rate smallint, p_threshold_heart_rate smallint, p_sex text, p_ftp_w smallint) TO authenticated;
+GRANT ALL ON FUNCTION private.activity_load_with_settings(p_activity_type public.activity_type, p_moving_time integer, p_elapsed_time integer, p_average_heartrate real, p_weighted_average_watts real, p_average_watts real, p_preferences jsonb, p_max_heart_rate smallint, p_resting_heart_rate smallint, p_threshold_heart_rate smallint, p_sex text, p_ftp_w smallint) TO service_role;
 
 --
 -- Name: FUNCTION activity_streams_maintain_efforts(); Type: ACL; Schema: private; Owner: -
