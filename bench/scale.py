@@ -324,6 +324,9 @@ def main() -> None:
     parser.add_argument("--page", type=int, default=200)
     parser.add_argument("--ingest-rounds", type=int, default=10)
     parser.add_argument("--skip-migrate", action="store_true")
+    parser.add_argument(
+        "--skip-reads", action="store_true", help="only the ingest part (heaviest vs new athlete)"
+    )
     parser.add_argument("--output", type=Path)
     parser.add_argument(
         "--only",
@@ -357,7 +360,9 @@ def main() -> None:
             f" heaviest {heavy_n:,} activities, median {median_n}; {facts}",
             flush=True,
         )
-        reads = measure_reads(conn, heavy, medians, args.iterations, only)
+        reads = (
+            {} if args.skip_reads else measure_reads(conn, heavy, medians, args.iterations, only)
+        )
         ingest = (
             measure_ingest(conn, heavy, args.page, args.ingest_rounds) if only is None else None
         )
