@@ -893,36 +893,76 @@ COMMENT ON FUNCTION private.activity_streams_maintain_efforts() IS 'Row-level AF
 --
 
 CREATE FUNCTION private.activity_training_load(p_activity_type public.activity_type, p_moving_time integer, p_elapsed_time integer, p_average_heartrate real, p_weighted_average_watts real, p_average_watts real, p_preferences jsonb) RETURNS private.training_load
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path TO ''
     AS $$
-    select row(
-        case
-            when coalesce(p_moving_time, p_elapsed_time, 0) <= 0 then 0
-            -- power: t_s x IF^2 / 36
-            when private.sport_ftp(p_activity_type, p_preferences) > 0
-                and coalesce(nullif(p_weighted_average_watts, 0), nullif(p_average_watts, 0)) > 0
-                then coalesce(p_moving_time, p_elapsed_time) * power(
-                    coalesce(nullif(p_weighted_average_watts, 0), nullif(p_average_watts, 0))
-                    / private.sport_ftp(p_activity_type, p_preferences),
-                    2
-                ) / 36.0
-            -- heart rate: 100 x TRIMP / TRIMP_thr
-            when p_average_heartrate > 0
-                then 100.0 * (coalesce(p_moving_time, p_elapsed_time) / 60.0)
-                * private.heart_rate_reserve(p_average_heartrate, p_preferences)
-                * exp(
-                    private.trimp_weighting(p_preferences)
-                    * private.heart_rate_reserve(p_average_heartrate, p_preferences)
-                )
-                / (
-                    60.0 * private.threshold_heart_rate_reserve(p_preferences)
-                    * exp(
-                        private.trimp_weighting(p_preferences)
-                        * private.threshold_heart_rate_reserve(p_preferences)
-                    )
-                )
-            -- duration: a flat rate per hour
-            else coalesce(p_moving_time, p_elapsed_time) / 3600.0 * coalesce(
+declare
+    v_time integer := coalesce(p_moving_time, p_elapsed_time);
+    v_ftp double precision;
+    v_watts real;
+    v_resting double precision;
+    v_range double precision;
+    v_reserve double precision;
+    v_threshold double precision;
+    v_weighting double precision;
+begin
+    if coalesce(v_time, 0) <= 0 then
+        return row(0::real, 'duration'::text)::private.training_load;
+    end if;
+    -- power: t_s x IF^2 / 36, with the sport's FTP (cycling ftp, running run_ftp)
+    v_ftp := case
+        when p_activity_type in (
+            'ride', 'mountain_bike_ride', 'gravel_ride', 'virtual_ride', 'indoor_ride',
+            'handcycle', 'velomobile'
+        ) then private.load_preference(p_preferences, 'ftp')
+        when p_activity_type in ('run', 'trail_run', 'treadmill_run', 'track_run', 'virtual_run')
+            then private.load_preference(p_preferences, 'run_ftp')
+    end;
+    if v_ftp > 0 then
+        v_watts := coalesce(nullif(p_weighted_average_watts, 0), nullif(p_average_watts, 0));
+        if v_watts > 0 then
+            return row(
+                (v_time * power(v_watts / v_ftp, 2) / 36.0)::real, 'power'::text
+            )::private.training_load;
+        end if;
+    end if;
+    -- heart rate: 100 x TRIMP / TRIMP_thr
+    if p_average_heartrate > 0 then
+        -- resting and reserve (max - resting); both defaults when max <= resting
+        v_resting := coalesce(private.load_preference(p_preferences, 'resting_heart_rate'), 60);
+        v_range := coalesce(private.load_preference(p_preferences, 'max_heart_rate'), 190);
+        if v_range > v_resting then
+            v_range := v_range - v_resting;
+        else
+            v_resting := 60;
+            v_range := 130;
+        end if;
+        v_reserve := least(1.0, greatest(0.0,
+            (p_average_heartrate::double precision - v_resting) / v_range
+        ));
+        v_threshold := least(1.0, greatest(0.0,
+            (private.load_preference(p_preferences, 'threshold_heart_rate') - v_resting)
+            / v_range
+        ));
+        if not coalesce(v_threshold > 0, false) then
+            v_threshold := 0.85;
+        end if;
+        v_weighting := case
+            when lower(btrim(p_preferences ->> 'sex')) in ('female', 'f') then 1.67
+            else 1.92
+        end;
+        return row(
+            (
+                100.0 * (v_time / 60.0) * v_reserve * exp(v_weighting * v_reserve)
+                / (60.0 * v_threshold * exp(v_weighting * v_threshold))
+            )::real,
+            'heart_rate'::text
+        )::private.training_load;
+    end if;
+    -- duration: a flat rate per hour
+    return row(
+        (
+            v_time / 3600.0 * coalesce(
                 private.load_preference(p_preferences, 'duration_load_per_hour'),
                 case
                     when p_activity_type in (
@@ -932,23 +972,17 @@ CREATE FUNCTION private.activity_training_load(p_activity_type public.activity_t
                     else 50.0
                 end
             )
-        end,
-        case
-            when coalesce(p_moving_time, p_elapsed_time, 0) <= 0 then 'duration'
-            when private.sport_ftp(p_activity_type, p_preferences) > 0
-                and coalesce(nullif(p_weighted_average_watts, 0), nullif(p_average_watts, 0)) > 0
-                then 'power'
-            when p_average_heartrate > 0 then 'heart_rate'
-            else 'duration'
-        end
+        )::real,
+        'duration'::text
     )::private.training_load;
+end;
 $$;
 
 --
 -- Name: FUNCTION activity_training_load(p_activity_type public.activity_type, p_moving_time integer, p_elapsed_time integer, p_average_heartrate real, p_weighted_average_watts real, p_average_watts real, p_preferences jsonb); Type: COMMENT; Schema: private; Owner: -
 --
 
-COMMENT ON FUNCTION private.activity_training_load(p_activity_type public.activity_type, p_moving_time integer, p_elapsed_time integer, p_average_heartrate real, p_weighted_average_watts real, p_average_watts real, p_preferences jsonb) IS 'Training load of one activity (type, moving and elapsed time in s, average heart rate in bpm, weighted and average power in W, the athlete''s preferences): power TSS when the sport has an FTP in the preferences and the activity has power, else heart-rate TRIMP normalised to hrTSS when it has an average heart rate, else a flat rate per hour (formulas and defaults: migration 20261125130100_training_load.sql). No time gives 0.';
+COMMENT ON FUNCTION private.activity_training_load(p_activity_type public.activity_type, p_moving_time integer, p_elapsed_time integer, p_average_heartrate real, p_weighted_average_watts real, p_average_watts real, p_preferences jsonb) IS 'Training load of one activity (type, moving and elapsed time in s, average heart rate in bpm, weighted and average power in W, the athlete''s preferences): power TSS when the sport has an FTP in the preferences and the activity has power, else heart-rate TRIMP normalised to hrTSS when it has an average heart rate, else a flat rate per hour (formulas and defaults: migration 20261125130100_training_load.sql). No time gives 0. One pass, each preference read once (migration 20261205290000).';
 
 --
 -- Name: athlete_settings_apply_load_changes(); Type: FUNCTION; Schema: private; Owner: -
