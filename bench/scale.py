@@ -160,7 +160,9 @@ def blocks(plan: dict[str, Any]) -> int:
     return int(top.get("Shared Hit Blocks", 0)) + int(top.get("Shared Read Blocks", 0))
 
 
-def subjects(conn: Connection, sample: int) -> tuple[uuid.UUID, int, list[uuid.UUID], int]:
+def subjects(
+    conn: Connection, sample: int, median_activities: int | None = None
+) -> tuple[uuid.UUID, int, list[uuid.UUID], int]:
     heaviest = conn.execute(
         "select user_id, n_activities from scale_bench.plan order by n_activities desc limit 1"
     ).fetchone()
@@ -169,6 +171,9 @@ def subjects(conn: Connection, sample: int) -> tuple[uuid.UUID, int, list[uuid.U
     ).fetchone()
     if not (heaviest is not None and median is not None):
         raise RuntimeError("unexpected empty result")
+    if median_activities is not None:
+        # a small database's median differs from the target's (56): compare with that size
+        median = (median_activities,)
     rows = conn.execute(
         "select user_id from scale_bench.plan where end_offset_days = 0 and plans_workouts"
         " order by abs(n_activities - %s), md5(user_id::text) limit %s",
@@ -318,6 +323,12 @@ def main() -> None:
     parser.add_argument("--page", type=int, default=200)
     parser.add_argument("--ingest-rounds", type=int, default=10)
     parser.add_argument("--skip-migrate", action="store_true")
+    parser.add_argument(
+        "--median-activities",
+        type=int,
+        help="compare with athletes of about this many activities instead of the median",
+    )
+    parser.add_argument("--skip-ingest", action="store_true", help="time the reads only")
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
     if not args.database_url:
@@ -337,14 +348,18 @@ def main() -> None:
         ).fetchone()
         if not (sizes is not None):
             raise RuntimeError("unexpected empty result")
-        heavy, heavy_n, medians, median_n = subjects(conn, args.median_sample)
+        heavy, heavy_n, medians, median_n = subjects(
+            conn, args.median_sample, args.median_activities
+        )
         print(
             f"{sizes[0]:,} activities, {sizes[1]:,} users, {sizes[2]:,} daily fitness rows;"
             f" heaviest {heavy_n:,} activities, median {median_n}; {facts}",
             flush=True,
         )
         reads = measure_reads(conn, heavy, medians, args.iterations)
-        ingest = measure_ingest(conn, heavy, args.page, args.ingest_rounds)
+        ingest = (
+            None if args.skip_ingest else measure_ingest(conn, heavy, args.page, args.ingest_rounds)
+        )
         facts["load_after"] = os.getloadavg()
     print("\n| read | heaviest ms | median ms | heaviest / median | buffers heaviest / median |")
     print("|---|---:|---:|---:|---:|")

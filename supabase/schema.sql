@@ -7085,6 +7085,119 @@ $$;
 COMMENT ON FUNCTION private.visible_profile_ids() IS 'The user ids whose profile row (public.users) the caller may read: the caller, the athletes who granted active access to the caller while the caller is an active coach, the coaches the caller granted active access to, or every user for an admin. A pending offer opens no profile (public.pending_coach_offers tells the coach who offers). Security definer: reads coach_athletes and users without their RLS.';
 
 --
+-- Name: volume_totals_apply_rollup_changes(); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.volume_totals_apply_rollup_changes() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+declare
+    v_changes text;
+    v_empty tid[];
+begin
+    if tg_op = 'TRUNCATE' then
+        truncate public.volume_totals;
+        return null;
+    elsif tg_op = 'INSERT' then
+        v_changes := 'select 1 as sign, n.* from new_rows as n';
+    elsif tg_op = 'DELETE' then
+        v_changes := 'select -1 as sign, o.* from old_rows as o';
+    else
+        v_changes := 'select 1 as sign, n.* from new_rows as n '
+            || 'union all select -1 as sign, o.* from old_rows as o';
+    end if;
+    execute format(
+        $sql$
+        with changes as (%s),
+        deltas as (
+            select
+                c.user_id,
+                s.shareable_only,
+                p.period,
+                p.period_start,
+                c.activity_type,
+                sum(c.sign * c.activity_count)::integer as activity_count,
+                sum(c.sign * c.distance) as distance,
+                sum(c.sign * c.moving_time)::bigint as moving_time,
+                sum(c.sign * c.elapsed_time)::bigint as elapsed_time,
+                sum(c.sign * c.elevation_gain) as elevation_gain,
+                sum(c.sign * c.calories) as calories,
+                sum(c.sign * c.load) as load
+            from changes as c
+            -- An athlete being deleted has no totals left to adjust (they cascade away).
+            inner join public.users as u on c.user_id = u.id
+            cross join lateral (
+                values
+                ('week', c.week_start),
+                ('month', c.month_start),
+                ('year', date_trunc('year', c.month_start::timestamp)::date)
+            ) as p (period, period_start)
+            -- every row counts in scope "all", the shareable ones in scope "shareable" too
+            cross join lateral (
+                select false as shareable_only
+                union all
+                select true where c.shareable
+            ) as s
+            group by 1, 2, 3, 4, 5
+        ),
+        upserted as (
+            insert into public.volume_totals as t (
+                user_id, shareable_only, period, period_start, activity_type, activity_count,
+                distance, moving_time, elapsed_time, elevation_gain, calories, load
+            )
+            select
+                d.user_id, d.shareable_only, d.period, d.period_start, d.activity_type,
+                d.activity_count, d.distance, d.moving_time, d.elapsed_time,
+                d.elevation_gain, d.calories, d.load
+            from deltas as d
+            -- an unchanged total (a rewritten rollup row with the same sums) is not touched
+            where
+                d.activity_count <> 0 or d.distance <> 0 or d.moving_time <> 0
+                or d.elapsed_time <> 0 or d.elevation_gain <> 0 or d.calories <> 0
+                or d.load <> 0
+            -- A fixed order of row locks: concurrent writers of one athlete cannot deadlock.
+            order by 1, 2, 3, 4, 5
+            on conflict (user_id, shareable_only, period, period_start, activity_type)
+            do update set
+                activity_count = t.activity_count + excluded.activity_count,
+                distance = t.distance + excluded.distance,
+                moving_time = t.moving_time + excluded.moving_time,
+                elapsed_time = t.elapsed_time + excluded.elapsed_time,
+                elevation_gain = t.elevation_gain + excluded.elevation_gain,
+                calories = t.calories + excluded.calories,
+                load = t.load + excluded.load
+            returning t.ctid, t.activity_count
+        )
+        select array(select x.ctid from upserted as x where x.activity_count = 0)
+        $sql$,
+        v_changes
+    ) into v_empty;
+    -- Empty means the count and every sum back to zero (numeric: exact); a count at zero with
+    -- a sum left is mid-statement (a nested statement subtracted first) and stays.
+    if cardinality(v_empty) > 0 then
+        delete from public.volume_totals as t
+        where
+            t.ctid = any(v_empty)
+            and t.activity_count = 0
+            and t.distance = 0
+            and t.moving_time = 0
+            and t.elapsed_time = 0
+            and t.elevation_gain = 0
+            and t.calories = 0
+            and t.load = 0;
+    end if;
+    return null;
+end;
+$_$;
+
+--
+-- Name: FUNCTION volume_totals_apply_rollup_changes(); Type: COMMENT; Schema: private; Owner: -
+--
+
+COMMENT ON FUNCTION private.volume_totals_apply_rollup_changes() IS 'Statement-level AFTER trigger on weekly_rollups (insert, update, delete: transition tables old_rows/new_rows; truncate): adds the signed rollup rows the statement wrote to the totals of their week, month and year (scope all, and scope shareable for shareable rows) in one upsert, then drops totals left with no workout and every sum zero. Security definer: the writers of the rollups run as whoever wrote activities.';
+
+--
 -- Name: wahoo_number(jsonb); Type: FUNCTION; Schema: private; Owner: -
 --
 
@@ -13875,28 +13988,135 @@ COMMENT ON COLUMN public.daily_loads.load IS 'Summed training load of the day''s
 COMMENT ON COLUMN public.daily_loads.activity_count IS 'Workouts counted that day.';
 
 --
+-- Name: volume_totals; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.volume_totals (
+    user_id uuid NOT NULL,
+    shareable_only boolean NOT NULL,
+    period text NOT NULL,
+    period_start date NOT NULL,
+    activity_type public.activity_type NOT NULL,
+    activity_count integer NOT NULL,
+    distance numeric NOT NULL,
+    moving_time bigint NOT NULL,
+    elapsed_time bigint NOT NULL,
+    elevation_gain numeric NOT NULL,
+    calories numeric NOT NULL,
+    load numeric NOT NULL,
+    CONSTRAINT volume_totals_period CHECK ((period = ANY (ARRAY['week'::text, 'month'::text, 'year'::text]))),
+    CONSTRAINT volume_totals_period_start CHECK ((((period = 'week'::text) AND (EXTRACT(isodow FROM period_start) = (1)::numeric)) OR ((period = 'month'::text) AND (period_start = (date_trunc('month'::text, (period_start)::timestamp with time zone))::date)) OR ((period = 'year'::text) AND (period_start = (date_trunc('year'::text, (period_start)::timestamp with time zone))::date))))
+)
+WITH (fillfactor='75');
+
+--
+-- Name: TABLE volume_totals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.volume_totals IS 'Per athlete, local period (ISO week, calendar month, calendar year), sport and scope: how many workouts and their summed metrics, i.e. exactly the rows of weekly_volume, monthly_volume and yearly_volume. Sums of weekly_rollups, maintained by triggers on it (never written by the API). RLS: the athlete and admins read every row, a coach with an active grant only the shareable_only rows.';
+
+--
+-- Name: COLUMN volume_totals.shareable_only; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.volume_totals.shareable_only IS 'False: every counted workout (what the athlete and admins read). True: only the shareable ones, neither private nor Strava-sourced (what a coach reads).';
+
+--
+-- Name: COLUMN volume_totals.period; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.volume_totals.period IS 'week, month or year (local calendar).';
+
+--
+-- Name: COLUMN volume_totals.period_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.volume_totals.period_start IS 'Monday of the ISO week, first day of the month or January 1st of the year.';
+
+--
+-- Name: COLUMN volume_totals.activity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.volume_totals.activity_type IS 'The sport (type activity_type).';
+
+--
+-- Name: COLUMN volume_totals.activity_count; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.volume_totals.activity_count IS 'Workouts counted (primary, not deleted activities).';
+
+--
+-- Name: COLUMN volume_totals.distance; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.volume_totals.distance IS 'Summed distance in m (unknown counts 0).';
+
+--
+-- Name: COLUMN volume_totals.moving_time; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.volume_totals.moving_time IS 'Summed moving time in s.';
+
+--
+-- Name: COLUMN volume_totals.elapsed_time; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.volume_totals.elapsed_time IS 'Summed elapsed time in s.';
+
+--
+-- Name: COLUMN volume_totals.elevation_gain; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.volume_totals.elevation_gain IS 'Summed ascent in m.';
+
+--
+-- Name: COLUMN volume_totals.calories; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.volume_totals.calories IS 'Summed energy in kcal.';
+
+--
+-- Name: COLUMN volume_totals.load; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.volume_totals.load IS 'Summed training load (as weekly_rollups.load).';
+
+--
 -- Name: monthly_volume; Type: VIEW; Schema: public; Owner: -
 --
 
 CREATE VIEW public.monthly_volume WITH (security_invoker='true') AS
- SELECT user_id,
-    activity_type,
-    month_start,
-    sum(activity_count) AS activity_count,
-    (sum(distance))::double precision AS total_distance,
-    (sum(moving_time))::bigint AS total_moving_time,
-    (sum(elapsed_time))::bigint AS total_elapsed_time,
-    (sum(elevation_gain))::real AS total_elevation_gain,
-    (sum(calories))::real AS total_calories,
-    (sum(load))::double precision AS total_load
-   FROM public.weekly_rollups r
-  GROUP BY user_id, activity_type, month_start;
+ SELECT t.user_id,
+    t.activity_type,
+    t.period_start AS month_start,
+    (t.activity_count)::bigint AS activity_count,
+    (t.distance)::double precision AS total_distance,
+    t.moving_time AS total_moving_time,
+    t.elapsed_time AS total_elapsed_time,
+    (t.elevation_gain)::real AS total_elevation_gain,
+    (t.calories)::real AS total_calories,
+    (t.load)::double precision AS total_load
+   FROM public.volume_totals t
+  WHERE ((t.period = 'month'::text) AND (NOT t.shareable_only))
+UNION ALL
+ SELECT t.user_id,
+    t.activity_type,
+    t.period_start AS month_start,
+    (t.activity_count)::bigint AS activity_count,
+    (t.distance)::double precision AS total_distance,
+    t.moving_time AS total_moving_time,
+    t.elapsed_time AS total_elapsed_time,
+    (t.elevation_gain)::real AS total_elevation_gain,
+    (t.calories)::real AS total_calories,
+    (t.load)::double precision AS total_load
+   FROM public.volume_totals t
+  WHERE ((t.period = 'month'::text) AND t.shareable_only AND (NOT ( SELECT private.is_admin() AS is_admin)) AND (t.user_id = ANY (( SELECT array_remove(ARRAY( SELECT private.readable_user_ids() AS readable_user_ids), ( SELECT auth.uid() AS uid)) AS array_remove)::uuid[])));
 
 --
 -- Name: VIEW monthly_volume; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON VIEW public.monthly_volume IS 'Per user, sport and local calendar month: workouts (each counted once), distance (m), moving and elapsed time (s), elevation gain (m), calories (kcal), training load. Read from weekly_rollups (whose rows never straddle a month). Runs as the caller: RLS applies.';
+COMMENT ON VIEW public.monthly_volume IS 'Per user, sport and local calendar month: workouts (each counted once), distance (m), moving and elapsed time (s), elevation gain (m), calories (kcal), training load. Read from volume_totals, one row per returned row. Runs as the caller: the athlete and admins read every workout''s totals, a coach with an active grant the shareable workouts'' only.';
 
 --
 -- Name: COLUMN monthly_volume.month_start; Type: COMMENT; Schema: public; Owner: -
@@ -14550,24 +14770,37 @@ COMMENT ON COLUMN public.weekly_compliance.completion_rate IS 'completed_count /
 --
 
 CREATE VIEW public.weekly_volume WITH (security_invoker='true') AS
- SELECT user_id,
-    activity_type,
-    week_start,
-    sum(activity_count) AS activity_count,
-    (sum(distance))::double precision AS total_distance,
-    (sum(moving_time))::bigint AS total_moving_time,
-    (sum(elapsed_time))::bigint AS total_elapsed_time,
-    (sum(elevation_gain))::real AS total_elevation_gain,
-    (sum(calories))::real AS total_calories,
-    (sum(load))::double precision AS total_load
-   FROM public.weekly_rollups r
-  GROUP BY user_id, activity_type, week_start;
+ SELECT t.user_id,
+    t.activity_type,
+    t.period_start AS week_start,
+    (t.activity_count)::bigint AS activity_count,
+    (t.distance)::double precision AS total_distance,
+    t.moving_time AS total_moving_time,
+    t.elapsed_time AS total_elapsed_time,
+    (t.elevation_gain)::real AS total_elevation_gain,
+    (t.calories)::real AS total_calories,
+    (t.load)::double precision AS total_load
+   FROM public.volume_totals t
+  WHERE ((t.period = 'week'::text) AND (NOT t.shareable_only))
+UNION ALL
+ SELECT t.user_id,
+    t.activity_type,
+    t.period_start AS week_start,
+    (t.activity_count)::bigint AS activity_count,
+    (t.distance)::double precision AS total_distance,
+    t.moving_time AS total_moving_time,
+    t.elapsed_time AS total_elapsed_time,
+    (t.elevation_gain)::real AS total_elevation_gain,
+    (t.calories)::real AS total_calories,
+    (t.load)::double precision AS total_load
+   FROM public.volume_totals t
+  WHERE ((t.period = 'week'::text) AND t.shareable_only AND (NOT ( SELECT private.is_admin() AS is_admin)) AND (t.user_id = ANY (( SELECT array_remove(ARRAY( SELECT private.readable_user_ids() AS readable_user_ids), ( SELECT auth.uid() AS uid)) AS array_remove)::uuid[])));
 
 --
 -- Name: VIEW weekly_volume; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON VIEW public.weekly_volume IS 'Per user, sport and local ISO week (Monday start): workouts (each counted once: primary copies, no soft-deleted activity), distance (m), moving and elapsed time (s), elevation gain (m), calories (kcal), training load. Read from weekly_rollups. Runs as the caller: a coach sees only the shareable (not private, not Strava-sourced) part.';
+COMMENT ON VIEW public.weekly_volume IS 'Per user, sport and local ISO week: workouts (each counted once), distance (m), moving and elapsed time (s), elevation gain (m), calories (kcal), training load. Read from volume_totals, one row per returned row. Runs as the caller: the athlete and admins read every workout''s totals (first branch), a coach with an active grant the totals of the shareable workouts only (second branch).';
 
 --
 -- Name: COLUMN weekly_volume.week_start; Type: COMMENT; Schema: public; Owner: -
@@ -14599,24 +14832,37 @@ ALTER TABLE public.workouts ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 --
 
 CREATE VIEW public.yearly_volume WITH (security_invoker='true') AS
- SELECT user_id,
-    activity_type,
-    year_start,
-    sum(activity_count) AS activity_count,
-    (sum(distance))::double precision AS total_distance,
-    (sum(moving_time))::bigint AS total_moving_time,
-    (sum(elapsed_time))::bigint AS total_elapsed_time,
-    (sum(elevation_gain))::real AS total_elevation_gain,
-    (sum(calories))::real AS total_calories,
-    (sum(load))::double precision AS total_load
-   FROM public.weekly_rollups r
-  GROUP BY user_id, activity_type, year_start;
+ SELECT t.user_id,
+    t.activity_type,
+    t.period_start AS year_start,
+    (t.activity_count)::bigint AS activity_count,
+    (t.distance)::double precision AS total_distance,
+    t.moving_time AS total_moving_time,
+    t.elapsed_time AS total_elapsed_time,
+    (t.elevation_gain)::real AS total_elevation_gain,
+    (t.calories)::real AS total_calories,
+    (t.load)::double precision AS total_load
+   FROM public.volume_totals t
+  WHERE ((t.period = 'year'::text) AND (NOT t.shareable_only))
+UNION ALL
+ SELECT t.user_id,
+    t.activity_type,
+    t.period_start AS year_start,
+    (t.activity_count)::bigint AS activity_count,
+    (t.distance)::double precision AS total_distance,
+    t.moving_time AS total_moving_time,
+    t.elapsed_time AS total_elapsed_time,
+    (t.elevation_gain)::real AS total_elevation_gain,
+    (t.calories)::real AS total_calories,
+    (t.load)::double precision AS total_load
+   FROM public.volume_totals t
+  WHERE ((t.period = 'year'::text) AND t.shareable_only AND (NOT ( SELECT private.is_admin() AS is_admin)) AND (t.user_id = ANY (( SELECT array_remove(ARRAY( SELECT private.readable_user_ids() AS readable_user_ids), ( SELECT auth.uid() AS uid)) AS array_remove)::uuid[])));
 
 --
 -- Name: VIEW yearly_volume; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON VIEW public.yearly_volume IS 'Per user, sport and local calendar year: workouts (each counted once), distance (m), moving and elapsed time (s), elevation gain (m), calories (kcal), training load. Runs as the caller: RLS applies. A filter on user_id and year_start reads that window''s rollup rows only (index weekly_rollups_user_year_idx).';
+COMMENT ON VIEW public.yearly_volume IS 'Per user, sport and local calendar year: workouts (each counted once), distance (m), moving and elapsed time (s), elevation gain (m), calories (kcal), training load. Read from volume_totals, one row per returned row. Runs as the caller: the athlete and admins read every workout''s totals, a coach with an active grant the shareable workouts'' only.';
 
 --
 -- Name: COLUMN yearly_volume.year_start; Type: COMMENT; Schema: public; Owner: -
@@ -15664,6 +15910,10 @@ INSERT INTO public.sport_families VALUES
 --
 
 --
+-- Data for Name: volume_totals; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+--
 -- Data for Name: weekly_rollups; Type: TABLE DATA; Schema: public; Owner: -
 --
 
@@ -16010,6 +16260,13 @@ ALTER TABLE ONLY public.sync_history
 
 ALTER TABLE ONLY public.users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
+
+--
+-- Name: volume_totals volume_totals_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.volume_totals
+    ADD CONSTRAINT volume_totals_pkey PRIMARY KEY (user_id, shareable_only, period, period_start, activity_type);
 
 --
 -- Name: weekly_rollups weekly_rollups_key; Type: CONSTRAINT; Schema: public; Owner: -
@@ -16577,6 +16834,30 @@ CREATE TRIGGER users_rollups_preferences AFTER UPDATE ON public.users REFERENCIN
 CREATE TRIGGER users_set_updated_at BEFORE UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION private.set_updated_at();
 
 --
+-- Name: weekly_rollups weekly_rollups_volume_totals_delete; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER weekly_rollups_volume_totals_delete AFTER DELETE ON public.weekly_rollups REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION private.volume_totals_apply_rollup_changes();
+
+--
+-- Name: weekly_rollups weekly_rollups_volume_totals_insert; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER weekly_rollups_volume_totals_insert AFTER INSERT ON public.weekly_rollups REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION private.volume_totals_apply_rollup_changes();
+
+--
+-- Name: weekly_rollups weekly_rollups_volume_totals_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER weekly_rollups_volume_totals_truncate AFTER TRUNCATE ON public.weekly_rollups FOR EACH STATEMENT EXECUTE FUNCTION private.volume_totals_apply_rollup_changes();
+
+--
+-- Name: weekly_rollups weekly_rollups_volume_totals_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER weekly_rollups_volume_totals_update AFTER UPDATE ON public.weekly_rollups REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION private.volume_totals_apply_rollup_changes();
+
+--
 -- Name: workouts workouts_check_activity; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -16860,6 +17141,13 @@ ALTER TABLE ONLY public.sync_history
 
 ALTER TABLE ONLY public.users
     ADD CONSTRAINT users_id_fkey FOREIGN KEY (id) REFERENCES auth.users(id) ON DELETE CASCADE;
+
+--
+-- Name: volume_totals volume_totals_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.volume_totals
+    ADD CONSTRAINT volume_totals_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
 
 --
 -- Name: weekly_rollups weekly_rollups_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
@@ -17443,6 +17731,24 @@ CREATE POLICY users_update ON public.users FOR UPDATE TO authenticated USING (((
 --
 
 COMMENT ON POLICY users_update ON public.users IS 'A user updates their own profile; an admin updates anyone''s role. Which columns each may change is enforced by column grants and the users_guard_update trigger.';
+
+--
+-- Name: volume_totals; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.volume_totals ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: volume_totals volume_totals_select; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY volume_totals_select ON public.volume_totals FOR SELECT TO authenticated USING (((user_id = ( SELECT auth.uid() AS uid)) OR ((ARRAY[user_id] && array_remove(ARRAY( SELECT private.readable_user_ids() AS readable_user_ids), ( SELECT auth.uid() AS uid))) AND (shareable_only OR ( SELECT private.is_admin() AS is_admin)))));
+
+--
+-- Name: POLICY volume_totals_select ON volume_totals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON POLICY volume_totals_select ON public.volume_totals IS 'An athlete reads their own totals; a coach with an active grant reads the athlete''s shareable_only rows (no private, no Strava-sourced workout in them); an admin reads all. The caller''s own rows pass the first arm, so a read of one''s own totals never runs the helper.';
 
 --
 -- Name: weekly_rollups; Type: ROW SECURITY; Schema: public; Owner: -
@@ -18367,6 +18673,12 @@ GRANT ALL ON FUNCTION private.try_timestamptz(p_text text) TO service_role;
 REVOKE ALL ON FUNCTION private.visible_profile_ids() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.visible_profile_ids() TO authenticated;
 GRANT ALL ON FUNCTION private.visible_profile_ids() TO service_role;
+
+--
+-- Name: FUNCTION volume_totals_apply_rollup_changes(); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.volume_totals_apply_rollup_changes() FROM PUBLIC;
 
 --
 -- Name: FUNCTION wahoo_number(p_value jsonb); Type: ACL; Schema: private; Owner: -
@@ -19493,6 +19805,13 @@ GRANT SELECT ON TABLE public.daily_fitness TO service_role;
 
 GRANT SELECT ON TABLE public.daily_loads TO authenticated;
 GRANT SELECT ON TABLE public.daily_loads TO service_role;
+
+--
+-- Name: TABLE volume_totals; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT ON TABLE public.volume_totals TO authenticated;
+GRANT SELECT ON TABLE public.volume_totals TO service_role;
 
 --
 -- Name: TABLE monthly_volume; Type: ACL; Schema: public; Owner: -
