@@ -51,6 +51,7 @@ if str(REPO_ROOT / "functions_py") not in sys.path:  # runnable without `pip ins
 from ingest_throughput import strava_activity  # noqa: E402
 
 from trainlytics.db import migrations  # noqa: E402
+from trainlytics.db.report_queries import SOURCE_TOTALS_SQL, source_windows  # noqa: E402
 
 Connection = psycopg.Connection[Any]
 BENCH_DATABASE_URL_ENV = "TRAINLYTICS_BENCH_DATABASE_URL"
@@ -94,15 +95,8 @@ READS: dict[str, str] = {
         " where a.user_id = %(u)s and a.deleted_at is null"
         " and a.start_date >= %(last)s::timestamptz - interval '36 hours'"
     ),
-    "report_sources_12w": (
-        "select coalesce(a.provider::text, a.source::text) as src, count(*) as n,"
-        " sum(a.distance) as distance, sum(a.moving_time) as moving_time"
-        " from public.activities as a"
-        " where a.user_id = %(u)s and a.deleted_at is null"
-        " and a.start_date_local >= %(d84)s and a.start_date_local < %(today)s::date + 1"
-        " and a.start_date >= %(d84_utc)s and a.start_date < %(today_utc)s"
-        " group by 1 order by count(*) desc, 1"
-    ),
+    # the report's query (trainlytics.db.report_queries.source_totals), as it sends it
+    "report_sources_12w": SOURCE_TOTALS_SQL.replace("%(user_id)s", "%(u)s"),
 }
 # Timed as the owner (no RLS): the series before migration 20261205200000, for comparison.
 BEFORE = {
@@ -129,6 +123,8 @@ def params(user: uuid.UUID) -> dict[str, Any]:
         "d365": TODAY - timedelta(days=365),
         "m12": date(TODAY.year - 1, TODAY.month, 1),
         "y3": date(TODAY.year - 2, 1, 1),
+        # the report's source windows of the 12 weeks (whole weeks, days around them)
+        **source_windows(TODAY - timedelta(days=84), TODAY),
     }
 
 

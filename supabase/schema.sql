@@ -5692,8 +5692,10 @@ CREATE FUNCTION private.rollups_apply_activity_changes() RETURNS trigger
     AS $_$
 declare
     changes text;
+    sources text;
     weekly_empty tid[];
     daily_empty tid[];
+    sources_empty tid[];
 begin
     if tg_op = 'INSERT' then
         perform from new_rows limit 1;
@@ -5703,6 +5705,10 @@ begin
         changes := format(
             'select 1 as sign, v.* from (%s) as v', private.rollups_versions_sql('new_rows')
         );
+        sources := format(
+            'select 1 as sign, v.* from (%s) as v',
+            private.source_totals_versions_sql('new_rows')
+        );
     elsif tg_op = 'DELETE' then
         perform from old_rows limit 1;
         if not found then
@@ -5710,6 +5716,10 @@ begin
         end if;
         changes := format(
             'select -1 as sign, v.* from (%s) as v', private.rollups_versions_sql('old_rows')
+        );
+        sources := format(
+            'select -1 as sign, v.* from (%s) as v',
+            private.source_totals_versions_sql('old_rows')
         );
     else
         perform from new_rows limit 1;
@@ -5724,8 +5734,15 @@ begin
             private.rollups_versions_sql('new_rows'),
             private.rollups_versions_sql('old_rows')
         );
+        sources := format(
+            'select 1 as sign, v.* from (%1$s except all %2$s) as v '
+            'union all select -1 as sign, v.* from (%2$s except all %1$s) as v',
+            private.source_totals_versions_sql('new_rows'),
+            private.source_totals_versions_sql('old_rows')
+        );
     end if;
     execute private.rollups_delta_sql(changes) into weekly_empty, daily_empty;
+    execute private.source_totals_delta_sql(sources) into sources_empty;
     -- The upserts hold these rows' locks until commit: nobody moved them since.
     if cardinality(weekly_empty) > 0 then
         -- Empty means every sum back to zero as well (numeric: exact). A row whose count
@@ -5747,6 +5764,14 @@ begin
         delete from public.daily_loads as d
         where d.ctid = any(daily_empty) and d.activity_count = 0 and d.load = 0;
     end if;
+    if cardinality(sources_empty) > 0 then
+        delete from public.source_totals as t
+        where
+            t.ctid = any(sources_empty)
+            and t.activity_count = 0
+            and t.distance = 0
+            and t.moving_time = 0;
+    end if;
     return null;
 end;
 $_$;
@@ -5755,7 +5780,7 @@ $_$;
 -- Name: FUNCTION rollups_apply_activity_changes(); Type: COMMENT; Schema: private; Owner: -
 --
 
-COMMENT ON FUNCTION private.rollups_apply_activity_changes() IS 'Statement-level AFTER trigger on activities (insert, update, delete; transition tables old_rows/new_rows): adds the new versions that count and subtracts the old versions that counted (primary, not deleted), only for rows whose rollup inputs changed, then drops rollup rows left with no activity and every sum zero (a nested statement may subtract before its outer statement adds). Security definer: whoever writes activities (an athlete''s manual entry, a worker) has no right to write the rollups.';
+COMMENT ON FUNCTION private.rollups_apply_activity_changes() IS 'Statement-level AFTER trigger on activities (insert, update, delete; transition tables old_rows/new_rows): adds the new versions that count and subtracts the old versions that counted (primary, not deleted), only for rows whose rollup inputs changed, and likewise every live copy to source_totals; then drops rows left with no activity and every sum zero (a nested statement may subtract before its outer statement adds). Security definer: whoever writes activities (an athlete''s manual entry, a worker) has no right to write the rollups.';
 
 --
 -- Name: rollups_apply_preference_changes(); Type: FUNCTION; Schema: private; Owner: -
@@ -5799,6 +5824,29 @@ CREATE FUNCTION private.rollups_delta_sql(p_changes text) RETURNS text
     select format(
         $sql$
         with changes as (%1$s),
+        -- Each version's load preferences once (offset 0 keeps the subquery: the expression
+        -- is not copied into every use of the load formulas' preference argument).
+        versions as (
+            select
+                c.*,
+                private.load_preferences(
+                    u.preferences, s.max_heart_rate, s.resting_heart_rate,
+                    s.threshold_heart_rate, s.sex, f.ftp_w
+                ) as load_preferences
+            from changes as c
+            -- An athlete being deleted has no rollups left to adjust (they cascade away).
+            inner join public.users as u on c.user_id = u.id
+            left join public.athlete_settings as s on c.user_id = s.user_id
+            -- the FTP in force on the activity's local date
+            left join lateral (
+                select h.ftp_w
+                from public.athlete_ftp_history as h
+                where h.user_id = c.user_id and h.effective_from <= c.start_date_local::date
+                order by h.effective_from desc
+                limit 1
+            ) as f on true
+            offset 0
+        ),
         contributions as (
             select
                 c.user_id,
@@ -5812,28 +5860,20 @@ CREATE FUNCTION private.rollups_delta_sql(p_changes text) RETURNS text
                 sum(c.sign * coalesce(c.elapsed_time, 0))::bigint as elapsed_time,
                 sum(c.sign * coalesce(c.elevation_gain::numeric, 0)) as elevation_gain,
                 sum(c.sign * coalesce(c.calories::numeric, 0)) as calories,
+                -- private.rollup_load, written out: its wrapper is not inlined
                 sum(
-                    c.sign * private.rollup_load(
-                        c.activity_type, c.moving_time, c.elapsed_time, c.average_heartrate,
-                        c.weighted_average_watts, c.average_watts,
-                        private.load_preferences(
-                            u.preferences, s.max_heart_rate, s.resting_heart_rate,
-                            s.threshold_heart_rate, s.sex, f.ftp_w
-                        )
+                    c.sign * coalesce(
+                        (
+                            private.activity_training_load(
+                                c.activity_type, c.moving_time, c.elapsed_time,
+                                c.average_heartrate, c.weighted_average_watts, c.average_watts,
+                                c.load_preferences
+                            )
+                        ).load::numeric,
+                        0
                     )
                 ) as load
-            from changes as c
-            -- An athlete being deleted has no rollups left to adjust (they cascade away).
-            inner join public.users as u on c.user_id = u.id
-            left join public.athlete_settings as s on c.user_id = s.user_id
-            -- the FTP in force on the activity's local date
-            left join lateral (
-                select h.ftp_w
-                from public.athlete_ftp_history as h
-                where h.user_id = c.user_id and h.effective_from <= c.start_date_local::date
-                order by h.effective_from desc
-                limit 1
-            ) as f on true
+            from versions as c
             group by 1, 2, 3, 4, 5
         ),
         weekly as (
@@ -5903,29 +5943,27 @@ begin
         delete from public.weekly_rollups as r where r.user_id = any(p_user_ids);
         delete from public.daily_loads as d where d.user_id = any(p_user_ids);
     end if;
-    with contributions as (
+    with versions as (
+        -- Each activity's load preferences once (offset 0 keeps the subquery: the expression
+        -- is not copied into every use of the load formulas' preference argument).
         select
             a.user_id,
-            a.start_date_local::date as day,
+            a.start_date_local,
             a.activity_type,
             a.provider,
-            (not a.is_private and a.provider is distinct from 'strava') as shareable,
-            count(*)::integer as activity_count,
-            sum(coalesce(a.distance::numeric, 0)) as distance,
-            sum(coalesce(a.moving_time, 0))::bigint as moving_time,
-            sum(coalesce(a.elapsed_time, 0))::bigint as elapsed_time,
-            sum(coalesce(a.elevation_gain::numeric, 0)) as elevation_gain,
-            sum(coalesce(a.calories::numeric, 0)) as calories,
-            sum(
-                private.rollup_load(
-                    a.activity_type, a.moving_time, a.elapsed_time, a.average_heartrate,
-                    a.weighted_average_watts, a.average_watts,
-                    private.load_preferences(
-                        u.preferences, s.max_heart_rate, s.resting_heart_rate,
-                        s.threshold_heart_rate, s.sex, f.ftp_w
-                    )
-                )
-            ) as load
+            a.is_private,
+            a.distance,
+            a.moving_time,
+            a.elapsed_time,
+            a.elevation_gain,
+            a.calories,
+            a.average_heartrate,
+            a.weighted_average_watts,
+            a.average_watts,
+            private.load_preferences(
+                u.preferences, s.max_heart_rate, s.resting_heart_rate,
+                s.threshold_heart_rate, s.sex, f.ftp_w
+            ) as load_preferences
         from public.activities as a
         inner join public.users as u on a.user_id = u.id
         left join public.athlete_settings as s on a.user_id = s.user_id
@@ -5940,6 +5978,34 @@ begin
             a.deleted_at is null
             and a.primary_activity_id is null
             and (p_user_ids is null or a.user_id = any(p_user_ids))
+        offset 0
+    ),
+    contributions as (
+        select
+            a.user_id,
+            a.start_date_local::date as day,
+            a.activity_type,
+            a.provider,
+            (not a.is_private and a.provider is distinct from 'strava') as shareable,
+            count(*)::integer as activity_count,
+            sum(coalesce(a.distance::numeric, 0)) as distance,
+            sum(coalesce(a.moving_time, 0))::bigint as moving_time,
+            sum(coalesce(a.elapsed_time, 0))::bigint as elapsed_time,
+            sum(coalesce(a.elevation_gain::numeric, 0)) as elevation_gain,
+            sum(coalesce(a.calories::numeric, 0)) as calories,
+            -- private.rollup_load, written out: its wrapper is not inlined
+            sum(
+                coalesce(
+                    (
+                        private.activity_training_load(
+                            a.activity_type, a.moving_time, a.elapsed_time, a.average_heartrate,
+                            a.weighted_average_watts, a.average_watts, a.load_preferences
+                        )
+                    ).load::numeric,
+                    0
+                )
+            ) as load
+        from versions as a
         group by 1, 2, 3, 4, 5
     ),
     weekly as (
@@ -6098,6 +6164,142 @@ $$;
 --
 
 COMMENT ON FUNCTION private.set_updated_at() IS 'Trigger function: sets updated_at to now() on every update.';
+
+--
+-- Name: source_totals_delta_sql(text); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.source_totals_delta_sql(p_changes text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $_$
+    select format(
+        $sql$
+        with changes as (%1$s),
+        deltas as (
+            select
+                c.user_id,
+                s.shareable_only,
+                p.period,
+                p.period_start,
+                c.source,
+                sum(c.sign)::integer as activity_count,
+                sum(c.sign * coalesce(c.distance::numeric, 0)) as distance,
+                sum(c.sign * coalesce(c.moving_time, 0))::bigint as moving_time
+            from changes as c
+            -- An athlete being deleted has no totals left to adjust (they cascade away).
+            inner join public.users as u on c.user_id = u.id
+            cross join lateral (
+                values
+                ('day', c.start_date_local::date),
+                ('week', date_trunc('week', c.start_date_local)::date)
+            ) as p (period, period_start)
+            cross join (values (false), (true)) as s (shareable_only)
+            where c.shareable or not s.shareable_only
+            group by 1, 2, 3, 4, 5
+        ),
+        upserted as (
+            insert into public.source_totals as t (
+                user_id, shareable_only, period, period_start, source, activity_count,
+                distance, moving_time
+            )
+            select
+                d.user_id, d.shareable_only, d.period, d.period_start, d.source,
+                d.activity_count, d.distance, d.moving_time
+            from deltas as d
+            where d.activity_count <> 0 or d.distance <> 0 or d.moving_time <> 0
+            -- A fixed order of row locks: concurrent writers of one athlete cannot deadlock.
+            order by 1, 2, 3, 4, 5
+            on conflict (user_id, shareable_only, period, period_start, source) do update set
+                activity_count = t.activity_count + excluded.activity_count,
+                distance = t.distance + excluded.distance,
+                moving_time = t.moving_time + excluded.moving_time
+            returning t.ctid, t.activity_count
+        )
+        select array(select x.ctid from upserted as x where x.activity_count = 0)
+        $sql$,
+        p_changes
+    );
+$_$;
+
+--
+-- Name: FUNCTION source_totals_delta_sql(p_changes text); Type: COMMENT; Schema: private; Owner: -
+--
+
+COMMENT ON FUNCTION private.source_totals_delta_sql(p_changes text) IS 'Builds the statement that adds signed activity versions (the query p_changes: a sign column and the columns of private.source_totals_versions_sql) to source_totals in one upsert (day and week, scope all and scope shareable), and returns the ctids of the rows it left with no activity (to delete). Used by the rollups'' trigger.';
+
+--
+-- Name: source_totals_recompute(uuid[]); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.source_totals_recompute(p_user_ids uuid[]) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+    if p_user_ids is null then
+        truncate public.source_totals;
+    else
+        delete from public.source_totals as t where t.user_id = any(p_user_ids);
+    end if;
+    insert into public.source_totals (
+        user_id, shareable_only, period, period_start, source, activity_count, distance,
+        moving_time
+    )
+    select
+        a.user_id,
+        s.shareable_only,
+        p.period,
+        p.period_start,
+        coalesce(a.provider::text, a.source::text) as source,
+        count(*)::integer as activity_count,
+        sum(coalesce(a.distance::numeric, 0)) as distance,
+        sum(coalesce(a.moving_time, 0))::bigint as moving_time
+    from public.activities as a
+    cross join lateral (
+        values
+        ('day', a.start_date_local::date),
+        ('week', date_trunc('week', a.start_date_local)::date)
+    ) as p (period, period_start)
+    cross join (values (false), (true)) as s (shareable_only)
+    where
+        a.deleted_at is null
+        and (p_user_ids is null or a.user_id = any(p_user_ids))
+        and (
+            not s.shareable_only
+            or (not a.is_private and a.provider is distinct from 'strava' and not a.primary_hidden)
+        )
+    group by 1, 2, 3, 4, 5;
+end;
+$$;
+
+--
+-- Name: FUNCTION source_totals_recompute(p_user_ids uuid[]); Type: COMMENT; Schema: private; Owner: -
+--
+
+COMMENT ON FUNCTION private.source_totals_recompute(p_user_ids uuid[]) IS 'Recomputes source_totals from activities for the given athletes (null: everyone, after emptying the table). Called by public.rebuild_rollups. Security definer: nobody writes source_totals but its maintenance.';
+
+--
+-- Name: source_totals_versions_sql(text); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.source_totals_versions_sql(p_rows text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $_$
+    select format(
+        'select t.id, t.user_id, t.start_date_local, '
+        'coalesce(t.provider::text, t.source::text) as source, '
+        '(not t.is_private and t.provider is distinct from ''strava'' '
+        'and not t.primary_hidden) as shareable, t.distance, t.moving_time '
+        'from %1$s as t where t.deleted_at is null',
+        p_rows
+    );
+$_$;
+
+--
+-- Name: FUNCTION source_totals_versions_sql(p_rows text); Type: COMMENT; Schema: private; Owner: -
+--
+
+COMMENT ON FUNCTION private.source_totals_versions_sql(p_rows text) IS 'Builds the query of the activity versions of the relation p_rows (a transition table) that count in source_totals (every live copy), with the columns source_totals reads.';
 
 --
 -- Name: split_duplicate(bigint); Type: FUNCTION; Schema: private; Owner: -
@@ -9449,6 +9651,9 @@ begin
     perform private.rollups_recompute(
         case when p_user_id is not null then array[p_user_id] end
     );
+    perform private.source_totals_recompute(
+        case when p_user_id is not null then array[p_user_id] end
+    );
 end;
 $$;
 
@@ -9456,7 +9661,7 @@ $$;
 -- Name: FUNCTION rebuild_rollups(p_user_id uuid); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.rebuild_rollups(p_user_id uuid) IS 'Rebuilds weekly_rollups and daily_loads from activities: one athlete, or everyone when p_user_id is null (after a bulk load with triggers disabled, or to check the incremental maintenance). Holds a SHARE lock on activities until commit, so concurrent writes wait instead of slipping between the recomputation and its writes. Service role only.';
+COMMENT ON FUNCTION public.rebuild_rollups(p_user_id uuid) IS 'Rebuilds weekly_rollups, daily_loads (volume_totals follow them) and source_totals from activities: one athlete, or everyone when p_user_id is null (after a bulk load with triggers disabled, or to check the incremental maintenance). Holds a SHARE lock on activities until commit, so concurrent writes wait instead of slipping between the recomputation and its writes. Service role only.';
 
 --
 -- Name: regroup_activity_duplicates(uuid); Type: FUNCTION; Schema: public; Owner: -
@@ -14475,6 +14680,72 @@ CREATE VIEW public.season_best_efforts WITH (security_invoker='true') AS
 COMMENT ON VIEW public.season_best_efforts IS 'Best effort per athlete, sport (activity_type), season (calendar year of the local start), effort and span, over the activities the caller may read (ties: the earlier activity); columns as activity_best_efforts.';
 
 --
+-- Name: source_totals; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.source_totals (
+    user_id uuid NOT NULL,
+    shareable_only boolean NOT NULL,
+    period text NOT NULL,
+    period_start date NOT NULL,
+    source text NOT NULL,
+    activity_count integer NOT NULL,
+    distance numeric NOT NULL,
+    moving_time bigint NOT NULL,
+    CONSTRAINT source_totals_period CHECK ((period = ANY (ARRAY['day'::text, 'week'::text]))),
+    CONSTRAINT source_totals_week_is_monday CHECK (((period = 'day'::text) OR (EXTRACT(isodow FROM period_start) = (1)::numeric)))
+)
+WITH (fillfactor='75');
+
+--
+-- Name: TABLE source_totals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.source_totals IS 'Per athlete, scope, local day and local ISO week, and source (provider, or manual or file): how many live activities (every copy, duplicates included) and their distance and moving time. The report''s sources of a window read it (whole weeks from week rows, the rest from day rows). Maintained by the rollups'' triggers on activities; rebuilt by public.rebuild_rollups. RLS: the athlete and admins read every row, a coach with an active grant only the shareable_only rows.';
+
+--
+-- Name: COLUMN source_totals.shareable_only; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.source_totals.shareable_only IS 'False: every live activity. True: only those a coach may read (not private, not Strava-sourced, whose primary copy is not hidden).';
+
+--
+-- Name: COLUMN source_totals.period; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.source_totals.period IS 'day or week (local calendar).';
+
+--
+-- Name: COLUMN source_totals.period_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.source_totals.period_start IS 'The local day, or the Monday of the week.';
+
+--
+-- Name: COLUMN source_totals.source; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.source_totals.source IS 'coalesce(provider, source) of the activities: a provider name, manual or file.';
+
+--
+-- Name: COLUMN source_totals.activity_count; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.source_totals.activity_count IS 'Live activities (every copy).';
+
+--
+-- Name: COLUMN source_totals.distance; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.source_totals.distance IS 'Summed distance in m (unknown counts 0).';
+
+--
+-- Name: COLUMN source_totals.moving_time; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.source_totals.moving_time IS 'Summed moving time in s.';
+
+--
 -- Name: sport_families; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -15826,6 +16097,10 @@ INSERT INTO public.provider_priorities VALUES
 	('fitbit', 50, '^fitbit');
 
 --
+-- Data for Name: source_totals; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+--
 -- Data for Name: sport_families; Type: TABLE DATA; Schema: public; Owner: -
 --
 
@@ -16239,6 +16514,13 @@ ALTER TABLE ONLY public.provider_priorities
 
 ALTER TABLE ONLY public.provider_priorities
     ADD CONSTRAINT provider_priorities_priority_key UNIQUE (priority);
+
+--
+-- Name: source_totals source_totals_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.source_totals
+    ADD CONSTRAINT source_totals_pkey PRIMARY KEY (user_id, shareable_only, period, period_start, source);
 
 --
 -- Name: sport_families sport_families_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -17122,6 +17404,13 @@ ALTER TABLE ONLY public.provider_connections
     ADD CONSTRAINT provider_connections_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
 
 --
+-- Name: source_totals source_totals_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.source_totals
+    ADD CONSTRAINT source_totals_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+--
 -- Name: sync_history sync_history_connection_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -17665,6 +17954,24 @@ CREATE POLICY provider_priorities_select ON public.provider_priorities FOR SELEC
 --
 
 COMMENT ON POLICY provider_priorities_select ON public.provider_priorities IS 'Reference data: every signed-in user reads the provider priorities (no personal data).';
+
+--
+-- Name: source_totals; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.source_totals ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: source_totals source_totals_select; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY source_totals_select ON public.source_totals FOR SELECT TO authenticated USING (((user_id = ( SELECT auth.uid() AS uid)) OR ((ARRAY[user_id] && array_remove(ARRAY( SELECT private.readable_user_ids() AS readable_user_ids), ( SELECT auth.uid() AS uid))) AND (shareable_only OR ( SELECT private.is_admin() AS is_admin)))));
+
+--
+-- Name: POLICY source_totals_select ON source_totals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON POLICY source_totals_select ON public.source_totals IS 'An athlete reads their own source totals; a coach with an active grant reads the athlete''s shareable_only rows (what the coach reads row by row in activities); an admin reads all.';
 
 --
 -- Name: sport_families; Type: ROW SECURITY; Schema: public; Owner: -
@@ -18504,6 +18811,25 @@ GRANT ALL ON FUNCTION private.set_primary_activity(p_activity_id bigint) TO auth
 --
 
 REVOKE ALL ON FUNCTION private.set_updated_at() FROM PUBLIC;
+
+--
+-- Name: FUNCTION source_totals_delta_sql(p_changes text); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.source_totals_delta_sql(p_changes text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION source_totals_recompute(p_user_ids uuid[]); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.source_totals_recompute(p_user_ids uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION private.source_totals_recompute(p_user_ids uuid[]) TO service_role;
+
+--
+-- Name: FUNCTION source_totals_versions_sql(p_rows text); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.source_totals_versions_sql(p_rows text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION split_duplicate(p_activity_id bigint); Type: ACL; Schema: private; Owner: -
@@ -19867,6 +20193,13 @@ GRANT SELECT ON TABLE public.recurring_sync_errors TO authenticated;
 
 GRANT SELECT ON TABLE public.season_best_efforts TO authenticated;
 GRANT SELECT ON TABLE public.season_best_efforts TO service_role;
+
+--
+-- Name: TABLE source_totals; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT ON TABLE public.source_totals TO authenticated;
+GRANT SELECT ON TABLE public.source_totals TO service_role;
 
 --
 -- Name: TABLE sport_families; Type: ACL; Schema: public; Owner: -

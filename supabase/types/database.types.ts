@@ -953,6 +953,52 @@ export type Database = {
         }
         Relationships: []
       }
+      source_totals: {
+        Row: {
+          activity_count: number
+          distance: number
+          moving_time: number
+          period: string
+          period_start: string
+          shareable_only: boolean
+          source: string
+          user_id: string
+        }
+        Insert: {
+          activity_count: number
+          distance: number
+          moving_time: number
+          period: string
+          period_start: string
+          shareable_only: boolean
+          source: string
+          user_id: string
+        }
+        Update: {
+          activity_count?: number
+          distance?: number
+          moving_time?: number
+          period?: string
+          period_start?: string
+          shareable_only?: boolean
+          source?: string
+          user_id?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "source_totals_user_id_fkey"
+            columns: ["user_id"]
+            referencedRelation: "user_provider_connections"
+            referencedColumns: ["user_id"]
+          },
+          {
+            foreignKeyName: "source_totals_user_id_fkey"
+            columns: ["user_id"]
+            referencedRelation: "users"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
       sport_families: {
         Row: {
           activity_type: Database["public"]["Enums"]["activity_type"]

@@ -339,6 +339,11 @@ def build_world(conn: Conn) -> World:
             for name, uid in world.users.items()
             for scope in ("true", "false")
         },
+        "public.source_totals": {
+            f"{uid}:{scope}": f"{name}:{'shareable' if scope == 'true' else 'all'}"
+            for name, uid in world.users.items()
+            for scope in ("true", "false")
+        },
         # daily fitness (issue 16): two scopes per athlete, as the records
         "public.daily_fitness": {
             f"{uid}:{scope}": f"{name}:{'shareable' if scope == 'true' else 'all'}"
@@ -486,6 +491,7 @@ READ_QUERIES: dict[str, str] = {
     "public.personal_records": "select user_id from public.personal_records",
     "public.daily_fitness": ("select user_id || ':' || shareable_only from public.daily_fitness"),
     "public.volume_totals": "select user_id || ':' || shareable_only from public.volume_totals",
+    "public.source_totals": "select user_id || ':' || shareable_only from public.source_totals",
     "public.personal_record_entries": (
         "select user_id || ':' || shareable_only from public.personal_record_entries"
     ),
@@ -734,6 +740,14 @@ EXPECTED_READS: dict[str, dict[str, set[str] | str]] = {
     # Volume totals (issue 16): the athlete reads both scopes of hers, her coach only the
     # shareable one (her Strava and private activities are only in scope all).
     "public.volume_totals": _reads(
+        alice={"alice:all", "alice:shareable"},
+        eve={"eve:all", "eve:shareable"},
+        bob={"alice:shareable"},
+        admin={"alice:all", "alice:shareable", "eve:all", "eve:shareable"},
+        service={"alice:all", "alice:shareable", "eve:all", "eve:shareable"},
+    ),
+    # Source totals (issue 16): as the volume totals.
+    "public.source_totals": _reads(
         alice={"alice:all", "alice:shareable"},
         eve={"eve:all", "eve:shareable"},
         bob={"alice:shareable"},
@@ -1242,6 +1256,27 @@ WRITES: tuple[Write, ...] = (
         lambda w: [w.uid("alice")],
         ALL_DENIED,
     ),
+    # source totals: written only by the rollups' trigger on activities
+    Write(
+        "forge-source-total",
+        "insert into public.source_totals (user_id, shareable_only, period, period_start,"
+        " source, activity_count, distance, moving_time)"
+        " values (%s, true, 'day', '2025-06-02', 'garmin', 9, 1, 1)",
+        lambda w: [w.uid("alice")],
+        ALL_DENIED,
+    ),
+    Write(
+        "inflate-source-total",
+        "update public.source_totals set activity_count = 99 where user_id = %s",
+        lambda w: [w.uid("alice")],
+        ALL_DENIED,
+    ),
+    Write(
+        "erase-source-total",
+        "delete from public.source_totals where user_id = %s",
+        lambda w: [w.uid("alice")],
+        ALL_DENIED,
+    ),
     Write(
         "forge-daily-load",
         "insert into public.daily_loads (user_id, day, shareable, load, activity_count)"
@@ -1293,6 +1328,9 @@ def test_service_role_reads_and_writes_everything(db: Conn, world: World) -> Non
                 "forge-volume-total",
                 "inflate-volume-total",
                 "erase-volume-total",
+                "forge-source-total",
+                "inflate-source-total",
+                "erase-source-total",
                 # streams pass private.store_activity_streams's checks (issue 18); workers
                 # may delete them
                 "insert-streams",
