@@ -5402,35 +5402,47 @@ begin
         select
             a.start_date_local::date as day,
             (not a.is_private and a.provider is distinct from 'strava') as shareable,
+            -- private.rollup_load, written out: its wrapper is not inlined
             sum(
-                private.rollup_load(
-                    a.activity_type, a.moving_time, a.elapsed_time, a.average_heartrate,
-                    a.weighted_average_watts, a.average_watts,
-                    private.load_preferences(
-                        u.preferences, s.max_heart_rate, s.resting_heart_rate,
-                        s.threshold_heart_rate, s.sex, f.ftp_w
-                    )
+                coalesce(
+                    (
+                        private.activity_training_load(
+                            a.activity_type, a.moving_time, a.elapsed_time, a.average_heartrate,
+                            a.weighted_average_watts, a.average_watts, a.load_preferences
+                        )
+                    ).load::numeric,
+                    0
                 )
             ) as load
-        from public.activities as a
-        inner join public.users as u on a.user_id = u.id
-        left join public.athlete_settings as s on a.user_id = s.user_id
-        left join lateral (
-            select h.ftp_w
-            from public.athlete_ftp_history as h
-            where h.user_id = a.user_id and h.effective_from <= a.start_date_local::date
-            order by h.effective_from desc
-            limit 1
-        ) as f on true
-        where
-            a.user_id = p_user_id
-            and a.deleted_at is null
-            and a.primary_activity_id is null
-            -- local and UTC dates differ by at most 18 h: keeps the start_date index usable
-            and a.start_date >= p_from - interval '1 day'
-            and (p_to is null or a.start_date < p_to + interval '1 day')
-            and a.start_date_local >= p_from
-            and (p_to is null or a.start_date_local < p_to)
+        -- each activity's load preferences once (offset 0 keeps the subquery)
+        from (
+            select
+                a.*,
+                private.load_preferences(
+                    u.preferences, s.max_heart_rate, s.resting_heart_rate,
+                    s.threshold_heart_rate, s.sex, f.ftp_w
+                ) as load_preferences
+            from public.activities as a
+            inner join public.users as u on a.user_id = u.id
+            left join public.athlete_settings as s on a.user_id = s.user_id
+            left join lateral (
+                select h.ftp_w
+                from public.athlete_ftp_history as h
+                where h.user_id = a.user_id and h.effective_from <= a.start_date_local::date
+                order by h.effective_from desc
+                limit 1
+            ) as f on true
+            where
+                a.user_id = p_user_id
+                and a.deleted_at is null
+                and a.primary_activity_id is null
+                -- local and UTC dates differ by at most 18 h: keeps the start_date index usable
+                and a.start_date >= p_from - interval '1 day'
+                and (p_to is null or a.start_date < p_to + interval '1 day')
+                and a.start_date_local >= p_from
+                and (p_to is null or a.start_date_local < p_to)
+            offset 0
+        ) as a
         group by 1, 2
     ) as x
     where
@@ -5446,34 +5458,46 @@ begin
             a.activity_type,
             a.provider,
             (not a.is_private and a.provider is distinct from 'strava') as shareable,
+            -- private.rollup_load, written out: its wrapper is not inlined
             sum(
-                private.rollup_load(
-                    a.activity_type, a.moving_time, a.elapsed_time, a.average_heartrate,
-                    a.weighted_average_watts, a.average_watts,
-                    private.load_preferences(
-                        u.preferences, s.max_heart_rate, s.resting_heart_rate,
-                        s.threshold_heart_rate, s.sex, f.ftp_w
-                    )
+                coalesce(
+                    (
+                        private.activity_training_load(
+                            a.activity_type, a.moving_time, a.elapsed_time, a.average_heartrate,
+                            a.weighted_average_watts, a.average_watts, a.load_preferences
+                        )
+                    ).load::numeric,
+                    0
                 )
             ) as load
-        from public.activities as a
-        inner join public.users as u on a.user_id = u.id
-        left join public.athlete_settings as s on a.user_id = s.user_id
-        left join lateral (
-            select h.ftp_w
-            from public.athlete_ftp_history as h
-            where h.user_id = a.user_id and h.effective_from <= a.start_date_local::date
-            order by h.effective_from desc
-            limit 1
-        ) as f on true
-        where
-            a.user_id = p_user_id
-            and a.deleted_at is null
-            and a.primary_activity_id is null
-            and a.start_date >= v_week_from - interval '1 day'
-            and (v_week_to is null or a.start_date < v_week_to + interval '1 day')
-            and a.start_date_local >= v_week_from
-            and (v_week_to is null or a.start_date_local < v_week_to)
+        -- each activity's load preferences once (offset 0 keeps the subquery)
+        from (
+            select
+                a.*,
+                private.load_preferences(
+                    u.preferences, s.max_heart_rate, s.resting_heart_rate,
+                    s.threshold_heart_rate, s.sex, f.ftp_w
+                ) as load_preferences
+            from public.activities as a
+            inner join public.users as u on a.user_id = u.id
+            left join public.athlete_settings as s on a.user_id = s.user_id
+            left join lateral (
+                select h.ftp_w
+                from public.athlete_ftp_history as h
+                where h.user_id = a.user_id and h.effective_from <= a.start_date_local::date
+                order by h.effective_from desc
+                limit 1
+            ) as f on true
+            where
+                a.user_id = p_user_id
+                and a.deleted_at is null
+                and a.primary_activity_id is null
+                and a.start_date >= v_week_from - interval '1 day'
+                and (v_week_to is null or a.start_date < v_week_to + interval '1 day')
+                and a.start_date_local >= v_week_from
+                and (v_week_to is null or a.start_date_local < v_week_to)
+            offset 0
+        ) as a
         group by 1, 2, 3, 4, 5
     ) as x
     where

@@ -5,7 +5,8 @@
 -- inline around a stable argument; inlined further down, the preference expression was
 -- evaluated for every preference the load formulas look up. Measured on 400,000 activities:
 -- ~160 us per activity, 77 s of the 92 s of public.rebuild_rollups() (27 min at 10M
--- activities), and ~30 ms of a 200-activity ingest page. Now the preferences are computed once
+-- activities), and ~30 ms of a 200-activity ingest page; private.recompute_loads (an FTP
+-- change) recomputed up to a whole history the same way. Now the preferences are computed once
 -- per activity version in a subquery kept as such (offset 0), and the load is
 -- coalesce((private.activity_training_load(...)).load::numeric, 0), which is what
 -- private.rollup_load returns: the same values, about 9 us per activity.
@@ -227,3 +228,154 @@ comment on function private.rollups_recompute(uuid[]) is
     'everyone, after emptying both tables), loads with the settings and the FTP in force on '
     'each activity''s date. Security definer: called by the preferences and settings '
     'triggers, which fire for an athlete editing their own profile, who may not write rollups.';
+
+-- The loads of one period (an FTP change): the same, each activity's preferences once.
+
+create or replace function private.recompute_loads(p_user_id uuid, p_from date, p_to date)
+returns void
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+    v_week_from date := date_trunc('week', p_from)::date;
+    -- the Monday after the week of the last affected day (null: open-ended)
+    v_week_to date := (date_trunc('week', p_to - 1) + interval '7 days')::date;
+begin
+    -- Lock the rows first, in a statement of its own: a concurrent activity write then waits
+    -- for this transaction and adds its delta to the recomputed value; the recomputation
+    -- below takes a snapshot after the lock, so it sees every write committed before.
+    perform
+    from public.daily_loads as d
+    where
+        d.user_id = p_user_id and d.day >= p_from and (p_to is null or d.day < p_to)
+    order by d.day, d.shareable
+    for update;
+    perform
+    from public.weekly_rollups as r
+    where
+        r.user_id = p_user_id and r.week_start >= v_week_from
+        and (v_week_to is null or r.week_start < v_week_to)
+    order by r.week_start, r.month_start, r.activity_type, r.provider, r.shareable
+    for update;
+
+    update public.daily_loads as d
+    set load = x.load
+    from (
+        select
+            a.start_date_local::date as day,
+            (not a.is_private and a.provider is distinct from 'strava') as shareable,
+            -- private.rollup_load, written out: its wrapper is not inlined
+            sum(
+                coalesce(
+                    (
+                        private.activity_training_load(
+                            a.activity_type, a.moving_time, a.elapsed_time, a.average_heartrate,
+                            a.weighted_average_watts, a.average_watts, a.load_preferences
+                        )
+                    ).load::numeric,
+                    0
+                )
+            ) as load
+        -- each activity's load preferences once (offset 0 keeps the subquery)
+        from (
+            select
+                a.*,
+                private.load_preferences(
+                    u.preferences, s.max_heart_rate, s.resting_heart_rate,
+                    s.threshold_heart_rate, s.sex, f.ftp_w
+                ) as load_preferences
+            from public.activities as a
+            inner join public.users as u on a.user_id = u.id
+            left join public.athlete_settings as s on a.user_id = s.user_id
+            left join lateral (
+                select h.ftp_w
+                from public.athlete_ftp_history as h
+                where h.user_id = a.user_id and h.effective_from <= a.start_date_local::date
+                order by h.effective_from desc
+                limit 1
+            ) as f on true
+            where
+                a.user_id = p_user_id
+                and a.deleted_at is null
+                and a.primary_activity_id is null
+                -- local and UTC dates differ by at most 18 h: keeps the start_date index usable
+                and a.start_date >= p_from - interval '1 day'
+                and (p_to is null or a.start_date < p_to + interval '1 day')
+                and a.start_date_local >= p_from
+                and (p_to is null or a.start_date_local < p_to)
+            offset 0
+        ) as a
+        group by 1, 2
+    ) as x
+    where
+        d.user_id = p_user_id and d.day = x.day and d.shareable = x.shareable
+        and d.load is distinct from x.load;
+
+    update public.weekly_rollups as r
+    set load = x.load
+    from (
+        select
+            date_trunc('week', a.start_date_local)::date as week_start,
+            date_trunc('month', a.start_date_local)::date as month_start,
+            a.activity_type,
+            a.provider,
+            (not a.is_private and a.provider is distinct from 'strava') as shareable,
+            -- private.rollup_load, written out: its wrapper is not inlined
+            sum(
+                coalesce(
+                    (
+                        private.activity_training_load(
+                            a.activity_type, a.moving_time, a.elapsed_time, a.average_heartrate,
+                            a.weighted_average_watts, a.average_watts, a.load_preferences
+                        )
+                    ).load::numeric,
+                    0
+                )
+            ) as load
+        -- each activity's load preferences once (offset 0 keeps the subquery)
+        from (
+            select
+                a.*,
+                private.load_preferences(
+                    u.preferences, s.max_heart_rate, s.resting_heart_rate,
+                    s.threshold_heart_rate, s.sex, f.ftp_w
+                ) as load_preferences
+            from public.activities as a
+            inner join public.users as u on a.user_id = u.id
+            left join public.athlete_settings as s on a.user_id = s.user_id
+            left join lateral (
+                select h.ftp_w
+                from public.athlete_ftp_history as h
+                where h.user_id = a.user_id and h.effective_from <= a.start_date_local::date
+                order by h.effective_from desc
+                limit 1
+            ) as f on true
+            where
+                a.user_id = p_user_id
+                and a.deleted_at is null
+                and a.primary_activity_id is null
+                and a.start_date >= v_week_from - interval '1 day'
+                and (v_week_to is null or a.start_date < v_week_to + interval '1 day')
+                and a.start_date_local >= v_week_from
+                and (v_week_to is null or a.start_date_local < v_week_to)
+            offset 0
+        ) as a
+        group by 1, 2, 3, 4, 5
+    ) as x
+    where
+        r.user_id = p_user_id
+        and r.week_start = x.week_start
+        and r.month_start = x.month_start
+        and r.activity_type = x.activity_type
+        and r.provider is not distinct from x.provider
+        and r.shareable = x.shareable
+        and r.load is distinct from x.load;
+end;
+$$;
+comment on function private.recompute_loads(uuid, date, date) is
+    'Recomputes the training load of one athlete''s rollups for the local days p_from until '
+    'p_to (exclusive; null: open-ended): daily_loads of those days, weekly_rollups of the '
+    'whole weeks that contain them. Counts and other sums do not depend on the FTP and are '
+    'left alone. Set-based: one statement per table. Security definer: called by the FTP '
+    'history triggers, which fire for an athlete who may not write rollups.';

@@ -31,6 +31,7 @@ from tests.analytics.test_rollups import (
     Athletes,
     insert_activity,
     make_athletes,
+    snapshot,
     totals_of_rollups,
     volume_totals,
 )
@@ -205,7 +206,8 @@ def test_nobody_writes_volume_totals_through_the_api(db: Conn, world: dict[str, 
 def test_ftp_change_recomputing_loads_keeps_totals_equal_to_rollups(
     db: Conn, world: dict[str, Any]
 ) -> None:
-    """private.recompute_loads updates weekly_rollups.load in place: the totals follow."""
+    """private.recompute_loads updates weekly_rollups.load in place: the totals follow, and
+    equal a rebuild."""
     alice = world["alice"]
     before = volume_totals(db, [alice])
     db.execute(
@@ -216,6 +218,14 @@ def test_ftp_change_recomputing_loads_keeps_totals_equal_to_rollups(
     after = volume_totals(db, [alice])
     assert after != before, "the loads changed"
     assert after == totals_of_rollups(db, [alice])
+    # the recomputed period's loads are those of a rebuild (migration 20261205250100)
+    kept = snapshot(db, [alice])
+    with db.transaction(force_rollback=True):
+        act_as_service(db)
+        db.execute("select public.rebuild_rollups(%s)", [alice])
+        reset_role(db)
+        assert snapshot(db, [alice]) == kept
+        assert volume_totals(db, [alice]) == after
 
 
 def test_rebuilding_one_athlete_keeps_their_totals_and_deleting_them_removes_them(
