@@ -220,23 +220,26 @@ WINDOW_READS = [
     (
         "select * from public.weekly_volume where user_id = %s and week_start >= %s",
         date(2025, 12, 1),
-        "weekly_rollups",
-        "week_start",
-        "select count(*) from public.weekly_rollups where user_id = %s and week_start >= %s",
+        "volume_totals",
+        "period_start",
+        "select count(*) from public.volume_totals where user_id = %s and not shareable_only"
+        " and period = 'week' and period_start >= %s",
     ),
     (
         "select * from public.monthly_volume where user_id = %s and month_start >= %s",
         date(2025, 12, 1),
-        "weekly_rollups",
-        "month_start",
-        "select count(*) from public.weekly_rollups where user_id = %s and month_start >= %s",
+        "volume_totals",
+        "period_start",
+        "select count(*) from public.volume_totals where user_id = %s and not shareable_only"
+        " and period = 'month' and period_start >= %s",
     ),
     (
         "select * from public.yearly_volume where user_id = %s and year_start >= %s",
         date(2026, 1, 1),
-        "weekly_rollups",
-        "year_start",
-        "select count(*) from public.weekly_rollups where user_id = %s and month_start >= %s",
+        "volume_totals",
+        "period_start",
+        "select count(*) from public.volume_totals where user_id = %s and not shareable_only"
+        " and period = 'year' and period_start >= %s",
     ),
     (
         "select * from public.weekly_compliance where user_id = %s and week_start >= %s",
