@@ -192,8 +192,10 @@ begin
     -- the other (a link: UTC starts within 300 s; the same time: within 120 s; a time-zone
     -- mistake: a local start within 120 s of the other's local or UTC start). In a dense
     -- history most rows have none: found with one sort of the starts, each compared with the
-    -- nearest starts of other rows on either side (a row has two starts, so its other one
-    -- is never more than one of them). Only the rest are keyed and hashed below.
+    -- one before it. Two starts of different rows 300 s apart or less, with starts between
+    -- them, have starts of different rows side by side among them, one of the first row (its
+    -- own starts are two at most) and so each of the two rows is next to another row's start
+    -- within 300 s. Only the rows so found are keyed and hashed below.
     start_points as (
         select s.id, s.user_id, p.at
         from scope as s
@@ -204,20 +206,14 @@ begin
         where s.deleted_at is null and p.at is not null
     ),
 
-    neighbours as (
+    neighbours as materialized (
         select
             p.id,
             p.at,
-            lag(p.id) over w as id_1,
-            lag(p.at) over w as at_1,
-            lag(p.id, 2) over w as id_2,
-            lag(p.at, 2) over w as at_2,
-            lead(p.id) over w as id_3,
-            lead(p.at) over w as at_3,
-            lead(p.id, 2) over w as id_4,
-            lead(p.at, 2) over w as at_4
+            lag(p.id) over w as previous_id,
+            lag(p.at) over w as previous_at
         from start_points as p
-        window w as (partition by p.user_id order by p.at, p.id)
+        window w as (partition by p.user_id order by p.at)
     ),
 
     candidates as materialized (
@@ -237,13 +233,11 @@ begin
             nullif(s.distance, 0) as distance,
             coalesce(f.sport_family, s.activity_type::text) as sport_family
         from (
-            select distinct n.id
-            from neighbours as n
-            where
-                (n.id_1 <> n.id and n.at <= n.at_1 + interval '300 seconds')
-                or (n.id_2 <> n.id and n.at <= n.at_2 + interval '300 seconds')
-                or (n.id_3 <> n.id and n.at_3 <= n.at + interval '300 seconds')
-                or (n.id_4 <> n.id and n.at_4 <= n.at + interval '300 seconds')
+            select n.id from neighbours as n
+            where n.previous_id <> n.id and n.at <= n.previous_at + interval '300 seconds'
+            union
+            select n.previous_id from neighbours as n
+            where n.previous_id <> n.id and n.at <= n.previous_at + interval '300 seconds'
         ) as cl
         inner join scope as s on cl.id = s.id
         left join public.sport_families as f on s.activity_type = f.activity_type
