@@ -106,9 +106,11 @@ workout = st.tuples(
 )
 
 
-def _write(db: Conn, world: dict[str, Any], workouts: list[Any]) -> list[tuple[int, Any, int]]:
+def _write(
+    db: Conn, world: dict[str, Any], workouts: list[Any]
+) -> list[tuple[int, Any, dt.datetime]]:
     """The rows, as stored by a writer that bypassed the grouping (triggers off)."""
-    rows: list[tuple[int, Any, int]] = []
+    rows: list[tuple[int, Any, dt.datetime]] = []
     serial = 0
     for start, duration, distance, who, copies in workouts:
         user, connections = world["athletes"][who]
