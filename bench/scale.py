@@ -19,7 +19,9 @@ migrations with the project's runner, and measures in one run:
    shape of ``ingest_throughput.py``) through ``public.ingest_activities`` as service_role, for
    the heaviest athlete's Strava connection vs a brand-new athlete's, the same payloads,
    alternating, each in a transaction rolled back afterwards (every trigger fired: duplicate
-   grouping, rollups, daily fitness, records), ``--ingest-rounds`` each; ratio of medians.
+   grouping, rollups, daily fitness, records), ``--ingest-rounds`` each; ratio of medians. In
+   the same transaction, after the page, ``private.group_activity_duplicates`` is timed alone
+   for the page's start times (its rows stored), as the owner.
 
     .venv/bin/python bench/scale.py --database-url postgresql://postgres@127.0.0.1:5432/postgres \\
         --database scale_10m
@@ -274,9 +276,12 @@ def measure_ingest(conn: Connection, heavy: uuid.UUID, size: int, rounds: int) -
         raise RuntimeError("unexpected empty result")
     heavy_connection = int(row[0])
     times: dict[str, list[float]] = {"heaviest": [], "new": []}
+    grouping: dict[str, list[float]] = {"heaviest": [], "new": []}
     results: dict[str, list[int]] = {"heaviest": [], "new": []}
     for r in range(rounds + 2):
-        page = Jsonb(page_payloads(size, 100_000 + r * size))
+        payloads = page_payloads(size, 100_000 + r * size)
+        page = Jsonb(payloads)
+        starts = [p["start_date"] for p in payloads]
         new_connection = new_athlete_connection(conn)
         sides = [("heaviest", heavy_connection), ("new", new_connection)]
         random.shuffle(sides)
@@ -288,15 +293,37 @@ def measure_ingest(conn: Connection, heavy: uuid.UUID, size: int, rounds: int) -
                     "select * from public.ingest_activities(%s, %s)", [connection, page]
                 ).fetchall()
                 elapsed = time.perf_counter() - started
+                # The page's duplicate grouping alone, again (as the owner), its rows stored.
+                conn.execute("reset role")
+                started = time.perf_counter()
+                conn.execute(
+                    "select private.group_activity_duplicates(array_fill(c.user_id,"
+                    " array[cardinality(%s::timestamptz[])]), %s::timestamptz[])"
+                    " from public.provider_connections as c where c.id = %s",
+                    [starts, starts, connection],
+                ).fetchone()
+                grouped = time.perf_counter() - started
             if r >= 2:  # the first two rounds warm up
                 times[side].append(elapsed * 1000)
+                grouping[side].append(grouped * 1000)
                 results[side].append(len(out))
     h = statistics.median(times["heaviest"])
     n = statistics.median(times["new"])
+    gh = statistics.median(grouping["heaviest"])
+    gn = statistics.median(grouping["new"])
     print(
         f"  ingest page of {size}: heaviest {h:.1f} ms, new athlete {n:.1f} ms, ratio {h / n:.2f}"
     )
-    return {"page": size, "rounds": rounds, "heaviest_ms": h, "new_ms": n, "ratio": h / n}
+    print(f"  its duplicate grouping alone: heaviest {gh:.2f} ms, new athlete {gn:.2f} ms")
+    return {
+        "page": size,
+        "rounds": rounds,
+        "heaviest_ms": h,
+        "new_ms": n,
+        "ratio": h / n,
+        "grouping_heaviest_ms": gh,
+        "grouping_new_ms": gn,
+    }
 
 
 def machine(conn: Connection) -> dict[str, Any]:

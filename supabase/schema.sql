@@ -1997,7 +1997,7 @@ CREATE FUNCTION private.group_activity_duplicates(p_user_ids uuid[], p_starts ti
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     SET jit TO 'off'
-    SET plan_cache_mode TO 'force_custom_plan'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 -- Tolerances (documented in the comment below):
 --   same time:   |start difference| <= 120 s; duration within max(120 s, 10 %); distance
@@ -2084,38 +2084,27 @@ begin
         group by n.user_id, n.island
     ),
 
-    -- Every row in the ranges, with what matching needs (one index range scan per range).
+    -- Every row in the ranges, narrow and as stored (one index range scan per range): the
+    -- columns the screens below need. The rest of a row is read only for a row of a pair
+    -- that passes them.
     near as materialized (
-        select
-            a.id,
-            a.user_id,
-            a.primary_activity_id,
-            a.duplicate_override,
-            a.deleted_at,
-            -- The athlete's manual entries are one source: two of them are two workouts.
-            case
-                when a.connection_id is not null then a.connection_id::text
-                when a.source = 'manual' then 'manual'
-                else 'row ' || a.id::text
-            end as source_key,
-            a.start_date,
-            a.start_date_local,
-            (a.start_date at time zone 'UTC') as start_utc,
-            coalesce(a.elapsed_time, a.moving_time) as duration,
-            nullif(a.distance, 0) as distance,
-            coalesce(f.sport_family, a.activity_type::text) as sport_family,
-            coalesce(pp.priority, 1000) as priority,
-            pp.upload_origin_pattern,
-            a.external_id,
-            lower(nullif(a.activity_data ->> 'external_id', '')) as upload_origin,
-            substring(a.activity_data ->> 'external_id' from '[0-9]{4,}') as upload_origin_id,
-            lower(nullif(btrim(a.device_name), '')) as device,
-            (a.average_watts is not null)::integer
-            + (a.average_heartrate is not null)::integer
-            + (a.device_name is not null)::integer as richness
+        select a.*
         from ranges as r
         cross join lateral (
-            select ra.*
+            select
+                ra.id,
+                ra.user_id,
+                ra.primary_activity_id,
+                ra.duplicate_override,
+                ra.deleted_at,
+                ra.connection_id,
+                ra.source,
+                ra.start_date,
+                ra.start_date_local,
+                ra.elapsed_time,
+                ra.moving_time,
+                ra.distance,
+                ra.activity_type
             from public.activities as ra
             where
                 ra.user_id = r.user_id
@@ -2123,59 +2112,37 @@ begin
                 and ra.start_date <= r.hi
             offset 0  -- keeps the parameterised index scan (no pull-up into a hash join)
         ) as a
-        left join public.sport_families as f on a.activity_type = f.activity_type
-        left join public.provider_priorities as pp
-            on coalesce(a.provider::text, a.source::text) = pp.origin
     ),
 
     -- The rest of the near rows' current groups, when outside the ranges (rare): regrouped too.
     outside as (
-        select
-            a.id,
-            a.user_id,
-            a.primary_activity_id,
-            a.duplicate_override,
-            a.deleted_at,
-            -- The athlete's manual entries are one source: two of them are two workouts.
-            case
-                when a.connection_id is not null then a.connection_id::text
-                when a.source = 'manual' then 'manual'
-                else 'row ' || a.id::text
-            end as source_key,
-            a.start_date,
-            a.start_date_local,
-            (a.start_date at time zone 'UTC') as start_utc,
-            coalesce(a.elapsed_time, a.moving_time) as duration,
-            nullif(a.distance, 0) as distance,
-            coalesce(f.sport_family, a.activity_type::text) as sport_family,
-            coalesce(pp.priority, 1000) as priority,
-            pp.upload_origin_pattern,
-            a.external_id,
-            lower(nullif(a.activity_data ->> 'external_id', '')) as upload_origin,
-            substring(a.activity_data ->> 'external_id' from '[0-9]{4,}') as upload_origin_id,
-            lower(nullif(btrim(a.device_name), '')) as device,
-            (a.average_watts is not null)::integer
-            + (a.average_heartrate is not null)::integer
-            + (a.device_name is not null)::integer as richness
+        select a.*
         from (
             select n.primary_activity_id as id from near as n
             where n.primary_activity_id is not null
             union
-            select m.id
-            from near as n
-            cross join lateral (
-                select rm.id from public.activities as rm
-                where rm.primary_activity_id = n.id
-                offset 0
-            ) as m
+            -- one index scan for all the near rows' ids
+            select rm.id from public.activities as rm
+            where rm.primary_activity_id = any(array(select n.id from near as n))
         ) as g
         cross join lateral (
-            select ra.* from public.activities as ra where ra.id = g.id
+            select
+                ra.id,
+                ra.user_id,
+                ra.primary_activity_id,
+                ra.duplicate_override,
+                ra.deleted_at,
+                ra.connection_id,
+                ra.source,
+                ra.start_date,
+                ra.start_date_local,
+                ra.elapsed_time,
+                ra.moving_time,
+                ra.distance,
+                ra.activity_type
+            from public.activities as ra where ra.id = g.id
             offset 0
         ) as a
-        left join public.sport_families as f on a.activity_type = f.activity_type
-        left join public.provider_priorities as pp
-            on coalesce(a.provider::text, a.source::text) = pp.origin
         where not exists (select from near as n where n.id = g.id)
     ),
 
@@ -2186,8 +2153,59 @@ begin
         select o.* from outside as o where not o.duplicate_override
     ),
 
+    -- A pair the rules accept has a start (UTC or local) of one row within 300 s of a start of
+    -- the other (a link: UTC starts within 300 s; the same time: within 120 s; a time-zone
+    -- mistake: a local start within 120 s of the other's local or UTC start). In a dense
+    -- history most rows have none: found with one sort of the starts, each compared with the
+    -- one before it. Two starts of different rows 300 s apart or less, with starts between
+    -- them, have starts of different rows side by side among them, one of the first row (its
+    -- own starts are two at most) and so each of the two rows is next to another row's start
+    -- within 300 s. Only the rows so found are keyed and hashed below.
+    start_points as (
+        select s.id, s.user_id, p.at
+        from scope as s
+        cross join lateral (
+            -- UTC: the same as at time zone 'UTC', without a time zone lookup per row
+            values ((s.start_date at time zone interval '00:00')), (s.start_date_local)
+        ) as p (at)
+        where s.deleted_at is null and p.at is not null
+    ),
+
+    neighbours as materialized (
+        select
+            p.id,
+            p.at,
+            lag(p.id) over w as previous_id,
+            lag(p.at) over w as previous_at
+        from start_points as p
+        window w as (partition by p.user_id order by p.at)
+    ),
+
     candidates as materialized (
-        select s.* from scope as s where s.deleted_at is null
+        select
+            s.id,
+            s.user_id,
+            -- The athlete's manual entries are one source: two of them are two workouts.
+            case
+                when s.connection_id is not null then s.connection_id::text
+                when s.source = 'manual' then 'manual'
+                else 'row ' || s.id::text
+            end as source_key,
+            s.start_date,
+            s.start_date_local,
+            (s.start_date at time zone 'UTC') as start_utc,
+            coalesce(s.elapsed_time, s.moving_time) as duration,
+            nullif(s.distance, 0) as distance,
+            coalesce(f.sport_family, s.activity_type::text) as sport_family
+        from (
+            select n.id from neighbours as n
+            where n.previous_id <> n.id and n.at <= n.previous_at + interval '300 seconds'
+            union
+            select n.previous_id from neighbours as n
+            where n.previous_id <> n.id and n.at <= n.previous_at + interval '300 seconds'
+        ) as cl
+        inner join scope as s on cl.id = s.id
+        left join public.sport_families as f on s.activity_type = f.activity_type
     ),
 
     -- Pairs are found by hashing, not by scanning windows: each candidate is keyed by the
@@ -2224,6 +2242,84 @@ begin
                 and kx.source_key <> ky.source_key
     ),
 
+    -- The screen: of the hashed pairs, those the rules may accept, judged on the narrow rows.
+    -- A start within 300 s (a certain link accepts up to 300 s, a hint widens the tolerances:
+    -- both need the whole rows, judged below), or the whole-hour time-zone rule, which needs
+    -- nothing else and is applied exactly as below. Every pair the rules accept passes.
+    screened as materialized (
+        select i.x_id, i.y_id
+        from pair_ids as i
+        inner join candidates as x on i.x_id = x.id
+        inner join candidates as y on i.y_id = y.id
+        cross join lateral (
+            select
+                extract(epoch from y.start_date - x.start_date) as shift,
+                round(extract(epoch from y.start_date - x.start_date) / 3600.0) as hours
+        ) as m
+        where
+            x.source_key <> y.source_key
+            and (
+                x.sport_family = y.sport_family
+                or x.sport_family = 'generic'
+                or y.sport_family = 'generic'
+            )
+            and (
+                abs(m.shift) <= 300
+                or (
+                    m.hours <> 0
+                    and abs(m.hours) <= 14
+                    and abs(m.shift - m.hours * 3600) <= 60
+                    and abs(y.duration - x.duration)
+                    <= greatest(60, 0.02 * greatest(y.duration, x.duration))
+                    and (
+                        abs(y.distance - x.distance) is null
+                        or abs(y.distance - x.distance)
+                        <= greatest(50, 0.01 * greatest(y.distance, x.distance))
+                    )
+                    and (
+                        abs(extract(epoch from x.start_date_local - y.start_date_local)) <= 120
+                        or abs(extract(epoch from x.start_date_local - y.start_utc)) <= 120
+                        or abs(extract(epoch from x.start_utc - y.start_date_local)) <= 120
+                    )
+                )
+            )
+    ),
+
+    -- The whole rows of the screened pairs (by primary key), with what matching needs.
+    detailed as materialized (
+        select
+            c.*,
+            coalesce(pp.priority, 1000) as priority,
+            pp.upload_origin_pattern,
+            a.external_id,
+            lower(nullif(a.activity_data ->> 'external_id', '')) as upload_origin,
+            substring(a.activity_data ->> 'external_id' from '[0-9]{4,}') as upload_origin_id,
+            lower(nullif(btrim(a.device_name), '')) as device,
+            (a.average_watts is not null)::integer
+            + (a.average_heartrate is not null)::integer
+            + (a.device_name is not null)::integer as richness
+        from (
+            select sc.x_id as id from screened as sc
+            union
+            select sc.y_id from screened as sc
+        ) as d
+        inner join candidates as c on d.id = c.id
+        cross join lateral (
+            select
+                ra.external_id,
+                ra.activity_data,
+                ra.device_name,
+                ra.average_watts,
+                ra.average_heartrate,
+                ra.provider,
+                ra.source
+            from public.activities as ra where ra.id = d.id
+            offset 0
+        ) as a
+        left join public.provider_priorities as pp
+            on coalesce(a.provider::text, a.source::text) = pp.origin
+    ),
+
     pairs as (
         select
             x.id as x_id,
@@ -2231,9 +2327,9 @@ begin
             x.source_key as x_source,
             y.source_key as y_source,
             m.*
-        from pair_ids as i
-        inner join candidates as x on i.x_id = x.id
-        inner join candidates as y on i.y_id = y.id
+        from screened as i
+        inner join detailed as x on i.x_id = x.id
+        inner join detailed as y on i.y_id = y.id
         cross join lateral (
             select
                 extract(epoch from y.start_date - x.start_date) as shift,
@@ -2383,7 +2479,7 @@ begin
                 order by c.priority, c.richness desc, c.id
             ) as primary_id
         from reach as r
-        inner join candidates as c on r.id = c.id
+        inner join detailed as c on r.id = c.id
     ),
 
     -- Only the rows whose primary changes are written (usually a handful).
@@ -2448,7 +2544,7 @@ $$;
 -- Name: FUNCTION group_activity_duplicates(p_user_ids uuid[], p_starts timestamp with time zone[]); Type: COMMENT; Schema: private; Owner: -
 --
 
-COMMENT ON FUNCTION private.group_activity_duplicates(p_user_ids uuid[], p_starts timestamp with time zone[]) IS 'Regroups cross-source duplicates around the given (user_id, start_date) anchors, set-based: merged ±14 h 2 min windows around the anchors, read with the (user_id, start_date) index; the rows found and the rest of their groups (never overridden rows) are matched again, pairs being found by hashing 5-minute buckets of UTC and local starts (deduplicated per row; the matching statement joins by hash, enable_nestloop off). Same athlete and different sources - a source is a provider connection; all of the athlete''s manual entries are one source (two manual entries are two workouts, never copies); each file row is a source of its own -, compatible sport family (public.sport_families), start within 120 s with duration within max(120 s, 10 %) and distance within max(200 m, 5 %) (max(300 s, 20 %) and max(500 m, 10 %) with an upload-origin or device hint, none with a certain upload-origin link), or a whole-hour time-zone shift (1 to 14 h, ±60 s, one row''s local start equal to the other''s local or UTC start) with duration within max(60 s, 2 %) and distance within max(50 m, 1 %). Each row keeps its best match per source, and of those its 8 best overall; only mutual best matches link (one row per source in a group; links and the component walk stay linear in the rows). The primary is chosen by public.provider_priorities, then the richer record, then the oldest. Only changed rows are written. Also promotes a new primary in an overridden group whose primary was deleted. Returns the number of rows changed. Serialised per athlete (advisory lock). Security definer: it runs from the activities triggers, fired by any writer (an athlete''s manual entry too), and must read and update rows the writer may not.';
+COMMENT ON FUNCTION private.group_activity_duplicates(p_user_ids uuid[], p_starts timestamp with time zone[]) IS 'Regroups cross-source duplicates around the given (user_id, start_date) anchors, set-based: merged ±14 h 2 min windows around the anchors, read with the (user_id, start_date) index; the rows found and the rest of their groups (never overridden rows) are matched again, pairs being found by hashing 5-minute buckets of UTC and local starts (deduplicated per row; the matching statement joins by hash, enable_nestloop off, its generic plan cached), read narrow and screened first (different sources, compatible sport, a start within 300 s or the time-zone rule below); only the rows of the pairs that pass are read whole and matched by the rules. Same athlete and different sources - a source is a provider connection; all of the athlete''s manual entries are one source (two manual entries are two workouts, never copies); each file row is a source of its own -, compatible sport family (public.sport_families), start within 120 s with duration within max(120 s, 10 %) and distance within max(200 m, 5 %) (max(300 s, 20 %) and max(500 m, 10 %) with an upload-origin or device hint, none with a certain upload-origin link), or a whole-hour time-zone shift (1 to 14 h, ±60 s, one row''s local start equal to the other''s local or UTC start) with duration within max(60 s, 2 %) and distance within max(50 m, 1 %). Each row keeps its best match per source, and of those its 8 best overall; only mutual best matches link (one row per source in a group; links and the component walk stay linear in the rows). The primary is chosen by public.provider_priorities, then the richer record, then the oldest. Only changed rows are written. Also promotes a new primary in an overridden group whose primary was deleted. Returns the number of rows changed. Serialised per athlete (advisory lock). Security definer: it runs from the activities triggers, fired by any writer (an athlete''s manual entry too), and must read and update rows the writer may not.';
 
 --
 -- Name: guard_coach_grant_change(); Type: FUNCTION; Schema: private; Owner: -
