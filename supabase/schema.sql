@@ -1384,6 +1384,52 @@ $$;
 COMMENT ON FUNCTION private.daily_fitness_follow_preferences() IS 'Row-level AFTER UPDATE trigger on users: a change of the fitness time constants (preferences ctl_days, atl_days) recomputes the athlete''s daily_fitness. Security definer: fired by the athlete''s own profile update, it writes daily_fitness.';
 
 --
+-- Name: daily_fitness_rebuild_all(); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.daily_fitness_rebuild_all() RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+    delete from public.daily_fitness;
+    insert into public.daily_fitness (user_id, shareable_only, day, load, ctl, atl)
+    select f.user_id, f.shareable_only, f.day, f.load, f.state[2], f.state[3]
+    from (
+        select
+            l.user_id,
+            l.shareable_only,
+            l.day,
+            l.load,
+            private.daily_fitness_running(l.day, l.load, u.ctl_days, u.atl_days)
+                over (partition by l.user_id, l.shareable_only order by l.day)
+                as state
+        from (
+            select dl.user_id, s.shareable_only, dl.day, sum(dl.load)::double precision as load
+            from public.daily_loads as dl
+            cross join (values (false), (true)) as s (shareable_only)
+            where dl.shareable or not s.shareable_only
+            group by dl.user_id, s.shareable_only, dl.day
+        ) as l
+        inner join (
+            select
+                u.id,
+                private.fitness_days(u.preferences, 'ctl_days') as ctl_days,
+                private.fitness_days(u.preferences, 'atl_days') as atl_days
+            from public.users as u
+        ) as u on l.user_id = u.id
+    ) as f
+    order by f.user_id, f.shareable_only, f.day;
+end;
+$$;
+
+--
+-- Name: FUNCTION daily_fitness_rebuild_all(); Type: COMMENT; Schema: private; Owner: -
+--
+
+COMMENT ON FUNCTION private.daily_fitness_rebuild_all() IS 'Rebuilds public.daily_fitness of every athlete from the daily loads in one statement: the recurrence of private.daily_fitness_refresh as a running window aggregate (private.daily_fitness_running), same rows. Security definer: called by public.rebuild_daily_fitness (service role), it writes daily_fitness, which no API role may.';
+
+--
 -- Name: daily_fitness_refresh(uuid[], date[], boolean); Type: FUNCTION; Schema: private; Owner: -
 --
 
@@ -1479,6 +1525,38 @@ $$;
 --
 
 COMMENT ON FUNCTION private.daily_fitness_refresh(p_user_ids uuid[], p_from date[], p_replace boolean) IS 'Recomputes public.daily_fitness of each athlete (p_user_ids) from a day on (p_from, same position; null = the whole history), both scopes, from the state stored before that day and the daily loads from that day on. p_replace false: the caller guarantees the athletes have no rows (a bulk rebuild), nothing is read or deleted first. Security definer: called by the daily_loads and users triggers on behalf of any writer; it writes daily_fitness, which no API role may.';
+
+--
+-- Name: daily_fitness_step(double precision[], date, double precision, double precision, double precision); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.daily_fitness_step(p_state double precision[], p_day date, p_load double precision, p_ctl_days double precision, p_atl_days double precision) RETURNS double precision[]
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+declare
+    -- The state: the last day with a load (days since 2000-01-01), ctl and atl after it.
+    v_day double precision := (p_day - '2000-01-01'::date)::double precision;
+    v_gap double precision := coalesce(v_day - p_state[1], 0::double precision);
+    v_ctl double precision := coalesce(p_state[2], 0::double precision);
+    v_atl double precision := coalesce(p_state[3], 0::double precision);
+begin
+    -- exp() raises on underflow: a decay past e^-700 is 0 at double precision.
+    return array[
+        v_day,
+        v_ctl * exp(greatest(-v_gap / p_ctl_days, -700))
+        + (1 - exp(-1 / p_ctl_days)) * p_load,
+        v_atl * exp(greatest(-v_gap / p_atl_days, -700))
+        + (1 - exp(-1 / p_atl_days)) * p_load
+    ];
+end;
+$$;
+
+--
+-- Name: FUNCTION daily_fitness_step(p_state double precision[], p_day date, p_load double precision, p_ctl_days double precision, p_atl_days double precision); Type: COMMENT; Schema: private; Owner: -
+--
+
+COMMENT ON FUNCTION private.daily_fitness_step(p_state double precision[], p_day date, p_load double precision, p_ctl_days double precision, p_atl_days double precision) IS 'One day of the fitness recurrence: from the state (last day, ctl, atl; null before the first day) and the day''s load, the state after it, with the expressions of private.daily_fitness_refresh. Transition function of private.daily_fitness_running.';
 
 --
 -- Name: distance_efforts(double precision[], double precision[]); Type: FUNCTION; Schema: private; Owner: -
@@ -9277,12 +9355,7 @@ CREATE FUNCTION public.rebuild_daily_fitness(p_user_id uuid DEFAULT NULL::uuid) 
     AS $$
 begin
     if p_user_id is null then
-        delete from public.daily_fitness;
-        perform private.daily_fitness_refresh(
-            array(select distinct dl.user_id from public.daily_loads as dl order by 1),
-            null,
-            false
-        );
+        perform private.daily_fitness_rebuild_all();
     else
         perform private.daily_fitness_refresh(array[p_user_id], array[null::date]);
     end if;
@@ -11689,6 +11762,21 @@ BEGIN
     WHERE id = worker_id;
 END;
 $$;
+
+--
+-- Name: daily_fitness_running(date, double precision, double precision, double precision); Type: AGGREGATE; Schema: private; Owner: -
+--
+
+CREATE AGGREGATE private.daily_fitness_running(date, double precision, double precision, double precision) (
+    SFUNC = private.daily_fitness_step,
+    STYPE = double precision[]
+);
+
+--
+-- Name: AGGREGATE daily_fitness_running(date, double precision, double precision, double precision); Type: COMMENT; Schema: private; Owner: -
+--
+
+COMMENT ON AGGREGATE private.daily_fitness_running(date, double precision, double precision, double precision) IS 'The fitness state (last day, ctl, atl) after the days aggregated so far, in day order (day, load, ctl_days, atl_days): used as a running window aggregate by private.daily_fitness_rebuild_all.';
 
 --
 -- Name: provider_connections; Type: TABLE; Schema: public; Owner: -
@@ -17684,11 +17772,24 @@ REVOKE ALL ON FUNCTION private.daily_fitness_follow_loads() FROM PUBLIC;
 REVOKE ALL ON FUNCTION private.daily_fitness_follow_preferences() FROM PUBLIC;
 
 --
+-- Name: FUNCTION daily_fitness_rebuild_all(); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.daily_fitness_rebuild_all() FROM PUBLIC;
+GRANT ALL ON FUNCTION private.daily_fitness_rebuild_all() TO service_role;
+
+--
 -- Name: FUNCTION daily_fitness_refresh(p_user_ids uuid[], p_from date[], p_replace boolean); Type: ACL; Schema: private; Owner: -
 --
 
 REVOKE ALL ON FUNCTION private.daily_fitness_refresh(p_user_ids uuid[], p_from date[], p_replace boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.daily_fitness_refresh(p_user_ids uuid[], p_from date[], p_replace boolean) TO service_role;
+
+--
+-- Name: FUNCTION daily_fitness_step(p_state double precision[], p_day date, p_load double precision, p_ctl_days double precision, p_atl_days double precision); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.daily_fitness_step(p_state double precision[], p_day date, p_load double precision, p_ctl_days double precision, p_atl_days double precision) FROM PUBLIC;
 
 --
 -- Name: FUNCTION distance_efforts(p_time double precision[], p_distance double precision[]); Type: ACL; Schema: private; Owner: -
@@ -19061,6 +19162,12 @@ GRANT ALL ON FUNCTION queue.procrastinate_unregister_worker_v1(worker_id bigint)
 
 REVOKE ALL ON FUNCTION queue.procrastinate_update_heartbeat_v1(worker_id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION queue.procrastinate_update_heartbeat_v1(worker_id bigint) TO service_role;
+
+--
+-- Name: FUNCTION daily_fitness_running(date, double precision, double precision, double precision); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.daily_fitness_running(date, double precision, double precision, double precision) FROM PUBLIC;
 
 --
 -- Name: TABLE provider_connections; Type: ACL; Schema: public; Owner: -
