@@ -51,6 +51,7 @@ if str(REPO_ROOT / "functions_py") not in sys.path:  # runnable without `pip ins
 from ingest_throughput import strava_activity  # noqa: E402
 
 from trainlytics.db import migrations  # noqa: E402
+from trainlytics.db.report_queries import SOURCE_TOTALS_SQL, source_windows  # noqa: E402
 
 Connection = psycopg.Connection[Any]
 BENCH_DATABASE_URL_ENV = "TRAINLYTICS_BENCH_DATABASE_URL"
@@ -94,15 +95,8 @@ READS: dict[str, str] = {
         " where a.user_id = %(u)s and a.deleted_at is null"
         " and a.start_date >= %(last)s::timestamptz - interval '36 hours'"
     ),
-    "report_sources_12w": (
-        "select coalesce(a.provider::text, a.source::text) as src, count(*) as n,"
-        " sum(a.distance) as distance, sum(a.moving_time) as moving_time"
-        " from public.activities as a"
-        " where a.user_id = %(u)s and a.deleted_at is null"
-        " and a.start_date_local >= %(d84)s and a.start_date_local < %(today)s::date + 1"
-        " and a.start_date >= %(d84_utc)s and a.start_date < %(today_utc)s"
-        " group by 1 order by count(*) desc, 1"
-    ),
+    # the report's query (trainlytics.db.report_queries.source_totals), as it sends it
+    "report_sources_12w": SOURCE_TOTALS_SQL.replace("%(user_id)s", "%(u)s"),
 }
 # Timed as the owner (no RLS): the series before migration 20261205200000, for comparison.
 BEFORE = {
@@ -129,6 +123,8 @@ def params(user: uuid.UUID) -> dict[str, Any]:
         "d365": TODAY - timedelta(days=365),
         "m12": date(TODAY.year - 1, TODAY.month, 1),
         "y3": date(TODAY.year - 2, 1, 1),
+        # the report's source windows of the 12 weeks (whole weeks, days around them)
+        **source_windows(TODAY - timedelta(days=84), TODAY),
     }
 
 
@@ -160,7 +156,9 @@ def blocks(plan: dict[str, Any]) -> int:
     return int(top.get("Shared Hit Blocks", 0)) + int(top.get("Shared Read Blocks", 0))
 
 
-def subjects(conn: Connection, sample: int) -> tuple[uuid.UUID, int, list[uuid.UUID], int]:
+def subjects(
+    conn: Connection, sample: int, median_activities: int | None = None
+) -> tuple[uuid.UUID, int, list[uuid.UUID], int]:
     heaviest = conn.execute(
         "select user_id, n_activities from scale_bench.plan order by n_activities desc limit 1"
     ).fetchone()
@@ -169,6 +167,9 @@ def subjects(conn: Connection, sample: int) -> tuple[uuid.UUID, int, list[uuid.U
     ).fetchone()
     if not (heaviest is not None and median is not None):
         raise RuntimeError("unexpected empty result")
+    if median_activities is not None:
+        # a small database's median differs from the target's (56): compare with that size
+        median = (median_activities,)
     rows = conn.execute(
         "select user_id from scale_bench.plan where end_offset_days = 0 and plans_workouts"
         " order by abs(n_activities - %s), md5(user_id::text) limit %s",
@@ -178,7 +179,11 @@ def subjects(conn: Connection, sample: int) -> tuple[uuid.UUID, int, list[uuid.U
 
 
 def measure_reads(
-    conn: Connection, heavy: uuid.UUID, medians: list[uuid.UUID], iterations: int
+    conn: Connection,
+    heavy: uuid.UUID,
+    medians: list[uuid.UUID],
+    iterations: int,
+    only: set[str] | None = None,
 ) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for user in [heavy, *medians]:
@@ -187,6 +192,8 @@ def measure_reads(
             raise RuntimeError("unexpected empty result")
         LAST_START[user] = row[0]
     for key, query in {**READS, **BEFORE}.items():
+        if only is not None and key not in only:
+            continue
         rls = key in READS
         for user in [heavy, *medians][:3]:  # warm-up
             explain(conn, query, user, rls, False)
@@ -318,8 +325,25 @@ def main() -> None:
     parser.add_argument("--page", type=int, default=200)
     parser.add_argument("--ingest-rounds", type=int, default=10)
     parser.add_argument("--skip-migrate", action="store_true")
+    parser.add_argument(
+        "--skip-reads", action="store_true", help="only the ingest part (heaviest vs new athlete)"
+    )
+    parser.add_argument(
+        "--median-activities",
+        type=int,
+        help="compare with athletes of about this many activities instead of the median",
+    )
+    parser.add_argument("--skip-ingest", action="store_true", help="time the reads only")
     parser.add_argument("--output", type=Path)
+    parser.add_argument(
+        "--only",
+        metavar="KEY[,KEY]",
+        help="measure only these reads (keys of READS / BEFORE) and skip the ingest",
+    )
     args = parser.parse_args()
+    only = set(args.only.split(",")) if args.only else None
+    if only is not None and not only <= READS.keys() | BEFORE.keys():
+        parser.error(f"--only: unknown read(s) {sorted(only - (READS.keys() | BEFORE.keys()))}")
     if not args.database_url:
         raise SystemExit("--database-url or $TRAINLYTICS_BENCH_DATABASE_URL is required")
     url = make_conninfo(args.database_url, dbname=args.database)
@@ -337,14 +361,22 @@ def main() -> None:
         ).fetchone()
         if not (sizes is not None):
             raise RuntimeError("unexpected empty result")
-        heavy, heavy_n, medians, median_n = subjects(conn, args.median_sample)
+        heavy, heavy_n, medians, median_n = subjects(
+            conn, args.median_sample, args.median_activities
+        )
         print(
             f"{sizes[0]:,} activities, {sizes[1]:,} users, {sizes[2]:,} daily fitness rows;"
             f" heaviest {heavy_n:,} activities, median {median_n}; {facts}",
             flush=True,
         )
-        reads = measure_reads(conn, heavy, medians, args.iterations)
-        ingest = measure_ingest(conn, heavy, args.page, args.ingest_rounds)
+        reads = (
+            {} if args.skip_reads else measure_reads(conn, heavy, medians, args.iterations, only)
+        )
+        ingest = (
+            None
+            if only is not None or args.skip_ingest
+            else measure_ingest(conn, heavy, args.page, args.ingest_rounds)
+        )
         facts["load_after"] = os.getloadavg()
     print("\n| read | heaviest ms | median ms | heaviest / median | buffers heaviest / median |")
     print("|---|---:|---:|---:|---:|")

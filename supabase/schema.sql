@@ -684,22 +684,24 @@ begin
     end if;
     -- Nothing that decides visibility changed (e.g. this trigger's own update): stop here,
     -- before issuing an update (statement triggers fire even for zero rows).
+    -- Found by hashing (EXCEPT), not by joining the two transition tables: the planner knows
+    -- nothing of their sizes and joined them by a nested loop, quadratic in the statement's
+    -- rows (40,000 comparisons for a re-synced page of 200 that changed none of them).
     if not exists (
-        select from new_rows as n
-        inner join old_rows as o on n.id = o.id
-        where
-            (n.is_private, n.provider, n.primary_activity_id)
-            is distinct from (o.is_private, o.provider, o.primary_activity_id)
+        select n.id, n.is_private, n.provider, n.primary_activity_id from new_rows as n
+        except
+        select o.id, o.is_private, o.provider, o.primary_activity_id from old_rows as o
     ) then
         return null;
     end if;
+    -- A new version equal to no old version of its row (ids are never updated): changed.
     with changed as (
-        select n.id, n.primary_activity_id
-        from new_rows as n
-        inner join old_rows as o on n.id = o.id
-        where
-            (n.is_private, n.provider, n.primary_activity_id)
-            is distinct from (o.is_private, o.provider, o.primary_activity_id)
+        select c.id, c.primary_activity_id
+        from (
+            select n.id, n.is_private, n.provider, n.primary_activity_id from new_rows as n
+            except
+            select o.id, o.is_private, o.provider, o.primary_activity_id from old_rows as o
+        ) as c
     ),
 
     -- The rows whose primary changed, and the copies of rows whose own visibility changed.
@@ -836,6 +838,35 @@ $$;
 COMMENT ON FUNCTION private.activity_efforts_refresh(p_activity_id bigint) IS 'Recomputes the best efforts of one activity from its streams (none left when it has no streams); the number of efforts. Security definer: run by the activity_streams trigger on behalf of the streams writer, it writes activity_efforts, which no API role may.';
 
 --
+-- Name: activity_load_with_settings(public.activity_type, integer, integer, real, real, real, jsonb, smallint, smallint, smallint, text, smallint); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.activity_load_with_settings(p_activity_type public.activity_type, p_moving_time integer, p_elapsed_time integer, p_average_heartrate real, p_weighted_average_watts real, p_average_watts real, p_preferences jsonb, p_max_heart_rate smallint, p_resting_heart_rate smallint, p_threshold_heart_rate smallint, p_sex text, p_ftp_w smallint) RETURNS real
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path TO ''
+    AS $$
+declare
+    v_preferences jsonb := private.load_preferences(
+        p_preferences, p_max_heart_rate, p_resting_heart_rate, p_threshold_heart_rate, p_sex,
+        p_ftp_w
+    );
+begin
+    return (
+        private.activity_training_load(
+            p_activity_type, p_moving_time, p_elapsed_time, p_average_heartrate,
+            p_weighted_average_watts, p_average_watts, v_preferences
+        )
+    ).load;
+end;
+$$;
+
+--
+-- Name: FUNCTION activity_load_with_settings(p_activity_type public.activity_type, p_moving_time integer, p_elapsed_time integer, p_average_heartrate real, p_weighted_average_watts real, p_average_watts real, p_preferences jsonb, p_max_heart_rate smallint, p_resting_heart_rate smallint, p_threshold_heart_rate smallint, p_sex text, p_ftp_w smallint); Type: COMMENT; Schema: private; Owner: -
+--
+
+COMMENT ON FUNCTION private.activity_load_with_settings(p_activity_type public.activity_type, p_moving_time integer, p_elapsed_time integer, p_average_heartrate real, p_weighted_average_watts real, p_average_watts real, p_preferences jsonb, p_max_heart_rate smallint, p_resting_heart_rate smallint, p_threshold_heart_rate smallint, p_sex text, p_ftp_w smallint) IS 'Training load of one activity (private.activity_training_load) with the preferences overlaid once by private.load_preferences (users.preferences, the athlete settings, the FTP in force): the same value as inlining both, without copying the overlay into every preference the formulas read. Pure arithmetic on its arguments (reads no table), evaluated by the security invoker view public.weekly_compliance under the caller''s RLS.';
+
+--
 -- Name: activity_streams_maintain_efforts(); Type: FUNCTION; Schema: private; Owner: -
 --
 
@@ -862,36 +893,76 @@ COMMENT ON FUNCTION private.activity_streams_maintain_efforts() IS 'Row-level AF
 --
 
 CREATE FUNCTION private.activity_training_load(p_activity_type public.activity_type, p_moving_time integer, p_elapsed_time integer, p_average_heartrate real, p_weighted_average_watts real, p_average_watts real, p_preferences jsonb) RETURNS private.training_load
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path TO ''
     AS $$
-    select row(
-        case
-            when coalesce(p_moving_time, p_elapsed_time, 0) <= 0 then 0
-            -- power: t_s x IF^2 / 36
-            when private.sport_ftp(p_activity_type, p_preferences) > 0
-                and coalesce(nullif(p_weighted_average_watts, 0), nullif(p_average_watts, 0)) > 0
-                then coalesce(p_moving_time, p_elapsed_time) * power(
-                    coalesce(nullif(p_weighted_average_watts, 0), nullif(p_average_watts, 0))
-                    / private.sport_ftp(p_activity_type, p_preferences),
-                    2
-                ) / 36.0
-            -- heart rate: 100 x TRIMP / TRIMP_thr
-            when p_average_heartrate > 0
-                then 100.0 * (coalesce(p_moving_time, p_elapsed_time) / 60.0)
-                * private.heart_rate_reserve(p_average_heartrate, p_preferences)
-                * exp(
-                    private.trimp_weighting(p_preferences)
-                    * private.heart_rate_reserve(p_average_heartrate, p_preferences)
-                )
-                / (
-                    60.0 * private.threshold_heart_rate_reserve(p_preferences)
-                    * exp(
-                        private.trimp_weighting(p_preferences)
-                        * private.threshold_heart_rate_reserve(p_preferences)
-                    )
-                )
-            -- duration: a flat rate per hour
-            else coalesce(p_moving_time, p_elapsed_time) / 3600.0 * coalesce(
+declare
+    v_time integer := coalesce(p_moving_time, p_elapsed_time);
+    v_ftp double precision;
+    v_watts real;
+    v_resting double precision;
+    v_range double precision;
+    v_reserve double precision;
+    v_threshold double precision;
+    v_weighting double precision;
+begin
+    if coalesce(v_time, 0) <= 0 then
+        return row(0::real, 'duration'::text)::private.training_load;
+    end if;
+    -- power: t_s x IF^2 / 36, with the sport's FTP (cycling ftp, running run_ftp)
+    v_ftp := case
+        when p_activity_type in (
+            'ride', 'mountain_bike_ride', 'gravel_ride', 'virtual_ride', 'indoor_ride',
+            'handcycle', 'velomobile'
+        ) then private.load_preference(p_preferences, 'ftp')
+        when p_activity_type in ('run', 'trail_run', 'treadmill_run', 'track_run', 'virtual_run')
+            then private.load_preference(p_preferences, 'run_ftp')
+    end;
+    if v_ftp > 0 then
+        v_watts := coalesce(nullif(p_weighted_average_watts, 0), nullif(p_average_watts, 0));
+        if v_watts > 0 then
+            return row(
+                (v_time * power(v_watts / v_ftp, 2) / 36.0)::real, 'power'::text
+            )::private.training_load;
+        end if;
+    end if;
+    -- heart rate: 100 x TRIMP / TRIMP_thr
+    if p_average_heartrate > 0 then
+        -- resting and reserve (max - resting); both defaults when max <= resting
+        v_resting := coalesce(private.load_preference(p_preferences, 'resting_heart_rate'), 60);
+        v_range := coalesce(private.load_preference(p_preferences, 'max_heart_rate'), 190);
+        if v_range > v_resting then
+            v_range := v_range - v_resting;
+        else
+            v_resting := 60;
+            v_range := 130;
+        end if;
+        v_reserve := least(1.0, greatest(0.0,
+            (p_average_heartrate::double precision - v_resting) / v_range
+        ));
+        v_threshold := least(1.0, greatest(0.0,
+            (private.load_preference(p_preferences, 'threshold_heart_rate') - v_resting)
+            / v_range
+        ));
+        if not coalesce(v_threshold > 0, false) then
+            v_threshold := 0.85;
+        end if;
+        v_weighting := case
+            when lower(btrim(p_preferences ->> 'sex')) in ('female', 'f') then 1.67
+            else 1.92
+        end;
+        return row(
+            (
+                100.0 * (v_time / 60.0) * v_reserve * exp(v_weighting * v_reserve)
+                / (60.0 * v_threshold * exp(v_weighting * v_threshold))
+            )::real,
+            'heart_rate'::text
+        )::private.training_load;
+    end if;
+    -- duration: a flat rate per hour
+    return row(
+        (
+            v_time / 3600.0 * coalesce(
                 private.load_preference(p_preferences, 'duration_load_per_hour'),
                 case
                     when p_activity_type in (
@@ -901,23 +972,17 @@ CREATE FUNCTION private.activity_training_load(p_activity_type public.activity_t
                     else 50.0
                 end
             )
-        end,
-        case
-            when coalesce(p_moving_time, p_elapsed_time, 0) <= 0 then 'duration'
-            when private.sport_ftp(p_activity_type, p_preferences) > 0
-                and coalesce(nullif(p_weighted_average_watts, 0), nullif(p_average_watts, 0)) > 0
-                then 'power'
-            when p_average_heartrate > 0 then 'heart_rate'
-            else 'duration'
-        end
+        )::real,
+        'duration'::text
     )::private.training_load;
+end;
 $$;
 
 --
 -- Name: FUNCTION activity_training_load(p_activity_type public.activity_type, p_moving_time integer, p_elapsed_time integer, p_average_heartrate real, p_weighted_average_watts real, p_average_watts real, p_preferences jsonb); Type: COMMENT; Schema: private; Owner: -
 --
 
-COMMENT ON FUNCTION private.activity_training_load(p_activity_type public.activity_type, p_moving_time integer, p_elapsed_time integer, p_average_heartrate real, p_weighted_average_watts real, p_average_watts real, p_preferences jsonb) IS 'Training load of one activity (type, moving and elapsed time in s, average heart rate in bpm, weighted and average power in W, the athlete''s preferences): power TSS when the sport has an FTP in the preferences and the activity has power, else heart-rate TRIMP normalised to hrTSS when it has an average heart rate, else a flat rate per hour (formulas and defaults: migration 20261125130100_training_load.sql). No time gives 0.';
+COMMENT ON FUNCTION private.activity_training_load(p_activity_type public.activity_type, p_moving_time integer, p_elapsed_time integer, p_average_heartrate real, p_weighted_average_watts real, p_average_watts real, p_preferences jsonb) IS 'Training load of one activity (type, moving and elapsed time in s, average heart rate in bpm, weighted and average power in W, the athlete''s preferences): power TSS when the sport has an FTP in the preferences and the activity has power, else heart-rate TRIMP normalised to hrTSS when it has an average heart rate, else a flat rate per hour (formulas and defaults: migration 20261125130100_training_load.sql). No time gives 0. One pass, each preference read once (migration 20261205290000).';
 
 --
 -- Name: athlete_settings_apply_load_changes(); Type: FUNCTION; Schema: private; Owner: -
@@ -1434,8 +1499,6 @@ begin
                         v_atl := 0::double precision;
                     end if;
                 end if;
-                delete from public.daily_fitness as f
-                where f.user_id = v_user and f.shareable_only = v_scope and f.day >= v_from;
             end if;
             select
                 array_agg(t.day order by t.day),
@@ -1450,6 +1513,17 @@ begin
                     and (dl.shareable or not v_scope)
                 group by dl.day
             ) as t;
+            if p_replace then
+                -- Only the days that no longer have a load go; the others are updated in place
+                -- below (an update of the values only, no new index entry: a page of a long
+                -- history rewrote every later day, and its index grew with each rewrite).
+                delete from public.daily_fitness as f
+                where
+                    f.user_id = v_user
+                    and f.shareable_only = v_scope
+                    and f.day >= v_from
+                    and not exists (select from unnest(v_days) as d (day) where d.day = f.day);
+            end if;
             if v_days is null then
                 continue;
             end if;
@@ -1466,9 +1540,21 @@ begin
                 v_atls[j] := v_atl;
                 v_last := v_days[j];
             end loop;
-            insert into public.daily_fitness (user_id, shareable_only, day, load, ctl, atl)
+            if not p_replace then
+                insert into public.daily_fitness (user_id, shareable_only, day, load, ctl, atl)
+                select v_user, v_scope, t.day, t.load, t.ctl, t.atl
+                from unnest(v_days, v_loads, v_ctls, v_atls) as t (day, load, ctl, atl);
+                continue;
+            end if;
+            insert into public.daily_fitness as f (user_id, shareable_only, day, load, ctl, atl)
             select v_user, v_scope, t.day, t.load, t.ctl, t.atl
-            from unnest(v_days, v_loads, v_ctls, v_atls) as t (day, load, ctl, atl);
+            from unnest(v_days, v_loads, v_ctls, v_atls) as t (day, load, ctl, atl)
+            on conflict (user_id, shareable_only, day) do update set
+                load = excluded.load,
+                ctl = excluded.ctl,
+                atl = excluded.atl
+            -- A day whose values did not change is not written at all.
+            where (f.load, f.ctl, f.atl) is distinct from (excluded.load, excluded.ctl, excluded.atl);
         end loop;
     end loop;
 end;
@@ -1478,7 +1564,7 @@ $$;
 -- Name: FUNCTION daily_fitness_refresh(p_user_ids uuid[], p_from date[], p_replace boolean); Type: COMMENT; Schema: private; Owner: -
 --
 
-COMMENT ON FUNCTION private.daily_fitness_refresh(p_user_ids uuid[], p_from date[], p_replace boolean) IS 'Recomputes public.daily_fitness of each athlete (p_user_ids) from a day on (p_from, same position; null = the whole history), both scopes, from the state stored before that day and the daily loads from that day on. p_replace false: the caller guarantees the athletes have no rows (a bulk rebuild), nothing is read or deleted first. Security definer: called by the daily_loads and users triggers on behalf of any writer; it writes daily_fitness, which no API role may.';
+COMMENT ON FUNCTION private.daily_fitness_refresh(p_user_ids uuid[], p_from date[], p_replace boolean) IS 'Recomputes public.daily_fitness of each athlete (p_user_ids) from a day on (p_from, same position; null = the whole history), both scopes, from the state stored before that day and the daily loads from that day on, in place: the days from p_from on that no longer have a load are deleted, the others upserted where a value changed (no delete and re-insert of every later day). p_replace false: the caller guarantees the athletes have no rows (a bulk rebuild), nothing is read or deleted first. Security definer: called by the daily_loads and users triggers on behalf of any writer; it writes daily_fitness, which no API role may.';
 
 --
 -- Name: distance_efforts(double precision[], double precision[]); Type: FUNCTION; Schema: private; Owner: -
@@ -5402,35 +5488,47 @@ begin
         select
             a.start_date_local::date as day,
             (not a.is_private and a.provider is distinct from 'strava') as shareable,
+            -- private.rollup_load, written out: its wrapper is not inlined
             sum(
-                private.rollup_load(
-                    a.activity_type, a.moving_time, a.elapsed_time, a.average_heartrate,
-                    a.weighted_average_watts, a.average_watts,
-                    private.load_preferences(
-                        u.preferences, s.max_heart_rate, s.resting_heart_rate,
-                        s.threshold_heart_rate, s.sex, f.ftp_w
-                    )
+                coalesce(
+                    (
+                        private.activity_training_load(
+                            a.activity_type, a.moving_time, a.elapsed_time, a.average_heartrate,
+                            a.weighted_average_watts, a.average_watts, a.load_preferences
+                        )
+                    ).load::numeric,
+                    0
                 )
             ) as load
-        from public.activities as a
-        inner join public.users as u on a.user_id = u.id
-        left join public.athlete_settings as s on a.user_id = s.user_id
-        left join lateral (
-            select h.ftp_w
-            from public.athlete_ftp_history as h
-            where h.user_id = a.user_id and h.effective_from <= a.start_date_local::date
-            order by h.effective_from desc
-            limit 1
-        ) as f on true
-        where
-            a.user_id = p_user_id
-            and a.deleted_at is null
-            and a.primary_activity_id is null
-            -- local and UTC dates differ by at most 18 h: keeps the start_date index usable
-            and a.start_date >= p_from - interval '1 day'
-            and (p_to is null or a.start_date < p_to + interval '1 day')
-            and a.start_date_local >= p_from
-            and (p_to is null or a.start_date_local < p_to)
+        -- each activity's load preferences once (offset 0 keeps the subquery)
+        from (
+            select
+                a.*,
+                private.load_preferences(
+                    u.preferences, s.max_heart_rate, s.resting_heart_rate,
+                    s.threshold_heart_rate, s.sex, f.ftp_w
+                ) as load_preferences
+            from public.activities as a
+            inner join public.users as u on a.user_id = u.id
+            left join public.athlete_settings as s on a.user_id = s.user_id
+            left join lateral (
+                select h.ftp_w
+                from public.athlete_ftp_history as h
+                where h.user_id = a.user_id and h.effective_from <= a.start_date_local::date
+                order by h.effective_from desc
+                limit 1
+            ) as f on true
+            where
+                a.user_id = p_user_id
+                and a.deleted_at is null
+                and a.primary_activity_id is null
+                -- local and UTC dates differ by at most 18 h: keeps the start_date index usable
+                and a.start_date >= p_from - interval '1 day'
+                and (p_to is null or a.start_date < p_to + interval '1 day')
+                and a.start_date_local >= p_from
+                and (p_to is null or a.start_date_local < p_to)
+            offset 0
+        ) as a
         group by 1, 2
     ) as x
     where
@@ -5446,34 +5544,46 @@ begin
             a.activity_type,
             a.provider,
             (not a.is_private and a.provider is distinct from 'strava') as shareable,
+            -- private.rollup_load, written out: its wrapper is not inlined
             sum(
-                private.rollup_load(
-                    a.activity_type, a.moving_time, a.elapsed_time, a.average_heartrate,
-                    a.weighted_average_watts, a.average_watts,
-                    private.load_preferences(
-                        u.preferences, s.max_heart_rate, s.resting_heart_rate,
-                        s.threshold_heart_rate, s.sex, f.ftp_w
-                    )
+                coalesce(
+                    (
+                        private.activity_training_load(
+                            a.activity_type, a.moving_time, a.elapsed_time, a.average_heartrate,
+                            a.weighted_average_watts, a.average_watts, a.load_preferences
+                        )
+                    ).load::numeric,
+                    0
                 )
             ) as load
-        from public.activities as a
-        inner join public.users as u on a.user_id = u.id
-        left join public.athlete_settings as s on a.user_id = s.user_id
-        left join lateral (
-            select h.ftp_w
-            from public.athlete_ftp_history as h
-            where h.user_id = a.user_id and h.effective_from <= a.start_date_local::date
-            order by h.effective_from desc
-            limit 1
-        ) as f on true
-        where
-            a.user_id = p_user_id
-            and a.deleted_at is null
-            and a.primary_activity_id is null
-            and a.start_date >= v_week_from - interval '1 day'
-            and (v_week_to is null or a.start_date < v_week_to + interval '1 day')
-            and a.start_date_local >= v_week_from
-            and (v_week_to is null or a.start_date_local < v_week_to)
+        -- each activity's load preferences once (offset 0 keeps the subquery)
+        from (
+            select
+                a.*,
+                private.load_preferences(
+                    u.preferences, s.max_heart_rate, s.resting_heart_rate,
+                    s.threshold_heart_rate, s.sex, f.ftp_w
+                ) as load_preferences
+            from public.activities as a
+            inner join public.users as u on a.user_id = u.id
+            left join public.athlete_settings as s on a.user_id = s.user_id
+            left join lateral (
+                select h.ftp_w
+                from public.athlete_ftp_history as h
+                where h.user_id = a.user_id and h.effective_from <= a.start_date_local::date
+                order by h.effective_from desc
+                limit 1
+            ) as f on true
+            where
+                a.user_id = p_user_id
+                and a.deleted_at is null
+                and a.primary_activity_id is null
+                and a.start_date >= v_week_from - interval '1 day'
+                and (v_week_to is null or a.start_date < v_week_to + interval '1 day')
+                and a.start_date_local >= v_week_from
+                and (v_week_to is null or a.start_date_local < v_week_to)
+            offset 0
+        ) as a
         group by 1, 2, 3, 4, 5
     ) as x
     where
@@ -5692,8 +5802,10 @@ CREATE FUNCTION private.rollups_apply_activity_changes() RETURNS trigger
     AS $_$
 declare
     changes text;
+    sources text;
     weekly_empty tid[];
     daily_empty tid[];
+    sources_empty tid[];
 begin
     if tg_op = 'INSERT' then
         perform from new_rows limit 1;
@@ -5703,6 +5815,10 @@ begin
         changes := format(
             'select 1 as sign, v.* from (%s) as v', private.rollups_versions_sql('new_rows')
         );
+        sources := format(
+            'select 1 as sign, v.* from (%s) as v',
+            private.source_totals_versions_sql('new_rows')
+        );
     elsif tg_op = 'DELETE' then
         perform from old_rows limit 1;
         if not found then
@@ -5710,6 +5826,10 @@ begin
         end if;
         changes := format(
             'select -1 as sign, v.* from (%s) as v', private.rollups_versions_sql('old_rows')
+        );
+        sources := format(
+            'select -1 as sign, v.* from (%s) as v',
+            private.source_totals_versions_sql('old_rows')
         );
     else
         perform from new_rows limit 1;
@@ -5724,8 +5844,15 @@ begin
             private.rollups_versions_sql('new_rows'),
             private.rollups_versions_sql('old_rows')
         );
+        sources := format(
+            'select 1 as sign, v.* from (%1$s except all %2$s) as v '
+            'union all select -1 as sign, v.* from (%2$s except all %1$s) as v',
+            private.source_totals_versions_sql('new_rows'),
+            private.source_totals_versions_sql('old_rows')
+        );
     end if;
     execute private.rollups_delta_sql(changes) into weekly_empty, daily_empty;
+    execute private.source_totals_delta_sql(sources) into sources_empty;
     -- The upserts hold these rows' locks until commit: nobody moved them since.
     if cardinality(weekly_empty) > 0 then
         -- Empty means every sum back to zero as well (numeric: exact). A row whose count
@@ -5747,6 +5874,14 @@ begin
         delete from public.daily_loads as d
         where d.ctid = any(daily_empty) and d.activity_count = 0 and d.load = 0;
     end if;
+    if cardinality(sources_empty) > 0 then
+        delete from public.source_totals as t
+        where
+            t.ctid = any(sources_empty)
+            and t.activity_count = 0
+            and t.distance = 0
+            and t.moving_time = 0;
+    end if;
     return null;
 end;
 $_$;
@@ -5755,7 +5890,7 @@ $_$;
 -- Name: FUNCTION rollups_apply_activity_changes(); Type: COMMENT; Schema: private; Owner: -
 --
 
-COMMENT ON FUNCTION private.rollups_apply_activity_changes() IS 'Statement-level AFTER trigger on activities (insert, update, delete; transition tables old_rows/new_rows): adds the new versions that count and subtracts the old versions that counted (primary, not deleted), only for rows whose rollup inputs changed, then drops rollup rows left with no activity and every sum zero (a nested statement may subtract before its outer statement adds). Security definer: whoever writes activities (an athlete''s manual entry, a worker) has no right to write the rollups.';
+COMMENT ON FUNCTION private.rollups_apply_activity_changes() IS 'Statement-level AFTER trigger on activities (insert, update, delete; transition tables old_rows/new_rows): adds the new versions that count and subtracts the old versions that counted (primary, not deleted), only for rows whose rollup inputs changed, and likewise every live copy to source_totals; then drops rows left with no activity and every sum zero (a nested statement may subtract before its outer statement adds). Security definer: whoever writes activities (an athlete''s manual entry, a worker) has no right to write the rollups.';
 
 --
 -- Name: rollups_apply_preference_changes(); Type: FUNCTION; Schema: private; Owner: -
@@ -5799,6 +5934,29 @@ CREATE FUNCTION private.rollups_delta_sql(p_changes text) RETURNS text
     select format(
         $sql$
         with changes as (%1$s),
+        -- Each version's load preferences once (offset 0 keeps the subquery: the expression
+        -- is not copied into every use of the load formulas' preference argument).
+        versions as (
+            select
+                c.*,
+                private.load_preferences(
+                    u.preferences, s.max_heart_rate, s.resting_heart_rate,
+                    s.threshold_heart_rate, s.sex, f.ftp_w
+                ) as load_preferences
+            from changes as c
+            -- An athlete being deleted has no rollups left to adjust (they cascade away).
+            inner join public.users as u on c.user_id = u.id
+            left join public.athlete_settings as s on c.user_id = s.user_id
+            -- the FTP in force on the activity's local date
+            left join lateral (
+                select h.ftp_w
+                from public.athlete_ftp_history as h
+                where h.user_id = c.user_id and h.effective_from <= c.start_date_local::date
+                order by h.effective_from desc
+                limit 1
+            ) as f on true
+            offset 0
+        ),
         contributions as (
             select
                 c.user_id,
@@ -5812,28 +5970,20 @@ CREATE FUNCTION private.rollups_delta_sql(p_changes text) RETURNS text
                 sum(c.sign * coalesce(c.elapsed_time, 0))::bigint as elapsed_time,
                 sum(c.sign * coalesce(c.elevation_gain::numeric, 0)) as elevation_gain,
                 sum(c.sign * coalesce(c.calories::numeric, 0)) as calories,
+                -- private.rollup_load, written out: its wrapper is not inlined
                 sum(
-                    c.sign * private.rollup_load(
-                        c.activity_type, c.moving_time, c.elapsed_time, c.average_heartrate,
-                        c.weighted_average_watts, c.average_watts,
-                        private.load_preferences(
-                            u.preferences, s.max_heart_rate, s.resting_heart_rate,
-                            s.threshold_heart_rate, s.sex, f.ftp_w
-                        )
+                    c.sign * coalesce(
+                        (
+                            private.activity_training_load(
+                                c.activity_type, c.moving_time, c.elapsed_time,
+                                c.average_heartrate, c.weighted_average_watts, c.average_watts,
+                                c.load_preferences
+                            )
+                        ).load::numeric,
+                        0
                     )
                 ) as load
-            from changes as c
-            -- An athlete being deleted has no rollups left to adjust (they cascade away).
-            inner join public.users as u on c.user_id = u.id
-            left join public.athlete_settings as s on c.user_id = s.user_id
-            -- the FTP in force on the activity's local date
-            left join lateral (
-                select h.ftp_w
-                from public.athlete_ftp_history as h
-                where h.user_id = c.user_id and h.effective_from <= c.start_date_local::date
-                order by h.effective_from desc
-                limit 1
-            ) as f on true
+            from versions as c
             group by 1, 2, 3, 4, 5
         ),
         weekly as (
@@ -5903,29 +6053,27 @@ begin
         delete from public.weekly_rollups as r where r.user_id = any(p_user_ids);
         delete from public.daily_loads as d where d.user_id = any(p_user_ids);
     end if;
-    with contributions as (
+    with versions as (
+        -- Each activity's load preferences once (offset 0 keeps the subquery: the expression
+        -- is not copied into every use of the load formulas' preference argument).
         select
             a.user_id,
-            a.start_date_local::date as day,
+            a.start_date_local,
             a.activity_type,
             a.provider,
-            (not a.is_private and a.provider is distinct from 'strava') as shareable,
-            count(*)::integer as activity_count,
-            sum(coalesce(a.distance::numeric, 0)) as distance,
-            sum(coalesce(a.moving_time, 0))::bigint as moving_time,
-            sum(coalesce(a.elapsed_time, 0))::bigint as elapsed_time,
-            sum(coalesce(a.elevation_gain::numeric, 0)) as elevation_gain,
-            sum(coalesce(a.calories::numeric, 0)) as calories,
-            sum(
-                private.rollup_load(
-                    a.activity_type, a.moving_time, a.elapsed_time, a.average_heartrate,
-                    a.weighted_average_watts, a.average_watts,
-                    private.load_preferences(
-                        u.preferences, s.max_heart_rate, s.resting_heart_rate,
-                        s.threshold_heart_rate, s.sex, f.ftp_w
-                    )
-                )
-            ) as load
+            a.is_private,
+            a.distance,
+            a.moving_time,
+            a.elapsed_time,
+            a.elevation_gain,
+            a.calories,
+            a.average_heartrate,
+            a.weighted_average_watts,
+            a.average_watts,
+            private.load_preferences(
+                u.preferences, s.max_heart_rate, s.resting_heart_rate,
+                s.threshold_heart_rate, s.sex, f.ftp_w
+            ) as load_preferences
         from public.activities as a
         inner join public.users as u on a.user_id = u.id
         left join public.athlete_settings as s on a.user_id = s.user_id
@@ -5940,6 +6088,34 @@ begin
             a.deleted_at is null
             and a.primary_activity_id is null
             and (p_user_ids is null or a.user_id = any(p_user_ids))
+        offset 0
+    ),
+    contributions as (
+        select
+            a.user_id,
+            a.start_date_local::date as day,
+            a.activity_type,
+            a.provider,
+            (not a.is_private and a.provider is distinct from 'strava') as shareable,
+            count(*)::integer as activity_count,
+            sum(coalesce(a.distance::numeric, 0)) as distance,
+            sum(coalesce(a.moving_time, 0))::bigint as moving_time,
+            sum(coalesce(a.elapsed_time, 0))::bigint as elapsed_time,
+            sum(coalesce(a.elevation_gain::numeric, 0)) as elevation_gain,
+            sum(coalesce(a.calories::numeric, 0)) as calories,
+            -- private.rollup_load, written out: its wrapper is not inlined
+            sum(
+                coalesce(
+                    (
+                        private.activity_training_load(
+                            a.activity_type, a.moving_time, a.elapsed_time, a.average_heartrate,
+                            a.weighted_average_watts, a.average_watts, a.load_preferences
+                        )
+                    ).load::numeric,
+                    0
+                )
+            ) as load
+        from versions as a
         group by 1, 2, 3, 4, 5
     ),
     weekly as (
@@ -6098,6 +6274,142 @@ $$;
 --
 
 COMMENT ON FUNCTION private.set_updated_at() IS 'Trigger function: sets updated_at to now() on every update.';
+
+--
+-- Name: source_totals_delta_sql(text); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.source_totals_delta_sql(p_changes text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $_$
+    select format(
+        $sql$
+        with changes as (%1$s),
+        deltas as (
+            select
+                c.user_id,
+                s.shareable_only,
+                p.period,
+                p.period_start,
+                c.source,
+                sum(c.sign)::integer as activity_count,
+                sum(c.sign * coalesce(c.distance::numeric, 0)) as distance,
+                sum(c.sign * coalesce(c.moving_time, 0))::bigint as moving_time
+            from changes as c
+            -- An athlete being deleted has no totals left to adjust (they cascade away).
+            inner join public.users as u on c.user_id = u.id
+            cross join lateral (
+                values
+                ('day', c.start_date_local::date),
+                ('week', date_trunc('week', c.start_date_local)::date)
+            ) as p (period, period_start)
+            cross join (values (false), (true)) as s (shareable_only)
+            where c.shareable or not s.shareable_only
+            group by 1, 2, 3, 4, 5
+        ),
+        upserted as (
+            insert into public.source_totals as t (
+                user_id, shareable_only, period, period_start, source, activity_count,
+                distance, moving_time
+            )
+            select
+                d.user_id, d.shareable_only, d.period, d.period_start, d.source,
+                d.activity_count, d.distance, d.moving_time
+            from deltas as d
+            where d.activity_count <> 0 or d.distance <> 0 or d.moving_time <> 0
+            -- A fixed order of row locks: concurrent writers of one athlete cannot deadlock.
+            order by 1, 2, 3, 4, 5
+            on conflict (user_id, shareable_only, period, period_start, source) do update set
+                activity_count = t.activity_count + excluded.activity_count,
+                distance = t.distance + excluded.distance,
+                moving_time = t.moving_time + excluded.moving_time
+            returning t.ctid, t.activity_count
+        )
+        select array(select x.ctid from upserted as x where x.activity_count = 0)
+        $sql$,
+        p_changes
+    );
+$_$;
+
+--
+-- Name: FUNCTION source_totals_delta_sql(p_changes text); Type: COMMENT; Schema: private; Owner: -
+--
+
+COMMENT ON FUNCTION private.source_totals_delta_sql(p_changes text) IS 'Builds the statement that adds signed activity versions (the query p_changes: a sign column and the columns of private.source_totals_versions_sql) to source_totals in one upsert (day and week, scope all and scope shareable), and returns the ctids of the rows it left with no activity (to delete). Used by the rollups'' trigger.';
+
+--
+-- Name: source_totals_recompute(uuid[]); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.source_totals_recompute(p_user_ids uuid[]) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+    if p_user_ids is null then
+        truncate public.source_totals;
+    else
+        delete from public.source_totals as t where t.user_id = any(p_user_ids);
+    end if;
+    insert into public.source_totals (
+        user_id, shareable_only, period, period_start, source, activity_count, distance,
+        moving_time
+    )
+    select
+        a.user_id,
+        s.shareable_only,
+        p.period,
+        p.period_start,
+        coalesce(a.provider::text, a.source::text) as source,
+        count(*)::integer as activity_count,
+        sum(coalesce(a.distance::numeric, 0)) as distance,
+        sum(coalesce(a.moving_time, 0))::bigint as moving_time
+    from public.activities as a
+    cross join lateral (
+        values
+        ('day', a.start_date_local::date),
+        ('week', date_trunc('week', a.start_date_local)::date)
+    ) as p (period, period_start)
+    cross join (values (false), (true)) as s (shareable_only)
+    where
+        a.deleted_at is null
+        and (p_user_ids is null or a.user_id = any(p_user_ids))
+        and (
+            not s.shareable_only
+            or (not a.is_private and a.provider is distinct from 'strava' and not a.primary_hidden)
+        )
+    group by 1, 2, 3, 4, 5;
+end;
+$$;
+
+--
+-- Name: FUNCTION source_totals_recompute(p_user_ids uuid[]); Type: COMMENT; Schema: private; Owner: -
+--
+
+COMMENT ON FUNCTION private.source_totals_recompute(p_user_ids uuid[]) IS 'Recomputes source_totals from activities for the given athletes (null: everyone, after emptying the table). Called by public.rebuild_rollups. Security definer: nobody writes source_totals but its maintenance.';
+
+--
+-- Name: source_totals_versions_sql(text); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.source_totals_versions_sql(p_rows text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $_$
+    select format(
+        'select t.id, t.user_id, t.start_date_local, '
+        'coalesce(t.provider::text, t.source::text) as source, '
+        '(not t.is_private and t.provider is distinct from ''strava'' '
+        'and not t.primary_hidden) as shareable, t.distance, t.moving_time '
+        'from %1$s as t where t.deleted_at is null',
+        p_rows
+    );
+$_$;
+
+--
+-- Name: FUNCTION source_totals_versions_sql(p_rows text); Type: COMMENT; Schema: private; Owner: -
+--
+
+COMMENT ON FUNCTION private.source_totals_versions_sql(p_rows text) IS 'Builds the query of the activity versions of the relation p_rows (a transition table) that count in source_totals (every live copy), with the columns source_totals reads.';
 
 --
 -- Name: split_duplicate(bigint); Type: FUNCTION; Schema: private; Owner: -
@@ -7083,6 +7395,119 @@ $$;
 --
 
 COMMENT ON FUNCTION private.visible_profile_ids() IS 'The user ids whose profile row (public.users) the caller may read: the caller, the athletes who granted active access to the caller while the caller is an active coach, the coaches the caller granted active access to, or every user for an admin. A pending offer opens no profile (public.pending_coach_offers tells the coach who offers). Security definer: reads coach_athletes and users without their RLS.';
+
+--
+-- Name: volume_totals_apply_rollup_changes(); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.volume_totals_apply_rollup_changes() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+declare
+    v_changes text;
+    v_empty tid[];
+begin
+    if tg_op = 'TRUNCATE' then
+        truncate public.volume_totals;
+        return null;
+    elsif tg_op = 'INSERT' then
+        v_changes := 'select 1 as sign, n.* from new_rows as n';
+    elsif tg_op = 'DELETE' then
+        v_changes := 'select -1 as sign, o.* from old_rows as o';
+    else
+        v_changes := 'select 1 as sign, n.* from new_rows as n '
+            || 'union all select -1 as sign, o.* from old_rows as o';
+    end if;
+    execute format(
+        $sql$
+        with changes as (%s),
+        deltas as (
+            select
+                c.user_id,
+                s.shareable_only,
+                p.period,
+                p.period_start,
+                c.activity_type,
+                sum(c.sign * c.activity_count)::integer as activity_count,
+                sum(c.sign * c.distance) as distance,
+                sum(c.sign * c.moving_time)::bigint as moving_time,
+                sum(c.sign * c.elapsed_time)::bigint as elapsed_time,
+                sum(c.sign * c.elevation_gain) as elevation_gain,
+                sum(c.sign * c.calories) as calories,
+                sum(c.sign * c.load) as load
+            from changes as c
+            -- An athlete being deleted has no totals left to adjust (they cascade away).
+            inner join public.users as u on c.user_id = u.id
+            cross join lateral (
+                values
+                ('week', c.week_start),
+                ('month', c.month_start),
+                ('year', date_trunc('year', c.month_start::timestamp)::date)
+            ) as p (period, period_start)
+            -- every row counts in scope "all", the shareable ones in scope "shareable" too
+            cross join lateral (
+                select false as shareable_only
+                union all
+                select true where c.shareable
+            ) as s
+            group by 1, 2, 3, 4, 5
+        ),
+        upserted as (
+            insert into public.volume_totals as t (
+                user_id, shareable_only, period, period_start, activity_type, activity_count,
+                distance, moving_time, elapsed_time, elevation_gain, calories, load
+            )
+            select
+                d.user_id, d.shareable_only, d.period, d.period_start, d.activity_type,
+                d.activity_count, d.distance, d.moving_time, d.elapsed_time,
+                d.elevation_gain, d.calories, d.load
+            from deltas as d
+            -- an unchanged total (a rewritten rollup row with the same sums) is not touched
+            where
+                d.activity_count <> 0 or d.distance <> 0 or d.moving_time <> 0
+                or d.elapsed_time <> 0 or d.elevation_gain <> 0 or d.calories <> 0
+                or d.load <> 0
+            -- A fixed order of row locks: concurrent writers of one athlete cannot deadlock.
+            order by 1, 2, 3, 4, 5
+            on conflict (user_id, shareable_only, period, period_start, activity_type)
+            do update set
+                activity_count = t.activity_count + excluded.activity_count,
+                distance = t.distance + excluded.distance,
+                moving_time = t.moving_time + excluded.moving_time,
+                elapsed_time = t.elapsed_time + excluded.elapsed_time,
+                elevation_gain = t.elevation_gain + excluded.elevation_gain,
+                calories = t.calories + excluded.calories,
+                load = t.load + excluded.load
+            returning t.ctid, t.activity_count
+        )
+        select array(select x.ctid from upserted as x where x.activity_count = 0)
+        $sql$,
+        v_changes
+    ) into v_empty;
+    -- Empty means the count and every sum back to zero (numeric: exact); a count at zero with
+    -- a sum left is mid-statement (a nested statement subtracted first) and stays.
+    if cardinality(v_empty) > 0 then
+        delete from public.volume_totals as t
+        where
+            t.ctid = any(v_empty)
+            and t.activity_count = 0
+            and t.distance = 0
+            and t.moving_time = 0
+            and t.elapsed_time = 0
+            and t.elevation_gain = 0
+            and t.calories = 0
+            and t.load = 0;
+    end if;
+    return null;
+end;
+$_$;
+
+--
+-- Name: FUNCTION volume_totals_apply_rollup_changes(); Type: COMMENT; Schema: private; Owner: -
+--
+
+COMMENT ON FUNCTION private.volume_totals_apply_rollup_changes() IS 'Statement-level AFTER trigger on weekly_rollups (insert, update, delete: transition tables old_rows/new_rows; truncate): adds the signed rollup rows the statement wrote to the totals of their week, month and year (scope all, and scope shareable for shareable rows) in one upsert, then drops totals left with no workout and every sum zero. Security definer: the writers of the rollups run as whoever wrote activities.';
 
 --
 -- Name: wahoo_number(jsonb); Type: FUNCTION; Schema: private; Owner: -
@@ -9336,6 +9761,9 @@ begin
     perform private.rollups_recompute(
         case when p_user_id is not null then array[p_user_id] end
     );
+    perform private.source_totals_recompute(
+        case when p_user_id is not null then array[p_user_id] end
+    );
 end;
 $$;
 
@@ -9343,7 +9771,7 @@ $$;
 -- Name: FUNCTION rebuild_rollups(p_user_id uuid); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.rebuild_rollups(p_user_id uuid) IS 'Rebuilds weekly_rollups and daily_loads from activities: one athlete, or everyone when p_user_id is null (after a bulk load with triggers disabled, or to check the incremental maintenance). Holds a SHARE lock on activities until commit, so concurrent writes wait instead of slipping between the recomputation and its writes. Service role only.';
+COMMENT ON FUNCTION public.rebuild_rollups(p_user_id uuid) IS 'Rebuilds weekly_rollups, daily_loads (volume_totals follow them) and source_totals from activities: one athlete, or everyone when p_user_id is null (after a bulk load with triggers disabled, or to check the incremental maintenance). Holds a SHARE lock on activities until commit, so concurrent writes wait instead of slipping between the recomputation and its writes. Service role only.';
 
 --
 -- Name: regroup_activity_duplicates(uuid); Type: FUNCTION; Schema: public; Owner: -
@@ -13875,28 +14303,135 @@ COMMENT ON COLUMN public.daily_loads.load IS 'Summed training load of the day''s
 COMMENT ON COLUMN public.daily_loads.activity_count IS 'Workouts counted that day.';
 
 --
+-- Name: volume_totals; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.volume_totals (
+    user_id uuid NOT NULL,
+    shareable_only boolean NOT NULL,
+    period text NOT NULL,
+    period_start date NOT NULL,
+    activity_type public.activity_type NOT NULL,
+    activity_count integer NOT NULL,
+    distance numeric NOT NULL,
+    moving_time bigint NOT NULL,
+    elapsed_time bigint NOT NULL,
+    elevation_gain numeric NOT NULL,
+    calories numeric NOT NULL,
+    load numeric NOT NULL,
+    CONSTRAINT volume_totals_period CHECK ((period = ANY (ARRAY['week'::text, 'month'::text, 'year'::text]))),
+    CONSTRAINT volume_totals_period_start CHECK ((((period = 'week'::text) AND (EXTRACT(isodow FROM period_start) = (1)::numeric)) OR ((period = 'month'::text) AND (period_start = (date_trunc('month'::text, (period_start)::timestamp with time zone))::date)) OR ((period = 'year'::text) AND (period_start = (date_trunc('year'::text, (period_start)::timestamp with time zone))::date))))
+)
+WITH (fillfactor='75');
+
+--
+-- Name: TABLE volume_totals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.volume_totals IS 'Per athlete, local period (ISO week, calendar month, calendar year), sport and scope: how many workouts and their summed metrics, i.e. exactly the rows of weekly_volume, monthly_volume and yearly_volume. Sums of weekly_rollups, maintained by triggers on it (never written by the API). RLS: the athlete and admins read every row, a coach with an active grant only the shareable_only rows.';
+
+--
+-- Name: COLUMN volume_totals.shareable_only; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.volume_totals.shareable_only IS 'False: every counted workout (what the athlete and admins read). True: only the shareable ones, neither private nor Strava-sourced (what a coach reads).';
+
+--
+-- Name: COLUMN volume_totals.period; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.volume_totals.period IS 'week, month or year (local calendar).';
+
+--
+-- Name: COLUMN volume_totals.period_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.volume_totals.period_start IS 'Monday of the ISO week, first day of the month or January 1st of the year.';
+
+--
+-- Name: COLUMN volume_totals.activity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.volume_totals.activity_type IS 'The sport (type activity_type).';
+
+--
+-- Name: COLUMN volume_totals.activity_count; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.volume_totals.activity_count IS 'Workouts counted (primary, not deleted activities).';
+
+--
+-- Name: COLUMN volume_totals.distance; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.volume_totals.distance IS 'Summed distance in m (unknown counts 0).';
+
+--
+-- Name: COLUMN volume_totals.moving_time; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.volume_totals.moving_time IS 'Summed moving time in s.';
+
+--
+-- Name: COLUMN volume_totals.elapsed_time; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.volume_totals.elapsed_time IS 'Summed elapsed time in s.';
+
+--
+-- Name: COLUMN volume_totals.elevation_gain; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.volume_totals.elevation_gain IS 'Summed ascent in m.';
+
+--
+-- Name: COLUMN volume_totals.calories; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.volume_totals.calories IS 'Summed energy in kcal.';
+
+--
+-- Name: COLUMN volume_totals.load; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.volume_totals.load IS 'Summed training load (as weekly_rollups.load).';
+
+--
 -- Name: monthly_volume; Type: VIEW; Schema: public; Owner: -
 --
 
 CREATE VIEW public.monthly_volume WITH (security_invoker='true') AS
- SELECT user_id,
-    activity_type,
-    month_start,
-    sum(activity_count) AS activity_count,
-    (sum(distance))::double precision AS total_distance,
-    (sum(moving_time))::bigint AS total_moving_time,
-    (sum(elapsed_time))::bigint AS total_elapsed_time,
-    (sum(elevation_gain))::real AS total_elevation_gain,
-    (sum(calories))::real AS total_calories,
-    (sum(load))::double precision AS total_load
-   FROM public.weekly_rollups r
-  GROUP BY user_id, activity_type, month_start;
+ SELECT t.user_id,
+    t.activity_type,
+    t.period_start AS month_start,
+    (t.activity_count)::bigint AS activity_count,
+    (t.distance)::double precision AS total_distance,
+    t.moving_time AS total_moving_time,
+    t.elapsed_time AS total_elapsed_time,
+    (t.elevation_gain)::real AS total_elevation_gain,
+    (t.calories)::real AS total_calories,
+    (t.load)::double precision AS total_load
+   FROM public.volume_totals t
+  WHERE ((t.period = 'month'::text) AND (NOT t.shareable_only))
+UNION ALL
+ SELECT t.user_id,
+    t.activity_type,
+    t.period_start AS month_start,
+    (t.activity_count)::bigint AS activity_count,
+    (t.distance)::double precision AS total_distance,
+    t.moving_time AS total_moving_time,
+    t.elapsed_time AS total_elapsed_time,
+    (t.elevation_gain)::real AS total_elevation_gain,
+    (t.calories)::real AS total_calories,
+    (t.load)::double precision AS total_load
+   FROM public.volume_totals t
+  WHERE ((t.period = 'month'::text) AND t.shareable_only AND (NOT ( SELECT private.is_admin() AS is_admin)) AND (t.user_id = ANY (( SELECT array_remove(ARRAY( SELECT private.readable_user_ids() AS readable_user_ids), ( SELECT auth.uid() AS uid)) AS array_remove)::uuid[])));
 
 --
 -- Name: VIEW monthly_volume; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON VIEW public.monthly_volume IS 'Per user, sport and local calendar month: workouts (each counted once), distance (m), moving and elapsed time (s), elevation gain (m), calories (kcal), training load. Read from weekly_rollups (whose rows never straddle a month). Runs as the caller: RLS applies.';
+COMMENT ON VIEW public.monthly_volume IS 'Per user, sport and local calendar month: workouts (each counted once), distance (m), moving and elapsed time (s), elevation gain (m), calories (kcal), training load. Read from volume_totals, one row per returned row. Runs as the caller: the athlete and admins read every workout''s totals, a coach with an active grant the shareable workouts'' only.';
 
 --
 -- Name: COLUMN monthly_volume.month_start; Type: COMMENT; Schema: public; Owner: -
@@ -14255,6 +14790,72 @@ CREATE VIEW public.season_best_efforts WITH (security_invoker='true') AS
 COMMENT ON VIEW public.season_best_efforts IS 'Best effort per athlete, sport (activity_type), season (calendar year of the local start), effort and span, over the activities the caller may read (ties: the earlier activity); columns as activity_best_efforts.';
 
 --
+-- Name: source_totals; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.source_totals (
+    user_id uuid NOT NULL,
+    shareable_only boolean NOT NULL,
+    period text NOT NULL,
+    period_start date NOT NULL,
+    source text NOT NULL,
+    activity_count integer NOT NULL,
+    distance numeric NOT NULL,
+    moving_time bigint NOT NULL,
+    CONSTRAINT source_totals_period CHECK ((period = ANY (ARRAY['day'::text, 'week'::text]))),
+    CONSTRAINT source_totals_week_is_monday CHECK (((period = 'day'::text) OR (EXTRACT(isodow FROM period_start) = (1)::numeric)))
+)
+WITH (fillfactor='75');
+
+--
+-- Name: TABLE source_totals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.source_totals IS 'Per athlete, scope, local day and local ISO week, and source (provider, or manual or file): how many live activities (every copy, duplicates included) and their distance and moving time. The report''s sources of a window read it (whole weeks from week rows, the rest from day rows). Maintained by the rollups'' triggers on activities; rebuilt by public.rebuild_rollups. RLS: the athlete and admins read every row, a coach with an active grant only the shareable_only rows.';
+
+--
+-- Name: COLUMN source_totals.shareable_only; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.source_totals.shareable_only IS 'False: every live activity. True: only those a coach may read (not private, not Strava-sourced, whose primary copy is not hidden).';
+
+--
+-- Name: COLUMN source_totals.period; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.source_totals.period IS 'day or week (local calendar).';
+
+--
+-- Name: COLUMN source_totals.period_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.source_totals.period_start IS 'The local day, or the Monday of the week.';
+
+--
+-- Name: COLUMN source_totals.source; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.source_totals.source IS 'coalesce(provider, source) of the activities: a provider name, manual or file.';
+
+--
+-- Name: COLUMN source_totals.activity_count; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.source_totals.activity_count IS 'Live activities (every copy).';
+
+--
+-- Name: COLUMN source_totals.distance; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.source_totals.distance IS 'Summed distance in m (unknown counts 0).';
+
+--
+-- Name: COLUMN source_totals.moving_time; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.source_totals.moving_time IS 'Summed moving time in s.';
+
+--
 -- Name: sport_families; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -14466,7 +15067,11 @@ CREATE VIEW public.weekly_compliance WITH (security_invoker='true') AS
     COALESCE(sum(w.planned_distance), (0)::double precision) AS planned_distance,
     COALESCE(sum(a.distance), (0)::double precision) AS completed_distance,
     COALESCE(sum(w.planned_load), (0)::real) AS planned_load,
-    COALESCE(sum((private.activity_training_load(a.activity_type, a.moving_time, a.elapsed_time, a.average_heartrate, a.weighted_average_watts, a.average_watts, private.load_preferences(u.preferences, s.max_heart_rate, s.resting_heart_rate, s.threshold_heart_rate, s.sex, f.ftp_w))).load), (0)::real) AS completed_load,
+    COALESCE(sum(
+        CASE
+            WHEN (a.id IS NOT NULL) THEN private.activity_load_with_settings(a.activity_type, a.moving_time, a.elapsed_time, a.average_heartrate, a.weighted_average_watts, a.average_watts, u.preferences, s.max_heart_rate, s.resting_heart_rate, s.threshold_heart_rate, s.sex, f.ftp_w)
+            ELSE NULL::real
+        END), (0)::real) AS completed_load,
     round(((count(a.id))::numeric / (count(*))::numeric), 4) AS completion_rate
    FROM ((((public.workouts w
      LEFT JOIN public.activities a ON (((w.completed_activity_id = a.id) AND (a.deleted_at IS NULL))))
@@ -14483,7 +15088,7 @@ CREATE VIEW public.weekly_compliance WITH (security_invoker='true') AS
 -- Name: VIEW weekly_compliance; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON VIEW public.weekly_compliance IS 'Planned vs completed per athlete and local ISO week (of planned_date): planned and completed workout counts, durations (s), distances (m) and loads (training stress score units, with the FTP in force on each activity''s date), completion_rate = completed_count / planned_count. A workout is completed when its completed_activity_id names a live activity the caller may read (set by hand or by public.match_workouts); completed figures are that activity''s. Runs as the caller: a coach counts as completed only workouts fulfilled by activities the coach may read. A filter on user_id and week_start reads that window''s workouts only (index workouts_user_week_idx).';
+COMMENT ON VIEW public.weekly_compliance IS 'Planned vs completed per athlete and local ISO week (of planned_date): planned and completed workout counts, durations (s), distances (m) and loads (training stress score units, with the FTP in force on each activity''s date), completion_rate = completed_count / planned_count. A workout is completed when its completed_activity_id names a live activity the caller may read (set by hand or by public.match_workouts); completed figures are that activity''s. Runs as the caller: a coach counts as completed only workouts fulfilled by activities the coach may read. A filter on user_id and week_start reads that window''s workouts only (index workouts_user_week_idx); each completed workout''s load is one call of private.activity_load_with_settings.';
 
 --
 -- Name: COLUMN weekly_compliance.week_start; Type: COMMENT; Schema: public; Owner: -
@@ -14550,24 +15155,37 @@ COMMENT ON COLUMN public.weekly_compliance.completion_rate IS 'completed_count /
 --
 
 CREATE VIEW public.weekly_volume WITH (security_invoker='true') AS
- SELECT user_id,
-    activity_type,
-    week_start,
-    sum(activity_count) AS activity_count,
-    (sum(distance))::double precision AS total_distance,
-    (sum(moving_time))::bigint AS total_moving_time,
-    (sum(elapsed_time))::bigint AS total_elapsed_time,
-    (sum(elevation_gain))::real AS total_elevation_gain,
-    (sum(calories))::real AS total_calories,
-    (sum(load))::double precision AS total_load
-   FROM public.weekly_rollups r
-  GROUP BY user_id, activity_type, week_start;
+ SELECT t.user_id,
+    t.activity_type,
+    t.period_start AS week_start,
+    (t.activity_count)::bigint AS activity_count,
+    (t.distance)::double precision AS total_distance,
+    t.moving_time AS total_moving_time,
+    t.elapsed_time AS total_elapsed_time,
+    (t.elevation_gain)::real AS total_elevation_gain,
+    (t.calories)::real AS total_calories,
+    (t.load)::double precision AS total_load
+   FROM public.volume_totals t
+  WHERE ((t.period = 'week'::text) AND (NOT t.shareable_only))
+UNION ALL
+ SELECT t.user_id,
+    t.activity_type,
+    t.period_start AS week_start,
+    (t.activity_count)::bigint AS activity_count,
+    (t.distance)::double precision AS total_distance,
+    t.moving_time AS total_moving_time,
+    t.elapsed_time AS total_elapsed_time,
+    (t.elevation_gain)::real AS total_elevation_gain,
+    (t.calories)::real AS total_calories,
+    (t.load)::double precision AS total_load
+   FROM public.volume_totals t
+  WHERE ((t.period = 'week'::text) AND t.shareable_only AND (NOT ( SELECT private.is_admin() AS is_admin)) AND (t.user_id = ANY (( SELECT array_remove(ARRAY( SELECT private.readable_user_ids() AS readable_user_ids), ( SELECT auth.uid() AS uid)) AS array_remove)::uuid[])));
 
 --
 -- Name: VIEW weekly_volume; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON VIEW public.weekly_volume IS 'Per user, sport and local ISO week (Monday start): workouts (each counted once: primary copies, no soft-deleted activity), distance (m), moving and elapsed time (s), elevation gain (m), calories (kcal), training load. Read from weekly_rollups. Runs as the caller: a coach sees only the shareable (not private, not Strava-sourced) part.';
+COMMENT ON VIEW public.weekly_volume IS 'Per user, sport and local ISO week: workouts (each counted once), distance (m), moving and elapsed time (s), elevation gain (m), calories (kcal), training load. Read from volume_totals, one row per returned row. Runs as the caller: the athlete and admins read every workout''s totals (first branch), a coach with an active grant the totals of the shareable workouts only (second branch).';
 
 --
 -- Name: COLUMN weekly_volume.week_start; Type: COMMENT; Schema: public; Owner: -
@@ -14599,24 +15217,37 @@ ALTER TABLE public.workouts ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 --
 
 CREATE VIEW public.yearly_volume WITH (security_invoker='true') AS
- SELECT user_id,
-    activity_type,
-    year_start,
-    sum(activity_count) AS activity_count,
-    (sum(distance))::double precision AS total_distance,
-    (sum(moving_time))::bigint AS total_moving_time,
-    (sum(elapsed_time))::bigint AS total_elapsed_time,
-    (sum(elevation_gain))::real AS total_elevation_gain,
-    (sum(calories))::real AS total_calories,
-    (sum(load))::double precision AS total_load
-   FROM public.weekly_rollups r
-  GROUP BY user_id, activity_type, year_start;
+ SELECT t.user_id,
+    t.activity_type,
+    t.period_start AS year_start,
+    (t.activity_count)::bigint AS activity_count,
+    (t.distance)::double precision AS total_distance,
+    t.moving_time AS total_moving_time,
+    t.elapsed_time AS total_elapsed_time,
+    (t.elevation_gain)::real AS total_elevation_gain,
+    (t.calories)::real AS total_calories,
+    (t.load)::double precision AS total_load
+   FROM public.volume_totals t
+  WHERE ((t.period = 'year'::text) AND (NOT t.shareable_only))
+UNION ALL
+ SELECT t.user_id,
+    t.activity_type,
+    t.period_start AS year_start,
+    (t.activity_count)::bigint AS activity_count,
+    (t.distance)::double precision AS total_distance,
+    t.moving_time AS total_moving_time,
+    t.elapsed_time AS total_elapsed_time,
+    (t.elevation_gain)::real AS total_elevation_gain,
+    (t.calories)::real AS total_calories,
+    (t.load)::double precision AS total_load
+   FROM public.volume_totals t
+  WHERE ((t.period = 'year'::text) AND t.shareable_only AND (NOT ( SELECT private.is_admin() AS is_admin)) AND (t.user_id = ANY (( SELECT array_remove(ARRAY( SELECT private.readable_user_ids() AS readable_user_ids), ( SELECT auth.uid() AS uid)) AS array_remove)::uuid[])));
 
 --
 -- Name: VIEW yearly_volume; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON VIEW public.yearly_volume IS 'Per user, sport and local calendar year: workouts (each counted once), distance (m), moving and elapsed time (s), elevation gain (m), calories (kcal), training load. Runs as the caller: RLS applies. A filter on user_id and year_start reads that window''s rollup rows only (index weekly_rollups_user_year_idx).';
+COMMENT ON VIEW public.yearly_volume IS 'Per user, sport and local calendar year: workouts (each counted once), distance (m), moving and elapsed time (s), elevation gain (m), calories (kcal), training load. Read from volume_totals, one row per returned row. Runs as the caller: the athlete and admins read every workout''s totals, a coach with an active grant the shareable workouts'' only.';
 
 --
 -- Name: COLUMN yearly_volume.year_start; Type: COMMENT; Schema: public; Owner: -
@@ -15580,6 +16211,10 @@ INSERT INTO public.provider_priorities VALUES
 	('fitbit', 50, '^fitbit');
 
 --
+-- Data for Name: source_totals; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+--
 -- Data for Name: sport_families; Type: TABLE DATA; Schema: public; Owner: -
 --
 
@@ -15661,6 +16296,10 @@ INSERT INTO public.sport_families VALUES
 
 --
 -- Data for Name: users; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+--
+-- Data for Name: volume_totals; Type: TABLE DATA; Schema: public; Owner: -
 --
 
 --
@@ -15991,6 +16630,13 @@ ALTER TABLE ONLY public.provider_priorities
     ADD CONSTRAINT provider_priorities_priority_key UNIQUE (priority);
 
 --
+-- Name: source_totals source_totals_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.source_totals
+    ADD CONSTRAINT source_totals_pkey PRIMARY KEY (user_id, shareable_only, period, period_start, source);
+
+--
 -- Name: sport_families sport_families_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -16010,6 +16656,13 @@ ALTER TABLE ONLY public.sync_history
 
 ALTER TABLE ONLY public.users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
+
+--
+-- Name: volume_totals volume_totals_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.volume_totals
+    ADD CONSTRAINT volume_totals_pkey PRIMARY KEY (user_id, shareable_only, period, period_start, activity_type);
 
 --
 -- Name: weekly_rollups weekly_rollups_key; Type: CONSTRAINT; Schema: public; Owner: -
@@ -16577,6 +17230,30 @@ CREATE TRIGGER users_rollups_preferences AFTER UPDATE ON public.users REFERENCIN
 CREATE TRIGGER users_set_updated_at BEFORE UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION private.set_updated_at();
 
 --
+-- Name: weekly_rollups weekly_rollups_volume_totals_delete; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER weekly_rollups_volume_totals_delete AFTER DELETE ON public.weekly_rollups REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION private.volume_totals_apply_rollup_changes();
+
+--
+-- Name: weekly_rollups weekly_rollups_volume_totals_insert; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER weekly_rollups_volume_totals_insert AFTER INSERT ON public.weekly_rollups REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION private.volume_totals_apply_rollup_changes();
+
+--
+-- Name: weekly_rollups weekly_rollups_volume_totals_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER weekly_rollups_volume_totals_truncate AFTER TRUNCATE ON public.weekly_rollups FOR EACH STATEMENT EXECUTE FUNCTION private.volume_totals_apply_rollup_changes();
+
+--
+-- Name: weekly_rollups weekly_rollups_volume_totals_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER weekly_rollups_volume_totals_update AFTER UPDATE ON public.weekly_rollups REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION private.volume_totals_apply_rollup_changes();
+
+--
 -- Name: workouts workouts_check_activity; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -16841,6 +17518,13 @@ ALTER TABLE ONLY public.provider_connections
     ADD CONSTRAINT provider_connections_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
 
 --
+-- Name: source_totals source_totals_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.source_totals
+    ADD CONSTRAINT source_totals_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+--
 -- Name: sync_history sync_history_connection_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -16860,6 +17544,13 @@ ALTER TABLE ONLY public.sync_history
 
 ALTER TABLE ONLY public.users
     ADD CONSTRAINT users_id_fkey FOREIGN KEY (id) REFERENCES auth.users(id) ON DELETE CASCADE;
+
+--
+-- Name: volume_totals volume_totals_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.volume_totals
+    ADD CONSTRAINT volume_totals_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
 
 --
 -- Name: weekly_rollups weekly_rollups_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
@@ -17379,6 +18070,24 @@ CREATE POLICY provider_priorities_select ON public.provider_priorities FOR SELEC
 COMMENT ON POLICY provider_priorities_select ON public.provider_priorities IS 'Reference data: every signed-in user reads the provider priorities (no personal data).';
 
 --
+-- Name: source_totals; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.source_totals ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: source_totals source_totals_select; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY source_totals_select ON public.source_totals FOR SELECT TO authenticated USING (((user_id = ( SELECT auth.uid() AS uid)) OR ((ARRAY[user_id] && array_remove(ARRAY( SELECT private.readable_user_ids() AS readable_user_ids), ( SELECT auth.uid() AS uid))) AND (shareable_only OR ( SELECT private.is_admin() AS is_admin)))));
+
+--
+-- Name: POLICY source_totals_select ON source_totals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON POLICY source_totals_select ON public.source_totals IS 'An athlete reads their own source totals; a coach with an active grant reads the athlete''s shareable_only rows (what the coach reads row by row in activities); an admin reads all.';
+
+--
 -- Name: sport_families; Type: ROW SECURITY; Schema: public; Owner: -
 --
 
@@ -17443,6 +18152,24 @@ CREATE POLICY users_update ON public.users FOR UPDATE TO authenticated USING (((
 --
 
 COMMENT ON POLICY users_update ON public.users IS 'A user updates their own profile; an admin updates anyone''s role. Which columns each may change is enforced by column grants and the users_guard_update trigger.';
+
+--
+-- Name: volume_totals; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.volume_totals ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: volume_totals volume_totals_select; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY volume_totals_select ON public.volume_totals FOR SELECT TO authenticated USING (((user_id = ( SELECT auth.uid() AS uid)) OR ((ARRAY[user_id] && array_remove(ARRAY( SELECT private.readable_user_ids() AS readable_user_ids), ( SELECT auth.uid() AS uid))) AND (shareable_only OR ( SELECT private.is_admin() AS is_admin)))));
+
+--
+-- Name: POLICY volume_totals_select ON volume_totals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON POLICY volume_totals_select ON public.volume_totals IS 'An athlete reads their own totals; a coach with an active grant reads the athlete''s shareable_only rows (no private, no Strava-sourced workout in them); an admin reads all. The caller''s own rows pass the first arm, so a read of one''s own totals never runs the helper.';
 
 --
 -- Name: weekly_rollups; Type: ROW SECURITY; Schema: public; Owner: -
@@ -17588,6 +18315,14 @@ REVOKE ALL ON FUNCTION private.activities_refresh_efforts() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.activity_efforts_refresh(p_activity_id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.activity_efforts_refresh(p_activity_id bigint) TO service_role;
+
+--
+-- Name: FUNCTION activity_load_with_settings(p_activity_type public.activity_type, p_moving_time integer, p_elapsed_time integer, p_average_heartrate real, p_weighted_average_watts real, p_average_watts real, p_preferences jsonb, p_max_heart_rate smallint, p_resting_heart_rate smallint, p_threshold_heart_rate smallint, p_sex text, p_ftp_w smallint); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.activity_load_with_settings(p_activity_type public.activity_type, p_moving_time integer, p_elapsed_time integer, p_average_heartrate real, p_weighted_average_watts real, p_average_watts real, p_preferences jsonb, p_max_heart_rate smallint, p_resting_heart_rate smallint, p_threshold_heart_rate smallint, p_sex text, p_ftp_w smallint) FROM PUBLIC;
+GRANT ALL ON FUNCTION private.activity_load_with_settings(p_activity_type public.activity_type, p_moving_time integer, p_elapsed_time integer, p_average_heartrate real, p_weighted_average_watts real, p_average_watts real, p_preferences jsonb, p_max_heart_rate smallint, p_resting_heart_rate smallint, p_threshold_heart_rate smallint, p_sex text, p_ftp_w smallint) TO authenticated;
+GRANT ALL ON FUNCTION private.activity_load_with_settings(p_activity_type public.activity_type, p_moving_time integer, p_elapsed_time integer, p_average_heartrate real, p_weighted_average_watts real, p_average_watts real, p_preferences jsonb, p_max_heart_rate smallint, p_resting_heart_rate smallint, p_threshold_heart_rate smallint, p_sex text, p_ftp_w smallint) TO service_role;
 
 --
 -- Name: FUNCTION activity_streams_maintain_efforts(); Type: ACL; Schema: private; Owner: -
@@ -18200,6 +18935,25 @@ GRANT ALL ON FUNCTION private.set_primary_activity(p_activity_id bigint) TO auth
 REVOKE ALL ON FUNCTION private.set_updated_at() FROM PUBLIC;
 
 --
+-- Name: FUNCTION source_totals_delta_sql(p_changes text); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.source_totals_delta_sql(p_changes text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION source_totals_recompute(p_user_ids uuid[]); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.source_totals_recompute(p_user_ids uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION private.source_totals_recompute(p_user_ids uuid[]) TO service_role;
+
+--
+-- Name: FUNCTION source_totals_versions_sql(p_rows text); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.source_totals_versions_sql(p_rows text) FROM PUBLIC;
+
+--
 -- Name: FUNCTION split_duplicate(p_activity_id bigint); Type: ACL; Schema: private; Owner: -
 --
 
@@ -18367,6 +19121,12 @@ GRANT ALL ON FUNCTION private.try_timestamptz(p_text text) TO service_role;
 REVOKE ALL ON FUNCTION private.visible_profile_ids() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.visible_profile_ids() TO authenticated;
 GRANT ALL ON FUNCTION private.visible_profile_ids() TO service_role;
+
+--
+-- Name: FUNCTION volume_totals_apply_rollup_changes(); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.volume_totals_apply_rollup_changes() FROM PUBLIC;
 
 --
 -- Name: FUNCTION wahoo_number(p_value jsonb); Type: ACL; Schema: private; Owner: -
@@ -19495,6 +20255,13 @@ GRANT SELECT ON TABLE public.daily_loads TO authenticated;
 GRANT SELECT ON TABLE public.daily_loads TO service_role;
 
 --
+-- Name: TABLE volume_totals; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT ON TABLE public.volume_totals TO authenticated;
+GRANT SELECT ON TABLE public.volume_totals TO service_role;
+
+--
 -- Name: TABLE monthly_volume; Type: ACL; Schema: public; Owner: -
 --
 
@@ -19548,6 +20315,13 @@ GRANT SELECT ON TABLE public.recurring_sync_errors TO authenticated;
 
 GRANT SELECT ON TABLE public.season_best_efforts TO authenticated;
 GRANT SELECT ON TABLE public.season_best_efforts TO service_role;
+
+--
+-- Name: TABLE source_totals; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT ON TABLE public.source_totals TO authenticated;
+GRANT SELECT ON TABLE public.source_totals TO service_role;
 
 --
 -- Name: TABLE sport_families; Type: ACL; Schema: public; Owner: -

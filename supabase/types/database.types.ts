@@ -953,6 +953,52 @@ export type Database = {
         }
         Relationships: []
       }
+      source_totals: {
+        Row: {
+          activity_count: number
+          distance: number
+          moving_time: number
+          period: string
+          period_start: string
+          shareable_only: boolean
+          source: string
+          user_id: string
+        }
+        Insert: {
+          activity_count: number
+          distance: number
+          moving_time: number
+          period: string
+          period_start: string
+          shareable_only: boolean
+          source: string
+          user_id: string
+        }
+        Update: {
+          activity_count?: number
+          distance?: number
+          moving_time?: number
+          period?: string
+          period_start?: string
+          shareable_only?: boolean
+          source?: string
+          user_id?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "source_totals_user_id_fkey"
+            columns: ["user_id"]
+            referencedRelation: "user_provider_connections"
+            referencedColumns: ["user_id"]
+          },
+          {
+            foreignKeyName: "source_totals_user_id_fkey"
+            columns: ["user_id"]
+            referencedRelation: "users"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
       sport_families: {
         Row: {
           activity_type: Database["public"]["Enums"]["activity_type"]
@@ -1091,6 +1137,64 @@ export type Database = {
           updated_at?: string
         }
         Relationships: []
+      }
+      volume_totals: {
+        Row: {
+          activity_count: number
+          activity_type: Database["public"]["Enums"]["activity_type"]
+          calories: number
+          distance: number
+          elapsed_time: number
+          elevation_gain: number
+          load: number
+          moving_time: number
+          period: string
+          period_start: string
+          shareable_only: boolean
+          user_id: string
+        }
+        Insert: {
+          activity_count: number
+          activity_type: Database["public"]["Enums"]["activity_type"]
+          calories: number
+          distance: number
+          elapsed_time: number
+          elevation_gain: number
+          load: number
+          moving_time: number
+          period: string
+          period_start: string
+          shareable_only: boolean
+          user_id: string
+        }
+        Update: {
+          activity_count?: number
+          activity_type?: Database["public"]["Enums"]["activity_type"]
+          calories?: number
+          distance?: number
+          elapsed_time?: number
+          elevation_gain?: number
+          load?: number
+          moving_time?: number
+          period?: string
+          period_start?: string
+          shareable_only?: boolean
+          user_id?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "volume_totals_user_id_fkey"
+            columns: ["user_id"]
+            referencedRelation: "user_provider_connections"
+            referencedColumns: ["user_id"]
+          },
+          {
+            foreignKeyName: "volume_totals_user_id_fkey"
+            columns: ["user_id"]
+            referencedRelation: "users"
+            referencedColumns: ["id"]
+          },
+        ]
       }
       weekly_rollups: {
         Row: {
@@ -1416,20 +1520,7 @@ export type Database = {
           total_moving_time: number | null
           user_id: string | null
         }
-        Relationships: [
-          {
-            foreignKeyName: "weekly_rollups_user_id_fkey"
-            columns: ["user_id"]
-            referencedRelation: "user_provider_connections"
-            referencedColumns: ["user_id"]
-          },
-          {
-            foreignKeyName: "weekly_rollups_user_id_fkey"
-            columns: ["user_id"]
-            referencedRelation: "users"
-            referencedColumns: ["id"]
-          },
-        ]
+        Relationships: []
       }
       personal_records: {
         Row: {
@@ -1657,20 +1748,7 @@ export type Database = {
           user_id: string | null
           week_start: string | null
         }
-        Relationships: [
-          {
-            foreignKeyName: "weekly_rollups_user_id_fkey"
-            columns: ["user_id"]
-            referencedRelation: "user_provider_connections"
-            referencedColumns: ["user_id"]
-          },
-          {
-            foreignKeyName: "weekly_rollups_user_id_fkey"
-            columns: ["user_id"]
-            referencedRelation: "users"
-            referencedColumns: ["id"]
-          },
-        ]
+        Relationships: []
       }
       yearly_volume: {
         Row: {
@@ -1685,20 +1763,7 @@ export type Database = {
           user_id: string | null
           year_start: string | null
         }
-        Relationships: [
-          {
-            foreignKeyName: "weekly_rollups_user_id_fkey"
-            columns: ["user_id"]
-            referencedRelation: "user_provider_connections"
-            referencedColumns: ["user_id"]
-          },
-          {
-            foreignKeyName: "weekly_rollups_user_id_fkey"
-            columns: ["user_id"]
-            referencedRelation: "users"
-            referencedColumns: ["id"]
-          },
-        ]
+        Relationships: []
       }
     }
     Functions: {

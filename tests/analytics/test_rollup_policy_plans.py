@@ -33,9 +33,12 @@ from tests.helpers import act_as_user, create_auth_user
 Conn = psycopg.Connection[Any]
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)  # a Monday
 
+# The rollups as the statistics read them (provider_volume; weekly_volume and its kin read
+# public.volume_totals since migration 20261205250000, whose plans
+# tests/analytics/test_volume_totals.py holds).
 WEEKLY = (
-    "select * from public.weekly_volume where user_id = %s and week_start >= '2026-01-01'"
-    " order by week_start, activity_type"
+    "select week_start, activity_type, sum(distance) from public.weekly_rollups"
+    " where user_id = %s and week_start >= '2026-01-01' group by 1, 2 order by 1, 2"
 )
 DAILY = "select day, load from public.daily_loads where user_id = %s and day >= '2026-01-01'"
 

@@ -70,14 +70,96 @@ def rollup_aggregate(conn: Conn, users: list[uuid.UUID]) -> list[Any]:
     ).fetchall()
 
 
+TOTALS_COLUMNS = (
+    "user_id, shareable_only, period, period_start, activity_type, activity_count, distance,"
+    " moving_time, elapsed_time, elevation_gain, calories, load"
+)
+
+
+def volume_totals(conn: Conn, users: list[uuid.UUID]) -> list[Any]:
+    return conn.execute(
+        f"select {TOTALS_COLUMNS} from public.volume_totals where user_id = any(%s)"
+        " order by 1, 2, 3, 4, 5",
+        [users],
+    ).fetchall()
+
+
+def totals_of_rollups(conn: Conn, users: list[uuid.UUID]) -> list[Any]:
+    """volume_totals as aggregates of weekly_rollups: per week, month and year, every row in
+    scope all and the shareable rows in scope shareable (migration 20261205250000)."""
+    return conn.execute(
+        "select r.user_id, s.shareable_only, p.period, p.start, r.activity_type,"
+        " sum(r.activity_count), sum(r.distance), sum(r.moving_time), sum(r.elapsed_time),"
+        " sum(r.elevation_gain), sum(r.calories), sum(r.load)"
+        " from public.weekly_rollups as r"
+        " cross join lateral (values ('week', r.week_start), ('month', r.month_start),"
+        " ('year', date_trunc('year', r.month_start)::date)) as p (period, start)"
+        " cross join lateral (values (false), (true)) as s (shareable_only)"
+        " where r.user_id = any(%s) and (r.shareable or not s.shareable_only)"
+        " group by 1, 2, 3, 4, 5 order by 1, 2, 3, 4, 5",
+        [users],
+    ).fetchall()
+
+
+def totals_of_activities(conn: Conn, users: list[uuid.UUID]) -> list[Any]:
+    """Counts and distances of volume_totals straight from the counted activities."""
+    return conn.execute(
+        "select a.user_id, s.shareable_only, p.period, p.start, a.activity_type, count(*),"
+        " sum(coalesce(a.distance::numeric, 0))"
+        " from public.activities as a"
+        " cross join lateral (values"
+        " ('week', date_trunc('week', a.start_date_local)::date),"
+        " ('month', date_trunc('month', a.start_date_local)::date),"
+        " ('year', date_trunc('year', a.start_date_local)::date)) as p (period, start)"
+        " cross join lateral (values (false), (true)) as s (shareable_only)"
+        " where a.user_id = any(%s) and a.deleted_at is null and a.primary_activity_id is null"
+        " and (not s.shareable_only or (not a.is_private and a.provider is distinct from 'strava'))"
+        " group by 1, 2, 3, 4, 5 order by 1, 2, 3, 4, 5",
+        [users],
+    ).fetchall()
+
+
+def source_totals(conn: Conn, users: list[uuid.UUID]) -> list[Any]:
+    return conn.execute(
+        "select user_id, shareable_only, period, period_start, source, activity_count, distance,"
+        " moving_time from public.source_totals where user_id = any(%s) order by 1, 2, 3, 4, 5",
+        [users],
+    ).fetchall()
+
+
+def source_totals_of_activities(conn: Conn, users: list[uuid.UUID]) -> list[Any]:
+    """source_totals straight from the live activities, every copy (migration 20261205250200);
+    the shareable scope is what a coach reads row by row (activities_select)."""
+    return conn.execute(
+        "select a.user_id, s.shareable_only, p.period, p.start,"
+        " coalesce(a.provider::text, a.source::text), count(*)::integer,"
+        " sum(coalesce(a.distance::numeric, 0)), sum(coalesce(a.moving_time, 0))::bigint"
+        " from public.activities as a"
+        " cross join lateral (values ('day', a.start_date_local::date),"
+        " ('week', date_trunc('week', a.start_date_local)::date)) as p (period, start)"
+        " cross join (values (false), (true)) as s (shareable_only)"
+        " where a.user_id = any(%s) and a.deleted_at is null and (not s.shareable_only"
+        " or (not a.is_private and a.provider is distinct from 'strava' and not a.primary_hidden))"
+        " group by 1, 2, 3, 4, 5 order by 1, 2, 3, 4, 5",
+        [users],
+    ).fetchall()
+
+
 def assert_incremental_equals_rebuild(conn: Conn, users: list[uuid.UUID]) -> None:
     incremental = snapshot(conn, users)
     assert rollup_aggregate(conn, users) == direct_aggregate(conn, users)
+    totals = volume_totals(conn, users)
+    assert totals == totals_of_rollups(conn, users), "volume_totals drifted from weekly_rollups"
+    assert [t[:7] for t in totals] == totals_of_activities(conn, users)
+    sources = source_totals(conn, users)
+    assert sources == source_totals_of_activities(conn, users), "source_totals drifted"
     with conn.transaction(force_rollback=True):
         act_as_service(conn)
         conn.execute("select public.rebuild_rollups()")
         reset_role(conn)
         rebuilt = snapshot(conn, users)
+        assert totals == volume_totals(conn, users), "volume_totals drifted from a rebuild"
+        assert sources == source_totals(conn, users), "source_totals drifted from a rebuild"
     assert incremental[0] == rebuilt[0], "weekly_rollups drifted from a rebuild"
     assert incremental[1] == rebuilt[1], "daily_loads drifted from a rebuild"
     # nothing left behind with no activity in it

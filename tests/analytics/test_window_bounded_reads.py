@@ -220,23 +220,26 @@ WINDOW_READS = [
     (
         "select * from public.weekly_volume where user_id = %s and week_start >= %s",
         date(2025, 12, 1),
-        "weekly_rollups",
-        "week_start",
-        "select count(*) from public.weekly_rollups where user_id = %s and week_start >= %s",
+        "volume_totals",
+        "period_start",
+        "select count(*) from public.volume_totals where user_id = %s and not shareable_only"
+        " and period = 'week' and period_start >= %s",
     ),
     (
         "select * from public.monthly_volume where user_id = %s and month_start >= %s",
         date(2025, 12, 1),
-        "weekly_rollups",
-        "month_start",
-        "select count(*) from public.weekly_rollups where user_id = %s and month_start >= %s",
+        "volume_totals",
+        "period_start",
+        "select count(*) from public.volume_totals where user_id = %s and not shareable_only"
+        " and period = 'month' and period_start >= %s",
     ),
     (
         "select * from public.yearly_volume where user_id = %s and year_start >= %s",
         date(2026, 1, 1),
-        "weekly_rollups",
-        "year_start",
-        "select count(*) from public.weekly_rollups where user_id = %s and month_start >= %s",
+        "volume_totals",
+        "period_start",
+        "select count(*) from public.volume_totals where user_id = %s and not shareable_only"
+        " and period = 'year' and period_start >= %s",
     ),
     (
         "select * from public.weekly_compliance where user_id = %s and week_start >= %s",
@@ -352,3 +355,50 @@ def test_decades_between_activities_decay_to_zero_without_error(db: Conn) -> Non
     ).fetchall()
     assert rows
     assert all(r[1] >= 0 and r[2] < 1e-250 for r in rows)
+
+
+def _versions(conn: Conn, user: uuid.UUID) -> dict[tuple[bool, date], tuple[str, str]]:
+    rows = conn.execute(
+        "select shareable_only, day, xmin::text, ctid::text from public.daily_fitness"
+        " where user_id = %s",
+        [user],
+    ).fetchall()
+    return {(r[0], r[1]): (r[2], r[3]) for r in rows}
+
+
+def test_a_late_activity_rewrites_only_the_days_it_changes(
+    db: Conn, world: dict[str, uuid.UUID]
+) -> None:
+    """Issue 16, writes: the forward recompute updates the later days in place and writes no
+    day whose values stay the same (it used to delete and re-insert every later day, a new index
+    entry each, however long the history after the change)."""
+    alice = world["alice"]
+    before = _versions(db, alice)
+    # Recomputing from a day on with nothing changed writes no row at all.
+    db.execute(
+        "select private.daily_fitness_refresh(array[%s]::uuid[], array['2025-06-01']::date[])",
+        [alice],
+    )
+    assert _versions(db, alice) == before
+    # A late activity on a day that had none: that day is new, the later days are new versions
+    # (their fitness changed), the earlier days are untouched, and nothing else appears.
+    db.execute(
+        "insert into public.activities (user_id, source, is_manual, activity_type, start_date,"
+        " moving_time, elapsed_time, average_heartrate) values"
+        " (%s, 'manual', true, 'run', '2025-06-04T18:00:00Z', 5400, 5600, 150)",
+        [alice],
+    )
+    after = _versions(db, alice)
+    late = date(2025, 6, 4)
+    assert set(after) - set(before) == {(False, late), (True, late)}
+    assert set(before) <= set(after)
+    assert all(after[k] == v for k, v in before.items() if k[1] < late)
+    assert all(after[k] != v for k, v in before.items() if k[1] > late)
+    _assert_matches_rebuild(db, alice)
+    # Its deletion takes its day away again and gives the later days their old values.
+    db.execute(
+        "delete from public.activities where user_id = %s and start_date = '2025-06-04T18:00:00Z'",
+        [alice],
+    )
+    assert set(_versions(db, alice)) == set(before)
+    _assert_matches_rebuild(db, alice)

@@ -52,6 +52,10 @@ POLICY_HELPERS = {
     "private.trimp_weighting(jsonb)",
     "private.sport_ftp(activity_type,jsonb)",
     "private.activity_training_load(activity_type,integer,integer,real,real,real,jsonb)",
+    # Issue 16 (20261205280000): that load with the settings overlaid once, per completed
+    # workout of the security invoker view weekly_compliance.
+    "private.activity_load_with_settings(activity_type,integer,integer,real,real,real,jsonb,"
+    "smallint,smallint,smallint,text,smallint)",
     # Daily fitness (20261205200000): the time constants, read by training_load_series.
     "private.fitness_days(jsonb,text)",
     "public.training_load_series(uuid,date,date)",

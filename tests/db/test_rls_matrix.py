@@ -333,6 +333,17 @@ def build_world(conn: Conn) -> World:
         "public.weekly_compliance": user_labels,
         "public.athlete_settings": user_labels,
         "public.athlete_ftp_history": user_labels,
+        # volume totals (issue 16): two scopes per athlete, as the records
+        "public.volume_totals": {
+            f"{uid}:{scope}": f"{name}:{'shareable' if scope == 'true' else 'all'}"
+            for name, uid in world.users.items()
+            for scope in ("true", "false")
+        },
+        "public.source_totals": {
+            f"{uid}:{scope}": f"{name}:{'shareable' if scope == 'true' else 'all'}"
+            for name, uid in world.users.items()
+            for scope in ("true", "false")
+        },
         # daily fitness (issue 16): two scopes per athlete, as the records
         "public.daily_fitness": {
             f"{uid}:{scope}": f"{name}:{'shareable' if scope == 'true' else 'all'}"
@@ -479,6 +490,8 @@ READ_QUERIES: dict[str, str] = {
     "public.activity_loads": "select activity_id from public.activity_loads",
     "public.personal_records": "select user_id from public.personal_records",
     "public.daily_fitness": ("select user_id || ':' || shareable_only from public.daily_fitness"),
+    "public.volume_totals": "select user_id || ':' || shareable_only from public.volume_totals",
+    "public.source_totals": "select user_id || ':' || shareable_only from public.source_totals",
     "public.personal_record_entries": (
         "select user_id || ':' || shareable_only from public.personal_record_entries"
     ),
@@ -724,6 +737,23 @@ EXPECTED_READS: dict[str, dict[str, set[str] | str]] = {
         )
         for rollups in ("public.weekly_rollups", "public.daily_loads")
     },
+    # Volume totals (issue 16): the athlete reads both scopes of hers, her coach only the
+    # shareable one (her Strava and private activities are only in scope all).
+    "public.volume_totals": _reads(
+        alice={"alice:all", "alice:shareable"},
+        eve={"eve:all", "eve:shareable"},
+        bob={"alice:shareable"},
+        admin={"alice:all", "alice:shareable", "eve:all", "eve:shareable"},
+        service={"alice:all", "alice:shareable", "eve:all", "eve:shareable"},
+    ),
+    # Source totals (issue 16): as the volume totals.
+    "public.source_totals": _reads(
+        alice={"alice:all", "alice:shareable"},
+        eve={"eve:all", "eve:shareable"},
+        bob={"alice:shareable"},
+        admin={"alice:all", "alice:shareable", "eve:all", "eve:shareable"},
+        service={"alice:all", "alice:shareable", "eve:all", "eve:shareable"},
+    ),
     # Daily fitness (issue 16): the athlete's full scope, the coach's shareable one (alice's
     # shareable activity gives her shareable scope rows; eve has no unshareable activity).
     "public.daily_fitness": _reads(
@@ -1205,6 +1235,48 @@ WRITES: tuple[Write, ...] = (
         lambda w: [w.uid("alice")],
         ALL_DENIED,
     ),
+    # volume totals: written only by the triggers on weekly_rollups
+    Write(
+        "forge-volume-total",
+        "insert into public.volume_totals (user_id, shareable_only, period, period_start,"
+        " activity_type, activity_count, distance, moving_time, elapsed_time, elevation_gain,"
+        " calories, load) values (%s, true, 'week', '2025-06-02', 'run', 9, 1, 1, 1, 1, 1, 1)",
+        lambda w: [w.uid("alice")],
+        ALL_DENIED,
+    ),
+    Write(
+        "inflate-volume-total",
+        "update public.volume_totals set distance = distance * 10 where user_id = %s",
+        lambda w: [w.uid("alice")],
+        ALL_DENIED,
+    ),
+    Write(
+        "erase-volume-total",
+        "delete from public.volume_totals where user_id = %s",
+        lambda w: [w.uid("alice")],
+        ALL_DENIED,
+    ),
+    # source totals: written only by the rollups' trigger on activities
+    Write(
+        "forge-source-total",
+        "insert into public.source_totals (user_id, shareable_only, period, period_start,"
+        " source, activity_count, distance, moving_time)"
+        " values (%s, true, 'day', '2025-06-02', 'garmin', 9, 1, 1)",
+        lambda w: [w.uid("alice")],
+        ALL_DENIED,
+    ),
+    Write(
+        "inflate-source-total",
+        "update public.source_totals set activity_count = 99 where user_id = %s",
+        lambda w: [w.uid("alice")],
+        ALL_DENIED,
+    ),
+    Write(
+        "erase-source-total",
+        "delete from public.source_totals where user_id = %s",
+        lambda w: [w.uid("alice")],
+        ALL_DENIED,
+    ),
     Write(
         "forge-daily-load",
         "insert into public.daily_loads (user_id, day, shareable, load, activity_count)"
@@ -1253,6 +1325,12 @@ def test_service_role_reads_and_writes_everything(db: Conn, world: World) -> Non
                 "forge-daily-load",
                 "inflate-daily-load",
                 "erase-daily-load",
+                "forge-volume-total",
+                "inflate-volume-total",
+                "erase-volume-total",
+                "forge-source-total",
+                "inflate-source-total",
+                "erase-source-total",
                 # streams pass private.store_activity_streams's checks (issue 18); workers
                 # may delete them
                 "insert-streams",

@@ -148,28 +148,47 @@ def sport_totals(conn: Conn, user_id: uuid.UUID, start: dt.date, end: dt.date) -
     )
 
 
+def source_windows(start: dt.date, end: dt.date) -> dict[str, dt.date]:
+    """The window ``start``..``end`` (local days, inclusive) as whole ISO weeks
+    ``first_week``..``last_week`` (exclusive) and the days before and after them, up to
+    ``after`` (exclusive): what :func:`source_totals` reads of public.source_totals."""
+    after = end + dt.timedelta(days=1)
+    first_week = start + dt.timedelta(days=(7 - start.weekday()) % 7)
+    last_week = after - dt.timedelta(days=after.weekday())
+    if last_week <= first_week:  # no whole week: days only
+        first_week = last_week = after
+    return {"start": start, "first_week": first_week, "last_week": last_week, "after": after}
+
+
+SOURCE_TOTALS_SQL: LiteralString = (
+    # The scope the caller reads: every activity for the athlete and admins, the shareable
+    # ones for a coach (RLS holds the rest: a coach asking for scope all reads nothing).
+    "with scope as (select %(user_id)s::uuid is distinct from (select auth.uid())"
+    " and not (select private.is_admin()) as shareable_only)"
+    " select t.source as src, sum(t.activity_count)::bigint as n,"
+    " sum(t.distance)::double precision as distance, sum(t.moving_time)::bigint as moving_time"
+    " from ("
+    " select w.source, w.activity_count, w.distance, w.moving_time from public.source_totals as w"
+    " where w.user_id = %(user_id)s and w.shareable_only = (select shareable_only from scope)"
+    " and w.period = 'week' and w.period_start >= %(first_week)s"
+    " and w.period_start < %(last_week)s"
+    " union all"
+    " select d.source, d.activity_count, d.distance, d.moving_time from public.source_totals as d"
+    " where d.user_id = %(user_id)s and d.shareable_only = (select shareable_only from scope)"
+    " and d.period = 'day' and d.period_start >= %(start)s and d.period_start < %(first_week)s"
+    " union all"
+    " select d.source, d.activity_count, d.distance, d.moving_time from public.source_totals as d"
+    " where d.user_id = %(user_id)s and d.shareable_only = (select shareable_only from scope)"
+    " and d.period = 'day' and d.period_start >= %(last_week)s and d.period_start < %(after)s"
+    ") as t group by 1 order by 2 desc, 1"
+)
+
+
 def source_totals(conn: Conn, user_id: uuid.UUID, start: dt.date, end: dt.date) -> list[Row]:
-    """Every stored copy, by where it came from (``src``)."""
-    return dict_rows(
-        conn,
-        "select coalesce(a.provider::text, a.source::text) as src, count(*) as n,"
-        " sum(a.distance) as distance, sum(a.moving_time) as moving_time"
-        " from public.activities as a"
-        " where a.user_id = %(user_id)s and a.deleted_at is null"
-        " and a.start_date_local >= %(start)s"
-        " and a.start_date_local < %(end)s::date + 1"
-        # The same window on start_date (offsets within +-18 h), as timestamptz values: an
-        # index range of the window, exact whatever the session's time zone (issue 16).
-        " and a.start_date >= %(start_utc)s and a.start_date < %(end_utc)s"
-        " group by 1 order by count(*) desc, 1",
-        {
-            "user_id": user_id,
-            "start": start,
-            "end": end,
-            "start_utc": dt.datetime.combine(start, dt.time(), dt.UTC) - dt.timedelta(hours=18),
-            "end_utc": dt.datetime.combine(end, dt.time(), dt.UTC) + dt.timedelta(hours=42),
-        },
-    )
+    """Every stored copy, by where it came from (``src``), local days ``start``..``end``: read
+    from public.source_totals, whole weeks from week rows and the other days from day rows, so
+    the read costs a few rows per source whatever the athlete's activities (issue 16)."""
+    return dict_rows(conn, SOURCE_TOTALS_SQL, {"user_id": user_id, **source_windows(start, end)})
 
 
 def training_load(conn: Conn, user_id: uuid.UUID, start: dt.date, as_of: dt.date) -> list[Row]:
