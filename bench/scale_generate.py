@@ -232,7 +232,8 @@ where p.plans_workouts
 # anchors per call, a transaction each (one advisory lock per athlete of a call); then
 # primary_hidden as private.activities_maintain_primary_hidden keeps it. Without this the
 # generated copies were ungrouped, and the first ingest around them regrouped them (a write
-# the benchmark would wrongly charge to the page).
+# the benchmark would wrongly charge to the page). The athletes are split at {first} / {last}
+# (uuid bounds, null: open) so that two connections group disjoint athletes.
 GROUP_DUPLICATES_SQL = """
 do $$
 declare
@@ -247,6 +248,9 @@ begin
                 a.start_date,
                 row_number() over (order by a.user_id, a.start_date) as rn
             from public.activities as a
+            where
+                ({first}::uuid is null or a.user_id >= {first}::uuid)
+                and ({last}::uuid is null or a.user_id < {last}::uuid)
         ) as b
         group by (b.rn - 1) / 1000
         order by (b.rn - 1) / 1000
@@ -254,15 +258,18 @@ begin
         perform private.group_activity_duplicates(v_users, v_starts);
         commit;
     end loop;
+end;
+$$
+"""
+
+PRIMARY_HIDDEN_SQL = """
     update public.activities as a
     set primary_hidden = h.hidden
     from public.activities as p
     cross join lateral (
         select coalesce(p.is_private or p.provider = 'strava', false) as hidden
     ) as h
-    where a.primary_activity_id = p.id and a.primary_hidden is distinct from h.hidden;
-end;
-$$
+    where a.primary_activity_id = p.id and a.primary_hidden is distinct from h.hidden
 """
 
 
@@ -508,8 +515,29 @@ def generate(
     seconds["analyze"] = timed("analyze", conn, "analyze public.activities")
     # Duplicates grouped as the grouping trigger would have grouped them at ingest (a dense
     # history of several sources has same-time rows); the user triggers off, in bulk.
+    # Two connections, the athletes split where half of the activities are on each side.
     conn.execute("alter table public.activities disable trigger user")
-    seconds["group_duplicates"] = timed("group duplicates", conn, GROUP_DUPLICATES_SQL)
+    t0 = time.perf_counter()
+    row = conn.execute(
+        "select min(user_id::text) from (select user_id, sum(n_activities) over"
+        " (order by user_id) * 2 >= sum(n_activities) over () as second_half"
+        " from scale_bench.plan) as t where second_half"
+    ).fetchone()
+    middle = row[0] if row else None
+    halves = [(None, middle), (middle, None)]
+    in_parallel(
+        url,
+        halves,
+        lambda side, bounds: side.execute(
+            sql.SQL(GROUP_DUPLICATES_SQL).format(
+                first=sql.Literal(bounds[0]), last=sql.Literal(bounds[1])
+            )
+        ),
+        workers,
+    )
+    conn.execute(PRIMARY_HIDDEN_SQL.encode())
+    seconds["group_duplicates"] = time.perf_counter() - t0
+    print(f"  group duplicates: {seconds['group_duplicates']:.1f} s", flush=True)
     conn.execute("alter table public.activities enable trigger user")
     seconds.update(build_derived(conn, url, chunk_seed(seed, len(ranges)), workers))
     started = time.perf_counter()
