@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -231,7 +232,8 @@ where p.plans_workouts
 # anchors per call, a transaction each (one advisory lock per athlete of a call); then
 # primary_hidden as private.activities_maintain_primary_hidden keeps it. Without this the
 # generated copies were ungrouped, and the first ingest around them regrouped them (a write
-# the benchmark would wrongly charge to the page).
+# the benchmark would wrongly charge to the page). The athletes are split at {first} / {last}
+# (uuid bounds, null: open) so that two connections group disjoint athletes.
 GROUP_DUPLICATES_SQL = """
 do $$
 declare
@@ -246,6 +248,9 @@ begin
                 a.start_date,
                 row_number() over (order by a.user_id, a.start_date) as rn
             from public.activities as a
+            where
+                ({first}::uuid is null or a.user_id >= {first}::uuid)
+                and ({last}::uuid is null or a.user_id < {last}::uuid)
         ) as b
         group by (b.rn - 1) / 1000
         order by (b.rn - 1) / 1000
@@ -253,15 +258,18 @@ begin
         perform private.group_activity_duplicates(v_users, v_starts);
         commit;
     end loop;
+end;
+$$
+"""
+
+PRIMARY_HIDDEN_SQL = """
     update public.activities as a
     set primary_hidden = h.hidden
     from public.activities as p
     cross join lateral (
         select coalesce(p.is_private or p.provider = 'strava', false) as hidden
     ) as h
-    where a.primary_activity_id = p.id and a.primary_hidden is distinct from h.hidden;
-end;
-$$
+    where a.primary_activity_id = p.id and a.primary_hidden is distinct from h.hidden
 """
 
 
@@ -289,8 +297,95 @@ def timed(label: str, conn: Connection, statement: str, params: Any = None) -> f
     return elapsed
 
 
+def chunk_seed(seed: float, index: int) -> float:
+    """A setseed() value for chunk ``index``: the data do not depend on which connection ran it."""
+    return (seed + index * 0.6180339887) % 1.0
+
+
+def connect(url: str) -> Connection:
+    conn = psycopg.connect(url, autocommit=True)
+    conn.execute("set synchronous_commit = off")
+    return conn
+
+
+def in_parallel(url: str, jobs: list[Any], run: Any, workers: int, setup: str = "") -> None:
+    """Runs ``run(conn, job)`` for every job, ``workers`` connections taking the next job."""
+    pending = list(reversed(jobs))
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            with connect(url) as conn:
+                if setup:
+                    conn.execute(setup.encode())
+                while not errors:
+                    with lock:
+                        if not pending:
+                            return
+                        job = pending.pop()
+                    run(conn, job)
+        except BaseException as exc:  # re-raised in the caller's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(max(1, workers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
+# The secondary indexes of public.activities (and unique constraints on them), as the schema
+# defines them: dropped for the bulk load, built afterwards from these definitions. The primary
+# key stays (foreign keys depend on it; ids are appended in order).
+INDEXES_SQL = """
+select
+    i.indexrelid::regclass::text,
+    pg_get_indexdef(i.indexrelid),
+    c.conname,
+    obj_description(i.indexrelid, 'pg_class'),
+    obj_description(c.oid, 'pg_constraint')
+from pg_index as i
+left join pg_constraint as c
+    on c.conindid = i.indexrelid and c.conrelid = i.indrelid and c.contype <> 'f'
+where
+    i.indrelid = 'public.activities'::regclass
+    and not i.indisprimary
+    and (c.oid is null or (c.contype = 'u' and not c.condeferrable))
+    and not exists (
+        select from pg_constraint as f where f.contype = 'f' and f.conindid = i.indexrelid
+    )
+order by i.indpred is not null, i.indnatts desc, 1
+"""
+
+# With session_replication_role = replica the load skips the foreign keys' per-row checks as
+# well as the user triggers; the rows reference their athlete and connection by construction,
+# and this one set-based check holds them to both foreign keys afterwards.
+ORPHANS_SQL = """
+select count(*) from public.activities as a
+where
+    not exists (select from public.users as u where u.id = a.user_id)
+    or (
+        a.connection_id is not null
+        and not exists (
+            select from public.provider_connections as c
+            where c.id = a.connection_id and c.user_id = a.user_id and c.provider = a.provider
+        )
+    )
+"""
+
+
 def generate(
-    conn: Connection, users: int, activities: int, top: int, seed: float, chunks: int
+    conn: Connection,
+    url: str,
+    users: int,
+    activities: int,
+    top: int,
+    seed: float,
+    chunks: int,
+    workers: int = 2,
 ) -> dict[str, Any]:
     """Fill a migrated database (``conn``: superuser, autocommit); returns timings and sizes."""
     skew = solve_skew(users, activities, top)
@@ -335,10 +430,21 @@ def generate(
         " select p.user_id, v.provider::public.provider_type, p.n::text"
         " from scale_bench.plan as p cross join (values ('strava'), ('garmin')) as v (provider)",
     )
-    # Bulk load: the row-by-row work of every activity trigger is skipped; derived tables are
-    # rebuilt afterwards by their bulk functions.
-    conn.execute("alter table public.activities disable trigger user")
+    conn.execute("analyze scale_bench.plan, public.users, public.provider_connections")
+    # Bulk load: the secondary indexes are built once afterwards; the row-by-row work of every
+    # activity trigger (and of the foreign keys' checks) is skipped; derived tables are rebuilt
+    # afterwards by their bulk functions.
+    indexes = conn.execute(INDEXES_SQL).fetchall()
     started = time.perf_counter()
+    for name, _, constraint, _, _ in indexes:
+        if constraint:
+            conn.execute(
+                sql.SQL("alter table public.activities drop constraint {}").format(
+                    sql.Identifier(constraint)
+                )
+            )
+        else:
+            conn.execute(sql.SQL("drop index {}").format(sql.SQL(name)))
     # Chunks of equal activity counts: the heavy head gets narrow rank ranges.
     bounds = conn.execute(
         "select max(n) from (select n, sum(n_activities) over (order by n) as c"
@@ -347,24 +453,111 @@ def generate(
         " order by 1",
         [chunks],
     ).fetchall()
+    ranges: list[tuple[int, int, int]] = []
     lo = 1
     for (hi,) in bounds:
-        if hi < lo:
-            continue
+        if hi >= lo:
+            ranges.append((len(ranges), lo, hi))
+            lo = hi + 1
+
+    def load(chunk_conn: Connection, job: tuple[int, int, int]) -> None:
+        index, lo, hi = job
         t0 = time.perf_counter()
-        conn.execute(ACTIVITIES_SQL.encode(), {"lo": lo, "hi": hi})
+        chunk_conn.execute("select setseed(%s)", [chunk_seed(seed, index)])
+        chunk_conn.execute(ACTIVITIES_SQL.encode(), {"lo": lo, "hi": hi})
         print(f"    athletes {lo}-{hi}: {time.perf_counter() - t0:.1f} s", flush=True)
-        lo = hi + 1
+
+    in_parallel(url, ranges, load, workers, "set session_replication_role = replica")
     seconds["activities"] = time.perf_counter() - started
     print(f"  activities: {seconds['activities']:.1f} s", flush=True)
+
+    started = time.perf_counter()
+
+    def build(index_conn: Connection, job: tuple[str, str]) -> None:
+        name, definition = job
+        t0 = time.perf_counter()
+        if name == "":
+            row = index_conn.execute(definition).fetchone()
+            if row is None or row[0] != 0:
+                raise RuntimeError(f"activities violating a foreign key: {row}")
+        else:
+            index_conn.execute(definition.encode())
+        print(f"    {name or 'foreign keys checked'}: {time.perf_counter() - t0:.1f} s", flush=True)
+
+    jobs = [(name, definition) for name, definition, _, _, _ in indexes] + [("", ORPHANS_SQL)]
+    # One index per connection at a time (two cores), each sorted in memory.
+    setup = (
+        "set maintenance_work_mem = '1GB'; set max_parallel_maintenance_workers = 0;"
+        " set work_mem = '256MB'"
+    )
+    in_parallel(url, jobs, build, workers, setup)
+    for name, _, constraint, index_comment, constraint_comment in indexes:
+        if constraint:
+            conn.execute(
+                sql.SQL(
+                    "alter table public.activities add constraint {} unique using index {}"
+                ).format(sql.Identifier(constraint), sql.SQL(name))
+            )
+            if constraint_comment is not None:
+                conn.execute(
+                    sql.SQL("comment on constraint {} on public.activities is {}").format(
+                        sql.Identifier(constraint), sql.Literal(constraint_comment)
+                    )
+                )
+        elif index_comment is not None:
+            conn.execute(
+                sql.SQL("comment on index {} is {}").format(
+                    sql.SQL(name), sql.Literal(index_comment)
+                )
+            )
+    seconds["indexes"] = time.perf_counter() - started
+    print(f"  indexes: {seconds['indexes']:.1f} s", flush=True)
+    seconds["analyze"] = timed("analyze", conn, "analyze public.activities")
     # Duplicates grouped as the grouping trigger would have grouped them at ingest (a dense
-    # history of several sources has same-time rows); triggers still off, in bulk.
-    seconds["group_duplicates"] = timed("group duplicates", conn, GROUP_DUPLICATES_SQL)
+    # history of several sources has same-time rows); the user triggers off, in bulk.
+    # Two connections, the athletes split where half of the activities are on each side.
+    conn.execute("alter table public.activities disable trigger user")
+    t0 = time.perf_counter()
+    row = conn.execute(
+        "select min(user_id::text) from (select user_id, sum(n_activities) over"
+        " (order by user_id) * 2 >= sum(n_activities) over () as second_half"
+        " from scale_bench.plan) as t where second_half"
+    ).fetchone()
+    middle = row[0] if row else None
+    halves = [(None, middle), (middle, None)]
+    in_parallel(
+        url,
+        halves,
+        lambda side, bounds: side.execute(
+            sql.SQL(GROUP_DUPLICATES_SQL).format(
+                first=sql.Literal(bounds[0]), last=sql.Literal(bounds[1])
+            )
+        ),
+        workers,
+    )
+    conn.execute(PRIMARY_HIDDEN_SQL.encode())
+    seconds["group_duplicates"] = time.perf_counter() - t0
+    print(f"  group duplicates: {seconds['group_duplicates']:.1f} s", flush=True)
     conn.execute("alter table public.activities enable trigger user")
-    seconds["workouts"] = timed("workouts", conn, WORKOUTS_SQL)
-    seconds["analyze"] = timed("analyze", conn, "analyze")
-    seconds.update(build_derived(conn))
-    seconds["vacuum_analyze"] = timed("vacuum analyze", conn, "vacuum analyze")
+    seconds.update(build_derived(conn, url, chunk_seed(seed, len(ranges)), workers))
+    started = time.perf_counter()
+    tables = [
+        r[0]
+        for r in conn.execute(
+            "select c.oid::regclass::text from pg_class as c"
+            " join pg_namespace as n on n.oid = c.relnamespace"
+            " where n.nspname in ('public', 'auth', 'scale_bench') and c.relkind = 'r'"
+            " order by pg_relation_size(c.oid) desc"
+        ).fetchall()
+    ]
+    in_parallel(
+        url,
+        tables,
+        lambda vacuum_conn, table: vacuum_conn.execute(f"vacuum analyze {table}".encode()),
+        workers,
+    )
+    seconds["vacuum_analyze"] = time.perf_counter() - started
+    print(f"  vacuum analyze: {seconds['vacuum_analyze']:.1f} s", flush=True)
     sizes = conn.execute(
         "select (select count(*) from public.activities), (select count(*) from public.users),"
         " (select max(n_activities) from scale_bench.plan),"
@@ -383,25 +576,66 @@ def generate(
     }
 
 
-def build_derived(conn: Connection) -> dict[str, float]:
-    """The derived tables in bulk, with the functions the schema offers after a bulk load."""
+def build_derived(conn: Connection, url: str, seed: float, workers: int) -> dict[str, float]:
+    """The derived tables in bulk, with the functions the schema offers after a bulk load.
+
+    Two connections: the rollups on one; the planned workouts and the personal records, which
+    read only activities, on the other; then the daily fitness (it reads the rollups' daily
+    loads) on both.
+    """
     seconds: dict[str, float] = {}
     row = conn.execute(
         "select to_regprocedure('public.rebuild_daily_fitness(uuid)') is not null"
     ).fetchone()
     has_fitness = bool(row and row[0])
-    if has_fitness:
-        # Fitness follows daily_loads row by row athlete; in bulk it is rebuilt once after.
-        conn.execute("alter table public.daily_loads disable trigger user")
-    seconds["rebuild_rollups"] = timed("rebuild_rollups", conn, "select public.rebuild_rollups()")
-    if has_fitness:
-        conn.execute("alter table public.daily_loads enable trigger user")
-        seconds["rebuild_daily_fitness"] = timed(
-            "rebuild_daily_fitness", conn, "select public.rebuild_daily_fitness()"
+
+    def rollups(side: Connection) -> None:
+        if has_fitness:
+            # Fitness follows daily_loads athlete by athlete; in bulk it is rebuilt once after.
+            side.execute("alter table public.daily_loads disable trigger user")
+        seconds["rebuild_rollups"] = timed(
+            "rebuild_rollups", side, "select public.rebuild_rollups()"
         )
-    seconds["rebuild_personal_records"] = timed(
-        "rebuild_personal_records", conn, "select public.rebuild_personal_records()"
-    )
+        if has_fitness:
+            side.execute("alter table public.daily_loads enable trigger user")
+
+    def records(side: Connection) -> None:
+        side.execute("select setseed(%s)", [seed])
+        seconds["workouts"] = timed("workouts", side, WORKOUTS_SQL)
+        seconds["rebuild_personal_records"] = timed(
+            "rebuild_personal_records", side, "select public.rebuild_personal_records()"
+        )
+
+    started = time.perf_counter()
+    in_parallel(url, [rollups, records], lambda side, job: job(side), 2)
+    if has_fitness:
+        # What public.rebuild_daily_fitness() does (delete, then private.daily_fitness_refresh
+        # of every athlete with daily loads, nothing to read or delete first), the athletes
+        # split in two halves refreshed on two connections.
+        t0 = time.perf_counter()
+        conn.execute("delete from public.daily_fitness")
+        halves = [
+            row[0]
+            for row in conn.execute(
+                "select array_agg(user_id order by user_id) from ("
+                " select user_id, ntile(%s) over (order by user_id) as half"
+                " from (select distinct user_id from public.daily_loads) as d) as t"
+                " group by half order by half",
+                [workers],
+            ).fetchall()
+        ]
+        in_parallel(
+            url,
+            halves,
+            lambda side, users: side.execute(
+                "select private.daily_fitness_refresh(%s::uuid[], null, false)", [users]
+            ),
+            workers,
+        )
+        seconds["rebuild_daily_fitness"] = time.perf_counter() - t0
+        print(f"  rebuild_daily_fitness: {seconds['rebuild_daily_fitness']:.1f} s", flush=True)
+    seconds["derived_wall"] = time.perf_counter() - started
+    print(f"  derived tables (two connections): {seconds['derived_wall']:.1f} s", flush=True)
     return seconds
 
 
@@ -414,6 +648,7 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=60_000, help="the heaviest athlete's count")
     parser.add_argument("--chunks", type=int, default=40)
     parser.add_argument("--seed", type=float, default=0.16)
+    parser.add_argument("--workers", type=int, default=2, help="connections loading in parallel")
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
     with psycopg.connect(args.database_url, autocommit=True) as admin:
@@ -423,7 +658,16 @@ def main() -> None:
         started = time.perf_counter()
         migrations.migrate(conn)
         print(f"  migrate: {time.perf_counter() - started:.1f} s", flush=True)
-        result = generate(conn, args.users, args.activities, args.top, args.seed, args.chunks)
+        result = generate(
+            conn,
+            url,
+            args.users,
+            args.activities,
+            args.top,
+            args.seed,
+            args.chunks,
+            args.workers,
+        )
         result["total_seconds"] = time.perf_counter() - started
     print(json.dumps(result, indent=2))
     output = args.output or REPO_ROOT / "bench" / "results" / f"scale_generate_{args.name}.json"
