@@ -1449,6 +1449,30 @@ $$;
 COMMENT ON FUNCTION private.daily_fitness_follow_preferences() IS 'Row-level AFTER UPDATE trigger on users: a change of the fitness time constants (preferences ctl_days, atl_days) recomputes the athlete''s daily_fitness. Security definer: fired by the athlete''s own profile update, it writes daily_fitness.';
 
 --
+-- Name: daily_fitness_rebuild_all(); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.daily_fitness_rebuild_all() RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+    delete from public.daily_fitness;
+    perform private.daily_fitness_refresh(
+        array(select distinct dl.user_id from public.daily_loads as dl order by 1),
+        null,
+        false
+    );
+end;
+$$;
+
+--
+-- Name: FUNCTION daily_fitness_rebuild_all(); Type: COMMENT; Schema: private; Owner: -
+--
+
+COMMENT ON FUNCTION private.daily_fitness_rebuild_all() IS 'Empties public.daily_fitness and rebuilds every athlete''s series from the daily loads (the bulk path of public.rebuild_daily_fitness(null)). Security definer: the service role that calls the rebuild may not write daily_fitness itself.';
+
+--
 -- Name: daily_fitness_refresh(uuid[], date[], boolean); Type: FUNCTION; Schema: private; Owner: -
 --
 
@@ -9798,12 +9822,7 @@ CREATE FUNCTION public.rebuild_daily_fitness(p_user_id uuid DEFAULT NULL::uuid) 
     AS $$
 begin
     if p_user_id is null then
-        delete from public.daily_fitness;
-        perform private.daily_fitness_refresh(
-            array(select distinct dl.user_id from public.daily_loads as dl order by 1),
-            null,
-            false
-        );
+        perform private.daily_fitness_rebuild_all();
     else
         perform private.daily_fitness_refresh(array[p_user_id], array[null::date]);
     end if;
@@ -18513,6 +18532,13 @@ REVOKE ALL ON FUNCTION private.daily_fitness_follow_loads() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION private.daily_fitness_follow_preferences() FROM PUBLIC;
+
+--
+-- Name: FUNCTION daily_fitness_rebuild_all(); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.daily_fitness_rebuild_all() FROM PUBLIC;
+GRANT ALL ON FUNCTION private.daily_fitness_rebuild_all() TO service_role;
 
 --
 -- Name: FUNCTION daily_fitness_refresh(p_user_ids uuid[], p_from date[], p_replace boolean); Type: ACL; Schema: private; Owner: -

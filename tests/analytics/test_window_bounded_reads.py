@@ -162,6 +162,29 @@ def test_rebuild_of_everyone_gives_the_kept_rows(db: Conn, world: dict[str, uuid
         _assert_same(_fitness(db, user), rows)
 
 
+def test_the_service_role_rebuilds_everyone(db: Conn, world: dict[str, uuid.UUID]) -> None:
+    # "Service role only": the role it is granted to must be able to run it (it used to fail
+    # with permission denied on daily_fitness for the whole-table rebuild).
+    before = {u: _fitness(db, u) for u in (world["alice"], world["eve"])}
+    db.execute("set local role service_role")
+    db.execute("select public.rebuild_daily_fitness()")
+    db.execute("reset role")
+    for user, rows in before.items():
+        _assert_same(_fitness(db, user), rows)
+
+
+def test_threat_an_athlete_cannot_wipe_everyones_fitness(
+    db: Conn, world: dict[str, uuid.UUID]
+) -> None:
+    for function in ("public.rebuild_daily_fitness()", "private.daily_fitness_rebuild_all()"):
+        db.execute("savepoint attempt")
+        db.execute("set local role authenticated")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            db.execute(f"select {function}")
+        db.execute("rollback to savepoint attempt")
+    assert _fitness(db, world["alice"])
+
+
 def _fetched(conn: Conn, table: str) -> int:
     row = conn.execute(
         "select coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0)"
