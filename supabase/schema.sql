@@ -11570,7 +11570,7 @@ COMMENT ON FUNCTION public.tokens_store_refreshed(p_connection_id bigint, p_hold
 CREATE FUNCTION public.training_load_series(p_user_id uuid, p_from date, p_to date) RETURNS TABLE(day date, load double precision, ctl double precision, atl double precision, tsb double precision)
     LANGUAGE plpgsql STABLE
     SET search_path TO ''
-    AS $$
+    AS $_$
 declare
     v_preferences jsonb;
     v_ctl_days double precision;
@@ -11579,15 +11579,6 @@ declare
     v_last date;
     v_ctl double precision;
     v_atl double precision;
-    v_days date[];
-    v_loads double precision[];
-    v_ctls double precision[];
-    v_atls double precision[];
-    v_out_load double precision[];
-    v_out_ctl double precision[];
-    v_out_atl double precision[];
-    v_next integer := 1;
-    v_day date;
 begin
     if p_user_id is null or p_from is null or p_to is null or p_to < p_from then
         raise exception 'training_load_series needs a user id and p_from <= p_to'
@@ -11611,63 +11602,78 @@ begin
         and p_user_id is distinct from (select auth.uid())
         and not (select private.is_admin());
 
-    select f.day, f.ctl, f.atl into v_last, v_ctl, v_atl
-    from public.daily_fitness as f
-    where f.user_id = p_user_id and f.shareable_only = v_shareable_only and f.day < p_from
-    order by f.day desc
-    limit 1;
-    if not found then
+    -- The state before the window, planned for these values on every call (execute): a
+    -- session's cached generic plan read it through a BitmapOr of the policy's two arms, i.e.
+    -- the athlete's whole history before the window (102 buffers for the heaviest), where the
+    -- custom plan takes one step backwards in the primary key.
+    execute
+        'select f.day, f.ctl, f.atl from public.daily_fitness as f'
+        ' where f.user_id = $1 and f.shareable_only = $2 and f.day < $3'
+        ' order by f.day desc limit 1'
+        into v_last, v_ctl, v_atl
+        using p_user_id, v_shareable_only, p_from;
+    if v_last is null then
         v_last := null;
         v_ctl := 0::double precision;
         v_atl := 0::double precision;
     end if;
-    select
-        array_agg(f.day order by f.day),
-        array_agg(f.load order by f.day),
-        array_agg(f.ctl order by f.day),
-        array_agg(f.atl order by f.day)
-    into v_days, v_loads, v_ctls, v_atls
-    from public.daily_fitness as f
-    where
-        f.user_id = p_user_id
-        and f.shareable_only = v_shareable_only
-        and f.day between p_from and p_to;
-
-    -- Each day of the window: its stored row, else the last state decayed over the rest days.
-    for n in 0 .. p_to - p_from loop
-        v_day := p_from + n;
-        if v_next <= coalesce(cardinality(v_days), 0) and v_days[v_next] = v_day then
-            v_out_load[n + 1] := v_loads[v_next];
-            v_ctl := v_ctls[v_next];
-            v_atl := v_atls[v_next];
-            v_last := v_day;
-            v_next := v_next + 1;
-            v_out_ctl[n + 1] := v_ctl;
-            v_out_atl[n + 1] := v_atl;
-        else
-            v_out_load[n + 1] := 0::double precision;
-            v_out_ctl[n + 1] := case
-                when v_last is null then 0::double precision
-                else v_ctl * exp(greatest(-(v_day - v_last) / v_ctl_days, -700))
-            end;
-            v_out_atl[n + 1] := case
-                when v_last is null then 0::double precision
-                else v_atl * exp(greatest(-(v_day - v_last) / v_atl_days, -700))
-            end;
-        end if;
-    end loop;
 
     return query
-    select
-        p_from + (s.n - 1)::integer,
-        s.load,
-        s.ctl,
-        s.atl,
-        s.ctl - s.atl
-    from unnest(v_out_load, v_out_ctl, v_out_atl) with ordinality as s (load, ctl, atl, n)
-    order by s.n;
+    with days as (
+        select
+            (p_from + g.n)::date as day,
+            f.day as stored_day,
+            f.load,
+            f.ctl,
+            f.atl,
+            -- the stored rows up to this day: equal for a stored day and the rest days after it
+            count(f.day) over (order by g.n) as run
+        from generate_series(0, p_to - p_from) as g (n)
+        left join (
+            -- the window's stored rows only (the primary key's range)
+            select w.day, w.load, w.ctl, w.atl
+            from public.daily_fitness as w
+            where
+                w.user_id = p_user_id
+                and w.shareable_only = v_shareable_only
+                and w.day between p_from and p_to
+        ) as f on f.day = p_from + g.n
+    ),
+    states as (
+        select
+            d.day,
+            d.stored_day,
+            d.load,
+            d.ctl,
+            d.atl,
+            -- the last stored row on or before the day (none: the state before the window)
+            coalesce(max(d.stored_day) over w, v_last) as last_day,
+            coalesce(max(d.ctl) over w, v_ctl) as last_ctl,
+            coalesce(max(d.atl) over w, v_atl) as last_atl
+        from days as d
+        window w as (partition by d.run)
+    ),
+    series as (
+        select
+            s.day,
+            case when s.stored_day is not null then s.load else 0::double precision end as load,
+            case
+                when s.stored_day is not null then s.ctl
+                when s.last_day is null then 0::double precision
+                else s.last_ctl * exp(greatest(-(s.day - s.last_day) / v_ctl_days, -700))
+            end as ctl,
+            case
+                when s.stored_day is not null then s.atl
+                when s.last_day is null then 0::double precision
+                else s.last_atl * exp(greatest(-(s.day - s.last_day) / v_atl_days, -700))
+            end as atl
+        from states as s
+    )
+    select s.day, s.load, s.ctl, s.atl, s.ctl - s.atl
+    from series as s
+    order by s.day;
 end;
-$$;
+$_$;
 
 --
 -- Name: FUNCTION training_load_series(p_user_id uuid, p_from date, p_to date); Type: COMMENT; Schema: public; Owner: -
@@ -14434,6 +14440,10 @@ CREATE TABLE public.volume_totals (
     elevation_gain numeric NOT NULL,
     calories numeric NOT NULL,
     load numeric NOT NULL,
+    CONSTRAINT volume_totals_calories_finite CHECK (((calories > '-Infinity'::numeric) AND (calories < 'Infinity'::numeric))),
+    CONSTRAINT volume_totals_distance_finite CHECK (((distance > '-Infinity'::numeric) AND (distance < 'Infinity'::numeric))),
+    CONSTRAINT volume_totals_elevation_gain_finite CHECK (((elevation_gain > '-Infinity'::numeric) AND (elevation_gain < 'Infinity'::numeric))),
+    CONSTRAINT volume_totals_load_finite CHECK (((load > '-Infinity'::numeric) AND (load < 'Infinity'::numeric))),
     CONSTRAINT volume_totals_period CHECK ((period = ANY (ARRAY['week'::text, 'month'::text, 'year'::text]))),
     CONSTRAINT volume_totals_period_start CHECK ((((period = 'week'::text) AND (EXTRACT(isodow FROM period_start) = (1)::numeric)) OR ((period = 'month'::text) AND (period_start = (date_trunc('month'::text, (period_start)::timestamp with time zone))::date)) OR ((period = 'year'::text) AND (period_start = (date_trunc('year'::text, (period_start)::timestamp with time zone))::date))))
 )
@@ -14917,6 +14927,7 @@ CREATE TABLE public.source_totals (
     activity_count integer NOT NULL,
     distance numeric NOT NULL,
     moving_time bigint NOT NULL,
+    CONSTRAINT source_totals_distance_finite CHECK (((distance > '-Infinity'::numeric) AND (distance < 'Infinity'::numeric))),
     CONSTRAINT source_totals_period CHECK ((period = ANY (ARRAY['day'::text, 'week'::text]))),
     CONSTRAINT source_totals_week_is_monday CHECK (((period = 'day'::text) OR (EXTRACT(isodow FROM period_start) = (1)::numeric)))
 )

@@ -21,7 +21,9 @@ end;
 $$;
 
 comment on function private.daily_fitness_rebuild_all() is
-'Empties public.daily_fitness and rebuilds every athlete''s series from the daily loads (the bulk path of public.rebuild_daily_fitness(null)). Security definer: the service role that calls the rebuild may not write daily_fitness itself.';
+'Empties public.daily_fitness and rebuilds every athlete''s series from the daily loads '
+'(the bulk path of public.rebuild_daily_fitness(null)). Security definer: the service role '
+'that calls the rebuild may not write daily_fitness itself.';
 
 revoke all on function private.daily_fitness_rebuild_all() from public;
 grant execute on function private.daily_fitness_rebuild_all() to service_role;
