@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -101,3 +102,37 @@ def create_auth_user(conn: Connection, email: str, *, confirmed: bool = False) -
     assert inserted is not None
     user_id = inserted[0]
     return user_id if isinstance(user_id, uuid.UUID) else uuid.UUID(str(user_id))
+
+
+def create_user_with_role(
+    conn: Connection, name: str, role: str = "athlete", *, confirmed: bool = False
+) -> uuid.UUID:
+    """A new Supabase Auth user named after ``name`` (unique email), with this profile role."""
+    user = create_auth_user(conn, f"{name}-{uuid.uuid4().hex[:8]}@example.com", confirmed=confirmed)
+    if role != "athlete":  # what every new profile is
+        conn.execute("update public.users set role = %s where id = %s", [role, user])
+    return user
+
+
+def plan_nodes_as(
+    conn: Connection, caller: uuid.UUID, query: str, params: Sequence[Any] | Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """Every node of ``query``'s executed plan (EXPLAIN ANALYZE, JSON) run as ``caller``, with
+    sequential and bitmap scans off: a small test table then plans as the production size."""
+    with conn.transaction(force_rollback=True):
+        act_as_user(conn, caller)
+        conn.execute("set local enable_seqscan = off")
+        conn.execute("set local enable_bitmapscan = off")
+        row = conn.execute(
+            f"explain (analyze, costs off, timing off, format json) {query}".encode(), params
+        ).fetchone()
+        reset_role(conn)
+    assert row is not None
+    document = row[0] if isinstance(row[0], list) else json.loads(row[0])
+
+    def nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        yield plan
+        for child in plan.get("Plans", []):
+            yield from nodes(child)
+
+    return list(nodes(document[0]["Plan"]))

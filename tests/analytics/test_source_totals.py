@@ -15,9 +15,7 @@ other scope returns nothing.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -25,7 +23,7 @@ import psycopg
 import pytest
 
 from tests.analytics.test_rollups import T0, insert_activity, make_athletes
-from tests.helpers import act_as_user, create_auth_user, reset_role
+from tests.helpers import act_as_user, create_user_with_role, plan_nodes_as, reset_role
 from trainlytics.db.report_queries import SOURCE_TOTALS_SQL, source_windows
 
 Conn = psycopg.Connection[Any]
@@ -39,12 +37,6 @@ BEFORE = (
     " and a.start_date_local >= %(start)s and a.start_date_local < %(end)s::date + 1"
     " group by 1 order by count(*) desc, 1"
 )
-
-
-def _user(conn: Conn, name: str, role: str) -> uuid.UUID:
-    user = create_auth_user(conn, f"{name}-{uuid.uuid4().hex[:8]}@example.com")
-    conn.execute("update public.users set role = %s where id = %s", [role, user])
-    return user
 
 
 @pytest.fixture
@@ -67,8 +59,8 @@ def world(db: Conn) -> dict[str, Any]:
                 distance=997.5 * n,
             )
     insert_activity(db, athletes, eve, "garmin", T0, distance=5000.0)
-    coach = _user(db, "coach", "coach")
-    admin = _user(db, "admin", "admin")
+    coach = create_user_with_role(db, "coach", "coach")
+    admin = create_user_with_role(db, "admin", "admin")
     db.execute(
         "insert into public.coach_athletes (athlete_id, coach_id, status)"
         " values (%s, %s, 'active')",
@@ -163,32 +155,15 @@ def test_athlete_cannot_read_another_athletes_source_totals(
     assert _as(db, eve, SOURCE_TOTALS_SQL, {"user_id": alice, **source_windows(start, end)}) == []
 
 
-def _plan(conn: Conn, caller: uuid.UUID, params: dict[str, Any]) -> list[dict[str, Any]]:
-    with conn.transaction(force_rollback=True):
-        act_as_user(conn, caller)
-        conn.execute("set local enable_seqscan = off")
-        conn.execute("set local enable_bitmapscan = off")
-        row = conn.execute(
-            b"explain (analyze, costs off, timing off, format json) " + SOURCE_TOTALS_SQL.encode(),
-            params,
-        ).fetchone()
-        reset_role(conn)
-    assert row is not None
-    document = row[0] if isinstance(row[0], list) else json.loads(row[0])
-
-    def nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        yield plan
-        for child in plan.get("Plans", []):
-            yield from nodes(child)
-
-    return list(nodes(document[0]["Plan"]))
-
-
 def test_report_sources_read_the_windows_totals_only(db: Conn, world: dict[str, Any]) -> None:
     alice = world["alice"]
     start, end = T0.date() + timedelta(days=3), T0.date() + timedelta(days=40)
     params = {"user_id": alice, **source_windows(start, end)}
-    scans = [n for n in _plan(db, alice, params) if n.get("Relation Name") == "source_totals"]
+    scans = [
+        n
+        for n in plan_nodes_as(db, alice, SOURCE_TOTALS_SQL, params)
+        if n.get("Relation Name") == "source_totals"
+    ]
     assert len(scans) == 3
     for scan in scans:
         assert scan["Node Type"] == "Index Scan"

@@ -17,9 +17,7 @@ Threats: an athlete reads no other athlete's totals; a coach reads only the shar
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -35,7 +33,13 @@ from tests.analytics.test_rollups import (
     totals_of_rollups,
     volume_totals,
 )
-from tests.helpers import act_as_service, act_as_user, create_auth_user, reset_role
+from tests.helpers import (
+    act_as_service,
+    act_as_user,
+    create_user_with_role,
+    plan_nodes_as,
+    reset_role,
+)
 
 Conn = psycopg.Connection[Any]
 SINCE = date(2026, 1, 1)  # the windows' start: the history begins at T0 (2026-03-02)
@@ -79,12 +83,6 @@ def _as(conn: Conn, user: uuid.UUID | None, query: str, params: list[Any]) -> li
         return rows
 
 
-def _user(conn: Conn, name: str, role: str) -> uuid.UUID:
-    user = create_auth_user(conn, f"{name}-{uuid.uuid4().hex[:8]}@example.com")
-    conn.execute("update public.users set role = %s where id = %s", [role, user])
-    return user
-
-
 @pytest.fixture
 def world(db: Conn) -> dict[str, Any]:
     athletes = make_athletes(db, 2)
@@ -105,8 +103,8 @@ def world(db: Conn) -> dict[str, Any]:
             distance=1000.25 * (n + 1),
         )
     insert_activity(db, athletes, eve, "garmin", T0, distance=5000.0)
-    coach = _user(db, "coach", "coach")
-    admin = _user(db, "admin", "admin")
+    coach = create_user_with_role(db, "coach", "coach")
+    admin = create_user_with_role(db, "admin", "admin")
     db.execute(
         "insert into public.coach_athletes (athlete_id, coach_id, status)"
         " values (%s, %s, 'active')",
@@ -263,26 +261,6 @@ def test_totals_follow_a_bulk_statement(db: Conn) -> None:
 # --- plans ------------------------------------------------------------------------------------
 
 
-def _plan(conn: Conn, caller: uuid.UUID, query: str, params: list[Any]) -> list[dict[str, Any]]:
-    with conn.transaction(force_rollback=True):
-        act_as_user(conn, caller)
-        conn.execute("set local enable_seqscan = off")
-        conn.execute("set local enable_bitmapscan = off")
-        row = conn.execute(
-            f"explain (analyze, costs off, timing off, format json) {query}".encode(), params
-        ).fetchone()
-        reset_role(conn)
-    assert row is not None
-    document = row[0] if isinstance(row[0], list) else json.loads(row[0])
-
-    def nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        yield plan
-        for child in plan.get("Plans", []):
-            yield from nodes(child)
-
-    return list(nodes(document[0]["Plan"]))
-
-
 def _branches(nodes: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The scans of scope all and of scope shareable."""
     scans = [n for n in nodes if n.get("Relation Name") == "volume_totals"]
@@ -304,7 +282,7 @@ def test_owner_read_never_scans_the_shareable_scope(
     query = f"select * from public.{view} where user_id = %s and {VIEWS[view]} >= %s"
     since = SINCE
     returned = len(_as(db, alice, query, [alice, since]))
-    everything, shareable = _branches(_plan(db, alice, query, [alice, since]))
+    everything, shareable = _branches(plan_nodes_as(db, alice, query, [alice, since]))
     # the window's rows of scope all, one per returned row, none read to be thrown away
     assert everything["Actual Rows"] == returned > 0
     assert everything.get("Rows Removed by Filter", 0) == 0
@@ -320,7 +298,7 @@ def test_admin_read_never_runs_the_coaches_branch(
 ) -> None:
     alice, admin = world["alice"], world["admin"]
     query = f"select * from public.{view} where user_id = %s and {VIEWS[view]} >= %s"
-    nodes = _plan(db, admin, query, [alice, SINCE])
+    nodes = plan_nodes_as(db, admin, query, [alice, SINCE])
     everything, shareable = _branches(nodes)
     assert everything["Actual Rows"] > 0
     assert shareable["Actual Loops"] == 0
@@ -333,6 +311,6 @@ def test_coach_read_gets_the_shareable_scope_only(
 ) -> None:
     alice, coach = world["alice"], world["coach"]
     query = f"select * from public.{view} where user_id = %s and {VIEWS[view]} >= %s"
-    everything, shareable = _branches(_plan(db, coach, query, [alice, SINCE]))
+    everything, shareable = _branches(plan_nodes_as(db, coach, query, [alice, SINCE]))
     assert everything["Actual Rows"] == 0
     assert shareable["Actual Rows"] > 0

@@ -19,25 +19,17 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import psycopg
 import pytest
 
-from tests.helpers import act_as_user, create_auth_user
+from tests.helpers import act_as_user, create_user_with_role, plan_nodes_as
 
 Conn = psycopg.Connection[Any]
 T0 = datetime(2025, 1, 6, 7, 0, tzinfo=UTC)  # a Monday
 DAYS = 400
-
-
-def _user(conn: Conn, name: str, role: str = "athlete") -> uuid.UUID:
-    user = create_auth_user(conn, f"{name}-{uuid.uuid4().hex[:8]}@example.com", confirmed=True)
-    if role != "athlete":
-        conn.execute("update public.users set role = %s where id = %s", [role, user])
-    return user
 
 
 def _history(conn: Conn, user: uuid.UUID, days: int = DAYS) -> None:
@@ -56,8 +48,11 @@ def _history(conn: Conn, user: uuid.UUID, days: int = DAYS) -> None:
 
 @pytest.fixture
 def world(db: Conn) -> dict[str, uuid.UUID]:
-    alice, eve = _user(db, "alice"), _user(db, "eve")
-    coach = _user(db, "coach", "coach")
+    alice, eve = (
+        create_user_with_role(db, "alice", confirmed=True),
+        create_user_with_role(db, "eve", confirmed=True),
+    )
+    coach = create_user_with_role(db, "coach", "coach", confirmed=True)
     _history(db, alice)
     _history(db, eve, 30)
     db.execute(
@@ -220,25 +215,6 @@ def test_series_reads_the_window_not_the_history(db: Conn, world: dict[str, uuid
     assert loads == 0
 
 
-def _plan(conn: Conn, caller: uuid.UUID, query: str, params: list[Any]) -> list[dict[str, Any]]:
-    with conn.transaction(force_rollback=True):
-        act_as_user(conn, caller)
-        conn.execute("set local enable_seqscan = off")
-        conn.execute("set local enable_bitmapscan = off")
-        row = conn.execute(
-            f"explain (analyze, costs off, timing off, format json) {query}".encode(), params
-        ).fetchone()
-    assert row is not None
-    document = row[0] if isinstance(row[0], list) else json.loads(row[0])
-
-    def nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        yield plan
-        for child in plan.get("Plans", []):
-            yield from nodes(child)
-
-    return list(nodes(document[0]["Plan"]))
-
-
 WINDOW_READS = [
     (
         "select * from public.weekly_volume where user_id = %s and week_start >= %s",
@@ -297,7 +273,7 @@ def test_statistics_scan_only_the_windows_rows(
         [alice, T0.date(), T0.date() + timedelta(days=DAYS)],
     )
     db.execute("analyze public.workouts")
-    nodes = _plan(db, alice, query, [alice, since])
+    nodes = plan_nodes_as(db, alice, query, [alice, since])
     scans = [n for n in nodes if n.get("Relation Name") == table]
     assert scans, f"no scan of {table}"
     for scan in scans:
@@ -363,7 +339,7 @@ def test_nobody_writes_daily_fitness_through_the_api(db: Conn, world: dict[str, 
 def test_decades_between_activities_decay_to_zero_without_error(db: Conn) -> None:
     """exp() raises on underflow in PostgreSQL: a 25-year gap (and atl_days 1, where two years
     already pass e^-700) must decay to 0, not fail the ingest."""
-    athlete = _user(db, "returning")
+    athlete = create_user_with_role(db, "returning", confirmed=True)
     db.execute("update public.users set preferences = '{\"atl_days\": 1}' where id = %s", [athlete])
     for start in ("2000-05-01T08:00:00Z", "2025-05-01T08:00:00Z", "2001-01-01T08:00:00Z"):
         db.execute(
