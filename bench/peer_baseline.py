@@ -76,6 +76,7 @@ if str(REPO_ROOT / "functions_py") not in sys.path:  # runnable without `pip ins
 from ingest_throughput import strava_activity  # noqa: E402
 
 from trainlytics.db import migrations  # noqa: E402
+from trainlytics.db.jsonb_text import jsonb_bytes  # noqa: E402
 
 BENCH_DATABASE_URL_ENV = "TRAINLYTICS_BENCH_DATABASE_URL"
 
@@ -266,8 +267,12 @@ def main() -> None:
                 "orm_merge": new_connection(conn, "merge"),
                 "orm_upsert": new_connection(conn, "upsert"),
             }
-            # Warm-up payloads: other ids, dated after the timed ones.
-            warm = pages_of(args.activities, args.warmup * args.page_size, args.page_size)
+            # Warm-up payloads: other ids, dated before the timed ones. A first sync lists
+            # oldest first (Strava's `after` listing, the engine's windows oldest first), so
+            # each timed page is newer than what is stored, as it is in production.
+            warm = pages_of(
+                -args.warmup * args.page_size, args.warmup * args.page_size, args.page_size
+            )
             pages = pages_of(0, args.activities, args.page_size)
             seconds: dict[str, dict[str, float]] = {
                 s: {"first_sync": 0.0, "resync": 0.0} for s in sides
@@ -282,7 +287,8 @@ def main() -> None:
                             conn.execute("set local role service_role")
                             conn.execute(
                                 "select * from public.ingest_activities(%s, %s)",
-                                [connection_id, Jsonb(page)],
+                                # encoded as the gateways encode every jsonb argument
+                                [connection_id, Jsonb(page, dumps=jsonb_bytes)],
                             ).fetchall()
                     elif side == "orm_merge":
                         orm_merge_page(session, page, user_id, connection_id)
