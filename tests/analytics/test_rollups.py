@@ -423,6 +423,42 @@ def test_incremental_rollups_survive_bulk_statements(db: Conn) -> None:
     assert_incremental_equals_rebuild(db, world.users)
 
 
+def test_statements_of_more_than_2000_rows_keep_the_rollups_too(db: Conn) -> None:
+    """A statement of more than 2,000 activities takes the statements planned for its
+    transition tables (migration 20261205340000), smaller ones the static statements: both
+    equal a rebuild. Every statement here writes more than 2,000 rows (a rebuild of them
+    writes the volume totals' bulk path as well)."""
+    world = make_athletes(db, 2)
+    for user in world.users:
+        db.execute(
+            "insert into public.activities (user_id, source, is_manual, provider,"
+            " connection_id, external_id, activity_type, start_date, utc_offset, distance,"
+            " moving_time, elevation_gain, average_heartrate, weighted_average_watts,"
+            " is_private)"
+            " select %(user)s, 'provider', false, 'garmin', %(conn)s, md5(random()::text),"
+            " (array['run', 'ride', 'swim'])[1 + g %% 3]::public.activity_type,"
+            " %(t0)s::timestamptz + g * interval '7 hours', (g %% 5 - 2) * 3600, g * 10.25,"
+            " 1800 + g, g %% 50, 120 + g %% 40, case when g %% 4 = 0 then 180 + g %% 70 end,"
+            " g %% 9 = 0"
+            " from generate_series(1, 2100) as g",
+            {"user": user, "conn": world.connections[(user, "garmin")], "t0": T0},
+        )
+    assert_incremental_equals_rebuild(db, world.users)
+    db.execute(
+        "update public.activities set distance = distance + id %% 3, is_private = not is_private,"
+        " start_date = start_date + case when id %% 5 = 0 then interval '3 days' else '0' end"
+        " where user_id = any(%s)",
+        [world.users],
+    )
+    assert_incremental_equals_rebuild(db, world.users)
+    db.execute(
+        "update public.activities set deleted_at = now() where user_id = any(%s) and id %% 7 = 0",
+        [world.users],
+    )
+    db.execute("delete from public.activities where user_id = %s", [world.users[0]])
+    assert_incremental_equals_rebuild(db, world.users)
+
+
 def test_ingest_keeps_rollups_current(db: Conn) -> None:
     """Through the worker's path: public.ingest_activities (upsert + soft delete)."""
     connection_id, user = make_connection(db, "strava")

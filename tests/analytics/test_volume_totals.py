@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.analytics.test_rollups import (
     T0,
@@ -40,6 +43,7 @@ from tests.helpers import (
     plan_nodes_as,
     reset_role,
 )
+from tests.hypothesis_profiles import examples
 
 Conn = psycopg.Connection[Any]
 SINCE = date(2026, 1, 1)  # the windows' start: the history begins at T0 (2026-03-02)
@@ -256,6 +260,220 @@ def test_totals_follow_a_bulk_statement(db: Conn) -> None:
         [athletes.users[0], T0 + timedelta(days=30)],
     )
     assert volume_totals(db, athletes.users) == totals_of_rollups(db, athletes.users)
+
+
+# --- any writer of weekly_rollups (migration 20261205340000) -----------------------------------
+
+# Mondays from early December 2026 into February 2027: weeks that straddle a month, and a year.
+ROLLUP_WEEK0 = date(2026, 12, 7)
+ROLLUP_SPORTS = ("ride", "run", "swim")
+ROLLUP_PROVIDERS = (None, "garmin", "strava")
+_row = st.integers(0, 1_000)  # picks rows by (week number + activity_count) modulo
+
+rollup_write = st.one_of(
+    # new rows (a row already there is left alone)
+    st.tuples(
+        st.just("insert"),
+        st.integers(0, 1),  # athlete
+        st.lists(
+            st.tuples(
+                st.integers(0, 5),  # week
+                st.booleans(),  # month: of the week's Monday, or of its Sunday
+                st.sampled_from(ROLLUP_SPORTS),
+                st.sampled_from(ROLLUP_PROVIDERS),
+                st.booleans(),  # shareable
+                st.integers(1, 3),  # activity_count
+                st.integers(0, 50_000),  # distance in quarters of a metre
+            ),
+            min_size=1,
+            max_size=6,
+        ),
+    ),
+    # one upsert statement: new rows inserted, existing ones added to (both triggers fire)
+    st.tuples(st.just("upsert"), st.integers(0, 1), st.integers(0, 6), st.integers(1, 5_000)),
+    # sums changed in place, or rewritten unchanged (amount 0), on a subset of rows
+    st.tuples(st.just("update"), _row, st.integers(1, 3), st.integers(-1, 1), st.integers(0, 999)),
+    # changes that cancel out within a total: +amount on one provider, -amount on the others
+    st.tuples(st.just("cancel"), st.integers(0, 5), st.integers(1, 999)),
+    # a key column changed: another week, sport or scope (a clash with an existing row is skipped)
+    st.tuples(
+        st.just("move"), _row, st.integers(1, 3), st.sampled_from(("week", "sport", "scope"))
+    ),
+    st.tuples(st.just("delete"), _row, st.integers(2, 4)),
+)
+
+
+def _write_rollups(conn: Conn, users: list[uuid.UUID], op: tuple[Any, ...]) -> None:
+    kind = op[0]
+    # rows picked by a residue of (weeks since ROLLUP_WEEK0 + activity_count)
+    picked = "((r.week_start - %(week0)s) / 7 + r.activity_count) %% %(mod)s = %(rest)s"
+    if kind == "insert":
+        for week, sunday, sport, provider, shareable, count, quarters in op[2]:
+            monday = ROLLUP_WEEK0 + timedelta(weeks=week)
+            month = (monday + timedelta(days=6 if sunday else 0)).replace(day=1)
+            conn.execute(
+                "insert into public.weekly_rollups (user_id, week_start, month_start,"
+                " activity_type, provider, shareable, activity_count, distance, moving_time,"
+                " elapsed_time, elevation_gain, calories, load)"
+                " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " on conflict do nothing",
+                [
+                    users[op[1]],
+                    monday,
+                    month,
+                    sport,
+                    provider,
+                    shareable,
+                    count,
+                    Decimal(quarters) / 4,
+                    60 * quarters,
+                    61 * quarters,
+                    Decimal(quarters) / 100,
+                    Decimal(quarters) / 8,
+                    Decimal(quarters) / 3,
+                ],
+            )
+    elif kind == "upsert":
+        _, who, week, amount = op
+        monday = ROLLUP_WEEK0 + timedelta(weeks=week)
+        conn.execute(
+            "insert into public.weekly_rollups as r (user_id, week_start, month_start,"
+            " activity_type, provider, shareable, activity_count, distance, moving_time,"
+            " elapsed_time, elevation_gain, calories, load)"
+            " select %(user)s, %(monday)s, date_trunc('month', %(monday)s::date)::date, s.sport,"
+            " 'garmin', s.sport <> 'swim', 1, %(amount)s, %(amount)s, %(amount)s, 0, 0, 1.5"
+            " from unnest(array['ride', 'run', 'swim']::public.activity_type[]) as s (sport)"
+            " on conflict (user_id, week_start, month_start, activity_type, provider, shareable)"
+            " do update set activity_count = r.activity_count + 1,"
+            " distance = r.distance + excluded.distance, load = r.load + excluded.load",
+            {"user": users[who], "monday": monday, "amount": amount},
+        )
+    elif kind == "update":
+        _, rest, mod, count, amount = op
+        conn.execute(
+            "update public.weekly_rollups as r set"
+            " activity_count = greatest(1, r.activity_count + %(count)s),"
+            " distance = r.distance + %(amount)s::numeric / 4,"
+            " moving_time = r.moving_time + %(amount)s, load = r.load - %(amount)s::numeric / 3"
+            f" where r.user_id = any(%(users)s) and {picked}",
+            {
+                "count": count,
+                "amount": amount,
+                "users": users,
+                "week0": ROLLUP_WEEK0,
+                "mod": mod,
+                "rest": rest % mod,
+            },
+        )
+    elif kind == "cancel":
+        _, week, amount = op
+        conn.execute(
+            "update public.weekly_rollups as r set distance = r.distance"
+            " + case when r.provider is null then %(amount)s else -%(amount)s end"
+            " where r.user_id = any(%(users)s) and r.week_start = %(monday)s",
+            {"amount": amount, "users": users, "monday": ROLLUP_WEEK0 + timedelta(weeks=week)},
+        )
+    elif kind == "move":
+        _, rest, mod, column = op
+        change = {
+            # the next week, in the month of its Monday (the key's month must overlap the week)
+            "week": "week_start = r.week_start + 7,"
+            " month_start = date_trunc('month', r.week_start + 7)::date",
+            "sport": "activity_type = case r.activity_type when 'ride' then 'run'"
+            " when 'run' then 'swim' else 'ride' end::public.activity_type",
+            "scope": "shareable = not r.shareable",
+        }[column]
+        try:
+            with conn.transaction():
+                conn.execute(
+                    f"update public.weekly_rollups as r set {change}"
+                    f" where r.user_id = any(%(users)s) and {picked}",
+                    {"users": users, "week0": ROLLUP_WEEK0, "mod": mod, "rest": rest % mod},
+                )
+        except psycopg.errors.UniqueViolation:
+            pass
+    else:
+        _, rest, mod = op
+        conn.execute(
+            f"delete from public.weekly_rollups as r where r.user_id = any(%(users)s) and {picked}",
+            {"users": users, "week0": ROLLUP_WEEK0, "mod": mod, "rest": rest % mod},
+        )
+
+
+@settings(
+    max_examples=examples(50),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(writes=st.lists(rollup_write, min_size=1, max_size=12))
+def test_totals_equal_the_rollups_after_any_writes_of_the_rollups(
+    db: Conn, writes: list[Any]
+) -> None:
+    """Whatever writes weekly_rollups (the activities' deltas, a recompute, the load refresh, a
+    rebuild: here multi-row inserts, upserts, updates of sums and of key columns, rewrites with
+    the same sums, changes that cancel out within a total, deletes), volume_totals equals the
+    totals aggregated from scratch from the rollups after every statement."""
+    with db.transaction(force_rollback=True):
+        users = make_athletes(db, 2).users
+        # a dense start: every week, two sports, every provider, for both athletes
+        db.execute(
+            "insert into public.weekly_rollups (user_id, week_start, month_start, activity_type,"
+            " provider, shareable, activity_count, distance, moving_time, elapsed_time,"
+            " elevation_gain, calories, load)"
+            " select u.id, %(week0)s::date + 7 * w, date_trunc('month', %(week0)s::date + 7 * w),"
+            " s.sport, p.provider, p.provider is distinct from 'strava', 1 + w %% 2,"
+            " 1000.25 * (w + 1), 600 * (w + 1), 700 * (w + 1), 10.5, 300, 40.125 * (w + 1)"
+            " from unnest(%(users)s::uuid[]) as u (id), generate_series(0, 5) as w,"
+            " unnest(array['ride', 'run']::public.activity_type[]) as s (sport),"
+            " unnest(array[null, 'garmin', 'strava']::public.provider_type[]) as p (provider)",
+            {"week0": ROLLUP_WEEK0, "users": users},
+        )
+        assert volume_totals(db, users) == totals_of_rollups(db, users)
+        for write in writes:
+            _write_rollups(db, users, write)
+            assert volume_totals(db, users) == totals_of_rollups(db, users), write
+
+
+def test_totals_equal_the_rollups_after_statements_of_more_than_2000_rows(db: Conn) -> None:
+    """A statement of more than 2,000 rollup rows takes the statement planned for its
+    transition tables (migration 20261205340000): the totals equal the rollups' after a bulk
+    insert, a bulk update (some rows rewritten with the same sums, some moved to other weeks)
+    and a bulk delete."""
+    users = make_athletes(db, 2).users
+    db.execute(
+        "insert into public.weekly_rollups (user_id, week_start, month_start, activity_type,"
+        " provider, shareable, activity_count, distance, moving_time, elapsed_time,"
+        " elevation_gain, calories, load)"
+        " select u.id, %(week0)s::date + 7 * w, date_trunc('month', %(week0)s::date + 7 * w),"
+        " s.sport, p.provider, h.shareable, 1 + w %% 3, 1000.25 * (w + 1), 600 * (w + 1),"
+        " 700 * (w + 1), 10.5, 300, 40.125 * (w + 1)"
+        " from unnest(%(users)s::uuid[]) as u (id), generate_series(0, 99) as w,"
+        " unnest(array['ride', 'run', 'swim']::public.activity_type[]) as s (sport),"
+        " unnest(array[null, 'garmin', 'strava']::public.provider_type[]) as p (provider),"
+        " unnest(array[false, true]) as h (shareable)",
+        {"week0": ROLLUP_WEEK0, "users": users},
+    )
+    assert db.execute("select count(*) from public.weekly_rollups").fetchone() == (3600,)
+    assert volume_totals(db, users) == totals_of_rollups(db, users)
+    db.execute(
+        "update public.weekly_rollups as r set"
+        " distance = r.distance + case when r.activity_count = 1 then 0 else 2.5 end,"
+        " load = r.load * case when r.shareable then 1 else 2 end,"
+        " week_start = r.week_start + case when r.provider = 'strava' then 7 * 200 else 0 end,"
+        " month_start = case when r.provider = 'strava'"
+        " then date_trunc('month', r.week_start + 7 * 200)::date else r.month_start end"
+        " where r.user_id = any(%s)",
+        [users],
+    )
+    assert volume_totals(db, users) == totals_of_rollups(db, users)
+    db.execute(
+        "delete from public.weekly_rollups as r"
+        " where r.user_id = any(%s) and r.provider is not null",
+        [users],
+    )
+    assert volume_totals(db, users) == totals_of_rollups(db, users)
+    db.execute("delete from public.weekly_rollups as r where r.user_id = any(%s)", [users])
+    assert volume_totals(db, users) == []
 
 
 # --- plans ------------------------------------------------------------------------------------
