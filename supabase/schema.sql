@@ -6164,28 +6164,39 @@ begin
         end if;
         if cardinality(rollups) > 0 then
             with
-            -- Each version's load preferences once (offset 0 keeps the subquery: the expression
-            -- is not copied into every use of the load formulas' preference argument).
-            versions as (
+            -- The load preferences of each athlete and local date of the versions, once (offset
+            -- 0 keeps the subquery: the expression is not copied into every use of the load
+            -- formulas' preference argument).
+            preferences as (
                 select
-                    c.*,
+                    d.user_id,
+                    d.day,
                     private.load_preferences(
                         u.preferences, s.max_heart_rate, s.resting_heart_rate,
                         s.threshold_heart_rate, s.sex, f.ftp_w
                     ) as load_preferences
-                from unnest(rollups) as c
+                from (
+                    select distinct c.user_id, c.start_date_local::date as day
+                    from unnest(rollups) as c
+                ) as d
                 -- An athlete being deleted has no rollups left to adjust (they cascade away).
-                inner join public.users as u on c.user_id = u.id
-                left join public.athlete_settings as s on c.user_id = s.user_id
-                -- the FTP in force on the activity's local date
+                inner join public.users as u on d.user_id = u.id
+                left join public.athlete_settings as s on d.user_id = s.user_id
+                -- the FTP in force on the local date
                 left join lateral (
                     select h.ftp_w
                     from public.athlete_ftp_history as h
-                    where h.user_id = c.user_id and h.effective_from <= c.start_date_local::date
+                    where h.user_id = d.user_id and h.effective_from <= d.day
                     order by h.effective_from desc
                     limit 1
                 ) as f on true
                 offset 0
+            ),
+            versions as (
+                select c.*, p.load_preferences
+                from unnest(rollups) as c
+                inner join preferences as p
+                    on c.user_id = p.user_id and c.start_date_local::date = p.day
             ),
             contributions as (
                 select

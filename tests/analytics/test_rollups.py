@@ -275,6 +275,8 @@ operation = st.one_of(
     st.tuples(st.just("make_duplicate"), st.integers(0, 10_000), st.integers(0, 10_000)),
     st.tuples(st.just("split"), st.integers(0, 10_000)),
     st.tuples(st.just("preferences"), st.integers(0, 1), st.integers(150, 350)),
+    # an FTP in force from a day of the history on (the loads of later inserts read it by date)
+    st.tuples(st.just("ftp"), st.integers(0, 1), st.integers(0, 40), st.integers(150, 350)),
 )
 
 
@@ -313,6 +315,14 @@ def apply(conn: Conn, world: Athletes, op: tuple[Any, ...]) -> None:
         conn.execute(
             "update public.users set preferences = preferences || %s where id = %s",
             [json.dumps({"ftp": op[2]}), users[op[1]]],
+        )
+        return
+    if kind == "ftp":
+        conn.execute(
+            "insert into public.athlete_ftp_history (user_id, effective_from, ftp_w)"
+            " values (%s, %s, %s)"
+            " on conflict (user_id, effective_from) do update set ftp_w = excluded.ftp_w",
+            [users[op[1]], (T0 + timedelta(days=op[2])).date(), op[3]],
         )
         return
     target = pick(conn, users, op[1])
@@ -456,6 +466,44 @@ def test_statements_of_more_than_2000_rows_keep_the_rollups_too(db: Conn) -> Non
         [world.users],
     )
     db.execute("delete from public.activities where user_id = %s", [world.users[0]])
+    assert_incremental_equals_rebuild(db, world.users)
+
+
+def test_new_activities_load_with_the_settings_and_ftp_of_their_date(db: Conn) -> None:
+    """The triggers compute the load preferences once per athlete and local date (migration
+    20261205340000): activities written after FTP changes and settings, on dates around the
+    changes, by small and bulk statements, equal a rebuild."""
+    world = make_athletes(db, 2)
+    alice, eve = world.users
+    db.execute(
+        "insert into public.athlete_settings (user_id, max_heart_rate, resting_heart_rate,"
+        " threshold_heart_rate, sex) values (%s, 190, 48, 172, 'female')",
+        [alice],
+    )
+    for user, days, ftp in ((alice, 3, 280), (alice, 9, 230), (eve, 5, 310)):
+        db.execute(
+            "insert into public.athlete_ftp_history (user_id, effective_from, ftp_w)"
+            " values (%s, %s, %s)",
+            [user, (T0 + timedelta(days=days)).date(), ftp],
+        )
+    for n in range(40):
+        insert_activity(
+            db,
+            world,
+            (alice, eve)[n % 2],
+            ("garmin", "manual")[n % 2],
+            T0 + timedelta(hours=7 * n),
+            activity_type=("ride", "run", "ride", "walk")[n % 4],
+            average_heartrate=130 + n,
+            weighted_average_watts=None if n % 3 == 0 else 150 + n,
+        )
+    assert_incremental_equals_rebuild(db, world.users)
+    # one statement over both athletes and many dates: moved across the FTP changes
+    db.execute(
+        "update public.activities set start_date = start_date + interval '2 days'"
+        " where user_id = any(%s) and id %% 2 = 0",
+        [world.users],
+    )
     assert_incremental_equals_rebuild(db, world.users)
 
 
