@@ -54,6 +54,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from psycopg.types.json import Jsonb
 from sqlalchemy import (
+    REAL,
     BigInteger,
     Boolean,
     DateTime,
@@ -61,7 +62,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
-    String,
+    Text,
     UniqueConstraint,
     create_engine,
     select,
@@ -86,7 +87,8 @@ class Base(DeclarativeBase):
 
 
 class PeerActivity(Base):
-    """The normalised columns public.activities stores, as a peer's model would declare them."""
+    """The normalised columns public.activities stores, as a peer's model would declare them
+    (same SQL types; the sport as text)."""
 
     __tablename__ = "activities"
     __table_args__ = (
@@ -97,29 +99,29 @@ class PeerActivity(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     user_id: Mapped[uuid.UUID] = mapped_column(UUID, nullable=False)
     connection_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    external_id: Mapped[str] = mapped_column(String, nullable=False)
-    name: Mapped[str | None] = mapped_column(String)
-    activity_type: Mapped[str] = mapped_column(String, nullable=False)
-    provider_activity_type: Mapped[str | None] = mapped_column(String)
+    external_id: Mapped[str] = mapped_column(Text, nullable=False)
+    name: Mapped[str | None] = mapped_column(Text)
+    activity_type: Mapped[str] = mapped_column(Text, nullable=False)
+    provider_activity_type: Mapped[str | None] = mapped_column(Text)
     start_date: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     start_date_local: Mapped[datetime] = mapped_column(DateTime(timezone=False))
-    timezone: Mapped[str | None] = mapped_column(String)
+    timezone: Mapped[str | None] = mapped_column(Text)
     utc_offset: Mapped[int] = mapped_column(Integer, nullable=False)
     elapsed_time: Mapped[int | None] = mapped_column(Integer)
     moving_time: Mapped[int | None] = mapped_column(Integer)
     distance: Mapped[float | None] = mapped_column(Float)
     average_speed: Mapped[float | None] = mapped_column(Float)
     max_speed: Mapped[float | None] = mapped_column(Float)
-    average_heartrate: Mapped[float | None] = mapped_column(Float)
-    max_heartrate: Mapped[float | None] = mapped_column(Float)
-    average_watts: Mapped[float | None] = mapped_column(Float)
-    weighted_average_watts: Mapped[float | None] = mapped_column(Float)
-    average_cadence: Mapped[float | None] = mapped_column(Float)
-    elevation_gain: Mapped[float | None] = mapped_column(Float)
-    calories: Mapped[float | None] = mapped_column(Float)
+    average_heartrate: Mapped[float | None] = mapped_column(REAL)
+    max_heartrate: Mapped[float | None] = mapped_column(REAL)
+    average_watts: Mapped[float | None] = mapped_column(REAL)
+    weighted_average_watts: Mapped[float | None] = mapped_column(REAL)
+    average_cadence: Mapped[float | None] = mapped_column(REAL)
+    elevation_gain: Mapped[float | None] = mapped_column(REAL)
+    calories: Mapped[float | None] = mapped_column(REAL)
     is_manual: Mapped[bool] = mapped_column(Boolean, nullable=False)
     is_private: Mapped[bool] = mapped_column(Boolean, nullable=False)
-    device_name: Mapped[str | None] = mapped_column(String)
+    device_name: Mapped[str | None] = mapped_column(Text)
 
 
 # Strava sport_type -> activity_type, for the sports the payloads use (the ingest maps the
@@ -206,6 +208,37 @@ def orm_upsert_page(
         )
         session.execute(statement)
     session.commit()
+
+
+# Each side's rows for the same external id, compared column by column (the merge side's rows;
+# the upsert side stores the same values through the same normaliser).
+AGREEMENT_SQL = """
+select count(*)
+from public.activities as a
+full join (
+    select p.* from peer_baseline.activities as p
+    where p.connection_id = (
+        select min(q.connection_id) from peer_baseline.activities as q
+    )
+) as p on a.external_id = p.external_id
+where
+    a.connection_id = %s
+    and (
+        p.id is null
+        or a.start_date <> p.start_date
+        or a.start_date_local <> p.start_date_local
+        or a.utc_offset <> p.utc_offset
+        or a.activity_type::text <> p.activity_type
+        or a.distance is distinct from p.distance
+        or a.moving_time is distinct from p.moving_time
+        or a.elapsed_time is distinct from p.elapsed_time
+        or a.average_heartrate is distinct from p.average_heartrate
+        or a.average_watts is distinct from p.average_watts
+        or a.is_private <> p.is_private
+        or a.is_manual <> p.is_manual
+        or a.name is distinct from p.name
+    )
+"""
 
 
 def new_connection(conn: psycopg.Connection[Any], label: str) -> tuple[uuid.UUID, int]:
@@ -326,6 +359,14 @@ def main() -> None:
             ).fetchone()
             if not (counts is not None):
                 raise RuntimeError("unexpected empty result")
+            # Fairness: both sides stored the same activities with the same values in the
+            # columns they share (the ingest additionally doubles foot cadence, which the
+            # baseline's normaliser does not).
+            disagreements = conn.execute(AGREEMENT_SQL, [sides["ingest_activities"][1]]).fetchone()
+            results["disagreements"] = disagreements[0] if disagreements else None
+            print(
+                f"  rows whose shared columns differ between the sides: {results['disagreements']}"
+            )
     finally:
         if not args.keep:
             with psycopg.connect(args.database_url, autocommit=True) as admin:
