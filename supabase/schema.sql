@@ -5190,92 +5190,6 @@ $$;
 COMMENT ON FUNCTION private.pending_coach_offers() IS 'The offers waiting for the calling active coach: grant id, the athlete''s id, email, names and avatar, and when it was offered; never their preferences. Security definer: a pending coach may not read the athlete''s profile row.';
 
 --
--- Name: personal_record_candidates(bigint[]); Type: FUNCTION; Schema: private; Owner: -
---
-
-CREATE FUNCTION private.personal_record_candidates(p_ids bigint[]) RETURNS TABLE(user_id uuid, shareable_only boolean, activity_type public.activity_type, record text, standard_distance double precision, value double precision, lower_is_better boolean, activity_id bigint, start_date timestamp with time zone, achieved_on date)
-    LANGUAGE plpgsql STABLE
-    SET search_path TO ''
-    AS $$
-begin
-    return query
-        select
-            a.user_id,
-            s.shareable_only,
-            a.activity_type,
-            r.record,
-            r.standard_distance,
-            r.value,
-            r.lower_is_better,
-            a.id,
-            a.start_date,
-            a.start_date_local::date
-        from public.activities as a
-        cross join lateral (
-            values
-            ('longest_distance', null::double precision, a.distance, false),
-            (
-                'longest_duration',
-                null,
-                coalesce(a.elapsed_time, a.moving_time)::double precision,
-                false
-            ),
-            ('biggest_climb', null, a.elevation_gain::double precision, false)
-            union all
-            select
-                'fastest',
-                d.distance,
-                coalesce(a.moving_time, a.elapsed_time) * d.distance / a.distance,
-                true
-            from (
-                values
-                ('run', 1000.0::double precision),
-                ('run', 5000.0),
-                ('run', 10000.0),
-                ('run', 21097.5),
-                ('run', 42195.0),
-                ('ride', 20000.0),
-                ('ride', 40000.0),
-                ('ride', 100000.0),
-                ('swim', 400.0),
-                ('swim', 1500.0)
-            ) as d (family, distance)
-            where
-                a.distance >= d.distance
-                and d.family = case
-                    when a.activity_type in (
-                        'run', 'trail_run', 'treadmill_run', 'track_run', 'virtual_run'
-                    ) then 'run'
-                    when a.activity_type in (
-                        'ride', 'mountain_bike_ride', 'gravel_ride', 'virtual_ride',
-                        'indoor_ride', 'handcycle', 'velomobile'
-                    ) then 'ride'
-                    when a.activity_type in ('swim', 'open_water_swim') then 'swim'
-                end
-        ) as r (record, standard_distance, value, lower_is_better)
-        cross join lateral (
-            select false as shareable_only
-            union all
-            select true
-            where
-                not a.is_private and a.provider is distinct from 'strava'
-                and not a.primary_hidden
-        ) as s
-        where
-            a.id = any(p_ids)
-            and a.deleted_at is null
-            and a.primary_activity_id is null
-            and r.value > 0;
-end;
-$$;
-
---
--- Name: FUNCTION personal_record_candidates(p_ids bigint[]); Type: COMMENT; Schema: private; Owner: -
---
-
-COMMENT ON FUNCTION private.personal_record_candidates(p_ids bigint[]) IS 'The record candidates (athlete, scope, sport, record, standard distance, value, activity) of the given activities as they are now, counted ones only (primary, not deleted); the shareable scope only for shareable activities.';
-
---
 -- Name: personal_records_apply_changes(); Type: FUNCTION; Schema: private; Owner: -
 --
 
@@ -5400,21 +5314,199 @@ COMMENT ON FUNCTION private.personal_records_recompute(p_user_ids uuid[], p_type
 CREATE FUNCTION private.personal_records_upsert(p_ids bigint[]) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 begin
+    if coalesce(cardinality(p_ids), 0) = 0 then
+        return;
+    end if;
+    with counted as materialized (
+        -- The counted activities as they are now (primary, not deleted), once per scope: every
+        -- activity in the athlete's scope, shareable ones also in the coach's.
+        select
+            a.id,
+            a.user_id,
+            a.activity_type,
+            a.start_date,
+            a.start_date_local,
+            a.distance,
+            coalesce(a.elapsed_time, a.moving_time)::double precision as duration,
+            a.elevation_gain::double precision as climb,
+            coalesce(a.moving_time, a.elapsed_time) as pace_time,
+            case
+                when a.activity_type in (
+                    'run', 'trail_run', 'treadmill_run', 'track_run', 'virtual_run'
+                ) then 'run'
+                when a.activity_type in (
+                    'ride', 'mountain_bike_ride', 'gravel_ride', 'virtual_ride',
+                    'indoor_ride', 'handcycle', 'velomobile'
+                ) then 'ride'
+                when a.activity_type in ('swim', 'open_water_swim') then 'swim'
+            end as family,
+            s.shareable_only
+        from public.activities as a
+        cross join lateral (
+            select false as shareable_only
+            union all
+            select true
+            where
+                not a.is_private and a.provider is distinct from 'strava'
+                and not a.primary_hidden
+        ) as s
+        where
+            a.id = any(p_ids)
+            and a.deleted_at is null
+            and a.primary_activity_id is null
+    ),
+
+    best_of_group as (
+        -- Per athlete, sport and scope, the best value of each record. Fastest at a standard
+        -- distance D: the activities at least D long, their time scaled to D (t x D /
+        -- distance, computed as the holder lookup below computes it).
+        select
+            c.user_id,
+            c.activity_type,
+            c.shareable_only,
+            max(c.distance) as longest_distance,
+            max(c.duration) as longest_duration,
+            max(c.climb) as biggest_climb,
+            min(c.pace_time * 1000.0::double precision / c.distance) filter (
+                where
+                    c.family = 'run' and c.distance >= 1000.0::double precision
+                    and c.pace_time * 1000.0::double precision / c.distance > 0
+            ) as run_1000,
+            min(c.pace_time * 5000.0::double precision / c.distance) filter (
+                where
+                    c.family = 'run' and c.distance >= 5000.0::double precision
+                    and c.pace_time * 5000.0::double precision / c.distance > 0
+            ) as run_5000,
+            min(c.pace_time * 10000.0::double precision / c.distance) filter (
+                where
+                    c.family = 'run' and c.distance >= 10000.0::double precision
+                    and c.pace_time * 10000.0::double precision / c.distance > 0
+            ) as run_10000,
+            min(c.pace_time * 21097.5::double precision / c.distance) filter (
+                where
+                    c.family = 'run' and c.distance >= 21097.5::double precision
+                    and c.pace_time * 21097.5::double precision / c.distance > 0
+            ) as run_21097,
+            min(c.pace_time * 42195.0::double precision / c.distance) filter (
+                where
+                    c.family = 'run' and c.distance >= 42195.0::double precision
+                    and c.pace_time * 42195.0::double precision / c.distance > 0
+            ) as run_42195,
+            min(c.pace_time * 20000.0::double precision / c.distance) filter (
+                where
+                    c.family = 'ride' and c.distance >= 20000.0::double precision
+                    and c.pace_time * 20000.0::double precision / c.distance > 0
+            ) as ride_20000,
+            min(c.pace_time * 40000.0::double precision / c.distance) filter (
+                where
+                    c.family = 'ride' and c.distance >= 40000.0::double precision
+                    and c.pace_time * 40000.0::double precision / c.distance > 0
+            ) as ride_40000,
+            min(c.pace_time * 100000.0::double precision / c.distance) filter (
+                where
+                    c.family = 'ride' and c.distance >= 100000.0::double precision
+                    and c.pace_time * 100000.0::double precision / c.distance > 0
+            ) as ride_100000,
+            min(c.pace_time * 400.0::double precision / c.distance) filter (
+                where
+                    c.family = 'swim' and c.distance >= 400.0::double precision
+                    and c.pace_time * 400.0::double precision / c.distance > 0
+            ) as swim_400,
+            min(c.pace_time * 1500.0::double precision / c.distance) filter (
+                where
+                    c.family = 'swim' and c.distance >= 1500.0::double precision
+                    and c.pace_time * 1500.0::double precision / c.distance > 0
+            ) as swim_1500
+        from counted as c
+        group by c.user_id, c.activity_type, c.shareable_only
+    ),
+
+    best as (
+        -- One row per record key the activities compete for (a value > 0).
+        select
+            g.user_id,
+            g.activity_type,
+            g.shareable_only,
+            r.record,
+            r.standard_distance,
+            r.value
+        from best_of_group as g
+        cross join lateral (
+            values
+            ('longest_distance', null::double precision, g.longest_distance),
+            ('longest_duration', null, g.longest_duration),
+            ('biggest_climb', null, g.biggest_climb),
+            ('fastest', 1000.0, g.run_1000),
+            ('fastest', 5000.0, g.run_5000),
+            ('fastest', 10000.0, g.run_10000),
+            ('fastest', 21097.5, g.run_21097),
+            ('fastest', 42195.0, g.run_42195),
+            ('fastest', 20000.0, g.ride_20000),
+            ('fastest', 40000.0, g.ride_40000),
+            ('fastest', 100000.0, g.ride_100000),
+            ('fastest', 400.0, g.swim_400),
+            ('fastest', 1500.0, g.swim_1500)
+        ) as r (record, standard_distance, value)
+        where r.value > 0
+    ),
+
+    contenders as materialized (
+        -- The keys with no entry, or whose best value beats or ties the entry (a tie may
+        -- still win on an earlier start or a lower id). The entry is read by its key, locked
+        -- FOR KEY SHARE: a concurrent recompute's delete waits for this transaction.
+        select b.*
+        from best as b
+        left join lateral (
+            select e.value
+            from public.personal_record_entries as e
+            where
+                e.user_id = b.user_id
+                and e.activity_type = b.activity_type
+                and e.record = b.record
+                and e.standard_distance is not distinct from b.standard_distance
+                and e.shareable_only = b.shareable_only
+            for key share of e
+        ) as stored on true
+        where
+            stored.value is null
+            or case
+                when b.record = 'fastest' then b.value <= stored.value
+                else b.value >= stored.value
+            end
+    )
+
     insert into public.personal_record_entries as e (
         user_id, shareable_only, activity_type, record, standard_distance, value,
         activity_id, start_date, achieved_on
     )
-    select distinct on (c.user_id, c.activity_type, c.record, c.standard_distance, c.shareable_only)
-        c.user_id, c.shareable_only, c.activity_type, c.record, c.standard_distance, c.value,
-        c.activity_id, c.start_date, c.achieved_on
-    from private.personal_record_candidates(p_ids) as c
+    -- Each contending key's holder: the activity with the best value, the earliest on a tie
+    -- (then the lowest id).
+    select distinct on (k.user_id, k.activity_type, k.record, k.standard_distance, k.shareable_only)
+        k.user_id, k.shareable_only, k.activity_type, k.record, k.standard_distance, k.value,
+        c.id, c.start_date, c.start_date_local::date
+    from contenders as k
+    inner join counted as c
+        on
+            k.user_id = c.user_id
+            and k.activity_type = c.activity_type
+            and k.shareable_only = c.shareable_only
+    where
+        k.value = case k.record
+            when 'longest_distance' then c.distance
+            when 'longest_duration' then c.duration
+            when 'biggest_climb' then c.climb
+            else case
+                when c.distance >= k.standard_distance
+                    then c.pace_time * k.standard_distance / c.distance
+            end
+        end
     order by
-        c.user_id, c.activity_type, c.record, c.standard_distance, c.shareable_only,
-        case when c.lower_is_better then c.value else -c.value end,
+        k.user_id, k.activity_type, k.record, k.standard_distance, k.shareable_only,
         c.start_date,
-        c.activity_id
+        c.id
     on conflict (user_id, activity_type, record, standard_distance, shareable_only)
     do update set
         value = excluded.value,
@@ -5438,7 +5530,7 @@ $$;
 -- Name: FUNCTION personal_records_upsert(p_ids bigint[]); Type: COMMENT; Schema: private; Owner: -
 --
 
-COMMENT ON FUNCTION private.personal_records_upsert(p_ids bigint[]) IS 'The given activities compete with the stored personal records: the best candidate per key replaces the record where it is better (lower time for fastest, higher value otherwise; ties: earlier start, then lower id). Security definer: called by the activities trigger on behalf of any writer, it writes personal_record_entries.';
+COMMENT ON FUNCTION private.personal_records_upsert(p_ids bigint[]) IS 'The given activities (as they are now: primary, not deleted) compete with the stored personal records: the best value per key (one aggregate pass) is compared with the entry, read by its key FOR KEY SHARE, and only keys with no entry or a better or equal best pick their holder and replace the record where it is better (lower time for fastest, higher value otherwise; ties: earlier start, then lower id). Security definer: called by the activities trigger on behalf of any writer, it writes personal_record_entries.';
 
 --
 -- Name: power_efforts(double precision[], double precision[]); Type: FUNCTION; Schema: private; Owner: -
@@ -19415,12 +19507,6 @@ GRANT ALL ON FUNCTION private.own_user_ids() TO service_role;
 
 REVOKE ALL ON FUNCTION private.pending_coach_offers() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.pending_coach_offers() TO authenticated;
-
---
--- Name: FUNCTION personal_record_candidates(p_ids bigint[]); Type: ACL; Schema: private; Owner: -
---
-
-REVOKE ALL ON FUNCTION private.personal_record_candidates(p_ids bigint[]) FROM PUBLIC;
 
 --
 -- Name: FUNCTION personal_records_apply_changes(); Type: ACL; Schema: private; Owner: -
