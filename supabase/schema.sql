@@ -634,12 +634,20 @@ CREATE FUNCTION private.activities_group_inserted() RETURNS trigger
     SET search_path TO ''
     AS $$
 declare
+    v_needed uuid[];
     v_users uuid[];
     v_starts timestamptz[];
 begin
+    v_needed := private.duplicate_grouping_needed(
+        array(select distinct n.user_id from new_rows as n)
+    );
+    if cardinality(v_needed) = 0 then
+        return null;
+    end if;
     select array_agg(n.user_id), array_agg(n.start_date)
     into v_users, v_starts
-    from new_rows as n;
+    from new_rows as n
+    where n.user_id = any(v_needed);
     if v_users is not null then
         perform private.group_activity_duplicates(v_users, v_starts);
     end if;
@@ -651,7 +659,7 @@ $$;
 -- Name: FUNCTION activities_group_inserted(); Type: COMMENT; Schema: private; Owner: -
 --
 
-COMMENT ON FUNCTION private.activities_group_inserted() IS 'Statement-level AFTER INSERT trigger on activities: regroups duplicates around the new rows. Security definer: fired by any writer, it must read and update rows the writer may not (the grouping columns are not granted to athletes).';
+COMMENT ON FUNCTION private.activities_group_inserted() IS 'Statement-level AFTER INSERT trigger on activities: regroups duplicates around the new rows of the athletes who may have copies (private.duplicate_grouping_needed: more than one source); a single-source athlete''s rows have none. Security definer: fired by any writer, it must read and update rows the writer may not (the grouping columns are not granted to athletes).';
 
 --
 -- Name: activities_group_updated(); Type: FUNCTION; Schema: private; Owner: -
@@ -1761,6 +1769,49 @@ $$;
 --
 
 COMMENT ON FUNCTION private.distance_efforts(p_time double precision[], p_distance double precision[]) IS 'Fastest time (s) over each standard distance (m) covered, and where it starts (s): sliding window on distance, start interpolated in time (migration 20261205210200_best_efforts.sql).';
+
+--
+-- Name: duplicate_grouping_needed(uuid[]); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.duplicate_grouping_needed(p_user_ids uuid[]) RETURNS uuid[]
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_user uuid;
+    v_needed uuid[] := '{}';
+begin
+    -- Locks in a fixed order (as private.group_activity_duplicates takes them): no deadlock.
+    for v_user in
+        select distinct u.user_id from unnest(p_user_ids) as u (user_id)
+        where u.user_id is not null
+        order by u.user_id
+    loop
+        perform pg_advisory_xact_lock(
+            hashtext('trainlytics.activity_duplicates'), hashtext(v_user::text)
+        );
+        -- One connection per provider (unique key), never deleted while it has rows; rows
+        -- without one (manual entries, files) read through their partial unique index.
+        if (
+            select count(*) from public.provider_connections as c where c.user_id = v_user
+        ) > 1
+        or exists (
+            select from public.activities as a
+            where a.user_id = v_user and a.connection_id is null
+        ) then
+            v_needed := v_needed || v_user;
+        end if;
+    end loop;
+    return v_needed;
+end;
+$$;
+
+--
+-- Name: FUNCTION duplicate_grouping_needed(p_user_ids uuid[]); Type: COMMENT; Schema: private; Owner: -
+--
+
+COMMENT ON FUNCTION private.duplicate_grouping_needed(p_user_ids uuid[]) IS 'Of the given athletes, those whose activities may hold copies of one workout: more than one provider connection, or a row without a connection (manual entries, imported files). Takes each athlete''s regrouping lock first (in user order), as private.group_activity_duplicates does, so a second source committed meanwhile is seen. The others have a single source, hence no pair and no group. Security definer: called by the activities insert trigger on behalf of any writer; it reads connections and rows the writer may not.';
 
 --
 -- Name: effort_is_standard(text, real); Type: FUNCTION; Schema: private; Owner: -
@@ -19139,6 +19190,12 @@ GRANT ALL ON FUNCTION private.daily_fitness_refresh(p_user_ids uuid[], p_from da
 --
 
 REVOKE ALL ON FUNCTION private.distance_efforts(p_time double precision[], p_distance double precision[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION duplicate_grouping_needed(p_user_ids uuid[]); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.duplicate_grouping_needed(p_user_ids uuid[]) FROM PUBLIC;
 
 --
 -- Name: FUNCTION effort_is_standard(p_effort text, p_span real); Type: ACL; Schema: private; Owner: -
