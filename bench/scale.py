@@ -17,7 +17,9 @@ migrations with the project's runner, and measures in one run:
    (``private.training_load_series_recomputed``, the 40 x ctl_days history) is timed beside it.
 2. **Ingest of one page** (``--page`` Strava SummaryActivity payloads of the last weeks, the
    shape of ``ingest_throughput.py``) through ``public.ingest_activities`` as service_role, for
-   the heaviest athlete's Strava connection vs a brand-new athlete's, the same payloads,
+   the heaviest athlete's Strava connection vs a brand-new athlete's (with the same Strava and
+   Garmin connections as every generated athlete, so that both run the same code), the same
+   payloads,
    alternating, each in a transaction rolled back afterwards (every trigger fired: duplicate
    grouping, rollups, daily fitness, records), ``--ingest-rounds`` each; ratio of medians. In
    the same transaction, after the page, ``private.group_activity_duplicates`` is timed alone
@@ -53,6 +55,7 @@ if str(REPO_ROOT / "functions_py") not in sys.path:  # runnable without `pip ins
 from ingest_throughput import strava_activity  # noqa: E402
 
 from trainlytics.db import migrations  # noqa: E402
+from trainlytics.db.jsonb_text import jsonb_bytes  # noqa: E402
 from trainlytics.db.report_queries import SOURCE_TOTALS_SQL, source_windows  # noqa: E402
 
 Connection = psycopg.Connection[Any]
@@ -244,6 +247,13 @@ def new_athlete_connection(conn: Connection) -> int:
         ).fetchone()
     if not (row is not None):
         raise RuntimeError("unexpected empty result")
+    # The same connections as every generated athlete (Strava and Garmin): both sides then run
+    # the same code (an athlete with a single source skips the duplicate matching).
+    conn.execute(
+        "insert into public.provider_connections (user_id, provider, provider_user_id)"
+        " values (%s, 'garmin', %s)",
+        [row[0], uuid.uuid4().hex[:10]],
+    )
     found = conn.execute(
         "insert into public.provider_connections (user_id, provider, provider_user_id)"
         " values (%s, 'strava', %s) returning id",
@@ -280,7 +290,7 @@ def measure_ingest(conn: Connection, heavy: uuid.UUID, size: int, rounds: int) -
     results: dict[str, list[int]] = {"heaviest": [], "new": []}
     for r in range(rounds + 2):
         payloads = page_payloads(size, 100_000 + r * size)
-        page = Jsonb(payloads)
+        page = Jsonb(payloads, dumps=jsonb_bytes)  # as the gateways encode jsonb
         starts = [p["start_date"] for p in payloads]
         new_connection = new_athlete_connection(conn)
         sides = [("heaviest", heavy_connection), ("new", new_connection)]
