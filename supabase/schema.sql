@@ -1780,7 +1780,7 @@ CREATE FUNCTION private.duplicate_grouping_needed(p_user_ids uuid[]) RETURNS uui
     AS $$
 declare
     v_user uuid;
-    v_needed uuid[] := '{}';
+    v_needed uuid[] := '{}'::uuid[];
 begin
     -- Locks in a fixed order (as private.group_activity_duplicates takes them): no deadlock.
     for v_user in

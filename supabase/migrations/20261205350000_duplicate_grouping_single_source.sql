@@ -18,7 +18,7 @@ set search_path = ''
 as $$
 declare
     v_user uuid;
-    v_needed uuid[] := '{}';
+    v_needed uuid[] := '{}'::uuid[];
 begin
     -- Locks in a fixed order (as private.group_activity_duplicates takes them): no deadlock.
     for v_user in
