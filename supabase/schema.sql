@@ -796,6 +796,67 @@ $$;
 COMMENT ON FUNCTION private.activities_maintain_primary_hidden() IS 'Statement-level AFTER INSERT and UPDATE trigger on activities: keeps primary_hidden equal to whether the row''s primary is hidden from coaches (private or Strava-sourced), for rows whose primary changed and for the copies of rows whose privacy or provider changed. Security definer: fired by an athlete hiding an activity, it updates the copies, whose grouping columns the athlete may not write.';
 
 --
+-- Name: activities_promote_after_delete(); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.activities_promote_after_delete() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_groups jsonb;
+    v_group record;
+    v_new bigint;
+begin
+    v_groups := nullif(current_setting('trainlytics.promote_groups', true), '')::jsonb;
+    if v_groups is null then
+        return null;
+    end if;
+    perform set_config('trainlytics.promote_groups', '', true);
+    -- Only primaries this statement deleted, only their athlete's rows.
+    for v_group in
+        select o.id, o.user_id, array(
+            select x::bigint from jsonb_array_elements_text(g.value -> 'members') as x
+        ) as members
+        from jsonb_array_elements(v_groups) as g
+        inner join old_rows as o
+            on o.id = (g.value ->> 'primary')::bigint
+            and o.user_id = (g.value ->> 'user_id')::uuid
+        where o.duplicate_override and o.primary_activity_id is null
+    loop
+        -- An overridden group lost its primary: the best remaining copy takes over, so the
+        -- workout keeps counting once and the athlete's grouping stands.
+        select m.id into v_new
+        from public.activities as m
+        left join public.provider_priorities as pp
+            on coalesce(m.provider::text, m.source::text) = pp.origin
+        where
+            m.id = any(v_group.members)
+            and m.user_id = v_group.user_id
+            and m.deleted_at is null
+        order by coalesce(pp.priority, 1000), m.id
+        limit 1;
+        if v_new is not null then
+            update public.activities as m
+            set primary_activity_id = case when m.id <> v_new then v_new end
+            where
+                m.id = any(v_group.members)
+                and m.user_id = v_group.user_id
+                and m.primary_activity_id
+                is distinct from case when m.id <> v_new then v_new end;
+        end if;
+    end loop;
+    return null;
+end;
+$$;
+
+--
+-- Name: FUNCTION activities_promote_after_delete(); Type: COMMENT; Schema: private; Owner: -
+--
+
+COMMENT ON FUNCTION private.activities_promote_after_delete() IS 'Statement-level AFTER DELETE trigger on activities: for each overridden primary the statement deleted (old_rows) whose group private.activities_promote_before_delete remembered, the best remaining copy (provider priority, then id; not soft-deleted) becomes the primary and the group''s other rows point to it again (the foreign key had cleared them). Acts only on that athlete''s rows. Security definer: fired by an athlete deleting a manual entry, it must update the group''s other rows.';
+
+--
 -- Name: activities_promote_before_delete(); Type: FUNCTION; Schema: private; Owner: -
 --
 
@@ -804,21 +865,28 @@ CREATE FUNCTION private.activities_promote_before_delete() RETURNS trigger
     SET search_path TO ''
     AS $$
 declare
-    v_new bigint;
+    v_members bigint[];
 begin
-    -- An overridden group loses its primary: the best remaining copy takes over, so the
-    -- workout keeps counting once and the athlete's grouping stands.
-    select m.id into v_new
-    from public.activities as m
-    left join public.provider_priorities as pp
-        on coalesce(m.provider::text, m.source::text) = pp.origin
-    where m.primary_activity_id = old.id and m.deleted_at is null
-    order by coalesce(pp.priority, 1000), m.id
-    limit 1;
-    if v_new is not null then
-        update public.activities as m
-        set primary_activity_id = case when m.id <> v_new then v_new end
-        where m.primary_activity_id = old.id;
+    -- The group's copies, found by their pointer now: the foreign key (on delete set null)
+    -- clears it before the statement's end.
+    v_members := array(
+        select m.id from public.activities as m where m.primary_activity_id = old.id
+    );
+    if cardinality(v_members) > 0 then
+        perform set_config(
+            'trainlytics.promote_groups',
+            (
+                coalesce(
+                    nullif(current_setting('trainlytics.promote_groups', true), ''), '[]'
+                )::jsonb
+                || jsonb_build_array(
+                    jsonb_build_object(
+                        'primary', old.id, 'user_id', old.user_id, 'members', v_members
+                    )
+                )
+            )::text,
+            true
+        );
     end if;
     return old;
 end;
@@ -828,7 +896,7 @@ $$;
 -- Name: FUNCTION activities_promote_before_delete(); Type: COMMENT; Schema: private; Owner: -
 --
 
-COMMENT ON FUNCTION private.activities_promote_before_delete() IS 'Row-level BEFORE DELETE trigger on activities, for overridden primaries only: the best remaining copy becomes the primary of the athlete''s group. Security definer: fired by an athlete deleting a manual entry, it must update the group''s other rows.';
+COMMENT ON FUNCTION private.activities_promote_before_delete() IS 'Row-level BEFORE DELETE trigger on activities, for overridden primaries only: remembers the group (primary, athlete, copies) in the transaction-local setting trainlytics.promote_groups for private.activities_promote_after_delete, which promotes once the statement''s rows are gone (updating the copies here failed when the statement deleted one of them too). Security definer: fired by an athlete deleting a manual entry, it reads the group''s other rows.';
 
 --
 -- Name: activities_refresh_efforts(); Type: FUNCTION; Schema: private; Owner: -
@@ -17821,6 +17889,12 @@ CREATE TRIGGER activities_primary_hidden_update AFTER UPDATE ON public.activitie
 CREATE TRIGGER activities_promote_overridden_primary BEFORE DELETE ON public.activities FOR EACH ROW WHEN ((old.duplicate_override AND (old.primary_activity_id IS NULL))) EXECUTE FUNCTION private.activities_promote_before_delete();
 
 --
+-- Name: activities activities_promote_overridden_primary_after; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER activities_promote_overridden_primary_after AFTER DELETE ON public.activities REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION private.activities_promote_after_delete();
+
+--
 -- Name: activities activities_record_user_edits; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -19049,6 +19123,12 @@ REVOKE ALL ON FUNCTION private.activities_group_updated() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION private.activities_maintain_primary_hidden() FROM PUBLIC;
+
+--
+-- Name: FUNCTION activities_promote_after_delete(); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.activities_promote_after_delete() FROM PUBLIC;
 
 --
 -- Name: FUNCTION activities_promote_before_delete(); Type: ACL; Schema: private; Owner: -
