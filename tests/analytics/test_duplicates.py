@@ -443,6 +443,44 @@ def test_hard_deleting_an_overridden_manual_primary_keeps_one_count(db: Conn) ->
     assert primary_of(db, s) == g
 
 
+# --- deleting an overridden primary together with a copy ----------------------------------------
+
+
+@pytest.mark.parametrize("chosen", ["garmin", "manual"])
+def test_deleting_an_overridden_primary_and_a_copy_in_one_statement(db: Conn, chosen: str) -> None:
+    """Two rows of one overridden group hard-deleted by one statement (a purge of the athlete's
+    data, a listing reconciliation): the remaining row counts once, and the statement does not
+    fail because the primary's promotion touched a row the same statement deletes."""
+    alice = athlete(db)
+    garmin, strava = connect(db, alice, "garmin"), connect(db, alice, "strava")
+    g = add(db, alice, garmin, T0, 3_600, 10_000.0)
+    s = add(db, alice, strava, T0, 3_600, 10_000.0)
+    m = add(db, alice, None, T0, 3_600, 10_000.0)
+    primary = g if chosen == "garmin" else m
+    as_athlete(db, alice, "select public.set_primary_activity(%s)", [primary])
+    other = m if chosen == "garmin" else g
+    db.execute("delete from public.activities where id = any(%s)", [[primary, s]])
+    assert counted(db, alice) == {other}
+    assert groups(db, alice) == {frozenset({other})}
+
+
+def test_forged_promotion_state_cannot_regroup_another_athletes_rows(db: Conn) -> None:
+    """Threat: the promotion's state lives in a transaction setting; a session that forges it
+    and then deletes one of its own rows must not re-point another athlete's activities."""
+    alice, eve = athlete(db), athlete(db)
+    a1 = add(db, alice, None, T0, 1_800, 5_000.0)
+    a2 = add(db, alice, None, T0 + dt.timedelta(days=2), 1_800, 5_000.0)
+    e1 = add(db, eve, None, T0 + dt.timedelta(days=5), 1_800, 5_000.0)
+    forged = f'[{{"primary": {e1}, "user_id": "{eve}", "members": [{a1}, {a2}]}}]'
+    with db.transaction(force_rollback=True):
+        db.execute("select set_config('trainlytics.promote_groups', %s, true)", [forged])
+        act_as_user(db, eve)
+        db.execute("delete from public.activities where id = %s", [e1])
+        reset_role(db)
+        assert primary_of(db, a1) is None
+        assert primary_of(db, a2) is None
+
+
 # --- the athlete's override --------------------------------------------------------------------
 
 
