@@ -1,4 +1,5 @@
-"""private.group_activity_duplicates read narrow first (issue 16, migration 20261205300000).
+"""private.group_activity_duplicates read narrow first (issue 16, migration 20261205300000), its
+pairs found in sorted arrays (migration 20261205370000).
 
 Equivalence: on random dense histories (copies of a workout from several connections, manual
 entries and files, starts a few seconds to minutes apart, whole-hour time-zone shifts with and
@@ -224,6 +225,39 @@ def test_a_crowd_and_its_copies_equal_the_previous_definition(
         current = _run(db, "group_activity_duplicates", [rows[0][1]], [rows[0][2]])
     assert current == previous
     assert current[0] > 0  # the crowd did group
+
+
+@pytest.mark.parametrize(
+    ("files", "path"),
+    [
+        (2, "three starts before the copy within 300 s: found among its predecessors"),
+        (3, "four starts before the copy within 300 s: a crowd, paired by hashing too"),
+    ],
+)
+def test_copies_with_files_between_them_equal_the_previous_definition(
+    db: Conn, world: dict[str, Any], files: int, path: str
+) -> None:
+    """A Garmin and a Strava copy of a run 100 s apart with imported rides between them (migration
+    20261205370000): on each side of the crowd limit the same changes as before, and the two
+    copies grouped."""
+    # rides between two runs: no pair with them, only places in the order of starts
+    between = [
+        ("file", 100 * (n + 1) // (files + 1), 0, 1.0, 0, 1.0, 2, 0, False, 5, 5)
+        for n in range(files)
+    ]
+    copies = [
+        ("garmin", 0, 0, 1.0, 0, 1.0, 0, 1, False, 5, 5),
+        *between,
+        ("strava", 100, 0, 1.0, 0, 1.0, 0, 1, False, 5, 5),
+    ]
+    with db.transaction(force_rollback=True):
+        db.execute("set local session_replication_role = replica")
+        rows = _write(db, world, [(7200, 3000, 10_000.0, 0, copies)])
+        previous = _run(db, "group_activity_duplicates_previous", [rows[0][1]], [rows[0][2]])
+        current = _run(db, "group_activity_duplicates", [rows[0][1]], [rows[0][2]])
+    assert current == previous, path
+    runs = {rows[0][0], rows[-1][0]}  # the Garmin and the Strava copy
+    assert any(row in runs and primary in runs for row, primary in current[1]), path
 
 
 def test_athlete_cannot_call_the_grouping_function(db: Conn, world: dict[str, Any]) -> None:
