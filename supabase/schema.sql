@@ -3704,9 +3704,6 @@ CREATE TABLE public.activity_type_mappings (
     activity_type public.activity_type NOT NULL,
     CONSTRAINT activity_type_mappings_value_not_blank CHECK ((btrim(provider_value) <> ''::text))
 );
-ALTER TABLE ONLY public.activity_type_mappings ALTER COLUMN provider SET (pg_attver=34414900480);
-ALTER TABLE ONLY public.activity_type_mappings ALTER COLUMN provider_value SET (pg_attver=34414900480);
-ALTER TABLE ONLY public.activity_type_mappings ALTER COLUMN activity_type SET (pg_attver=34414900480);
 
 --
 -- Name: TABLE activity_type_mappings; Type: COMMENT; Schema: public; Owner: -
@@ -8148,20 +8145,6 @@ CREATE TABLE public.weekly_rollups (
     CONSTRAINT weekly_rollups_week_is_monday CHECK ((EXTRACT(isodow FROM week_start) = (1)::numeric))
 )
 WITH (fillfactor='75');
-ALTER TABLE ONLY public.weekly_rollups ALTER COLUMN user_id SET (pg_attver=34415995744);
-ALTER TABLE ONLY public.weekly_rollups ALTER COLUMN week_start SET (pg_attver=34415995744);
-ALTER TABLE ONLY public.weekly_rollups ALTER COLUMN month_start SET (pg_attver=34415995744);
-ALTER TABLE ONLY public.weekly_rollups ALTER COLUMN activity_type SET (pg_attver=34415995744);
-ALTER TABLE ONLY public.weekly_rollups ALTER COLUMN provider SET (pg_attver=34415995744);
-ALTER TABLE ONLY public.weekly_rollups ALTER COLUMN shareable SET (pg_attver=34415995744);
-ALTER TABLE ONLY public.weekly_rollups ALTER COLUMN activity_count SET (pg_attver=34415995744);
-ALTER TABLE ONLY public.weekly_rollups ALTER COLUMN distance SET (pg_attver=34415995744);
-ALTER TABLE ONLY public.weekly_rollups ALTER COLUMN moving_time SET (pg_attver=34415995744);
-ALTER TABLE ONLY public.weekly_rollups ALTER COLUMN elapsed_time SET (pg_attver=34415995744);
-ALTER TABLE ONLY public.weekly_rollups ALTER COLUMN elevation_gain SET (pg_attver=34415995744);
-ALTER TABLE ONLY public.weekly_rollups ALTER COLUMN calories SET (pg_attver=34415995744);
-ALTER TABLE ONLY public.weekly_rollups ALTER COLUMN load SET (pg_attver=34415995744);
-ALTER TABLE ONLY public.weekly_rollups ALTER COLUMN year_start SET (pg_attver=34416571480);
 
 --
 -- Name: TABLE weekly_rollups; Type: COMMENT; Schema: public; Owner: -
@@ -11074,16 +11057,6 @@ CREATE TABLE public.athlete_settings (
     CONSTRAINT athlete_settings_zones_size CHECK ((pg_column_size(zones) <= 2048)),
     CONSTRAINT athlete_settings_zones_valid CHECK ((private.zone_overrides_problem(zones) IS NULL))
 );
-ALTER TABLE ONLY public.athlete_settings ALTER COLUMN user_id SET (pg_attver=34417534536);
-ALTER TABLE ONLY public.athlete_settings ALTER COLUMN max_heart_rate SET (pg_attver=34417534536);
-ALTER TABLE ONLY public.athlete_settings ALTER COLUMN resting_heart_rate SET (pg_attver=34417534536);
-ALTER TABLE ONLY public.athlete_settings ALTER COLUMN threshold_heart_rate SET (pg_attver=34417534536);
-ALTER TABLE ONLY public.athlete_settings ALTER COLUMN threshold_pace SET (pg_attver=34417534536);
-ALTER TABLE ONLY public.athlete_settings ALTER COLUMN sex SET (pg_attver=34417534536);
-ALTER TABLE ONLY public.athlete_settings ALTER COLUMN zones SET (pg_attver=34417534536);
-ALTER TABLE ONLY public.athlete_settings ALTER COLUMN timezone SET (pg_attver=34417534536);
-ALTER TABLE ONLY public.athlete_settings ALTER COLUMN units SET (pg_attver=34417534536);
-ALTER TABLE ONLY public.athlete_settings ALTER COLUMN updated_at SET (pg_attver=34417534536);
 
 --
 -- Name: TABLE athlete_settings; Type: COMMENT; Schema: public; Owner: -
@@ -11306,10 +11279,6 @@ CREATE TABLE public.athlete_ftp_history (
     CONSTRAINT athlete_ftp_history_effective_from_range CHECK (((effective_from >= '1900-01-01'::date) AND (effective_from <= '2999-12-31'::date))),
     CONSTRAINT athlete_ftp_history_ftp_range CHECK (((ftp_w >= 30) AND (ftp_w <= 2000)))
 );
-ALTER TABLE ONLY public.athlete_ftp_history ALTER COLUMN user_id SET (pg_attver=34417579536);
-ALTER TABLE ONLY public.athlete_ftp_history ALTER COLUMN effective_from SET (pg_attver=34417579536);
-ALTER TABLE ONLY public.athlete_ftp_history ALTER COLUMN ftp_w SET (pg_attver=34417579536);
-ALTER TABLE ONLY public.athlete_ftp_history ALTER COLUMN created_at SET (pg_attver=34417579536);
 
 --
 -- Name: TABLE athlete_ftp_history; Type: COMMENT; Schema: public; Owner: -
@@ -12750,18 +12719,6 @@ CREATE TABLE queue.procrastinate_jobs (
     worker_id bigint,
     CONSTRAINT check_not_todo_abort_requested CHECK ((NOT ((status = 'todo'::queue.procrastinate_job_status) AND (abort_requested = true))))
 );
-ALTER TABLE ONLY queue.procrastinate_jobs ALTER COLUMN id SET (pg_attver=34419283296);
-ALTER TABLE ONLY queue.procrastinate_jobs ALTER COLUMN queue_name SET (pg_attver=34419283296);
-ALTER TABLE ONLY queue.procrastinate_jobs ALTER COLUMN task_name SET (pg_attver=34419283296);
-ALTER TABLE ONLY queue.procrastinate_jobs ALTER COLUMN priority SET (pg_attver=34419283296);
-ALTER TABLE ONLY queue.procrastinate_jobs ALTER COLUMN lock SET (pg_attver=34419283296);
-ALTER TABLE ONLY queue.procrastinate_jobs ALTER COLUMN queueing_lock SET (pg_attver=34419283296);
-ALTER TABLE ONLY queue.procrastinate_jobs ALTER COLUMN args SET (pg_attver=34419283296);
-ALTER TABLE ONLY queue.procrastinate_jobs ALTER COLUMN status SET (pg_attver=34419283296);
-ALTER TABLE ONLY queue.procrastinate_jobs ALTER COLUMN scheduled_at SET (pg_attver=34419283296);
-ALTER TABLE ONLY queue.procrastinate_jobs ALTER COLUMN attempts SET (pg_attver=34419283296);
-ALTER TABLE ONLY queue.procrastinate_jobs ALTER COLUMN abort_requested SET (pg_attver=34419283296);
-ALTER TABLE ONLY queue.procrastinate_jobs ALTER COLUMN worker_id SET (pg_attver=34419283296);
 
 --
 -- Name: procrastinate_fetch_job_v2(character varying[], bigint); Type: FUNCTION; Schema: queue; Owner: -
@@ -13167,25 +13124,6 @@ CREATE TABLE public.provider_connections (
     CONSTRAINT provider_connections_profile_is_object CHECK ((jsonb_typeof(provider_profile) = 'object'::text)),
     CONSTRAINT provider_connections_profile_size CHECK ((pg_column_size(provider_profile) <= 65536))
 );
-ALTER TABLE ONLY public.provider_connections ALTER COLUMN id SET (pg_attver=34414000416);
-ALTER TABLE ONLY public.provider_connections ALTER COLUMN user_id SET (pg_attver=34414000416);
-ALTER TABLE ONLY public.provider_connections ALTER COLUMN provider SET (pg_attver=34414000416);
-ALTER TABLE ONLY public.provider_connections ALTER COLUMN provider_user_id SET (pg_attver=34414000416);
-ALTER TABLE ONLY public.provider_connections ALTER COLUMN provider_username SET (pg_attver=34414000416);
-ALTER TABLE ONLY public.provider_connections ALTER COLUMN provider_profile SET (pg_attver=34414000416);
-ALTER TABLE ONLY public.provider_connections ALTER COLUMN scopes SET (pg_attver=34414000416);
-ALTER TABLE ONLY public.provider_connections ALTER COLUMN status SET (pg_attver=34414000416);
-ALTER TABLE ONLY public.provider_connections ALTER COLUMN is_active SET (pg_attver=34414000416);
-ALTER TABLE ONLY public.provider_connections ALTER COLUMN token_expires_at SET (pg_attver=34414000416);
-ALTER TABLE ONLY public.provider_connections ALTER COLUMN last_sync_at SET (pg_attver=34414000416);
-ALTER TABLE ONLY public.provider_connections ALTER COLUMN sync_cursor SET (pg_attver=34414000416);
-ALTER TABLE ONLY public.provider_connections ALTER COLUMN last_error SET (pg_attver=34414000416);
-ALTER TABLE ONLY public.provider_connections ALTER COLUMN last_error_at SET (pg_attver=34414000416);
-ALTER TABLE ONLY public.provider_connections ALTER COLUMN consecutive_failures SET (pg_attver=34414000416);
-ALTER TABLE ONLY public.provider_connections ALTER COLUMN connected_at SET (pg_attver=34414000416);
-ALTER TABLE ONLY public.provider_connections ALTER COLUMN disconnected_at SET (pg_attver=34414000416);
-ALTER TABLE ONLY public.provider_connections ALTER COLUMN created_at SET (pg_attver=34414000416);
-ALTER TABLE ONLY public.provider_connections ALTER COLUMN updated_at SET (pg_attver=34414000416);
 
 --
 -- Name: TABLE provider_connections; Type: COMMENT; Schema: public; Owner: -
@@ -13295,24 +13233,6 @@ CREATE TABLE public.sync_history (
     CONSTRAINT sync_history_failed_nonnegative CHECK ((activities_failed >= 0)),
     CONSTRAINT sync_history_window_ordered CHECK ((window_end >= window_start))
 );
-ALTER TABLE ONLY public.sync_history ALTER COLUMN id SET (pg_attver=34414447280);
-ALTER TABLE ONLY public.sync_history ALTER COLUMN connection_id SET (pg_attver=34414447280);
-ALTER TABLE ONLY public.sync_history ALTER COLUMN user_id SET (pg_attver=34414447280);
-ALTER TABLE ONLY public.sync_history ALTER COLUMN sync_trigger SET (pg_attver=34414447280);
-ALTER TABLE ONLY public.sync_history ALTER COLUMN sync_status SET (pg_attver=34414447280);
-ALTER TABLE ONLY public.sync_history ALTER COLUMN sync_started_at SET (pg_attver=34414447280);
-ALTER TABLE ONLY public.sync_history ALTER COLUMN sync_completed_at SET (pg_attver=34414447280);
-ALTER TABLE ONLY public.sync_history ALTER COLUMN window_start SET (pg_attver=34414447280);
-ALTER TABLE ONLY public.sync_history ALTER COLUMN window_end SET (pg_attver=34414447280);
-ALTER TABLE ONLY public.sync_history ALTER COLUMN activities_fetched SET (pg_attver=34414447280);
-ALTER TABLE ONLY public.sync_history ALTER COLUMN activities_created SET (pg_attver=34414447280);
-ALTER TABLE ONLY public.sync_history ALTER COLUMN activities_updated SET (pg_attver=34414447280);
-ALTER TABLE ONLY public.sync_history ALTER COLUMN activities_skipped SET (pg_attver=34414447280);
-ALTER TABLE ONLY public.sync_history ALTER COLUMN activities_deleted SET (pg_attver=34414447280);
-ALTER TABLE ONLY public.sync_history ALTER COLUMN api_calls SET (pg_attver=34414447280);
-ALTER TABLE ONLY public.sync_history ALTER COLUMN error_message SET (pg_attver=34414447280);
-ALTER TABLE ONLY public.sync_history ALTER COLUMN error_details SET (pg_attver=34414447280);
-ALTER TABLE ONLY public.sync_history ALTER COLUMN activities_failed SET (pg_attver=34414491488);
 
 --
 -- Name: TABLE sync_history; Type: COMMENT; Schema: public; Owner: -
@@ -13503,14 +13423,14 @@ COMMENT ON COLUMN private.analyst_published_rollups.source IS 'The provider, or 
 --
 
 CREATE VIEW analytics.monthly_volume_by_provider AS
- SELECT r.month_start,
-    r.source,
-    count(DISTINCT r.user_id) AS athlete_count,
-    sum(r.activity_count) AS activity_count,
-    (sum(r.distance))::double precision AS total_distance,
-    (sum(r.moving_time))::bigint AS total_moving_time
+ SELECT month_start,
+    source,
+    count(DISTINCT user_id) AS athlete_count,
+    sum(activity_count) AS activity_count,
+    (sum(distance))::double precision AS total_distance,
+    (sum(moving_time))::bigint AS total_moving_time
    FROM private.analyst_published_rollups r
-  GROUP BY r.month_start, r.source;
+  GROUP BY month_start, source;
 
 --
 -- Name: VIEW monthly_volume_by_provider; Type: COMMENT; Schema: analytics; Owner: -
@@ -13541,16 +13461,16 @@ COMMENT ON COLUMN analytics.monthly_volume_by_provider.athlete_count IS 'Distinc
 --
 
 CREATE VIEW analytics.monthly_volume_by_sport AS
- SELECT r.month_start,
-    r.activity_type,
-    count(DISTINCT r.user_id) AS athlete_count,
-    sum(r.activity_count) AS activity_count,
-    (sum(r.distance))::double precision AS total_distance,
-    (sum(r.moving_time))::bigint AS total_moving_time,
-    (sum(r.elevation_gain))::double precision AS total_elevation_gain,
-    (sum(r.load))::double precision AS total_load
+ SELECT month_start,
+    activity_type,
+    count(DISTINCT user_id) AS athlete_count,
+    sum(activity_count) AS activity_count,
+    (sum(distance))::double precision AS total_distance,
+    (sum(moving_time))::bigint AS total_moving_time,
+    (sum(elevation_gain))::double precision AS total_elevation_gain,
+    (sum(load))::double precision AS total_load
    FROM private.analyst_published_rollups r
-  GROUP BY r.month_start, r.activity_type;
+  GROUP BY month_start, activity_type;
 
 --
 -- Name: VIEW monthly_volume_by_sport; Type: COMMENT; Schema: analytics; Owner: -
@@ -13583,24 +13503,24 @@ CREATE VIEW analytics.weekly_training_load AS
            FROM private.analyst_published_rollups r
           GROUP BY r.week_start, r.user_id
         )
- SELECT p.week_start,
+ SELECT week_start,
     count(*) AS athlete_count,
-    (avg(p.load))::double precision AS mean_load,
+    (avg(load))::double precision AS mean_load,
         CASE
-            WHEN (count(*) >= 10) THEN percentile_cont((0.25)::double precision) WITHIN GROUP (ORDER BY ((p.load)::double precision))
+            WHEN (count(*) >= 10) THEN percentile_cont((0.25)::double precision) WITHIN GROUP (ORDER BY ((load)::double precision))
             ELSE NULL::double precision
         END AS load_p25,
         CASE
-            WHEN (count(*) >= 10) THEN percentile_cont((0.5)::double precision) WITHIN GROUP (ORDER BY ((p.load)::double precision))
+            WHEN (count(*) >= 10) THEN percentile_cont((0.5)::double precision) WITHIN GROUP (ORDER BY ((load)::double precision))
             ELSE NULL::double precision
         END AS load_median,
         CASE
-            WHEN (count(*) >= 10) THEN percentile_cont((0.75)::double precision) WITHIN GROUP (ORDER BY ((p.load)::double precision))
+            WHEN (count(*) >= 10) THEN percentile_cont((0.75)::double precision) WITHIN GROUP (ORDER BY ((load)::double precision))
             ELSE NULL::double precision
         END AS load_p75,
-    (avg(p.moving_time))::double precision AS mean_moving_time
+    (avg(moving_time))::double precision AS mean_moving_time
    FROM per_athlete p
-  GROUP BY p.week_start;
+  GROUP BY week_start;
 
 --
 -- Name: VIEW weekly_training_load; Type: COMMENT; Schema: analytics; Owner: -
@@ -13655,16 +13575,16 @@ COMMENT ON COLUMN analytics.weekly_training_load.mean_moving_time IS 'Mean weekl
 --
 
 CREATE VIEW analytics.weekly_volume_by_sport AS
- SELECT r.week_start,
-    r.activity_type,
-    count(DISTINCT r.user_id) AS athlete_count,
-    sum(r.activity_count) AS activity_count,
-    (sum(r.distance))::double precision AS total_distance,
-    (sum(r.moving_time))::bigint AS total_moving_time,
-    (sum(r.elevation_gain))::double precision AS total_elevation_gain,
-    (sum(r.load))::double precision AS total_load
+ SELECT week_start,
+    activity_type,
+    count(DISTINCT user_id) AS athlete_count,
+    sum(activity_count) AS activity_count,
+    (sum(distance))::double precision AS total_distance,
+    (sum(moving_time))::bigint AS total_moving_time,
+    (sum(elevation_gain))::double precision AS total_elevation_gain,
+    (sum(load))::double precision AS total_load
    FROM private.analyst_published_rollups r
-  GROUP BY r.week_start, r.activity_type;
+  GROUP BY week_start, activity_type;
 
 --
 -- Name: VIEW weekly_volume_by_sport; Type: COMMENT; Schema: analytics; Owner: -
@@ -13693,9 +13613,6 @@ CREATE TABLE private.legacy_auth_pending (
     user_id uuid NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL
 );
-ALTER TABLE ONLY private.legacy_auth_pending ALTER COLUMN v1_user_id SET (pg_attver=34416437296);
-ALTER TABLE ONLY private.legacy_auth_pending ALTER COLUMN user_id SET (pg_attver=34416437296);
-ALTER TABLE ONLY private.legacy_auth_pending ALTER COLUMN created_at SET (pg_attver=34416437296);
 
 --
 -- Name: TABLE legacy_auth_pending; Type: COMMENT; Schema: private; Owner: -
@@ -13735,12 +13652,6 @@ CREATE TABLE private.legacy_users (
     CONSTRAINT legacy_users_notes_is_object CHECK ((jsonb_typeof(notes) = 'object'::text)),
     CONSTRAINT legacy_users_notes_size CHECK ((pg_column_size(notes) <= 262144))
 );
-ALTER TABLE ONLY private.legacy_users ALTER COLUMN v1_user_id SET (pg_attver=34416404560);
-ALTER TABLE ONLY private.legacy_users ALTER COLUMN user_id SET (pg_attver=34416404560);
-ALTER TABLE ONLY private.legacy_users ALTER COLUMN v1_email SET (pg_attver=34416404560);
-ALTER TABLE ONLY private.legacy_users ALTER COLUMN v1_connection_id SET (pg_attver=34416404560);
-ALTER TABLE ONLY private.legacy_users ALTER COLUMN imported_at SET (pg_attver=34416404560);
-ALTER TABLE ONLY private.legacy_users ALTER COLUMN notes SET (pg_attver=34416404560);
 
 --
 -- Name: TABLE legacy_users; Type: COMMENT; Schema: private; Owner: -
@@ -13801,16 +13712,6 @@ CREATE TABLE private.oauth_states (
     consumed_at timestamp with time zone,
     CONSTRAINT oauth_states_expiry_after_creation CHECK ((expires_at > created_at))
 );
-ALTER TABLE ONLY private.oauth_states ALTER COLUMN id SET (pg_attver=34414615528);
-ALTER TABLE ONLY private.oauth_states ALTER COLUMN state_hash SET (pg_attver=34414615528);
-ALTER TABLE ONLY private.oauth_states ALTER COLUMN user_id SET (pg_attver=34414615528);
-ALTER TABLE ONLY private.oauth_states ALTER COLUMN provider SET (pg_attver=34414615528);
-ALTER TABLE ONLY private.oauth_states ALTER COLUMN code_verifier SET (pg_attver=34414615528);
-ALTER TABLE ONLY private.oauth_states ALTER COLUMN redirect_uri SET (pg_attver=34414615528);
-ALTER TABLE ONLY private.oauth_states ALTER COLUMN scopes SET (pg_attver=34414615528);
-ALTER TABLE ONLY private.oauth_states ALTER COLUMN created_at SET (pg_attver=34414615528);
-ALTER TABLE ONLY private.oauth_states ALTER COLUMN expires_at SET (pg_attver=34414615528);
-ALTER TABLE ONLY private.oauth_states ALTER COLUMN consumed_at SET (pg_attver=34414615528);
 
 --
 -- Name: TABLE oauth_states; Type: COMMENT; Schema: private; Owner: -
@@ -13878,17 +13779,6 @@ CREATE TABLE private.provider_tokens (
     refresh_lease_until timestamp with time zone,
     updated_at timestamp with time zone DEFAULT now() NOT NULL
 );
-ALTER TABLE ONLY private.provider_tokens ALTER COLUMN connection_id SET (pg_attver=34414086520);
-ALTER TABLE ONLY private.provider_tokens ALTER COLUMN user_id SET (pg_attver=34414086520);
-ALTER TABLE ONLY private.provider_tokens ALTER COLUMN key_id SET (pg_attver=34414086520);
-ALTER TABLE ONLY private.provider_tokens ALTER COLUMN access_token_ciphertext SET (pg_attver=34414086520);
-ALTER TABLE ONLY private.provider_tokens ALTER COLUMN refresh_token_ciphertext SET (pg_attver=34414086520);
-ALTER TABLE ONLY private.provider_tokens ALTER COLUMN access_token_expires_at SET (pg_attver=34414086520);
-ALTER TABLE ONLY private.provider_tokens ALTER COLUMN refresh_token_expires_at SET (pg_attver=34414086520);
-ALTER TABLE ONLY private.provider_tokens ALTER COLUMN version SET (pg_attver=34414086520);
-ALTER TABLE ONLY private.provider_tokens ALTER COLUMN refresh_lease_holder SET (pg_attver=34414086520);
-ALTER TABLE ONLY private.provider_tokens ALTER COLUMN refresh_lease_until SET (pg_attver=34414086520);
-ALTER TABLE ONLY private.provider_tokens ALTER COLUMN updated_at SET (pg_attver=34414086520);
 
 --
 -- Name: TABLE provider_tokens; Type: COMMENT; Schema: private; Owner: -
@@ -13948,10 +13838,6 @@ CREATE TABLE private.providers (
     page_normaliser regprocedure NOT NULL,
     deletes_data_on_disconnect boolean DEFAULT false NOT NULL
 );
-ALTER TABLE ONLY private.providers ALTER COLUMN provider SET (pg_attver=34413782208);
-ALTER TABLE ONLY private.providers ALTER COLUMN normaliser SET (pg_attver=34413782208);
-ALTER TABLE ONLY private.providers ALTER COLUMN page_normaliser SET (pg_attver=34413782208);
-ALTER TABLE ONLY private.providers ALTER COLUMN deletes_data_on_disconnect SET (pg_attver=34413782208);
 
 --
 -- Name: TABLE providers; Type: COMMENT; Schema: private; Owner: -
@@ -13999,12 +13885,6 @@ CREATE TABLE private.rate_limit_windows (
     CONSTRAINT rate_limit_windows_seconds_positive CHECK ((window_seconds > 0)),
     CONSTRAINT rate_limit_windows_used_nonnegative CHECK ((used >= 0))
 );
-ALTER TABLE ONLY private.rate_limit_windows ALTER COLUMN bucket SET (pg_attver=34415541352);
-ALTER TABLE ONLY private.rate_limit_windows ALTER COLUMN window_start SET (pg_attver=34415541352);
-ALTER TABLE ONLY private.rate_limit_windows ALTER COLUMN window_seconds SET (pg_attver=34415541352);
-ALTER TABLE ONLY private.rate_limit_windows ALTER COLUMN request_limit SET (pg_attver=34415541352);
-ALTER TABLE ONLY private.rate_limit_windows ALTER COLUMN used SET (pg_attver=34415541352);
-ALTER TABLE ONLY private.rate_limit_windows ALTER COLUMN updated_at SET (pg_attver=34415541352);
 
 --
 -- Name: TABLE rate_limit_windows; Type: COMMENT; Schema: private; Owner: -
@@ -14062,12 +13942,6 @@ CREATE TABLE private.sync_leases (
     CONSTRAINT sync_leases_holder_length CHECK (((char_length(holder) >= 1) AND (char_length(holder) <= 200))),
     CONSTRAINT sync_leases_until_after_heartbeat CHECK ((lease_until >= heartbeat_at))
 );
-ALTER TABLE ONLY private.sync_leases ALTER COLUMN sync_history_id SET (pg_attver=34415506680);
-ALTER TABLE ONLY private.sync_leases ALTER COLUMN connection_id SET (pg_attver=34415506680);
-ALTER TABLE ONLY private.sync_leases ALTER COLUMN exclusive SET (pg_attver=34415506680);
-ALTER TABLE ONLY private.sync_leases ALTER COLUMN holder SET (pg_attver=34415506680);
-ALTER TABLE ONLY private.sync_leases ALTER COLUMN heartbeat_at SET (pg_attver=34415506680);
-ALTER TABLE ONLY private.sync_leases ALTER COLUMN lease_until SET (pg_attver=34415506680);
 
 --
 -- Name: TABLE sync_leases; Type: COMMENT; Schema: private; Owner: -
@@ -14132,19 +14006,6 @@ CREATE TABLE private.token_revocations (
     CONSTRAINT token_revocations_attempts_nonnegative CHECK ((attempts >= 0)),
     CONSTRAINT token_revocations_last_error_length CHECK ((char_length(last_error) <= 1000))
 );
-ALTER TABLE ONLY private.token_revocations ALTER COLUMN id SET (pg_attver=34414812608);
-ALTER TABLE ONLY private.token_revocations ALTER COLUMN connection_id SET (pg_attver=34414812608);
-ALTER TABLE ONLY private.token_revocations ALTER COLUMN user_id SET (pg_attver=34414812608);
-ALTER TABLE ONLY private.token_revocations ALTER COLUMN provider SET (pg_attver=34414812608);
-ALTER TABLE ONLY private.token_revocations ALTER COLUMN provider_user_id SET (pg_attver=34414812608);
-ALTER TABLE ONLY private.token_revocations ALTER COLUMN key_id SET (pg_attver=34414812608);
-ALTER TABLE ONLY private.token_revocations ALTER COLUMN access_token_ciphertext SET (pg_attver=34414812608);
-ALTER TABLE ONLY private.token_revocations ALTER COLUMN refresh_token_ciphertext SET (pg_attver=34414812608);
-ALTER TABLE ONLY private.token_revocations ALTER COLUMN access_token_expires_at SET (pg_attver=34414812608);
-ALTER TABLE ONLY private.token_revocations ALTER COLUMN requested_at SET (pg_attver=34414812608);
-ALTER TABLE ONLY private.token_revocations ALTER COLUMN attempts SET (pg_attver=34414812608);
-ALTER TABLE ONLY private.token_revocations ALTER COLUMN claimed_until SET (pg_attver=34414812608);
-ALTER TABLE ONLY private.token_revocations ALTER COLUMN last_error SET (pg_attver=34414812608);
 
 --
 -- Name: TABLE token_revocations; Type: COMMENT; Schema: private; Owner: -
@@ -14301,48 +14162,6 @@ END) STORED,
     CONSTRAINT activities_utc_offset_range CHECK (((utc_offset >= '-64800'::integer) AND (utc_offset <= 64800))),
     CONSTRAINT activities_weighted_average_watts_finite CHECK (((weighted_average_watts > '-Infinity'::real) AND (weighted_average_watts < 'Infinity'::real)))
 );
-ALTER TABLE ONLY public.activities ALTER COLUMN id SET (pg_attver=34414195016);
-ALTER TABLE ONLY public.activities ALTER COLUMN user_id SET (pg_attver=34414195016);
-ALTER TABLE ONLY public.activities ALTER COLUMN connection_id SET (pg_attver=34414195016);
-ALTER TABLE ONLY public.activities ALTER COLUMN provider SET (pg_attver=34414195016);
-ALTER TABLE ONLY public.activities ALTER COLUMN source SET (pg_attver=34414195016);
-ALTER TABLE ONLY public.activities ALTER COLUMN external_id SET (pg_attver=34414195016);
-ALTER TABLE ONLY public.activities ALTER COLUMN name SET (pg_attver=34414195016);
-ALTER TABLE ONLY public.activities ALTER COLUMN description SET (pg_attver=34414195016);
-ALTER TABLE ONLY public.activities ALTER COLUMN activity_type SET (pg_attver=34414195016);
-ALTER TABLE ONLY public.activities ALTER COLUMN provider_activity_type SET (pg_attver=34414195016);
-ALTER TABLE ONLY public.activities ALTER COLUMN start_date SET (pg_attver=34414195016);
-ALTER TABLE ONLY public.activities ALTER COLUMN timezone SET (pg_attver=34414195016);
-ALTER TABLE ONLY public.activities ALTER COLUMN utc_offset SET (pg_attver=34414195016);
-ALTER TABLE ONLY public.activities ALTER COLUMN start_date_local SET (pg_attver=34414195016);
-ALTER TABLE ONLY public.activities ALTER COLUMN elapsed_time SET (pg_attver=34414195016);
-ALTER TABLE ONLY public.activities ALTER COLUMN moving_time SET (pg_attver=34414195016);
-ALTER TABLE ONLY public.activities ALTER COLUMN distance SET (pg_attver=34414195016);
-ALTER TABLE ONLY public.activities ALTER COLUMN average_speed SET (pg_attver=34414195016);
-ALTER TABLE ONLY public.activities ALTER COLUMN max_speed SET (pg_attver=34414195016);
-ALTER TABLE ONLY public.activities ALTER COLUMN pace SET (pg_attver=34414195016);
-ALTER TABLE ONLY public.activities ALTER COLUMN average_heartrate SET (pg_attver=34414195016);
-ALTER TABLE ONLY public.activities ALTER COLUMN max_heartrate SET (pg_attver=34414195016);
-ALTER TABLE ONLY public.activities ALTER COLUMN average_watts SET (pg_attver=34414195016);
-ALTER TABLE ONLY public.activities ALTER COLUMN max_watts SET (pg_attver=34414195016);
-ALTER TABLE ONLY public.activities ALTER COLUMN weighted_average_watts SET (pg_attver=34414195016);
-ALTER TABLE ONLY public.activities ALTER COLUMN average_cadence SET (pg_attver=34414195016);
-ALTER TABLE ONLY public.activities ALTER COLUMN max_cadence SET (pg_attver=34414195016);
-ALTER TABLE ONLY public.activities ALTER COLUMN elevation_gain SET (pg_attver=34414195016);
-ALTER TABLE ONLY public.activities ALTER COLUMN elevation_loss SET (pg_attver=34414195016);
-ALTER TABLE ONLY public.activities ALTER COLUMN calories SET (pg_attver=34414195016);
-ALTER TABLE ONLY public.activities ALTER COLUMN is_manual SET (pg_attver=34414195016);
-ALTER TABLE ONLY public.activities ALTER COLUMN is_private SET (pg_attver=34414195016);
-ALTER TABLE ONLY public.activities ALTER COLUMN device_name SET (pg_attver=34414195016);
-ALTER TABLE ONLY public.activities ALTER COLUMN activity_data SET (pg_attver=34414195016);
-ALTER TABLE ONLY public.activities ALTER COLUMN provider_updated_at SET (pg_attver=34414195016);
-ALTER TABLE ONLY public.activities ALTER COLUMN created_at SET (pg_attver=34414195016);
-ALTER TABLE ONLY public.activities ALTER COLUMN updated_at SET (pg_attver=34414195016);
-ALTER TABLE ONLY public.activities ALTER COLUMN deleted_at SET (pg_attver=34414195016);
-ALTER TABLE ONLY public.activities ALTER COLUMN primary_activity_id SET (pg_attver=34414284696);
-ALTER TABLE ONLY public.activities ALTER COLUMN duplicate_override SET (pg_attver=34414285152);
-ALTER TABLE ONLY public.activities ALTER COLUMN user_edited_fields SET (pg_attver=34414325336);
-ALTER TABLE ONLY public.activities ALTER COLUMN primary_hidden SET (pg_attver=34414328680);
 
 --
 -- Name: TABLE activities; Type: COMMENT; Schema: public; Owner: -
@@ -14625,13 +14444,6 @@ CREATE TABLE public.activity_efforts (
     CONSTRAINT activity_efforts_start_finite CHECK (((start_s > '-Infinity'::real) AND (start_s < 'Infinity'::real))),
     CONSTRAINT activity_efforts_value_finite CHECK (((value > '-Infinity'::real) AND (value < 'Infinity'::real) AND (value >= (0)::double precision)))
 );
-ALTER TABLE ONLY public.activity_efforts ALTER COLUMN activity_id SET (pg_attver=34417007816);
-ALTER TABLE ONLY public.activity_efforts ALTER COLUMN user_id SET (pg_attver=34417007816);
-ALTER TABLE ONLY public.activity_efforts ALTER COLUMN source SET (pg_attver=34417007816);
-ALTER TABLE ONLY public.activity_efforts ALTER COLUMN effort SET (pg_attver=34417007816);
-ALTER TABLE ONLY public.activity_efforts ALTER COLUMN span SET (pg_attver=34417007816);
-ALTER TABLE ONLY public.activity_efforts ALTER COLUMN value SET (pg_attver=34417007816);
-ALTER TABLE ONLY public.activity_efforts ALTER COLUMN start_s SET (pg_attver=34417007816);
 
 --
 -- Name: TABLE activity_efforts; Type: COMMENT; Schema: public; Owner: -
@@ -14729,19 +14541,6 @@ CREATE TABLE public.activity_laps (
     CONSTRAINT activity_laps_source_known CHECK ((source ~ '^[a-z][a-z_]{0,31}$'::text)),
     CONSTRAINT activity_laps_start_offset_s_range CHECK (((start_offset_s > '-Infinity'::real) AND (start_offset_s < 'Infinity'::real) AND ((start_offset_s >= (0)::double precision) AND (start_offset_s <= (2000000)::double precision))))
 );
-ALTER TABLE ONLY public.activity_laps ALTER COLUMN activity_id SET (pg_attver=34418195448);
-ALTER TABLE ONLY public.activity_laps ALTER COLUMN lap_index SET (pg_attver=34418195448);
-ALTER TABLE ONLY public.activity_laps ALTER COLUMN user_id SET (pg_attver=34418195448);
-ALTER TABLE ONLY public.activity_laps ALTER COLUMN source SET (pg_attver=34418195448);
-ALTER TABLE ONLY public.activity_laps ALTER COLUMN start_offset_s SET (pg_attver=34418195448);
-ALTER TABLE ONLY public.activity_laps ALTER COLUMN elapsed_s SET (pg_attver=34418195448);
-ALTER TABLE ONLY public.activity_laps ALTER COLUMN moving_s SET (pg_attver=34418195448);
-ALTER TABLE ONLY public.activity_laps ALTER COLUMN distance_m SET (pg_attver=34418195448);
-ALTER TABLE ONLY public.activity_laps ALTER COLUMN avg_heart_rate SET (pg_attver=34418195448);
-ALTER TABLE ONLY public.activity_laps ALTER COLUMN max_heart_rate SET (pg_attver=34418195448);
-ALTER TABLE ONLY public.activity_laps ALTER COLUMN avg_power_w SET (pg_attver=34418195448);
-ALTER TABLE ONLY public.activity_laps ALTER COLUMN avg_cadence SET (pg_attver=34418195448);
-ALTER TABLE ONLY public.activity_laps ALTER COLUMN elevation_gain_m SET (pg_attver=34418195448);
 
 --
 -- Name: TABLE activity_laps; Type: COMMENT; Schema: public; Owner: -
@@ -14837,17 +14636,6 @@ CREATE TABLE public.users (
     CONSTRAINT users_preferences_is_object CHECK ((jsonb_typeof(preferences) = 'object'::text)),
     CONSTRAINT users_preferences_size CHECK ((pg_column_size(preferences) <= 16384))
 );
-ALTER TABLE ONLY public.users ALTER COLUMN id SET (pg_attver=34413859392);
-ALTER TABLE ONLY public.users ALTER COLUMN email SET (pg_attver=34413859392);
-ALTER TABLE ONLY public.users ALTER COLUMN first_name SET (pg_attver=34413859392);
-ALTER TABLE ONLY public.users ALTER COLUMN last_name SET (pg_attver=34413859392);
-ALTER TABLE ONLY public.users ALTER COLUMN avatar_url SET (pg_attver=34413859392);
-ALTER TABLE ONLY public.users ALTER COLUMN role SET (pg_attver=34413859392);
-ALTER TABLE ONLY public.users ALTER COLUMN is_active SET (pg_attver=34413859392);
-ALTER TABLE ONLY public.users ALTER COLUMN is_verified SET (pg_attver=34413859392);
-ALTER TABLE ONLY public.users ALTER COLUMN preferences SET (pg_attver=34413859392);
-ALTER TABLE ONLY public.users ALTER COLUMN created_at SET (pg_attver=34413859392);
-ALTER TABLE ONLY public.users ALTER COLUMN updated_at SET (pg_attver=34413859392);
 
 --
 -- Name: TABLE users; Type: COMMENT; Schema: public; Owner: -
@@ -14961,10 +14749,6 @@ CREATE TABLE public.activity_raw_payloads (
     received_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT activity_raw_payloads_payload_size CHECK ((pg_column_size(payload) <= 4194304))
 );
-ALTER TABLE ONLY public.activity_raw_payloads ALTER COLUMN activity_id SET (pg_attver=34414404672);
-ALTER TABLE ONLY public.activity_raw_payloads ALTER COLUMN user_id SET (pg_attver=34414404672);
-ALTER TABLE ONLY public.activity_raw_payloads ALTER COLUMN payload SET (pg_attver=34414404672);
-ALTER TABLE ONLY public.activity_raw_payloads ALTER COLUMN received_at SET (pg_attver=34414404672);
 
 --
 -- Name: TABLE activity_raw_payloads; Type: COMMENT; Schema: public; Owner: -
@@ -15003,15 +14787,6 @@ CREATE TABLE public.activity_stream_fetches (
     CONSTRAINT activity_stream_fetches_points_nonnegative CHECK ((points >= 0)),
     CONSTRAINT activity_stream_fetches_status_known CHECK ((status = ANY (ARRAY['fetched'::text, 'unavailable'::text, 'retrying'::text, 'failed'::text])))
 );
-ALTER TABLE ONLY public.activity_stream_fetches ALTER COLUMN activity_id SET (pg_attver=34417394456);
-ALTER TABLE ONLY public.activity_stream_fetches ALTER COLUMN user_id SET (pg_attver=34417394456);
-ALTER TABLE ONLY public.activity_stream_fetches ALTER COLUMN connection_id SET (pg_attver=34417394456);
-ALTER TABLE ONLY public.activity_stream_fetches ALTER COLUMN status SET (pg_attver=34417394456);
-ALTER TABLE ONLY public.activity_stream_fetches ALTER COLUMN attempts SET (pg_attver=34417394456);
-ALTER TABLE ONLY public.activity_stream_fetches ALTER COLUMN points SET (pg_attver=34417394456);
-ALTER TABLE ONLY public.activity_stream_fetches ALTER COLUMN last_error SET (pg_attver=34417394456);
-ALTER TABLE ONLY public.activity_stream_fetches ALTER COLUMN next_attempt_at SET (pg_attver=34417394456);
-ALTER TABLE ONLY public.activity_stream_fetches ALTER COLUMN updated_at SET (pg_attver=34417394456);
 
 --
 -- Name: TABLE activity_stream_fetches; Type: COMMENT; Schema: public; Owner: -
@@ -15081,21 +14856,6 @@ CREATE TABLE public.activity_streams (
     CONSTRAINT activity_streams_sample_count_range CHECK (((sample_count >= 1) AND (sample_count <= 200000))),
     CONSTRAINT activity_streams_source_known CHECK ((source ~ '^[a-z][a-z_]{0,31}$'::text))
 );
-ALTER TABLE ONLY public.activity_streams ALTER COLUMN activity_id SET (pg_attver=34416671168);
-ALTER TABLE ONLY public.activity_streams ALTER COLUMN user_id SET (pg_attver=34416671168);
-ALTER TABLE ONLY public.activity_streams ALTER COLUMN source SET (pg_attver=34416671168);
-ALTER TABLE ONLY public.activity_streams ALTER COLUMN sample_count SET (pg_attver=34416671168);
-ALTER TABLE ONLY public.activity_streams ALTER COLUMN time_s SET (pg_attver=34416671168);
-ALTER TABLE ONLY public.activity_streams ALTER COLUMN distance_m SET (pg_attver=34416671168);
-ALTER TABLE ONLY public.activity_streams ALTER COLUMN lat SET (pg_attver=34416671168);
-ALTER TABLE ONLY public.activity_streams ALTER COLUMN lon SET (pg_attver=34416671168);
-ALTER TABLE ONLY public.activity_streams ALTER COLUMN altitude_m SET (pg_attver=34416671168);
-ALTER TABLE ONLY public.activity_streams ALTER COLUMN heart_rate SET (pg_attver=34416671168);
-ALTER TABLE ONLY public.activity_streams ALTER COLUMN power_w SET (pg_attver=34416671168);
-ALTER TABLE ONLY public.activity_streams ALTER COLUMN cadence SET (pg_attver=34416671168);
-ALTER TABLE ONLY public.activity_streams ALTER COLUMN speed_mps SET (pg_attver=34416671168);
-ALTER TABLE ONLY public.activity_streams ALTER COLUMN temperature_c SET (pg_attver=34416671168);
-ALTER TABLE ONLY public.activity_streams ALTER COLUMN stored_at SET (pg_attver=34416671168);
 
 --
 -- Name: TABLE activity_streams; Type: COMMENT; Schema: public; Owner: -
@@ -15186,24 +14946,24 @@ COMMENT ON COLUMN public.activity_streams.stored_at IS 'When these streams were 
 --
 
 CREATE VIEW public.all_time_best_efforts WITH (security_invoker='true') AS
- SELECT DISTINCT ON (b.user_id, b.activity_type, b.effort, b.span) b.user_id,
-    b.activity_type,
-    b.effort,
-    b.span,
-    b.label,
-    b.is_standard,
-    b.value,
-    b.pace,
-    b.activity_id,
-    b.start_date,
-    b.local_date,
-    b.start_s
+ SELECT DISTINCT ON (user_id, activity_type, effort, span) user_id,
+    activity_type,
+    effort,
+    span,
+    label,
+    is_standard,
+    value,
+    pace,
+    activity_id,
+    start_date,
+    local_date,
+    start_s
    FROM public.activity_best_efforts b
-  ORDER BY b.user_id, b.activity_type, b.effort, b.span,
+  ORDER BY user_id, activity_type, effort, span,
         CASE
-            WHEN (b.effort = 'distance'::text) THEN b.value
-            ELSE (- b.value)
-        END, b.start_date, b.activity_id;
+            WHEN (effort = 'distance'::text) THEN value
+            ELSE (- value)
+        END, start_date, activity_id;
 
 --
 -- Name: VIEW all_time_best_efforts; Type: COMMENT; Schema: public; Owner: -
@@ -15226,14 +14986,6 @@ CREATE TABLE public.coach_athletes (
     revoked_at timestamp with time zone,
     CONSTRAINT coach_athletes_not_self CHECK ((athlete_id <> coach_id))
 );
-ALTER TABLE ONLY public.coach_athletes ALTER COLUMN id SET (pg_attver=34413930920);
-ALTER TABLE ONLY public.coach_athletes ALTER COLUMN athlete_id SET (pg_attver=34413930920);
-ALTER TABLE ONLY public.coach_athletes ALTER COLUMN coach_id SET (pg_attver=34413930920);
-ALTER TABLE ONLY public.coach_athletes ALTER COLUMN status SET (pg_attver=34413930920);
-ALTER TABLE ONLY public.coach_athletes ALTER COLUMN created_at SET (pg_attver=34413930920);
-ALTER TABLE ONLY public.coach_athletes ALTER COLUMN updated_at SET (pg_attver=34413930920);
-ALTER TABLE ONLY public.coach_athletes ALTER COLUMN activated_at SET (pg_attver=34413930920);
-ALTER TABLE ONLY public.coach_athletes ALTER COLUMN revoked_at SET (pg_attver=34413930920);
 
 --
 -- Name: TABLE coach_athletes; Type: COMMENT; Schema: public; Owner: -
@@ -15292,12 +15044,6 @@ CREATE TABLE public.connection_events (
     CONSTRAINT connection_events_detail_is_object CHECK ((jsonb_typeof(detail) = 'object'::text)),
     CONSTRAINT connection_events_detail_size CHECK ((pg_column_size(detail) <= 16384))
 );
-ALTER TABLE ONLY public.connection_events ALTER COLUMN id SET (pg_attver=34414132672);
-ALTER TABLE ONLY public.connection_events ALTER COLUMN connection_id SET (pg_attver=34414132672);
-ALTER TABLE ONLY public.connection_events ALTER COLUMN user_id SET (pg_attver=34414132672);
-ALTER TABLE ONLY public.connection_events ALTER COLUMN event SET (pg_attver=34414132672);
-ALTER TABLE ONLY public.connection_events ALTER COLUMN detail SET (pg_attver=34414132672);
-ALTER TABLE ONLY public.connection_events ALTER COLUMN occurred_at SET (pg_attver=34414132672);
 
 --
 -- Name: TABLE connection_events; Type: COMMENT; Schema: public; Owner: -
@@ -15339,12 +15085,6 @@ CREATE TABLE public.daily_fitness (
     CONSTRAINT daily_fitness_ctl_finite CHECK (((ctl > '-Infinity'::double precision) AND (ctl < 'Infinity'::double precision))),
     CONSTRAINT daily_fitness_load_finite CHECK (((load > '-Infinity'::double precision) AND (load < 'Infinity'::double precision)))
 );
-ALTER TABLE ONLY public.daily_fitness ALTER COLUMN user_id SET (pg_attver=34416504720);
-ALTER TABLE ONLY public.daily_fitness ALTER COLUMN shareable_only SET (pg_attver=34416504720);
-ALTER TABLE ONLY public.daily_fitness ALTER COLUMN day SET (pg_attver=34416504720);
-ALTER TABLE ONLY public.daily_fitness ALTER COLUMN load SET (pg_attver=34416504720);
-ALTER TABLE ONLY public.daily_fitness ALTER COLUMN ctl SET (pg_attver=34416504720);
-ALTER TABLE ONLY public.daily_fitness ALTER COLUMN atl SET (pg_attver=34416504720);
 
 --
 -- Name: TABLE daily_fitness; Type: COMMENT; Schema: public; Owner: -
@@ -15395,11 +15135,6 @@ CREATE TABLE public.daily_loads (
     CONSTRAINT daily_loads_load_finite CHECK (((load > '-Infinity'::numeric) AND (load < 'Infinity'::numeric)))
 )
 WITH (fillfactor='75');
-ALTER TABLE ONLY public.daily_loads ALTER COLUMN user_id SET (pg_attver=34416040936);
-ALTER TABLE ONLY public.daily_loads ALTER COLUMN day SET (pg_attver=34416040936);
-ALTER TABLE ONLY public.daily_loads ALTER COLUMN shareable SET (pg_attver=34416040936);
-ALTER TABLE ONLY public.daily_loads ALTER COLUMN load SET (pg_attver=34416040936);
-ALTER TABLE ONLY public.daily_loads ALTER COLUMN activity_count SET (pg_attver=34416040936);
 
 --
 -- Name: TABLE daily_loads; Type: COMMENT; Schema: public; Owner: -
@@ -15456,18 +15191,6 @@ CREATE TABLE public.volume_totals (
     CONSTRAINT volume_totals_period_start CHECK ((((period = 'week'::text) AND (EXTRACT(isodow FROM period_start) = (1)::numeric)) OR ((period = 'month'::text) AND (period_start = (date_trunc('month'::text, (period_start)::timestamp with time zone))::date)) OR ((period = 'year'::text) AND (period_start = (date_trunc('year'::text, (period_start)::timestamp with time zone))::date))))
 )
 WITH (fillfactor='75');
-ALTER TABLE ONLY public.volume_totals ALTER COLUMN user_id SET (pg_attver=34418593696);
-ALTER TABLE ONLY public.volume_totals ALTER COLUMN shareable_only SET (pg_attver=34418593696);
-ALTER TABLE ONLY public.volume_totals ALTER COLUMN period SET (pg_attver=34418593696);
-ALTER TABLE ONLY public.volume_totals ALTER COLUMN period_start SET (pg_attver=34418593696);
-ALTER TABLE ONLY public.volume_totals ALTER COLUMN activity_type SET (pg_attver=34418593696);
-ALTER TABLE ONLY public.volume_totals ALTER COLUMN activity_count SET (pg_attver=34418593696);
-ALTER TABLE ONLY public.volume_totals ALTER COLUMN distance SET (pg_attver=34418593696);
-ALTER TABLE ONLY public.volume_totals ALTER COLUMN moving_time SET (pg_attver=34418593696);
-ALTER TABLE ONLY public.volume_totals ALTER COLUMN elapsed_time SET (pg_attver=34418593696);
-ALTER TABLE ONLY public.volume_totals ALTER COLUMN elevation_gain SET (pg_attver=34418593696);
-ALTER TABLE ONLY public.volume_totals ALTER COLUMN calories SET (pg_attver=34418593696);
-ALTER TABLE ONLY public.volume_totals ALTER COLUMN load SET (pg_attver=34418593696);
 
 --
 -- Name: TABLE volume_totals; Type: COMMENT; Schema: public; Owner: -
@@ -15608,15 +15331,6 @@ CREATE TABLE public.personal_record_entries (
     CONSTRAINT personal_record_entries_standard_distance_finite CHECK (((standard_distance > '-Infinity'::double precision) AND (standard_distance < 'Infinity'::double precision))),
     CONSTRAINT personal_record_entries_value_finite CHECK (((value > '-Infinity'::double precision) AND (value < 'Infinity'::double precision)))
 );
-ALTER TABLE ONLY public.personal_record_entries ALTER COLUMN user_id SET (pg_attver=34415871872);
-ALTER TABLE ONLY public.personal_record_entries ALTER COLUMN shareable_only SET (pg_attver=34415871872);
-ALTER TABLE ONLY public.personal_record_entries ALTER COLUMN activity_type SET (pg_attver=34415871872);
-ALTER TABLE ONLY public.personal_record_entries ALTER COLUMN record SET (pg_attver=34415871872);
-ALTER TABLE ONLY public.personal_record_entries ALTER COLUMN standard_distance SET (pg_attver=34415871872);
-ALTER TABLE ONLY public.personal_record_entries ALTER COLUMN value SET (pg_attver=34415871872);
-ALTER TABLE ONLY public.personal_record_entries ALTER COLUMN activity_id SET (pg_attver=34415871872);
-ALTER TABLE ONLY public.personal_record_entries ALTER COLUMN start_date SET (pg_attver=34415871872);
-ALTER TABLE ONLY public.personal_record_entries ALTER COLUMN achieved_on SET (pg_attver=34415871872);
 
 --
 -- Name: TABLE personal_record_entries; Type: COMMENT; Schema: public; Owner: -
@@ -15671,15 +15385,15 @@ COMMENT ON COLUMN public.personal_record_entries.achieved_on IS 'Local calendar 
 --
 
 CREATE VIEW public.personal_records WITH (security_invoker='true') AS
- SELECT e.user_id,
-    e.activity_type,
-    e.record,
-    e.standard_distance,
-    e.value,
-    e.activity_id,
-    e.achieved_on
+ SELECT user_id,
+    activity_type,
+    record,
+    standard_distance,
+    value,
+    activity_id,
+    achieved_on
    FROM public.personal_record_entries e
-  WHERE ((NOT e.shareable_only) OR (CURRENT_USER = 'authenticated'::name));
+  WHERE ((NOT shareable_only) OR (CURRENT_USER = 'authenticated'::name));
 
 --
 -- Name: VIEW personal_records; Type: COMMENT; Schema: public; Owner: -
@@ -15740,9 +15454,6 @@ CREATE TABLE public.provider_priorities (
     upload_origin_pattern text,
     CONSTRAINT provider_priorities_origin_known CHECK (((origin = ANY (ARRAY['file'::text, 'manual'::text])) OR private.is_provider_name(origin)))
 );
-ALTER TABLE ONLY public.provider_priorities ALTER COLUMN origin SET (pg_attver=34413795704);
-ALTER TABLE ONLY public.provider_priorities ALTER COLUMN priority SET (pg_attver=34413795704);
-ALTER TABLE ONLY public.provider_priorities ALTER COLUMN upload_origin_pattern SET (pg_attver=34413795704);
 
 --
 -- Name: TABLE provider_priorities; Type: COMMENT; Schema: public; Owner: -
@@ -15773,16 +15484,16 @@ COMMENT ON COLUMN public.provider_priorities.upload_origin_pattern IS 'Case-inse
 --
 
 CREATE VIEW public.provider_volume WITH (security_invoker='true') AS
- SELECT r.user_id,
-    r.provider,
-    r.month_start,
-    sum(r.activity_count) AS activity_count,
-    (sum(r.distance))::double precision AS total_distance,
-    (sum(r.moving_time))::bigint AS total_moving_time,
-    (sum(r.elapsed_time))::bigint AS total_elapsed_time,
-    (sum(r.load))::double precision AS total_load
+ SELECT user_id,
+    provider,
+    month_start,
+    sum(activity_count) AS activity_count,
+    (sum(distance))::double precision AS total_distance,
+    (sum(moving_time))::bigint AS total_moving_time,
+    (sum(elapsed_time))::bigint AS total_elapsed_time,
+    (sum(load))::double precision AS total_load
    FROM public.weekly_rollups r
-  GROUP BY r.user_id, r.provider, r.month_start;
+  GROUP BY user_id, provider, month_start;
 
 --
 -- Name: VIEW provider_volume; Type: COMMENT; Schema: public; Owner: -
@@ -15920,25 +15631,25 @@ COMMENT ON COLUMN public.recurring_sync_errors.last_failure_at IS 'Start of the 
 --
 
 CREATE VIEW public.season_best_efforts WITH (security_invoker='true') AS
- SELECT DISTINCT ON (b.user_id, b.activity_type, ((EXTRACT(year FROM b.local_date))::integer), b.effort, b.span) b.user_id,
-    b.activity_type,
-    b.effort,
-    b.span,
-    b.label,
-    b.is_standard,
-    b.value,
-    b.pace,
-    b.activity_id,
-    b.start_date,
-    b.local_date,
-    b.start_s,
-    (EXTRACT(year FROM b.local_date))::integer AS season
+ SELECT DISTINCT ON (user_id, activity_type, ((EXTRACT(year FROM local_date))::integer), effort, span) user_id,
+    activity_type,
+    effort,
+    span,
+    label,
+    is_standard,
+    value,
+    pace,
+    activity_id,
+    start_date,
+    local_date,
+    start_s,
+    (EXTRACT(year FROM local_date))::integer AS season
    FROM public.activity_best_efforts b
-  ORDER BY b.user_id, b.activity_type, ((EXTRACT(year FROM b.local_date))::integer), b.effort, b.span,
+  ORDER BY user_id, activity_type, ((EXTRACT(year FROM local_date))::integer), effort, span,
         CASE
-            WHEN (b.effort = 'distance'::text) THEN b.value
-            ELSE (- b.value)
-        END, b.start_date, b.activity_id;
+            WHEN (effort = 'distance'::text) THEN value
+            ELSE (- value)
+        END, start_date, activity_id;
 
 --
 -- Name: VIEW season_best_efforts; Type: COMMENT; Schema: public; Owner: -
@@ -15964,14 +15675,6 @@ CREATE TABLE public.source_totals (
     CONSTRAINT source_totals_week_is_monday CHECK (((period = 'day'::text) OR (EXTRACT(isodow FROM period_start) = (1)::numeric)))
 )
 WITH (fillfactor='75');
-ALTER TABLE ONLY public.source_totals ALTER COLUMN user_id SET (pg_attver=34418796136);
-ALTER TABLE ONLY public.source_totals ALTER COLUMN shareable_only SET (pg_attver=34418796136);
-ALTER TABLE ONLY public.source_totals ALTER COLUMN period SET (pg_attver=34418796136);
-ALTER TABLE ONLY public.source_totals ALTER COLUMN period_start SET (pg_attver=34418796136);
-ALTER TABLE ONLY public.source_totals ALTER COLUMN source SET (pg_attver=34418796136);
-ALTER TABLE ONLY public.source_totals ALTER COLUMN activity_count SET (pg_attver=34418796136);
-ALTER TABLE ONLY public.source_totals ALTER COLUMN distance SET (pg_attver=34418796136);
-ALTER TABLE ONLY public.source_totals ALTER COLUMN moving_time SET (pg_attver=34418796136);
 
 --
 -- Name: TABLE source_totals; Type: COMMENT; Schema: public; Owner: -
@@ -16030,8 +15733,6 @@ CREATE TABLE public.sport_families (
     sport_family text NOT NULL,
     CONSTRAINT sport_families_family_format CHECK ((sport_family ~ '^[a-z_]{1,40}$'::text))
 );
-ALTER TABLE ONLY public.sport_families ALTER COLUMN activity_type SET (pg_attver=34415668240);
-ALTER TABLE ONLY public.sport_families ALTER COLUMN sport_family SET (pg_attver=34415668240);
 
 --
 -- Name: TABLE sport_families; Type: COMMENT; Schema: public; Owner: -
@@ -16050,17 +15751,17 @@ COMMENT ON COLUMN public.sport_families.sport_family IS 'Family name: running, w
 --
 
 CREATE VIEW public.stream_fetch_summary WITH (security_invoker='true') AS
- SELECT f.connection_id,
-    f.user_id,
-    count(*) FILTER (WHERE (f.status = 'fetched'::text)) AS fetched,
-    count(*) FILTER (WHERE (f.status = 'unavailable'::text)) AS unavailable,
-    count(*) FILTER (WHERE (f.status = 'retrying'::text)) AS retrying,
-    count(*) FILTER (WHERE (f.status = 'failed'::text)) AS failed,
-    COALESCE(sum(f.points) FILTER (WHERE (f.status = 'fetched'::text)), (0)::bigint) AS points,
-    max(f.updated_at) AS last_attempt_at,
-    (array_agg(f.last_error ORDER BY f.updated_at DESC) FILTER (WHERE (f.status = ANY (ARRAY['retrying'::text, 'failed'::text]))))[1] AS last_error
+ SELECT connection_id,
+    user_id,
+    count(*) FILTER (WHERE (status = 'fetched'::text)) AS fetched,
+    count(*) FILTER (WHERE (status = 'unavailable'::text)) AS unavailable,
+    count(*) FILTER (WHERE (status = 'retrying'::text)) AS retrying,
+    count(*) FILTER (WHERE (status = 'failed'::text)) AS failed,
+    COALESCE(sum(points) FILTER (WHERE (status = 'fetched'::text)), (0)::bigint) AS points,
+    max(updated_at) AS last_attempt_at,
+    (array_agg(last_error ORDER BY updated_at DESC) FILTER (WHERE (status = ANY (ARRAY['retrying'::text, 'failed'::text]))))[1] AS last_error
    FROM public.activity_stream_fetches f
-  GROUP BY f.connection_id, f.user_id;
+  GROUP BY connection_id, user_id;
 
 --
 -- Name: VIEW stream_fetch_summary; Type: COMMENT; Schema: public; Owner: -
@@ -16160,21 +15861,6 @@ CREATE TABLE public.workouts (
     CONSTRAINT workouts_structure_is_object CHECK ((jsonb_typeof(structure) = 'object'::text)),
     CONSTRAINT workouts_structure_size CHECK ((pg_column_size(structure) <= 262144))
 );
-ALTER TABLE ONLY public.workouts ALTER COLUMN id SET (pg_attver=34414520712);
-ALTER TABLE ONLY public.workouts ALTER COLUMN user_id SET (pg_attver=34414520712);
-ALTER TABLE ONLY public.workouts ALTER COLUMN coach_id SET (pg_attver=34414520712);
-ALTER TABLE ONLY public.workouts ALTER COLUMN planned_date SET (pg_attver=34414520712);
-ALTER TABLE ONLY public.workouts ALTER COLUMN activity_type SET (pg_attver=34414520712);
-ALTER TABLE ONLY public.workouts ALTER COLUMN name SET (pg_attver=34414520712);
-ALTER TABLE ONLY public.workouts ALTER COLUMN description SET (pg_attver=34414520712);
-ALTER TABLE ONLY public.workouts ALTER COLUMN planned_duration SET (pg_attver=34414520712);
-ALTER TABLE ONLY public.workouts ALTER COLUMN planned_distance SET (pg_attver=34414520712);
-ALTER TABLE ONLY public.workouts ALTER COLUMN planned_load SET (pg_attver=34414520712);
-ALTER TABLE ONLY public.workouts ALTER COLUMN structure SET (pg_attver=34414520712);
-ALTER TABLE ONLY public.workouts ALTER COLUMN completed_activity_id SET (pg_attver=34414520712);
-ALTER TABLE ONLY public.workouts ALTER COLUMN created_at SET (pg_attver=34414520712);
-ALTER TABLE ONLY public.workouts ALTER COLUMN updated_at SET (pg_attver=34414520712);
-ALTER TABLE ONLY public.workouts ALTER COLUMN planned_week SET (pg_attver=34416599168);
 
 --
 -- Name: TABLE workouts; Type: COMMENT; Schema: public; Owner: -
@@ -16454,10 +16140,6 @@ CREATE TABLE queue.procrastinate_events (
     type queue.procrastinate_job_event_type,
     at timestamp with time zone DEFAULT now()
 );
-ALTER TABLE ONLY queue.procrastinate_events ALTER COLUMN id SET (pg_attver=34419343824);
-ALTER TABLE ONLY queue.procrastinate_events ALTER COLUMN job_id SET (pg_attver=34419343824);
-ALTER TABLE ONLY queue.procrastinate_events ALTER COLUMN type SET (pg_attver=34419343824);
-ALTER TABLE ONLY queue.procrastinate_events ALTER COLUMN at SET (pg_attver=34419343824);
 
 --
 -- Name: procrastinate_events_id_seq; Type: SEQUENCE; Schema: queue; Owner: -
@@ -16504,11 +16186,6 @@ CREATE TABLE queue.procrastinate_periodic_defers (
     job_id bigint,
     periodic_id character varying(128) DEFAULT ''::character varying NOT NULL
 );
-ALTER TABLE ONLY queue.procrastinate_periodic_defers ALTER COLUMN id SET (pg_attver=34419316944);
-ALTER TABLE ONLY queue.procrastinate_periodic_defers ALTER COLUMN task_name SET (pg_attver=34419316944);
-ALTER TABLE ONLY queue.procrastinate_periodic_defers ALTER COLUMN defer_timestamp SET (pg_attver=34419316944);
-ALTER TABLE ONLY queue.procrastinate_periodic_defers ALTER COLUMN job_id SET (pg_attver=34419316944);
-ALTER TABLE ONLY queue.procrastinate_periodic_defers ALTER COLUMN periodic_id SET (pg_attver=34419316944);
 
 --
 -- Name: procrastinate_periodic_defers_id_seq; Type: SEQUENCE; Schema: queue; Owner: -
@@ -16535,8 +16212,6 @@ CREATE TABLE queue.procrastinate_workers (
     id bigint NOT NULL,
     last_heartbeat timestamp with time zone DEFAULT now() NOT NULL
 );
-ALTER TABLE ONLY queue.procrastinate_workers ALTER COLUMN id SET (pg_attver=34419262144);
-ALTER TABLE ONLY queue.procrastinate_workers ALTER COLUMN last_heartbeat SET (pg_attver=34419262144);
 
 --
 -- Name: procrastinate_workers_id_seq; Type: SEQUENCE; Schema: queue; Owner: -
@@ -17333,30 +17008,30 @@ INSERT INTO public.activity_type_mappings VALUES
 	('fitbit', 'CARPENTRY', 'other'),
 	('fitbit', 'OTHER', 'other'),
 	('fitbit', 'EXERCISE_TYPE_UNSPECIFIED', 'other'),
-	('fitbit', 'Run', 'run'),
-	('fitbit', 'Walk', 'walk'),
-	('fitbit', 'Hike', 'hike'),
-	('fitbit', 'Bike', 'ride'),
-	('fitbit', 'Bicycling', 'ride'),
-	('fitbit', 'Outdoor Bike', 'ride'),
-	('fitbit', 'Mountain Biking', 'mountain_bike_ride'),
 	('fitbit', 'Swim', 'swim'),
-	('fitbit', 'Open Water Swim', 'open_water_swim'),
-	('fitbit', 'Rowing Machine', 'virtual_row'),
 	('fitbit', 'Weight Lifting', 'weight_training'),
-	('fitbit', 'Strength Training', 'weight_training'),
-	('fitbit', 'Aerobic Workout', 'cardio'),
-	('fitbit', 'Interval Workout', 'hiit'),
-	('fitbit', 'Circuit Training', 'workout'),
-	('fitbit', 'Martial Arts', 'martial_arts'),
-	('fitbit', 'Cross-Country Skiing', 'nordic_ski'),
-	('fitbit', 'Ice Skating', 'ice_skate'),
-	('fitbit', '90009', 'run'),
-	('fitbit', '90013', 'walk'),
 	('fitbit', '90001', 'ride'),
-	('fitbit', '1071', 'ride'),
+	('fitbit', 'Rowing Machine', 'virtual_row'),
+	('fitbit', 'Ice Skating', 'ice_skate'),
+	('fitbit', 'Hike', 'hike'),
+	('fitbit', 'Open Water Swim', 'open_water_swim'),
 	('fitbit', '90024', 'swim'),
-	('fitbit', '3001', 'cardio');
+	('fitbit', 'Walk', 'walk'),
+	('fitbit', 'Circuit Training', 'workout'),
+	('fitbit', '1071', 'ride'),
+	('fitbit', 'Bike', 'ride'),
+	('fitbit', 'Strength Training', 'weight_training'),
+	('fitbit', 'Cross-Country Skiing', 'nordic_ski'),
+	('fitbit', '3001', 'cardio'),
+	('fitbit', '90013', 'walk'),
+	('fitbit', 'Outdoor Bike', 'ride'),
+	('fitbit', 'Run', 'run'),
+	('fitbit', 'Aerobic Workout', 'cardio'),
+	('fitbit', '90009', 'run'),
+	('fitbit', 'Martial Arts', 'martial_arts'),
+	('fitbit', 'Mountain Biking', 'mountain_bike_ride'),
+	('fitbit', 'Interval Workout', 'hiit'),
+	('fitbit', 'Bicycling', 'ride');
 
 --
 -- Data for Name: athlete_ftp_history; Type: TABLE DATA; Schema: public; Owner: -
@@ -19874,7 +19549,7 @@ GRANT ALL ON FUNCTION private.load_preferences(p_preferences jsonb, p_max_heart_
 -- Name: TABLE activity_type_mappings; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE,UPDATE ON TABLE public.activity_type_mappings TO service_role;
+GRANT ALL ON TABLE public.activity_type_mappings TO service_role;
 GRANT SELECT ON TABLE public.activity_type_mappings TO authenticated;
 
 --
@@ -20633,7 +20308,7 @@ GRANT ALL ON FUNCTION public.set_activity_timezones(p_items jsonb) TO service_ro
 --
 
 GRANT SELECT ON TABLE public.athlete_settings TO authenticated;
-GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE,UPDATE ON TABLE public.athlete_settings TO service_role;
+GRANT ALL ON TABLE public.athlete_settings TO service_role;
 
 --
 -- Name: COLUMN athlete_settings.user_id; Type: ACL; Schema: public; Owner: -
@@ -20702,7 +20377,7 @@ GRANT ALL ON FUNCTION public.set_athlete_settings(p_settings jsonb) TO authentic
 --
 
 GRANT SELECT,DELETE ON TABLE public.athlete_ftp_history TO authenticated;
-GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE,UPDATE ON TABLE public.athlete_ftp_history TO service_role;
+GRANT ALL ON TABLE public.athlete_ftp_history TO service_role;
 
 --
 -- Name: COLUMN athlete_ftp_history.user_id; Type: ACL; Schema: public; Owner: -
@@ -20941,7 +20616,7 @@ GRANT ALL ON FUNCTION queue.procrastinate_defer_periodic_job_v2(_queue_name char
 -- Name: TABLE procrastinate_jobs; Type: ACL; Schema: queue; Owner: -
 --
 
-GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE,UPDATE ON TABLE queue.procrastinate_jobs TO service_role;
+GRANT ALL ON TABLE queue.procrastinate_jobs TO service_role;
 
 --
 -- Name: FUNCTION procrastinate_fetch_job_v2(target_queue_names character varying[], p_worker_id bigint); Type: ACL; Schema: queue; Owner: -
@@ -21052,7 +20727,7 @@ GRANT ALL ON FUNCTION queue.procrastinate_update_heartbeat_v1(worker_id bigint) 
 -- Name: TABLE provider_connections; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE,UPDATE ON TABLE public.provider_connections TO service_role;
+GRANT ALL ON TABLE public.provider_connections TO service_role;
 GRANT SELECT ON TABLE public.provider_connections TO authenticated;
 
 --
@@ -21065,7 +20740,7 @@ GRANT UPDATE(status) ON TABLE public.provider_connections TO authenticated;
 -- Name: TABLE sync_history; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE,UPDATE ON TABLE public.sync_history TO service_role;
+GRANT ALL ON TABLE public.sync_history TO service_role;
 GRANT SELECT ON TABLE public.sync_history TO authenticated;
 
 --
@@ -21144,13 +20819,13 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE private.sync_leases TO service_role;
 -- Name: TABLE token_revocations; Type: ACL; Schema: private; Owner: -
 --
 
-GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE,UPDATE ON TABLE private.token_revocations TO service_role;
+GRANT ALL ON TABLE private.token_revocations TO service_role;
 
 --
 -- Name: TABLE activities; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE,UPDATE ON TABLE public.activities TO service_role;
+GRANT ALL ON TABLE public.activities TO service_role;
 GRANT SELECT,DELETE ON TABLE public.activities TO authenticated;
 
 --
@@ -21319,7 +20994,7 @@ GRANT ALL ON SEQUENCE public.activities_id_seq TO service_role;
 -- Name: TABLE activities_with_provider; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE,UPDATE ON TABLE public.activities_with_provider TO service_role;
+GRANT ALL ON TABLE public.activities_with_provider TO service_role;
 GRANT SELECT ON TABLE public.activities_with_provider TO authenticated;
 
 --
@@ -21347,7 +21022,7 @@ GRANT SELECT,DELETE ON TABLE public.activity_laps TO service_role;
 -- Name: TABLE users; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE,UPDATE ON TABLE public.users TO service_role;
+GRANT ALL ON TABLE public.users TO service_role;
 GRANT SELECT ON TABLE public.users TO authenticated;
 
 --
@@ -21384,21 +21059,21 @@ GRANT UPDATE(preferences) ON TABLE public.users TO authenticated;
 -- Name: TABLE activity_loads; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE,UPDATE ON TABLE public.activity_loads TO service_role;
+GRANT ALL ON TABLE public.activity_loads TO service_role;
 GRANT SELECT ON TABLE public.activity_loads TO authenticated;
 
 --
 -- Name: TABLE activity_raw_payloads; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE,UPDATE ON TABLE public.activity_raw_payloads TO service_role;
+GRANT ALL ON TABLE public.activity_raw_payloads TO service_role;
 GRANT SELECT ON TABLE public.activity_raw_payloads TO authenticated;
 
 --
 -- Name: TABLE activity_stream_fetches; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE,UPDATE ON TABLE public.activity_stream_fetches TO service_role;
+GRANT ALL ON TABLE public.activity_stream_fetches TO service_role;
 GRANT SELECT ON TABLE public.activity_stream_fetches TO authenticated;
 
 --
@@ -21419,7 +21094,7 @@ GRANT SELECT ON TABLE public.all_time_best_efforts TO service_role;
 -- Name: TABLE coach_athletes; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE,UPDATE ON TABLE public.coach_athletes TO service_role;
+GRANT ALL ON TABLE public.coach_athletes TO service_role;
 GRANT SELECT ON TABLE public.coach_athletes TO authenticated;
 
 --
@@ -21450,7 +21125,7 @@ GRANT ALL ON SEQUENCE public.coach_athletes_id_seq TO service_role;
 -- Name: TABLE connection_events; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE,UPDATE ON TABLE public.connection_events TO service_role;
+GRANT ALL ON TABLE public.connection_events TO service_role;
 GRANT SELECT ON TABLE public.connection_events TO authenticated;
 
 --
@@ -21484,7 +21159,7 @@ GRANT SELECT ON TABLE public.volume_totals TO service_role;
 -- Name: TABLE monthly_volume; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE,UPDATE ON TABLE public.monthly_volume TO service_role;
+GRANT ALL ON TABLE public.monthly_volume TO service_role;
 GRANT SELECT ON TABLE public.monthly_volume TO authenticated;
 
 --
@@ -21498,7 +21173,7 @@ GRANT SELECT ON TABLE public.personal_record_entries TO service_role;
 -- Name: TABLE personal_records; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE,UPDATE ON TABLE public.personal_records TO service_role;
+GRANT ALL ON TABLE public.personal_records TO service_role;
 GRANT SELECT ON TABLE public.personal_records TO authenticated;
 
 --
@@ -21511,21 +21186,21 @@ GRANT ALL ON SEQUENCE public.provider_connections_id_seq TO service_role;
 -- Name: TABLE provider_priorities; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE,UPDATE ON TABLE public.provider_priorities TO service_role;
+GRANT ALL ON TABLE public.provider_priorities TO service_role;
 GRANT SELECT ON TABLE public.provider_priorities TO authenticated;
 
 --
 -- Name: TABLE provider_volume; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE,UPDATE ON TABLE public.provider_volume TO service_role;
+GRANT ALL ON TABLE public.provider_volume TO service_role;
 GRANT SELECT ON TABLE public.provider_volume TO authenticated;
 
 --
 -- Name: TABLE recurring_sync_errors; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE,UPDATE ON TABLE public.recurring_sync_errors TO service_role;
+GRANT ALL ON TABLE public.recurring_sync_errors TO service_role;
 GRANT SELECT ON TABLE public.recurring_sync_errors TO authenticated;
 
 --
@@ -21546,14 +21221,14 @@ GRANT SELECT ON TABLE public.source_totals TO service_role;
 -- Name: TABLE sport_families; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE,UPDATE ON TABLE public.sport_families TO service_role;
+GRANT ALL ON TABLE public.sport_families TO service_role;
 GRANT SELECT ON TABLE public.sport_families TO authenticated;
 
 --
 -- Name: TABLE stream_fetch_summary; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE,UPDATE ON TABLE public.stream_fetch_summary TO service_role;
+GRANT ALL ON TABLE public.stream_fetch_summary TO service_role;
 GRANT SELECT ON TABLE public.stream_fetch_summary TO authenticated;
 
 --
@@ -21566,21 +21241,21 @@ GRANT ALL ON SEQUENCE public.sync_history_id_seq TO service_role;
 -- Name: TABLE sync_statistics; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE,UPDATE ON TABLE public.sync_statistics TO service_role;
+GRANT ALL ON TABLE public.sync_statistics TO service_role;
 GRANT SELECT ON TABLE public.sync_statistics TO authenticated;
 
 --
 -- Name: TABLE user_provider_connections; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE,UPDATE ON TABLE public.user_provider_connections TO service_role;
+GRANT ALL ON TABLE public.user_provider_connections TO service_role;
 GRANT SELECT ON TABLE public.user_provider_connections TO authenticated;
 
 --
 -- Name: TABLE workouts; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE,UPDATE ON TABLE public.workouts TO service_role;
+GRANT ALL ON TABLE public.workouts TO service_role;
 GRANT SELECT,DELETE ON TABLE public.workouts TO authenticated;
 
 --
@@ -21653,14 +21328,14 @@ GRANT INSERT(completed_activity_id),UPDATE(completed_activity_id) ON TABLE publi
 -- Name: TABLE weekly_compliance; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE,UPDATE ON TABLE public.weekly_compliance TO service_role;
+GRANT ALL ON TABLE public.weekly_compliance TO service_role;
 GRANT SELECT ON TABLE public.weekly_compliance TO authenticated;
 
 --
 -- Name: TABLE weekly_volume; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE,UPDATE ON TABLE public.weekly_volume TO service_role;
+GRANT ALL ON TABLE public.weekly_volume TO service_role;
 GRANT SELECT ON TABLE public.weekly_volume TO authenticated;
 
 --
@@ -21673,14 +21348,14 @@ GRANT ALL ON SEQUENCE public.workouts_id_seq TO service_role;
 -- Name: TABLE yearly_volume; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE,UPDATE ON TABLE public.yearly_volume TO service_role;
+GRANT ALL ON TABLE public.yearly_volume TO service_role;
 GRANT SELECT ON TABLE public.yearly_volume TO authenticated;
 
 --
 -- Name: TABLE procrastinate_events; Type: ACL; Schema: queue; Owner: -
 --
 
-GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE,UPDATE ON TABLE queue.procrastinate_events TO service_role;
+GRANT ALL ON TABLE queue.procrastinate_events TO service_role;
 
 --
 -- Name: SEQUENCE procrastinate_events_id_seq; Type: ACL; Schema: queue; Owner: -
@@ -21698,7 +21373,7 @@ GRANT ALL ON SEQUENCE queue.procrastinate_jobs_id_seq TO service_role;
 -- Name: TABLE procrastinate_periodic_defers; Type: ACL; Schema: queue; Owner: -
 --
 
-GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE,UPDATE ON TABLE queue.procrastinate_periodic_defers TO service_role;
+GRANT ALL ON TABLE queue.procrastinate_periodic_defers TO service_role;
 
 --
 -- Name: SEQUENCE procrastinate_periodic_defers_id_seq; Type: ACL; Schema: queue; Owner: -
@@ -21710,7 +21385,7 @@ GRANT ALL ON SEQUENCE queue.procrastinate_periodic_defers_id_seq TO service_role
 -- Name: TABLE procrastinate_workers; Type: ACL; Schema: queue; Owner: -
 --
 
-GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE,UPDATE ON TABLE queue.procrastinate_workers TO service_role;
+GRANT ALL ON TABLE queue.procrastinate_workers TO service_role;
 
 --
 -- Name: SEQUENCE procrastinate_workers_id_seq; Type: ACL; Schema: queue; Owner: -
