@@ -2414,13 +2414,10 @@ begin
 
     crowd_rows as (
         select distinct e.id
-        from sorted_starts as t
-        cross join lateral generate_series(2, cardinality(t.ids)) as g (i)
-        cross join lateral (values (t.ids[g.i]), (t.ids[g.i - 1])) as e (id)
-        where
-            (select w.found from crowded as w)
-            and t.ids[g.i] <> t.ids[g.i - 1]
-            and t.ats[g.i] <= t.ats[g.i - 1] + interval '300 seconds'
+        from close_starts as c
+        inner join sorted_starts as t on c.user_id = t.user_id
+        cross join lateral (values (t.ids[c.i]), (t.ids[c.i - 1])) as e (id)
+        where (select w.found from crowded as w) and t.ids[c.i] <> t.ids[c.i - 1]
     ),
 
     bucket_keys as (
