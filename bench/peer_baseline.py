@@ -32,8 +32,15 @@ database has statistics; one created a second ago has none), then ``--activities
 (realistic SummaryActivity JSON, ``ingest_throughput.strava_activity``) as a first sync, then the
 same pages again (a re-sync: nothing changed). Client-side wall clock per page.
 
+``--one-way-ms D`` puts a network between the timed connections (all three sides) and the
+server: ``bench/latency_proxy.py`` holds every chunk D ms in each direction. The round trip of
+the timed connections (median of 200 ``select 1``) is measured and reported either way: on
+loopback the ORM's ~400 round trips a page cost least, which no deployment has (the database
+is a managed server the services reach over a network).
+
     .venv/bin/pip install -e '.[bench]'
     .venv/bin/python bench/peer_baseline.py --database-url postgresql://postgres@127.0.0.1:5432/postgres
+    .venv/bin/python bench/peer_baseline.py --database-url ... --one-way-ms 0.05
 """
 
 from __future__ import annotations
@@ -42,16 +49,19 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.types.json import Jsonb
 from sqlalchemy import (
     REAL,
@@ -269,12 +279,60 @@ def pages_of(first: int, total: int, size: int) -> list[list[dict[str, Any]]]:
     return [payloads[i : i + size] for i in range(0, total, size)]
 
 
+@contextmanager
+def through_network(url: str, one_way_ms: float) -> Iterator[str]:
+    """The URL for the timed connections: url itself, or through bench/latency_proxy.py (a
+    process of its own) holding every chunk one_way_ms in each direction."""
+    if one_way_ms <= 0:
+        yield url
+        return
+    params = conninfo_to_dict(url)
+    target = f"{params.get('host', '127.0.0.1')}:{params.get('port', 5432)}"
+    proxy = subprocess.Popen(  # noqa: S603 (this interpreter, this repository's script)
+        [
+            sys.executable,
+            str(Path(__file__).with_name("latency_proxy.py")),
+            "--target",
+            target,
+            "--one-way-ms",
+            str(one_way_ms),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proxy.stdout.readline() if proxy.stdout else ""
+        if not line.startswith("listening "):
+            raise RuntimeError("bench/latency_proxy.py did not start")
+        yield make_conninfo(url, host="127.0.0.1", port=line.split()[1])
+    finally:
+        proxy.kill()
+        proxy.wait()
+
+
+def round_trip_ms(url: str) -> float:
+    """The median of 200 `select 1` round trips on a new connection to url."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        times = []
+        for _ in range(220):
+            started = time.perf_counter()
+            conn.execute("select 1").fetchall()
+            times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times[20:])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=os.environ.get(BENCH_DATABASE_URL_ENV))
     parser.add_argument("--activities", type=int, default=20_000)
     parser.add_argument("--page-size", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=5, help="pages per side before timing")
+    parser.add_argument(
+        "--one-way-ms",
+        type=float,
+        default=0.0,
+        help="timed connections through bench/latency_proxy.py with this delay each way",
+    )
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--output", type=Path, default=REPO_ROOT / "bench/results/peer.json")
     args = parser.parse_args()
@@ -286,15 +344,25 @@ def main() -> None:
     url = make_conninfo(args.database_url, dbname=name)
     results: dict[str, Any] = {"load_before": os.getloadavg()}
     try:
-        with psycopg.connect(url, autocommit=True) as conn:
+        with (
+            psycopg.connect(url, autocommit=True) as conn,
+            through_network(url, args.one_way_ms) as timed_url,
+            psycopg.connect(timed_url, autocommit=True) as timed,
+        ):
             migrations.migrate(conn)
             conn.execute("create schema peer_baseline")
             engine = create_engine(
-                "postgresql+psycopg://", creator=lambda: psycopg.connect(url), future=True
+                "postgresql+psycopg://", creator=lambda: psycopg.connect(timed_url), future=True
             )
             Base.metadata.create_all(engine)
             version = conn.execute("show server_version").fetchone()
             results["postgres"] = version[0] if version else "?"
+            results["one_way_ms"] = args.one_way_ms
+            results["round_trip_ms"] = round_trip_ms(timed_url)
+            print(
+                f"  timed connections: a round trip (select 1) {results['round_trip_ms']:.3f} ms"
+                + (f" through the proxy ({args.one_way_ms} ms each way)" if args.one_way_ms else "")
+            )
             sides = {
                 "ingest_activities": new_connection(conn, "ingest"),
                 "orm_merge": new_connection(conn, "merge"),
@@ -316,9 +384,9 @@ def main() -> None:
                     user_id, connection_id = sides[side]
                     started = time.perf_counter()
                     if side == "ingest_activities":
-                        with conn.transaction():
-                            conn.execute("set local role service_role")
-                            conn.execute(
+                        with timed.transaction():
+                            timed.execute("set local role service_role")
+                            timed.execute(
                                 "select * from public.ingest_activities(%s, %s)",
                                 # encoded as the gateways encode every jsonb argument
                                 [connection_id, Jsonb(page, dumps=jsonb_bytes)],
