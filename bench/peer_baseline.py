@@ -34,9 +34,9 @@ same pages again (a re-sync: nothing changed). Client-side wall clock per page.
 
 ``--one-way-ms D`` puts a network between the timed connections (all three sides) and the
 server: ``bench/latency_proxy.py`` holds every chunk D ms in each direction. The round trip of
-the timed connections (median of 200 ``select 1``) is measured and reported either way: on
-loopback the ORM's ~400 round trips a page cost least, which no deployment has (the database
-is a managed server the services reach over a network).
+the timed connections (median of 200 ``select 1``) is measured and reported either way. On
+loopback the ORM's ~400 round trips a page cost least: the topology most favourable to it, not
+the one it runs in (Supabase's database is a managed server the services reach over a network).
 
     .venv/bin/pip install -e '.[bench]'
     .venv/bin/python bench/peer_baseline.py --database-url postgresql://postgres@127.0.0.1:5432/postgres
